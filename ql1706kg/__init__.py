@@ -1,0 +1,21 @@
+"""ql1706kg: the QL1706 sarcoma trial's eligibility criteria as a knowledge graph.
+
+The public API is small: :func:`screen` turns patient files or records into typed
+:class:`Screening` results; :func:`lift` gives a patient's RDF graph.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("ql1706kg")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+source"
+
+from .api import Screening, ScreeningError, patient_graph, screen  # noqa: E402
+from .judge import CriterionResult, PatientResult  # noqa: E402
+from .lift import lift  # noqa: E402
+
+__all__ = ["CriterionResult", "PatientResult", "Screening", "ScreeningError", "__version__",
+           "lift", "patient_graph", "screen"]

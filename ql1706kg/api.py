@@ -1,0 +1,152 @@
+"""The Python API: screen patients from files or records; the CLI is a thin layer over it.
+
+>>> from ql1706kg import screen
+>>> result = screen(["examples/patients"], as_of="2026-11-20")
+>>> [(p.id, p.verdict) for p in result.patients]   # doctest: +SKIP
+
+Patients stream through read -> lift -> derive, are validated in small batches (one pySHACL
+call per batch, never one graph of all patients), then judged and explained one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from rdflib import Graph
+
+from . import __version__
+from .derive import DEFAULT_WINDOW_DAYS, Assessment, derive
+from .errors import InputError
+from .judge import PatientResult, judge
+from .lift import lift, patient_iri
+from .models import PatientRecord
+from .read import SourcedRecord, parse_record, read_paths
+from .terminology import terminology
+from .validate import shapes, validate_graph
+
+BATCH_SIZE = 20
+
+Input = str | Path | PatientRecord | dict
+
+
+@dataclass(frozen=True)
+class ScreeningError:
+    """An input that could not be screened: where it was and what is wrong."""
+
+    source: str
+    message: str
+    record: str | None = None
+    field: str | None = None
+
+    def as_dict(self) -> dict:
+        """Return the JSON form."""
+        return {"source": self.source, "record": self.record, "field": self.field,
+                "message": self.message}
+
+
+@dataclass
+class Screening:
+    """The result of screening a batch: every patient's verdict, and every unreadable input."""
+
+    as_of: date
+    window_days: int
+    protocol_version: str
+    patients: list[PatientResult] = field(default_factory=list)
+    errors: list[ScreeningError] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """Return the JSON form documented in the README."""
+        return {"as_of": self.as_of.isoformat(), "window_days": self.window_days,
+                "protocol_version": self.protocol_version, "software_version": __version__,
+                "patients": [p.as_dict() for p in self.patients],
+                "errors": [e.as_dict() for e in self.errors]}
+
+
+def assessment_for(as_of: date | str | None, window_days: int = DEFAULT_WINDOW_DAYS
+                   ) -> Assessment:
+    """Build the assessment settings; ``as_of`` defaults to today."""
+    if as_of is None:
+        day = date.today()
+    elif isinstance(as_of, str):
+        day = date.fromisoformat(as_of)
+    else:
+        day = as_of
+    if window_days < 0:
+        raise ValueError("the screening window cannot be negative")
+    return Assessment(as_of=day, window_days=window_days)
+
+
+def screen(inputs: Iterable[Input] | Input, as_of: date | str | None = None,
+           window_days: int = DEFAULT_WINDOW_DAYS) -> Screening:
+    """Screen files, folders, records or dicts; return every verdict and every input error."""
+    assessment = assessment_for(as_of, window_days)
+    result = Screening(as_of=assessment.as_of, window_days=assessment.window_days,
+                       protocol_version=protocol_version())
+    for item in iter_screen(inputs, assessment):
+        if isinstance(item, ScreeningError):
+            result.errors.append(item)
+        else:
+            result.patients.append(item)
+    return result
+
+
+def iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment,
+                batch_size: int = BATCH_SIZE) -> Iterator[PatientResult | ScreeningError]:
+    """Yield results as they are ready, in input order (for streaming large batches)."""
+    batch: list[tuple[SourcedRecord, Graph]] = []
+    for item in _records(inputs):
+        if isinstance(item, InputError):
+            yield ScreeningError(item.source, item.detail, item.record, item.field)
+            continue
+        if any(r.record.id == item.record.id for r, _ in batch):
+            yield from _screen_batch(batch, assessment)  # one IRI per patient per batch
+            batch = []
+        batch.append((item, patient_graph(item.record, assessment, item.source)))
+        if len(batch) >= batch_size:
+            yield from _screen_batch(batch, assessment)
+            batch = []
+    yield from _screen_batch(batch, assessment)
+
+
+def patient_graph(record: PatientRecord, assessment: Assessment,
+                  source: str | None = None) -> Graph:
+    """Lift one record and add its derived facts: the graph that is validated."""
+    graph = lift(record, source)
+    return derive(graph, patient_iri(record.id), assessment)
+
+
+def _records(inputs: Iterable[Input] | Input) -> Iterator[SourcedRecord | InputError]:
+    if isinstance(inputs, str | Path | PatientRecord | dict):
+        inputs = [inputs]
+    paths: list[str | Path] = []
+    for index, item in enumerate(inputs):
+        if isinstance(item, PatientRecord):
+            yield SourcedRecord(f"<record {item.id}>", item)
+        elif isinstance(item, dict):
+            yield parse_record(item, f"<input {index + 1}>")
+        else:
+            paths.append(item)
+    yield from read_paths(paths)
+
+
+def _screen_batch(batch: list[tuple[SourcedRecord, Graph]], assessment: Assessment
+                  ) -> Iterator[PatientResult]:
+    if not batch:
+        return
+    data = Graph()
+    for _, graph in batch:
+        data += graph
+    violations = validate_graph(data)
+    index, term = shapes(), terminology()
+    for sourced, graph in batch:
+        iri = patient_iri(sourced.record.id)
+        mine = [v for v in violations if v.focus == iri]
+        yield judge(iri, graph, mine, index, term, assessment, sourced.source)
+
+
+def protocol_version() -> str:
+    """The version of the protocol the ontology encodes."""
+    return terminology().protocol_version

@@ -1,0 +1,130 @@
+"""The ``ql1706kg`` command: a thin layer over the Python API.
+
+Exit codes: 0 every input was screened; 1 some input could not be read (the rest are still
+screened and reported); 2 usage error (Click's own, and bad option values).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .api import assessment_for, screen
+from .derive import DEFAULT_WINDOW_DAYS
+from .render import RENDERERS
+
+EXIT_OK, EXIT_INPUT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def _as_of(_ctx, _param, value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date; use YYYY-MM-DD") from None
+
+
+paths_argument = click.argument("paths", nargs=-1, required=True,
+                                type=click.Path(path_type=Path))
+as_of_option = click.option("--as-of", callback=_as_of, metavar="DATE",
+                            help="Assessment date (YYYY-MM-DD); default: today.")
+window_option = click.option("--window-days", type=click.IntRange(min=0),
+                             default=DEFAULT_WINDOW_DAYS, show_default=True,
+                             help="How old a screening result may be, in days.")
+output_option = click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+                             help="Write to this file instead of standard output.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ql1706kg")
+def main() -> None:
+    """Screen patients against the QL1706 sarcoma protocol, criterion by criterion."""
+
+
+@main.command("screen")
+@paths_argument
+@as_of_option
+@window_option
+@click.option("--format", "fmt", type=click.Choice(list(RENDERERS)), default="text",
+              show_default=True, help="Output format.")
+@output_option
+def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: str,
+                   output: Path | None) -> None:
+    """Screen the patient records in PATHS (files or folders) and explain every criterion."""
+    result = screen(paths, as_of=as_of, window_days=window_days)
+    _write(RENDERERS[fmt](result), output)
+    for error in result.errors:
+        where = error.source + (f", record {error.record}" if error.record else "") + (
+            f", field {error.field}" if error.field else "")
+        click.echo(f"error: {where}: {error.message}", err=True)
+    sys.exit(EXIT_INPUT_ERROR if result.errors else EXIT_OK)
+
+
+@main.command("criteria")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def criteria_command(fmt: str) -> None:
+    """List the 28 atomic criteria with their ids and text, in protocol order."""
+    from .terminology import terminology
+
+    table = terminology().criteria.values()
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps([{"id": c["id"], "text": c["text"], "rule": c["rule"],
+                                "iri": str(c["iri"])} for c in table], indent=2,
+                              ensure_ascii=False))
+        return
+    for crit in table:
+        click.echo(f"{crit['id']:<11} {crit['text']}")
+
+
+@main.command("lift")
+@paths_argument
+@as_of_option
+@window_option
+@output_option
+@click.option("--no-derive", is_flag=True, help="Write the lifted facts only, without the "
+                                                "derived values validation reads.")
+def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output: Path | None,
+                 no_derive: bool) -> None:
+    """Write the patient graph(s) of PATHS as Turtle (with derived values by default)."""
+    from rdflib import Graph
+
+    from .derive import derive
+    from .lift import lift, patient_iri
+    from .namespaces import bind_prefixes
+    from .read import read_paths
+
+    graph, failed = bind_prefixes(Graph()), False
+    assessment = assessment_for(as_of, window_days)
+    for item in read_paths(paths):
+        if isinstance(item, Exception):
+            click.echo(f"error: {item}", err=True)
+            failed = True
+            continue
+        patient = lift(item.record, item.source)
+        if not no_derive:
+            derive(patient, patient_iri(item.record.id), assessment)
+        graph += patient
+    _write(graph.serialize(format="turtle"), output)
+    sys.exit(EXIT_INPUT_ERROR if failed else EXIT_OK)
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,29 @@
+"""Errors of ql1706kg: plain exceptions, turned into exit codes only by the CLI."""
+
+from __future__ import annotations
+
+
+class Ql1706kgError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class InputError(Ql1706kgError):
+    """An input file or record cannot be read; names the file, the record and the field."""
+
+    def __init__(self, source: str, message: str, record: str | None = None,
+                 field: str | None = None) -> None:
+        self.source, self.record, self.field, self.detail = source, record, field, message
+        where = source
+        if record:
+            where += f", record {record}"
+        if field:
+            where += f", field {field}"
+        super().__init__(f"{where}: {message}")
+
+
+class UnitError(Ql1706kgError):
+    """A quantity's unit cannot be converted to the unit a criterion compares in."""
+
+
+class ShapesError(Ql1706kgError):
+    """The bundled shapes or ontology are broken (a packaging or editing mistake)."""

@@ -1,0 +1,115 @@
+"""Render a screening as text (for coordinators), JSON (for programs) or Turtle (for stores).
+
+``RENDERERS`` is the one place a format is registered; the CLI's ``--format`` choices come
+from it.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from rdflib import Graph, Literal, URIRef
+
+from . import __version__
+from .api import Screening
+from .judge import PatientResult
+from .namespaces import PROV, QL, QLR, RDF, RDFS, XSD, bind_prefixes
+
+_MARK = {"met": "met", "not_met": "NOT MET", "unknown": "UNKNOWN",
+         "not_applicable": "n/a"}
+_OUTCOME_IRI = {"met": QL.Met, "not_met": QL.NotMet, "unknown": QL.Unknown,
+                "not_applicable": QL.NotApplicable}
+
+
+def render_text(screening: Screening) -> str:
+    """A report a coordinator reads: verdict first, then every criterion explained."""
+    lines = [f"QL1706 sarcoma screening as of {screening.as_of} "
+             f"(screening window {screening.window_days} days; protocol "
+             f"{screening.protocol_version})", ""]
+    for patient in screening.patients:
+        lines.extend(_patient_text(patient))
+    if screening.errors:
+        lines.append(f"{len(screening.errors)} input(s) could not be read:")
+        lines.extend(f"  {_error_line(e)}" for e in screening.errors)
+        lines.append("")
+    counts = {v: sum(p.verdict == v for p in screening.patients)
+              for v in ("eligible", "ineligible", "incomplete")}
+    lines.append(f"{len(screening.patients)} patient(s) screened: " +
+                 ", ".join(f"{n} {v}" for v, n in counts.items()) +
+                 (f"; {len(screening.errors)} input error(s)" if screening.errors else ""))
+    return "\n".join(lines) + "\n"
+
+
+def _error_line(error) -> str:
+    where = error.source + (f", record {error.record}" if error.record else "") + (
+        f", field {error.field}" if error.field else "")
+    return f"{where}: {error.message}"
+
+
+def _patient_text(patient: PatientResult) -> list[str]:
+    lines = [f"Patient {patient.id}  ({patient.source})", f"  Verdict: {patient.verdict.upper()}"]
+    for crit in patient.criteria:
+        body = crit.explanation.split('" ', 1)[-1] if crit.explanation.startswith(crit.id) \
+            else crit.explanation
+        wrapped = textwrap.wrap(body, width=96, initial_indent="", subsequent_indent=" " * 22)
+        lines.append(f"  {_MARK[crit.outcome]:<8} {crit.id:<11} " + "\n".join(wrapped))
+    lines.append("")
+    return lines
+
+
+def render_json(screening: Screening) -> str:
+    """The JSON form documented in the README."""
+    return json.dumps(screening.as_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def verdict_graph(screening: Screening, include_patients: bool = True) -> Graph:
+    """The screening as RDF: one assessment per patient, one result per criterion (PROV-O)."""
+    graph = bind_prefixes(Graph())
+    stamp = Literal(datetime.now(UTC).replace(microsecond=0).isoformat(),
+                    datatype=XSD.dateTime)
+    for patient in screening.patients:
+        assessment = QLR[f"{_slug(patient.id)}/{screening.as_of.isoformat()}"]
+        graph.add((assessment, RDF.type, QL.Assessment))
+        graph.add((assessment, RDF.type, PROV.Activity))
+        graph.add((assessment, RDFS.label, Literal(f"QL1706 screening of {patient.id} as of "
+                                                   f"{screening.as_of}")))
+        graph.add((assessment, QL.assessedPatient, patient.iri))
+        graph.add((assessment, QL.assessmentDate, Literal(screening.as_of.isoformat(),
+                                                          datatype=XSD.date)))
+        graph.add((assessment, QL.verdict, Literal(patient.verdict)))
+        graph.add((assessment, QL.protocolVersion, Literal(screening.protocol_version)))
+        graph.add((assessment, QL.softwareVersion, Literal(f"ql1706kg {__version__}")))
+        graph.add((assessment, PROV.endedAtTime, stamp))
+        graph.add((assessment, PROV.used, patient.iri))
+        for crit in patient.criteria:
+            node = URIRef(f"{assessment}/{crit.id}")
+            graph.add((assessment, QL.hasResult, node))
+            graph.add((node, RDF.type, QL.CriterionResult))
+            graph.add((node, QL.criterion, QL[crit.id]))
+            graph.add((node, QL.outcome, _OUTCOME_IRI[crit.outcome]))
+            graph.add((node, QL.explanation, Literal(crit.explanation)))
+            graph.add((node, PROV.wasGeneratedBy, assessment))
+        if include_patients and patient.graph is not None:
+            graph += patient.graph
+    return graph
+
+
+def render_turtle(screening: Screening) -> str:
+    """The verdict graph with the patient graphs it was computed from, as Turtle."""
+    return verdict_graph(screening).serialize(format="turtle")
+
+
+def _slug(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe="")
+
+
+RENDERERS: dict[str, Callable[[Screening], str]] = {
+    "text": render_text,
+    "json": render_json,
+    "turtle": render_turtle,
+}

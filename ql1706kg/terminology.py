@@ -1,0 +1,255 @@
+"""The ontology as the engine uses it: its OWL-RL closure, computed once, and lookup tables.
+
+Per-patient reasoning is the cost to avoid (pitfalls.md: a quarter of plain pySHACL's time),
+so the closure of the ontology is computed once and reduced to a ``Terminology``: the types of
+every term, the names and codes that identify it, and the facts of tests and grades the derive
+step needs. It is cached on disk keyed by the ontology's content hash, so only the first run on
+a machine pays for owlrl; editing a .ttl file invalidates the cache by itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+from rdflib import BNode, Graph, Literal, URIRef
+
+from . import __version__
+from .namespaces import OWL, QL, RDF, RDFS, SKOS
+from .resources import ontology_files
+
+# How a code system is named in input -> the ontology's annotation property for it.
+CODE_SYSTEMS: dict[str, URIRef] = {
+    "icd-o-3": QL.icdO3Morphology, "icdo3": QL.icdO3Morphology, "icd-o": QL.icdO3Morphology,
+    "ncit": QL.ncitCode, "oncotree": QL.oncotreeCode, "snomed-ct": QL.snomedCode,
+    "snomed": QL.snomedCode, "sct": QL.snomedCode, "http://snomed.info/sct": QL.snomedCode,
+    "atc": QL.atcCode, "http://www.whocc.no/atc": QL.atcCode, "rxnorm": QL.rxnormCode,
+    "http://www.nlm.nih.gov/research/umls/rxnorm": QL.rxnormCode, "loinc": QL.loincCode,
+    "http://loinc.org": QL.loincCode,
+}
+_CODE_PROPERTIES = frozenset(CODE_SYSTEMS.values())
+_NAME_PROPERTIES = (RDFS.label, SKOS.prefLabel, SKOS.altLabel)
+_ICDO3 = re.compile(r"^\d{4}/\d$")
+
+
+def normalise_name(text: str) -> str:
+    """Fold a name for lookup: case, apostrophes, punctuation and spacing do not matter."""
+    text = text.casefold().replace("'", "").replace("’", "")
+    return " ".join(re.sub(r"[^\w+*±]+", " ", text).split())
+
+
+@dataclass(frozen=True)
+class TestInfo:
+    """What derive needs to know about a test."""
+
+    iri: URIRef
+    label: str
+    canonical_unit: str | None
+    molar_mass: Decimal | None
+    screening_property: URIRef | None
+    is_laboratory: bool
+    unit_aliases: tuple[str, ...] = ()
+
+
+@dataclass
+class Terminology:
+    """Lookup tables over the ontology closure; built once, pickled, shared by all patients."""
+
+    version: str
+    types: dict[URIRef, frozenset[URIRef]] = field(default_factory=dict)
+    labels: dict[URIRef, str] = field(default_factory=dict)
+    by_name: dict[str, URIRef] = field(default_factory=dict)
+    by_code: dict[tuple[URIRef | None, str], URIRef] = field(default_factory=dict)
+    tests: dict[URIRef, TestInfo] = field(default_factory=dict)
+    ranks: dict[URIRef, Decimal] = field(default_factory=dict)
+    concentrations: dict[URIRef, Decimal] = field(default_factory=dict)
+    unit_labels: dict[URIRef, str] = field(default_factory=dict)
+    criteria: dict[str, dict] = field(default_factory=dict)
+    protocol_version: str = ""
+    ontology_version: str = ""
+
+    def label(self, iri: URIRef) -> str:
+        """Return a term's label, or the local part of its IRI."""
+        return self.labels.get(iri) or str(iri).rsplit("#", 1)[-1]
+
+    def is_a(self, iri: URIRef, cls: URIRef) -> bool:
+        """Tell whether a term is (an instance or subclass of) a class, per the closure."""
+        return cls in self.types.get(iri, ())
+
+    def find(self, text: str, within: URIRef | None = None) -> URIRef | None:
+        """Find the term a name or bare code stands for, optionally only among ``within``."""
+        hit = self.by_name.get(normalise_name(text)) or self.by_code.get((None, text.strip()))
+        if hit is not None and (within is None or self.is_a(hit, within)):
+            return hit
+        return None
+
+    def find_code(self, system: str, code: str, within: URIRef | None = None) -> URIRef | None:
+        """Find the term a coded value stands for; the system is matched leniently."""
+        prop = CODE_SYSTEMS.get(system.strip().casefold())
+        hit = self.by_code.get((prop, code.strip())) if prop else None
+        hit = hit or self.by_code.get((None, code.strip()))
+        if hit is not None and (within is None or self.is_a(hit, within)):
+            return hit
+        return None
+
+    def test_for(self, text: str) -> TestInfo | None:
+        """Return the test a name or LOINC code stands for."""
+        hit = self.find(text)
+        return self.tests.get(hit) if hit is not None else None
+
+
+def looks_like_icdo3(code: str) -> bool:
+    """Tell whether a string has the shape of an ICD-O-3 morphology code (e.g. 9180/3)."""
+    return bool(_ICDO3.match(code.strip()))
+
+
+def load_ontology() -> Graph:
+    """Parse the bundled ontology files into one graph."""
+    graph = Graph()
+    for path in ontology_files():
+        graph.parse(path, format="turtle")
+    return graph
+
+
+def compute_closure(ontology: Graph) -> Graph:
+    """Return the OWL-RL closure of the ontology (expensive: call once, then cache)."""
+    import owlrl  # imported here: only the first run on a machine needs it
+
+    closure = Graph()
+    for triple in ontology:
+        closure.add(triple)
+    owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, rdfs_closure=True).expand(closure)
+    return closure
+
+
+@cache
+def closure_graph() -> Graph:
+    """Return the ontology's OWL-RL closure (computed on first use in this process)."""
+    return compute_closure(load_ontology())
+
+
+def _ontology_hash() -> str:
+    digest = hashlib.sha256(__version__.encode())
+    for path in ontology_files():
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("QL1706KG_CACHE") or os.environ.get("XDG_CACHE_HOME")
+    return Path(base) / "ql1706kg" if base else Path.home() / ".cache" / "ql1706kg"
+
+
+@cache
+def terminology() -> Terminology:
+    """Return the terminology, from the on-disk cache when the ontology has not changed."""
+    key = _ontology_hash()
+    path = _cache_dir() / f"terminology-{key}.pickle"
+    try:
+        with path.open("rb") as handle:
+            cached = pickle.load(handle)
+        if isinstance(cached, Terminology) and cached.version == key:
+            return cached
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        pass
+    built = build_terminology(closure_graph(), key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as handle:
+            pickle.dump(built, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only home only costs speed, never correctness
+    return built
+
+
+def build_terminology(closure: Graph, version: str) -> Terminology:
+    """Reduce the closure to lookup tables."""
+    term = Terminology(version=version)
+    _index_types(closure, term)
+    _index_names_and_codes(closure, term)
+    _index_tests(closure, term)
+    for subject, value in closure.subject_objects(QL.ordinalRank):
+        term.ranks[subject] = Decimal(str(value))
+    for subject, value in closure.subject_objects(QL.approximateConcentration):
+        term.concentrations[subject] = Decimal(str(value))
+    for subject, value in closure.subject_objects(QL.unitLabel):
+        term.unit_labels[subject] = str(value)
+    term.criteria = _criteria_table(closure)
+    ontology = next(closure.subjects(RDF.type, OWL.Ontology), None)
+    term.protocol_version = str(closure.value(ontology, QL.protocolVersion) or "")
+    term.ontology_version = str(closure.value(ontology, OWL.versionInfo) or "")
+    return term
+
+
+def _index_types(closure: Graph, term: Terminology) -> None:
+    """Record every class of an individual and every superclass of a class."""
+    found: dict[URIRef, set[URIRef]] = {}
+    for subject, cls in closure.subject_objects(RDF.type):
+        if isinstance(subject, URIRef) and isinstance(cls, URIRef):
+            found.setdefault(subject, set()).add(cls)
+    for subject, cls in closure.subject_objects(RDFS.subClassOf):
+        if isinstance(subject, URIRef) and isinstance(cls, URIRef):
+            found.setdefault(subject, set()).add(cls)
+    noise = {OWL.Thing, RDFS.Resource, OWL.NamedIndividual, OWL.Class, RDFS.Class}
+    term.types = {s: frozenset(c - noise) for s, c in found.items()}
+
+
+def _index_names_and_codes(closure: Graph, term: Terminology) -> None:
+    for prop in _NAME_PROPERTIES:
+        for subject, name in closure.subject_objects(prop):
+            if isinstance(subject, URIRef) and isinstance(name, Literal):
+                if prop == RDFS.label:
+                    term.labels.setdefault(subject, str(name))
+                term.by_name.setdefault(normalise_name(str(name)), subject)
+    for subject, prop, code in closure:
+        if prop in _CODE_PROPERTIES and isinstance(subject, URIRef) and not isinstance(
+            subject, BNode
+        ):
+            term.by_code.setdefault((prop, str(code)), subject)
+            term.by_code.setdefault((None, str(code)), subject)
+
+
+def _index_tests(closure: Graph, term: Terminology) -> None:
+    screening = {t: p for p, t in closure.subject_objects(QL.forTest)}
+    for test in closure.subjects(RDF.type, QL.Test):
+        if not isinstance(test, URIRef):
+            continue
+        unit = closure.value(test, QL.canonicalUnit)
+        mass = closure.value(test, QL.molarMass)
+        term.tests[test] = TestInfo(
+            iri=test,
+            label=term.label(test),
+            canonical_unit=str(unit) if unit is not None else None,
+            molar_mass=Decimal(str(mass)) if mass is not None else None,
+            screening_property=screening.get(test),
+            is_laboratory=(test, RDF.type, QL.LaboratoryTest) in closure,
+            unit_aliases=tuple(sorted(str(a) for a in closure.objects(test, QL.unitAlias))),
+        )
+
+
+def _criteria_table(closure: Graph) -> dict[str, dict]:
+    """Return the atomic criteria by id, in protocol order, with what explanations cite."""
+    table = {}
+    for crit in closure.subjects(RDF.type, QL.AtomicCriterion):
+        cid = str(closure.value(crit, QL.criterionId))
+        table[cid] = {
+            "iri": crit,
+            "id": cid,
+            "order": int(closure.value(crit, QL.criterionOrder)),
+            "text": str(closure.value(crit, SKOS.definition)),
+            "rule": str(closure.value(crit, QL.ruleAsRead) or ""),
+            "collect": str(closure.value(crit, QL.collectHint) or ""),
+            "window": bool(closure.value(crit, QL.screeningWindowApplies)),
+            "evidence": sorted(closure.objects(crit, QL.evidenceProperty)),
+            "tests": sorted(closure.objects(crit, QL.usesTest)),
+        }
+    return dict(sorted(table.items(), key=lambda item: item[1]["order"]))

@@ -1,0 +1,172 @@
+"""Unit normalisation by UCUM code.
+
+Conversions are computed by ``ucumvert`` (UCUM on pint), never by a hand-written table of
+factors. Building pint's registry costs ~1.5 s, more than screening a patient, so factors are
+kept in a cache: a pre-warmed file shipped with the package (``unit_factors.json``, made by
+``python -m ql1706kg.units``) and a per-user file for pairs met later. The only numbers
+written by hand are molar masses, which live in the ontology (``ql:molarMass``).
+
+Values are Decimals so that a result exactly at a limit is never flipped by binary rounding
+(pitfalls.md: 1400 /uL must be exactly 1.4 ×10⁹/L).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+from .errors import UnitError
+from .resources import unit_cache_file
+
+# Common non-UCUM spellings a coordinator types, rewritten to UCUM before lookup.
+_SPELLINGS = {
+    "iu/l": "[IU]/L", "u/l": "U/L", "g/dl": "g/dL", "g/l": "g/L", "mg/dl": "mg/dL",
+    "mg/l": "mg/L", "umol/l": "umol/L", "mmol/l": "mmol/L", "ml/min": "mL/min",
+    "cells/ul": "/uL", "{cells}/ul": "/uL", "/ul": "/uL", "/mm3": "/mm3", "g/24h": "g/(24.h)",
+    "mg/24h": "mg/(24.h)", "g/24 h": "g/(24.h)", "mg/24 h": "mg/(24.h)", "g/day": "g/d",
+    "mg/day": "mg/d", "sec": "s", "seconds": "s", "lb": "[lb_av]", "lbs": "[lb_av]",
+    "kg": "kg", "percent": "%", "inr": "{INR}", "ratio": "1", "g/l ": "g/L", "giga/l": "10*9/L",
+}
+_POWER = re.compile(r"^(?:x|×)?\s*10\s*(?:\^|\*|e)\s*(\d+)\s*/\s*(l|ul|mm3)$", re.IGNORECASE)
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+
+
+def ucum_spelling(unit: str | None) -> str | None:
+    """Rewrite a unit as typed ('x10^9/L', 'µmol/l', 'mg/24h') to its UCUM code."""
+    if unit is None:
+        return None
+    text = unit.strip().replace("µ", "u").replace("μ", "u").translate(_SUPERSCRIPTS)
+    if not text:
+        return None
+    power = _POWER.match(text.replace(" ", ""))
+    if power:
+        per = {"l": "L", "ul": "uL", "mm3": "mm3"}[power.group(2).lower()]
+        return f"10*{power.group(1)}/{per}"
+    return _SPELLINGS.get(text.casefold(), text)
+
+
+def _user_cache_file() -> Path:
+    base = os.environ.get("QL1706KG_CACHE") or os.environ.get("XDG_CACHE_HOME")
+    root = Path(base) / "ql1706kg" if base else Path.home() / ".cache" / "ql1706kg"
+    return root / "unit_factors.json"
+
+
+def _key(source: str, target: str, molar_mass: Decimal | None) -> str:
+    return f"{source} -> {target} @ {molar_mass or '-'}"
+
+
+@cache
+def _factors() -> dict[str, str | None]:
+    table: dict[str, str | None] = {}
+    for path in (unit_cache_file(), _user_cache_file()):
+        try:
+            table.update(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return table
+
+
+@cache
+def _registry():  # pragma: no cover - exercised when the cache misses
+    from ucumvert import PintUcumRegistry
+
+    return PintUcumRegistry()
+
+
+def compute_factor(source: str, target: str, molar_mass: Decimal | None) -> Decimal | None:
+    """Ask UCUM for the factor from ``source`` to ``target``; None when not commensurable."""
+    import pint
+
+    registry = _registry()
+    try:
+        quantity = registry.from_ucum(source)
+        wanted = registry.from_ucum(target)
+        if molar_mass is not None and quantity.dimensionality != wanted.dimensionality:
+            per_mole = registry.Quantity(float(molar_mass), "g/mol")
+            if (quantity / per_mole).dimensionality == wanted.dimensionality:
+                quantity = quantity / per_mole
+            elif (quantity * per_mole).dimensionality == wanted.dimensionality:
+                quantity = quantity * per_mole
+        magnitude = quantity.to(wanted.units).magnitude / wanted.magnitude
+    except (pint.PintError, ValueError, TypeError, AttributeError, KeyError, Exception):
+        return None
+    return Decimal(f"{magnitude:.12g}")
+
+
+def factor(source: str, target: str, molar_mass: Decimal | None = None) -> Decimal | None:
+    """Return the factor that converts ``source`` to ``target`` (cached)."""
+    if source == target:
+        return Decimal(1)
+    key = _key(source, target, molar_mass)
+    table = _factors()
+    if key not in table:
+        found = compute_factor(source, target, molar_mass)
+        table[key] = None if found is None else str(found)
+        _remember(key, table[key])
+    value = table[key]
+    return None if value is None else Decimal(value)
+
+
+def _remember(key: str, value: str | None) -> None:
+    path = _user_cache_file()
+    try:
+        known = json.loads(path.read_text()) if path.exists() else {}
+        known[key] = value
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known, indent=0, sort_keys=True))
+        tmp.replace(path)
+    except (OSError, ValueError):
+        pass
+
+
+def convert(value: Decimal, unit: str | None, target: str | None,
+            molar_mass: Decimal | None = None, aliases: tuple[str, ...] = ()) -> Decimal:
+    """Convert ``value`` in ``unit`` to ``target``; raise UnitError when it cannot be done."""
+    if target is None or target in {"1", "{INR}"}:
+        spelled = ucum_spelling(unit)
+        if spelled in (None, "1", "{INR}", target):
+            return value
+        raise UnitError(f"unit '{unit}' is not dimensionless")
+    spelled = ucum_spelling(unit)
+    if spelled is None:
+        raise UnitError(f"no unit given (expected {target})")
+    if spelled in aliases:
+        return value
+    found = factor(spelled, target, molar_mass)
+    if found is None:
+        raise UnitError(f"unit '{unit}' cannot be converted to {target}")
+    return value * found
+
+
+def warm(pairs: list[tuple[str, str, Decimal | None]]) -> dict[str, str | None]:
+    """Compute the factors of ``pairs`` (for the shipped cache file)."""
+    return {
+        _key(s, t, m): (None if (f := compute_factor(s, t, m)) is None else str(f))
+        for s, t, m in pairs
+    }
+
+
+def _main() -> None:  # pragma: no cover - maintenance entry point
+    """Regenerate the shipped cache for every spelling of clinical-rules.md per test."""
+    from .terminology import terminology
+
+    spellings = ["g/dL", "g/L", "10*9/L", "10*3/uL", "10*3/mm3", "/uL", "/mm3", "mg/dL",
+                 "umol/L", "mmol/L", "mg/L", "U/L", "[IU]/L", "ukat/L", "s", "%", "mg/(24.h)",
+                 "g/(24.h)", "mg/d", "g/d", "kg", "[lb_av]", "g", "mL/min", "mL/s", "10*6/L"]
+    pairs = [
+        (s, info.canonical_unit, info.molar_mass)
+        for info in terminology().tests.values() if info.canonical_unit
+        for s in spellings if s != info.canonical_unit
+    ]
+    table = {k: v for k, v in warm(pairs).items() if v is not None}
+    unit_cache_file().write_text(json.dumps(table, indent=0, sort_keys=True) + "\n")
+    print(f"wrote {len(table)} factors to {unit_cache_file()}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _main()
