@@ -84,6 +84,16 @@ def criteria_command(fmt: str) -> None:
         click.echo(f"{crit['id']:<11} {crit['text']}")
 
 
+@main.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of the patient record (the format of examples/patients)."""
+    import json
+
+    from .models import record_json_schema
+
+    click.echo(json.dumps(record_json_schema(), indent=2, ensure_ascii=False))
+
+
 @main.command("lift")
 @paths_argument
 @as_of_option

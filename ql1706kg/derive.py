@@ -302,12 +302,12 @@ class _Deriver:
         )
         for i, (first_date, first) in enumerate(measured):
             first_sum = _number(g.value(first, QL.sumOfDiametersMm))
-            for second_date, second in measured[i + 1:]:
+            for j in range(i + 1, len(measured)):
+                second_date, second = measured[j]
                 second_sum = _number(g.value(second, QL.sumOfDiametersMm))
                 if not first_sum or second_sum is None or second_date <= first_date:
                     continue
-                node = URIRef(f"{p}/derived/sum-change/{i + 1}-{measured.index((second_date,
-                                                                                 second)) + 1}")
+                node = URIRef(f"{p}/derived/sum-change/{i + 1}-{j + 1}")
                 g.add((p, QL.hasDiameterSumChange, node))
                 g.add((node, RDF.type, QL.DiameterSumChange))
                 g.add((node, QL.fromMeasurement, first))

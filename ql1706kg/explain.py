@@ -70,7 +70,7 @@ class Explainer:
         if evidence:
             parts.append("On record: " + "; ".join(evidence) + ".")
         if limits and outcome in {"met", "not_met"}:
-            parts.append("Requirement: " + "; ".join(limits) + ".")
+            parts.append("Limit applied: " + "; ".join(limits) + ".")
         return CriterionResult(id=crit["id"], text=crit["text"], outcome=outcome,
                                explanation=" ".join(parts), evidence=evidence, limits=limits,
                                to_collect=collect, shapes=tuple(str(s.iri) for s in violated))
@@ -86,7 +86,7 @@ class Explainer:
         """The limits of a criterion that apply to this patient, with why they apply."""
         out = []
         for shape in self.shapes.by_criterion(criterion):
-            if shape.outcome != "not_met" or not shape.name:
+            if shape.outcome != "not_met" or not shape.name or not shape.is_limit:
                 continue
             if shape.applies_when is not None:
                 if shape.applies_when in self.probes_failing:
@@ -200,7 +200,8 @@ class Explainer:
 
     def describe_diagnosis(self, dx) -> str:
         g = self.g
-        classes = [c for c in g.objects(dx, RDF.type) if c in self.term.labels]
+        classes = [c for c in g.objects(dx, RDF.type) if c in self.term.labels
+                   and c not in (QL.SarcomaDiagnosis, QL.Neoplasm)]
         specific = [c for c in classes if not any(
             other != c and self.term.is_a(other, c) for other in classes)]
         names = ", ".join(sorted(self.term.label(c) for c in specific)) or "no histology"

@@ -54,8 +54,9 @@ def _patient_text(patient: PatientResult) -> list[str]:
     for crit in patient.criteria:
         body = crit.explanation.split('" ', 1)[-1] if crit.explanation.startswith(crit.id) \
             else crit.explanation
-        wrapped = textwrap.wrap(body, width=96, initial_indent="", subsequent_indent=" " * 22)
-        lines.append(f"  {_MARK[crit.outcome]:<8} {crit.id:<11} " + "\n".join(wrapped))
+        lines.append(textwrap.fill(body, width=100,
+                                   initial_indent=f"  {_MARK[crit.outcome]:<8} {crit.id:<11} ",
+                                   subsequent_indent=" " * 22))
     lines.append("")
     return lines
 

@@ -39,7 +39,9 @@ def ucum_spelling(unit: str | None) -> str | None:
     """Rewrite a unit as typed ('x10^9/L', 'µmol/l', 'mg/24h') to its UCUM code."""
     if unit is None:
         return None
-    text = unit.strip().replace("µ", "u").replace("μ", "u").translate(_SUPERSCRIPTS)
+    text = unit.strip().replace("µ", "u").replace("μ", "u")
+    text = re.sub(r"10([⁰¹²³⁴⁵⁶⁷⁸⁹]+)", lambda m: "10^" + m.group(1).translate(_SUPERSCRIPTS),
+                  text)
     if not text:
         return None
     power = _POWER.match(text.replace(" ", ""))
@@ -86,7 +88,7 @@ def compute_factor(source: str, target: str, molar_mass: Decimal | None) -> Deci
         quantity = registry.from_ucum(source)
         wanted = registry.from_ucum(target)
         if molar_mass is not None and quantity.dimensionality != wanted.dimensionality:
-            per_mole = registry.Quantity(float(molar_mass), "g/mol")
+            per_mole = registry.from_ucum("g/mol") * float(molar_mass)
             if (quantity / per_mole).dimensionality == wanted.dimensionality:
                 quantity = quantity / per_mole
             elif (quantity * per_mole).dimensionality == wanted.dimensionality:

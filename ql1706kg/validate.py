@@ -17,7 +17,7 @@ from functools import cache
 from pyshacl import Validator
 from pyshacl.graph_abstraction import DataGraph
 from pyshacl.rdfutil import load_from_source
-from pyshacl.rdfutil.load import rdflib_bool_patch, rdflib_bool_unpatch
+from pyshacl.monkey import rdflib_bool_patch, rdflib_bool_unpatch
 from pyshacl.shapes_graph import ShapesGraph
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
@@ -29,6 +29,7 @@ from .resources import shape_files
 OUTCOME_OF = {QL.NotApplicable: "not_applicable", QL.NotMet: "not_met", QL.Unknown: "unknown"}
 _NESTING = (SH.property, SH.node, SH.qualifiedValueShape, SH["not"])
 _LISTS = (SH["or"], SH["and"], SH.xone)
+_NUMERIC = (SH.minInclusive, SH.maxInclusive, SH.minExclusive, SH.maxExclusive)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class ShapeInfo:
     label: str
     applies_when: URIRef | None = None
     applies_unless: URIRef | None = None
+    is_limit: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,11 @@ def shapes() -> Shapes:
     graph = load_shapes_graph()
     result = Shapes(graph=graph, compiled=ShapesGraph(graph))
     for top in set(graph.subjects(QL.criterion, None)) | set(graph.subjects(QL.role, None)):
-        result.info[top] = _shape_info(graph, top)
-        for nested in _nested_shapes(graph, top):
-            result.owner.setdefault(nested, top)
+        nested = _nested_shapes(graph, top)
+        numeric = any(graph.value(n, c) is not None for n in nested for c in _NUMERIC)
+        result.info[top] = _shape_info(graph, top, numeric)
+        for node in nested:
+            result.owner.setdefault(node, top)
     if not result.info:
         raise ShapesError("no criterion shapes found in the bundled shapes")
     return result
@@ -101,7 +105,7 @@ def _text(graph: Graph, node, prop) -> str:
     return str(value) if value is not None else ""
 
 
-def _shape_info(graph: Graph, top: URIRef) -> ShapeInfo:
+def _shape_info(graph: Graph, top: URIRef, numeric: bool) -> ShapeInfo:
     criterion = graph.value(top, QL.criterion)
     crit_id = str(criterion).rsplit("#", 1)[-1] if criterion is not None else None
     return ShapeInfo(
@@ -114,6 +118,7 @@ def _shape_info(graph: Graph, top: URIRef) -> ShapeInfo:
         label=_text(graph, top, RDFS.label),
         applies_when=graph.value(top, QL.appliesWhen),
         applies_unless=graph.value(top, QL.appliesUnless),
+        is_limit=numeric,
     )
 
 
