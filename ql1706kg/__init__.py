@@ -13,9 +13,9 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+source"
 
-from .api import Screening, ScreeningError, patient_graph, screen  # noqa: E402
-from .judge import CriterionResult, PatientResult  # noqa: E402
-from .lift import lift  # noqa: E402
+from .api import Screening, ScreeningError, patient_graph, screen
+from .judge import CriterionResult, PatientResult
+from .lift import lift
 
 __all__ = ["CriterionResult", "PatientResult", "Screening", "ScreeningError", "__version__",
            "lift", "patient_graph", "screen"]

@@ -18,7 +18,7 @@ from rdflib import Graph, Literal, URIRef
 from .derive import Assessment
 from .namespaces import QL, RDF, RDFS
 from .terminology import Terminology
-from .validate import Shapes, ShapeInfo
+from .validate import ShapeInfo, Shapes
 
 _BOOL_WORDS = {True: "yes", False: "no"}
 

@@ -16,8 +16,8 @@ from functools import cache
 
 from pyshacl import Validator
 from pyshacl.graph_abstraction import DataGraph
-from pyshacl.rdfutil import load_from_source
 from pyshacl.monkey import rdflib_bool_patch, rdflib_bool_unpatch
+from pyshacl.rdfutil import load_from_source
 from pyshacl.shapes_graph import ShapesGraph
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection

@@ -1,4 +1,4 @@
-"""IC4 (chordoma; ASPS without PD-1/PD-L1 inhibitors) and IC5 (prior anthracycline; angiosarcoma)."""
+"""IC4 (chordoma; ASPS without PD-1/PD-L1 inhibitors), IC5 (anthracycline; angiosarcoma)."""
 
 from __future__ import annotations
 

@@ -14,9 +14,12 @@ from ql1706kg.namespaces import QL, RDF, SH
 from ql1706kg.terminology import closure_graph, load_ontology, terminology
 from ql1706kg.validate import load_shapes_graph, shapes
 
-CRITERIA = ("IC1 IC2 IC3.1 IC3.2 IC3.3 IC4 IC5.1 IC5.2 IC6 IC7 IC8.1 IC8.2 IC9.0 IC9.1-ANC "
-            "IC9.1-PLT IC9.1-HB IC9.2-AST IC9.2-ALT IC9.2-TBIL IC9.2-ALB IC9.3-CR IC9.4-APTT "
-            "IC9.4-INR IC9.4-PT IC9.5-UPRO IC9.6-LVEF IC10 IC11").split()
+CRITERIA = [
+    "IC1", "IC2", "IC3.1", "IC3.2", "IC3.3", "IC4", "IC5.1", "IC5.2", "IC6", "IC7", "IC8.1",
+    "IC8.2", "IC9.0", "IC9.1-ANC", "IC9.1-PLT", "IC9.1-HB", "IC9.2-AST", "IC9.2-ALT",
+    "IC9.2-TBIL", "IC9.2-ALB", "IC9.3-CR", "IC9.4-APTT", "IC9.4-INR", "IC9.4-PT", "IC9.5-UPRO",
+    "IC9.6-LVEF", "IC10", "IC11",
+]
 PACKAGE = Path(__file__).resolve().parents[1] / "ql1706kg"
 
 
