@@ -125,10 +125,11 @@ def _records(inputs: Iterable[Input] | Input) -> Iterator[SourcedRecord | InputE
     for index, item in enumerate(inputs):
         if isinstance(item, PatientRecord):
             yield SourcedRecord(f"<record {item.id}>", item)
-        elif isinstance(item, dict):
-            yield parse_record(item, f"<input {index + 1}>")
-        else:
+        elif isinstance(item, str | Path):
             paths.append(item)
+        else:
+            # A dict is a record; anything else is reported as a bad record, not a crash.
+            yield parse_record(item, f"<input {index + 1}>")
     yield from read_paths(paths)
 
 

@@ -133,14 +133,15 @@ class _Deriver:
         uln = _number(g.value(obs, QL.upperLimitOfNormal))
         if uln is not None and uln > 0:
             g.add((obs, QL.ratioToULN, dec(value / uln)))
-        if info.iri == QL.ECOGPerformanceStatus:
+        # A number given for a test whose results are coded is read through its value set.
+        if info.value_set == QL.ECOGGrade:
             g.add((obs, QL.ordinalRank, dec(value)))
             return
-        if info.iri == QL.PregnancyTest:
+        if info.value_set == QL.QualitativeResult:
             if uln is not None:
                 g.add((obs, QL.resultInterpretation, QL.Positive if value > uln else QL.Negative))
             return
-        if info.iri == QL.UrineProteinDipstick:
+        if info.value_set == QL.DipstickGrade:
             self.grade_dipstick(obs, value, unit)
             return
         try:

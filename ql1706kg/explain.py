@@ -23,6 +23,20 @@ from .validate import ShapeInfo, Shapes
 _BOOL_WORDS = {True: "yes", False: "no"}
 
 
+# How UCUM codes read to a coordinator; presentation only, never used for arithmetic.
+_UNIT_DISPLAY = {"10*9/L": "×10⁹/L", "10*12/L": "×10¹²/L", "10*3/uL": "×10³/µL",
+                 "10*6/uL": "×10⁶/µL", "/uL": "/µL", "umol/L": "µmol/L", "{INR}": "",
+                 "[IU]/L": "IU/L", "g/d": "g/day", "mg/d": "mg/day", "mL/min": "mL/min"}
+
+
+def show_unit(unit: object) -> str:
+    """Return a unit as written for people, with a leading space, or '' for none."""
+    if unit is None:
+        return ""
+    shown = _UNIT_DISPLAY.get(str(unit), str(unit))
+    return f" {shown}" if shown else ""
+
+
 def fmt_number(value: object) -> str:
     """Write a number without float noise: 1.50 -> 1.5, 2.3333333 -> 2.33."""
     if isinstance(value, Literal):
@@ -56,11 +70,12 @@ class Explainer:
         if outcome == "met":
             body = "Met."
         elif outcome == "not_applicable":
-            body = "Not applicable: " + " ".join(s.message for s in violated)
+            body = "Not applicable: " + " ".join(
+                s.message for s in violated if s.outcome == "not_applicable")
         elif outcome == "not_met":
             body = "Not met: " + " ".join(s.message for s in violated if s.outcome == "not_met")
         else:
-            collect = self.to_collect(crit)
+            collect = self.to_collect(crit, [s for s in violated if s.outcome == "unknown"])
             problems = self.data_problems(crit)
             body = "Unknown: " + " ".join(s.message for s in violated if s.outcome == "unknown")
             if problems:
@@ -75,8 +90,14 @@ class Explainer:
                                explanation=" ".join(parts), evidence=evidence, limits=limits,
                                to_collect=collect, shapes=tuple(str(s.iri) for s in violated))
 
-    def to_collect(self, crit: dict) -> str:
-        hint = crit["collect"] or "the data named in the criterion"
+    def to_collect(self, crit: dict, unknown: list[ShapeInfo]) -> str:
+        """What to collect: the hints of the shapes that could not decide, when each has one
+        (so a recorded lactation status is not asked for again), else the criterion's hint."""
+        hints = list(dict.fromkeys(s.collect for s in unknown))
+        if hints and all(hints):
+            hint = " and ".join(hints)
+        else:
+            hint = crit["collect"] or "the data named in the criterion"
         if crit["window"]:
             return (f"{hint} dated from {self.a.window_start.isoformat()} to "
                     f"{self.a.as_of.isoformat()} (the {self.a.window_days}-day screening window)")
@@ -158,15 +179,15 @@ class Explainer:
         unit = g.value(obs, QL.unit)
         shown = self.label_of(concept) if concept is not None and not isinstance(
             raw, Literal) else fmt_number(raw)
-        text = f"{test} {shown}" + (f" {unit}" if unit is not None else "")
+        text = f"{test} {shown}" + show_unit(unit)
         text += f" on {g.value(obs, QL.effectiveDate)}"
         extras = []
         normalised, canonical = g.value(obs, QL.normalisedValue), g.value(obs, QL.normalisedUnit)
         if normalised is not None and canonical is not None and str(canonical) != str(unit):
-            extras.append(f"= {fmt_number(normalised)} {canonical}")
+            extras.append(f"= {fmt_number(normalised)}{show_unit(canonical)}")
         uln = g.value(obs, QL.upperLimitOfNormal)
         if uln is not None:
-            extras.append(f"ULN {fmt_number(uln)}" + (f" {unit}" if unit is not None else ""))
+            extras.append(f"ULN {fmt_number(uln)}" + show_unit(unit))
         ratio = g.value(obs, QL.ratioToULN)
         if ratio is not None:
             extras.append(f"{fmt_number(ratio)} × ULN")

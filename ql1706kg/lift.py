@@ -72,15 +72,19 @@ class _Lifter:
             self.graph.add((s, p, o))
 
     def term_ref(self, value: str | Coded, within: URIRef, kind: str,
-                 fallback: URIRef) -> URIRef:
-        """Resolve a name or code to a term; bring its closure types; else an unrecognised node."""
+                 fallback: URIRef, in_phrase: bool = False) -> URIRef:
+        """Resolve a name or code to a term; bring its closure types; else an unrecognised node.
+
+        ``in_phrase`` lets a known name inside a longer phrase count ("liver segment VII").
+        """
+        find = self.term.find_in_phrase if in_phrase else self.term.find
         if isinstance(value, Coded):
             hit = self.term.find_code(value.system, value.code, within)
             text = f"{value.system} {value.code}" + (f" ({value.display})" if value.display else "")
             if hit is None and value.display:
-                hit = self.term.find(value.display, within)
+                hit = find(value.display, within)
         else:
-            hit, text = self.term.find(value, within), value
+            hit, text = find(value, within), value
         if hit is not None:
             self.copy_types(hit)
             return hit
@@ -179,7 +183,7 @@ class _Lifter:
                 self.add(self.patient, QL.hasMetastasis, node)
                 self.add(node, RDF.type, QL.Metastasis)
                 self.add(node, QL.site, self.term_ref(met.site, QL.AnatomicalSite, "site",
-                                                      QL.AnatomicalSite))
+                                                      QL.AnatomicalSite, in_phrase=True))
                 if met.date:
                     self.add(node, QL.effectiveDate, d(met.date))
         if r.conditions is not None:
@@ -227,7 +231,7 @@ class _Lifter:
             self.add(node, QL.previouslyIrradiated, boolean(lesion.previously_irradiated))
             if lesion.site:
                 self.add(node, QL.site, self.term_ref(lesion.site, QL.AnatomicalSite, "site",
-                                                      QL.AnatomicalSite))
+                                                      QL.AnatomicalSite, in_phrase=True))
             if lesion.date:
                 self.add(node, QL.effectiveDate, d(lesion.date))
         if r.recist is not None:
@@ -261,7 +265,8 @@ class _Lifter:
             self.add(node, QL.testText, Literal(obs.test if isinstance(obs.test, str)
                                                 else f"{obs.test.system} {obs.test.code}"))
             self.add(node, QL.effectiveDate, d(obs.date))
-            self.lift_value(node, obs.value)
+            info = self.term.tests.get(test)
+            self.lift_value(node, obs.value, info.value_set if info else None)
             if obs.unit:
                 self.add(node, QL.unit, Literal(obs.unit))
             if obs.uln is not None:
@@ -269,8 +274,12 @@ class _Lifter:
             if obs.lln is not None:
                 self.add(node, QL.lowerLimitOfNormal, dec(obs.lln))
 
-    def lift_value(self, node: URIRef, value: float | str) -> None:
-        """Numbers become decimals; words become concepts (2+, negative) when known."""
+    def lift_value(self, node: URIRef, value: float | str, value_set: URIRef | None) -> None:
+        """Numbers become decimals; words become concepts of the test's value set (2+, negative).
+
+        The value set comes from the test (``ql:resultValueSet``): "negative" is a dipstick
+        grade for a urine protein test and a qualitative result for a pregnancy test.
+        """
         if isinstance(value, str):
             try:
                 self.add(node, QL.value, dec(Decimal(value.strip())))
@@ -278,10 +287,8 @@ class _Lifter:
             except InvalidOperation:
                 pass
             self.add(node, QL.value, Literal(value))
-            concept = self.term.find(value)
-            if concept is not None and (self.term.is_a(concept, QL.DipstickGrade)
-                                        or self.term.is_a(concept, QL.ECOGGrade)
-                                        or self.term.is_a(concept, QL.QualitativeResult)):
+            concept = self.term.find(value, value_set) if value_set is not None else None
+            if concept is not None:
                 self.copy_types(concept)
                 self.add(node, QL.valueConcept, concept)
             return

@@ -15,7 +15,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .errors import InputError
-from .models import PatientRecord
+from .models import PatientRecord, _Strict
+
+# Field names of every record model: a location part that is one of these is a field, even
+# when it is also the name of a type that pydantic uses for a union branch ("date").
+_FIELD_NAMES = frozenset(name for model in _Strict.__subclasses__() for name in model.model_fields)
+_UNION_BRANCHES = frozenset({"str", "Coded", "float", "int", "date", "bool", "function-after"})
 
 INPUT_SUFFIXES = (".json",)
 
@@ -100,9 +105,7 @@ def _field_path(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in {"str", "Coded", "float", "date", "bool", "function-after"} or "[" in str(
-            part
-        ):
+        elif (part in _UNION_BRANCHES and part not in _FIELD_NAMES) or "[" in str(part):
             continue
         else:
             out += ("." if out else "") + str(part)

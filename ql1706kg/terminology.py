@@ -55,6 +55,7 @@ class TestInfo:
     screening_property: URIRef | None
     is_laboratory: bool
     unit_aliases: tuple[str, ...] = ()
+    value_set: URIRef | None = None
 
 
 @dataclass
@@ -64,7 +65,7 @@ class Terminology:
     version: str
     types: dict[URIRef, frozenset[URIRef]] = field(default_factory=dict)
     labels: dict[URIRef, str] = field(default_factory=dict)
-    by_name: dict[str, URIRef] = field(default_factory=dict)
+    by_name: dict[str, tuple[URIRef, ...]] = field(default_factory=dict)
     by_code: dict[tuple[URIRef | None, str], URIRef] = field(default_factory=dict)
     tests: dict[URIRef, TestInfo] = field(default_factory=dict)
     ranks: dict[URIRef, Decimal] = field(default_factory=dict)
@@ -83,10 +84,34 @@ class Terminology:
         return cls in self.types.get(iri, ())
 
     def find(self, text: str, within: URIRef | None = None) -> URIRef | None:
-        """Find the term a name or bare code stands for, optionally only among ``within``."""
-        hit = self.by_name.get(normalise_name(text)) or self.by_code.get((None, text.strip()))
-        if hit is not None and (within is None or self.is_a(hit, within)):
+        """Find the term a name or bare code stands for, optionally only among ``within``.
+
+        A name may belong to several terms ("negative" is a dipstick grade and a pregnancy test
+        result), so ``within`` picks the one the context asks for.
+        """
+        candidates = self.by_name.get(normalise_name(text), ())
+        code = self.by_code.get((None, text.strip()))
+        for hit in (*candidates, *((code,) if code is not None else ())):
+            if within is None or self.is_a(hit, within):
+                return hit
+        return None
+
+    def find_in_phrase(self, text: str, within: URIRef) -> URIRef | None:
+        """Find a term named by the longest run of words inside a longer phrase.
+
+        Sites are written as "liver segment VII" or "left lower lobe, lung": the organ is a
+        part of the phrase. Used only where that reading is safe (anatomical sites), never for
+        drugs or histologies, where a longer name is a different thing.
+        """
+        hit = self.find(text, within)
+        if hit is not None:
             return hit
+        words = normalise_name(text).split()
+        for size in range(len(words) - 1, 0, -1):
+            for start in range(len(words) - size + 1):
+                hit = self.find(" ".join(words[start:start + size]), within)
+                if hit is not None:
+                    return hit
         return None
 
     def find_code(self, system: str, code: str, within: URIRef | None = None) -> URIRef | None:
@@ -205,11 +230,16 @@ def _index_types(closure: Graph, term: Terminology) -> None:
 
 def _index_names_and_codes(closure: Graph, term: Terminology) -> None:
     for prop in _NAME_PROPERTIES:
-        for subject, name in closure.subject_objects(prop):
+        for subject, name in sorted(closure.subject_objects(prop)):
             if isinstance(subject, URIRef) and isinstance(name, Literal):
                 if prop == RDFS.label:
                     term.labels.setdefault(subject, str(name))
-                term.by_name.setdefault(normalise_name(str(name)), subject)
+                key = normalise_name(str(name))
+                known = term.by_name.get(key, ())
+                if subject not in known:
+                    # Labels before alternative labels: a term's own name wins a tie.
+                    term.by_name[key] = ((subject, *known) if prop == RDFS.label
+                                         else (*known, subject))
     for subject, prop, code in closure:
         if prop in _CODE_PROPERTIES and isinstance(subject, URIRef) and not isinstance(
             subject, BNode
@@ -233,6 +263,7 @@ def _index_tests(closure: Graph, term: Terminology) -> None:
             screening_property=screening.get(test),
             is_laboratory=(test, RDF.type, QL.LaboratoryTest) in closure,
             unit_aliases=tuple(sorted(str(a) for a in closure.objects(test, QL.unitAlias))),
+            value_set=closure.value(test, QL.resultValueSet),
         )
 
 

@@ -32,6 +32,9 @@ _SPELLINGS = {
     "kg": "kg", "percent": "%", "inr": "{INR}", "ratio": "1", "g/l ": "g/L", "giga/l": "10*9/L",
 }
 _POWER = re.compile(r"^(?:x|×)?\s*10\s*(?:\^|\*|e)\s*(\d+)\s*/\s*(l|ul|mm3)$", re.IGNORECASE)
+# UCUM arbitrary units are commensurable with nothing but themselves (UCUM §4.3.4); pint would
+# treat them as dimensionless and happily turn IU/L into 10*9/L.
+_ARBITRARY = re.compile(r"\[(?:IU|iU|arb'U|USP'U|[A-Za-z']*'U)\]")
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 
 
@@ -83,6 +86,8 @@ def compute_factor(source: str, target: str, molar_mass: Decimal | None) -> Deci
     """Ask UCUM for the factor from ``source`` to ``target``; None when not commensurable."""
     import pint
 
+    if _ARBITRARY.search(source) or _ARBITRARY.search(target):
+        return None
     registry = _registry()
     try:
         quantity = registry.from_ucum(source)

@@ -46,6 +46,7 @@ class ShapeInfo:
     applies_when: URIRef | None = None
     applies_unless: URIRef | None = None
     is_limit: bool = False
+    collect: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ def _shape_info(graph: Graph, top: URIRef, numeric: bool) -> ShapeInfo:
         applies_when=graph.value(top, QL.appliesWhen),
         applies_unless=graph.value(top, QL.appliesUnless),
         is_limit=numeric,
+        collect=_text(graph, top, QL.collectHint),
     )
 
 

@@ -67,6 +67,15 @@ def test_ic3_3(histology, expected):
 
 
 def test_no_diagnosis_makes_histology_criteria_unknown_not_not_applicable():
-    result = outcomes(record(diagnosis=None))
-    assert [result[c] for c in ("IC3.1", "IC3.2", "IC3.3", "IC4", "IC5.1", "IC5.2")] == [
-        "unknown"] * 6
+    result = outcomes(record(diagnosis=None, metastases=[]))
+    assert [result[c] for c in ("IC3.1", "IC3.2", "IC3.3", "IC4", "IC5.2")] == ["unknown"] * 5
+
+
+def test_anthracycline_on_record_meets_ic5_1_whatever_the_missing_histology():
+    """IC5.1 is met or not applicable once an anthracycline is on record: nothing to collect."""
+    assert outcomes(record(diagnosis=None))["IC5.1"] == "met"
+
+
+def test_metastases_on_record_show_advanced_disease_without_a_diagnosis_entry():
+    """IC3.2: metastatic suffices, and a recorded metastasis shows it."""
+    assert outcomes(record(diagnosis=None))["IC3.2"] == "met"

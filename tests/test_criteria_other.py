@@ -52,7 +52,8 @@ def test_ic7(samples, expected):
 
 @pytest.mark.parametrize(("score", "date", "expected"), [
     (0, "2026-11-16", "met"), (1, "2026-11-16", "met"), (2, "2026-11-16", "not_met"),
-    ("ECOG 1", "2026-11-16", "unknown"), (1, "2026-09-16", "unknown"),
+    ("ECOG 1", "2026-11-16", "met"), ("ambulatory", "2026-11-16", "unknown"),
+    (1, "2026-09-16", "unknown"),
 ])
 def test_ic8_1_ecog(score, date, expected):
     rec = with_observation(BASE, "ECOG", score, date=date)

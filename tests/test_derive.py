@@ -60,3 +60,10 @@ def test_derived_values_link_to_their_sources():
     assert len(sources) == 3 and graph.value(clearance, QL.method) == QL.CockcroftGault
     (age,) = graph.objects(None, QL.age)
     assert graph.value(age, QL.normalisedValue).toPython() == 56
+
+
+def test_arbitrary_units_are_never_converted_to_other_units():
+    """UCUM: IU is commensurable with nothing else; IU/L is no count per litre."""
+    from ql1706kg.units import compute_factor
+
+    assert compute_factor("[IU]/L", "10*9/L", None) is None
