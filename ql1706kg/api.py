@@ -10,6 +10,10 @@ call per batch, never one graph of all patients), then judged and explained one 
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import itertools
+import multiprocessing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -80,12 +84,18 @@ def assessment_for(as_of: date | str | None, window_days: int = DEFAULT_WINDOW_D
 
 
 def screen(inputs: Iterable[Input] | Input, as_of: date | str | None = None,
-           window_days: int = DEFAULT_WINDOW_DAYS) -> Screening:
-    """Screen files, folders, records or dicts; return every verdict and every input error."""
+           window_days: int = DEFAULT_WINDOW_DAYS, jobs: int = 1,
+           keep_graphs: bool = True) -> Screening:
+    """Screen files, folders, records or dicts; return every verdict and every input error.
+
+    ``jobs`` > 1 screens batches in that many worker processes (results keep input order);
+    ``keep_graphs=False`` drops each patient's RDF graph from its result (not needed for text
+    or JSON, and costly to send back from a worker).
+    """
     assessment = assessment_for(as_of, window_days)
     result = Screening(as_of=assessment.as_of, window_days=assessment.window_days,
                        protocol_version=protocol_version())
-    for item in iter_screen(inputs, assessment):
+    for item in iter_screen(inputs, assessment, jobs=jobs, keep_graphs=keep_graphs):
         if isinstance(item, ScreeningError):
             result.errors.append(item)
         else:
@@ -94,21 +104,72 @@ def screen(inputs: Iterable[Input] | Input, as_of: date | str | None = None,
 
 
 def iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment,
-                batch_size: int = BATCH_SIZE) -> Iterator[PatientResult | ScreeningError]:
+                batch_size: int = BATCH_SIZE, jobs: int = 1, keep_graphs: bool = True
+                ) -> Iterator[PatientResult | ScreeningError]:
     """Yield results as they are ready, in input order (for streaming large batches)."""
-    batch: list[tuple[SourcedRecord, Graph]] = []
-    for item in _records(inputs):
+    chunks = _chunks(_records(inputs), batch_size)
+    first = next(chunks, None)
+    if first is None:
+        return
+    second = next(chunks, None)
+    work = itertools.chain([first], [second] if second is not None else [], chunks)
+    screen_chunk = functools.partial(_screen_chunk, assessment=assessment,
+                                     keep_graphs=keep_graphs)
+    if jobs <= 1 or second is None:
+        for chunk in work:
+            yield from screen_chunk(chunk)
+        return
+    # Load the terminology and compiled shapes before forking, so workers inherit them.
+    terminology(), shapes()
+    context = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+    with context.Pool(jobs) as pool:
+        for results in pool.imap(screen_chunk, work):
+            yield from results
+
+
+Item = SourcedRecord | InputError
+
+
+def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """Group inputs into validation batches; a repeated patient id starts a new batch, since
+    one patient IRI must stand for one record within a validated graph."""
+    chunk: list[Item] = []
+    ids: set[str] = set()
+    for item in items:
+        if isinstance(item, SourcedRecord):
+            if item.record.id in ids or len(ids) >= size:
+                yield chunk
+                chunk, ids = [], set()
+            ids.add(item.record.id)
+        chunk.append(item)
+    if chunk:
+        yield chunk
+
+
+def _screen_chunk(chunk: list[Item], assessment: Assessment, keep_graphs: bool
+                  ) -> list[PatientResult | ScreeningError]:
+    """Screen one batch: lift and derive each record, validate them together, judge each."""
+    graphs = {id(item): patient_graph(item.record, assessment, item.source)
+              for item in chunk if isinstance(item, SourcedRecord)}
+    data = Graph()
+    for graph in graphs.values():
+        data += graph
+    violations = validate_graph(data) if graphs else []
+    by_focus: dict[object, list] = {}
+    for violation in violations:
+        by_focus.setdefault(violation.focus, []).append(violation)
+    index, term = shapes(), terminology()
+    out: list[PatientResult | ScreeningError] = []
+    for item in chunk:
         if isinstance(item, InputError):
-            yield ScreeningError(item.source, item.detail, item.record, item.field)
+            out.append(ScreeningError(item.source, item.detail, item.record, item.field))
             continue
-        if any(r.record.id == item.record.id for r, _ in batch):
-            yield from _screen_batch(batch, assessment)  # one IRI per patient per batch
-            batch = []
-        batch.append((item, patient_graph(item.record, assessment, item.source)))
-        if len(batch) >= batch_size:
-            yield from _screen_batch(batch, assessment)
-            batch = []
-    yield from _screen_batch(batch, assessment)
+        iri = patient_iri(item.record.id)
+        result = judge(iri, graphs[id(item)], by_focus.get(iri, []), index, term, assessment,
+                       item.source)
+        out.append(result if keep_graphs else dataclasses.replace(result, graph=None))
+    return out
 
 
 def patient_graph(record: PatientRecord, assessment: Assessment,
@@ -131,21 +192,6 @@ def _records(inputs: Iterable[Input] | Input) -> Iterator[SourcedRecord | InputE
             # A dict is a record; anything else is reported as a bad record, not a crash.
             yield parse_record(item, f"<input {index + 1}>")
     yield from read_paths(paths)
-
-
-def _screen_batch(batch: list[tuple[SourcedRecord, Graph]], assessment: Assessment
-                  ) -> Iterator[PatientResult]:
-    if not batch:
-        return
-    data = Graph()
-    for _, graph in batch:
-        data += graph
-    violations = validate_graph(data)
-    index, term = shapes(), terminology()
-    for sourced, graph in batch:
-        iri = patient_iri(sourced.record.id)
-        mine = [v for v in violations if v.focus == iri]
-        yield judge(iri, graph, mine, index, term, assessment, sourced.source)
 
 
 def protocol_version() -> str:

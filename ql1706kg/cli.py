@@ -6,6 +6,7 @@ screened and reported); 2 usage error (Click's own, and bad option values).
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -53,10 +54,14 @@ def main() -> None:
 @click.option("--format", "fmt", type=click.Choice(list(RENDERERS)), default="text",
               show_default=True, help="Output format.")
 @output_option
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Worker processes; 0 means one per CPU core. Inputs of a single batch "
+                   "(20 patients) are screened in-process.")
 def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: str,
-                   output: Path | None) -> None:
+                   output: Path | None, jobs: int) -> None:
     """Screen the patient records in PATHS (files or folders) and explain every criterion."""
-    result = screen(paths, as_of=as_of, window_days=window_days)
+    result = screen(paths, as_of=as_of, window_days=window_days,
+                    jobs=jobs or os.cpu_count() or 1, keep_graphs=fmt == "turtle")
     _write(RENDERERS[fmt](result), output)
     for error in result.errors:
         where = error.source + (f", record {error.record}" if error.record else "") + (

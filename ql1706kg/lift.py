@@ -60,7 +60,7 @@ class _Lifter:
 
     def __init__(self, record: PatientRecord, term: Terminology) -> None:
         self.record, self.term = record, term
-        self.graph = bind_prefixes(Graph())
+        self.graph = bind_prefixes(Graph(store="SimpleMemory"))
         self.patient = patient_iri(record.id)
         self._typed: set[URIRef] = set()
 

@@ -72,3 +72,12 @@ def test_example_verdict_and_outcomes(results, patient_id):
         # Nothing outside the table is other than met or not applicable.
         rest = {cid for cid, o in got.items() if o in ("not_met", "unknown")}
         assert rest <= set(outcomes)
+
+
+def test_worker_processes_give_the_same_results_in_the_same_order(results):
+    """--jobs 2 forks workers per batch of 20; outcomes and order must not change."""
+    parallel = screen([EXAMPLES, EXAMPLES], as_of="2026-11-20", jobs=2, keep_graphs=False)
+    serial = list(results.values())
+    assert [p.id for p in parallel.patients] == [p.id for p in serial] * 2
+    for mine, theirs in zip(parallel.patients, serial * 2, strict=True):
+        assert mine.criteria == theirs.criteria
