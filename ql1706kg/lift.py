@@ -281,13 +281,14 @@ class _Lifter:
         grade for a urine protein test and a qualitative result for a pregnancy test.
         """
         if isinstance(value, str):
-            try:
-                self.add(node, QL.value, dec(Decimal(value.strip())))
-                return
-            except InvalidOperation:
-                pass
-            self.add(node, QL.value, Literal(value))
             concept = self.term.find(value, value_set) if value_set is not None else None
+            if concept is None:
+                try:
+                    self.add(node, QL.value, dec(Decimal(value.strip())))
+                    return
+                except InvalidOperation:
+                    pass
+            self.add(node, QL.value, Literal(value))
             if concept is not None:
                 self.copy_types(concept)
                 self.add(node, QL.valueConcept, concept)

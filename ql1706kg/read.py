@@ -1,8 +1,10 @@
 """Read input files into patient records; the only step that touches patient files.
 
-A file holds one record or a JSON list of records; a folder is searched for ``*.json``. A
-record that cannot be read becomes an :class:`InputError` naming the file, the record and the
-field, and the other records of the file are still read: nothing is dropped silently.
+A file holds one record or a JSON list of records, or FHIR R4 (a Bundle, a resource, or an
+NDJSON bulk export: see :mod:`ql1706kg.fhir`), or a long-format table (``.csv``/``.xlsx``: see
+:mod:`ql1706kg.tables`); a folder is searched for all of them. A record that cannot be read
+becomes an :class:`InputError` naming the file, the record and the field, and the other
+records of the file are still read: nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from .models import PatientRecord, _Strict
 _FIELD_NAMES = frozenset(name for model in _Strict.__subclasses__() for name in model.model_fields)
 _UNION_BRANCHES = frozenset({"str", "Coded", "float", "int", "date", "bool", "function-after"})
 
-INPUT_SUFFIXES = (".json",)
+INPUT_SUFFIXES = (".json", ".ndjson", ".csv", ".xlsx")
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,25 @@ def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path | InputError]:
             yield InputError(str(path), "no such file or folder")
 
 
-def read_file(path: Path) -> Iterator[SourcedRecord | InputError]:
-    """Yield the records of one file, or an error for each record that cannot be read."""
+def read_file(path: Path, fhir_pool: list | None = None
+              ) -> Iterator[SourcedRecord | InputError]:
+    """Yield the records of one file, or an error for each record that cannot be read.
+
+    FHIR resources are not records on their own: they go to ``fhir_pool`` (a patient's
+    resources may be spread over several files of a bulk export) and are assembled later.
+    """
     source = str(path)
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".xlsx"):
+        from .tables import read_table
+
+        yield from read_table(path)
+        return
+    if suffix == ".ndjson":
+        from .fhir import ndjson_entries
+
+        _pool(fhir_pool, source).extend(ndjson_entries(path))
+        return
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -60,6 +78,11 @@ def read_file(path: Path) -> Iterator[SourcedRecord | InputError]:
         return
     except OSError as exc:
         yield InputError(source, f"cannot be read: {exc.strerror}")
+        return
+    from .fhir import entries_of, is_fhir
+
+    if is_fhir(data):
+        _pool(fhir_pool, source).extend(entries_of(data, source))
         return
     items = data if isinstance(data, list) else [data]
     for index, item in enumerate(items):
@@ -84,13 +107,40 @@ def parse_record(item: object, source: str, index: int | None = None) -> Sourced
         return InputError(source, message, record=record_name, field=field or None)
 
 
-def read_paths(paths: Iterable[str | Path]) -> Iterator[SourcedRecord | InputError]:
-    """Yield every record (or error) of every input path, in order."""
+def _pool(pool: list | None, source: str) -> list:
+    if pool is None:
+        raise InputError(source, "FHIR input can only be read through read_paths")
+    return pool
+
+
+def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None
+               ) -> Iterator[SourcedRecord | InputError]:
+    """Yield every record (or error) of every input path, in order; FHIR patients last.
+
+    ``fhir_report``, when given, receives one line per FHIR resource: used, or ignored and why.
+    """
+    pool: list = []
     for path in expand_paths(paths):
         if isinstance(path, InputError):
             yield path
         else:
-            yield from read_file(path)
+            try:
+                yield from read_file(path, pool)
+            except InputError as exc:
+                yield exc
+    if not pool:
+        return
+    from .fhir import read_fhir
+
+    assembled, report = read_fhir(pool)
+    if fhir_report is not None:
+        fhir_report.extend(report.lines)
+    for item in assembled:
+        if isinstance(item, InputError):
+            yield item
+        else:
+            source = item.pop("__source__")
+            yield parse_record(item, source)
 
 
 def _record_name(item: object, index: int | None) -> str | None:
