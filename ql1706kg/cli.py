@@ -106,8 +106,11 @@ def schema_command() -> None:
 @output_option
 @click.option("--no-derive", is_flag=True, help="Write the lifted facts only, without the "
                                                 "derived values validation reads.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write which FHIR resources were used and which ignored, and why "
+                   "(TSV: source, resource, status, reason); '-' for standard error.")
 def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output: Path | None,
-                 no_derive: bool) -> None:
+                 no_derive: bool, report_path: Path | None) -> None:
     """Write the patient graph(s) of PATHS as Turtle (with derived values by default)."""
     from rdflib import Graph
 
@@ -118,7 +121,8 @@ def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output:
 
     graph, failed = bind_prefixes(Graph()), False
     assessment = assessment_for(as_of, window_days)
-    for item in read_paths(paths):
+    report: list = []
+    for item in read_paths(paths, fhir_report=report):
         if isinstance(item, Exception):
             click.echo(f"error: {item}", err=True)
             failed = True
@@ -128,6 +132,14 @@ def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output:
             derive(patient, patient_iri(item.record.id), assessment)
         graph += patient
     _write(graph.serialize(format="turtle"), output)
+    if report_path is not None:
+        lines = ["source\tresource\tstatus\treason"] + [
+            "\t".join(line.as_dict().values()) for line in report]
+        text = "\n".join(lines) + "\n"
+        if str(report_path) == "-":
+            click.echo(text, err=True, nl=False)
+        else:
+            _write(text, report_path)
     sys.exit(EXIT_INPUT_ERROR if failed else EXIT_OK)
 
 

@@ -30,6 +30,7 @@ from .units import convert
 PROJECT_SYSTEM = "https://w3id.org/ql1706kg/fhir/CodeSystem/screening"
 UCUM = "http://unitsofmeasure.org"
 NILKNOWN = "nilknown"
+REQUEST_ONLY = "Bundle.entry"
 
 # FHIR code system URIs -> the system names the terminology indexes codes under.
 SYSTEMS = {
@@ -52,7 +53,7 @@ MCODE_MORPHOLOGY = ("http://hl7.org/fhir/us/mcode/StructureDefinition/"
 KEPT_ATC_PREFIXES = ("L01", "L02", "L03", "L04", "B03", "B02BX")
 USED_TYPES = frozenset({"Patient", "Consent", "Condition", "Observation", "MedicationStatement",
                         "MedicationAdministration", "MedicationRequest", "Procedure",
-                        "Medication", "List"})
+                        "Medication", "List", "DiagnosticReport"})
 SUBJECT = {"Consent": "patient"}
 IGNORED_STATUS = frozenset({"entered-in-error", "cancelled", "not-done", "not-taken",
                             "refuted", "intended", "draft"})
@@ -115,6 +116,10 @@ def entries_of(data: dict, source: str) -> Iterator[Entry | InputError]:
         return
     for index, item in enumerate(data.get("entry") or []):
         resource = item.get("resource") if isinstance(item, dict) else None
+        if resource is None and isinstance(item, dict) and "request" in item:
+            # A transaction's DELETE or a batch's GET carries no resource: nothing to read.
+            yield Entry(source, {"resourceType": REQUEST_ONLY, "id": str(index)})
+            continue
         if not isinstance(resource, dict) or "resourceType" not in resource:
             yield InputError(source, "a Bundle entry has no resource with a resourceType",
                              field=f"Bundle.entry[{index}].resource")
@@ -158,10 +163,14 @@ class Pool:
         self.by_url: dict[str, Entry] = {}
         self.errors: list[InputError] = []
         self.report = FhirReport()
+        self.report_dates: dict[int, str] = {}
 
     def add(self, item: Entry | InputError) -> None:
         if isinstance(item, InputError):
             self.errors.append(item)
+            return
+        if item.type == REQUEST_ONLY:
+            self.report.add(item, False, "a request without a resource (e.g. DELETE or GET)")
             return
         if item.type not in USED_TYPES:
             self.report.add(item, False, "resource type not used by the protocol")
@@ -229,13 +238,15 @@ def read_fhir(items: Iterable[Entry | InputError]) -> tuple[list[dict | InputErr
     for item in items:
         pool.add(item)
     term = terminology()
+    _date_results_by_their_reports(pool)
     builders: dict[str, RecordBuilder] = {}
     for entry in pool.entries:
         if entry.type == "Patient":
-            builders[entry.key] = RecordBuilder(entry, pool, term)
-            pool.report.add(entry, True, "the patient")
+            builder = RecordBuilder(entry, pool, term)
+            builders[entry.key] = builder
+            pool.report.add(entry, True, "; ".join(["the patient", *builder.notes]))
     for entry in pool.entries:
-        if entry.type in ("Patient", "Medication"):
+        if entry.type in ("Patient", "Medication", "DiagnosticReport"):
             continue
         owner = builders.get(pool.patient_key(entry) or "")
         if owner is None:
@@ -246,9 +257,26 @@ def read_fhir(items: Iterable[Entry | InputError]) -> tuple[list[dict | InputErr
     for entry in pool.entries:
         if entry.type == "Medication":
             pool.report.add(entry, True, "read through the resources that reference it")
+        elif entry.type == "DiagnosticReport":
+            pool.report.add(entry, True, "its date dates those of its results that have none")
     out: list[dict | InputError] = [*pool.errors]
     out.extend(builder.record() for builder in builders.values())
     return out, pool.report
+
+
+def _date_results_by_their_reports(pool: Pool) -> None:
+    """Results often carry no date of their own: the DiagnosticReport that lists them does."""
+    for entry in pool.entries:
+        if entry.type != "DiagnosticReport":
+            continue
+        data = entry.data
+        when = data.get("effectiveDateTime") or (data.get("effectivePeriod") or {}).get("start")
+        if not when:
+            continue
+        for result in data.get("result") or []:
+            target = pool.resolve(result.get("reference"), entry)
+            if target is not None:
+                pool.report_dates.setdefault(id(target), when)
 
 
 # -- one patient --------------------------------------------------------------------------------
@@ -267,8 +295,13 @@ class RecordBuilder:
         self.rec["id"] = str(data.get("id") or _first_identifier(data) or patient.full_url)
         if data.get("gender"):
             self.rec["sex"] = data["gender"]
-        if data.get("birthDate"):
-            self.rec["birth_date"] = str(data["birthDate"])[:10]
+        self.notes: list[str] = []
+        birth = str(data.get("birthDate") or "")
+        if len(birth) == 10:
+            self.rec["birth_date"] = birth
+        elif birth:
+            # FHIR allows a year or year-month; an age in completed years needs the day.
+            self.notes.append(f"birthDate '{birth}' is partial, so the age is not known")
 
     def source(self) -> str:
         return f"{self.patient.source}#{self.patient.key}"
@@ -348,7 +381,8 @@ class RecordBuilder:
     def take_Observation(self, entry: Entry) -> tuple[bool, str]:
         data = entry.data
         when = _date(data.get("effectiveDateTime") or (data.get("effectivePeriod") or {})
-                     .get("start") or data.get("effectiveInstant") or data.get("issued"))
+                     .get("start") or data.get("effectiveInstant")
+                     or self.pool.report_dates.get(id(data)) or data.get("issued"))
         project = _project_code(data.get("code"))
         if project:
             return self.project_observation(project, data, when)
