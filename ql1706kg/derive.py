@@ -131,8 +131,6 @@ class _Deriver:
     def normalise_quantity(self, obs: URIRef, info, value: Decimal, unit: str | None) -> None:
         g = self.g
         uln = _number(g.value(obs, QL.upperLimitOfNormal))
-        if uln is not None and uln > 0:
-            g.add((obs, QL.ratioToULN, dec(value / uln)))
         # A number given for a test whose results are coded is read through its value set.
         if info.value_set == QL.ECOGGrade:
             g.add((obs, QL.ordinalRank, dec(value)))
@@ -148,8 +146,11 @@ class _Deriver:
             normalised = convert(value, unit, info.canonical_unit, info.molar_mass,
                                  info.unit_aliases)
         except UnitError as exc:
+            # A unit that is not one of the test's is bad data: no ratio is trusted from it.
             g.add((obs, QL.dataProblem, Literal(str(exc))))
             return
+        if uln is not None and uln > 0:
+            g.add((obs, QL.ratioToULN, dec(value / uln)))
         g.add((obs, QL.normalisedValue, dec(normalised)))
         if info.canonical_unit:
             g.add((obs, QL.normalisedUnit, Literal(info.canonical_unit)))

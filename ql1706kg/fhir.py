@@ -173,7 +173,13 @@ class Pool:
             self.report.add(item, False, "a request without a resource (e.g. DELETE or GET)")
             return
         if item.type not in USED_TYPES:
-            self.report.add(item, False, "resource type not used by the protocol")
+            if _is_fhir_type(item.type):
+                self.report.add(item, False, "resource type not used by the protocol")
+            else:
+                self.errors.append(InputError(item.source, f"'{item.type}' is not a FHIR R4 "
+                                              "resource type", record=item.key,
+                                              field="resourceType"))
+                self.report.add(item, False, "not a FHIR R4 resource type")
             return
         if not self.parse(item):
             return
@@ -222,9 +228,19 @@ class Pool:
         return f"Patient/{target.get('id', '?')}"
 
 
+def _is_fhir_type(name: str) -> bool:
+    from fhir.resources.R4B import get_fhir_model_class
+
+    try:
+        get_fhir_model_class(name)
+    except (KeyError, ValueError):
+        return False
+    return True
+
+
 def _pydantic_message(error: dict) -> str:
-    kind = error.get("type")
-    if kind == "missing":
+    kind = str(error.get("type"))
+    if kind == "missing" or kind.endswith(".missing"):
         return "required element is missing"
     if kind == "extra_forbidden":
         return "unknown element (not in FHIR R4)"
@@ -410,7 +426,8 @@ class RecordBuilder:
                                 "date": when.isoformat()}
         if unit:
             item["unit"] = unit
-        high, low = _range(part.get("referenceRange") or obs.get("referenceRange") or [], unit)
+        high, low = _range(part.get("referenceRange") or obs.get("referenceRange") or [], unit,
+                           self.rec.get("sex"))
         if high is not None:
             item["uln"] = high
         if low is not None:
@@ -685,14 +702,29 @@ def _exact(value: object) -> str:
     return str(Decimal(str(value)))
 
 
-def _range(ranges: list[dict], unit: str | None) -> tuple[str | None, str | None]:
-    """ULN and LLN from the first reference range, converted to the value's unit."""
-    for item in ranges:
-        high, low = item.get("high"), item.get("low")
-        if high is None and low is None:
-            continue
-        return _in_unit(high, unit), _in_unit(low, unit)
-    return None, None
+_SEX_CODES = {"248153007": "male", "248152002": "female"}  # SNOMED CT, as FHIR examples use
+
+
+def _range(ranges: list[dict], unit: str | None, sex: str | None
+           ) -> tuple[str | None, str | None]:
+    """ULN and LLN from the reference range that applies to this patient's sex (else one that
+    applies to everyone, else the first), converted to the value's unit."""
+    usable = [r for r in ranges if r.get("high") is not None or r.get("low") is not None]
+
+    def applies_to(item: dict) -> set[str]:
+        out = set()
+        for concept in item.get("appliesTo") or []:
+            words = {_SEX_CODES.get(c) for c in _codes(concept)} | {
+                (_text(concept) or "").casefold()}
+            out |= words & {"male", "female"}
+        return out
+
+    chosen = (next((r for r in usable if sex and sex in applies_to(r)), None)
+              or next((r for r in usable if not applies_to(r)), None)
+              or (usable[0] if usable else None))
+    if chosen is None:
+        return None, None
+    return _in_unit(chosen.get("high"), unit), _in_unit(chosen.get("low"), unit)
 
 
 def _in_unit(quantity: dict | None, unit: str | None) -> str | None:

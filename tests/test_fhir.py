@@ -1,0 +1,227 @@
+"""FHIR R4 input: the example bundles, a bulk export, public exports, and bad input of each kind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ql1706kg.api import screen
+from ql1706kg.read import read_paths
+
+ROOT = Path(__file__).resolve().parents[1]
+FHIR_EXAMPLES = ROOT / "examples" / "fhir"
+JSON_EXAMPLES = ROOT / "examples" / "patients"
+BULK = ROOT / "examples" / "fhir-bulk"
+DATA = Path(__file__).parent / "data"
+PUBLIC = DATA / "fhir-public"
+LOINC, UCUM = "http://loinc.org", "http://unitsofmeasure.org"
+AS_OF = "2026-11-20"
+
+
+def outcomes(path: Path, as_of: str = AS_OF) -> dict[str, dict[str, str]]:
+    result = screen([path], as_of=as_of)
+    assert not result.errors, [e.as_dict() for e in result.errors]
+    return {p.id: {c.id: c.outcome for c in p.criteria} for p in result.patients}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FHIR_EXAMPLES.glob("*.json")))
+def test_fhir_example_gives_the_outcomes_of_the_same_patient_as_a_json_record(name):
+    """Every criterion, not only the verdict: FHIR is another way of reading the same record."""
+    assert outcomes(FHIR_EXAMPLES / name) == outcomes(JSON_EXAMPLES / name)
+
+
+def test_bulk_export_joins_resources_across_ndjson_files():
+    result = screen([BULK], as_of=AS_OF)
+    assert not result.errors
+    verdicts = {p.id: p.verdict for p in result.patients}
+    assert verdicts == {"QL-LMS-016": "ineligible", "QL-LMS-013": "incomplete",
+                        "QL-UPS-002": "eligible"}
+
+
+def test_bulk_export_ignores_entered_in_error_and_reads_panel_components():
+    patients = {p.id: p for p in screen([BULK], as_of=AS_OF).patients}
+    # An AST of 900 U/L entered in error must not count; the real one is normal.
+    assert patients["QL-LMS-016"].outcome("IC9.2-AST") == "met"
+    # UPS-002's coagulation tests come only as components of one panel Observation.
+    for criterion in ("IC9.4-APTT", "IC9.4-INR", "IC9.4-PT"):
+        assert patients["QL-UPS-002"].outcome(criterion) == "met"
+
+
+def test_lift_report_names_every_resource_and_why_it_was_ignored():
+    report: list = []
+    list(read_paths([BULK], fhir_report=report))
+    ignored = {line.resource: line.reason for line in report if not line.used}
+    assert ignored == {
+        "Encounter/lms-016-screening-visit": "resource type not used by the protocol",
+        "Observation/lms-016-ast-typo": "status entered-in-error"}
+    resources = sum(1 for path in BULK.glob("*.ndjson") for line in path.open() if line.strip())
+    assert len(report) == resources  # nothing silently dropped
+
+
+@pytest.mark.parametrize(("folder", "as_of", "patients"), [
+    ("r4-cbc", "2011-03-10", 1), ("r4-f001", "2013-04-10", 1), ("ips-creatinine", "2018-02-20", 1),
+    ("Bundle-bundle-ips-all-sections.json", AS_OF, 1),
+    ("Bundle-IPS-examples-Bundle-01.json", AS_OF, 1),
+    ("Bundle-bundle-transaction.json", AS_OF, 3), ("Bundle-father.json", AS_OF, 1),
+    ("Bundle-bundle-response-medsallergies.json", AS_OF, 1),
+])
+def test_public_exports_screen_one_verdict_per_patient(folder, as_of, patients):
+    result = screen([PUBLIC / folder], as_of=as_of)
+    assert len(result.patients) == patients
+    assert all(len(p.criteria) == 28 for p in result.patients)
+
+
+@pytest.mark.parametrize(("folder", "as_of", "criterion", "outcome", "shown"), [
+    ("r4-cbc", "2011-03-10", "IC9.1-HB", "met", "haemoglobin 176 g/L on 2011-03-04"),
+    ("r4-cbc", "2011-03-10", "IC9.1-ANC", "not_met", "absolute neutrophil count 0.9 ×10⁹/L"),
+    ("r4-cbc", "2011-03-10", "IC9.1-PLT", "met", "platelet count 444 ×10⁹/L"),
+    ("r4-f001", "2013-04-10", "IC9.1-HB", "not_met",
+     "haemoglobin 7.2 g/dL on 2013-04-05 (= 72 g/L"),
+])
+def test_public_lab_values_come_out_with_value_and_unit(folder, as_of, criterion, outcome, shown):
+    (patient,) = screen([PUBLIC / folder], as_of=as_of).patients
+    result = next(c for c in patient.criteria if c.id == criterion)
+    assert result.outcome == outcome
+    assert shown in result.explanation
+
+
+def test_public_creatinine_uses_the_reference_range_of_the_patients_sex():
+    """IPS example: 2.46 mg/dL with ranges for men (ULN 1.27) and women (ULN 1)."""
+    (patient,) = screen([PUBLIC / "ips-creatinine"], as_of="2018-02-20").patients
+    explanation = next(c for c in patient.criteria if c.id == "IC9.3-CR").explanation
+    sex = json.loads((PUBLIC / "ips-creatinine" / "Patient-eumfh-39-07.json").read_text())[
+        "gender"]
+    uln = {"male": "1.27", "female": "1"}[sex]
+    assert f"creatinine 2.46 mg/dL on 2018-02-16 (= 217.47 µmol/L, ULN {uln} mg/dL" in explanation
+
+
+def bundle(*resources: dict, patient: dict | None = None) -> dict:
+    patient = patient or {"resourceType": "Patient", "id": "P1", "gender": "male",
+                          "birthDate": "1970-05-01"}
+    return {"resourceType": "Bundle", "type": "collection",
+            "entry": [{"resource": r} for r in (patient, *resources)]}
+
+
+def lab(code: str, value: float, unit: str, high: float | None = None,
+        high_unit: str | None = None, **extra) -> dict:
+    obs = {"resourceType": "Observation", "id": f"o-{code}", "status": "final",
+           "code": {"coding": [{"system": LOINC, "code": code}]},
+           "subject": {"reference": "Patient/P1"}, "effectiveDateTime": "2026-11-12T08:00:00Z",
+           "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit}}
+    if high is not None:
+        obs["referenceRange"] = [{"high": {"value": high, "system": UCUM,
+                                           "code": high_unit or unit}}]
+    obs.update(extra)
+    return obs
+
+
+def screened(tmp_path: Path, data: dict, name: str = "b.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return screen([path], as_of=AS_OF)
+
+
+def criterion(result, cid: str):
+    (patient,) = result.patients
+    return next(c for c in patient.criteria if c.id == cid)
+
+
+@pytest.mark.parametrize(("value", "unit", "high", "high_unit", "outcome"), [
+    (100, "U/L", 40, "U/L", "met"),          # exactly 2.5 × ULN
+    (101, "U/L", 40, "U/L", "not_met"),
+    (100, "[IU]/L", 40, "[IU]/L", "met"),
+    (100, "U/L", 0.6667, "ukat/L", "met"),   # ULN in another unit, converted to U/L
+    (100, "U/L", None, None, "unknown"),     # no ULN
+    (100, "mg", 40, "mg", "unknown"),        # a unit that cannot be an enzyme activity
+])
+def test_uln_from_reference_range_and_units(tmp_path, value, unit, high, high_unit, outcome):
+    result = screened(tmp_path, bundle(lab("1920-8", value, unit, high, high_unit)))
+    assert criterion(result, "IC9.2-AST").outcome == outcome
+
+
+def test_unconvertible_unit_is_unknown_and_says_so(tmp_path):
+    result = screened(tmp_path, bundle(lab("718-7", 12, "furlong")))
+    hb = criterion(result, "IC9.1-HB")
+    assert hb.outcome == "unknown"
+    assert "furlong" in hb.explanation
+
+
+def test_coded_dipstick_and_pregnancy_results(tmp_path):
+    dipstick = lab("5804-0", 0, "mg/dL")
+    del dipstick["valueQuantity"]
+    dipstick["valueCodeableConcept"] = {"coding": [{"system": "http://snomed.info/sct",
+                                                    "code": "167276005"}]}  # ++
+    hcg = lab("2106-3", 0, "1")
+    del hcg["valueQuantity"]
+    hcg["valueCodeableConcept"] = {"text": "Negative"}
+    female = {"resourceType": "Patient", "id": "P1", "gender": "female", "birthDate": "1980-01-01"}
+    result = screened(tmp_path, bundle(dipstick, hcg, patient=female))
+    upro = criterion(result, "IC9.5-UPRO")
+    assert upro.outcome == "unknown" and "2+" in upro.explanation
+    assert "pregnancy test Negative" in criterion(result, "IC10").explanation
+
+
+@pytest.mark.parametrize(("coding", "outcome"), [
+    ({"system": "http://terminology.hl7.org/CodeSystem/icd-o-3", "code": "8890/3"}, "met"),
+    ({"system": "http://terminology.hl7.org/CodeSystem/icd-o-3", "code": "9040/3"}, "not_met"),
+    ({"system": "http://snomed.info/sct", "code": "404056007"}, "met"),
+])
+def test_histology_codes(tmp_path, coding, outcome):
+    condition = {"resourceType": "Condition", "id": "dx", "code": {"coding": [coding]},
+                 "subject": {"reference": "Patient/P1"}}
+    assert criterion(screened(tmp_path, bundle(condition)), "IC3.3").outcome == outcome
+
+
+def test_unknown_antineoplastic_atc_code_is_kept_and_never_assumed_harmless(tmp_path):
+    condition = {"resourceType": "Condition", "id": "dx", "subject": {"reference": "Patient/P1"},
+                 "code": {"coding": [{"system": "http://snomed.info/sct", "code": "404056007"}]}}
+    statement = {"resourceType": "MedicationStatement", "id": "m1", "status": "completed",
+                 "subject": {"reference": "Patient/P1"},
+                 "medicationCodeableConcept": {"coding": [{"system": "http://www.whocc.no/atc",
+                                                           "code": "L01XX99"}]}}
+    paracetamol = {**statement, "id": "m2", "medicationCodeableConcept": {
+        "coding": [{"system": "http://www.whocc.no/atc", "code": "N02BE01"}],
+        "text": "paracetamol"}}
+    ic4 = criterion(screened(tmp_path, bundle(condition, statement, paracetamol)), "IC4")
+    assert ic4.outcome == "unknown"
+    assert "L01XX99" in ic4.explanation and "paracetamol" not in ic4.explanation
+
+
+@pytest.mark.parametrize(("name", "message", "record", "field"), [
+    ("invalid-json.json", "invalid JSON at line 2", None, None),
+    ("malformed-observation.json", "required element is missing", "Observation/no-status",
+     "Observation.status"),
+    ("wrong-resource-type.json", "not a FHIR R4 resource type", "Observaton/typo", "resourceType"),
+])
+def test_bad_input_is_reported_with_file_resource_and_element(name, message, record, field):
+    result = screen([DATA / "fhir" / name], as_of=AS_OF)
+    error = result.errors[0]
+    assert error.source.endswith(name) and message in error.message
+    assert (error.record, error.field) == (record, field)
+
+
+def test_a_malformed_resource_does_not_stop_the_rest_of_the_file():
+    result = screen([DATA / "fhir" / "malformed-observation.json"], as_of=AS_OF)
+    assert len(result.errors) == 2
+    (patient,) = result.patients
+    assert patient.outcome("IC9.1-ANC") == "met"
+
+
+def test_partial_birth_date_leaves_age_unknown(tmp_path):
+    patient = {"resourceType": "Patient", "id": "P1", "gender": "male", "birthDate": "1957"}
+    assert criterion(screened(tmp_path, bundle(patient=patient)), "IC2").outcome == "unknown"
+
+
+def test_cli_lift_report_as_subprocess(tmp_path):
+    report = tmp_path / "report.tsv"
+    proc = subprocess.run([sys.executable, "-m", "ql1706kg.cli", "lift", str(BULK), "--as-of",
+                           AS_OF, "-o", str(tmp_path / "g.ttl"), "--report", str(report)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = report.read_text().splitlines()
+    assert lines[0] == "source\tresource\tstatus\treason"
+    assert any("\tignored\tstatus entered-in-error" in line for line in lines)
