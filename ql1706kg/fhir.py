@@ -13,10 +13,12 @@ accounted for in a :class:`FhirReport`: used, or ignored with the reason.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -631,9 +633,24 @@ def _codes(concept: dict | None) -> set[str]:
     return {str(c.get("code")) for c in (concept or {}).get("coding") or [] if c.get("code")}
 
 
+@functools.cache
+def project_codes() -> frozenset[str]:
+    """The codes of the project's CodeSystem, shipped as a FHIR resource with the package."""
+    text = (resources.files("ql1706kg") / "CodeSystem-ql1706kg-screening.json").read_text(
+        encoding="utf-8")
+
+    def walk(concepts: list[dict]) -> Iterator[str]:
+        for concept in concepts:
+            yield concept["code"]
+            yield from walk(concept.get("concept") or [])
+
+    return frozenset(walk(json.loads(text)["concept"]))
+
+
 def _project_code(concept: dict | None) -> str | None:
+    """The project code of a CodeableConcept; a code not in the CodeSystem is not ours."""
     for coding in (concept or {}).get("coding") or []:
-        if coding.get("system") == PROJECT_SYSTEM and coding.get("code"):
+        if coding.get("system") == PROJECT_SYSTEM and coding.get("code") in project_codes():
             return str(coding["code"])
     return None
 

@@ -225,3 +225,23 @@ def test_cli_lift_report_as_subprocess(tmp_path):
     lines = report.read_text().splitlines()
     assert lines[0] == "source\tresource\tstatus\treason"
     assert any("\tignored\tstatus entered-in-error" in line for line in lines)
+
+
+def test_every_project_code_in_the_examples_and_the_reader_is_in_the_shipped_code_system():
+    from ql1706kg.fhir import PROJECT_ELEMENTS, PROJECT_SYSTEM, project_codes
+
+    used = set()
+    for path in [*FHIR_EXAMPLES.glob("*.json"), *BULK.glob("*.ndjson")]:
+        text = path.read_text()
+        for chunk in text.split(PROJECT_SYSTEM)[1:]:
+            used.add(chunk.split('"code":', 1)[1].split('"')[1])
+    assert used and used <= project_codes()
+    assert set(PROJECT_ELEMENTS) <= project_codes()
+
+
+def test_code_system_is_a_valid_fhir_r4_resource():
+    from fhir.resources.R4B import get_fhir_model_class
+
+    path = ROOT / "ql1706kg" / "CodeSystem-ql1706kg-screening.json"
+    system = get_fhir_model_class("CodeSystem").model_validate_json(path.read_text())
+    assert system.url == "https://w3id.org/ql1706kg/fhir/CodeSystem/screening"
