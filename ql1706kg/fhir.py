@@ -58,7 +58,7 @@ USED_TYPES = frozenset({"Patient", "Consent", "Condition", "Observation", "Medic
                         "Medication", "List", "DiagnosticReport"})
 SUBJECT = {"Consent": "patient"}
 IGNORED_STATUS = frozenset({"entered-in-error", "cancelled", "not-done", "not-taken",
-                            "refuted", "intended", "draft"})
+                            "refuted", "intended", "draft", "proposed", "rejected"})
 
 
 @dataclass

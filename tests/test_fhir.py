@@ -245,3 +245,88 @@ def test_code_system_is_a_valid_fhir_r4_resource():
     path = ROOT / "ql1706kg" / "CodeSystem-ql1706kg-screening.json"
     system = get_fhir_model_class("CodeSystem").model_validate_json(path.read_text())
     assert system.url == "https://w3id.org/ql1706kg/fhir/CodeSystem/screening"
+
+
+SUBJECT = {"reference": "Patient/P1"}
+ASPS = {"resourceType": "Condition", "id": "dx", "subject": SUBJECT,
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "404056007"}]}}
+LMS = {**ASPS, "code": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/icd-o-3",
+                                    "code": "8890/3"}]}}
+ATC = "http://www.whocc.no/atc"
+PROJECT = "https://w3id.org/ql1706kg/fhir/CodeSystem/screening"
+
+
+def drug(resource: str, code: str, status: str = "completed", **extra) -> dict:
+    return {"resourceType": resource, "id": f"{resource}-{code}", "status": status,
+            "subject": SUBJECT, "medicationCodeableConcept": {"coding": [
+                {"system": ATC, "code": code}]}, **extra}
+
+
+@pytest.mark.parametrize(("resources", "criterion", "outcome"), [
+    # histology through the mCODE morphology extension, the Condition.code being generic
+    ([{**ASPS, "code": {"text": "cancer"}, "extension": [{
+        "url": "http://hl7.org/fhir/us/mcode/StructureDefinition/"
+               "mcode-histology-morphology-behavior",
+        "valueCodeableConcept": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                                       "icd-o-3", "code": "9581/3"}]}}]}],
+     "IC3.3", "met"),
+    # a primary-cancer profile with an unknown code is the diagnosis: IC3.3 unknown, not absent
+    ([{**ASPS, "code": {"text": "sarcoma of the thigh, type pending"},
+       "meta": {"profile": ["http://hl7.org/fhir/us/mcode/StructureDefinition/"
+                            "mcode-primary-cancer-condition"]}}], "IC3.3", "unknown"),
+    # a metastasis by the project code, in the liver: AST limit becomes 5 x ULN
+    ([LMS, {"resourceType": "Condition", "id": "m", "subject": SUBJECT,
+            "code": {"coding": [{"system": PROJECT, "code": "metastasis"}]},
+            "bodySite": [{"coding": [{"system": "http://snomed.info/sct", "code": "10200004",
+                                      "display": "Liver structure"}]}]},
+      lab("1920-8", 180, "U/L", 40)], "IC9.2-AST", "met"),
+    # prior PD-1 inhibitor given as a MedicationAdministration (ATC L01FF13 toripalimab)
+    ([ASPS, drug("MedicationAdministration", "L01FF13", effectiveDateTime="2025-01-02")],
+     "IC4", "not_met"),
+    # a MedicationRequest still active is not a past course; a completed one is
+    ([ASPS, drug("MedicationRequest", "L01FF02", status="active", intent="order")],
+     "IC4", "unknown"),
+    ([ASPS, drug("MedicationRequest", "L01FF02", intent="order", authoredOn="2025-01-02")],
+     "IC4", "not_met"),
+    # anthracycline by ATC in a MedicationStatement with an effectivePeriod
+    ([LMS, drug("MedicationStatement", "L01DB01", effectivePeriod={"start": "2025-01-02"})],
+     "IC5.1", "met"),
+    # ECOG as a LOINC answer code
+    ([{**lab("89247-1", 0, "1"), "valueQuantity": None,
+       "valueCodeableConcept": {"coding": [{"system": LOINC, "code": "LA9623-5"}]}}],
+     "IC8.1", "met"),
+    # a result dated by effectivePeriod.start only
+    ([{**lab("718-7", 95, "g/L"), "effectiveDateTime": None,
+       "effectivePeriod": {"start": "2026-11-12"}}], "IC9.1-HB", "met"),
+    # a Consent that was rejected is no ICF signature
+    ([{"resourceType": "Consent", "id": "c", "status": "rejected", "patient": SUBJECT,
+       "scope": {"text": "research"}, "category": [{"text": "ICF"}],
+       "dateTime": "2026-11-10"}], "IC1", "unknown"),
+])
+def test_each_mapping_of_docs_fhir_md(tmp_path, resources, criterion, outcome):
+    cleaned = [{k: v for k, v in r.items() if v is not None} for r in resources]
+    assert criterion_outcome(tmp_path, cleaned, criterion) == outcome
+
+
+def criterion_outcome(tmp_path: Path, resources: list[dict], cid: str) -> str:
+    result = screened(tmp_path, bundle(*resources))
+    assert not result.errors, [e.as_dict() for e in result.errors]
+    return criterion(result, cid).outcome
+
+
+@pytest.mark.parametrize(("value", "outcome"), [
+    ({"valueBoolean": False}, "met"), ({"valueBoolean": True}, "not_met"),
+    ({"valueString": "negative"}, "met"), ({"valueCodeableConcept": {"text": "Positive"}},
+                                           "not_met"),
+])
+def test_pregnancy_test_values(tmp_path, value, outcome):
+    female = {"resourceType": "Patient", "id": "P1", "gender": "female", "birthDate": "1980-01-01"}
+    hcg = {"resourceType": "Observation", "id": "hcg", "status": "final", "subject": SUBJECT,
+           "code": {"coding": [{"system": LOINC, "code": "2106-3"}]},
+           "effectiveDateTime": "2026-11-17", **value}
+    lactation = {"resourceType": "Observation", "id": "lact", "status": "final",
+                 "subject": SUBJECT, "code": {"coding": [{"system": PROJECT,
+                                                          "code": "lactating"}]},
+                 "valueBoolean": False}
+    result = screened(tmp_path, bundle(hcg, lactation, patient=female))
+    assert criterion(result, "IC10").outcome == outcome
