@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import click
+from rdflib import Graph
 
 from . import __version__
 from .api import assessment_for, screen
@@ -57,12 +58,22 @@ def main() -> None:
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True,
               help="Worker processes; 0 means one per CPU core. Inputs of a single batch "
                    "(20 patients) are screened in-process.")
+@click.option("--shacl-report", "shacl_report", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write pySHACL's W3C validation report of every patient graph (Turtle).")
 def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: str,
-                   output: Path | None, jobs: int) -> None:
+                   output: Path | None, jobs: int, shacl_report: Path | None) -> None:
     """Screen the patient records in PATHS (files or folders) and explain every criterion."""
     result = screen(paths, as_of=as_of, window_days=window_days,
-                    jobs=jobs or os.cpu_count() or 1, keep_graphs=fmt == "turtle")
+                    jobs=jobs or os.cpu_count() or 1,
+                    keep_graphs=fmt in ("turtle", "jsonld") or shacl_report is not None)
     _write(RENDERERS[fmt](result), output)
+    if shacl_report is not None:
+        from .validate import report_graph
+
+        data = Graph()
+        for patient in result.patients:
+            data += patient.graph
+        _write(report_graph(data).serialize(format="turtle"), shacl_report)
     for error in result.errors:
         where = error.source + (f", record {error.record}" if error.record else "") + (
             f", field {error.field}" if error.field else "")
@@ -141,6 +152,38 @@ def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output:
         else:
             _write(text, report_path)
     sys.exit(EXIT_INPUT_ERROR if failed else EXIT_OK)
+
+
+@main.command("query")
+@click.argument("name", required=False)
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--list", "list_queries", is_flag=True, help="List the named queries and why "
+                                                           "each exists.")
+@as_of_option
+@window_option
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+@output_option
+def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool, as_of: date,
+                  window_days: int, fmt: str, output: Path | None) -> None:
+    """Run a named SPARQL query (or a .rq file) over PATHS: patient inputs, which are screened
+    first, or verdict graphs (.ttl, .jsonld, .nt). The ontology and shapes are always there."""
+    from .query import QueryError, format_rows, named_queries, query_graph, query_text, run
+
+    if list_queries or name is None:
+        for query in named_queries().values():
+            click.echo(f"{query.name:<22} {query.purpose}")
+        return
+    try:
+        text = query_text(name)
+        graph, errors = query_graph(paths, as_of=as_of, window_days=window_days)
+        names, rows = run(text, graph)
+    except QueryError as exc:
+        raise click.UsageError(str(exc)) from None
+    _write(format_rows(names, rows, fmt), output)
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    sys.exit(EXIT_INPUT_ERROR if errors else EXIT_OK)
 
 
 def _write(text: str, output: Path | None) -> None:

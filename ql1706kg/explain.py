@@ -64,6 +64,7 @@ class Explainer:
         from .judge import CriterionResult  # the result type lives with the judge
 
         evidence = tuple(self.evidence(crit))
+        nodes = tuple(self.evidence_nodes(crit))
         limits = tuple(self.limits(crit["id"]))
         head = f'{crit["id"]} "{crit["text"]}"'
         collect = None
@@ -88,6 +89,7 @@ class Explainer:
             parts.append("Limit applied: " + "; ".join(limits) + ".")
         return CriterionResult(id=crit["id"], text=crit["text"], outcome=outcome,
                                explanation=" ".join(parts), evidence=evidence, limits=limits,
+                               evidence_nodes=nodes,
                                to_collect=collect, shapes=tuple(str(s.iri) for s in violated))
 
     def to_collect(self, crit: dict, unknown: list[ShapeInfo]) -> str:
@@ -135,6 +137,11 @@ class Explainer:
                 if text and text not in out:
                     out.append(text)
         return out
+
+    def evidence_nodes(self, crit: dict) -> list[str]:
+        """The facts the evidence cites, as IRIs, for the verdict graph (ql:evidence)."""
+        return sorted({str(value) for prop in crit["evidence"]
+                       for value in self.g.objects(self.p, prop) if isinstance(value, URIRef)})
 
     def describe(self, prop: URIRef, value) -> str:
         if isinstance(value, Literal):

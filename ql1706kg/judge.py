@@ -35,6 +35,7 @@ class CriterionResult:
     limits: tuple[str, ...] = ()
     to_collect: str | None = None
     shapes: tuple[str, ...] = ()
+    evidence_nodes: tuple[str, ...] = ()  # IRIs of the facts cited (observations, derived...)
 
     def as_dict(self) -> dict:
         """Return the JSON form of the result."""

@@ -17,9 +17,13 @@ from . import __version__
 from .api import Screening
 from .judge import PatientResult
 from .namespaces import PROV, QL, QLR, RDF, RDFS, XSD, bind_prefixes
+from .terminology import terminology
 
 _MARK = {"met": "met", "not_met": "NOT MET", "unknown": "UNKNOWN",
          "not_applicable": "n/a"}
+SOFTWARE = URIRef(f"https://w3id.org/ql1706kg/software/{__version__}")
+
+
 _OUTCOME_IRI = {"met": QL.Met, "not_met": QL.NotMet, "unknown": QL.Unknown,
                 "not_applicable": QL.NotApplicable}
 
@@ -69,6 +73,7 @@ def render_json(screening: Screening) -> str:
 def verdict_graph(screening: Screening, include_patients: bool = True) -> Graph:
     """The screening as RDF: one assessment per patient, one result per criterion (PROV-O)."""
     graph = bind_prefixes(Graph())
+    term = terminology()
     stamp = Literal(datetime.now(UTC).replace(microsecond=0).isoformat(),
                     datatype=XSD.dateTime)
     for patient in screening.patients:
@@ -83,8 +88,13 @@ def verdict_graph(screening: Screening, include_patients: bool = True) -> Graph:
         graph.add((assessment, QL.verdict, Literal(patient.verdict)))
         graph.add((assessment, QL.protocolVersion, Literal(screening.protocol_version)))
         graph.add((assessment, QL.softwareVersion, Literal(f"ql1706kg {__version__}")))
+        graph.add((assessment, QL.ontologyVersion, Literal(term.ontology_version)))
         graph.add((assessment, PROV.endedAtTime, stamp))
         graph.add((assessment, PROV.used, patient.iri))
+        graph.add((assessment, PROV.used, URIRef(term.ontology_version_iri)))
+        graph.add((assessment, PROV.wasAssociatedWith, SOFTWARE))
+        graph.add((SOFTWARE, RDF.type, PROV.SoftwareAgent))
+        graph.add((SOFTWARE, RDFS.label, Literal(f"ql1706kg {__version__}")))
         for crit in patient.criteria:
             node = URIRef(f"{assessment}/{crit.id}")
             graph.add((assessment, QL.hasResult, node))
@@ -93,6 +103,15 @@ def verdict_graph(screening: Screening, include_patients: bool = True) -> Graph:
             graph.add((node, QL.outcome, _OUTCOME_IRI[crit.outcome]))
             graph.add((node, QL.explanation, Literal(crit.explanation)))
             graph.add((node, PROV.wasGeneratedBy, assessment))
+            for fact in crit.evidence_nodes:
+                graph.add((node, QL.evidence, URIRef(fact)))
+                graph.add((node, PROV.used, URIRef(fact)))
+            for limit in crit.limits:
+                graph.add((node, QL.limitApplied, Literal(limit)))
+            if crit.to_collect:
+                graph.add((node, QL.toCollect, Literal(crit.to_collect)))
+            for shape in crit.shapes:
+                graph.add((node, QL.violatedShape, URIRef(shape)))
         if include_patients and patient.graph is not None:
             graph += patient.graph
     return graph
@@ -101,6 +120,14 @@ def verdict_graph(screening: Screening, include_patients: bool = True) -> Graph:
 def render_turtle(screening: Screening) -> str:
     """The verdict graph with the patient graphs it was computed from, as Turtle."""
     return verdict_graph(screening).serialize(format="turtle")
+
+
+def render_jsonld(screening: Screening) -> str:
+    """The verdict graph as JSON-LD with its context inline (nothing fetched to read it)."""
+    graph = verdict_graph(screening)
+    context = {prefix: str(namespace) for prefix, namespace in graph.namespaces()
+               if prefix in ("ql", "qlr", "qlp", "prov", "rdfs", "xsd", "skos", "sh")}
+    return graph.serialize(format="json-ld", context=context, indent=2)
 
 
 def _slug(text: str) -> str:
@@ -113,4 +140,5 @@ RENDERERS: dict[str, Callable[[Screening], str]] = {
     "text": render_text,
     "json": render_json,
     "turtle": render_turtle,
+    "jsonld": render_jsonld,
 }

@@ -74,6 +74,7 @@ class Terminology:
     criteria: dict[str, dict] = field(default_factory=dict)
     protocol_version: str = ""
     ontology_version: str = ""
+    ontology_version_iri: str = ""
 
     def label(self, iri: URIRef) -> str:
         """Return a term's label, or the local part of its IRI."""
@@ -161,6 +162,7 @@ def closure_graph() -> Graph:
 
 def _ontology_hash() -> str:
     digest = hashlib.sha256(__version__.encode())
+    digest.update(Path(__file__).read_bytes())  # a new table layout invalidates old caches
     for path in ontology_files():
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
@@ -212,6 +214,7 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
     ontology = next(closure.subjects(RDF.type, OWL.Ontology), None)
     term.protocol_version = str(closure.value(ontology, QL.protocolVersion) or "")
     term.ontology_version = str(closure.value(ontology, OWL.versionInfo) or "")
+    term.ontology_version_iri = str(closure.value(ontology, OWL.versionIRI) or "")
     return term
 
 
