@@ -246,6 +246,53 @@ def push_command(paths: tuple[Path, ...], as_of: date, window_days: int, endpoin
     sys.exit(EXIT_INPUT_ERROR if errors else EXIT_OK)
 
 
+@main.command("export")
+@click.option("--what", type=click.Choice(["ontology", "shapes", "all"]), default="ontology",
+              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["ttl", "jsonld", "xml", "nt"]),
+              default="ttl", show_default=True)
+@output_option
+def export_command(what: str, fmt: str, output: Path | None) -> None:
+    """Write the ontology, the shapes or both for a registry or a triple store."""
+    from .publish import export
+
+    _write(export(what, fmt), output)
+
+
+@main.command("docs")
+@click.option("-o", "--output", "out_dir", required=True,
+              type=click.Path(path_type=Path, file_okay=False))
+def docs_command(out_dir: Path) -> None:
+    """Write browsable HTML documentation of the ontology (pyLODE, offline) into a folder."""
+    from .publish import docs
+
+    try:
+        index = docs(out_dir)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {index}")
+
+
+_STUDY_STATUS = ["active", "administratively-completed", "approved", "closed-to-accrual",
+                 "closed-to-accrual-and-intervention", "completed", "disapproved", "in-review",
+                 "temporarily-closed-to-accrual",
+                 "temporarily-closed-to-accrual-and-intervention", "withdrawn"]
+
+
+@main.command("publish")
+@click.option("--as", "kind", type=click.Choice(["medical-trial", "research-study"]),
+              required=True, help="schema.org MedicalTrial (JSON-LD) or FHIR R4 ResearchStudy.")
+@click.option("--status", type=click.Choice(_STUDY_STATUS), default="active", show_default=True,
+              help="ResearchStudy.status (the ontology records no recruitment status).")
+@output_option
+def publish_command(kind: str, status: str, output: Path | None) -> None:
+    """Write the study, generated from the ontology, as a registry record."""
+    from .publish import medical_trial_jsonld, research_study_fhir, to_json
+
+    record = medical_trial_jsonld() if kind == "medical-trial" else research_study_fhir(status)
+    _write(to_json(record), output)
+
+
 def _write(text: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from ql1706kg.cli import main
@@ -113,3 +114,21 @@ def test_installed_script_as_subprocess(tmp_path: Path):
                            "json"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["patients"][0]["verdict"] == "eligible"
+
+
+@pytest.mark.parametrize("fmt", ["ttl", "jsonld", "xml", "nt"])
+def test_export_command_writes_a_parseable_ontology(tmp_path: Path, fmt):
+    from rdflib import Graph
+
+    out = tmp_path / f"ontology.{fmt}"
+    assert run("export", "--what", "all", "--format", fmt, "-o", str(out)).exit_code == 0
+    graph = Graph().parse(out, format={"ttl": "turtle", "jsonld": "json-ld"}.get(fmt, fmt))
+    assert len(graph) > 1000
+
+
+def test_publish_command_writes_both_registry_records():
+    trial = json.loads(run("publish", "--as", "medical-trial").stdout)
+    study = json.loads(run("publish", "--as", "research-study", "--status",
+                           "closed-to-accrual").stdout)
+    assert trial["@type"] == "MedicalTrial"
+    assert study["resourceType"] == "ResearchStudy" and study["status"] == "closed-to-accrual"

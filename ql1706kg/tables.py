@@ -1,0 +1,354 @@
+"""Read bulk tables (``.csv``, ``.xlsx``) in long format: one row per fact.
+
+Research offices keep spreadsheets, not JSON. Each row states one fact of one patient; the
+rows of a patient (contiguous or not) are assembled into the project's JSON record and
+validated like a hand-written one, so a table and a record give the same outcomes.
+
+Columns (header row, any order, case-insensitive): ``patient``, ``element``, ``value``
+(required) and ``unit``, ``uln``, ``lln``, ``date``, ``code``, ``system``, ``group``, ``site``,
+``slice_thickness``.
+
+=========================  ======================================================================
+element                    value (other columns)
+=========================  ======================================================================
+sex                        female / male / other / unknown
+birth_date                 a date (value or date column)
+icf_signed                 the ICF signature date (value or date column)
+able_to_comply             yes / no
+histology                  a name, or code + system (e.g. ICD-O-3 8890/3); date = diagnosis date
+confirmed_at_this_institution, resectable   yes / no
+extent                     metastatic / locally_advanced / localised
+metastasis                 the site; date = when found
+no_metastases              (no value needed) metastases recorded: none
+condition                  a name, or code + system (e.g. Gilbert syndrome)
+therapy                    a drug name, or code + system; group = the regimen's name (rows of one
+                           group are one regimen); date = start
+therapy_end                the regimen's end date; group = the regimen
+intolerance                yes / no; group = the regimen stopped for intolerance
+no_prior_therapy           (no value needed) prior systemic therapy recorded: none
+tumour_measurement         sum of longest diameters in mm; date
+lesion                     longest diameter (non-nodal) or short axis (lymph node) in mm;
+                           code = non_nodal or lymph_node; system = method (CT, MRI, ...);
+                           site; slice_thickness (mm); date
+recist_measurable          yes / no (the investigator's RECIST 1.1 assessment); date
+tumour_tissue, blood_sample   yes / no
+expected_survival          a number; unit = days / weeks / months; date
+supportive_care            a product name, or code + system; date
+no_supportive_care         (no value needed) none given
+lactating, childbearing_potential, contraception_agreed   yes / no
+observation                a result; the test in code (name or LOINC code; system defaults to
+                           LOINC when code is a code); unit, uln, lln, date
+<any test name>            a result of that test (e.g. AST, haemoglobin, ECOG): unit, uln, lln,
+                           date
+=========================  ======================================================================
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+from .read import SourcedRecord, parse_record
+
+REQUIRED = ("patient", "element", "value")
+COLUMNS = (*REQUIRED, "unit", "uln", "lln", "date", "code", "system", "group", "site",
+           "slice_thickness")
+_TRUE, _FALSE = {"yes", "y", "true", "1"}, {"no", "n", "false", "0"}
+_SECTION = {"able_to_comply": "consent", "confirmed_at_this_institution": "diagnosis",
+            "resectable": "diagnosis", "extent": "diagnosis", "tumour_tissue": "samples",
+            "blood_sample": "samples", "lactating": "reproductive",
+            "childbearing_potential": "reproductive", "contraception_agreed": "reproductive"}
+_FIELD = {"blood_sample": "blood"}
+_BOOLEAN = {"able_to_comply", "confirmed_at_this_institution", "resectable", "tumour_tissue",
+            "blood_sample", "lactating", "childbearing_potential", "contraception_agreed",
+            "recist_measurable", "intolerance"}
+_EMPTY = {"no_metastases": "metastases", "no_prior_therapy": "prior_therapies",
+          "no_supportive_care": "supportive_care"}
+ELEMENTS = sorted({"sex", "birth_date", "icf_signed", "histology", "metastasis", "condition",
+                   "therapy", "therapy_end", "tumour_measurement", "lesion", "expected_survival",
+                   "supportive_care", "observation", *_BOOLEAN, *_EMPTY, "extent"})
+
+
+class RowError(ValueError):
+    """A row that cannot be read; names the column."""
+
+    def __init__(self, column: str, message: str) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+def read_table(path: Path) -> Iterator[SourcedRecord | InputError]:
+    """Yield one record per patient of a long-format table, or an error naming row and column."""
+    try:
+        rows = _xlsx_rows(path) if path.suffix.lower() == ".xlsx" else _csv_rows(path)
+        header, body = _header(rows, str(path))
+    except InputError as exc:
+        yield exc
+        return
+    patients: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for number, raw in body:
+        row = {name: _cell(raw, index) for name, index in header.items()}
+        if not any(v not in (None, "") for v in row.values()):
+            continue
+        if str(row.get("patient") or "").startswith("#"):
+            continue
+        patients.setdefault(str(row.get("patient") or "").strip(), []).append((number, row))
+    for patient, patient_rows in patients.items():
+        yield _patient(path, patient, patient_rows)
+
+
+def _csv_rows(path: Path) -> list[tuple[int, list[Any]]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), f"cannot be read as UTF-8 text: {exc}") from None
+    first = next((line for line in text.splitlines() if line.strip()
+                  and not line.lstrip().startswith("#")), "")
+    try:
+        dialect = csv.Sniffer().sniff(first, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    return [(number, row) for number, row in enumerate(csv.reader(io.StringIO(text), dialect), 1)
+            if not (row and str(row[0]).lstrip().startswith("#"))]
+
+
+def _xlsx_rows(path: Path) -> list[tuple[int, list[Any]]]:
+    try:
+        import openpyxl
+    except ImportError:
+        raise InputError(str(path), "reading .xlsx needs openpyxl (pip install openpyxl)") from None
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise InputError(str(path), f"not a readable .xlsx workbook: {exc}") from None
+    sheet = book.worksheets[0]
+    rows = [(number, list(row)) for number, row in enumerate(sheet.iter_rows(values_only=True), 1)]
+    book.close()
+    return rows
+
+
+def _header(rows: list[tuple[int, list[Any]]], source: str
+            ) -> tuple[dict[str, int], list[tuple[int, list[Any]]]]:
+    if not rows:
+        raise InputError(source, "the table is empty (a header row is needed)")
+    names = [str(c or "").strip().casefold() for c in rows[0][1]]
+    header = {name: index for index, name in enumerate(names) if name in COLUMNS}
+    missing = [name for name in REQUIRED if name not in header]
+    if missing:
+        raise InputError(source, f"missing column(s) {', '.join(missing)} (columns: "
+                                 f"{', '.join(COLUMNS)})", field=missing[0])
+    return header, rows[1:]
+
+
+def _cell(row: list[Any], index: int) -> Any:
+    value = row[index] if index < len(row) else None
+    return value.strip() if isinstance(value, str) else value
+
+
+def _patient(path: Path, patient: str, rows: list[tuple[int, dict[str, Any]]]
+             ) -> SourcedRecord | InputError:
+    record: dict[str, Any] = {"id": patient, "observations": []}
+    regimens: dict[str, dict[str, Any]] = {}
+    for number, row in rows:
+        try:
+            _apply(record, regimens, row)
+        except RowError as exc:
+            return InputError(f"{path}:{number}", str(exc), record=patient or None,
+                              field=f"row {number}: {exc.column}")
+    if regimens:
+        record.setdefault("prior_therapies", []).extend(regimens.values())
+    result = parse_record(record, f"{path}")
+    if isinstance(result, InputError):
+        return result
+    return SourcedRecord(f"{path}#{patient}", result.record)
+
+
+def _apply(record: dict, regimens: dict, row: dict[str, Any]) -> None:
+    element = str(row.get("element") or "").strip()
+    name = element.casefold()
+    if not patient_id_ok(row):
+        raise RowError("patient", "the patient column is empty")
+    if name in _EMPTY:
+        record.setdefault(_EMPTY[name], [])
+    elif name in ("sex",):
+        record["sex"] = _text(row, "value").casefold()
+    elif name in ("birth_date", "icf_signed"):
+        when = _date(row, "value") if row.get("value") not in (None, "") else _date(row, "date")
+        if name == "birth_date":
+            record["birth_date"] = when
+        else:
+            record.setdefault("consent", {})["icf_signed"] = when
+    elif name in _SECTION:
+        value = _bool(row) if name in _BOOLEAN else _text(row, "value").casefold()
+        record.setdefault(_SECTION[name], {})[_FIELD.get(name, name)] = value
+    elif name == "recist_measurable":
+        record["recist"] = {"measurable_disease": _bool(row), **_dated(row)}
+    elif name == "histology":
+        record.setdefault("diagnosis", {})["histology"] = _coded(row)
+        record["diagnosis"].update(_dated(row))
+    elif name == "metastasis":
+        record.setdefault("metastases", []).append({"site": _text(row, "value"), **_dated(row)})
+    elif name == "condition":
+        record.setdefault("conditions", []).append(_coded(row))
+    elif name in ("therapy", "therapy_end", "intolerance"):
+        _therapy(regimens, name, row)
+    elif name == "tumour_measurement":
+        record.setdefault("tumour_measurements", []).append(
+            {"date": _date(row, "date"), "sum_of_diameters_mm": _number(row, "value")})
+    elif name == "lesion":
+        record.setdefault("lesions", []).append(_lesion(row))
+    elif name == "expected_survival":
+        record["expected_survival"] = {"value": _number(row, "value"),
+                                       "unit": _text(row, "unit") or "weeks", **_dated(row)}
+    elif name == "supportive_care":
+        record.setdefault("supportive_care", []).append({"product": _coded(row), **_dated(row)})
+    elif name == "observation":
+        record["observations"].append(_observation(row, _test_of(row)))
+    elif _is_test(element):
+        record["observations"].append(_observation(row, element))
+    else:
+        raise RowError("element", f"unknown element '{element}' (accepted: "
+                                  f"{', '.join(ELEMENTS)}, or a test name such as AST)")
+
+
+def patient_id_ok(row: dict[str, Any]) -> bool:
+    return bool(str(row.get("patient") or "").strip())
+
+
+def _is_test(name: str) -> bool:
+    from .terminology import terminology
+
+    return bool(name) and terminology().test_for(name) is not None
+
+
+def _therapy(regimens: dict, name: str, row: dict[str, Any]) -> None:
+    group = str(row.get("group") or "").strip()
+    if name != "therapy" and not group:
+        raise RowError("group", f"'{name}' needs the group (regimen) it belongs to")
+    key = group or f"#{len(regimens) + 1}"
+    regimen = regimens.setdefault(key, {"drugs": [], **({"name": group} if group else {})})
+    if name == "therapy":
+        regimen["drugs"].append(_coded(row))
+        start = _optional_date(row)
+        if start and (not regimen.get("start") or start < regimen["start"]):
+            regimen["start"] = start
+    elif name == "therapy_end":
+        regimen["end"] = _date(row, "value") if row.get("value") not in (None, "") else \
+            _date(row, "date")
+    else:
+        regimen["intolerance"] = _bool(row)
+
+
+def _lesion(row: dict[str, Any]) -> dict[str, Any]:
+    kind = _text(row, "code") or "non_nodal"
+    if kind not in ("non_nodal", "lymph_node"):
+        raise RowError("code", f"a lesion's code is non_nodal or lymph_node, not '{kind}'")
+    size = "short_axis_mm" if kind == "lymph_node" else "longest_diameter_mm"
+    lesion: dict[str, Any] = {"kind": kind, "method": _text(row, "system") or "other",
+                              size: _number(row, "value"), **_dated(row)}
+    if _text(row, "site"):
+        lesion["site"] = _text(row, "site")
+    if row.get("slice_thickness") not in (None, ""):
+        lesion["slice_thickness_mm"] = _number(row, "slice_thickness")
+    return lesion
+
+
+def _test_of(row: dict[str, Any]) -> str | dict:
+    code = _text(row, "code")
+    if not code:
+        raise RowError("code", "an observation row names its test in the code column")
+    system = _text(row, "system")
+    looks_like_loinc = "-" in code and code.replace("-", "").isdigit()
+    if system or looks_like_loinc:
+        return {"system": system or "LOINC", "code": code}
+    return code
+
+
+def _observation(row: dict[str, Any], test: str | dict) -> dict[str, Any]:
+    value = row.get("value")
+    if value in (None, ""):
+        raise RowError("value", "a result needs a value")
+    item: dict[str, Any] = {"test": test, "value": _number_or_word(value),
+                            "date": _date(row, "date")}
+    for column in ("unit",):
+        if row.get(column) not in (None, ""):
+            item[column] = str(row[column])
+    for column in ("uln", "lln"):
+        if row.get(column) not in (None, ""):
+            item[column] = _number(row, column)
+    return item
+
+
+def _coded(row: dict[str, Any]) -> str | dict:
+    code, system = _text(row, "code"), _text(row, "system")
+    if code and system:
+        out: dict[str, Any] = {"system": system, "code": code}
+        if row.get("value") not in (None, ""):
+            out["display"] = str(row["value"])
+        return out
+    text = _text(row, "value") or code
+    if not text:
+        raise RowError("value", "a name (value) or a code with its system is needed")
+    return text
+
+
+def _text(row: dict[str, Any], column: str) -> str:
+    value = row.get(column)
+    return "" if value is None else str(value).strip()
+
+
+def _bool(row: dict[str, Any]) -> bool:
+    text = _text(row, "value").casefold()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise RowError("value", f"'{row.get('value')}' is not yes or no")
+
+
+def _number(row: dict[str, Any], column: str) -> float:
+    value = row.get(column)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(str(value).replace(",", ".").strip())
+    except ValueError:
+        raise RowError(column, f"'{value}' is not a number") from None
+
+
+def _number_or_word(value: Any) -> float | str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text.replace(",", ".")) if text.replace(",", ".").replace(".", "", 1) \
+            .lstrip("-").isdigit() else text
+    except ValueError:
+        return text
+
+
+def _date(row: dict[str, Any], column: str) -> str:
+    value = row.get(column)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = _text(row, column)
+    try:
+        return dt.date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        raise RowError(column, f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def _optional_date(row: dict[str, Any]) -> str | None:
+    return _date(row, "date") if row.get("date") not in (None, "") else None
+
+
+def _dated(row: dict[str, Any]) -> dict[str, str]:
+    when = _optional_date(row)
+    return {"date": when} if when else {}

@@ -1,0 +1,84 @@
+"""Bulk tables in long format (.csv, .xlsx): one row per fact, the same records as JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ql1706kg.api import screen
+from ql1706kg.errors import InputError
+from ql1706kg.models import PatientRecord
+from ql1706kg.read import SourcedRecord
+from ql1706kg.tables import read_table
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parent / "data" / "tables"
+TEMPLATES = [ROOT / "examples" / "cohort-template.csv", ROOT / "examples" / "cohort-template.xlsx"]
+
+
+def records(path: Path) -> list[SourcedRecord | InputError]:
+    return list(read_table(path))
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=["csv", "xlsx"])
+def test_template_patient_is_the_json_example_record(path):
+    """The template's first patient is examples/patients/eligible-leiomyosarcoma.json."""
+    expected = PatientRecord.model_validate(json.loads(
+        (ROOT / "examples" / "patients" / "eligible-leiomyosarcoma.json").read_text()))
+    first = records(path)[0]
+    assert isinstance(first, SourcedRecord)
+    assert first.record.model_dump() == expected.model_dump()
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=["csv", "xlsx"])
+def test_template_screens(path):
+    result = screen([path], as_of="2026-11-20")
+    assert not result.errors
+    assert {p.id: p.verdict for p in result.patients} == {"QL-LMS-001": "eligible",
+                                                          "QL-TAB-002": "ineligible"}
+    coded = next(p for p in result.patients if p.id == "QL-TAB-002")
+    assert coded.outcome("IC3.3") == "met"          # ICD-O-3 8890/3 from code + system
+    assert coded.outcome("IC9.1-ANC") == "not_met"  # LOINC 751-8 in the code column
+    assert coded.outcome("IC9.5-UPRO") == "unknown"  # dipstick 2+ and no 24-hour protein
+
+
+def test_semicolons_decimal_commas_and_scattered_rows():
+    found = records(DATA / "semicolon-with-bad-rows.csv")
+    good = [r for r in found if isinstance(r, SourcedRecord)]
+    assert [r.record.id for r in good] == ["T-1"]
+    (ast,) = good[0].record.observations
+    assert (ast.value, ast.uln) == (30.5, 40.0)
+
+
+def test_a_bad_row_names_file_row_patient_and_column_and_others_are_read():
+    found = records(DATA / "semicolon-with-bad-rows.csv")
+    errors = [r for r in found if isinstance(r, InputError)]
+    bad_date, unknown = errors
+    assert bad_date.source.endswith("semicolon-with-bad-rows.csv:6")
+    assert (bad_date.record, bad_date.field) == ("T-2", "row 6: value")
+    assert "is not a date" in bad_date.detail
+    assert unknown.record == "T-3" and "unknown element 'weight_of_soul'" in unknown.detail
+
+
+def test_byte_order_mark_and_header_case():
+    (only,) = records(DATA / "bom.csv")
+    assert only.record.sex == "male" and only.record.prior_therapies == []
+
+
+def test_missing_required_column_is_one_error_for_the_file():
+    (error,) = records(DATA / "missing-column.csv")
+    assert "missing column(s) element" in error.detail and error.field == "element"
+
+
+def test_cli_screens_a_table_with_errors_and_exit_code_one():
+    from click.testing import CliRunner
+
+    from ql1706kg.cli import main
+
+    result = CliRunner().invoke(main, ["screen", str(DATA / "semicolon-with-bad-rows.csv"),
+                                       "--as-of", "2026-11-20", "--format", "json"])
+    assert result.exit_code == 1
+    assert [p["id"] for p in json.loads(result.stdout)["patients"]] == ["T-1"]
+    assert "row 6: value" in result.stderr and "Traceback" not in result.stderr
