@@ -132,3 +132,36 @@ def test_publish_command_writes_both_registry_records():
                            "closed-to-accrual").stdout)
     assert trial["@type"] == "MedicalTrial"
     assert study["resourceType"] == "ResearchStudy" and study["status"] == "closed-to-accrual"
+
+
+def test_jsonld_verdicts_carry_evidence_limits_and_versions_for_met_criteria_too():
+    from rdflib import Graph, Literal
+
+    from ql1706kg.namespaces import PROV, QL
+
+    out = run("screen", str(EXAMPLES / "eligible-liver-metastasis-ast-3.5x-uln.json"),
+              "--as-of", "2026-11-20", "--format", "jsonld")
+    assert out.exit_code == 0 and '"@context"' in out.stdout
+    graph = Graph().parse(data=out.stdout, format="json-ld")
+    (result,) = graph.subjects(QL.criterion, QL["IC9.2-AST"])
+    assert (result, QL.outcome, QL.Met) in graph
+    assert (result, QL.limitApplied, Literal("AST ≤5 ×ULN because liver metastasis on record")) \
+        in graph
+    (evidence,) = [e for e in graph.objects(result, QL.evidence) if "observation" in str(e)]
+    assert graph.value(evidence, QL.ratioToULN).toPython() == 3.5
+    (assessment,) = graph.subjects(QL.hasResult, result)
+    assert graph.value(assessment, QL.ontologyVersion) is not None
+    assert graph.value(assessment, PROV.wasAssociatedWith) is not None
+
+
+def test_shacl_report_is_a_w3c_validation_report(tmp_path: Path):
+    from rdflib import Graph
+
+    from ql1706kg.namespaces import SH
+
+    report = tmp_path / "report.ttl"
+    result = run("screen", BASE_FILE, "--as-of", "2026-11-20", "--format", "json",
+                 "--shacl-report", str(report))
+    assert result.exit_code == 0
+    graph = Graph().parse(report)
+    assert next(graph.subjects(None, SH.ValidationReport), None) is not None
