@@ -29,7 +29,7 @@ from .lift import lift, patient_iri
 from .models import PatientRecord
 from .read import SourcedRecord, parse_record, read_paths
 from .terminology import terminology
-from .validate import shapes, validate_graph
+from .validate import shapes, validate_graphs
 
 BATCH_SIZE = 20
 
@@ -152,10 +152,7 @@ def _screen_chunk(chunk: list[Item], assessment: Assessment, keep_graphs: bool
     """Screen one batch: lift and derive each record, validate them together, judge each."""
     graphs = {id(item): patient_graph(item.record, assessment, item.source)
               for item in chunk if isinstance(item, SourcedRecord)}
-    data = Graph()
-    for graph in graphs.values():
-        data += graph
-    violations = validate_graph(data) if graphs else []
+    violations = validate_graphs(list(graphs.values())) if graphs else []
     by_focus: dict[object, list] = {}
     for violation in violations:
         by_focus.setdefault(violation.focus, []).append(violation)

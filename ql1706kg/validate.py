@@ -10,6 +10,8 @@ already brought the types of every referenced term from the precomputed closure.
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from rdflib.collection import Collection
 from .errors import ShapesError
 from .namespaces import QL, RDF, RDFS, SH
 from .resources import shape_files
+from .shacl_compiled import CompiledShapes, Unsupported, compile_shapes
 
 OUTCOME_OF = {QL.NotApplicable: "not_applicable", QL.NotMet: "not_met", QL.Unknown: "unknown"}
 _NESTING = (SH.property, SH.node, SH.qualifiedValueShape, SH["not"])
@@ -66,6 +69,7 @@ class Shapes:
 
     graph: Graph
     compiled: ShapesGraph
+    fast: CompiledShapes | None = None  # None when the shapes use a feature it lacks
     info: dict[URIRef, ShapeInfo] = field(default_factory=dict)
     owner: dict[object, URIRef] = field(default_factory=dict)
 
@@ -91,7 +95,7 @@ def load_shapes_graph() -> Graph:
 def shapes() -> Shapes:
     """Return the shapes, parsed and indexed once per process."""
     graph = load_shapes_graph()
-    result = Shapes(graph=graph, compiled=ShapesGraph(graph))
+    result = Shapes(graph=graph, compiled=ShapesGraph(graph), fast=_compile(graph))
     for top in set(graph.subjects(QL.criterion, None)) | set(graph.subjects(QL.role, None)):
         nested = _nested_shapes(graph, top)
         numeric = any(graph.value(n, c) is not None for n in nested for c in _NUMERIC)
@@ -188,8 +192,42 @@ def _no_messages(*_args, **_kwargs) -> list:
     return []
 
 
+def _compile(graph: Graph) -> CompiledShapes | None:
+    try:
+        return compile_shapes(graph)
+    except Unsupported as exc:
+        warnings.warn(f"shapes use {exc}, which the compiled evaluator lacks: validating "
+                      "with pySHACL", stacklevel=2)
+        return None
+
+
+def engine() -> str:
+    """The SHACL engine: 'compiled' (default) or 'pyshacl' (the reference), by environment."""
+    chosen = os.environ.get("QL1706KG_SHACL_ENGINE", "compiled")
+    if chosen not in ENGINES:
+        raise ShapesError(f"QL1706KG_SHACL_ENGINE must be one of {', '.join(ENGINES)}")
+    return chosen
+
+
+ENGINES = ("compiled", "pyshacl")
+
+
+def validate_graphs(graphs: list[Graph], engine_name: str | None = None) -> list[Violation]:
+    """Validate patient graphs: one by one with the compiled evaluator, or merged in one
+    pySHACL call (pySHACL's cost per call makes small batches cheaper per patient)."""
+    index = shapes()
+    if (engine_name or engine()) == "compiled" and index.fast is not None:
+        return [Violation(focus=focus, shape=shape) for graph in graphs
+                for focus, shape in index.fast.violations(graph)
+                if shape in index.info and isinstance(focus, URIRef)]
+    data = Graph()
+    for graph in graphs:
+        data += graph
+    return validate_graph(data)
+
+
 def validate_graph(data: Graph) -> list[Violation]:
-    """Validate one data graph (one or several patients) and return its violations."""
+    """Validate one data graph (one or several patients) with pySHACL, the reference."""
     index = shapes()
     validator = _ResultsOnly(DataGraph.from_rdflib(data), shacl_graph=index.graph,
                              options=_options())

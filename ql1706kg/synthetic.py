@@ -1,0 +1,207 @@
+"""Seeded synthetic patients for benchmarks and engine-equivalence tests.
+
+Each patient starts from an eligible record (as of 2026-11-20) and receives a few random
+perturbations, each chosen to push one criterion to another outcome (missing data, a value
+across a limit, another unit, a stale date, a condition that changes a limit). About 40 % stay
+eligible; every criterion is exercised. Nothing here is used to screen real patients.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+
+AS_OF = "2026-11-20"
+
+BASE: dict[str, Any] = {
+    "id": "SYN-0",
+    "sex": "male",
+    "birth_date": "1970-06-15",
+    "consent": {"icf_signed": "2026-11-10", "able_to_comply": True},
+    "diagnosis": {"histology": "leiomyosarcoma", "confirmed_at_this_institution": True,
+                  "extent": "metastatic", "resectable": False, "date": "2025-01-20"},
+    "metastases": [{"site": "lung", "date": "2025-02-01"}],
+    "conditions": [],
+    "prior_therapies": [{"name": "AI", "drugs": ["doxorubicin", "ifosfamide"],
+                         "start": "2025-03-01", "end": "2025-08-01"}],
+    "tumour_measurements": [],
+    "lesions": [{"kind": "non_nodal", "method": "CT", "longest_diameter_mm": 25,
+                 "slice_thickness_mm": 5, "site": "lung", "date": "2026-11-05"}],
+    "samples": {"tumour_tissue": True, "blood": True},
+    "expected_survival": {"value": 24, "unit": "weeks"},
+    "supportive_care": [],
+    "reproductive": {"childbearing_potential": True, "contraception_agreed": True},
+    "observations": [
+        {"test": "ECOG", "value": 1, "date": "2026-11-16"},
+        {"test": "weight", "value": 72, "unit": "kg", "date": "2026-11-16"},
+        {"test": "ANC", "value": 3.2, "unit": "10*9/L", "date": "2026-11-12"},
+        {"test": "platelets", "value": 210, "unit": "10*9/L", "date": "2026-11-12"},
+        {"test": "haemoglobin", "value": 128, "unit": "g/L", "date": "2026-11-12"},
+        {"test": "AST", "value": 30, "unit": "U/L", "uln": 40, "date": "2026-11-12"},
+        {"test": "ALT", "value": 28, "unit": "U/L", "uln": 40, "date": "2026-11-12"},
+        {"test": "total bilirubin", "value": 12, "unit": "umol/L", "uln": 21,
+         "date": "2026-11-12"},
+        {"test": "albumin", "value": 41, "unit": "g/L", "date": "2026-11-12"},
+        {"test": "creatinine", "value": 80, "unit": "umol/L", "uln": 110, "date": "2026-11-12"},
+        {"test": "APTT", "value": 32, "unit": "s", "uln": 40, "date": "2026-11-12"},
+        {"test": "INR", "value": 1.0, "unit": "{INR}", "date": "2026-11-12"},
+        {"test": "PT", "value": 12, "unit": "s", "uln": 14, "date": "2026-11-12"},
+        {"test": "urine protein dipstick", "value": "negative", "date": "2026-11-12"},
+        {"test": "LVEF", "value": 62, "unit": "%", "date": "2026-11-05"},
+    ],
+}
+
+Change = Callable[[dict[str, Any], random.Random], None]
+
+
+def _obs(rec: dict[str, Any], test: str) -> dict[str, Any]:
+    """The result of a test, or a detached dict when an earlier change dropped it."""
+    return next((o for o in rec["observations"] if o["test"] == test), {})
+
+
+def _set(test: str, *values: Any) -> Change:
+    def change(rec: dict[str, Any], rng: random.Random) -> None:
+        _obs(rec, test)["value"] = rng.choice(values)
+    return change
+
+
+def _drop(*keys: str) -> Change:
+    def change(rec: dict[str, Any], rng: random.Random) -> None:
+        rec.pop(rng.choice(keys), None)
+    return change
+
+
+def _drop_test(*tests: str) -> Change:
+    def change(rec: dict[str, Any], rng: random.Random) -> None:
+        gone = rng.choice(tests)
+        rec["observations"] = [o for o in rec["observations"] if o["test"] != gone]
+    return change
+
+
+def _histology(rec: dict[str, Any], rng: random.Random) -> None:
+    name = rng.choice(["angiosarcoma", "chordoma", "alveolar soft part sarcoma",
+                       "undifferentiated pleomorphic sarcoma", "dedifferentiated liposarcoma",
+                       "myxofibrosarcoma", "synovial sarcoma", "sarcoma", "spindly thing",
+                       "undifferentiated spindle cell sarcoma"])
+    rec.setdefault("diagnosis", {})["histology"] = name
+
+
+def _therapy(rec: dict[str, Any], rng: random.Random) -> None:
+    rec["prior_therapies"] = rng.choice([
+        [], [{"drugs": ["gemcitabine", "docetaxel"], "start": "2025-03-01"}],
+        [{"drugs": ["toripalimab"], "start": "2025-03-01"}],
+        [{"drugs": ["paclitaxel"], "start": "2026-06-01", "intolerance": rng.random() < .5}],
+        [{"drugs": ["mystery-agent"], "start": "2025-03-01"}],
+        [{"drugs": ["pegylated liposomal doxorubicin"], "start": "2025-03-01"}]])
+    if rng.random() < 0.3:
+        rec["tumour_measurements"] = [{"date": "2026-08-26", "sum_of_diameters_mm": 60},
+                                      {"date": "2026-10-26",
+                                       "sum_of_diameters_mm": rng.choice([64, 66, 70])}]
+
+
+def _female(rec: dict[str, Any], rng: random.Random) -> None:
+    rec["sex"] = "female"
+    rec.setdefault("reproductive", {})["lactating"] = rng.random() < 0.1
+    if rng.random() < 0.8:
+        rec["observations"].append({"test": "pregnancy test", "date": "2026-11-17",
+                                    "value": rng.choice(["negative", "negative", "positive"])})
+
+
+def _liver(rec: dict[str, Any], rng: random.Random) -> None:
+    rec.setdefault("metastases", []).append({"site": rng.choice(["liver", "liver segment VII"]),
+                              "date": "2026-03-01"})
+    _obs(rec, "AST")["value"] = rng.choice([90, 150, 200, 210])
+
+
+def _gilbert(rec: dict[str, Any], rng: random.Random) -> None:
+    if rng.random() < 0.6:
+        rec["conditions"] = ["Gilbert syndrome"]
+    _obs(rec, "total bilirubin")["value"] = rng.choice([31.5, 40, 62, 63])
+
+
+def _units(rec: dict[str, Any], rng: random.Random) -> None:
+    hb = _obs(rec, "haemoglobin")
+    hb.update(value=rng.choice([8.9, 9.0, 12.8]), unit="g/dL")
+    anc = _obs(rec, "ANC")
+    anc.update(value=rng.choice([1400, 1500, 3200]), unit="/uL")
+    cr = _obs(rec, "creatinine")
+    cr.update(value=rng.choice([0.9, 1.9, 2.6]), unit="mg/dL", uln=1.2)
+
+
+def _urine(rec: dict[str, Any], rng: random.Random) -> None:
+    _obs(rec, "urine protein dipstick")["value"] = rng.choice(["trace", "1+", "2+", "3+"])
+    if rng.random() < 0.6:
+        rec["observations"].append({"test": "24-hour urine protein", "date": "2026-11-13",
+                                    "value": rng.choice([0.5, 0.99, 1.0, 1500]),
+                                    "unit": rng.choice(["g/d", "mg/(24.h)"])})
+
+
+def _support(rec: dict[str, Any], rng: random.Random) -> None:
+    rec["supportive_care"] = [{"product": rng.choice(["filgrastim", "red blood cell transfusion",
+                                                      "rhTPO", "iron sucrose", "ondansetron"]),
+                               "date": rng.choice(["2026-10-28", "2026-10-29", "2026-11-05"])}]
+
+
+def _stale(rec: dict[str, Any], rng: random.Random) -> None:
+    rng.choice(rec["observations"])["date"] = rng.choice(["2026-10-22", "2026-10-23",
+                                                          "2026-11-21"])
+
+
+def _age(rec: dict[str, Any], rng: random.Random) -> None:
+    rec["birth_date"] = rng.choice(["1951-11-10", "1951-11-11", "2008-11-10", "2008-11-11"])
+
+
+def _flags(rec: dict[str, Any], rng: random.Random) -> None:
+    """A judgement or status that decides a criterion by itself (IC1, IC3.2, IC6-IC8, IC11)."""
+    choice = rng.randrange(7)
+    if choice == 0:
+        rec["consent"]["able_to_comply"] = False
+    elif choice == 1:
+        rec["diagnosis"].update(extent=rng.choice(["localised", "locally_advanced"]),
+                                resectable=rng.random() < 0.5)
+        rec["metastases"] = []
+    elif choice == 2:
+        rec["lesions"][0]["longest_diameter_mm"] = rng.choice([9, 10])
+    elif choice == 3:
+        rec["samples"][rng.choice(["tumour_tissue", "blood"])] = False
+    elif choice == 4:
+        rec["expected_survival"]["value"] = rng.choice([11, 12])
+    elif choice == 5:
+        rec["reproductive"] = rng.choice([{"childbearing_potential": False},
+                                          {"childbearing_potential": True,
+                                           "contraception_agreed": False}])
+    else:
+        rec["diagnosis"]["confirmed_at_this_institution"] = False
+
+
+CHANGES: list[Change] = [
+    _flags, _flags, _histology, _therapy, _female, _liver, _gilbert, _units, _urine, _support,
+    _stale, _age,
+    _set("ECOG", 0, 2, "ECOG 1"), _set("platelets", 89, 90), _set("albumin", 29.9, 30),
+    _set("APTT", 60, 61), _set("INR", 1.5, 1.51), _set("PT", 21, 21.1), _set("LVEF", 49, 50),
+    _set("ALT", 100, 101),
+    _drop("consent", "diagnosis", "samples", "expected_survival", "birth_date",
+                                 "reproductive", "supportive_care", "metastases", "lesions"),
+    _drop_test("AST", "creatinine", "LVEF", "ECOG", "weight", "INR", "total bilirubin", "ALT",
+               "albumin", "APTT", "PT", "platelets", "haemoglobin", "ANC"),
+]
+
+
+def patient(index: int, rng: random.Random) -> dict[str, Any]:
+    """One synthetic record: the eligible base with 0-3 random changes (none for 25 %; some
+    changes keep it eligible, so about 40 % are eligible)."""
+    rec = copy.deepcopy(BASE)
+    rec["id"] = f"SYN-{index:07d}"
+    if rng.random() >= 0.25:
+        for change in rng.sample(CHANGES, rng.randint(1, 3)):
+            change(rec, rng)
+    return rec
+
+
+def patients(n: int, seed: int = 1706) -> Iterator[dict[str, Any]]:
+    """``n`` synthetic records, the same for the same seed."""
+    rng = random.Random(seed)
+    for index in range(n):
+        yield patient(index, rng)
