@@ -157,23 +157,24 @@ def _flags(rec: dict[str, Any], rng: random.Random) -> None:
     """A judgement or status that decides a criterion by itself (IC1, IC3.2, IC6-IC8, IC11)."""
     choice = rng.randrange(7)
     if choice == 0:
-        rec["consent"]["able_to_comply"] = False
+        rec.setdefault("consent", {})["able_to_comply"] = False
     elif choice == 1:
-        rec["diagnosis"].update(extent=rng.choice(["localised", "locally_advanced"]),
+        rec.setdefault("diagnosis", {}).update(extent=rng.choice(["localised", "locally_advanced"]),
                                 resectable=rng.random() < 0.5)
         rec["metastases"] = []
     elif choice == 2:
-        rec["lesions"][0]["longest_diameter_mm"] = rng.choice([9, 10])
+        for lesion in rec.get("lesions", []):
+            lesion["longest_diameter_mm"] = rng.choice([9, 10])
     elif choice == 3:
-        rec["samples"][rng.choice(["tumour_tissue", "blood"])] = False
+        rec.setdefault("samples", {})[rng.choice(["tumour_tissue", "blood"])] = False
     elif choice == 4:
-        rec["expected_survival"]["value"] = rng.choice([11, 12])
+        rec["expected_survival"] = {"value": rng.choice([11, 12]), "unit": "weeks"}
     elif choice == 5:
         rec["reproductive"] = rng.choice([{"childbearing_potential": False},
                                           {"childbearing_potential": True,
                                            "contraception_agreed": False}])
     else:
-        rec["diagnosis"]["confirmed_at_this_institution"] = False
+        rec.setdefault("diagnosis", {})["confirmed_at_this_institution"] = False
 
 
 CHANGES: list[Change] = [

@@ -330,3 +330,29 @@ def test_pregnancy_test_values(tmp_path, value, outcome):
                  "valueBoolean": False}
     result = screened(tmp_path, bundle(hcg, lactation, patient=female))
     assert criterion(result, "IC10").outcome == outcome
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FHIR_EXAMPLES.glob("*.json")))
+def test_the_fhir_writer_makes_the_shipped_twins(name):
+    from ql1706kg.fhir_write import to_bundle
+
+    shipped = json.loads((FHIR_EXAMPLES / name).read_text())
+    style = "uuid" if "urn:uuid" in json.dumps(shipped) else "relative"
+    assert to_bundle(json.loads((JSON_EXAMPLES / name).read_text()), style) == shipped
+
+
+def test_generated_patients_read_back_from_fhir_give_the_same_outcomes(tmp_path):
+    from ql1706kg.fhir_write import to_bundle
+    from ql1706kg.synthetic import patients
+
+    records = list(patients(60, seed=7))
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [e for i, r in enumerate(records)
+                        for e in to_bundle(r, "uuid" if i % 2 else "relative")["entry"]]}
+    path = tmp_path / "cohort.json"
+    path.write_text(json.dumps(bundle))
+    from_fhir = {p.id: [c.outcome for c in p.criteria] for p in screen([path], as_of=AS_OF)
+                 .patients}
+    from_json = {p.id: [c.outcome for c in p.criteria] for p in screen(records, as_of=AS_OF)
+                 .patients}
+    assert from_fhir == from_json

@@ -1,0 +1,268 @@
+"""Write a patient record as an HL7 FHIR R4 collection Bundle (the inverse of ql1706kg.fhir).
+
+Used to make FHIR twins of the examples and FHIR inputs for the benchmark; the mapping is the
+one docs/fhir.md documents, so reading the Bundle back gives the same outcomes (tested for
+every example). Codes come from the terminology: the first code of each system it knows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from .namespaces import QL
+from .terminology import closure_graph, terminology
+
+P = "https://w3id.org/ql1706kg/fhir/CodeSystem/screening"
+UCUM = "http://unitsofmeasure.org"
+SYS = {"LOINC": "http://loinc.org", "SNOMED-CT": "http://snomed.info/sct",
+       "ATC": "http://www.whocc.no/atc", "RxNorm": "http://www.nlm.nih.gov/research/umls/rxnorm",
+       "ICD-O-3": "http://terminology.hl7.org/CodeSystem/icd-o-3"}
+PROP = {"LOINC": QL.loincCode, "SNOMED-CT": QL.snomedCode, "ATC": QL.atcCode,
+        "RxNorm": QL.rxnormCode, "ICD-O-3": QL.icdO3Morphology}
+
+
+def codes(iri, *systems):
+    g = closure_graph()
+    out = []
+    for system in systems:
+        values = sorted(str(c) for c in g.objects(iri, PROP[system]))
+        if values:
+            out.append({"system": SYS[system], "code": values[0],
+                        "display": terminology().label(iri)})
+    return out
+
+
+def concept(name, within, *systems):
+    if isinstance(name, dict):
+        return {"coding": [{"system": SYS.get(name["system"], name["system"]),
+                            "code": name["code"], **({"display": name["display"]}
+                                                     if name.get("display") else {})}]}
+    hit = terminology().find(name, within)
+    coding = codes(hit, *systems) if hit is not None else []
+    out = {"text": name}
+    if coding:
+        out["coding"] = coding
+    return out
+
+
+def pcode(code, display=None):
+    return {"coding": [{"system": P, "code": code, "display": display or code.replace("-", " ")}]}
+
+
+class Writer:
+    def __init__(self, rec, style):
+        self.rec, self.style, self.entries = rec, style, []
+        self.pid = rec["id"]
+        self.n = 0
+
+    def ref(self, rtype, rid):
+        if self.style == "uuid":
+            return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, self.pid + rtype + rid)}"
+        return f"{rtype}/{rid}"
+
+    def add(self, resource):
+        self.n += 1
+        rid = resource.setdefault("id", f"{self.pid.lower()}-{resource['resourceType'].lower()}"
+                                         f"-{self.n}")
+        entry = {"resource": resource}
+        if self.style == "uuid":
+            entry["fullUrl"] = self.ref(resource["resourceType"], rid)
+        else:
+            entry["fullUrl"] = f"https://hospital.example.org/fhir/{resource['resourceType']}/{rid}"
+        self.entries.append(entry)
+
+    @property
+    def subject(self):
+        return {"reference": self.ref("Patient", self.pid)}
+
+    def obs(self, code, when=None, **value):
+        res = {"resourceType": "Observation", "status": "final", "code": code,
+               "subject": self.subject, **value}
+        if when:
+            res["effectiveDateTime"] = when + "T09:00:00+08:00"
+        self.add(res)
+
+    def pobs(self, code, value, when=None):
+        if isinstance(value, bool):
+            v = {"valueBoolean": value}
+        elif isinstance(value, str):
+            v = {"valueCodeableConcept": pcode(value.replace("_", "-"))}
+        else:
+            v = {"valueQuantity": value}
+        self.obs(pcode(code), when, **v)
+
+    def nil(self, code):
+        self.add({"resourceType": "List", "status": "current", "mode": "snapshot",
+                  "code": pcode(code), "subject": self.subject,
+                  "emptyReason": {"coding": [{
+                      "system": "http://terminology.hl7.org/CodeSystem/list-empty-reason",
+                      "code": "nilknown", "display": "Nil Known"}]}})
+
+    def write(self):
+        r = self.rec
+        patient = {"resourceType": "Patient", "id": self.pid,
+                   "identifier": [{"system": "https://hospital.example.org/screening-id",
+                                   "value": self.pid}]}
+        if r.get("sex"):
+            patient["gender"] = r["sex"]
+        if r.get("birth_date"):
+            patient["birthDate"] = r["birth_date"]
+        self.add(patient)
+        c = r.get("consent") or {}
+        if c.get("icf_signed"):
+            self.add({"resourceType": "Consent", "status": "active",
+                      "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                            "consentscope", "code": "research"}]},
+                      "category": [{"text": "QL1706 study informed consent form"}],
+                      "patient": self.subject, "dateTime": c["icf_signed"] + "T10:30:00+08:00"})
+        if c.get("able_to_comply") is not None:
+            self.pobs("able-to-comply", c["able_to_comply"], c.get("icf_signed"))
+        dx = r.get("diagnosis") or {}
+        if dx.get("histology"):
+            cond = {"resourceType": "Condition",
+                    "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/"
+                                                   "CodeSystem/condition-clinical",
+                                                   "code": "active"}]},
+                    "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/"
+                                                       "CodeSystem/condition-ver-status",
+                                                       "code": "confirmed"}]},
+                    "code": concept(dx["histology"], QL.Neoplasm, "ICD-O-3", "SNOMED-CT"),
+                    "subject": self.subject}
+            if dx.get("date"):
+                cond["onsetDateTime"] = dx["date"]
+            self.add(cond)
+        for key, code in (("confirmed_at_this_institution", "histology-confirmed-here"),
+                          ("extent", "disease-extent"), ("resectable", "resectable")):
+            if dx.get(key) is not None:
+                self.pobs(code, dx[key])
+        if r.get("metastases") == []:
+            self.nil("metastases")
+        for m in r.get("metastases") or []:
+            res = {"resourceType": "Condition",
+                   "code": {"coding": [{"system": SYS["SNOMED-CT"], "code": "128462008",
+                                        "display": "Secondary malignant neoplastic disease"}]},
+                   "bodySite": [{"text": m["site"]}], "subject": self.subject}
+            if m.get("date"):
+                res["onsetDateTime"] = m["date"]
+            self.add(res)
+        for cnd in r.get("conditions") or []:
+            self.add({"resourceType": "Condition", "code": concept(cnd, QL.ClinicalCondition),
+                      "subject": self.subject})
+        if r.get("prior_therapies") == []:
+            self.nil("prior-systemic-therapy")
+        for t in r.get("prior_therapies") or []:
+            for drug in t["drugs"]:
+                med = concept(drug, QL.Drug, "ATC", "RxNorm")
+                res = {"resourceType": "MedicationStatement", "status": "completed",
+                       "subject": self.subject}
+                if self.style == "uuid":
+                    res["contained"] = [{"resourceType": "Medication", "id": "med",
+                                         "code": med}]
+                    res["medicationReference"] = {"reference": "#med"}
+                else:
+                    res["medicationCodeableConcept"] = med
+                period = {k2: t[k] for k, k2 in (("start", "start"), ("end", "end")) if t.get(k)}
+                if period:
+                    res["effectivePeriod"] = period
+                if t.get("intolerance"):
+                    res["statusReason"] = [pcode("stopped-for-intolerance")]
+                self.add(res)
+        for tm in r.get("tumour_measurements") or []:
+            self.pobs("sum-of-longest-diameters", {"value": tm["sum_of_diameters_mm"],
+                                                   "unit": "mm", "system": UCUM, "code": "mm"},
+                      tm["date"])
+        for les in r.get("lesions") or []:
+            comps = [{"code": pcode("lesion-kind"),
+                      "valueCodeableConcept": pcode(les["kind"].replace("_", "-"))}]
+            for key, code in (("longest_diameter_mm", "longest-diameter"),
+                              ("short_axis_mm", "short-axis"),
+                              ("slice_thickness_mm", "slice-thickness")):
+                if les.get(key) is not None:
+                    comps.append({"code": pcode(code), "valueQuantity": {
+                        "value": les[key], "unit": "mm", "system": UCUM, "code": "mm"}})
+            if les.get("previously_irradiated"):
+                comps.append({"code": pcode("previously-irradiated"), "valueBoolean": True})
+            res = {"resourceType": "Observation", "status": "final",
+                   "code": pcode("lesion-measurement"), "subject": self.subject,
+                   "method": {"text": les["method"]}, "component": comps}
+            if les.get("site"):
+                res["bodySite"] = {"text": les["site"]}
+            if les.get("date"):
+                res["effectiveDateTime"] = les["date"]
+            self.add(res)
+        if r.get("recist"):
+            self.pobs("recist-measurable-disease", r["recist"]["measurable_disease"],
+                      r["recist"].get("date"))
+        for key, code in (("tumour_tissue", "tumour-tissue-available"),
+                          ("blood", "blood-sample-available")):
+            if (r.get("samples") or {}).get(key) is not None:
+                self.pobs(code, r["samples"][key])
+        es = r.get("expected_survival")
+        if es:
+            unit = {"days": "d", "weeks": "wk", "months": "mo"}[es.get("unit", "weeks")]
+            self.pobs("expected-survival", {"value": es["value"], "unit": unit,
+                                            "system": UCUM, "code": unit}, es.get("date"))
+        for o in r.get("observations") or []:
+            self.observation(o)
+        if r.get("supportive_care") == []:
+            self.nil("supportive-care")
+        for sc in r.get("supportive_care") or []:
+            product = sc["product"]
+            hit = terminology().find(product, QL.Drug) if isinstance(product, str) else None
+            if hit is not None and terminology().is_a(hit, QL.BloodComponentTransfusion):
+                res = {"resourceType": "Procedure", "status": "completed",
+                       "code": concept(sc["product"], QL.Drug, "SNOMED-CT"),
+                       "subject": self.subject}
+                if sc.get("date"):
+                    res["performedDateTime"] = sc["date"]
+            else:
+                res = {"resourceType": "MedicationAdministration", "status": "completed",
+                       "medicationCodeableConcept": concept(sc["product"], QL.Drug, "ATC"),
+                       "subject": self.subject}
+                res["effectiveDateTime"] = (sc.get("date") or "") + "T08:00:00+08:00"
+            self.add(res)
+        for key, code in (("lactating", "lactating"),
+                          ("childbearing_potential", "childbearing-potential"),
+                          ("contraception_agreed", "contraception-agreed")):
+            if (r.get("reproductive") or {}).get(key) is not None:
+                self.pobs(code, r["reproductive"][key])
+        return {"resourceType": "Bundle", "id": f"{self.pid.lower()}-screening",
+                "type": "collection", "entry": self.entries}
+
+    def observation(self, o):
+        hit = terminology().find(o["test"]) if isinstance(o["test"], str) else None
+        code = concept(o["test"], QL.Test, "LOINC")
+        value = o["value"]
+        extra = {}
+        if hit == QL.ECOGPerformanceStatus and not isinstance(value, str):
+            extra["valueInteger"] = int(value)
+        elif isinstance(value, str):
+            grade = (terminology().find(value, QL.DipstickGrade)
+                     if hit == QL.UrineProteinDipstick else None)
+            if grade is not None:
+                extra["valueCodeableConcept"] = {"coding": codes(grade, "SNOMED-CT"),
+                                                 "text": value}
+            else:
+                extra["valueCodeableConcept"] = {"text": value.capitalize()}
+        else:
+            q = {"value": value}
+            if o.get("unit"):
+                q.update({"unit": o["unit"], "system": UCUM, "code": o["unit"]})
+            extra["valueQuantity"] = q
+            rng = {}
+            for key, k2 in (("uln", "high"), ("lln", "low")):
+                if o.get(key) is not None:
+                    rng[k2] = {"value": o[key], **({"unit": o["unit"], "system": UCUM,
+                                                    "code": o["unit"]} if o.get("unit") else {})}
+            if rng:
+                extra["referenceRange"] = [rng]
+        self.obs(code, o["date"], **extra)
+
+
+
+
+def to_bundle(record: dict[str, Any], style: str = "relative") -> dict[str, Any]:
+    """A collection Bundle for one record; ``style`` 'uuid' uses urn:uuid references and
+    contained Medications, 'relative' uses Patient/id references."""
+    return Writer(record, style).write()
