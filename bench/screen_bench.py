@@ -1,20 +1,22 @@
-"""Benchmark: single-patient CLI wall time (with start-up) and warm batch throughput.
+"""Benchmark: the full screening pipeline on N generated patients, with two references.
 
-Prints, for the real CLI code path (read -> lift -> derive -> validate -> judge -> render):
-  * wall-clock seconds of `ql1706kg screen ONE_FILE --format json` as a fresh process (median
-    of --runs), i.e. what a coordinator waits for;
-  * warm in-process throughput over N generated patients: patients per second, ms per patient,
-    and peak memory (ru_maxrss).
-The last line is one JSON object with the figures, for scripts. Not run by CI as pass/fail.
+Prints, for N seeded synthetic patients (ql1706kg.synthetic: every criterion exercised, about
+40 % eligible) written as the project's JSON and as an FHIR R4 NDJSON bulk export:
+  * the full pipeline as the CLI runs it (read, lift, derive, validate, judge, explain, write
+    JSON): patients per second, ms per patient, peak memory;
+  * the parse-only floor: reading the same inputs into records, nothing else;
+  * the pySHACL reference: plain ``pyshacl.validate(..., inference="owlrl")`` per patient
+    with the ontology as ``ont_graph``, on a small N (it is slow);
+  * the wall time of ``ql1706kg screen ONE_FILE`` as a fresh process (start-up included);
+  * with --scaling, the same figures at N = 1,000 and 10,000, to show cost grows linearly.
+The last line is one JSON object with the figures. Not run by CI as pass/fail.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
-import random
 import resource
 import statistics
 import subprocess
@@ -23,31 +25,83 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-BASE = json.loads((ROOT / "tests" / "data" / "base-eligible.json").read_text())
-HISTOLOGIES = ["leiomyosarcoma", "angiosarcoma", "chordoma", "alveolar soft part sarcoma",
-               "undifferentiated pleomorphic sarcoma", "dedifferentiated liposarcoma",
-               "myxofibrosarcoma", "synovial sarcoma"]
+from ql1706kg import screen
+from ql1706kg.fhir_write import to_bundle
+from ql1706kg.read import read_paths
+from ql1706kg.render import render_json
+from ql1706kg.synthetic import AS_OF, BASE, patients
 
 
-def synthetic_patient(index: int, rng: random.Random) -> dict:
-    """A realistic variation of the eligible base record (seeded)."""
-    rec = copy.deepcopy(BASE)
-    rec["id"] = f"SYN-{index:06d}"
-    rec["sex"] = rng.choice(["male", "female"])
-    rec["birth_date"] = f"{rng.randint(1945, 2010)}-{rng.randint(1, 12):02d}-15"
-    rec["diagnosis"]["histology"] = rng.choice(HISTOLOGIES)
-    if rec["sex"] == "female":
-        rec["reproductive"] = {"lactating": False, "childbearing_potential": rng.random() < .5,
-                               "contraception_agreed": True}
-        rec["observations"].append({"test": "pregnancy test", "value": "negative",
-                                    "date": "2026-11-17"})
-    for obs in rec["observations"]:
-        if isinstance(obs["value"], int | float) and obs["test"] not in {"ECOG"}:
-            obs["value"] = round(obs["value"] * rng.uniform(0.7, 1.6), 2)
-    if rng.random() < 0.2:
-        rec["supportive_care"] = [{"product": "filgrastim", "date": "2026-11-03"}]
-    return rec
+def write_inputs(n: int, seed: int, folder: Path, fmt: str) -> Path:
+    """Write N patients as one JSON list file, or as an NDJSON bulk export (one file per type)."""
+    records = list(patients(n, seed))
+    if fmt == "json":
+        path = folder / "cohort.json"
+        path.write_text(json.dumps(records))
+        return path
+    export = folder / "fhir-export"
+    export.mkdir()
+    handles: dict[str, object] = {}
+    try:
+        for index, record in enumerate(records):
+            for entry in to_bundle(record, "relative")["entry"]:
+                resource_ = entry["resource"]
+                kind = resource_["resourceType"]
+                if kind not in handles:
+                    handles[kind] = (export / f"{kind}.ndjson").open("w")
+                handles[kind].write(json.dumps(resource_) + "\n")
+            del index
+    finally:
+        for handle in handles.values():
+            handle.close()
+    return export
+
+
+def timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def full_pipeline(path: Path, n: int, jobs: int) -> tuple[float, dict]:
+    verdicts: dict[str, int] = {}
+
+    def run() -> None:
+        result = screen([path], as_of=AS_OF, jobs=jobs, keep_graphs=False)
+        render_json(result)
+        for patient in result.patients:
+            verdicts[patient.verdict] = verdicts.get(patient.verdict, 0) + 1
+        assert len(result.patients) == n, (len(result.patients), result.errors[:3])
+
+    return timed(run), verdicts
+
+
+def parse_floor(path: Path, n: int) -> float:
+    return timed(lambda: sum(1 for _ in read_paths([path])))
+
+
+def pyshacl_reference(n: int, seed: int) -> float:
+    """Plain pySHACL with OWL-RL inference per patient, on the lifted (underived) graph."""
+    from pyshacl import validate
+    from rdflib import Graph
+
+    from ql1706kg.lift import lift
+    from ql1706kg.read import parse_record
+    from ql1706kg.terminology import load_ontology
+    from ql1706kg.validate import load_shapes_graph
+
+    ontology, shapes_graph = load_ontology(), load_shapes_graph()
+    graphs = []
+    for record in patients(n, seed):
+        graph = Graph()
+        graph += lift(parse_record(record, "bench").record)
+        graphs.append(graph)
+
+    def run() -> None:
+        for graph in graphs:
+            validate(graph, shacl_graph=shapes_graph, ont_graph=ontology, inference="owlrl")
+
+    return timed(run)
 
 
 def cli_single(runs: int) -> float:
@@ -58,48 +112,69 @@ def cli_single(runs: int) -> float:
         times = []
         for _ in range(runs + 1):
             start = time.perf_counter()
-            subprocess.run([str(script), "screen", str(path), "--as-of", "2026-11-20",
-                            "--format", "json"], check=False, capture_output=True)
+            subprocess.run([str(script), "screen", str(path), "--as-of", AS_OF, "--format",
+                            "json"], check=False, capture_output=True)
             times.append(time.perf_counter() - start)
         return statistics.median(times[1:])
 
 
-def warm_batch(n: int, seed: int, jobs: int) -> tuple[float, dict]:
-    from ql1706kg import screen
-    from ql1706kg.render import render_json
-
-    rng = random.Random(seed)
-    patients = [synthetic_patient(i, rng) for i in range(n)]
-    screen([patients[0]], as_of="2026-11-20")  # warm-up: caches, compiled shapes
-    start = time.perf_counter()
-    result = screen(patients, as_of="2026-11-20", jobs=jobs, keep_graphs=False)
-    render_json(result)
-    elapsed = time.perf_counter() - start
-    verdicts = {v: sum(p.verdict == v for p in result.patients)
-                for v in ("eligible", "ineligible", "incomplete")}
-    return elapsed, verdicts
+def measure(n: int, seed: int, jobs: int, fmt: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_inputs(n, seed, Path(tmp), fmt)
+        screen([path], as_of=AS_OF, jobs=1)  # warm-up: terminology, compiled shapes
+        elapsed, verdicts = full_pipeline(path, n, jobs)
+        floor = parse_floor(path, n)
+    return {"format": fmt, "n": n, "patients_per_second": round(n / elapsed, 1),
+            "ms_per_patient": round(1000 * elapsed / n, 2),
+            "parse_floor_patients_per_second": round(n / floor, 1), "verdicts": verdicts}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=200, help="patients in the warm batch")
-    parser.add_argument("--runs", type=int, default=3, help="CLI runs for the median")
+    parser.add_argument("--n", type=int, default=1000, help="generated patients")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=1706)
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                        help="worker processes (default: one per core)")
+    parser.add_argument("--runs", type=int, default=3, help="CLI runs for the median")
+    parser.add_argument("--reference-n", type=int, default=20,
+                        help="patients for the pySHACL reference")
+    parser.add_argument("--format", choices=["json", "fhir"], default="json")
+    parser.add_argument("--scaling", action="store_true",
+                        help="also run at N = 1,000 and 10,000")
     args = parser.parse_args()
-    single = cli_single(args.runs)
-    elapsed, verdicts = warm_batch(args.n, args.seed, args.jobs)
+
+    main_run = measure(args.n, args.seed, args.jobs, args.format)
+    # Peak memory of the pipeline itself (workers included), before the pySHACL reference.
     peak_mb = max(resource.getrusage(who).ru_maxrss
                   for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
-    figures = {"n": args.n, "jobs": args.jobs, "cli_single_patient_seconds": round(single, 3),
-               "patients_per_second": round(args.n / elapsed, 1),
-               "ms_per_patient": round(1000 * elapsed / args.n, 2),
-               "peak_rss_mb": round(peak_mb, 1), "verdicts": verdicts}
+    other = measure(min(args.n, 1000), args.seed, args.jobs,
+                    "fhir" if args.format == "json" else "json")
+    reference = args.reference_n / pyshacl_reference(args.reference_n, args.seed)
+    single = cli_single(args.runs)
+    scaling = ([measure(n, args.seed, args.jobs, args.format) for n in (1000, 10000)]
+               if args.scaling else [])
+    figures = {
+        "n": args.n, "jobs": args.jobs, "format": args.format,
+        "patients_per_second": main_run["patients_per_second"],
+        "ms_per_patient": main_run["ms_per_patient"], "peak_rss_mb": round(peak_mb, 1),
+        "parse_floor_patients_per_second": main_run["parse_floor_patients_per_second"],
+        "pyshacl_reference_patients_per_second": round(reference, 2),
+        "speed_over_pyshacl": round(main_run["patients_per_second"] / reference, 1),
+        "cli_single_patient_seconds": round(single, 3),
+        "verdicts": main_run["verdicts"], "other_format": other,
+        "scaling": [{k: m[k] for k in ("n", "patients_per_second", "ms_per_patient")}
+                    for m in scaling],
+    }
+    print(f"{args.n} patients ({args.format}) on {args.jobs} process(es): "
+          f"{figures['patients_per_second']} patients/s, {figures['ms_per_patient']} ms/patient, "
+          f"peak RSS {figures['peak_rss_mb']} MB")
+    print(f"parse-only floor: {figures['parse_floor_patients_per_second']} patients/s; "
+          "pySHACL reference (owlrl, per patient): "
+          f"{figures['pyshacl_reference_patients_per_second']} patients/s "
+          f"({figures['speed_over_pyshacl']}x slower)")
+    print(f"{other['n']} patients ({other['format']}): {other['patients_per_second']} patients/s")
     print(f"single patient via the CLI (fresh process): {single:.2f} s wall")
-    print(f"warm batch of {args.n} on {args.jobs} process(es): "
-          f"{figures['patients_per_second']} patients/s, "
-          f"{figures['ms_per_patient']} ms/patient, peak RSS {figures['peak_rss_mb']} MB")
+    for m in scaling:
+        print(f"scaling: N = {m['n']}: {m['patients_per_second']} patients/s")
     print(json.dumps(figures))
 
 
