@@ -10,11 +10,13 @@ call per batch, never one graph of all patients), then judged and explained one 
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import dataclasses
 import functools
 import itertools
 import multiprocessing
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -104,10 +106,19 @@ def screen(inputs: Iterable[Input] | Input, as_of: date | str | None = None,
 
 
 def iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment,
-                batch_size: int = BATCH_SIZE, jobs: int = 1, keep_graphs: bool = True
+                batch_size: int = BATCH_SIZE, jobs: int = 1, keep_graphs: bool = True,
+                skip: Callable[[SourcedRecord], bool] | None = None
                 ) -> Iterator[PatientResult | ScreeningError]:
-    """Yield results as they are ready, in input order (for streaming large batches)."""
-    chunks = _chunks(_records(inputs), batch_size)
+    """Yield results as they are ready, in input order, with bounded memory.
+
+    Inputs are read lazily and at most ``2 × jobs`` batches are in flight, so a million
+    patients stream through in the memory of a few batches. ``skip`` drops records already
+    screened (``--resume``).
+    """
+    records = _records(inputs)
+    if skip is not None:
+        records = (r for r in records if not (isinstance(r, SourcedRecord) and skip(r)))
+    chunks = _chunks(records, batch_size)
     first = next(chunks, None)
     if first is None:
         return
@@ -119,13 +130,24 @@ def iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment,
         for chunk in work:
             yield from screen_chunk(chunk)
         return
+    yield from _in_workers(screen_chunk, work, jobs)
+
+
+def _in_workers(screen_chunk: Callable[[list], list], work: Iterator[list], jobs: int
+                ) -> Iterator[PatientResult | ScreeningError]:
+    """Screen batches in forked worker processes, in order, a bounded number at a time."""
     # Load the terminology and compiled shapes before forking, so workers inherit them.
     terminology(), shapes()
-    context = multiprocessing.get_context(
-        "fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-    with context.Pool(jobs) as pool:
-        for results in pool.imap(screen_chunk, work):
-            yield from results
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    context = multiprocessing.get_context(method)
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        pending: collections.deque = collections.deque()
+        for chunk in work:
+            pending.append(pool.submit(screen_chunk, chunk))
+            if len(pending) >= 2 * jobs:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
 
 
 Item = SourcedRecord | InputError

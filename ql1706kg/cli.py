@@ -6,6 +6,7 @@ screened and reported); 2 usage error (Click's own, and bad option values).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from datetime import date
@@ -15,7 +16,7 @@ import click
 from rdflib import Graph
 
 from . import __version__
-from .api import assessment_for, screen
+from .api import Screening, ScreeningError, assessment_for, iter_screen, protocol_version
 from .derive import DEFAULT_WINDOW_DAYS
 from .render import RENDERERS
 
@@ -52,20 +53,34 @@ def main() -> None:
 @paths_argument
 @as_of_option
 @window_option
-@click.option("--format", "fmt", type=click.Choice(list(RENDERERS)), default="text",
-              show_default=True, help="Output format.")
+@click.option("--format", "fmt", type=click.Choice([*RENDERERS, "ndjson"]), default="text",
+              show_default=True, help="Output format; ndjson streams one line per patient as "
+                                      "it is screened (for large batches and --resume).")
 @output_option
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True,
               help="Worker processes; 0 means one per CPU core. Inputs of a single batch "
                    "(20 patients) are screened in-process.")
 @click.option("--shacl-report", "shacl_report", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write pySHACL's W3C validation report of every patient graph (Turtle).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--resume", is_flag=True, help="With --format ndjson -o FILE: skip the patients "
+                                             "FILE already holds and append the others.")
 def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: str,
-                   output: Path | None, jobs: int, shacl_report: Path | None) -> None:
+                   output: Path | None, jobs: int, shacl_report: Path | None, quiet: bool,
+                   resume: bool) -> None:
     """Screen the patient records in PATHS (files or folders) and explain every criterion."""
-    result = screen(paths, as_of=as_of, window_days=window_days,
-                    jobs=jobs or os.cpu_count() or 1,
-                    keep_graphs=fmt in ("turtle", "jsonld") or shacl_report is not None)
+    workers = jobs or os.cpu_count() or 1
+    if fmt == "ndjson":
+        failed = _screen_streaming(paths, as_of, window_days, output, workers, quiet, resume)
+        sys.exit(EXIT_INPUT_ERROR if failed else EXIT_OK)
+    if resume:
+        raise click.UsageError("--resume needs --format ndjson and -o FILE")
+    keep = fmt in ("turtle", "jsonld") or shacl_report is not None
+    assessment = assessment_for(as_of, window_days)
+    result = Screening(as_of=assessment.as_of, window_days=assessment.window_days,
+                       protocol_version=protocol_version())
+    for item in _progress(iter_screen(paths, assessment, jobs=workers, keep_graphs=keep), quiet):
+        (result.errors if isinstance(item, ScreeningError) else result.patients).append(item)
     _write(RENDERERS[fmt](result), output)
     if shacl_report is not None:
         from .validate import report_graph
@@ -75,10 +90,75 @@ def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: 
             data += patient.graph
         _write(report_graph(data).serialize(format="turtle"), shacl_report)
     for error in result.errors:
-        where = error.source + (f", record {error.record}" if error.record else "") + (
-            f", field {error.field}" if error.field else "")
-        click.echo(f"error: {where}: {error.message}", err=True)
+        _echo_error(error)
     sys.exit(EXIT_INPUT_ERROR if result.errors else EXIT_OK)
+
+
+def _echo_error(error: ScreeningError) -> None:
+    where = error.source + (f", record {error.record}" if error.record else "") + (
+        f", field {error.field}" if error.field else "")
+    click.echo(f"error: {where}: {error.message}", err=True)
+
+
+def _progress(items, quiet: bool):
+    """A progress bar on a terminal (stderr); nothing when piped or with --quiet."""
+    if quiet or not sys.stderr.isatty():
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, unit=" patients", file=sys.stderr, desc="screening")
+
+
+def _screen_streaming(paths: tuple[Path, ...], as_of: date, window_days: int,
+                      output: Path | None, jobs: int, quiet: bool, resume: bool) -> bool:
+    """Write one JSON line per patient (or input error) as soon as it is screened."""
+    if resume and output is None:
+        raise click.UsageError("--resume needs -o FILE (the output of the interrupted run)")
+    done = _screened_before(output) if resume else set()
+    assessment = assessment_for(as_of, window_days)
+    skip = (lambda r: (r.source, r.record.id) in done) if done else None
+    failed = False
+    handle = output.open("a" if resume else "w", encoding="utf-8") if output else sys.stdout
+    try:
+        for item in _progress(iter_screen(paths, assessment, jobs=jobs, keep_graphs=False,
+                                          skip=skip), quiet):
+            if isinstance(item, ScreeningError):
+                failed = True
+                _echo_error(item)
+                line = {"as_of": assessment.as_of.isoformat(), "error": item.as_dict()}
+            else:
+                line = {"as_of": assessment.as_of.isoformat(), **item.as_dict()}
+            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+            handle.flush()
+    finally:
+        if handle is not sys.stdout:
+            handle.close()
+    return failed
+
+
+def _screened_before(output: Path) -> set[tuple[str, str]]:
+    """(source, patient id) of every patient an earlier run already wrote to ``output``."""
+    done: set[tuple[str, str]] = set()
+    if not output.exists():
+        return done
+    for number, line in enumerate(output.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError:
+            # A line cut short by the interruption: that patient is screened again.
+            click.echo(f"note: {output}:{number} is incomplete and is screened again",
+                       err=True)
+            continue
+        if "id" in data:
+            done.add((data.get("source", ""), data["id"]))
+    _drop_partial_last_line(output)
+    return done
+
+
+def _drop_partial_last_line(output: Path) -> None:
+    text = output.read_text(encoding="utf-8")
+    if text and not text.endswith("\n"):
+        output.write_text(text[: text.rfind("\n") + 1], encoding="utf-8")
 
 
 @main.command("criteria")
