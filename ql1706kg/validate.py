@@ -72,11 +72,14 @@ class Shapes:
     fast: CompiledShapes | None = None  # None when the shapes use a feature it lacks
     info: dict[URIRef, ShapeInfo] = field(default_factory=dict)
     owner: dict[object, URIRef] = field(default_factory=dict)
+    _by_criterion: dict[str | None, list[ShapeInfo]] = field(default_factory=dict, repr=False)
 
     def by_criterion(self, criterion: str) -> list[ShapeInfo]:
-        """Return the shapes of one criterion, in a stable order."""
-        return sorted((s for s in self.info.values() if s.criterion == criterion),
-                      key=lambda s: str(s.iri))
+        """Return the shapes of one criterion, in a stable order (indexed on first use)."""
+        if not self._by_criterion:
+            for shape in sorted(self.info.values(), key=lambda s: str(s.iri)):
+                self._by_criterion.setdefault(shape.criterion, []).append(shape)
+        return self._by_criterion.get(criterion, [])
 
 
 def load_shapes_graph() -> Graph:
