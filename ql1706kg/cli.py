@@ -63,15 +63,19 @@ def main() -> None:
 @click.option("--shacl-report", "shacl_report", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write pySHACL's W3C validation report of every patient graph (Turtle).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Screen on a Dask distributed cluster (e.g. tcp://host:8786) instead of "
+                   "local worker processes.")
 @click.option("--resume", is_flag=True, help="With --format ndjson -o FILE: skip the patients "
                                              "FILE already holds and append the others.")
 def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: str,
                    output: Path | None, jobs: int, shacl_report: Path | None, quiet: bool,
-                   resume: bool) -> None:
+                   resume: bool, scheduler: str | None) -> None:
     """Screen the patient records in PATHS (files or folders) and explain every criterion."""
     workers = jobs or os.cpu_count() or 1
     if fmt == "ndjson":
-        failed = _screen_streaming(paths, as_of, window_days, output, workers, quiet, resume)
+        failed = _screen_streaming(paths, as_of, window_days, output, workers, quiet, resume,
+                                   scheduler)
         sys.exit(EXIT_INPUT_ERROR if failed else EXIT_OK)
     if resume:
         raise click.UsageError("--resume needs --format ndjson and -o FILE")
@@ -79,7 +83,8 @@ def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: 
     assessment = assessment_for(as_of, window_days)
     result = Screening(as_of=assessment.as_of, window_days=assessment.window_days,
                        protocol_version=protocol_version())
-    for item in _progress(iter_screen(paths, assessment, jobs=workers, keep_graphs=keep), quiet):
+    items = iter_screen(paths, assessment, jobs=workers, keep_graphs=keep, scheduler=scheduler)
+    for item in _progress(items, quiet):
         (result.errors if isinstance(item, ScreeningError) else result.patients).append(item)
     _write(RENDERERS[fmt](result), output)
     if shacl_report is not None:
@@ -110,7 +115,8 @@ def _progress(items, quiet: bool):
 
 
 def _screen_streaming(paths: tuple[Path, ...], as_of: date, window_days: int,
-                      output: Path | None, jobs: int, quiet: bool, resume: bool) -> bool:
+                      output: Path | None, jobs: int, quiet: bool, resume: bool,
+                      scheduler: str | None) -> bool:
     """Write one JSON line per patient (or input error) as soon as it is screened."""
     if resume and output is None:
         raise click.UsageError("--resume needs -o FILE (the output of the interrupted run)")
@@ -121,7 +127,7 @@ def _screen_streaming(paths: tuple[Path, ...], as_of: date, window_days: int,
     handle = output.open("a" if resume else "w", encoding="utf-8") if output else sys.stdout
     try:
         for item in _progress(iter_screen(paths, assessment, jobs=jobs, keep_graphs=False,
-                                          skip=skip), quiet):
+                                          skip=skip, scheduler=scheduler), quiet):
             if isinstance(item, ScreeningError):
                 failed = True
                 _echo_error(item)
