@@ -63,9 +63,12 @@ def read_file(path: Path, fhir_pool: list | None = None
         yield from read_table(path)
         return
     if suffix == ".ndjson":
-        from .fhir import ndjson_entries
+        if _first_line_is_fhir(path):
+            from .fhir import ndjson_entries
 
-        _pool(fhir_pool, source).extend(ndjson_entries(path))
+            _pool(fhir_pool, source).extend(ndjson_entries(path))
+        else:
+            yield from _record_lines(path)
         return
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -88,6 +91,34 @@ def read_file(path: Path, fhir_pool: list | None = None
     for index, item in enumerate(items):
         label = source if len(items) == 1 and not isinstance(data, list) else f"{source}[{index}]"
         yield parse_record(item, label, index if isinstance(data, list) else None)
+
+
+def _first_line_is_fhir(path: Path) -> bool:
+    """An NDJSON file is a FHIR bulk export when its lines are resources."""
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                try:
+                    first = json.loads(line)
+                except json.JSONDecodeError:
+                    return False
+                return isinstance(first, dict) and "resourceType" in first
+    return False
+
+
+def _record_lines(path: Path) -> Iterator[SourcedRecord | InputError]:
+    """One project record per line, read lazily: a million patients in constant memory."""
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            source = f"{path}:{number}"
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield InputError(source, f"invalid JSON at column {exc.colno}: {exc.msg}")
+                continue
+            yield parse_record(item, source)
 
 
 def parse_record(item: object, source: str, index: int | None = None) -> SourcedRecord | InputError:

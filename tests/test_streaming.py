@@ -69,3 +69,13 @@ def test_no_progress_bar_when_piped():
                            "--as-of", "2026-11-20", "--format", "json"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stderr == ""
+
+
+def test_ndjson_records_are_read_line_by_line(tmp_path):
+    path = tmp_path / "cohort.ndjson"
+    path.write_text("".join(json.dumps(r) + "\n" for r in patients(5, seed=2)) + "{oops\n")
+    out = tmp_path / "out.ndjson"
+    result = CliRunner().invoke(main, ["screen", str(path), "--as-of", "2026-11-20", "--format",
+                                       "ndjson", "-o", str(out)])
+    assert result.exit_code == 1 and f"{path}:6" in result.stderr
+    assert [r.get("id") for r in lines(out)][:5] == [f"SYN-{i:07d}" for i in range(5)]
