@@ -379,6 +379,29 @@ def publish_command(kind: str, status: str, output: Path | None) -> None:
     _write(to_json(record), output)
 
 
+@main.command("report")
+@paths_argument
+@as_of_option
+@window_option
+@click.option("-o", "--output", "out_dir", required=True,
+              type=click.Path(path_type=Path, file_okay=False))
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0)
+def report_command(paths: tuple[Path, ...], as_of: date, window_days: int, out_dir: Path,
+                   jobs: int) -> None:
+    """Screen PATHS and write the HTML attrition report (funnel, outcomes, worklist, one page
+    per patient) into a folder; it opens offline."""
+    from .api import screen
+    from .report import write_report
+
+    result = screen(paths, as_of=as_of, window_days=window_days,
+                    jobs=jobs or os.cpu_count() or 1, keep_graphs=False)
+    index = write_report(result, out_dir)
+    click.echo(f"wrote {index}")
+    for error in result.errors:
+        _echo_error(error)
+    sys.exit(EXIT_INPUT_ERROR if result.errors else EXIT_OK)
+
+
 def _write(text: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)

@@ -1,0 +1,211 @@
+"""The attrition report: a self-contained HTML picture of where patients drop out.
+
+A CONSORT-style funnel (how many patients each criterion removes, in protocol order), the
+outcomes of every criterion, the worklist of data to collect, and one page per patient with
+every criterion explained. Charts are SVG from matplotlib, inlined, so the report opens
+offline and from any folder; no scripts, fonts or styles are fetched.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from .api import Screening
+from .judge import OUTCOMES, PatientResult
+from .terminology import terminology
+
+COLOURS = {"met": "#2e7d32", "not_met": "#c62828", "unknown": "#f9a825",
+           "not_applicable": "#9e9e9e"}
+STYLE = """body{font-family:system-ui,sans-serif;margin:2rem;max-width:72rem;color:#222}
+table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.25rem .5rem;
+text-align:left;vertical-align:top}th{background:#f3f3f3}.met{color:#2e7d32}
+.not_met{color:#c62828;font-weight:bold}.unknown{color:#a06f00;font-weight:bold}
+.not_applicable{color:#777}svg{max-width:100%;height:auto}"""
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    """One criterion of the funnel: patients it removes and those still in after it."""
+
+    criterion: str
+    removed: int
+    remaining: int
+
+
+def funnel(screening: Screening) -> list[FunnelStep]:
+    """In protocol order, the patients each criterion removes first, and who remains."""
+    first_failure = Counter()
+    for patient in screening.patients:
+        failed = next((c.id for c in patient.criteria if c.outcome == "not_met"), None)
+        if failed is not None:
+            first_failure[failed] += 1
+    remaining, steps = len(screening.patients), []
+    for criterion in terminology().criteria:
+        remaining -= first_failure[criterion]
+        steps.append(FunnelStep(criterion, first_failure[criterion], remaining))
+    return steps
+
+
+def outcome_table(screening: Screening) -> dict[str, Counter]:
+    """Per criterion (protocol order), how many patients have each outcome."""
+    table = {cid: Counter() for cid in terminology().criteria}
+    for patient in screening.patients:
+        for result in patient.criteria:
+            table[result.id][result.outcome] += 1
+    return table
+
+
+def write_report(screening: Screening, out_dir: Path) -> Path:
+    """Write index.html and one page per patient into ``out_dir``; return the index."""
+    pages = out_dir / "patients"
+    pages.mkdir(parents=True, exist_ok=True)
+    names = {}
+    for patient in screening.patients:
+        name = _page_name(patient, names)
+        (pages / name).write_text(_patient_page(patient, screening), encoding="utf-8")
+    index = out_dir / "index.html"
+    index.write_text(_index(screening, names), encoding="utf-8")
+    return index
+
+
+def _page_name(patient: PatientResult, taken: dict[str, str]) -> str:
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", patient.id) or "patient"
+    name, n = f"{base}.html", 1
+    while name in taken.values():
+        n += 1
+        name = f"{base}-{n}.html"
+    taken[f"{patient.source}#{patient.id}"] = name
+    return name
+
+
+def _page(title: str, body: str) -> str:
+    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>"
+            f"{html.escape(title)}</title><style>{STYLE}</style></head><body>{body}"
+            "</body></html>\n")
+
+
+def _index(screening: Screening, names: dict[str, str]) -> str:
+    verdicts = Counter(p.verdict for p in screening.patients)
+    parts = [f"<h1>QL1706 screening: attrition report</h1><p>As of {screening.as_of} "
+             f"(screening window {screening.window_days} days), protocol "
+             f"{html.escape(screening.protocol_version)}. {len(screening.patients)} patients: "
+             + ", ".join(f"{verdicts[v]} {v}" for v in ("eligible", "ineligible", "incomplete"))
+             + ".</p>",
+             "<h2>Screening funnel</h2>", _funnel_svg(screening), _funnel_html(screening),
+             "<h2>Outcomes per criterion</h2>", _outcomes_svg(screening),
+             _outcomes_html(screening), "<h2>Unknown worklist</h2>", _worklist_html(screening),
+             "<h2>Patients</h2>", _patients_html(screening, names)]
+    if screening.errors:
+        parts.append("<h2>Inputs that could not be read</h2><ul>" + "".join(
+            f"<li>{html.escape(e.source)}{', record ' + html.escape(e.record) if e.record else ''}"
+            f"{', field ' + html.escape(e.field) if e.field else ''}: {html.escape(e.message)}"
+            "</li>" for e in screening.errors) + "</ul>")
+    return _page("QL1706 attrition report", "".join(parts))
+
+
+def _funnel_html(screening: Screening) -> str:
+    rows = "".join(f"<tr><td>{s.criterion}</td><td>{s.removed}</td><td>{s.remaining}</td></tr>"
+                   for s in funnel(screening))
+    return (f"<table><tr><th>criterion</th><th>removed</th><th>remaining</th></tr>"
+            f"<tr><td>screened</td><td></td><td>{len(screening.patients)}</td></tr>{rows}"
+            "</table>")
+
+
+def _outcomes_html(screening: Screening) -> str:
+    head = "".join(f"<th>{o}</th>" for o in OUTCOMES)
+    rows = "".join(f"<tr><td>{cid}</td>" + "".join(f"<td>{counts[o]}</td>" for o in OUTCOMES)
+                   + "</tr>" for cid, counts in outcome_table(screening).items())
+    return f"<table><tr><th>criterion</th>{head}</tr>{rows}</table>"
+
+
+def _worklist_html(screening: Screening) -> str:
+    rows = [(p.id, c.id, c.to_collect or "") for p in screening.patients
+            if p.verdict == "incomplete" for c in p.criteria if c.outcome == "unknown"]
+    if not rows:
+        return "<p>Nothing to collect.</p>"
+    body = "".join(f"<tr><td>{html.escape(p)}</td><td>{c}</td><td>{html.escape(t)}</td></tr>"
+                   for p, c, t in rows)
+    return f"<table><tr><th>patient</th><th>criterion</th><th>to collect</th></tr>{body}</table>"
+
+
+def _patients_html(screening: Screening, names: dict[str, str]) -> str:
+    rows = "".join(
+        f"<tr><td><a href=\"patients/{names[f'{p.source}#{p.id}']}\">{html.escape(p.id)}</a>"
+        f"</td><td class=\"{_verdict_class(p.verdict)}\">{p.verdict}</td>"
+        f"<td>{html.escape(p.source)}</td></tr>" for p in screening.patients)
+    return f"<table><tr><th>patient</th><th>verdict</th><th>source</th></tr>{rows}</table>"
+
+
+def _verdict_class(verdict: str) -> str:
+    return {"eligible": "met", "ineligible": "not_met", "incomplete": "unknown"}[verdict]
+
+
+def _patient_page(patient: PatientResult, screening: Screening) -> str:
+    rows = "".join(
+        f"<tr><td>{c.id}</td><td class=\"{c.outcome}\">{c.outcome}</td>"
+        f"<td>{html.escape(c.explanation)}"
+        + (f"<br><b>Evidence:</b> {html.escape('; '.join(c.evidence))}" if c.evidence else "")
+        + (f"<br><b>Limit:</b> {html.escape('; '.join(c.limits))}" if c.limits else "")
+        + "</td></tr>" for c in patient.criteria)
+    body = (f"<p><a href=\"../index.html\">all patients</a></p><h1>{html.escape(patient.id)}"
+            f"</h1><p>Verdict: <span class=\"{_verdict_class(patient.verdict)}\">"
+            f"{patient.verdict}</span> as of {screening.as_of}; source "
+            f"{html.escape(patient.source)}</p><table><tr><th>criterion</th><th>outcome</th>"
+            f"<th>explanation</th></tr>{rows}</table>")
+    return _page(f"QL1706 screening: {patient.id}", body)
+
+
+def _svg(figure) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(figure)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams["svg.hashsalt"] = "ql1706kg"  # stable ids: same input, same file
+    matplotlib.rcParams["svg.fonttype"] = "none"
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _funnel_svg(screening: Screening) -> str:
+    plt = _pyplot()
+    steps = [s for s in funnel(screening) if s.removed]
+    labels = ["screened"] + [f"after {s.criterion}" for s in steps]
+    values = [len(screening.patients)] + [s.remaining for s in steps]
+    figure, axes = plt.subplots(figsize=(8, 0.45 * len(labels) + 1))
+    axes.barh(labels[::-1], values[::-1], color="#1565c0")
+    for y, value in enumerate(values[::-1]):
+        axes.text(value, y, f" {value}", va="center")
+    axes.set_xlabel("patients remaining")
+    axes.set_title("Screening funnel (criteria that removed at least one patient)")
+    return _svg(figure)
+
+
+def _outcomes_svg(screening: Screening) -> str:
+    plt = _pyplot()
+    table = outcome_table(screening)
+    criteria = list(table)[::-1]
+    figure, axes = plt.subplots(figsize=(8, 0.3 * len(criteria) + 1.2))
+    left = [0] * len(criteria)
+    for outcome in OUTCOMES:
+        counts = [table[c][outcome] for c in criteria]
+        axes.barh(criteria, counts, left=left, color=COLOURS[outcome], label=outcome)
+        left = [a + b for a, b in zip(left, counts, strict=True)]
+    axes.set_xlabel("patients")
+    axes.legend(loc="lower right", fontsize="small")
+    axes.set_title("Outcome of each criterion")
+    return _svg(figure)
