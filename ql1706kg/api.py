@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from rdflib import Graph
-
 from . import __version__
 from .derive import DEFAULT_WINDOW_DAYS, Assessment, derive
 from .errors import InputError
+from .graph import PatientGraph
 from .judge import PatientResult, judge
 from .lift import lift, patient_iri
 from .models import PatientRecord
@@ -216,7 +215,7 @@ def _screen_chunk(chunk: list[Item], assessment: Assessment, keep_graphs: bool
 
 
 def patient_graph(record: PatientRecord, assessment: Assessment,
-                  source: str | None = None) -> Graph:
+                  source: str | None = None) -> PatientGraph:
     """Lift one record and add its derived facts: the graph that is validated."""
     graph = lift(record, source)
     return derive(graph, patient_iri(record.id), assessment)

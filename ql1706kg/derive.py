@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from rdflib import Graph, Literal, URIRef
+from rdflib import Literal, URIRef
 
 from .errors import UnitError
+from .graph import PatientGraph
 from .lift import boolean, d, dec
 from .namespaces import PROV, QL, RDF
 from .terminology import Terminology, terminology
@@ -40,8 +41,8 @@ class Assessment:
         return self.as_of - timedelta(days=self.window_days)
 
 
-def derive(graph: Graph, patient: URIRef, assessment: Assessment,
-           term: Terminology | None = None) -> Graph:
+def derive(graph: PatientGraph, patient: URIRef, assessment: Assessment,
+           term: Terminology | None = None) -> PatientGraph:
     """Add the derived facts of one patient to its graph (in place) and return the graph."""
     _Deriver(graph, patient, assessment, term or terminology()).run()
     return graph
@@ -81,7 +82,7 @@ def _number(value) -> Decimal | None:
 
 
 class _Deriver:
-    def __init__(self, graph: Graph, patient: URIRef, assessment: Assessment,
+    def __init__(self, graph: PatientGraph, patient: URIRef, assessment: Assessment,
                  term: Terminology) -> None:
         self.g, self.p, self.a, self.term = graph, patient, assessment, term
         self.selected: dict[URIRef, URIRef] = {}  # test -> selected observation

@@ -13,9 +13,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from rdflib import Graph, Literal, URIRef
+from rdflib import Literal, URIRef
 
 from .derive import Assessment
+from .graph import PatientGraph
 from .namespaces import QL, RDF, RDFS
 from .terminology import Terminology
 from .validate import ShapeInfo, Shapes
@@ -53,7 +54,7 @@ def fmt_number(value: object) -> str:
 class Explainer:
     """Explains the criteria of one patient."""
 
-    def __init__(self, graph: Graph, patient: URIRef, term: Terminology, shapes: Shapes,
+    def __init__(self, graph: PatientGraph, patient: URIRef, term: Terminology, shapes: Shapes,
                  assessment: Assessment, probes_failing: set[URIRef]) -> None:
         self.g, self.p, self.term, self.shapes = graph, patient, term, shapes
         self.a, self.probes_failing = assessment, probes_failing

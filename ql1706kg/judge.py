@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from rdflib import Graph, URIRef
+from rdflib import URIRef
 
 from .derive import Assessment
 from .explain import Explainer
+from .graph import PatientGraph
 from .namespaces import QL
 from .terminology import Terminology
 from .validate import Shapes, Violation
@@ -54,7 +55,7 @@ class PatientResult:
     as_of: date
     criteria: tuple[CriterionResult, ...]
     iri: URIRef | None = None
-    graph: Graph | None = field(default=None, compare=False, repr=False)
+    graph: PatientGraph | None = field(default=None, compare=False, repr=False)
 
     def outcome(self, criterion_id: str) -> str:
         """Return the outcome of one criterion by id."""
@@ -84,7 +85,7 @@ def outcome_of(violated: list[str]) -> str:
     return "met"
 
 
-def judge(patient: URIRef, graph: Graph, violations: list[Violation], shapes: Shapes,
+def judge(patient: URIRef, graph: PatientGraph, violations: list[Violation], shapes: Shapes,
           term: Terminology, assessment: Assessment, source: str) -> PatientResult:
     """Return the outcome and explanation of every criterion, and the verdict, of a patient."""
     violated = {v.shape for v in violations if v.focus == patient}

@@ -10,13 +10,15 @@ criteria that depend on it are ``unknown`` and the explanation can name it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
 
-from rdflib import Graph, Literal, URIRef
+from rdflib import Literal, URIRef
 
+from .graph import PatientGraph
 from .models import Coded, PatientRecord
 from .namespaces import QL, QLP, RDF, RDFS, XSD
 from .terminology import Terminology, looks_like_icdo3, terminology
@@ -34,11 +36,14 @@ def patient_iri(patient_id: str) -> URIRef:
 
 
 def lift(record: PatientRecord, source: str | None = None,
-         term: Terminology | None = None) -> Graph:
+         term: Terminology | None = None) -> PatientGraph:
     """Return the RDF graph of one patient record."""
     return _Lifter(record, term or terminology()).run(source)
 
 
+# Literals are immutable, and a cohort repeats the same dates and numbers many times: making
+# each once saves ~1.5 ms a patient (rdflib's Literal constructor is ~8 µs).
+@functools.lru_cache(maxsize=8192)
 def d(value: date) -> Literal:
     """Return an xsd:date literal."""
     return Literal(value.isoformat(), datatype=XSD.date)
@@ -46,13 +51,21 @@ def d(value: date) -> Literal:
 
 def dec(value: float | Decimal | str) -> Literal:
     """Return an xsd:decimal literal that keeps the value as written (no binary rounding)."""
-    number = value if isinstance(value, Decimal) else Decimal(str(value))
-    return Literal(number, datatype=XSD.decimal)
+    # Keyed by the written form: Decimal("1.0") == Decimal("1") but their literals differ.
+    return _decimal(str(value))
+
+
+@functools.lru_cache(maxsize=8192)
+def _decimal(written: str) -> Literal:
+    return Literal(Decimal(written), datatype=XSD.decimal)
+
+
+_TRUE, _FALSE = Literal(True, datatype=XSD.boolean), Literal(False, datatype=XSD.boolean)
 
 
 def boolean(value: bool) -> Literal:
     """Return an xsd:boolean literal."""
-    return Literal(value, datatype=XSD.boolean)
+    return _TRUE if value else _FALSE
 
 
 class _Lifter:
@@ -60,9 +73,7 @@ class _Lifter:
 
     def __init__(self, record: PatientRecord, term: Terminology) -> None:
         self.record, self.term = record, term
-        # No prefixes bound here: binding costs ~0.6 ms a patient, and every writer of a
-        # patient graph binds them on its output graph.
-        self.graph = Graph(store="SimpleMemory", bind_namespaces="none")
+        self.graph = PatientGraph()
         self.patient = patient_iri(record.id)
         self._typed: set[URIRef] = set()
 
@@ -106,7 +117,7 @@ class _Lifter:
         if label:
             self.graph.add((iri, RDFS.label, Literal(label)))
 
-    def run(self, source: str | None) -> Graph:
+    def run(self, source: str | None) -> PatientGraph:
         r, p = self.record, self.patient
         self.add(p, RDF.type, QL.Patient)
         self.add(p, QL.patientId, Literal(r.id))

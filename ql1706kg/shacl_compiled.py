@@ -25,10 +25,12 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
+from .graph import PatientGraph
 from .namespaces import RDF, RDFS, SH
 
-Check = Callable[[Graph, Node], bool]
-Path = Callable[[Graph, Node], Iterable[Node]]
+Data = Graph | PatientGraph  # a patient graph, or an rdflib graph of several
+Check = Callable[[Data, Node], bool]
+Path = Callable[[Data, Node], Iterable[Node]]
 
 _IGNORED = {RDF.type, SH.name, SH.message, SH.severity, SH.description, SH.targetClass, SH.path,
             RDFS.label, RDFS.comment, RDFS.seeAlso, SH.order, SH.group}
@@ -46,7 +48,7 @@ class CompiledShapes:
     targets: dict[URIRef, list[Node]] = field(default_factory=dict)  # shape -> target classes
     checks: dict[Node, Check] = field(default_factory=dict)
 
-    def violations(self, data: Graph) -> Iterator[tuple[Node, URIRef]]:
+    def violations(self, data: Data) -> Iterator[tuple[Node, URIRef]]:
         """Yield (focus node, top-level shape) for every focus that does not conform."""
         instances: dict[Node, list[Node]] = {}
         for shape, classes in self.targets.items():
@@ -62,12 +64,12 @@ class CompiledShapes:
                             yield focus, shape
 
 
-def _instances(data: Graph, cls: Node) -> Iterator[Node]:
+def _instances(data: Data, cls: Node) -> Iterator[Node]:
     for sub in _subclasses(data, cls):
         yield from data.subjects(RDF.type, sub)
 
 
-def _subclasses(data: Graph, cls: Node) -> list[Node]:
+def _subclasses(data: Data, cls: Node) -> list[Node]:
     out, todo = [cls], [cls]
     while todo:
         for sub in data.subjects(RDFS.subClassOf, todo.pop()):
@@ -122,7 +124,7 @@ class _Compiler:
         value_checks = self.value_checks(node)
         props = [self.shape(p) for p in self.g.objects(node, SH.property)]
 
-        def check(data: Graph, focus: Node) -> bool:
+        def check(data: Data, focus: Node) -> bool:
             return (all(c(data, focus) for c in value_checks)
                     and all(p(data, focus) for p in props))
 
@@ -141,14 +143,14 @@ class _Compiler:
         value_checks += [self.shape(p) for p in self.g.objects(node, SH.property)]
         set_checks = self.set_checks(node)
 
-        def check(data: Graph, focus: Node) -> bool:
+        def check(data: Data, focus: Node) -> bool:
             values = list(dict.fromkeys(path(data, focus)))
             return (all(c(data, focus, values) for c in set_checks)
                     and all(vc(data, v) for v in values for vc in value_checks))
 
         return check
 
-    def set_checks(self, node: Node) -> list[Callable[[Graph, Node, list[Node]], bool]]:
+    def set_checks(self, node: Node) -> list[Callable[[Data, Node, list[Node]], bool]]:
         g, out = self.g, []
         low, high = g.value(node, SH.minCount), g.value(node, SH.maxCount)
         if low is not None:
@@ -164,7 +166,7 @@ class _Compiler:
             least_q = int(qmin) if qmin is not None else None
             most_q = int(qmax) if qmax is not None else None
 
-            def qualified_check(data: Graph, focus: Node, values: list[Node]) -> bool:
+            def qualified_check(data: Data, focus: Node, values: list[Node]) -> bool:
                 count = sum(1 for v in values if inner(data, v))
                 return ((least_q is None or count >= least_q)
                         and (most_q is None or count <= most_q))
@@ -197,7 +199,7 @@ class _Compiler:
         if isinstance(node, BNode) and self.g.value(node, RDF.first) is not None:
             steps = [self.path(step) for step in self.list_of(node)]
 
-            def sequence(data: Graph, focus: Node) -> Iterable[Node]:
+            def sequence(data: Data, focus: Node) -> Iterable[Node]:
                 current = [focus]
                 for step in steps:
                     current = list(dict.fromkeys(v for n in current for v in step(data, n)))
@@ -207,8 +209,8 @@ class _Compiler:
         raise Unsupported(f"path {node}")
 
 
-def _less_than_or_equals(other: Node) -> Callable[[Graph, Node, list[Node]], bool]:
-    def check(data: Graph, focus: Node, values: list[Node]) -> bool:
+def _less_than_or_equals(other: Node) -> Callable[[Data, Node, list[Node]], bool]:
+    def check(data: Data, focus: Node, values: list[Node]) -> bool:
         limits = list(data.objects(focus, other))
         return all(_compare(v, w, lambda a, b: a <= b) for v in values for w in limits)
 
@@ -224,7 +226,7 @@ def _compare(value: Node, limit: Node, op: Callable[[object, object], bool]) -> 
         return False
 
 
-def _is_instance(data: Graph, value: Node, cls: Node) -> bool:
+def _is_instance(data: Data, value: Node, cls: Node) -> bool:
     if isinstance(value, Literal):
         return False
     types = set(data.objects(value, RDF.type))

@@ -27,6 +27,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 
 from .errors import ShapesError
+from .graph import PatientGraph
 from .namespaces import QL, RDF, RDFS, SH
 from .resources import shape_files
 from .shacl_compiled import CompiledShapes, Unsupported, compile_shapes
@@ -215,7 +216,7 @@ def engine() -> str:
 ENGINES = ("compiled", "pyshacl")
 
 
-def validate_graphs(graphs: list[Graph], engine_name: str | None = None) -> list[Violation]:
+def validate_graphs(graphs: list[PatientGraph], engine_name: str | None = None) -> list[Violation]:
     """Validate patient graphs: one by one with the compiled evaluator, or merged in one
     pySHACL call (pySHACL's cost per call makes small batches cheaper per patient)."""
     index = shapes()

@@ -1,0 +1,144 @@
+"""A patient's graph: a small indexed triple set with the read API the pipeline uses.
+
+Why not ``rdflib.Graph``: a patient has ~300 triples, and lifting, deriving, validating and
+explaining them look triples up ~1,600 times. Profiled at 1,000 patients, rdflib's generic
+layers (Graph.triples -> Store.triples -> context checks) cost ~4 µs per lookup and ~5 µs per
+``add``: about half of a screening. Two dict indexes answer the same questions in well under
+a microsecond. The terms stay rdflib terms (``URIRef``, ``Literal``, ``BNode``) with rdflib's
+equality, so a triple means exactly what it means in an rdflib graph; ``to_rdflib()`` gives a
+real ``rdflib.Graph`` (SPARQL, serialisation), and ``rdflib_graph += patient_graph`` works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from rdflib import Graph
+from rdflib.term import Node
+
+Triple = tuple[Node, Node, Node]
+Pattern = tuple[Node | None, Node | None, Node | None]
+_NONE: dict = {}
+
+
+class PatientGraph:
+    """Triples indexed subject -> predicate -> objects and predicate -> object -> subjects.
+
+    Insertion order is kept (dicts), so iteration and every lookup are deterministic.
+    """
+
+    __slots__ = ("_pos", "_size", "_spo")
+
+    def __init__(self, triples: Iterable[Triple] = ()) -> None:
+        self._spo: dict[Node, dict[Node, dict[Node, None]]] = {}
+        self._pos: dict[Node, dict[Node, dict[Node, None]]] = {}
+        self._size = 0
+        for triple in triples:
+            self.add(triple)
+
+    # -- writing --------------------------------------------------------------------------
+    def add(self, triple: Triple) -> PatientGraph:
+        """Add a triple (a repeated triple is stored once, as in RDF)."""
+        s, p, o = triple
+        objects = self._spo.setdefault(s, {}).setdefault(p, {})
+        if o not in objects:
+            objects[o] = None
+            self._pos.setdefault(p, {}).setdefault(o, {})[s] = None
+            self._size += 1
+        return self
+
+    def __iadd__(self, other: Iterable[Triple]) -> PatientGraph:
+        for triple in other:
+            self.add(triple)
+        return self
+
+    # -- reading --------------------------------------------------------------------------
+    def objects(self, subject: Node | None = None, predicate: Node | None = None
+                ) -> Iterator[Node]:
+        """The objects of (subject, predicate), each once; ``None`` matches anything."""
+        if subject is not None and predicate is not None:
+            return iter(list(self._spo.get(subject, _NONE).get(predicate, _NONE)))
+        return iter(list(dict.fromkeys(o for _s, _p, o in self.triples((subject, predicate,
+                                                                         None)))))
+
+    def subjects(self, predicate: Node | None = None, object: Node | None = None
+                 ) -> Iterator[Node]:
+        """The subjects of (predicate, object), each once; ``None`` matches anything."""
+        if predicate is not None and object is not None:
+            return iter(list(self._pos.get(predicate, _NONE).get(object, _NONE)))
+        return iter(list(dict.fromkeys(s for s, _p, _o in self.triples((None, predicate,
+                                                                         object)))))
+
+    def predicates(self, subject: Node | None = None, object: Node | None = None
+                   ) -> Iterator[Node]:
+        """The predicates of (subject, object), each once."""
+        return iter(list(dict.fromkeys(p for _s, p, _o in self.triples((subject, None,
+                                                                         object)))))
+
+    def value(self, subject: Node | None = None, predicate: Node | None = None,
+              object: Node | None = None, default: Node | None = None
+              ) -> Node | None:
+        """One object of (subject, predicate), or one subject of (predicate, object), as
+        ``rdflib.Graph.value`` does; ``default`` when there is none."""
+        if subject is not None and predicate is not None and object is None:
+            for found in self._spo.get(subject, _NONE).get(predicate, _NONE):
+                return found
+            return default
+        if subject is None and predicate is not None and object is not None:
+            for found in self._pos.get(predicate, _NONE).get(object, _NONE):
+                return found
+            return default
+        raise ValueError("value() needs exactly one of subject and object left open")
+
+    def triples(self, pattern: Pattern) -> Iterator[Triple]:
+        """Every triple matching the pattern (``None`` matches anything)."""
+        s, p, o = pattern
+        if s is not None:
+            by_predicate = self._spo.get(s, _NONE)
+            predicates = [p] if p is not None else list(by_predicate)
+            for pred in predicates:
+                for obj in list(by_predicate.get(pred, _NONE)):
+                    if o is None or obj == o:
+                        yield s, pred, obj
+            return
+        if p is not None:
+            by_object = self._pos.get(p, _NONE)
+            objects = [o] if o is not None else list(by_object)
+            for obj in objects:
+                for subj in list(by_object.get(obj, _NONE)):
+                    yield subj, p, obj
+            return
+        for subj, by_predicate in list(self._spo.items()):
+            for pred, objects_ in list(by_predicate.items()):
+                for obj in list(objects_):
+                    if o is None or obj == o:
+                        yield subj, pred, obj
+
+    def __contains__(self, triple: Pattern) -> bool:
+        return next(self.triples(triple), None) is not None
+
+    def __iter__(self) -> Iterator[Triple]:
+        return self.triples((None, None, None))
+
+    def __len__(self) -> int:
+        return self._size
+
+    # -- rdflib ---------------------------------------------------------------------------
+    def to_rdflib(self) -> Graph:
+        """The same triples in an ``rdflib.Graph`` (for SPARQL or serialisation)."""
+        from .namespaces import bind_prefixes
+
+        graph = bind_prefixes(Graph())
+        graph.addN((s, p, o, graph) for s, p, o in self)
+        return graph
+
+    def serialize(self, *args, **kwargs):
+        """Serialise through rdflib (see ``rdflib.Graph.serialize``)."""
+        return self.to_rdflib().serialize(*args, **kwargs)
+
+    def query(self, *args, **kwargs):
+        """Run a SPARQL query through rdflib (see ``rdflib.Graph.query``)."""
+        return self.to_rdflib().query(*args, **kwargs)
+
+
+__all__ = ["PatientGraph"]

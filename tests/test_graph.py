@@ -1,0 +1,98 @@
+"""PatientGraph answers every lookup exactly as rdflib.Graph does on the same triples."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+import pytest
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.compare import isomorphic
+
+from ql1706kg import patient_graph
+from ql1706kg.api import assessment_for
+from ql1706kg.graph import PatientGraph
+from ql1706kg.models import PatientRecord
+from ql1706kg.namespaces import QL, RDF, XSD
+from ql1706kg.synthetic import patients
+
+EX = "https://example.org/"
+S = [URIRef(EX + "a"), URIRef(EX + "b"), BNode("n1")]
+P = [URIRef(EX + "p"), URIRef(EX + "q"), RDF.type]
+OBJ = [URIRef(EX + "a"), Literal("x"), Literal(Decimal("1.0"), datatype=XSD.decimal),
+     Literal(Decimal("1"), datatype=XSD.decimal), Literal(True, datatype=XSD.boolean)]
+TRIPLES = [t for i, t in enumerate(itertools.product(S, P, OBJ)) if i % 3 != 1]
+
+
+def both() -> tuple[PatientGraph, Graph]:
+    ours, theirs = PatientGraph(), Graph()
+    for triple in TRIPLES + TRIPLES[:5]:  # repeats are stored once
+        ours.add(triple)
+        theirs.add(triple)
+    return ours, theirs
+
+
+PATTERNS = list(itertools.product([None, *S, URIRef(EX + "z")], [None, *P],
+                                  [None, *OBJ, Literal("absent")]))
+
+
+@pytest.mark.parametrize("pattern", PATTERNS, ids=lambda p: "-".join(
+    "_" if t is None else str(t)[-3:] for t in p))
+def test_triples_match_rdflib(pattern):
+    ours, theirs = both()
+    found = list(ours.triples(pattern))
+    assert len(found) == len(set(found)) and set(found) == set(theirs.triples(pattern))
+    assert (pattern in ours) == (pattern in theirs)
+
+
+def same(ours, theirs) -> bool:
+    """Each node once (rdflib repeats a node per matching triple), the same set as rdflib."""
+    found = list(ours)
+    return len(found) == len(set(found)) and set(found) == set(theirs)
+
+
+def test_lookups_match_rdflib():
+    ours, theirs = both()
+    assert len(ours) == len(theirs) == len(TRIPLES)
+    for s, p in itertools.product([None, *S], [None, *P]):
+        assert same(ours.objects(s, p), theirs.objects(s, p))
+    for p, o in itertools.product([None, *P], [None, *OBJ]):
+        assert same(ours.subjects(p, o), theirs.subjects(p, o))
+    for s, o in itertools.product([None, *S], [None, *OBJ]):
+        assert same(ours.predicates(s, o), theirs.predicates(s, o))
+    for s, p in itertools.product(S, P):
+        assert ours.value(s, p) in set(theirs.objects(s, p)) | {None}
+        assert (ours.value(s, p) is None) == (theirs.value(s, p) is None)
+
+
+def test_decimal_literals_keep_their_written_form():
+    """rdflib term equality: 1.0 and 1 are different literals, so both are kept."""
+    ours, _ = both()
+    values = set(ours.objects(S[0], P[0]))
+    assert Literal(Decimal("1.0"), datatype=XSD.decimal) in values
+    assert Literal(Decimal("1"), datatype=XSD.decimal) in values
+
+
+def test_value_needs_one_open_position():
+    with pytest.raises(ValueError, match="exactly one"):
+        PatientGraph().value(None, None, None)
+
+
+def test_adding_while_iterating_is_safe():
+    graph = PatientGraph([(S[0], P[0], S[1])])
+    for obj in graph.objects(S[0], P[0]):
+        graph.add((S[0], P[0], URIRef(str(obj) + "x")))
+    assert len(graph) == 2
+
+
+def test_a_patient_graph_converts_to_an_isomorphic_rdflib_graph():
+    record = PatientRecord.model_validate(next(iter(patients(1, seed=3))))
+    graph = patient_graph(record, assessment_for("2026-11-20"))
+    converted = graph.to_rdflib()
+    assert len(converted) == len(graph) > 100
+    merged = Graph()
+    merged += graph
+    assert isomorphic(merged, converted)
+    assert "ql:Patient" in graph.serialize(format="turtle")
+    rows = list(graph.query(f"SELECT ?p WHERE {{ ?p a <{QL.Patient}> }}"))
+    assert len(rows) == 1
