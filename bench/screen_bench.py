@@ -25,10 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from ql1706kg import screen
+from ql1706kg import cli, screen
 from ql1706kg.fhir_write import to_bundle
 from ql1706kg.read import read_paths
-from ql1706kg.render import render_json
 from ql1706kg.synthetic import AS_OF, BASE, patients
 
 
@@ -64,16 +63,25 @@ def timed(function) -> float:
 
 
 def full_pipeline(path: Path, n: int, jobs: int) -> tuple[float, dict]:
-    verdicts: dict[str, int] = {}
+    """``ql1706kg screen PATH --format json -o FILE --jobs J``, run in this (warm) process
+    through the CLI's own code: read, lift, derive, validate, judge, explain, write JSON."""
+    out = path.parent / "verdicts.json"
+    args = ["screen", str(path), "--as-of", AS_OF, "--format", "json", "--jobs", str(jobs),
+            "--quiet", "-o", str(out)]
 
     def run() -> None:
-        result = screen([path], as_of=AS_OF, jobs=jobs, keep_graphs=False)
-        render_json(result)
-        for patient in result.patients:
-            verdicts[patient.verdict] = verdicts.get(patient.verdict, 0) + 1
-        assert len(result.patients) == n, (len(result.patients), result.errors[:3])
+        try:
+            cli.main(args, standalone_mode=False)
+        except SystemExit as exc:
+            assert not exc.code, f"screen exited with {exc.code}"
 
-    return timed(run), verdicts
+    elapsed = timed(run)
+    patients = json.loads(out.read_text(encoding="utf-8"))["patients"]
+    assert len(patients) == n, len(patients)
+    verdicts: dict[str, int] = {}
+    for patient in patients:
+        verdicts[patient["verdict"]] = verdicts.get(patient["verdict"], 0) + 1
+    return elapsed, verdicts
 
 
 def parse_floor(path: Path, n: int) -> float:
@@ -121,7 +129,7 @@ def cli_single(runs: int) -> float:
 def measure(n: int, seed: int, jobs: int, fmt: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = write_inputs(n, seed, Path(tmp), fmt)
-        screen([path], as_of=AS_OF, jobs=1)  # warm-up: terminology, compiled shapes
+        screen(list(patients(20, seed + 1)), as_of=AS_OF)  # warm-up: terminology, shapes
         elapsed, verdicts = full_pipeline(path, n, jobs)
         floor = parse_floor(path, n)
     return {"format": fmt, "n": n, "patients_per_second": round(n / elapsed, 1),

@@ -6,9 +6,11 @@ screened and reported); 2 usage error (Click's own, and bad option values).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -18,9 +20,16 @@ from rdflib import Graph
 from . import __version__
 from .api import Screening, ScreeningError, assessment_for, iter_screen, protocol_version
 from .derive import DEFAULT_WINDOW_DAYS
-from .render import RENDERERS
+from .render import (
+    RENDERERS,
+    JsonDocumentWriter,
+    error_line,
+    patient_json,
+    patient_line,
+)
 
 EXIT_OK, EXIT_INPUT_ERROR, EXIT_USAGE = 0, 1, 2
+FLUSH_SECONDS = 1.0  # --format ndjson -o FILE: the longest a written line waits in a buffer
 
 
 def _as_of(_ctx, _param, value: str | None) -> date:
@@ -73,12 +82,12 @@ def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: 
                    resume: bool, scheduler: str | None) -> None:
     """Screen the patient records in PATHS (files or folders) and explain every criterion."""
     workers = jobs or os.cpu_count() or 1
-    if fmt == "ndjson":
-        failed = _screen_streaming(paths, as_of, window_days, output, workers, quiet, resume,
-                                   scheduler)
-        sys.exit(EXIT_INPUT_ERROR if failed else EXIT_OK)
-    if resume:
+    if resume and fmt != "ndjson":
         raise click.UsageError("--resume needs --format ndjson and -o FILE")
+    if fmt == "ndjson" or (fmt == "json" and shacl_report is None):
+        failed = _screen_streaming(paths, fmt, as_of, window_days, output, workers, quiet,
+                                   resume, scheduler)
+        sys.exit(EXIT_INPUT_ERROR if failed else EXIT_OK)
     keep = fmt in ("turtle", "jsonld") or shacl_report is not None
     assessment = assessment_for(as_of, window_days)
     result = Screening(as_of=assessment.as_of, window_days=assessment.window_days,
@@ -114,57 +123,100 @@ def _progress(items, quiet: bool):
     return tqdm(items, unit=" patients", file=sys.stderr, desc="screening")
 
 
-def _screen_streaming(paths: tuple[Path, ...], as_of: date, window_days: int,
+def _screen_streaming(paths: tuple[Path, ...], fmt: str, as_of: date, window_days: int,
                       output: Path | None, jobs: int, quiet: bool, resume: bool,
                       scheduler: str | None) -> bool:
-    """Write one JSON line per patient (or input error) as soon as it is screened."""
+    """Write JSON (a document, or one line per patient) as patients are screened.
+
+    Each worker encodes its own patients, so the parent only moves bytes; memory stays flat
+    whatever the cohort size. A document written to a file appears only when complete.
+    """
     if resume and output is None:
         raise click.UsageError("--resume needs -o FILE (the output of the interrupted run)")
     done = _screened_before(output) if resume else set()
     assessment = assessment_for(as_of, window_days)
+    as_of_text = assessment.as_of.isoformat()
     skip = (lambda r: (r.source, r.record.id) in done) if done else None
-    failed = False
-    handle = output.open("a" if resume else "w", encoding="utf-8") if output else sys.stdout
+    encode = (patient_json if fmt == "json" else
+              functools.partial(patient_line, as_of=as_of_text))
+    target = output.with_name(output.name + ".partial") if output and fmt == "json" else output
+    errors: list[ScreeningError] = []
+    try:
+        handle = (target.open("ab" if resume else "wb") if target
+                  else _binary_stdout())
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {target}: {exc.strerror}") from None
+    document = (JsonDocumentWriter(handle, Screening(as_of=assessment.as_of, window_days=
+                                                     assessment.window_days,
+                                                     protocol_version=protocol_version()))
+                if fmt == "json" else None)
+    flushed = time.monotonic()
     try:
         for item in _progress(iter_screen(paths, assessment, jobs=jobs, keep_graphs=False,
-                                          skip=skip, scheduler=scheduler), quiet):
+                                          skip=skip, scheduler=scheduler, encode=encode),
+                              quiet):
             if isinstance(item, ScreeningError):
-                failed = True
+                errors.append(item)
                 _echo_error(item)
-                line = {"as_of": assessment.as_of.isoformat(), "error": item.as_dict()}
+                if document is None:
+                    handle.write(error_line(item, as_of_text))
+            elif document is not None:
+                document.add(item.data)
             else:
-                line = {"as_of": assessment.as_of.isoformat(), **item.as_dict()}
-            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-            handle.flush()
+                handle.write(item.data)
+            if time.monotonic() - flushed > FLUSH_SECONDS:
+                # Written through at least every second: an interruption loses at most the
+                # lines of that second, and --resume screens those patients again.
+                handle.flush()
+                flushed = time.monotonic()
+        if document is not None:
+            document.close(errors)
+    except BaseException:
+        if target is not None and target != output:
+            target.unlink(missing_ok=True)  # no half-written document is left behind
+        raise
     finally:
-        if handle is not sys.stdout:
+        handle.flush()
+        if target is not None:
             handle.close()
-    return failed
+    if target != output:
+        target.replace(output)
+    return bool(errors)
+
+
+def _binary_stdout():
+    """Standard output as bytes (the text layer flushed first, so nothing is reordered)."""
+    sys.stdout.flush()
+    return sys.stdout.buffer
 
 
 def _screened_before(output: Path) -> set[tuple[str, str]]:
-    """(source, patient id) of every patient an earlier run already wrote to ``output``."""
+    """(source, patient id) of every patient an earlier run already wrote to ``output``.
+
+    Read line by line (a million-patient output is gigabytes); a last line cut short by the
+    interruption is removed, and that patient is screened again.
+    """
     done: set[tuple[str, str]] = set()
     if not output.exists():
         return done
-    for number, line in enumerate(output.read_text(encoding="utf-8").splitlines(), 1):
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError:
-            # A line cut short by the interruption: that patient is screened again.
-            click.echo(f"note: {output}:{number} is incomplete and is screened again",
-                       err=True)
-            continue
-        if "id" in data:
-            done.add((data.get("source", ""), data["id"]))
-    _drop_partial_last_line(output)
+    complete = 0  # bytes of whole lines
+    with output.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                click.echo(f"note: {output}:{number} is incomplete and is screened again",
+                           err=True)
+                if line.endswith(b"\n"):
+                    complete += len(line)
+                continue
+            if line.endswith(b"\n"):
+                complete += len(line)
+            if "id" in data:
+                done.add((data.get("source", ""), data["id"]))
+    with output.open("r+b") as handle:
+        handle.truncate(complete)
     return done
-
-
-def _drop_partial_last_line(output: Path) -> None:
-    text = output.read_text(encoding="utf-8")
-    if text and not text.endswith("\n"):
-        output.write_text(text[: text.rfind("\n") + 1], encoding="utf-8")
 
 
 @main.command("criteria")

@@ -20,6 +20,11 @@ class InputError(Ql1706kgError):
             where += f", field {field}"
         super().__init__(f"{where}: {message}")
 
+    def __reduce__(self) -> tuple:
+        # Bad records travel to worker processes inside their batch; the default pickling of
+        # an exception passes only the message, which this constructor cannot take.
+        return (InputError, (self.source, self.detail, self.record, self.field))
+
 
 class UnitError(Ql1706kgError):
     """A quantity's unit cannot be converted to the unit a criterion compares in."""

@@ -38,6 +38,11 @@ class CriterionResult:
     shapes: tuple[str, ...] = ()
     evidence_nodes: tuple[str, ...] = ()  # IRIs of the facts cited (observations, derived...)
 
+    def fields(self) -> tuple:
+        """The fields in order: the compact form results travel in between processes."""
+        return (self.id, self.text, self.outcome, self.explanation, self.evidence, self.limits,
+                self.to_collect, self.shapes, self.evidence_nodes)
+
     def as_dict(self) -> dict:
         """Return the JSON form of the result."""
         return {"id": self.id, "outcome": self.outcome, "explanation": self.explanation,
@@ -57,6 +62,12 @@ class PatientResult:
     iri: URIRef | None = None
     graph: PatientGraph | None = field(default=None, compare=False, repr=False)
 
+    def __reduce__(self) -> tuple:
+        # Pickled as plain tuples: results come back from worker processes, and pickle's
+        # generic path for ~30 dataclass objects a patient doubled the parent's share of work.
+        return (_rebuild, (self.id, self.source, self.verdict, self.as_of,
+                           tuple(c.fields() for c in self.criteria), self.iri, self.graph))
+
     def outcome(self, criterion_id: str) -> str:
         """Return the outcome of one criterion by id."""
         return next(c.outcome for c in self.criteria if c.id == criterion_id)
@@ -66,6 +77,12 @@ class PatientResult:
         return {"id": self.id, "source": self.source, "verdict": self.verdict,
                 "counts": {o: sum(c.outcome == o for c in self.criteria) for o in OUTCOMES},
                 "criteria": [c.as_dict() for c in self.criteria]}
+
+
+def _rebuild(patient_id: str, source: str, verdict: str, as_of: date, criteria: tuple,
+             iri: URIRef | None, graph: PatientGraph | None) -> PatientResult:
+    return PatientResult(patient_id, source, verdict, as_of,
+                         tuple(CriterionResult(*c) for c in criteria), iri, graph)
 
 
 def verdict_of(outcomes: list[str]) -> str:

@@ -165,7 +165,7 @@ def _patient(path: Path, patient: str, rows: list[tuple[int, dict[str, Any]]]
     result = parse_record(record, f"{path}")
     if isinstance(result, InputError):
         return result
-    return SourcedRecord(f"{path}#{patient}", result.record)
+    return SourcedRecord(f"{path}#{patient}", result.record, result.raw)
 
 
 def _apply(record: dict, regimens: dict, row: dict[str, Any]) -> None:

@@ -96,3 +96,30 @@ def test_a_patient_graph_converts_to_an_isomorphic_rdflib_graph():
     assert "ql:Patient" in graph.serialize(format="turtle")
     rows = list(graph.query(f"SELECT ?p WHERE {{ ?p a <{QL.Patient}> }}"))
     assert len(rows) == 1
+
+
+def test_results_and_records_survive_the_trip_to_a_worker_and_back():
+    """Both travel in a compact form (tuples; the validated JSON value): nothing is lost."""
+    import pickle
+
+    from ql1706kg import screen
+    from ql1706kg.read import parse_record
+
+    raw = list(patients(5, seed=8))
+    records = [parse_record(item, f"cohort[{i}]") for i, item in enumerate(raw)]
+    assert pickle.loads(pickle.dumps(records)) == records
+    results = screen(raw, as_of="2026-11-20", keep_graphs=False).patients
+    back = pickle.loads(pickle.dumps(results))
+    assert back == results
+    assert [c.evidence_nodes for r in back for c in r.criteria] == [
+        c.evidence_nodes for r in results for c in r.criteria]
+
+
+def test_screening_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+
+    from ql1706kg import screen
+
+    before = gc.get_threshold()
+    screen(list(patients(3, seed=2)), as_of="2026-11-20")
+    assert gc.get_threshold() == before
