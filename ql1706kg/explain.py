@@ -51,6 +51,17 @@ def fmt_number(value: object) -> str:
     return text.rstrip("0").rstrip(".")
 
 
+# The describer of each kind of fact, by its class.
+_DESCRIBERS = {
+    QL.Observation: "describe_observation", QL.DerivedValue: "describe_derived",
+    QL.SarcomaDiagnosis: "describe_diagnosis", QL.TherapyCourse: "describe_therapy",
+    QL.Metastasis: "describe_metastasis", QL.InformedConsent: "describe_consent",
+    QL.SupportiveCareEvent: "describe_supportive_care", QL.Lesion: "describe_lesion",
+    QL.NonNodalLesion: "describe_lesion", QL.NodalLesion: "describe_lesion",
+    QL.DiameterSumChange: "describe_change", QL.SurvivalEstimate: "describe_survival",
+}
+
+
 class Explainer:
     """Explains the criteria of one patient."""
 
@@ -58,6 +69,7 @@ class Explainer:
                  assessment: Assessment, probes_failing: set[URIRef]) -> None:
         self.g, self.p, self.term, self.shapes = graph, patient, term, shapes
         self.a, self.probes_failing = assessment, probes_failing
+        self._described: dict[tuple, str] = {}
 
     # -- the criterion -------------------------------------------------------------------
     def explain(self, crit: dict, outcome: str, violated: list[ShapeInfo]):
@@ -145,6 +157,14 @@ class Explainer:
                        for value in self.g.objects(self.p, prop) if isinstance(value, URIRef)})
 
     def describe(self, prop: URIRef, value) -> str:
+        """A fact in words; each fact once per patient (criteria cite the same facts)."""
+        key = (prop, value)
+        text = self._described.get(key)
+        if text is None:
+            text = self._described[key] = self._describe(prop, value)
+        return text
+
+    def _describe(self, prop: URIRef, value) -> str:
         if isinstance(value, Literal):
             label = self.term.label(prop)
             if isinstance(value.toPython(), bool):
@@ -152,20 +172,12 @@ class Explainer:
             if isinstance(value.toPython(), date):
                 return f"{label} {value}"
             return f"{label} {fmt_number(value)}"
-        kind = self.g.value(value, RDF.type)
-        describe = {
-            QL.Observation: self.describe_observation, QL.DerivedValue: self.describe_derived,
-            QL.SarcomaDiagnosis: self.describe_diagnosis, QL.TherapyCourse: self.describe_therapy,
-            QL.Metastasis: self.describe_metastasis, QL.InformedConsent: self.describe_consent,
-            QL.SupportiveCareEvent: self.describe_supportive_care,
-            QL.Lesion: self.describe_lesion, QL.NonNodalLesion: self.describe_lesion,
-            QL.NodalLesion: self.describe_lesion, QL.DiameterSumChange: self.describe_change,
-            QL.SurvivalEstimate: self.describe_survival,
-        }
-        for cls in self.g.objects(value, RDF.type):
-            if cls in describe:
-                return describe[cls](value)
-        if kind is None and value in self.term.labels:
+        kinds = list(self.g.objects(value, RDF.type))
+        for cls in kinds:
+            method = _DESCRIBERS.get(cls)
+            if method is not None:
+                return getattr(self, method)(value)
+        if not kinds and value in self.term.labels:
             return self.term.label(value)
         return self.label_of(value)
 
