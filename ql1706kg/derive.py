@@ -20,7 +20,7 @@ from rdflib import Literal, URIRef
 
 from .errors import UnitError
 from .graph import PatientGraph
-from .lift import boolean, d, dec
+from .lift import boolean, d, dec, integer, text
 from .namespaces import PROV, QL, RDF
 from .terminology import Terminology, terminology
 from .units import convert
@@ -90,7 +90,7 @@ class _Deriver:
     def run(self) -> None:
         g, p = self.g, self.p
         g.add((p, QL.assessmentDate, d(self.a.as_of)))
-        g.add((p, QL.screeningWindowDays, Literal(self.a.window_days)))
+        g.add((p, QL.screeningWindowDays, integer(self.a.window_days)))
         for obs in list(g.objects(p, QL.hasObservation)):
             self.normalise(obs)
         self.select_screening_results()
@@ -109,7 +109,7 @@ class _Deriver:
         info = self.term.tests.get(g.value(obs, QL.test))
         when = _date(g.value(obs, QL.effectiveDate))
         if when is not None:
-            g.add((obs, QL.daysBeforeAssessment, Literal((self.a.as_of - when).days)))
+            g.add((obs, QL.daysBeforeAssessment, integer((self.a.as_of - when).days)))
         if info is None:
             return
         value, concept = _number(g.value(obs, QL.value)), g.value(obs, QL.valueConcept)
@@ -154,7 +154,7 @@ class _Deriver:
             g.add((obs, QL.ratioToULN, dec(value / uln)))
         g.add((obs, QL.normalisedValue, dec(normalised)))
         if info.canonical_unit:
-            g.add((obs, QL.normalisedUnit, Literal(info.canonical_unit)))
+            g.add((obs, QL.normalisedUnit, text(info.canonical_unit)))
 
     def grade_dipstick(self, obs: URIRef, value: Decimal, unit: str | None) -> None:
         """A semi-quantitative dipstick in mg/dL takes the highest grade it reaches."""
@@ -205,7 +205,7 @@ class _Deriver:
         consent = g.value(p, QL.informedConsent)
         signed = _date(g.value(consent, QL.signedOn)) if consent is not None else None
         if signed is not None:
-            g.add((consent, QL.daysBeforeAssessment, Literal((self.a.as_of - signed).days)))
+            g.add((consent, QL.daysBeforeAssessment, integer((self.a.as_of - signed).days)))
         born = _date(g.value(p, QL.birthDate))
         if born is None:
             return
@@ -214,7 +214,7 @@ class _Deriver:
         g.add((p, QL.age, node))
         g.add((node, RDF.type, QL.DerivedValue))
         g.add((node, QL.normalisedValue, dec(completed_years(born, on))))
-        g.add((node, QL.normalisedUnit, Literal("a")))
+        g.add((node, QL.normalisedUnit, text("a")))
         g.add((node, QL.ageReferenceDate, d(on)))
         g.add((node, QL.method, QL.AgeInCompletedYears))
         g.add((node, PROV.wasDerivedFrom, p))
@@ -255,7 +255,7 @@ class _Deriver:
         g.add((self.p, QL.creatinineClearance, node))
         g.add((node, RDF.type, QL.DerivedValue))
         g.add((node, QL.normalisedValue, dec(value)))
-        g.add((node, QL.normalisedUnit, Literal("mL/min")))
+        g.add((node, QL.normalisedUnit, text("mL/min")))
         g.add((node, QL.method, method))
         for source in sources:
             g.add((node, PROV.wasDerivedFrom, source))
@@ -278,7 +278,7 @@ class _Deriver:
             after = [(when, obs) for when, obs in labs if when >= given]
             if after:
                 when, obs = after[0]
-                g.add((event, QL.daysBeforeScreeningLab, Literal((when - given).days)))
+                g.add((event, QL.daysBeforeScreeningLab, integer((when - given).days)))
                 g.add((event, QL.relatedScreeningLab, obs))
 
     def derive_therapy_timing(self) -> None:
@@ -317,7 +317,7 @@ class _Deriver:
                 g.add((node, QL.toMeasurement, second))
                 g.add((node, QL.sumRatio, dec(second_sum / first_sum)))
                 g.add((node, QL.calendarMonthsApart,
-                       Literal(calendar_months_apart(first_date, second_date))))
+                       integer(calendar_months_apart(first_date, second_date))))
                 g.add((node, PROV.wasDerivedFrom, first))
                 g.add((node, PROV.wasDerivedFrom, second))
 
@@ -341,4 +341,4 @@ class _Deriver:
             g.add((estimate, QL.dataProblem, Literal(str(exc))))
             return
         g.add((estimate, QL.normalisedValue, dec(days)))
-        g.add((estimate, QL.normalisedUnit, Literal("d")))
+        g.add((estimate, QL.normalisedUnit, text("d")))

@@ -68,6 +68,18 @@ def boolean(value: bool) -> Literal:
     return _TRUE if value else _FALSE
 
 
+@functools.lru_cache(maxsize=8192)
+def text(value: str) -> Literal:
+    """Return a plain string literal of a value that recurs (labels, units, test names)."""
+    return Literal(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def integer(value: int) -> Literal:
+    """Return an xsd:integer literal (day counts, months)."""
+    return Literal(value)
+
+
 class _Lifter:
     """One record's lifting; a class only to share the graph and the patient IRI."""
 
@@ -93,18 +105,19 @@ class _Lifter:
         find = self.term.find_in_phrase if in_phrase else self.term.find
         if isinstance(value, Coded):
             hit = self.term.find_code(value.system, value.code, within)
-            text = f"{value.system} {value.code}" + (f" ({value.display})" if value.display else "")
+            written = f"{value.system} {value.code}" + (
+                f" ({value.display})" if value.display else "")
             if hit is None and value.display:
                 hit = find(value.display, within)
         else:
-            hit, text = find(value, within), value
+            hit, written = find(value, within), value
         if hit is not None:
             self.copy_types(hit)
             return hit
-        slug = hashlib.sha1(text.encode()).hexdigest()[:10]
+        slug = hashlib.sha1(written.encode()).hexdigest()[:10]
         unknown = URIRef(f"{self.patient}/{kind}/{slug}")
         self.graph.add((unknown, RDF.type, fallback))
-        self.graph.add((unknown, RDFS.label, Literal(text)))
+        self.graph.add((unknown, RDFS.label, Literal(written)))
         return unknown
 
     def copy_types(self, iri: URIRef) -> None:
@@ -115,7 +128,7 @@ class _Lifter:
             self.graph.add((iri, RDF.type, cls))
         label = self.term.labels.get(iri)
         if label:
-            self.graph.add((iri, RDFS.label, Literal(label)))
+            self.graph.add((iri, RDFS.label, text(label)))
 
     def run(self, source: str | None) -> PatientGraph:
         r, p = self.record, self.patient
@@ -170,13 +183,13 @@ class _Lifter:
     def type_histology(self, node: URIRef, histology: str | Coded) -> None:
         """Type the diagnosis by its histology class and every superclass of it."""
         if isinstance(histology, Coded):
-            text = f"{histology.system} {histology.code}"
+            written = f"{histology.system} {histology.code}"
             hit = self.term.find_code(histology.system, histology.code, QL.Neoplasm)
             is_icdo3 = "icd" in histology.system.casefold() and looks_like_icdo3(histology.code)
         else:
-            text, hit = histology, self.term.find(histology, QL.Neoplasm)
+            written, hit = histology, self.term.find(histology, QL.Neoplasm)
             is_icdo3 = looks_like_icdo3(histology)
-        self.add(node, QL.histologyText, Literal(text))
+        self.add(node, QL.histologyText, Literal(written))
         if hit is None:
             # Every ICD-O-3 code of the eight histologies is in the terminology, so another
             # ICD-O-3 morphology code is another histology; free text we cannot read is unknown.
@@ -263,7 +276,7 @@ class _Lifter:
             self.add(p, QL.expectedSurvival, node)
             self.add(node, RDF.type, QL.SurvivalEstimate)
             self.add(node, QL.value, dec(r.expected_survival.value))
-            self.add(node, QL.unit, Literal({"days": "d", "weeks": "wk", "months": "mo"}[
+            self.add(node, QL.unit, text({"days": "d", "weeks": "wk", "months": "mo"}[
                 r.expected_survival.unit]))
             if r.expected_survival.date:
                 self.add(node, QL.effectiveDate, d(r.expected_survival.date))
@@ -275,13 +288,13 @@ class _Lifter:
             self.add(node, RDF.type, QL.Observation)
             test = self.term_ref(obs.test, QL.Test, "test", QL.UnrecognisedTest)
             self.add(node, QL.test, test)
-            self.add(node, QL.testText, Literal(obs.test if isinstance(obs.test, str)
+            self.add(node, QL.testText, text(obs.test if isinstance(obs.test, str)
                                                 else f"{obs.test.system} {obs.test.code}"))
             self.add(node, QL.effectiveDate, d(obs.date))
             info = self.term.tests.get(test)
             self.lift_value(node, obs.value, info.value_set if info else None)
             if obs.unit:
-                self.add(node, QL.unit, Literal(obs.unit))
+                self.add(node, QL.unit, text(obs.unit))
             if obs.uln is not None:
                 self.add(node, QL.upperLimitOfNormal, dec(obs.uln))
             if obs.lln is not None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from rdflib import BNode, Graph, Literal, URIRef
 
 from . import __version__
-from .namespaces import OWL, QL, RDF, RDFS, SKOS
+from .namespaces import OWL, QL, RDF, RDFS, SKOS, intern_all
 from .resources import ontology_files
 
 # How a code system is named in input -> the ontology's annotation property for it.
@@ -183,7 +183,7 @@ def terminology() -> Terminology:
         with path.open("rb") as handle:
             cached = pickle.load(handle)
         if isinstance(cached, Terminology) and cached.version == key:
-            return cached
+            return intern_all(cached)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
         pass
     built = build_terminology(closure_graph(), key)
@@ -195,7 +195,7 @@ def terminology() -> Terminology:
         tmp.replace(path)
     except OSError:
         pass  # a read-only home only costs speed, never correctness
-    return built
+    return intern_all(built)
 
 
 def build_terminology(closure: Graph, version: str) -> Terminology:

@@ -28,7 +28,7 @@ from rdflib.collection import Collection
 
 from .errors import ShapesError
 from .graph import PatientGraph
-from .namespaces import QL, RDF, RDFS, SH
+from .namespaces import QL, RDF, RDFS, SH, interned_graph
 from .resources import shape_files
 from .shacl_compiled import CompiledShapes, Unsupported, compile_shapes
 
@@ -98,7 +98,7 @@ def load_shapes_graph() -> Graph:
 @cache
 def shapes() -> Shapes:
     """Return the shapes, parsed and indexed once per process."""
-    graph = load_shapes_graph()
+    graph = interned_graph(load_shapes_graph())
     result = Shapes(graph=graph, compiled=ShapesGraph(graph), fast=_compile(graph))
     for top in set(graph.subjects(QL.criterion, None)) | set(graph.subjects(QL.role, None)):
         nested = _nested_shapes(graph, top)
