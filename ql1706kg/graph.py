@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from rdflib import Graph
+from rdflib import Graph, Literal
 from rdflib.term import Node
 
 Triple = tuple[Node, Node, Node]
@@ -22,7 +22,8 @@ _NONE: dict = {}
 
 
 class PatientGraph:
-    """Triples indexed subject -> predicate -> objects and predicate -> object -> subjects.
+    """Triples indexed subject -> predicate -> objects and predicate -> object -> subjects
+    (the second for IRIs and blank nodes only: nothing looks a patient up by a literal).
 
     Insertion order is kept (dicts), so iteration and every lookup are deterministic.
     """
@@ -40,11 +41,24 @@ class PatientGraph:
     def add(self, triple: Triple) -> PatientGraph:
         """Add a triple (a repeated triple is stored once, as in RDF)."""
         s, p, o = triple
-        objects = self._spo.setdefault(s, {}).setdefault(p, {})
-        if o not in objects:
-            objects[o] = None
-            self._pos.setdefault(p, {}).setdefault(o, {})[s] = None
+        by_predicate = self._spo.get(s)
+        if by_predicate is None:
+            by_predicate = self._spo[s] = {}
+        objects = by_predicate.get(p)
+        if objects is None:
+            objects = by_predicate[p] = {}
+        size = len(objects)
+        objects[o] = None  # one hash: rdflib's Literal.__hash__ is Python code
+        if len(objects) != size:
             self._size += 1
+            if type(o) is not Literal:  # literals are never looked up by value: not indexed
+                by_object = self._pos.get(p)
+                if by_object is None:
+                    by_object = self._pos[p] = {}
+                subjects = by_object.get(o)
+                if subjects is None:
+                    subjects = by_object[o] = {}
+                subjects[s] = None
         return self
 
     def __iadd__(self, other: Iterable[Triple]) -> PatientGraph:
@@ -64,7 +78,7 @@ class PatientGraph:
     def subjects(self, predicate: Node | None = None, object: Node | None = None
                  ) -> Iterator[Node]:
         """The subjects of (predicate, object), each once; ``None`` matches anything."""
-        if predicate is not None and object is not None:
+        if predicate is not None and object is not None and not isinstance(object, Literal):
             return iter(list(self._pos.get(predicate, _NONE).get(object, _NONE)))
         return iter(list(dict.fromkeys(s for s, _p, _o in self.triples((None, predicate,
                                                                          object)))))
@@ -85,7 +99,7 @@ class PatientGraph:
                 return found
             return default
         if subject is None and predicate is not None and object is not None:
-            for found in self._pos.get(predicate, _NONE).get(object, _NONE):
+            for found, _p, _o in self.triples((None, predicate, object)):
                 return found
             return default
         raise ValueError("value() needs exactly one of subject and object left open")
@@ -101,16 +115,13 @@ class PatientGraph:
                     if o is None or obj == o:
                         yield s, pred, obj
             return
-        if p is not None:
-            by_object = self._pos.get(p, _NONE)
-            objects = [o] if o is not None else list(by_object)
-            for obj in objects:
-                for subj in list(by_object.get(obj, _NONE)):
-                    yield subj, p, obj
+        if p is not None and o is not None and not isinstance(o, Literal):
+            for subj in list(self._pos.get(p, _NONE).get(o, _NONE)):
+                yield subj, p, o
             return
         for subj, by_predicate in list(self._spo.items()):
-            for pred, objects_ in list(by_predicate.items()):
-                for obj in list(objects_):
+            for pred in [p] if p is not None else list(by_predicate):
+                for obj in list(by_predicate.get(pred, _NONE)):
                     if o is None or obj == o:
                         yield subj, pred, obj
 
