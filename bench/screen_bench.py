@@ -3,7 +3,8 @@
 Prints, for N seeded synthetic patients (ql1706kg.synthetic: every criterion exercised, about
 40 % eligible) written as the project's JSON and as an FHIR R4 NDJSON bulk export:
   * the full pipeline as the CLI runs it (read, lift, derive, validate, judge, explain, write
-    JSON): patients per second, ms per patient, peak memory;
+    JSON): patients per second, ms per patient, peak memory. It runs warm in a fresh process
+    (this script's generated inputs would otherwise count in its peak memory);
   * the parse-only floor: reading the same inputs into records, nothing else;
   * the pySHACL reference: plain ``pyshacl.validate(..., inference="owlrl")`` per patient
     with the ontology as ``ont_graph``, on a small N (it is slow);
@@ -62,10 +63,29 @@ def timed(function) -> float:
     return time.perf_counter() - start
 
 
-def full_pipeline(path: Path, n: int, jobs: int) -> tuple[float, dict]:
-    """``ql1706kg screen PATH --format json -o FILE --jobs J``, run in this (warm) process
-    through the CLI's own code: read, lift, derive, validate, judge, explain, write JSON."""
+def full_pipeline(path: Path, n: int, jobs: int) -> tuple[float, float, dict]:
+    """``ql1706kg screen PATH --format json -o FILE --jobs J`` through the CLI's own code
+    (read, lift, derive, validate, judge, explain, write JSON), timed warm, in a fresh process
+    so that its peak memory is the pipeline's (workers included), not this script's.
+
+    Returns seconds, peak RSS in MB, and the verdict counts read back from the output.
+    """
     out = path.parent / "verdicts.json"
+    proc = subprocess.run([sys.executable, __file__, "--pipeline-only", str(path), "--jobs",
+                           str(jobs), "--output", str(out)], check=True, capture_output=True,
+                          text=True)
+    figures = json.loads(proc.stdout.splitlines()[-1])
+    patients = json.loads(out.read_text(encoding="utf-8"))["patients"]
+    assert len(patients) == n, len(patients)
+    verdicts: dict[str, int] = {}
+    for patient in patients:
+        verdicts[patient["verdict"]] = verdicts.get(patient["verdict"], 0) + 1
+    return figures["seconds"], figures["peak_rss_mb"], verdicts
+
+
+def pipeline_only(path: Path, jobs: int, out: Path) -> None:
+    """The child of full_pipeline: warm up on other patients, then time the CLI code path."""
+    screen(list(patients(20, 99)), as_of=AS_OF)  # terminology, compiled shapes
     args = ["screen", str(path), "--as-of", AS_OF, "--format", "json", "--jobs", str(jobs),
             "--quiet", "-o", str(out)]
 
@@ -75,13 +95,13 @@ def full_pipeline(path: Path, n: int, jobs: int) -> tuple[float, dict]:
         except SystemExit as exc:
             assert not exc.code, f"screen exited with {exc.code}"
 
-    elapsed = timed(run)
-    patients = json.loads(out.read_text(encoding="utf-8"))["patients"]
-    assert len(patients) == n, len(patients)
-    verdicts: dict[str, int] = {}
-    for patient in patients:
-        verdicts[patient["verdict"]] = verdicts.get(patient["verdict"], 0) + 1
-    return elapsed, verdicts
+    seconds = timed(run)
+    # This process's own high-water mark (VmHWM: ru_maxrss would carry over the memory of
+    # the benchmark process that started it), and the workers'.
+    own_kb = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text()
+                  .splitlines() if line.startswith("VmHWM:"))
+    peak = max(own_kb, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": round(peak, 1)}))
 
 
 def parse_floor(path: Path, n: int) -> float:
@@ -129,11 +149,10 @@ def cli_single(runs: int) -> float:
 def measure(n: int, seed: int, jobs: int, fmt: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = write_inputs(n, seed, Path(tmp), fmt)
-        screen(list(patients(20, seed + 1)), as_of=AS_OF)  # warm-up: terminology, shapes
-        elapsed, verdicts = full_pipeline(path, n, jobs)
+        elapsed, peak_mb, verdicts = full_pipeline(path, n, jobs)
         floor = parse_floor(path, n)
     return {"format": fmt, "n": n, "patients_per_second": round(n / elapsed, 1),
-            "ms_per_patient": round(1000 * elapsed / n, 2),
+            "ms_per_patient": round(1000 * elapsed / n, 2), "peak_rss_mb": peak_mb,
             "parse_floor_patients_per_second": round(n / floor, 1), "verdicts": verdicts}
 
 
@@ -148,12 +167,15 @@ def main() -> None:
     parser.add_argument("--format", choices=["json", "fhir"], default="json")
     parser.add_argument("--scaling", action="store_true",
                         help="also run at N = 1,000 and 10,000")
+    parser.add_argument("--pipeline-only", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.pipeline_only:
+        pipeline_only(args.pipeline_only, args.jobs, args.output)
+        return
 
+    screen(list(patients(20, args.seed + 1)), as_of=AS_OF)  # warm-up for the parse floor
     main_run = measure(args.n, args.seed, args.jobs, args.format)
-    # Peak memory of the pipeline itself (workers included), before the pySHACL reference.
-    peak_mb = max(resource.getrusage(who).ru_maxrss
-                  for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
     other = measure(min(args.n, 1000), args.seed, args.jobs,
                     "fhir" if args.format == "json" else "json")
     reference = args.reference_n / pyshacl_reference(args.reference_n, args.seed)
@@ -163,13 +185,14 @@ def main() -> None:
     figures = {
         "n": args.n, "jobs": args.jobs, "format": args.format,
         "patients_per_second": main_run["patients_per_second"],
-        "ms_per_patient": main_run["ms_per_patient"], "peak_rss_mb": round(peak_mb, 1),
+        "ms_per_patient": main_run["ms_per_patient"], "peak_rss_mb": main_run["peak_rss_mb"],
         "parse_floor_patients_per_second": main_run["parse_floor_patients_per_second"],
         "pyshacl_reference_patients_per_second": round(reference, 2),
         "speed_over_pyshacl": round(main_run["patients_per_second"] / reference, 1),
         "cli_single_patient_seconds": round(single, 3),
         "verdicts": main_run["verdicts"], "other_format": other,
-        "scaling": [{k: m[k] for k in ("n", "patients_per_second", "ms_per_patient")}
+        "scaling": [{k: m[k] for k in ("n", "patients_per_second", "ms_per_patient",
+                                       "peak_rss_mb")}
                     for m in scaling],
     }
     print(f"{args.n} patients ({args.format}) on {args.jobs} process(es): "
