@@ -150,9 +150,13 @@ def measure(n: int, seed: int, jobs: int, fmt: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = write_inputs(n, seed, Path(tmp), fmt)
         elapsed, peak_mb, verdicts = full_pipeline(path, n, jobs)
+        # The same input in one process, for the speed-up of --jobs (same files, same code).
+        single = full_pipeline(path, n, 1)[0] if jobs > 1 else elapsed
         floor = parse_floor(path, n)
     return {"format": fmt, "n": n, "patients_per_second": round(n / elapsed, 1),
             "ms_per_patient": round(1000 * elapsed / n, 2), "peak_rss_mb": peak_mb,
+            "one_process_patients_per_second": round(n / single, 1),
+            "speedup_over_one_process": round(single / elapsed, 2),
             "parse_floor_patients_per_second": round(n / floor, 1), "verdicts": verdicts}
 
 
@@ -189,23 +193,31 @@ def main() -> None:
         "parse_floor_patients_per_second": main_run["parse_floor_patients_per_second"],
         "pyshacl_reference_patients_per_second": round(reference, 2),
         "speed_over_pyshacl": round(main_run["patients_per_second"] / reference, 1),
+        "parse_floor_ratio": round(main_run["parse_floor_patients_per_second"]
+                                   / main_run["patients_per_second"], 1),
+        "one_process_patients_per_second": main_run["one_process_patients_per_second"],
+        "speedup_over_one_process": main_run["speedup_over_one_process"],
         "cli_single_patient_seconds": round(single, 3),
         "verdicts": main_run["verdicts"], "other_format": other,
         "scaling": [{k: m[k] for k in ("n", "patients_per_second", "ms_per_patient",
-                                       "peak_rss_mb")}
+                                       "peak_rss_mb", "speedup_over_one_process")}
                     for m in scaling],
     }
     print(f"{args.n} patients ({args.format}) on {args.jobs} process(es): "
           f"{figures['patients_per_second']} patients/s, {figures['ms_per_patient']} ms/patient, "
           f"peak RSS {figures['peak_rss_mb']} MB")
-    print(f"parse-only floor: {figures['parse_floor_patients_per_second']} patients/s; "
-          "pySHACL reference (owlrl, per patient): "
-          f"{figures['pyshacl_reference_patients_per_second']} patients/s "
+    print(f"one process: {figures['one_process_patients_per_second']} patients/s; --jobs "
+          f"{args.jobs} is {figures['speedup_over_one_process']}x that")
+    print(f"parse-only floor: {figures['parse_floor_patients_per_second']} patients/s "
+          f"({figures['parse_floor_ratio']}x the pipeline); pySHACL reference (owlrl, per "
+          f"patient): {figures['pyshacl_reference_patients_per_second']} patients/s "
           f"({figures['speed_over_pyshacl']}x slower)")
-    print(f"{other['n']} patients ({other['format']}): {other['patients_per_second']} patients/s")
+    print(f"{other['n']} patients ({other['format']}): {other['patients_per_second']} patients/s"
+          f" (its parse-only floor: {other['parse_floor_patients_per_second']})")
     print(f"single patient via the CLI (fresh process): {single:.2f} s wall")
     for m in scaling:
-        print(f"scaling: N = {m['n']}: {m['patients_per_second']} patients/s")
+        print(f"scaling: N = {m['n']}: {m['patients_per_second']} patients/s "
+              f"({m['ms_per_patient']} ms/patient, peak RSS {m['peak_rss_mb']} MB)")
     print(json.dumps(figures))
 
 

@@ -30,7 +30,7 @@ from .graph import PatientGraph
 from .judge import PatientResult, judge
 from .lift import lift, patient_iri
 from .models import PatientRecord
-from .read import SourcedRecord, parse_record, read_paths
+from .read import RawRecord, SourcedRecord, read_paths
 from .terminology import terminology
 from .validate import shapes, validate_graphs
 
@@ -129,7 +129,7 @@ def screen(inputs: Iterable[Input] | Input, as_of: date | str | None = None,
 
 def iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment,
                 batch_size: int = BATCH_SIZE, jobs: int = 1, keep_graphs: bool = True,
-                skip: Callable[[SourcedRecord], bool] | None = None,
+                skip: Callable[[SourcedRecord | RawRecord], bool] | None = None,
                 scheduler: str | None = None,
                 encode: Callable[[PatientResult], bytes] | None = None
                 ) -> Iterator[Result]:
@@ -160,12 +160,12 @@ def _fewer_collections() -> Iterator[None]:
 
 def _iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment, batch_size: int,
                  jobs: int, keep_graphs: bool,
-                 skip: Callable[[SourcedRecord], bool] | None,
+                 skip: Callable[[SourcedRecord | RawRecord], bool] | None,
                  scheduler: str | None, encode: Callable[[PatientResult], bytes] | None
                  ) -> Iterator[Result]:
     records = _records(inputs)
     if skip is not None:
-        records = (r for r in records if not (isinstance(r, SourcedRecord) and skip(r)))
+        records = (r for r in records if isinstance(r, InputError) or not skip(r))
     chunks = _chunks(records, batch_size)
     first = next(chunks, None)
     if first is None:
@@ -229,7 +229,7 @@ def _worker_started() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-Item = SourcedRecord | InputError
+Item = SourcedRecord | RawRecord | InputError
 
 
 def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
@@ -238,11 +238,11 @@ def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
     chunk: list[Item] = []
     ids: set[str] = set()
     for item in items:
-        if isinstance(item, SourcedRecord):
-            if item.record.id in ids or len(ids) >= size:
+        if not isinstance(item, InputError):
+            if item.id in ids or len(ids) >= size:
                 yield chunk
                 chunk, ids = [], set()
-            ids.add(item.record.id)
+            ids.add(item.id)
         chunk.append(item)
     if chunk:
         yield chunk
@@ -251,7 +251,9 @@ def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
 def _screen_chunk(chunk: list[Item], assessment: Assessment, keep_graphs: bool,
                   encode: Callable[[PatientResult], bytes] | None = None
                   ) -> list[Result]:
-    """Screen one batch: lift and derive each record, validate them together, judge each."""
+    """Screen one batch: validate the records read raw, lift and derive each, validate the
+    graphs, judge each."""
+    chunk = [item.parse() if isinstance(item, RawRecord) else item for item in chunk]
     graphs = {id(item): patient_graph(item.record, assessment, item.source)
               for item in chunk if isinstance(item, SourcedRecord)}
     violations = validate_graphs(list(graphs.values())) if graphs else []
@@ -281,7 +283,9 @@ def patient_graph(record: PatientRecord, assessment: Assessment,
     return derive(graph, patient_iri(record.id), assessment)
 
 
-def _records(inputs: Iterable[Input] | Input) -> Iterator[SourcedRecord | InputError]:
+def _records(inputs: Iterable[Input] | Input) -> Iterator[Item]:
+    """Every input as a record to screen; files are read without validating their records,
+    which is left to the process that screens them (the parent only splits the JSON)."""
     if isinstance(inputs, str | Path | PatientRecord | dict):
         inputs = [inputs]
     paths: list[str | Path] = []
@@ -292,8 +296,8 @@ def _records(inputs: Iterable[Input] | Input) -> Iterator[SourcedRecord | InputE
             paths.append(item)
         else:
             # A dict is a record; anything else is reported as a bad record, not a crash.
-            yield parse_record(item, f"<input {index + 1}>")
-    yield from read_paths(paths)
+            yield RawRecord(f"<input {index + 1}>", item)
+    yield from read_paths(paths, validate=False)
 
 
 def protocol_version() -> str:

@@ -136,7 +136,7 @@ def _screen_streaming(paths: tuple[Path, ...], fmt: str, as_of: date, window_day
     done = _screened_before(output) if resume else set()
     assessment = assessment_for(as_of, window_days)
     as_of_text = assessment.as_of.isoformat()
-    skip = (lambda r: (r.source, r.record.id) in done) if done else None
+    skip = (lambda r: (r.source, r.id) in done) if done else None
     encode = (patient_json if fmt == "json" else
               functools.partial(patient_line, as_of=as_of_text))
     target = output.with_name(output.name + ".partial") if output and fmt == "json" else output

@@ -43,8 +43,34 @@ class SourcedRecord:
         return (_validated, (self.source, self.raw))
 
 
+    @property
+    def id(self) -> str:
+        """The patient's id."""
+        return self.record.id
+
+
 def _validated(source: str, raw: dict) -> SourcedRecord:
     return SourcedRecord(source, PatientRecord.model_validate(raw), raw)
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """A record read but not validated yet: ``read_paths(..., validate=False)`` leaves the
+    validation to the process that screens it, so a parent feeding workers only splits JSON."""
+
+    source: str
+    raw: object
+    index: int | None = None
+
+    @property
+    def id(self) -> str | None:
+        """The id the record gives (stripped, as validation would), if it gives one."""
+        value = self.raw.get("id") if isinstance(self.raw, dict) else None
+        return value.strip() if isinstance(value, str) else None
+
+    def parse(self) -> SourcedRecord | InputError:
+        """Validate: the record, or the error naming the source, the record and the field."""
+        return parse_record(self.raw, self.source, self.index)
 
 
 def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path | InputError]:
@@ -60,8 +86,8 @@ def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path | InputError]:
             yield InputError(str(path), "no such file or folder")
 
 
-def read_file(path: Path, fhir_pool: list | None = None
-              ) -> Iterator[SourcedRecord | InputError]:
+def read_file(path: Path, fhir_pool: list | None = None, validate: bool = True
+              ) -> Iterator[SourcedRecord | RawRecord | InputError]:
     """Yield the records of one file, or an error for each record that cannot be read.
 
     FHIR resources are not records on their own: they go to ``fhir_pool`` (a patient's
@@ -80,7 +106,7 @@ def read_file(path: Path, fhir_pool: list | None = None
 
             _pool(fhir_pool, source).extend(ndjson_entries(path))
         else:
-            yield from _record_lines(path)
+            yield from _record_lines(path, validate)
         return
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -102,7 +128,9 @@ def read_file(path: Path, fhir_pool: list | None = None
     items = data if isinstance(data, list) else [data]
     for index, item in enumerate(items):
         label = source if len(items) == 1 and not isinstance(data, list) else f"{source}[{index}]"
-        yield parse_record(item, label, index if isinstance(data, list) else None)
+        position = index if isinstance(data, list) else None
+        yield (parse_record(item, label, position) if validate
+               else RawRecord(label, item, position))
 
 
 def _first_line_is_fhir(path: Path) -> bool:
@@ -118,7 +146,8 @@ def _first_line_is_fhir(path: Path) -> bool:
     return False
 
 
-def _record_lines(path: Path) -> Iterator[SourcedRecord | InputError]:
+def _record_lines(path: Path, validate: bool = True
+                  ) -> Iterator[SourcedRecord | RawRecord | InputError]:
     """One project record per line, read lazily: a million patients in constant memory."""
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
@@ -130,7 +159,7 @@ def _record_lines(path: Path) -> Iterator[SourcedRecord | InputError]:
             except json.JSONDecodeError as exc:
                 yield InputError(source, f"invalid JSON at column {exc.colno}: {exc.msg}")
                 continue
-            yield parse_record(item, source)
+            yield parse_record(item, source) if validate else RawRecord(source, item)
 
 
 def parse_record(item: object, source: str, index: int | None = None) -> SourcedRecord | InputError:
@@ -156,11 +185,12 @@ def _pool(pool: list | None, source: str) -> list:
     return pool
 
 
-def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None
-               ) -> Iterator[SourcedRecord | InputError]:
+def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
+               validate: bool = True) -> Iterator[SourcedRecord | RawRecord | InputError]:
     """Yield every record (or error) of every input path, in order; FHIR patients last.
 
     ``fhir_report``, when given, receives one line per FHIR resource: used, or ignored and why.
+    ``validate=False`` yields :class:`RawRecord` items, validated later by their ``parse``.
     """
     pool: list = []
     for path in expand_paths(paths):
@@ -168,7 +198,7 @@ def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None
             yield path
         else:
             try:
-                yield from read_file(path, pool)
+                yield from read_file(path, pool, validate)
             except InputError as exc:
                 yield exc
     if not pool:
@@ -183,7 +213,7 @@ def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None
             yield item
         else:
             source = item.pop("__source__")
-            yield parse_record(item, source)
+            yield parse_record(item, source) if validate else RawRecord(source, item)
 
 
 def _record_name(item: object, index: int | None) -> str | None:

@@ -40,3 +40,18 @@ def test_published_schema_matches_model():
                           "patient-record.schema.json").read_text())
     assert shipped == schema
     assert {"id", "observations", "diagnosis"} <= set(schema["properties"])
+
+
+def test_records_read_raw_are_validated_where_they_are_screened(tmp_path):
+    """read_paths(validate=False) only splits the JSON; parse() gives what validation gives."""
+    from ql1706kg.read import RawRecord, read_paths
+
+    path = tmp_path / "two.json"
+    good = {"id": "  P-1 ", "sex": "female"}
+    path.write_text(json.dumps([good, {"id": "P-2", "sex": "dragon"}, 3]))
+    raw = list(read_paths([path], validate=False))
+    assert all(isinstance(r, RawRecord) for r in raw)
+    assert [r.id for r in raw] == ["P-1", "P-2", None]
+    assert [type(r.parse()).__name__ for r in raw] == [
+        type(v).__name__ for v in read_paths([path])]
+    assert [str(r.parse()) for r in raw[1:]] == [str(v) for v in list(read_paths([path]))[1:]]
