@@ -68,7 +68,7 @@ def main() -> None:
 @output_option
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True,
               help="Worker processes; 0 means one per CPU core. Inputs of a single batch "
-                   "(20 patients) are screened in-process.")
+                   "(50 patients) are screened in-process.")
 @click.option("--shacl-report", "shacl_report", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write pySHACL's W3C validation report of every patient graph (Turtle).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")

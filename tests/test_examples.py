@@ -75,7 +75,8 @@ def test_example_verdict_and_outcomes(results, patient_id):
 
 
 def test_worker_processes_give_the_same_results_in_the_same_order(results):
-    """--jobs 2 forks workers per batch of 20; outcomes and order must not change."""
+    """--jobs 2 screens batches in workers (a repeated id starts a new batch): outcomes and
+    order must not change."""
     parallel = screen([EXAMPLES, EXAMPLES], as_of="2026-11-20", jobs=2, keep_graphs=False)
     serial = list(results.values())
     assert [p.id for p in parallel.patients] == [p.id for p in serial] * 2

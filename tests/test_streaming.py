@@ -126,7 +126,7 @@ def test_encoded_results_come_back_in_input_order_from_workers(tmp_path):
     from ql1706kg.render import patient_json
 
     items = list(iter_screen([cohort(tmp_path, 45)], assessment_for("2026-11-20"), jobs=2,
-                             encode=patient_json))
+                             batch_size=10, encode=patient_json))
     assert all(isinstance(i, EncodedResult) for i in items)
     assert [i.id for i in items] == [f"SYN-{i:07d}" for i in range(45)]
     first = json.loads(items[0].data)
@@ -144,7 +144,7 @@ def test_bad_records_travel_to_worker_processes_and_back(tmp_path):
     assert str(pickle.loads(pickle.dumps(error))) == str(error)
     mixed = tmp_path / "mixed.json"
     mixed.write_text(json.dumps([*patients(45, seed=5), {"id": "BAD", "sex": "dragon"}, 7]))
-    items = list(iter_screen([mixed], assessment_for("2026-11-20"), jobs=2))
+    items = list(iter_screen([mixed], assessment_for("2026-11-20"), jobs=2, batch_size=10))
     assert len(items) == 47
     assert [(i.record, i.field) for i in items if isinstance(i, ScreeningError)] == [
         ("BAD", "sex"), ("#47", None)]
