@@ -146,17 +146,24 @@ def cli_single(runs: int) -> float:
         return statistics.median(times[1:])
 
 
-def measure(n: int, seed: int, jobs: int, fmt: str) -> dict:
+def measure(n: int, seed: int, jobs: int, fmt: str, repeat: int) -> dict:
+    """Time the pipeline with ``jobs`` and with one process on the same input, alternately,
+    ``repeat`` times each; the medians are reported (single runs here vary by ±5 %)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = write_inputs(n, seed, Path(tmp), fmt)
-        elapsed, peak_mb, verdicts = full_pipeline(path, n, jobs)
-        # The same input in one process, for the speed-up of --jobs (same files, same code).
-        single = full_pipeline(path, n, 1)[0] if jobs > 1 else elapsed
-        floor = parse_floor(path, n)
+        parallel, single, peaks = [], [], []
+        for _ in range(repeat):
+            elapsed, peak_mb, verdicts = full_pipeline(path, n, jobs)
+            parallel.append(elapsed)
+            peaks.append(peak_mb)
+            single.append(full_pipeline(path, n, 1)[0] if jobs > 1 else elapsed)
+        floor = min(parse_floor(path, n) for _ in range(repeat))
+    elapsed, one = statistics.median(parallel), statistics.median(single)
     return {"format": fmt, "n": n, "patients_per_second": round(n / elapsed, 1),
-            "ms_per_patient": round(1000 * elapsed / n, 2), "peak_rss_mb": peak_mb,
-            "one_process_patients_per_second": round(n / single, 1),
-            "speedup_over_one_process": round(single / elapsed, 2),
+            "ms_per_patient": round(1000 * elapsed / n, 2), "peak_rss_mb": max(peaks),
+            "one_process_patients_per_second": round(n / one, 1),
+            "speedup_over_one_process": round(one / elapsed, 2),
+            "runs_patients_per_second": [round(n / t, 1) for t in parallel],
             "parse_floor_patients_per_second": round(n / floor, 1), "verdicts": verdicts}
 
 
@@ -166,6 +173,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=1706)
     parser.add_argument("--runs", type=int, default=3, help="CLI runs for the median")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="pipeline runs (each with --jobs and with one process) for medians")
     parser.add_argument("--reference-n", type=int, default=20,
                         help="patients for the pySHACL reference")
     parser.add_argument("--format", choices=["json", "fhir"], default="json")
@@ -179,12 +188,13 @@ def main() -> None:
         return
 
     screen(list(patients(20, args.seed + 1)), as_of=AS_OF)  # warm-up for the parse floor
-    main_run = measure(args.n, args.seed, args.jobs, args.format)
+    main_run = measure(args.n, args.seed, args.jobs, args.format, args.repeat)
     other = measure(min(args.n, 1000), args.seed, args.jobs,
-                    "fhir" if args.format == "json" else "json")
+                    "fhir" if args.format == "json" else "json", 1)
     reference = args.reference_n / pyshacl_reference(args.reference_n, args.seed)
     single = cli_single(args.runs)
-    scaling = ([measure(n, args.seed, args.jobs, args.format) for n in (1000, 10000)]
+    scaling = ([measure(n, args.seed, args.jobs, args.format, args.repeat)
+                for n in (1000, 10000)]
                if args.scaling else [])
     figures = {
         "n": args.n, "jobs": args.jobs, "format": args.format,
@@ -197,6 +207,7 @@ def main() -> None:
                                    / main_run["patients_per_second"], 1),
         "one_process_patients_per_second": main_run["one_process_patients_per_second"],
         "speedup_over_one_process": main_run["speedup_over_one_process"],
+        "runs_patients_per_second": main_run["runs_patients_per_second"],
         "cli_single_patient_seconds": round(single, 3),
         "verdicts": main_run["verdicts"], "other_format": other,
         "scaling": [{k: m[k] for k in ("n", "patients_per_second", "ms_per_patient",
