@@ -1,9 +1,10 @@
 """Benchmark: memory stays flat as the batch grows (streamed input, results written as they come).
 
 Writes N generated patients as NDJSON records, screens them with the real CLI
-(``screen FILE --format ndjson -o OUT --quiet``) and prints the peak resident memory of the
-CLI and its worker processes for each N, with the rate. Flat memory means the peak at
-N = 100,000 is about the peak at N = 10,000. The last line is one JSON object.
+(``screen FILE --format ndjson|json -o OUT --quiet``) and prints the peak resident memory of
+the CLI and its worker processes for each N, with the rate. Each size runs under its own
+small watcher process, so one run's peak is not carried into the next. Flat memory means the
+peak at N = 100,000 is about the peak at N = 10,000. The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -21,36 +22,54 @@ from pathlib import Path
 from ql1706kg.synthetic import AS_OF, patients
 
 
-def run(n: int, jobs: int) -> dict:
+def run(n: int, jobs: int, fmt: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        source, out = Path(tmp) / "cohort.ndjson", Path(tmp) / "verdicts.ndjson"
+        source, out = Path(tmp) / "cohort.ndjson", Path(tmp) / f"verdicts.{fmt}"
         with source.open("w") as handle:
             for record in patients(n, seed=1706):
                 handle.write(json.dumps(record) + "\n")
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        start = time.perf_counter()
-        subprocess.run([str(Path(sys.executable).parent / "ql1706kg"), "screen", str(source),
-                        "--as-of", AS_OF, "--format", "ndjson", "-o", str(out), "--quiet",
-                        "--jobs", str(jobs)], check=False)
-        elapsed = time.perf_counter() - start
-        lines = sum(1 for _ in out.open())
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"n": n, "screened": lines, "seconds": round(elapsed, 1),
-            "patients_per_second": round(n / elapsed, 1),
-            "peak_rss_mb": round(max(peak, before) / 1024, 1)}
+        command = [str(Path(sys.executable).parent / "ql1706kg"), "screen", str(source),
+                   "--as-of", AS_OF, "--format", fmt, "-o", str(out), "--quiet",
+                   "--jobs", str(jobs)]
+        watched = subprocess.run([sys.executable, __file__, "--watch", *command], check=True,
+                                 capture_output=True, text=True)
+        figures = json.loads(watched.stdout)
+        with out.open("rb") as handle:  # read as a stream: the document may be gigabytes
+            screened = sum(1 for line in handle
+                           if fmt == "ndjson" or line in (b"    {\n", b"    {}\n"))
+    elapsed = figures["seconds"]
+    return {"n": n, "format": fmt, "screened": screened, "seconds": round(elapsed, 1),
+            "patients_per_second": round(n / elapsed, 1), "peak_rss_mb": figures["peak_rss_mb"]}
+
+
+def watch(command: list[str]) -> None:
+    """Run one screening and print its time and the peak RSS of its largest process (this
+    watcher's only children are the CLI and its workers)."""
+    start = time.perf_counter()
+    code = subprocess.run(command, check=False).returncode
+    elapsed = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"seconds": elapsed, "peak_rss_mb": round(peak, 1), "exit": code}))
+    sys.exit(code)
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--watch"]:
+        watch(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--formats", default="ndjson,json",
+                        help="output formats to run, each streamed to -o")
     args = parser.parse_args()
     results = []
-    for n in (int(x) for x in args.sizes.split(",")):
-        figures = run(n, args.jobs)
-        results.append(figures)
-        print(f"N = {n}: {figures['patients_per_second']} patients/s, peak RSS "
-              f"{figures['peak_rss_mb']} MB (largest process)", flush=True)
+    for fmt in args.formats.split(","):
+        for n in (int(x) for x in args.sizes.split(",")):
+            figures = run(n, args.jobs, fmt)
+            results.append(figures)
+            print(f"--format {fmt}, N = {n}: {figures['patients_per_second']} patients/s, "
+                  f"peak RSS {figures['peak_rss_mb']} MB (largest process)", flush=True)
     print(json.dumps({"jobs": args.jobs, "runs": results}))
 
 

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from .errors import InputError, UnitError
 from .namespaces import QL
+from .read import json_loads
 from .terminology import Terminology, terminology
 from .units import convert
 
@@ -140,7 +141,7 @@ def ndjson_entries(path: Path) -> Iterator[Entry | InputError]:
                 continue
             source = f"{path}:{number}"
             try:
-                data = json.loads(line)
+                data = json_loads(line)
             except json.JSONDecodeError as exc:
                 yield InputError(source, f"invalid JSON at column {exc.colno}: {exc.msg}")
                 continue

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from ql1706kg import screen
 from ql1706kg.models import record_json_schema
 
@@ -55,3 +57,41 @@ def test_records_read_raw_are_validated_where_they_are_screened(tmp_path):
     assert [type(r.parse()).__name__ for r in raw] == [
         type(v).__name__ for v in read_paths([path])]
     assert [str(r.parse()) for r in raw[1:]] == [str(v) for v in list(read_paths([path]))[1:]]
+
+
+@pytest.mark.parametrize("text", [
+    '{"id": "P-1", "weight": 70.5, "labs": [1, -0.0, 1e-7, 12345678901234567]}',
+    '"caf\\u00e9 \u00e9"',
+    '{"x": NaN, "y": Infinity}',  # not JSON, but json.loads reads it
+    '"\\ud800"',  # a lone surrogate
+    '{"a": 1, "a": 2}',  # a repeated key: the last wins
+    "[]", "null", " 1 ",
+])
+def test_json_loads_reads_what_json_reads(text):
+    """The fast parser changes nothing a user sees: the same values as the standard library."""
+    from ql1706kg.read import json_loads
+
+    expected, got = json.loads(text), json_loads(text)
+    assert json.dumps(got) == json.dumps(expected) and type(got) is type(expected)
+
+
+def test_json_loads_reads_integers_beyond_64_bits_as_floats():
+    """The one difference from the standard library, as in JavaScript and most JSON tools: an
+    integer past 64 bits (never a clinical value) is read as the nearest float."""
+    from ql1706kg.read import json_loads
+
+    assert json_loads('{"v": 123456789012345678901234567890}') == {"v": 1.2345678901234568e29}
+    assert json_loads('{"v": 9223372036854775807}') == {"v": 9223372036854775807}
+
+
+@pytest.mark.parametrize("text", ['{"id": "P-1",}', "[1, 2", "", '{"a" 1}', "{'a': 1}"])
+def test_json_loads_errors_are_the_standard_library_errors(text):
+    """Malformed JSON gets the standard library's message (line, column), which users quote."""
+    from ql1706kg.read import json_loads
+
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(text)
+    with pytest.raises(json.JSONDecodeError) as got:
+        json_loads(text)
+    assert (got.value.msg, got.value.lineno, got.value.colno) == (
+        expected.value.msg, expected.value.lineno, expected.value.colno)
