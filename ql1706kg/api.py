@@ -165,7 +165,7 @@ def _iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment, batch_
                  skip: Callable[[SourcedRecord | RawRecord], bool] | None,
                  scheduler: str | None, encode: Callable[[PatientResult], bytes] | None
                  ) -> Iterator[Result]:
-    records = _records(inputs)
+    records = _records(inputs, jobs)
     if skip is not None:
         records = (r for r in records if isinstance(r, InputError) or not skip(r))
     chunks = _chunks(records, batch_size)
@@ -285,9 +285,10 @@ def patient_graph(record: PatientRecord, assessment: Assessment,
     return derive(graph, patient_iri(record.id), assessment)
 
 
-def _records(inputs: Iterable[Input] | Input) -> Iterator[Item]:
+def _records(inputs: Iterable[Input] | Input, jobs: int = 1) -> Iterator[Item]:
     """Every input as a record to screen; files are read without validating their records,
-    which is left to the process that screens them (the parent only splits the JSON)."""
+    which is left to the process that screens them (the parent only splits the JSON); FHIR
+    resources are checked against their models in ``jobs`` processes."""
     if isinstance(inputs, str | Path | PatientRecord | dict):
         inputs = [inputs]
     paths: list[str | Path] = []
@@ -299,7 +300,7 @@ def _records(inputs: Iterable[Input] | Input) -> Iterator[Item]:
         else:
             # A dict is a record; anything else is reported as a bad record, not a crash.
             yield RawRecord(f"<input {index + 1}>", item)
-    yield from read_paths(paths, validate=False)
+    yield from read_paths(paths, validate=False, jobs=jobs)
 
 
 def protocol_version() -> str:

@@ -15,7 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import multiprocessing as mp
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
@@ -88,12 +90,11 @@ class FhirReport:
 
 @dataclass
 class Entry:
-    """One FHIR resource with where it came from and its parsed model."""
+    """One FHIR resource with where it came from."""
 
     source: str
     data: dict
     full_url: str | None = None
-    model: Any = None
     contained: dict[str, dict] = field(default_factory=dict)
 
     @property
@@ -168,7 +169,18 @@ class Pool:
         self.report = FhirReport()
         self.report_dates: dict[int, str] = {}
 
-    def add(self, item: Entry | InputError) -> None:
+    def add_all(self, items: Iterable[Entry | InputError], jobs: int = 1) -> None:
+        """Pool every item in order; the resources are checked against their models first,
+        in ``jobs`` processes (see :func:`model_problems`)."""
+        items = list(items)
+        checked = [item for item in items
+                   if isinstance(item, Entry) and item.type in USED_TYPES]
+        problems = dict(zip(map(id, checked), model_problems(checked, jobs), strict=True))
+        for item in items:
+            self.add(item, problems.get(id(item)))
+
+    def add(self, item: Entry | InputError, problem: tuple[str, str] | None = None) -> None:
+        """Pool one item; ``problem`` is what :func:`model_problem` found in it, if anything."""
         if isinstance(item, InputError):
             self.errors.append(item)
             return
@@ -184,29 +196,18 @@ class Pool:
                                               field="resourceType"))
                 self.report.add(item, False, "not a FHIR R4 resource type")
             return
-        if not self.parse(item):
+        if problem is not None:
+            message, where = problem
+            self.errors.append(InputError(item.source, message, record=item.key,
+                                          field=f"{item.type}.{where}"))
+            self.report.add(item, False, "malformed: " + message)
             return
+        item.contained = {c.get("id"): c for c in item.data.get("contained") or []
+                          if isinstance(c, dict)}
         self.entries.append(item)
         self.by_key[item.key] = item
         if item.full_url:
             self.by_url[item.full_url] = item
-
-    def parse(self, entry: Entry) -> bool:
-        """Validate a resource against its FHIR R4 model; report it if malformed."""
-        from fhir.resources.R4B import get_fhir_model_class
-
-        try:
-            entry.model = get_fhir_model_class(entry.type).model_validate(entry.data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            self.errors.append(InputError(entry.source, _pydantic_message(first),
-                                          record=entry.key, field=f"{entry.type}.{where}"))
-            self.report.add(entry, False, "malformed: " + _pydantic_message(first))
-            return False
-        entry.contained = {c.get("id"): c for c in entry.data.get("contained") or []
-                           if isinstance(c, dict)}
-        return True
 
     def resolve(self, reference: str | None, within: Entry | None = None) -> dict | None:
         """Resolve a reference: contained '#id', 'Type/id', an absolute URL or urn:uuid."""
@@ -231,6 +232,49 @@ class Pool:
         return f"Patient/{target.get('id', '?')}"
 
 
+# Resources checked per task when checking runs in worker processes, and the fewest worth
+# starting workers for (forking costs more than checking a few bundles).
+CHECK_BATCH = 200
+PARALLEL_FROM = 2_000
+
+
+def model_problem(kind: str, data: dict) -> tuple[str, str] | None:
+    """Check one resource against its FHIR R4 model: None, or the first problem as (message,
+    element path). The model itself is not kept: records are assembled from the JSON."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    try:
+        get_fhir_model_class(kind).model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return _pydantic_message(first), ".".join(str(p) for p in first["loc"])
+    return None
+
+
+def _problems_of(batch: list[tuple[str, dict]]) -> list[tuple[str, str] | None]:
+    return [model_problem(kind, data) for kind, data in batch]
+
+
+def model_problems(entries: list[Entry], jobs: int = 1) -> list[tuple[str, str] | None]:
+    """:func:`model_problem` of every entry, in order.
+
+    Checking against the FHIR models is about three quarters of the cost of reading FHIR,
+    and resources are checked independently, so a large input is checked in ``jobs`` forked
+    processes (the models are built first, in this process, for the workers to inherit).
+    """
+    pairs = [(entry.type, entry.data) for entry in entries]
+    if jobs <= 1 or len(pairs) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
+        return _problems_of(pairs)
+    from fhir.resources.R4B import get_fhir_model_class
+
+    for kind in {kind for kind, _ in pairs}:
+        get_fhir_model_class(kind)
+    batches = [pairs[start:start + CHECK_BATCH] for start in range(0, len(pairs), CHECK_BATCH)]
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("fork")) as workers:
+        return [problem for checked in workers.map(_problems_of, batches)
+                for problem in checked]
+
+
 def _is_fhir_type(name: str) -> bool:
     from fhir.resources.R4B import get_fhir_model_class
 
@@ -251,11 +295,12 @@ def _pydantic_message(error: dict) -> str:
     return f"{error.get('msg', 'invalid').rstrip('.')} (got {shown})"
 
 
-def read_fhir(items: Iterable[Entry | InputError]) -> tuple[list[dict | InputError], FhirReport]:
-    """Assemble one record dict (project JSON form) per Patient; errors kept in order."""
+def read_fhir(items: Iterable[Entry | InputError], jobs: int = 1
+              ) -> tuple[list[dict | InputError], FhirReport]:
+    """Assemble one record dict (project JSON form) per Patient; errors kept in order.
+    ``jobs`` processes check the resources against their models."""
     pool = Pool()
-    for item in items:
-        pool.add(item)
+    pool.add_all(items, jobs)
     term = terminology()
     _date_results_by_their_reports(pool)
     builders: dict[str, RecordBuilder] = {}

@@ -199,11 +199,13 @@ def _pool(pool: list | None, source: str) -> list:
 
 
 def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
-               validate: bool = True) -> Iterator[SourcedRecord | RawRecord | InputError]:
+               validate: bool = True, jobs: int = 1
+               ) -> Iterator[SourcedRecord | RawRecord | InputError]:
     """Yield every record (or error) of every input path, in order; FHIR patients last.
 
     ``fhir_report``, when given, receives one line per FHIR resource: used, or ignored and why.
     ``validate=False`` yields :class:`RawRecord` items, validated later by their ``parse``.
+    ``jobs`` processes check FHIR resources against their models.
     """
     pool: list = []
     for path in expand_paths(paths):
@@ -218,7 +220,7 @@ def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
         return
     from .fhir import read_fhir
 
-    assembled, report = read_fhir(pool)
+    assembled, report = read_fhir(pool, jobs)
     if fhir_report is not None:
         fhir_report.extend(report.lines)
     for item in assembled:

@@ -356,3 +356,34 @@ def test_generated_patients_read_back_from_fhir_give_the_same_outcomes(tmp_path)
     from_json = {p.id: [c.outcome for c in p.criteria] for p in screen(records, as_of=AS_OF)
                  .patients}
     assert from_fhir == from_json
+
+
+def test_resources_checked_in_worker_processes_read_exactly_as_in_one(tmp_path, monkeypatch):
+    """Checking against the FHIR models in 2 processes (small batches, so every worker gets
+    several) gives the same records, errors (in order) and resource report as one process."""
+    from ql1706kg import fhir
+    from ql1706kg.fhir_write import to_bundle
+    from ql1706kg.read import SourcedRecord
+    from ql1706kg.synthetic import patients
+
+    entries = [e for r in patients(12, seed=11) for e in to_bundle(r, "relative")["entry"]]
+    malformed = json.loads((DATA / "fhir" / "malformed-observation.json").read_text())
+    entries[5:5] = malformed["entry"]  # two malformed resources among good ones
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    path = tmp_path / "cohort.json"
+    path.write_text(json.dumps(bundle))
+
+    def read(jobs: int) -> tuple[list[str], list[dict]]:
+        report: list = []
+        items = [item.record.model_dump_json() if isinstance(item, SourcedRecord) else str(item)
+                 for item in read_paths([path], fhir_report=report, jobs=jobs)]
+        return items, [line.as_dict() for line in report]
+
+    one = read(1)
+    monkeypatch.setattr(fhir, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(fhir, "CHECK_BATCH", 7)
+    two = read(2)
+    assert two == one
+    errors = [item for item in one[0] if not item.startswith("{")]
+    assert len(errors) == 2 and any("required element is missing" in e for e in errors)
+    assert len(one[0]) == 12 + 1 + 2  # the generated patients, the malformed file's, errors
