@@ -1,7 +1,7 @@
 """Benchmark: memory stays flat as the batch grows (streamed input, results written as they come).
 
-Writes N generated patients as NDJSON records, screens them with the real CLI
-(``screen FILE --format ndjson|json -o OUT --quiet``) and prints the peak resident memory of
+Writes N generated patients as NDJSON records or as one JSON list, screens them with the real
+CLI (``screen FILE --format ndjson|json -o OUT --quiet``) and prints the peak resident memory of
 the CLI and its worker processes for each N, with the rate. Each size runs under its own
 small watcher process, so one run's peak is not carried into the next. Flat memory means the
 peak at N = 100,000 is about the peak at N = 10,000. The last line is one JSON object.
@@ -22,12 +22,17 @@ from pathlib import Path
 from ql1706kg.synthetic import AS_OF, patients
 
 
-def run(n: int, jobs: int, fmt: str) -> dict:
+def run(n: int, jobs: int, kind: str, fmt: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        source, out = Path(tmp) / "cohort.ndjson", Path(tmp) / f"verdicts.{fmt}"
+        source, out = Path(tmp) / f"cohort.{kind}", Path(tmp) / f"verdicts.{fmt}"
         with source.open("w") as handle:
-            for record in patients(n, seed=1706):
-                handle.write(json.dumps(record) + "\n")
+            if kind == "json":
+                handle.write("[\n")
+            for index, record in enumerate(patients(n, seed=1706)):
+                separator = "" if kind == "ndjson" or index == 0 else ",\n"
+                handle.write(separator + json.dumps(record) + ("\n" if kind == "ndjson" else ""))
+            if kind == "json":
+                handle.write("\n]\n")
         command = [str(Path(sys.executable).parent / "ql1706kg"), "screen", str(source),
                    "--as-of", AS_OF, "--format", fmt, "-o", str(out), "--quiet",
                    "--jobs", str(jobs)]
@@ -38,8 +43,9 @@ def run(n: int, jobs: int, fmt: str) -> dict:
             screened = sum(1 for line in handle
                            if fmt == "ndjson" or line in (b"    {\n", b"    {}\n"))
     elapsed = figures["seconds"]
-    return {"n": n, "format": fmt, "screened": screened, "seconds": round(elapsed, 1),
-            "patients_per_second": round(n / elapsed, 1), "peak_rss_mb": figures["peak_rss_mb"]}
+    return {"n": n, "input": kind, "format": fmt, "screened": screened,
+            "seconds": round(elapsed, 1), "patients_per_second": round(n / elapsed, 1),
+            "peak_rss_mb": figures["peak_rss_mb"]}
 
 
 def watch(command: list[str]) -> None:
@@ -60,15 +66,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--formats", default="ndjson,json",
-                        help="output formats to run, each streamed to -o")
+    parser.add_argument("--cases", default="ndjson:ndjson,json:json",
+                        help="INPUT:OUTPUT pairs: an NDJSON or JSON-list input file, and the "
+                             "--format streamed to -o")
     args = parser.parse_args()
     results = []
-    for fmt in args.formats.split(","):
+    for case in args.cases.split(","):
+        kind, fmt = case.split(":")
         for n in (int(x) for x in args.sizes.split(",")):
-            figures = run(n, args.jobs, fmt)
+            figures = run(n, args.jobs, kind, fmt)
             results.append(figures)
-            print(f"--format {fmt}, N = {n}: {figures['patients_per_second']} patients/s, "
+            print(f"{kind} input, --format {fmt}, N = {n}: "
+                  f"{figures['patients_per_second']} patients/s, "
                   f"peak RSS {figures['peak_rss_mb']} MB (largest process)", flush=True)
     print(json.dumps({"jobs": args.jobs, "runs": results}))
 
