@@ -122,3 +122,22 @@ def test_labels_and_positions_are_those_of_the_list(tmp_path):
     raw = list(read_paths([path], validate=False))
     assert [r.source for r in raw] == [f"{path}[0]", f"{path}[1]", f"{path}[2]"]
     assert [r.id for r in raw] == ["A", None, "C"]
+
+
+def test_a_list_that_is_not_utf8_is_reported(tmp_path):
+    path = tmp_path / "latin1.json"
+    path.write_bytes(b'[{"id": "P-1", "note": "caf\xe9"}]')
+    (error,) = read_paths([path])
+    assert error.source == str(path) and error.detail == "not a UTF-8 text file"
+
+
+@pytest.mark.parametrize("text", ["\ufeff[]", "  \n\n [1]", "1"])
+def test_what_is_not_a_list_is_read_whole_as_before(tmp_path, text):
+    """A byte-order mark is refused as json.loads refuses it; blank lines before '[' are fine."""
+    path = tmp_path / "x.json"
+    path.write_text(text, encoding="utf-8")
+    items = list(read_paths([path], validate=False))
+    if text.startswith("\ufeff"):
+        assert "BOM" in items[0].detail
+    else:
+        assert len(items) == 1
