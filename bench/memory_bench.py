@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ql1706kg.synthetic import AS_OF, patients
+from ql1706kg.inputs.synthetic import AS_OF, patients
 
 
 def run(n: int, jobs: int, kind: str, fmt: str) -> dict:

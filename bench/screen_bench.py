@@ -1,6 +1,6 @@
 """Benchmark: the full screening pipeline on N generated patients, with two references.
 
-Prints, for N seeded synthetic patients (ql1706kg.synthetic: every criterion exercised, about
+Prints, for N seeded synthetic patients (ql1706kg.inputs.synthetic: every criterion exercised, about
 40 % eligible) written as the project's JSON and as an FHIR R4 NDJSON bulk export:
   * the full pipeline as the CLI runs it (read, lift, derive, validate, judge, explain, write
     JSON): patients per second, ms per patient, peak memory. It runs warm in a fresh process
@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 from ql1706kg import cli, screen
-from ql1706kg.fhir_write import to_bundle
-from ql1706kg.read import read_paths
-from ql1706kg.synthetic import AS_OF, BASE, patients
+from ql1706kg.inputs.fhir_write import to_bundle
+from ql1706kg.inputs.read import read_paths
+from ql1706kg.inputs.synthetic import AS_OF, BASE, patients
 
 
 def write_inputs(n: int, seed: int, folder: Path, fmt: str) -> Path:
@@ -113,10 +113,10 @@ def pyshacl_reference(n: int, seed: int) -> float:
     from pyshacl import validate
     from rdflib import Graph
 
-    from ql1706kg.lift import lift
-    from ql1706kg.read import parse_record
-    from ql1706kg.terminology import load_ontology
-    from ql1706kg.validate import load_shapes_graph
+    from ql1706kg.inputs.records import parse_record
+    from ql1706kg.pipeline.lift import lift
+    from ql1706kg.pipeline.validate import load_shapes_graph
+    from ql1706kg.protocol.terminology import load_ontology
 
     ontology, shapes_graph = load_ontology(), load_shapes_graph()
     graphs = []

@@ -14,8 +14,8 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+source"
 
 from .api import Screening, ScreeningError, patient_graph, screen
-from .judge import CriterionResult, PatientResult
-from .lift import lift
+from .pipeline.lift import lift
+from .pipeline.results import CriterionResult, PatientResult
 
 __all__ = ["CriterionResult", "PatientResult", "Screening", "ScreeningError", "__version__",
            "lift", "patient_graph", "screen"]

@@ -10,89 +10,32 @@ call per batch, never one graph of all patients), then judged and explained one 
 
 from __future__ import annotations
 
-import collections
-import concurrent.futures
-import contextlib
 import dataclasses
 import functools
-import gc
 import itertools
-import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from . import __version__
-from .derive import DEFAULT_WINDOW_DAYS, Assessment, derive
 from .errors import InputError
-from .graph import PatientGraph
-from .judge import PatientResult, judge
-from .lift import lift, patient_iri
-from .models import PatientRecord
-from .read import RawRecord, SourcedRecord, read_paths
-from .terminology import terminology
-from .validate import shapes, validate_graphs
+from .inputs.models import PatientRecord
+from .inputs.read import RawRecord, SourcedRecord, read_paths
+from .pipeline.assessment import DEFAULT_WINDOW_DAYS, Assessment
+from .pipeline.derive import derive
+from .pipeline.graph import PatientGraph
+from .pipeline.judge import judge
+from .pipeline.lift import lift, patient_iri
+from .pipeline.parallel import fewer_collections, in_workers, on_cluster
+from .pipeline.results import EncodedResult, PatientResult, Result, Screening, ScreeningError
+from .pipeline.validate import shapes, validate_graphs
+from .protocol.terminology import terminology
 
 # Patients a worker screens per task: 50 measured 1.91× on 2 cores against 1.85× for 20 (less
 # inter-process traffic per patient) and 1.85× for 100 (a longer tail at the end).
 BATCH_SIZE = 50
-# Screening makes ~10,000 short-lived objects a patient and few reference cycles, so with
-# Python's default threshold (700) the cyclic collector ran ~15 times a patient and walked
-# every result and term kept alive: ~1.3 ms a patient. Collections stay on, just rarer.
-GC_THRESHOLDS = (20_000, 50, 50)
+
 
 Input = str | Path | PatientRecord | dict
-
-
-@dataclass(frozen=True)
-class ScreeningError:
-    """An input that could not be screened: where it was and what is wrong."""
-
-    source: str
-    message: str
-    record: str | None = None
-    field: str | None = None
-
-    def as_dict(self) -> dict:
-        """Return the JSON form."""
-        return {"source": self.source, "record": self.record, "field": self.field,
-                "message": self.message}
-
-
-@dataclass(frozen=True)
-class EncodedResult:
-    """A patient's result already written out by the process that screened it.
-
-    Sending back these bytes instead of the result objects keeps the parent process (which
-    reads the inputs and writes the output) from becoming the bottleneck of ``--jobs``.
-    """
-
-    id: str
-    source: str
-    verdict: str
-    data: bytes
-
-
-Result = PatientResult | EncodedResult | ScreeningError
-
-
-@dataclass
-class Screening:
-    """The result of screening a batch: every patient's verdict, and every unreadable input."""
-
-    as_of: date
-    window_days: int
-    protocol_version: str
-    patients: list[PatientResult] = field(default_factory=list)
-    errors: list[ScreeningError] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        """Return the JSON form documented in the README."""
-        return {"as_of": self.as_of.isoformat(), "window_days": self.window_days,
-                "protocol_version": self.protocol_version, "software_version": __version__,
-                "patients": [p.as_dict() for p in self.patients],
-                "errors": [e.as_dict() for e in self.errors]}
 
 
 def assessment_for(as_of: date | str | None, window_days: int = DEFAULT_WINDOW_DAYS
@@ -144,20 +87,9 @@ def iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment,
     ``encode`` (a picklable function) turns each result into bytes where it was screened,
     and :class:`EncodedResult` items are yielded instead of results.
     """
-    with _fewer_collections():
+    with fewer_collections():
         yield from _iter_screen(inputs, assessment, batch_size, jobs, keep_graphs, skip,
                                 scheduler, encode)
-
-
-@contextlib.contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector less often while screening (see GC_THRESHOLDS)."""
-    saved = gc.get_threshold()
-    gc.set_threshold(*GC_THRESHOLDS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*saved)
 
 
 def _iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment, batch_size: int,
@@ -177,58 +109,13 @@ def _iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment, batch_
     screen_chunk = functools.partial(_screen_chunk, assessment=assessment,
                                      keep_graphs=keep_graphs, encode=encode)
     if scheduler is not None:
-        yield from _on_cluster(screen_chunk, work, scheduler)
+        yield from on_cluster(screen_chunk, work, scheduler)
         return
     if jobs <= 1 or second is None:
         for chunk in work:
             yield from screen_chunk(chunk)
         return
-    yield from _in_workers(screen_chunk, work, jobs)
-
-
-def _on_cluster(screen_chunk: Callable[[list], list], work: Iterator[list], address: str
-                ) -> Iterator[Result]:
-    """Screen batches on a Dask distributed cluster, in order, a bounded number at a time.
-
-    Dask distributed: a scheduler and workers start in about a second, speak plain TCP, and
-    run the same function the local workers run; nothing else is needed on the cluster.
-    """
-    from distributed import Client
-
-    with Client(address, timeout="30s") as client:
-        in_flight = max(2, 2 * sum(client.nthreads().values()))
-        pending: collections.deque = collections.deque()
-        for chunk in work:
-            pending.append(client.submit(screen_chunk, chunk, pure=False))
-            if len(pending) >= in_flight:
-                yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
-
-
-def _in_workers(screen_chunk: Callable[[list], list], work: Iterator[list], jobs: int
-                ) -> Iterator[Result]:
-    """Screen batches in forked worker processes, in order, a bounded number at a time."""
-    # Load the terminology and compiled shapes before forking, so workers inherit them.
-    terminology(), shapes()
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-    context = multiprocessing.get_context(method)
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context,
-                                                initializer=_worker_started) as pool:
-        pending: collections.deque = collections.deque()
-        for chunk in work:
-            pending.append(pool.submit(screen_chunk, chunk))
-            if len(pending) >= 2 * jobs:
-                yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
-
-
-def _worker_started() -> None:
-    """In a forked worker: what it inherited (terminology, shapes) lives as long as it does,
-    so the collector never walks it again (gc.freeze), and collections are rarer."""
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    yield from in_workers(screen_chunk, work, jobs)
 
 
 Item = SourcedRecord | RawRecord | InputError

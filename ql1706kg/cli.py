@@ -19,14 +19,14 @@ from rdflib import Graph
 
 from . import __version__
 from .api import Screening, ScreeningError, assessment_for, iter_screen, protocol_version
-from .derive import DEFAULT_WINDOW_DAYS
-from .render import (
+from .outputs.render import (
     RENDERERS,
     JsonDocumentWriter,
     error_line,
     patient_json,
     patient_line,
 )
+from .pipeline.assessment import DEFAULT_WINDOW_DAYS
 
 EXIT_OK, EXIT_INPUT_ERROR, EXIT_USAGE = 0, 1, 2
 FLUSH_SECONDS = 1.0  # --format ndjson -o FILE: the longest a written line waits in a buffer
@@ -97,7 +97,7 @@ def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: 
         (result.errors if isinstance(item, ScreeningError) else result.patients).append(item)
     _write(RENDERERS[fmt](result), output)
     if shacl_report is not None:
-        from .validate import report_graph
+        from .pipeline.validate import report_graph
 
         data = Graph()
         for patient in result.patients:
@@ -224,7 +224,7 @@ def _screened_before(output: Path) -> set[tuple[str, str]]:
               show_default=True)
 def criteria_command(fmt: str) -> None:
     """List the 28 atomic criteria with their ids and text, in protocol order."""
-    from .terminology import terminology
+    from .protocol.terminology import terminology
 
     table = terminology().criteria.values()
     if fmt == "json":
@@ -243,7 +243,7 @@ def schema_command() -> None:
     """Print the JSON Schema of the patient record (the format of examples/patients)."""
     import json
 
-    from .models import record_json_schema
+    from .inputs.models import record_json_schema
 
     click.echo(json.dumps(record_json_schema(), indent=2, ensure_ascii=False))
 
@@ -263,10 +263,10 @@ def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output:
     """Write the patient graph(s) of PATHS as Turtle (with derived values by default)."""
     from rdflib import Graph
 
-    from .derive import derive
-    from .lift import lift, patient_iri
-    from .namespaces import bind_prefixes
-    from .read import read_paths
+    from .inputs.read import read_paths
+    from .pipeline.derive import derive
+    from .pipeline.lift import lift, patient_iri
+    from .protocol.namespaces import bind_prefixes
 
     graph, failed = bind_prefixes(Graph()), False
     assessment = assessment_for(as_of, window_days)
@@ -306,7 +306,7 @@ def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool,
                   window_days: int, fmt: str, output: Path | None) -> None:
     """Run a named SPARQL query (or a .rq file) over PATHS: patient inputs, which are screened
     first, or verdict graphs (.ttl, .jsonld, .nt). The ontology and shapes are always there."""
-    from .query import QueryError, format_rows, named_queries, query_graph, query_text, run
+    from .semweb.query import QueryError, format_rows, named_queries, query_graph, query_text, run
 
     if list_queries or name is None:
         for query in named_queries().values():
@@ -344,7 +344,7 @@ def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: 
     import subprocess
     import tempfile
 
-    from .serve import ServeError, build_store, serve_command_line, verdicts_for
+    from .semweb.serve import ServeError, build_store, serve_command_line, verdicts_for
 
     verdicts, errors = verdicts_for(paths, as_of, window_days)
     for error in errors:
@@ -371,7 +371,7 @@ def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: 
               help="SPARQL 1.1 Graph Store Protocol endpoint, e.g. http://host:7878/store.")
 def push_command(paths: tuple[Path, ...], as_of: date, window_days: int, endpoint: str) -> None:
     """Screen PATHS (or read verdict graphs) and PUT one named graph per assessment."""
-    from .serve import ServeError, push, verdicts_for
+    from .semweb.serve import ServeError, push, verdicts_for
 
     verdicts, errors = verdicts_for(paths, as_of, window_days)
     try:
@@ -392,7 +392,7 @@ def push_command(paths: tuple[Path, ...], as_of: date, window_days: int, endpoin
 @output_option
 def export_command(what: str, fmt: str, output: Path | None) -> None:
     """Write the ontology, the shapes or both for a registry or a triple store."""
-    from .publish import export
+    from .semweb.publish import export
 
     _write(export(what, fmt), output)
 
@@ -402,7 +402,7 @@ def export_command(what: str, fmt: str, output: Path | None) -> None:
               type=click.Path(path_type=Path, file_okay=False))
 def docs_command(out_dir: Path) -> None:
     """Write browsable HTML documentation of the ontology (pyLODE, offline) into a folder."""
-    from .publish import docs
+    from .semweb.publish import docs
 
     try:
         index = docs(out_dir)
@@ -425,7 +425,7 @@ _STUDY_STATUS = ["active", "administratively-completed", "approved", "closed-to-
 @output_option
 def publish_command(kind: str, status: str, output: Path | None) -> None:
     """Write the study, generated from the ontology, as a registry record."""
-    from .publish import medical_trial_jsonld, research_study_fhir, to_json
+    from .semweb.publish import medical_trial_jsonld, research_study_fhir, to_json
 
     record = medical_trial_jsonld() if kind == "medical-trial" else research_study_fhir(status)
     _write(to_json(record), output)
@@ -443,7 +443,7 @@ def report_command(paths: tuple[Path, ...], as_of: date, window_days: int, out_d
     """Screen PATHS and write the HTML attrition report (funnel, outcomes, worklist, one page
     per patient) into a folder; it opens offline."""
     from .api import screen
-    from .report import write_report
+    from .outputs.report import write_report
 
     result = screen(paths, as_of=as_of, window_days=window_days,
                     jobs=jobs or os.cpu_count() or 1, keep_graphs=False)

@@ -137,7 +137,7 @@ def test_publish_command_writes_both_registry_records():
 def test_jsonld_verdicts_carry_evidence_limits_and_versions_for_met_criteria_too():
     from rdflib import Graph, Literal
 
-    from ql1706kg.namespaces import PROV, QL
+    from ql1706kg.protocol.namespaces import PROV, QL
 
     out = run("screen", str(EXAMPLES / "eligible-liver-metastasis-ast-3.5x-uln.json"),
               "--as-of", "2026-11-20", "--format", "jsonld")
@@ -157,7 +157,7 @@ def test_jsonld_verdicts_carry_evidence_limits_and_versions_for_met_criteria_too
 def test_shacl_report_is_a_w3c_validation_report(tmp_path: Path):
     from rdflib import Graph
 
-    from ql1706kg.namespaces import SH
+    from ql1706kg.protocol.namespaces import SH
 
     report = tmp_path / "report.ttl"
     result = run("screen", BASE_FILE, "--as-of", "2026-11-20", "--format", "json",

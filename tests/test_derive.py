@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 
 from ql1706kg.api import assessment_for, patient_graph
-from ql1706kg.derive import add_months, calendar_months_apart, completed_years
-from ql1706kg.models import PatientRecord
-from ql1706kg.namespaces import PROV, QL
-from ql1706kg.units import convert, ucum_spelling
+from ql1706kg.inputs.models import PatientRecord
+from ql1706kg.pipeline.derive import add_months, calendar_months_apart, completed_years
+from ql1706kg.protocol.namespaces import PROV, QL
+from ql1706kg.protocol.units import convert, ucum_spelling
 
 from .conftest import BASE
 
@@ -64,6 +64,6 @@ def test_derived_values_link_to_their_sources():
 
 def test_arbitrary_units_are_never_converted_to_other_units():
     """UCUM: IU is commensurable with nothing else; IU/L is no count per litre."""
-    from ql1706kg.units import compute_factor
+    from ql1706kg.protocol.units import compute_factor
 
     assert compute_factor("[IU]/L", "10*9/L", None) is None

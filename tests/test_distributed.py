@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from ql1706kg.cli import main
-from ql1706kg.synthetic import patients
+from ql1706kg.inputs.synthetic import patients
 
 distributed = pytest.importorskip("distributed")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ql1706kg.api import screen
-from ql1706kg.read import read_paths
+from ql1706kg.inputs.read import read_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 FHIR_EXAMPLES = ROOT / "examples" / "fhir"
@@ -228,7 +228,7 @@ def test_cli_lift_report_as_subprocess(tmp_path):
 
 
 def test_every_project_code_in_the_examples_and_the_reader_is_in_the_shipped_code_system():
-    from ql1706kg.fhir import PROJECT_ELEMENTS, PROJECT_SYSTEM, project_codes
+    from ql1706kg.inputs.fhir import PROJECT_ELEMENTS, PROJECT_SYSTEM, project_codes
 
     used = set()
     for path in [*FHIR_EXAMPLES.glob("*.json"), *BULK.glob("*.ndjson")]:
@@ -334,7 +334,7 @@ def test_pregnancy_test_values(tmp_path, value, outcome):
 
 @pytest.mark.parametrize("name", sorted(p.name for p in FHIR_EXAMPLES.glob("*.json")))
 def test_the_fhir_writer_makes_the_shipped_twins(name):
-    from ql1706kg.fhir_write import to_bundle
+    from ql1706kg.inputs.fhir_write import to_bundle
 
     shipped = json.loads((FHIR_EXAMPLES / name).read_text())
     style = "uuid" if "urn:uuid" in json.dumps(shipped) else "relative"
@@ -342,8 +342,8 @@ def test_the_fhir_writer_makes_the_shipped_twins(name):
 
 
 def test_generated_patients_read_back_from_fhir_give_the_same_outcomes(tmp_path):
-    from ql1706kg.fhir_write import to_bundle
-    from ql1706kg.synthetic import patients
+    from ql1706kg.inputs.fhir_write import to_bundle
+    from ql1706kg.inputs.synthetic import patients
 
     records = list(patients(60, seed=7))
     bundle = {"resourceType": "Bundle", "type": "collection",
@@ -361,10 +361,10 @@ def test_generated_patients_read_back_from_fhir_give_the_same_outcomes(tmp_path)
 def test_resources_checked_in_worker_processes_read_exactly_as_in_one(tmp_path, monkeypatch):
     """Checking against the FHIR models in 2 processes (small batches, so every worker gets
     several) gives the same records, errors (in order) and resource report as one process."""
-    from ql1706kg import fhir
-    from ql1706kg.fhir_write import to_bundle
-    from ql1706kg.read import SourcedRecord
-    from ql1706kg.synthetic import patients
+    from ql1706kg.inputs import fhir
+    from ql1706kg.inputs.fhir_write import to_bundle
+    from ql1706kg.inputs.records import SourcedRecord
+    from ql1706kg.inputs.synthetic import patients
 
     entries = [e for r in patients(12, seed=11) for e in to_bundle(r, "relative")["entry"]]
     malformed = json.loads((DATA / "fhir" / "malformed-observation.json").read_text())

@@ -11,10 +11,10 @@ from rdflib.compare import isomorphic
 
 from ql1706kg import patient_graph
 from ql1706kg.api import assessment_for
-from ql1706kg.graph import PatientGraph
-from ql1706kg.models import PatientRecord
-from ql1706kg.namespaces import QL, RDF, XSD
-from ql1706kg.synthetic import patients
+from ql1706kg.inputs.models import PatientRecord
+from ql1706kg.inputs.synthetic import patients
+from ql1706kg.pipeline.graph import PatientGraph
+from ql1706kg.protocol.namespaces import QL, RDF, XSD
 
 EX = "https://example.org/"
 S = [URIRef(EX + "a"), URIRef(EX + "b"), BNode("n1")]
@@ -103,7 +103,7 @@ def test_results_and_records_survive_the_trip_to_a_worker_and_back():
     import pickle
 
     from ql1706kg import screen
-    from ql1706kg.read import parse_record
+    from ql1706kg.inputs.records import parse_record
 
     raw = list(patients(5, seed=8))
     records = [parse_record(item, f"cohort[{i}]") for i, item in enumerate(raw)]

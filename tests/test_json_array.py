@@ -10,7 +10,8 @@ import random
 import pytest
 
 from ql1706kg import screen
-from ql1706kg.read import ArrayReader, read_paths
+from ql1706kg.inputs.jsonio import ArrayReader
+from ql1706kg.inputs.read import read_paths
 
 
 def outcome(read) -> tuple[list, tuple | None]:

@@ -9,8 +9,8 @@ import pytest
 from rdflib import Graph
 
 from ql1706kg.api import assessment_for, patient_graph
-from ql1706kg.read import read_paths
-from ql1706kg.validate import load_shapes_graph, validate_graph
+from ql1706kg.inputs.read import read_paths
+from ql1706kg.pipeline.validate import load_shapes_graph, validate_graph
 
 pyrudof = pytest.importorskip("pyrudof")
 

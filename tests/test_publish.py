@@ -11,8 +11,8 @@ from fhir.resources.R4B import get_fhir_model_class
 from rdflib import Graph
 from rdflib.compare import to_isomorphic
 
-from ql1706kg import publish
-from ql1706kg.terminology import load_ontology, terminology
+from ql1706kg.protocol.terminology import load_ontology, terminology
+from ql1706kg.semweb import publish
 
 PARSE_FORMATS = {"ttl": "turtle", "jsonld": "json-ld", "xml": "xml", "nt": "nt"}
 PREFIXES = """

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from ql1706kg.cli import main
 from ql1706kg.errors import InputError
-from ql1706kg.query import QueryError, check_safe, named_queries, query_graph, read_rdf, run
+from ql1706kg.semweb.query import QueryError, check_safe, named_queries, query_graph, read_rdf, run
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "patients"

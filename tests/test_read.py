@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ql1706kg import screen
-from ql1706kg.models import record_json_schema
+from ql1706kg.inputs.models import record_json_schema
 
 from .conftest import BASE
 
@@ -46,7 +46,8 @@ def test_published_schema_matches_model():
 
 def test_records_read_raw_are_validated_where_they_are_screened(tmp_path):
     """read_paths(validate=False) only splits the JSON; parse() gives what validation gives."""
-    from ql1706kg.read import RawRecord, read_paths
+    from ql1706kg.inputs.read import read_paths
+    from ql1706kg.inputs.records import RawRecord
 
     path = tmp_path / "two.json"
     good = {"id": "  P-1 ", "sex": "female"}
@@ -69,7 +70,7 @@ def test_records_read_raw_are_validated_where_they_are_screened(tmp_path):
 ])
 def test_json_loads_reads_what_json_reads(text):
     """The fast parser changes nothing a user sees: the same values as the standard library."""
-    from ql1706kg.read import json_loads
+    from ql1706kg.inputs.jsonio import json_loads
 
     expected, got = json.loads(text), json_loads(text)
     assert json.dumps(got) == json.dumps(expected) and type(got) is type(expected)
@@ -78,7 +79,7 @@ def test_json_loads_reads_what_json_reads(text):
 def test_json_loads_reads_integers_beyond_64_bits_as_floats():
     """The one difference from the standard library, as in JavaScript and most JSON tools: an
     integer past 64 bits (never a clinical value) is read as the nearest float."""
-    from ql1706kg.read import json_loads
+    from ql1706kg.inputs.jsonio import json_loads
 
     assert json_loads('{"v": 123456789012345678901234567890}') == {"v": 1.2345678901234568e29}
     assert json_loads('{"v": 9223372036854775807}') == {"v": 9223372036854775807}
@@ -87,7 +88,7 @@ def test_json_loads_reads_integers_beyond_64_bits_as_floats():
 @pytest.mark.parametrize("text", ['{"id": "P-1",}', "[1, 2", "", '{"a" 1}', "{'a': 1}"])
 def test_json_loads_errors_are_the_standard_library_errors(text):
     """Malformed JSON gets the standard library's message (line, column), which users quote."""
-    from ql1706kg.read import json_loads
+    from ql1706kg.inputs.jsonio import json_loads
 
     with pytest.raises(json.JSONDecodeError) as expected:
         json.loads(text)

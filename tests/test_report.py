@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ql1706kg.api import screen
-from ql1706kg.report import funnel, outcome_table, write_report
+from ql1706kg.outputs.report import funnel, outcome_table, write_report
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "patients"
 

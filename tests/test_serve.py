@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ql1706kg.serve import oxigraph_binary
+from ql1706kg.semweb.serve import oxigraph_binary
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "patients"

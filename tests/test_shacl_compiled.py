@@ -13,10 +13,11 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 
 from ql1706kg.api import assessment_for, patient_graph, screen
-from ql1706kg.read import parse_record, read_paths
-from ql1706kg.shacl_compiled import Unsupported, compile_shapes
-from ql1706kg.synthetic import patients
-from ql1706kg.validate import shapes, validate_graphs
+from ql1706kg.inputs.read import read_paths
+from ql1706kg.inputs.records import parse_record
+from ql1706kg.inputs.synthetic import patients
+from ql1706kg.pipeline.shacl_compiled import Unsupported, compile_shapes
+from ql1706kg.pipeline.validate import shapes, validate_graphs
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSESSMENT = assessment_for("2026-11-20")

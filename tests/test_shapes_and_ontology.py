@@ -10,9 +10,9 @@ from pyshacl import validate
 from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDFS
 
-from ql1706kg.namespaces import QL, RDF, SH
-from ql1706kg.terminology import closure_graph, load_ontology, terminology
-from ql1706kg.validate import load_shapes_graph, shapes
+from ql1706kg.pipeline.validate import load_shapes_graph, shapes
+from ql1706kg.protocol.namespaces import QL, RDF, SH
+from ql1706kg.protocol.terminology import closure_graph, load_ontology, terminology
 
 CRITERIA = [
     "IC1", "IC2", "IC3.1", "IC3.2", "IC3.3", "IC4", "IC5.1", "IC5.2", "IC6", "IC7", "IC8.1",

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from ql1706kg.cli import main
-from ql1706kg.synthetic import patients
+from ql1706kg.inputs.synthetic import patients
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "patients"
 
@@ -91,7 +91,7 @@ def test_streamed_json_document_is_byte_identical_to_the_rendered_one(tmp_path):
     """--format json is written patient by patient (workers encode their own patients): the
     document must be exactly what render_json makes of the whole screening, errors included."""
     from ql1706kg import screen
-    from ql1706kg.render import render_json
+    from ql1706kg.outputs.render import render_json
 
     mixed = tmp_path / "mixed.json"
     mixed.write_text(json.dumps([*patients(25, seed=4), {"id": "BAD", "sex": "dragon"}, 7]))
@@ -123,7 +123,7 @@ def test_json_to_a_file_appears_only_when_complete(tmp_path):
 
 def test_encoded_results_come_back_in_input_order_from_workers(tmp_path):
     from ql1706kg.api import EncodedResult, assessment_for, iter_screen
-    from ql1706kg.render import patient_json
+    from ql1706kg.outputs.render import patient_json
 
     items = list(iter_screen([cohort(tmp_path, 45)], assessment_for("2026-11-20"), jobs=2,
                              batch_size=10, encode=patient_json))

@@ -9,9 +9,9 @@ import pytest
 
 from ql1706kg.api import screen
 from ql1706kg.errors import InputError
-from ql1706kg.models import PatientRecord
-from ql1706kg.read import SourcedRecord
-from ql1706kg.tables import read_table
+from ql1706kg.inputs.models import PatientRecord
+from ql1706kg.inputs.records import SourcedRecord
+from ql1706kg.inputs.tables import read_table
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data" / "tables"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from rdflib.namespace import RDFS
 
-from ql1706kg.namespaces import QL, SKOS
-from ql1706kg.terminology import closure_graph, terminology
+from ql1706kg.protocol.namespaces import QL, SKOS
+from ql1706kg.protocol.terminology import closure_graph, terminology
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "reference" / "codes.csv"
 SYSTEM_OF = {QL.icdO3Morphology: "ICD-O-3", QL.ncitCode: "NCIt", QL.oncotreeCode: "OncoTree",

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from ql1706kg.errors import UnitError
-from ql1706kg.units import compute_factor, convert
+from ql1706kg.protocol.units import compute_factor, convert
 
 CREATININE, BILIRUBIN = Decimal("113.1179"), Decimal("584.6621")
 

@@ -1,9 +1,7 @@
-"""Turn a patient's validation results into one outcome per criterion and an overall verdict.
+"""What screening produces: per criterion, per patient and per batch, in plain data types.
 
-The rule is data, not code: every shape says which criterion it decides and what its
-violation means (``ql:onViolation``). A criterion is not_applicable if any of its
-applicability shapes is violated, else not_met if any limit shape is, else unknown if any
-data shape is, else met (criteria.md: "A patient is never eligible on missing data").
+Every step after judging (rendering, reports, verdict graphs, the API) reads these types and
+nothing else, so they sit below all of them.
 """
 
 from __future__ import annotations
@@ -13,14 +11,9 @@ from datetime import date
 
 from rdflib import URIRef
 
-from .derive import Assessment
-from .explain import Explainer
+from .. import __version__
 from .graph import PatientGraph
-from .namespaces import QL
-from .terminology import Terminology
-from .validate import Shapes, Violation
 
-PRECEDENCE = ("not_applicable", "not_met", "unknown")
 OUTCOMES = ("met", "not_met", "unknown", "not_applicable")
 
 
@@ -85,36 +78,51 @@ def _rebuild(patient_id: str, source: str, verdict: str, as_of: date, criteria: 
                          tuple(CriterionResult(*c) for c in criteria), iri, graph)
 
 
-def verdict_of(outcomes: list[str]) -> str:
-    """Overall verdict: ineligible on any not_met, else incomplete on any unknown."""
-    if "not_met" in outcomes:
-        return "ineligible"
-    if "unknown" in outcomes:
-        return "incomplete"
-    return "eligible"
+@dataclass(frozen=True)
+class ScreeningError:
+    """An input that could not be screened: where it was and what is wrong."""
+
+    source: str
+    message: str
+    record: str | None = None
+    field: str | None = None
+
+    def as_dict(self) -> dict:
+        """Return the JSON form."""
+        return {"source": self.source, "record": self.record, "field": self.field,
+                "message": self.message}
 
 
-def outcome_of(violated: list[str]) -> str:
-    """Combine the outcomes of a criterion's violated shapes by precedence."""
-    for outcome in PRECEDENCE:
-        if outcome in violated:
-            return outcome
-    return "met"
+@dataclass(frozen=True)
+class EncodedResult:
+    """A patient's result already written out by the process that screened it.
+
+    Sending back these bytes instead of the result objects keeps the parent process (which
+    reads the inputs and writes the output) from becoming the bottleneck of ``--jobs``.
+    """
+
+    id: str
+    source: str
+    verdict: str
+    data: bytes
 
 
-def judge(patient: URIRef, graph: PatientGraph, violations: list[Violation], shapes: Shapes,
-          term: Terminology, assessment: Assessment, source: str) -> PatientResult:
-    """Return the outcome and explanation of every criterion, and the verdict, of a patient."""
-    violated = {v.shape for v in violations if v.focus == patient}
-    probes_failing = {iri for iri in violated if shapes.info[iri].is_probe}
-    explainer = Explainer(graph, patient, term, shapes, assessment, probes_failing)
-    results = []
-    for crit in term.criteria.values():
-        mine = [s for s in shapes.by_criterion(crit["id"]) if s.iri in violated]
-        outcome = outcome_of([s.outcome for s in mine])
-        results.append(explainer.explain(crit, outcome, mine))
-    patient_id = str(graph.value(patient, QL.patientId) or patient)
-    return PatientResult(id=patient_id, source=source, as_of=assessment.as_of,
-                         verdict=verdict_of([r.outcome for r in results]),
-                         criteria=tuple(results), iri=patient, graph=graph)
+Result = PatientResult | EncodedResult | ScreeningError
 
+
+@dataclass
+class Screening:
+    """The result of screening a batch: every patient's verdict, and every unreadable input."""
+
+    as_of: date
+    window_days: int
+    protocol_version: str
+    patients: list[PatientResult] = field(default_factory=list)
+    errors: list[ScreeningError] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """Return the JSON form documented in the README."""
+        return {"as_of": self.as_of.isoformat(), "window_days": self.window_days,
+                "protocol_version": self.protocol_version, "software_version": __version__,
+                "patients": [p.as_dict() for p in self.patients],
+                "errors": [e.as_dict() for e in self.errors]}

@@ -52,8 +52,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
-from .read import SourcedRecord, parse_record
+from ..errors import InputError
+from .records import SourcedRecord, parse_record
 
 REQUIRED = ("patient", "element", "value")
 COLUMNS = (*REQUIRED, "unit", "uln", "lln", "date", "code", "system", "group", "site",
@@ -221,7 +221,7 @@ def patient_id_ok(row: dict[str, Any]) -> bool:
 
 
 def _is_test(name: str) -> bool:
-    from .terminology import terminology
+    from ..protocol.terminology import terminology
 
     return bool(name) and terminology().test_for(name) is not None
 

@@ -137,7 +137,7 @@ class PatientGraph:
     # -- rdflib ---------------------------------------------------------------------------
     def to_rdflib(self) -> Graph:
         """The same triples in an ``rdflib.Graph`` (for SPARQL or serialisation)."""
-        from .namespaces import bind_prefixes
+        from ..protocol.namespaces import bind_prefixes
 
         graph = bind_prefixes(Graph())
         graph.addN((s, p, o, graph) for s, p, o in self)

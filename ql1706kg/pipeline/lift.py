@@ -10,18 +10,17 @@ criteria that depend on it are ``unknown`` and the explanation can name it.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
 
 from rdflib import Literal, URIRef
 
+from ..inputs.models import Coded, PatientRecord
+from ..protocol.namespaces import QL, QLP, RDF, RDFS
+from ..protocol.terminology import Terminology, looks_like_icdo3, terminology
 from .graph import PatientGraph
-from .models import Coded, PatientRecord
-from .namespaces import QL, QLP, RDF, RDFS, XSD
-from .terminology import Terminology, looks_like_icdo3, terminology
+from .literals import boolean, d, dec, text
 
 _SEX = {"female": QL.Female, "male": QL.Male, "other": QL.OtherSex, "unknown": QL.UnknownSex}
 _EXTENT = {"metastatic": QL.Metastatic, "locally_advanced": QL.LocallyAdvanced,
@@ -39,45 +38,6 @@ def lift(record: PatientRecord, source: str | None = None,
          term: Terminology | None = None) -> PatientGraph:
     """Return the RDF graph of one patient record."""
     return _Lifter(record, term or terminology()).run(source)
-
-
-# Literals are immutable, and a cohort repeats the same dates and numbers many times: making
-# each once saves ~1.5 ms a patient (rdflib's Literal constructor is ~8 µs).
-@functools.lru_cache(maxsize=8192)
-def d(value: date) -> Literal:
-    """Return an xsd:date literal."""
-    return Literal(value.isoformat(), datatype=XSD.date)
-
-
-def dec(value: float | Decimal | str) -> Literal:
-    """Return an xsd:decimal literal that keeps the value as written (no binary rounding)."""
-    # Keyed by the written form: Decimal("1.0") == Decimal("1") but their literals differ.
-    return _decimal(str(value))
-
-
-@functools.lru_cache(maxsize=8192)
-def _decimal(written: str) -> Literal:
-    return Literal(Decimal(written), datatype=XSD.decimal)
-
-
-_TRUE, _FALSE = Literal(True, datatype=XSD.boolean), Literal(False, datatype=XSD.boolean)
-
-
-def boolean(value: bool) -> Literal:
-    """Return an xsd:boolean literal."""
-    return _TRUE if value else _FALSE
-
-
-@functools.lru_cache(maxsize=8192)
-def text(value: str) -> Literal:
-    """Return a plain string literal of a value that recurs (labels, units, test names)."""
-    return Literal(value)
-
-
-@functools.lru_cache(maxsize=8192)
-def integer(value: int) -> Literal:
-    """Return an xsd:integer literal (day counts, months)."""
-    return Literal(value)
 
 
 class _Lifter:

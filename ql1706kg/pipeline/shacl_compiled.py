@@ -25,8 +25,8 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
+from ..protocol.namespaces import RDF, RDFS, SH
 from .graph import PatientGraph
-from .namespaces import RDF, RDFS, SH
 
 Data = Graph | PatientGraph  # a patient graph, or an rdflib graph of several
 Check = Callable[[Data, Node], bool]

@@ -15,10 +15,11 @@ from decimal import Decimal
 
 from rdflib import Literal, URIRef
 
-from .derive import Assessment
+from ..protocol.namespaces import QL, RDF, RDFS
+from ..protocol.terminology import Terminology
+from .assessment import Assessment
 from .graph import PatientGraph
-from .namespaces import QL, RDF, RDFS
-from .terminology import Terminology
+from .results import CriterionResult
 from .validate import ShapeInfo, Shapes
 
 _BOOL_WORDS = {True: "yes", False: "no"}
@@ -74,7 +75,7 @@ class Explainer:
     # -- the criterion -------------------------------------------------------------------
     def explain(self, crit: dict, outcome: str, violated: list[ShapeInfo]):
         """Return the CriterionResult of one criterion."""
-        from .judge import CriterionResult  # the result type lives with the judge
+
 
         evidence = tuple(self.evidence(crit))
         nodes = tuple(self.evidence_nodes(crit))

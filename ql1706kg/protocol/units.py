@@ -19,7 +19,7 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
-from .errors import UnitError
+from ..errors import UnitError
 from .resources import unit_cache_file
 
 # Common non-UCUM spellings a coordinator types, rewritten to UCUM before lookup.

@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from .namespaces import QL
-from .terminology import closure_graph, terminology
+from ..protocol.namespaces import QL
+from ..protocol.terminology import closure_graph, terminology
 
 P = "https://w3id.org/ql1706kg/fhir/CodeSystem/screening"
 UCUM = "http://unitsofmeasure.org"

@@ -20,7 +20,7 @@ def _data_dir(name: str) -> Path:
     packaged = resources.files(_PACKAGE) / "data" / name
     if packaged.is_dir():
         return Path(str(packaged))
-    source = Path(__file__).resolve().parents[1] / name
+    source = Path(__file__).resolve().parents[2] / name
     if source.is_dir():
         return source
     raise FileNotFoundError(f"bundled data folder '{name}' is missing from the installation")

@@ -12,33 +12,18 @@ sources with ``prov:wasDerivedFrom``.
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from rdflib import Literal, URIRef
 
-from .errors import UnitError
+from ..errors import UnitError
+from ..protocol.namespaces import PROV, QL, RDF
+from ..protocol.terminology import Terminology, terminology
+from ..protocol.units import convert
+from .assessment import Assessment
 from .graph import PatientGraph
-from .lift import boolean, d, dec, integer, text
-from .namespaces import PROV, QL, RDF
-from .terminology import Terminology, terminology
-from .units import convert
-
-DEFAULT_WINDOW_DAYS = 28
-
-
-@dataclass(frozen=True)
-class Assessment:
-    """When and how strictly a patient is assessed."""
-
-    as_of: date
-    window_days: int = DEFAULT_WINDOW_DAYS
-
-    @property
-    def window_start(self) -> date:
-        """The earliest date a screening result may carry."""
-        return self.as_of - timedelta(days=self.window_days)
+from .literals import boolean, d, dec, integer, text
 
 
 def derive(graph: PatientGraph, patient: URIRef, assessment: Assessment,

@@ -26,10 +26,10 @@ from pathlib import Path
 
 from rdflib import Dataset, Graph, URIRef
 
-from .errors import Ql1706kgError
-from .namespaces import QL, QLP, RDF
-from .terminology import load_ontology
-from .validate import load_shapes_graph
+from ..errors import Ql1706kgError
+from ..pipeline.validate import load_shapes_graph
+from ..protocol.namespaces import QL, QLP, RDF
+from ..protocol.terminology import load_ontology
 
 ONTOLOGY_GRAPH = URIRef("https://w3id.org/ql1706kg")
 SHAPES_GRAPH = URIRef("https://w3id.org/ql1706kg/shapes")
@@ -123,9 +123,9 @@ def push(verdicts: Graph, endpoint: str, timeout: float = 30) -> list[str]:
 
 def verdicts_for(inputs: Iterable[str | Path], as_of, window_days: int) -> tuple[Graph, list]:
     """Verdict graph of patient inputs (screened) and verdict files (read)."""
-    from .api import screen
+    from ..api import screen
+    from ..outputs.render import verdict_graph
     from .query import is_rdf, read_rdf
-    from .render import verdict_graph
 
     graph, errors, patients = Graph(), [], []
     for item in inputs:

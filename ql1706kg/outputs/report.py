@@ -15,9 +15,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .api import Screening
-from .judge import OUTCOMES, PatientResult
-from .terminology import terminology
+from ..pipeline.results import OUTCOMES, PatientResult, Screening
+from ..protocol.terminology import terminology
 
 COLOURS = {"met": "#2e7d32", "not_met": "#c62828", "unknown": "#f9a825",
            "not_applicable": "#9e9e9e"}

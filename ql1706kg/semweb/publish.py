@@ -20,8 +20,8 @@ from typing import Any
 from rdflib import Graph, Literal, URIRef
 from rdflib.plugins.serializers.turtle import TurtleSerializer
 
-from .namespaces import QL, SKOS, bind_prefixes
-from .resources import ontology_files, shape_files
+from ..protocol.namespaces import QL, SKOS, bind_prefixes
+from ..protocol.resources import ontology_files, shape_files
 
 WHATS = ("ontology", "shapes", "all")
 FORMATS: dict[str, str] = {"ttl": "turtle", "jsonld": "json-ld", "xml": "xml", "nt": "nt"}

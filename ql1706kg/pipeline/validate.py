@@ -26,10 +26,10 @@ from pyshacl.shapes_graph import ShapesGraph
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 
-from .errors import ShapesError
+from ..errors import ShapesError
+from ..protocol.namespaces import QL, RDF, RDFS, SH, interned_graph
+from ..protocol.resources import shape_files
 from .graph import PatientGraph
-from .namespaces import QL, RDF, RDFS, SH, interned_graph
-from .resources import shape_files
 from .shacl_compiled import CompiledShapes, Unsupported, compile_shapes
 
 OUTCOME_OF = {QL.NotApplicable: "not_applicable", QL.NotMet: "not_met", QL.Unknown: "unknown"}

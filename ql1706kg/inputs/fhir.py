@@ -26,11 +26,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import InputError, UnitError
-from .namespaces import QL
-from .read import json_loads
-from .terminology import Terminology, terminology
-from .units import convert
+from ..errors import InputError, UnitError
+from ..protocol.namespaces import QL
+from ..protocol.terminology import Terminology, terminology
+from ..protocol.units import convert
+from .jsonio import json_loads
 
 PROJECT_SYSTEM = "https://w3id.org/ql1706kg/fhir/CodeSystem/screening"
 UCUM = "http://unitsofmeasure.org"

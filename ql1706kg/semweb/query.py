@@ -28,10 +28,10 @@ from rdflib.plugins.sparql.algebra import traverse
 from rdflib.plugins.sparql.parser import parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 
-from .errors import InputError, Ql1706kgError
-from .namespaces import bind_prefixes
-from .terminology import load_ontology
-from .validate import load_shapes_graph
+from ..errors import InputError, Ql1706kgError
+from ..pipeline.validate import load_shapes_graph
+from ..protocol.namespaces import bind_prefixes
+from ..protocol.terminology import load_ontology
 
 RDF_SUFFIXES = {".ttl": "turtle", ".jsonld": "json-ld", ".nt": "nt", ".rdf": "xml",
                 ".owl": "xml", ".xml": "xml", ".trig": "trig", ".nq": "nquads"}
@@ -145,8 +145,8 @@ def is_rdf(path: Path) -> bool:
 def query_graph(inputs: Iterable[str | Path], as_of: date | str | None = None,
                 window_days: int | None = None) -> tuple[Graph, list]:
     """One graph to query: verdicts (read, or screened from patient inputs), ontology, shapes."""
-    from .api import screen
-    from .render import verdict_graph
+    from ..api import screen
+    from ..outputs.render import verdict_graph
 
     graph = bind_prefixes(Graph())
     graph += load_ontology()

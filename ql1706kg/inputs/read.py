@@ -1,0 +1,173 @@
+"""Read input files into patient records; the only step that touches patient files.
+
+A file holds one record or a JSON list of records, or FHIR R4 (a Bundle, a resource, or an
+NDJSON bulk export: see :mod:`ql1706kg.fhir`), or a long-format table (``.csv``/``.xlsx``: see
+:mod:`ql1706kg.tables`); a folder is searched for all of them. A record that cannot be read
+becomes an :class:`InputError` naming the file, the record and the field, and the other
+records of the file are still read: nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from ..errors import InputError
+from .jsonio import ArrayReader, json_loads
+from .records import RawRecord, SourcedRecord, parse_record
+
+INPUT_SUFFIXES = (".json", ".ndjson", ".csv", ".xlsx")
+
+
+def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path | InputError]:
+    """Yield input files: files as given, folders searched recursively, in a stable order."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in INPUT_SUFFIXES
+                              and p.is_file())
+        elif path.is_file():
+            yield path
+        else:
+            yield InputError(str(path), "no such file or folder")
+
+
+def read_file(path: Path, fhir_pool: list | None = None, validate: bool = True
+              ) -> Iterator[SourcedRecord | RawRecord | InputError]:
+    """Yield the records of one file, or an error for each record that cannot be read.
+
+    FHIR resources are not records on their own: they go to ``fhir_pool`` (a patient's
+    resources may be spread over several files of a bulk export) and are assembled later.
+    """
+    source = str(path)
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".xlsx"):
+        from .tables import read_table
+
+        yield from read_table(path)
+        return
+    if suffix == ".ndjson":
+        if _first_line_is_fhir(path):
+            from .fhir import ndjson_entries
+
+            _pool(fhir_pool, source).extend(ndjson_entries(path))
+        else:
+            yield from _record_lines(path, validate)
+        return
+    try:
+        if _starts_with(path, "["):
+            yield from _array_records(path, validate)
+            return
+        data = json_loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        yield InputError(source, "not a UTF-8 text file")
+        return
+    except json.JSONDecodeError as exc:
+        yield InputError(source, f"invalid JSON at line {exc.lineno}, column {exc.colno}: "
+                                 f"{exc.msg}")
+        return
+    except OSError as exc:
+        yield InputError(source, f"cannot be read: {exc.strerror}")
+        return
+    from .fhir import entries_of, is_fhir
+
+    if is_fhir(data):
+        _pool(fhir_pool, source).extend(entries_of(data, source))
+        return
+    yield parse_record(data, source) if validate else RawRecord(source, data)
+
+
+def _starts_with(path: Path, char: str) -> bool:
+    """Whether the file's first non-blank character is ``char``."""
+    with path.open("rb") as handle:
+        head = handle.read(4096).lstrip()
+        while not head:
+            block = handle.read(65536)
+            if not block:
+                return False
+            head = block.lstrip()
+    return head[:1] == char.encode()
+
+
+def _array_records(path: Path, validate: bool
+                   ) -> Iterator[SourcedRecord | RawRecord | InputError]:
+    """The records of a file holding a JSON list, read item by item (a list of a million
+    records screens in the memory of a few); a syntax error ends the file with an error that
+    names its line and column, after the records before it."""
+    source = str(path)
+    with path.open(encoding="utf-8") as handle:
+        for index, item in enumerate(ArrayReader(handle)):
+            label = f"{source}[{index}]"
+            yield (parse_record(item, label, index) if validate
+                   else RawRecord(label, item, index))
+
+
+def _first_line_is_fhir(path: Path) -> bool:
+    """An NDJSON file is a FHIR bulk export when its lines are resources."""
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                try:
+                    first = json.loads(line)
+                except json.JSONDecodeError:
+                    return False
+                return isinstance(first, dict) and "resourceType" in first
+    return False
+
+
+def _record_lines(path: Path, validate: bool = True
+                  ) -> Iterator[SourcedRecord | RawRecord | InputError]:
+    """One project record per line, read lazily: a million patients in constant memory."""
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            source = f"{path}:{number}"
+            try:
+                item = json_loads(line)
+            except json.JSONDecodeError as exc:
+                yield InputError(source, f"invalid JSON at column {exc.colno}: {exc.msg}")
+                continue
+            yield parse_record(item, source) if validate else RawRecord(source, item)
+
+
+def _pool(pool: list | None, source: str) -> list:
+    if pool is None:
+        raise InputError(source, "FHIR input can only be read through read_paths")
+    return pool
+
+
+def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
+               validate: bool = True, jobs: int = 1
+               ) -> Iterator[SourcedRecord | RawRecord | InputError]:
+    """Yield every record (or error) of every input path, in order; FHIR patients last.
+
+    ``fhir_report``, when given, receives one line per FHIR resource: used, or ignored and why.
+    ``validate=False`` yields :class:`RawRecord` items, validated later by their ``parse``.
+    ``jobs`` processes check FHIR resources against their models.
+    """
+    pool: list = []
+    for path in expand_paths(paths):
+        if isinstance(path, InputError):
+            yield path
+        else:
+            try:
+                yield from read_file(path, pool, validate)
+            except InputError as exc:
+                yield exc
+    if not pool:
+        return
+    from .fhir import read_fhir
+
+    assembled, report = read_fhir(pool, jobs)
+    if fhir_report is not None:
+        fhir_report.extend(report.lines)
+    for item in assembled:
+        if isinstance(item, InputError):
+            yield item
+        else:
+            source = item.pop("__source__")
+            yield parse_record(item, source) if validate else RawRecord(source, item)
+
+
