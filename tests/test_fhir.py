@@ -361,7 +361,7 @@ def test_generated_patients_read_back_from_fhir_give_the_same_outcomes(tmp_path)
 def test_resources_checked_in_worker_processes_read_exactly_as_in_one(tmp_path, monkeypatch):
     """Checking against the FHIR models in 2 processes (small batches, so every worker gets
     several) gives the same records, errors (in order) and resource report as one process."""
-    from ql1706kg.inputs import fhir
+    from ql1706kg.inputs.fhir import conformance as fhir
     from ql1706kg.inputs.fhir_write import to_bundle
     from ql1706kg.inputs.records import SourcedRecord
     from ql1706kg.inputs.synthetic import patients

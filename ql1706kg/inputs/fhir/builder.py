@@ -1,0 +1,100 @@
+"""One patient's record assembled from the resources that point at the patient.
+
+:class:`RecordBuilder` holds what is known of one patient so far (from the Patient resource,
+its Consents and Lists), routes every other resource of the patient to the reader of its
+family (:mod:`.conditions`, :mod:`.observations`, :mod:`.medications`, mixed in) and gives the
+record in the project's form once all resources are read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ...protocol.terminology import Terminology
+from .codes import _codes, _project_code
+from .conditions import ConditionReader
+from .entries import Entry
+from .medications import MedicationReader
+from .observations import ObservationReader
+from .pool import Pool
+from .values import _date
+
+IGNORED_STATUS = frozenset({"entered-in-error", "cancelled", "not-done", "not-taken",
+                            "refuted", "intended", "draft", "proposed", "rejected"})
+
+
+# -- one patient --------------------------------------------------------------------------------
+
+class RecordBuilder(ConditionReader, ObservationReader, MedicationReader):
+    """Collects what one patient's resources say, in the project's record form."""
+
+    def __init__(self, patient: Entry, pool: Pool, term: Terminology) -> None:
+        self.patient, self.pool, self.term = patient, pool, term
+        self.rec: dict[str, Any] = {"observations": []}
+        self.complete_lists: set[str] = set()
+        self.consents: list[dt.date] = []
+        self.diagnosis: dict[str, Any] = {}
+        self.therapies: list[dict] = []
+        data = patient.data
+        self.rec["id"] = str(data.get("id") or _first_identifier(data) or patient.full_url)
+        if data.get("gender"):
+            self.rec["sex"] = data["gender"]
+        self.notes: list[str] = []
+        birth = str(data.get("birthDate") or "")
+        if len(birth) == 10:
+            self.rec["birth_date"] = birth
+        elif birth:
+            # FHIR allows a year or year-month; an age in completed years needs the day.
+            self.notes.append(f"birthDate '{birth}' is partial, so the age is not known")
+
+    def source(self) -> str:
+        return f"{self.patient.source}#{self.patient.key}"
+
+    def record(self) -> dict:
+        """The assembled record, with lists marked complete only when the export says so."""
+        rec = self.rec
+        if self.consents:
+            rec.setdefault("consent", {})["icf_signed"] = min(self.consents).isoformat()
+        if self.diagnosis:
+            rec["diagnosis"] = {**rec.get("diagnosis", {}), **self.diagnosis}
+        if self.therapies:
+            rec["prior_therapies"] = self.therapies
+        for key in ("metastases", "prior_therapies", "supportive_care"):
+            if key in self.complete_lists:
+                rec.setdefault(key, [])
+        return {"__source__": self.source(), **rec}
+
+    def take(self, entry: Entry) -> tuple[bool, str]:
+        """Use one resource of this patient; say why not when it is not used."""
+        status = str(entry.data.get("status") or "")
+        verification = _codes(entry.data.get("verificationStatus"))
+        if status in IGNORED_STATUS or IGNORED_STATUS & verification:
+            return False, f"status {status or '/'.join(sorted(verification))}"
+        handler = getattr(self, "take_" + entry.type)
+        return handler(entry)
+
+    # -- resource kinds ------------------------------------------------------------------------
+    def take_Consent(self, entry: Entry) -> tuple[bool, str]:
+        when = _date(entry.data.get("dateTime"))
+        if when is None:
+            return False, "no Consent.dateTime"
+        self.consents.append(when)
+        return True, "ICF signature date (IC1, IC2)"
+
+    def take_List(self, entry: Entry) -> tuple[bool, str]:
+        names = {"prior-systemic-therapy": "prior_therapies", "metastases": "metastases",
+                 "supportive-care": "supportive_care"}
+        code = _project_code(entry.data.get("code"))
+        if code not in names:
+            return False, "not a list the protocol uses"
+        self.complete_lists.add(names[code])
+        return True, f"the {names[code].replace('_', ' ')} list is complete"
+
+
+def _first_identifier(data: dict) -> str | None:
+    for identifier in data.get("identifier") or []:
+        if identifier.get("value"):
+            return identifier["value"]
+    return None
+

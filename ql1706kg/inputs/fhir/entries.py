@@ -1,0 +1,107 @@
+"""FHIR files into resources: Bundles, single resources and NDJSON lines as :class:`Entry`.
+
+Reading a file is separate from understanding its resources: here each resource becomes an
+:class:`Entry` that remembers where it came from (or an :class:`InputError` saying why it could
+not be read), and the :class:`FhirReport` that accounts for every resource is defined, so the
+modules that check, pool and read resources all build on this one and on nothing above it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...errors import InputError
+from ..jsonio import json_loads
+
+REQUEST_ONLY = "Bundle.entry"
+
+
+@dataclass
+class ReportLine:
+    """What happened to one resource."""
+
+    source: str
+    resource: str
+    used: bool
+    reason: str
+
+    def as_dict(self) -> dict:
+        return {"source": self.source, "resource": self.resource,
+                "status": "used" if self.used else "ignored", "reason": self.reason}
+
+
+@dataclass
+class FhirReport:
+    """Every FHIR resource read, used or ignored with why (``ql1706kg lift --report``)."""
+
+    lines: list[ReportLine] = field(default_factory=list)
+
+    def add(self, entry: Entry, used: bool, reason: str) -> None:
+        self.lines.append(ReportLine(entry.source, entry.key, used, reason))
+
+
+@dataclass
+class Entry:
+    """One FHIR resource with where it came from."""
+
+    source: str
+    data: dict
+    full_url: str | None = None
+    contained: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def type(self) -> str:
+        return str(self.data.get("resourceType"))
+
+    @property
+    def key(self) -> str:
+        return f"{self.type}/{self.data.get('id', '?')}"
+
+
+# -- reading files ------------------------------------------------------------------------------
+
+def is_fhir(data: object) -> bool:
+    """Tell whether parsed JSON is a FHIR resource (rather than a project record)."""
+    return isinstance(data, dict) and "resourceType" in data
+
+
+def entries_of(data: dict, source: str) -> Iterator[Entry | InputError]:
+    """Yield the resources of a Bundle (any type) or a single resource."""
+    if data.get("resourceType") != "Bundle":
+        yield Entry(source, data)
+        return
+    for index, item in enumerate(data.get("entry") or []):
+        resource = item.get("resource") if isinstance(item, dict) else None
+        if resource is None and isinstance(item, dict) and "request" in item:
+            # A transaction's DELETE or a batch's GET carries no resource: nothing to read.
+            yield Entry(source, {"resourceType": REQUEST_ONLY, "id": str(index)})
+            continue
+        if not isinstance(resource, dict) or "resourceType" not in resource:
+            yield InputError(source, "a Bundle entry has no resource with a resourceType",
+                             field=f"Bundle.entry[{index}].resource")
+            continue
+        if resource.get("resourceType") == "Bundle":
+            yield from entries_of(resource, source)
+        else:
+            yield Entry(source, resource, item.get("fullUrl"))
+
+
+def ndjson_entries(path: Path) -> Iterator[Entry | InputError]:
+    """Yield the resources of an NDJSON bulk-export file, one per line."""
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            source = f"{path}:{number}"
+            try:
+                data = json_loads(line)
+            except json.JSONDecodeError as exc:
+                yield InputError(source, f"invalid JSON at column {exc.colno}: {exc.msg}")
+                continue
+            if not is_fhir(data):
+                yield InputError(source, "not a FHIR resource (no resourceType)")
+                continue
+            yield from entries_of(data, source)
