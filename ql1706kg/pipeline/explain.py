@@ -10,57 +10,15 @@ shapes (names, messages), so editing a .ttl file changes the explanation too.
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
+from rdflib import URIRef
 
-from rdflib import Literal, URIRef
-
-from ..protocol.namespaces import QL, RDF, RDFS
+from ..protocol.namespaces import QL
 from ..protocol.terminology import Terminology
 from .assessment import Assessment
+from .describe import FactDescriber
 from .graph import PatientGraph
 from .results import CriterionResult
 from .validate import ShapeInfo, Shapes
-
-_BOOL_WORDS = {True: "yes", False: "no"}
-
-
-# How UCUM codes read to a coordinator; presentation only, never used for arithmetic.
-_UNIT_DISPLAY = {"10*9/L": "×10⁹/L", "10*12/L": "×10¹²/L", "10*3/uL": "×10³/µL",
-                 "10*6/uL": "×10⁶/µL", "/uL": "/µL", "umol/L": "µmol/L", "{INR}": "",
-                 "[IU]/L": "IU/L", "g/d": "g/day", "mg/d": "mg/day", "mL/min": "mL/min"}
-
-
-def show_unit(unit: object) -> str:
-    """Return a unit as written for people, with a leading space, or '' for none."""
-    if unit is None:
-        return ""
-    shown = _UNIT_DISPLAY.get(str(unit), str(unit))
-    return f" {shown}" if shown else ""
-
-
-def fmt_number(value: object) -> str:
-    """Write a number without float noise: 1.50 -> 1.5, 2.3333333 -> 2.33."""
-    if isinstance(value, Literal):
-        value = value.toPython()
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return str(value)
-    number = Decimal(str(value))
-    if number == number.to_integral_value():
-        return str(number.quantize(Decimal(1)))
-    text = f"{number:.3f}" if abs(number) < 10 else f"{number:.2f}"
-    return text.rstrip("0").rstrip(".")
-
-
-# The describer of each kind of fact, by its class.
-_DESCRIBERS = {
-    QL.Observation: "describe_observation", QL.DerivedValue: "describe_derived",
-    QL.SarcomaDiagnosis: "describe_diagnosis", QL.TherapyCourse: "describe_therapy",
-    QL.Metastasis: "describe_metastasis", QL.InformedConsent: "describe_consent",
-    QL.SupportiveCareEvent: "describe_supportive_care", QL.Lesion: "describe_lesion",
-    QL.NonNodalLesion: "describe_lesion", QL.NodalLesion: "describe_lesion",
-    QL.DiameterSumChange: "describe_change", QL.SurvivalEstimate: "describe_survival",
-}
 
 
 class Explainer:
@@ -70,13 +28,11 @@ class Explainer:
                  assessment: Assessment, probes_failing: set[URIRef]) -> None:
         self.g, self.p, self.term, self.shapes = graph, patient, term, shapes
         self.a, self.probes_failing = assessment, probes_failing
-        self._described: dict[tuple, str] = {}
+        self.facts = FactDescriber(graph, patient, term)
 
     # -- the criterion -------------------------------------------------------------------
-    def explain(self, crit: dict, outcome: str, violated: list[ShapeInfo]):
+    def explain(self, crit: dict, outcome: str, violated: list[ShapeInfo]) -> CriterionResult:
         """Return the CriterionResult of one criterion."""
-
-
         evidence = tuple(self.evidence(crit))
         nodes = tuple(self.evidence_nodes(crit))
         limits = tuple(self.limits(crit["id"]))
@@ -147,7 +103,7 @@ class Explainer:
         out: list[str] = []
         for prop in crit["evidence"]:
             for value in sorted(self.g.objects(self.p, prop), key=str):
-                text = self.describe(prop, value)
+                text = self.facts.describe(prop, value)
                 if text and text not in out:
                     out.append(text)
         return out
@@ -156,185 +112,6 @@ class Explainer:
         """The facts the evidence cites, as IRIs, for the verdict graph (ql:evidence)."""
         return sorted({str(value) for prop in crit["evidence"]
                        for value in self.g.objects(self.p, prop) if isinstance(value, URIRef)})
-
-    def describe(self, prop: URIRef, value) -> str:
-        """A fact in words; each fact once per patient (criteria cite the same facts)."""
-        key = (prop, value)
-        text = self._described.get(key)
-        if text is None:
-            text = self._described[key] = self._describe(prop, value)
-        return text
-
-    def _describe(self, prop: URIRef, value) -> str:
-        if isinstance(value, Literal):
-            label = self.term.label(prop)
-            if isinstance(value.toPython(), bool):
-                return f"{label}: {_BOOL_WORDS[value.toPython()]}"
-            if isinstance(value.toPython(), date):
-                return f"{label} {value}"
-            return f"{label} {fmt_number(value)}"
-        kinds = list(self.g.objects(value, RDF.type))
-        for cls in kinds:
-            method = _DESCRIBERS.get(cls)
-            if method is not None:
-                return getattr(self, method)(value)
-        if not kinds and value in self.term.labels:
-            return self.term.label(value)
-        return self.label_of(value)
-
-    def label_of(self, node) -> str:
-        label = self.g.value(node, RDFS.label)
-        if label is not None:
-            return str(label)
-        return self.term.label(node) if isinstance(node, URIRef) else str(node)
-
-    def value_of(self, node, prop) -> str | None:
-        value = self.g.value(node, prop)
-        return None if value is None else fmt_number(value)
-
-    def describe_observation(self, obs) -> str:
-        g = self.g
-        test = self.label_of(g.value(obs, QL.test))
-        raw = g.value(obs, QL.value)
-        concept = g.value(obs, QL.valueConcept)
-        unit = g.value(obs, QL.unit)
-        shown = self.label_of(concept) if concept is not None and not isinstance(
-            raw, Literal) else fmt_number(raw)
-        text = f"{test} {shown}" + show_unit(unit)
-        text += f" on {g.value(obs, QL.effectiveDate)}"
-        extras = []
-        normalised, canonical = g.value(obs, QL.normalisedValue), g.value(obs, QL.normalisedUnit)
-        if normalised is not None and canonical is not None and str(canonical) != str(unit):
-            extras.append(f"= {fmt_number(normalised)}{show_unit(canonical)}")
-        uln = g.value(obs, QL.upperLimitOfNormal)
-        if uln is not None:
-            extras.append(f"ULN {fmt_number(uln)}" + show_unit(unit))
-        ratio = g.value(obs, QL.ratioToULN)
-        if ratio is not None:
-            extras.append(f"{fmt_number(ratio)} × ULN")
-        if concept is not None and isinstance(raw, Literal) and _is_number(raw):
-            extras.append(f"grade {self.label_of(concept)}")
-        interpretation = g.value(obs, QL.resultInterpretation)
-        if interpretation is not None and concept is None:
-            extras.append(self.label_of(interpretation))
-        return text + (f" ({', '.join(extras)})" if extras else "")
-
-    def describe_derived(self, node) -> str:
-        g = self.g
-        value, method = g.value(node, QL.normalisedValue), g.value(node, QL.method)
-        if method == QL.AgeInCompletedYears:
-            on = g.value(node, QL.ageReferenceDate)
-            consent = g.value(self.p, QL.informedConsent)
-            why = ("the ICF date" if consent is not None and str(g.value(consent, QL.signedOn))
-                   == str(on) else "the assessment date, as no ICF date is on record")
-            return (f"age {fmt_number(value)} years on {on} ({why}; born "
-                    f"{g.value(self.p, QL.birthDate)})")
-        if method == QL.CockcroftGault:
-            born = g.value(self.p, QL.birthDate)
-            sex = self.label_of(g.value(self.p, QL.sex))
-            return (f"creatinine clearance {fmt_number(value)} mL/min by Cockcroft-Gault "
-                    f"(from the creatinine and weight below, {sex}, age on "
-                    f"{g.value(node, QL.ageReferenceDate)}, born {born})")
-        sources = [self.describe_observation(s) for s in g.objects(node, _DERIVED_FROM)
-                   if (s, RDF.type, QL.Observation) in g]
-        return f"creatinine clearance {fmt_number(value)} mL/min as measured" + (
-            f" ({'; '.join(sources)})" if sources else "")
-
-    def describe_diagnosis(self, dx) -> str:
-        g = self.g
-        classes = [c for c in g.objects(dx, RDF.type) if c in self.term.labels
-                   and c not in (QL.SarcomaDiagnosis, QL.Neoplasm)]
-        specific = [c for c in classes if not any(
-            other != c and self.term.is_a(other, c) for other in classes)]
-        names = ", ".join(sorted(self.term.label(c) for c in specific)) or "no histology"
-        text = f"histology {names}"
-        recorded = g.value(dx, QL.histologyText)
-        if recorded is not None and str(recorded).casefold() not in names.casefold():
-            text += f" (recorded as '{recorded}')"
-        facts = []
-        for prop, words in ((QL.confirmedAtThisInstitution, "confirmed at this institution"),
-                            (QL.resectable, "resectable")):
-            value = g.value(dx, prop)
-            if value is not None:
-                facts.append(f"{words}: {_BOOL_WORDS[value.toPython()]}")
-        extent = g.value(dx, QL.diseaseExtent)
-        if extent is not None:
-            facts.append(f"extent: {self.label_of(extent)}")
-        return text + (f" ({'; '.join(facts)})" if facts else "")
-
-    def describe_therapy(self, therapy) -> str:
-        g = self.g
-        drugs = []
-        for drug in sorted(g.objects(therapy, QL.includesDrug), key=str):
-            name = self.label_of(drug)
-            if (drug, RDF.type, QL.UnrecognisedDrug) in g:
-                name += " (not in the terminology: class unknown)"
-            drugs.append(name)
-        name = g.value(therapy, RDFS.label)
-        text = (f"{name}: " if name is not None else "regimen: ") + " + ".join(drugs)
-        start, end = g.value(therapy, QL.startDate), g.value(therapy, QL.endDate)
-        if start is not None:
-            text += f" from {start}" + (f" to {end}" if end is not None else "")
-        if g.value(therapy, QL.stoppedForIntolerance) == Literal(True):
-            text += ", stopped for intolerance"
-        if g.value(therapy, QL.metastasisAfterStart) == Literal(True):
-            text += ", metastasis found after it started"
-        return text
-
-    def describe_metastasis(self, met) -> str:
-        when = self.g.value(met, QL.effectiveDate)
-        return f"metastasis: {self.label_of(self.g.value(met, QL.site))}" + (
-            f" (found {when})" if when is not None else "")
-
-    def describe_consent(self, consent) -> str:
-        return f"ICF signed on {self.g.value(consent, QL.signedOn)}"
-
-    def describe_supportive_care(self, event) -> str:
-        g = self.g
-        product = g.value(event, QL.product)
-        text = self.label_of(product)
-        if (product, RDF.type, QL.UnrecognisedDrug) in g:
-            text += " (not in the terminology)"
-        when = g.value(event, QL.effectiveDate)
-        text += f" on {when}" if when is not None else " (undated)"
-        days, lab = g.value(event, QL.daysBeforeScreeningLab), g.value(event,
-                                                                       QL.relatedScreeningLab)
-        if days is not None and lab is not None:
-            text += (f", {days} days before the {self.label_of(g.value(lab, QL.test))} of "
-                     f"{g.value(lab, QL.effectiveDate)}")
-        return text
-
-    def describe_lesion(self, lesion) -> str:
-        g = self.g
-        nodal = (lesion, RDF.type, QL.NodalLesion) in g
-        size = (f"short axis {self.value_of(lesion, QL.shortAxisMm)} mm" if nodal else
-                f"longest diameter {self.value_of(lesion, QL.longestDiameterMm)} mm")
-        text = f"{'lymph node' if nodal else 'lesion'} {size} by " \
-               f"{self.label_of(g.value(lesion, QL.imagingMethod))}"
-        slices = g.value(lesion, QL.sliceThicknessMm)
-        if slices is not None:
-            text += f" (slices {fmt_number(slices)} mm)"
-        if g.value(lesion, QL.previouslyIrradiated) == Literal(True):
-            text += ", in a previously irradiated field"
-        return text
-
-    def describe_change(self, change) -> str:
-        g = self.g
-        first, second = g.value(change, QL.fromMeasurement), g.value(change, QL.toMeasurement)
-        return (f"sum of diameters {self.value_of(first, QL.sumOfDiametersMm)} mm on "
-                f"{g.value(first, QL.effectiveDate)} → {self.value_of(second, QL.sumOfDiametersMm)}"
-                f" mm on {g.value(second, QL.effectiveDate)} (× "
-                f"{self.value_of(change, QL.sumRatio)} within "
-                f"{self.value_of(change, QL.calendarMonthsApart)} calendar months)")
-
-    def describe_survival(self, estimate) -> str:
-        g = self.g
-        unit = {"d": "days", "wk": "weeks", "mo": "months"}.get(str(g.value(estimate, QL.unit)))
-        text = f"expected survival {self.value_of(estimate, QL.value)} {unit}"
-        days = g.value(estimate, QL.normalisedValue)
-        if days is not None and unit != "days":
-            text += f" (= {fmt_number(days)} days)"
-        return text
 
     # -- why a value could not be used ----------------------------------------------------
     def data_problems(self, crit: dict) -> list[str]:
@@ -365,11 +142,3 @@ class Explainer:
                 out.append(f"A {info.label} dated after the assessment date "
                            f"({g.value(after[0], QL.effectiveDate)}) is not used.")
         return out
-
-
-def _is_number(value: Literal) -> bool:
-    return isinstance(value.toPython(), int | float | Decimal) and not isinstance(
-        value.toPython(), bool)
-
-
-_DERIVED_FROM = URIRef("http://www.w3.org/ns/prov#wasDerivedFrom")

@@ -1,0 +1,51 @@
+"""Derive, before validation, every value a criterion compares: so shapes stay comparisons.
+
+Formulas and date arithmetic are not portable in SPARQL (pitfalls.md) and are the slow part of
+SHACL-SPARQL, so they are computed here once: unit-normalised values, ratios to ULN, the
+screening result of each test (most recent on or before ``as_of`` within the window), age,
+creatinine clearance, dipstick grades, day counts for IC9.0, changes of the sum of diameters
+for IC5.2. No protocol threshold is written here: the limits are in shapes/. Each derived value
+is either stored on the fact it comes from or is a ``ql:DerivedValue`` node linked to its
+sources with ``prov:wasDerivedFrom``.
+"""
+
+from __future__ import annotations
+
+from rdflib import URIRef
+
+from ...protocol.namespaces import QL
+from ...protocol.terminology import Terminology, terminology
+from ..assessment import Assessment
+from ..graph import PatientGraph
+from ..literals import d, integer
+from .dates import add_months, calendar_months_apart, completed_years
+from .labs import LabDeriver
+from .timeline import TimelineDeriver
+
+__all__ = ["add_months", "calendar_months_apart", "completed_years", "derive"]
+
+
+def derive(graph: PatientGraph, patient: URIRef, assessment: Assessment,
+           term: Terminology | None = None) -> PatientGraph:
+    """Add the derived facts of one patient to its graph (in place) and return the graph."""
+    _Deriver(graph, patient, assessment, term or terminology()).run()
+    return graph
+
+
+class _Deriver(LabDeriver, TimelineDeriver):
+    """One patient's derivation, in the order the graph has always been built."""
+
+    def run(self) -> None:
+        g, p = self.g, self.p
+        g.add((p, QL.assessmentDate, d(self.a.as_of)))
+        g.add((p, QL.screeningWindowDays, integer(self.a.window_days)))
+        for obs in list(g.objects(p, QL.hasObservation)):
+            self.normalise(obs)
+        self.select_screening_results()
+        self.derive_consent_and_age()
+        self.derive_clearance()
+        self.derive_supportive_care_days()
+        self.derive_therapy_timing()
+        self.derive_diameter_changes()
+        self.derive_lesions()
+        self.derive_survival()

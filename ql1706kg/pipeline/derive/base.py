@@ -1,0 +1,43 @@
+"""What every derivation shares: the patient's graph, the assessment, the terminology, the
+screening result selected per test, and reading typed values back from literals.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from rdflib import Literal, URIRef
+
+from ...protocol.terminology import Terminology
+from ..assessment import Assessment
+from ..graph import PatientGraph
+
+
+def _date(value) -> date | None:
+    return value.toPython() if isinstance(value, Literal) and value.datatype else None
+
+
+def _number(value) -> Decimal | None:
+    if isinstance(value, Literal):
+        py = value.toPython()
+        if isinstance(py, Decimal | int | float) and not isinstance(py, bool):
+            return Decimal(str(py))
+    return None
+
+
+class DeriveBase:
+    """One patient's derivation state; the derivers of each concern extend it."""
+
+    def __init__(self, graph: PatientGraph, patient: URIRef, assessment: Assessment,
+                 term: Terminology) -> None:
+        self.g, self.p, self.a, self.term = graph, patient, assessment, term
+        self.selected: dict[URIRef, URIRef] = {}  # test -> selected observation
+
+    def laboratory_tests_of_ic9(self) -> set[URIRef]:
+        """Laboratory tests read by the IC9 criteria: their dates anchor IC9.0's 14 days."""
+        return {
+            test for crit in self.term.criteria.values() if crit["id"].startswith("IC9.")
+            for test in crit["tests"] if self.term.tests.get(test) and
+            self.term.tests[test].is_laboratory
+        }

@@ -1,0 +1,72 @@
+"""What every part of lifting shares: the record, the patient's graph and IRI, and the way a
+name or code becomes an ontology term (with its closure types) or an ``Unrecognised*`` node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import quote
+
+from rdflib import Literal, URIRef
+
+from ...inputs.models import Coded, PatientRecord
+from ...protocol.namespaces import QLP, RDF, RDFS
+from ...protocol.terminology import Terminology
+from ..graph import PatientGraph
+from ..literals import text
+
+
+def patient_iri(patient_id: str) -> URIRef:
+    """Return the stable IRI of a patient."""
+    return QLP[quote(patient_id, safe="")]
+
+
+class LiftBase:
+    """One record's lifting state; the lifters of each kind of fact extend it."""
+
+    def __init__(self, record: PatientRecord, term: Terminology) -> None:
+        self.record, self.term = record, term
+        self.graph = PatientGraph()
+        self.patient = patient_iri(record.id)
+        self._typed: set[URIRef] = set()
+
+    def node(self, *parts: object) -> URIRef:
+        return URIRef(f"{self.patient}/" + "/".join(str(p) for p in parts))
+
+    def add(self, s, p, o) -> None:
+        if o is not None:
+            self.graph.add((s, p, o))
+
+    def term_ref(self, value: str | Coded, within: URIRef, kind: str,
+                 fallback: URIRef, in_phrase: bool = False) -> URIRef:
+        """Resolve a name or code to a term; bring its closure types; else an unrecognised node.
+
+        ``in_phrase`` lets a known name inside a longer phrase count ("liver segment VII").
+        """
+        find = self.term.find_in_phrase if in_phrase else self.term.find
+        if isinstance(value, Coded):
+            hit = self.term.find_code(value.system, value.code, within)
+            written = f"{value.system} {value.code}" + (
+                f" ({value.display})" if value.display else "")
+            if hit is None and value.display:
+                hit = find(value.display, within)
+        else:
+            hit, written = find(value, within), value
+        if hit is not None:
+            self.copy_types(hit)
+            return hit
+        slug = hashlib.sha1(written.encode()).hexdigest()[:10]
+        unknown = URIRef(f"{self.patient}/{kind}/{slug}")
+        self.graph.add((unknown, RDF.type, fallback))
+        self.graph.add((unknown, RDFS.label, Literal(written)))
+        return unknown
+
+    def copy_types(self, iri: URIRef) -> None:
+        if iri in self._typed:
+            return
+        self._typed.add(iri)
+        for cls in self.term.types.get(iri, ()):
+            self.graph.add((iri, RDF.type, cls))
+        label = self.term.labels.get(iri)
+        if label:
+            self.graph.add((iri, RDFS.label, text(label)))

@@ -1,0 +1,124 @@
+"""Lift the disease: the diagnosis typed by its histology class, metastases, conditions, prior
+therapies with their drugs, tumour measurements and lesions.
+"""
+
+from __future__ import annotations
+
+from rdflib import Literal, URIRef
+
+from ...inputs.models import Coded
+from ...protocol.namespaces import QL, RDF, RDFS
+from ...protocol.terminology import looks_like_icdo3
+from ..literals import boolean, d, dec
+from .base import LiftBase
+
+_EXTENT = {"metastatic": QL.Metastatic, "locally_advanced": QL.LocallyAdvanced,
+           "localised": QL.Localised}
+_METHOD = {"CT": QL.CT, "MRI": QL.MRI, "caliper": QL.Caliper, "chest_x_ray": QL.ChestXRay,
+           "ultrasound": QL.Ultrasound, "PET": QL.PET, "other": QL.OtherImagingMethod}
+
+
+class DiseaseLifter(LiftBase):
+    """Diagnosis, history and disease measurements."""
+
+    def lift_diagnosis(self) -> None:
+        dx = self.record.diagnosis
+        if dx is None:
+            return
+        node = self.node("diagnosis")
+        self.add(self.patient, QL.hasDiagnosis, node)
+        self.add(node, RDF.type, QL.SarcomaDiagnosis)
+        if dx.histology is not None:
+            self.type_histology(node, dx.histology)
+        if dx.confirmed_at_this_institution is not None:
+            self.add(node, QL.confirmedAtThisInstitution, boolean(dx.confirmed_at_this_institution))
+        if dx.extent:
+            self.add(node, QL.diseaseExtent, _EXTENT[dx.extent])
+        if dx.resectable is not None:
+            self.add(node, QL.resectable, boolean(dx.resectable))
+        if dx.date:
+            self.add(node, QL.effectiveDate, d(dx.date))
+
+    def type_histology(self, node: URIRef, histology: str | Coded) -> None:
+        """Type the diagnosis by its histology class and every superclass of it."""
+        if isinstance(histology, Coded):
+            written = f"{histology.system} {histology.code}"
+            hit = self.term.find_code(histology.system, histology.code, QL.Neoplasm)
+            is_icdo3 = "icd" in histology.system.casefold() and looks_like_icdo3(histology.code)
+        else:
+            written, hit = histology, self.term.find(histology, QL.Neoplasm)
+            is_icdo3 = looks_like_icdo3(histology)
+        self.add(node, QL.histologyText, Literal(written))
+        if hit is None:
+            # Every ICD-O-3 code of the eight histologies is in the terminology, so another
+            # ICD-O-3 morphology code is another histology; free text we cannot read is unknown.
+            self.add(node, RDF.type, QL.NonProtocolHistology if is_icdo3 else
+                     QL.UnrecognisedHistology)
+            return
+        self.add(node, RDF.type, hit)
+        for cls in self.term.types.get(hit, ()):
+            self.add(node, RDF.type, cls)
+
+    def lift_history(self) -> None:
+        r = self.record
+        if r.metastases is not None:
+            self.add(self.patient, QL.metastasesRecorded, boolean(True))
+            for i, met in enumerate(r.metastases):
+                node = self.node("metastasis", i + 1)
+                self.add(self.patient, QL.hasMetastasis, node)
+                self.add(node, RDF.type, QL.Metastasis)
+                self.add(node, QL.site, self.term_ref(met.site, QL.AnatomicalSite, "site",
+                                                      QL.AnatomicalSite, in_phrase=True))
+                if met.date:
+                    self.add(node, QL.effectiveDate, d(met.date))
+        if r.conditions is not None:
+            for cond in r.conditions:
+                self.add(self.patient, QL.hasCondition, self.term_ref(
+                    cond, QL.ClinicalCondition, "condition", QL.UnrecognisedCondition))
+        if r.prior_therapies is not None:
+            self.add(self.patient, QL.priorTherapyRecorded, boolean(True))
+            for i, therapy in enumerate(r.prior_therapies):
+                node = self.node("therapy", i + 1)
+                self.add(self.patient, QL.hadPriorTherapy, node)
+                self.add(node, RDF.type, QL.TherapyCourse)
+                if therapy.name:
+                    self.add(node, RDFS.label, Literal(therapy.name))
+                for drug in therapy.drugs:
+                    self.add(node, QL.includesDrug, self.term_ref(drug, QL.Drug, "drug",
+                                                                  QL.UnrecognisedDrug))
+                if therapy.start:
+                    self.add(node, QL.startDate, d(therapy.start))
+                if therapy.end:
+                    self.add(node, QL.endDate, d(therapy.end))
+                if therapy.intolerance is not None:
+                    self.add(node, QL.stoppedForIntolerance, boolean(therapy.intolerance))
+
+    def lift_disease_measurements(self) -> None:
+        r = self.record
+        for i, m in enumerate(r.tumour_measurements or ()):
+            node = self.node("tumour-measurement", i + 1)
+            self.add(self.patient, QL.hasTumourMeasurement, node)
+            self.add(node, RDF.type, QL.TumourMeasurement)
+            self.add(node, QL.effectiveDate, d(m.date))
+            self.add(node, QL.sumOfDiametersMm, dec(m.sum_of_diameters_mm))
+        for i, lesion in enumerate(r.lesions or ()):
+            node = self.node("lesion", i + 1)
+            self.add(self.patient, QL.hasLesion, node)
+            kind = QL.NodalLesion if lesion.kind == "lymph_node" else QL.NonNodalLesion
+            self.add(node, RDF.type, kind)
+            self.add(node, RDF.type, QL.Lesion)
+            self.add(node, QL.imagingMethod, _METHOD[lesion.method])
+            for prop, value in ((QL.longestDiameterMm, lesion.longest_diameter_mm),
+                                (QL.shortAxisMm, lesion.short_axis_mm),
+                                (QL.sliceThicknessMm, lesion.slice_thickness_mm)):
+                if value is not None:
+                    self.add(node, prop, dec(value))
+            self.add(node, QL.previouslyIrradiated, boolean(lesion.previously_irradiated))
+            if lesion.site:
+                self.add(node, QL.site, self.term_ref(lesion.site, QL.AnatomicalSite, "site",
+                                                      QL.AnatomicalSite, in_phrase=True))
+            if lesion.date:
+                self.add(node, QL.effectiveDate, d(lesion.date))
+        if r.recist is not None:
+            self.add(self.patient, QL.investigatorReportsMeasurableDisease,
+                     boolean(r.recist.measurable_disease))
