@@ -101,132 +101,12 @@ class Writer:
 
     def write(self):
         r = self.rec
-        patient = {"resourceType": "Patient", "id": self.pid,
-                   "identifier": [{"system": "https://hospital.example.org/screening-id",
-                                   "value": self.pid}]}
-        if r.get("sex"):
-            patient["gender"] = r["sex"]
-        if r.get("birth_date"):
-            patient["birthDate"] = r["birth_date"]
-        self.add(patient)
-        c = r.get("consent") or {}
-        if c.get("icf_signed"):
-            self.add({"resourceType": "Consent", "status": "active",
-                      "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
-                                            "consentscope", "code": "research"}]},
-                      "category": [{"text": "QL1706 study informed consent form"}],
-                      "patient": self.subject, "dateTime": c["icf_signed"] + "T10:30:00+08:00"})
-        if c.get("able_to_comply") is not None:
-            self.pobs("able-to-comply", c["able_to_comply"], c.get("icf_signed"))
-        dx = r.get("diagnosis") or {}
-        if dx.get("histology"):
-            cond = {"resourceType": "Condition",
-                    "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/"
-                                                   "CodeSystem/condition-clinical",
-                                                   "code": "active"}]},
-                    "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/"
-                                                       "CodeSystem/condition-ver-status",
-                                                       "code": "confirmed"}]},
-                    "code": concept(dx["histology"], QL.Neoplasm, "ICD-O-3", "SNOMED-CT"),
-                    "subject": self.subject}
-            if dx.get("date"):
-                cond["onsetDateTime"] = dx["date"]
-            self.add(cond)
-        for key, code in (("confirmed_at_this_institution", "histology-confirmed-here"),
-                          ("extent", "disease-extent"), ("resectable", "resectable")):
-            if dx.get(key) is not None:
-                self.pobs(code, dx[key])
-        if r.get("metastases") == []:
-            self.nil("metastases")
-        for m in r.get("metastases") or []:
-            res = {"resourceType": "Condition",
-                   "code": {"coding": [{"system": SYS["SNOMED-CT"], "code": "128462008",
-                                        "display": "Secondary malignant neoplastic disease"}]},
-                   "bodySite": [{"text": m["site"]}], "subject": self.subject}
-            if m.get("date"):
-                res["onsetDateTime"] = m["date"]
-            self.add(res)
-        for cnd in r.get("conditions") or []:
-            self.add({"resourceType": "Condition", "code": concept(cnd, QL.ClinicalCondition),
-                      "subject": self.subject})
-        if r.get("prior_therapies") == []:
-            self.nil("prior-systemic-therapy")
-        for t in r.get("prior_therapies") or []:
-            for drug in t["drugs"]:
-                med = concept(drug, QL.Drug, "ATC", "RxNorm")
-                res = {"resourceType": "MedicationStatement", "status": "completed",
-                       "subject": self.subject}
-                if self.style == "uuid":
-                    res["contained"] = [{"resourceType": "Medication", "id": "med",
-                                         "code": med}]
-                    res["medicationReference"] = {"reference": "#med"}
-                else:
-                    res["medicationCodeableConcept"] = med
-                period = {k2: t[k] for k, k2 in (("start", "start"), ("end", "end")) if t.get(k)}
-                if period:
-                    res["effectivePeriod"] = period
-                if t.get("intolerance"):
-                    res["statusReason"] = [pcode("stopped-for-intolerance")]
-                self.add(res)
-        for tm in r.get("tumour_measurements") or []:
-            self.pobs("sum-of-longest-diameters", {"value": tm["sum_of_diameters_mm"],
-                                                   "unit": "mm", "system": UCUM, "code": "mm"},
-                      tm["date"])
-        for les in r.get("lesions") or []:
-            comps = [{"code": pcode("lesion-kind"),
-                      "valueCodeableConcept": pcode(les["kind"].replace("_", "-"))}]
-            for key, code in (("longest_diameter_mm", "longest-diameter"),
-                              ("short_axis_mm", "short-axis"),
-                              ("slice_thickness_mm", "slice-thickness")):
-                if les.get(key) is not None:
-                    comps.append({"code": pcode(code), "valueQuantity": {
-                        "value": les[key], "unit": "mm", "system": UCUM, "code": "mm"}})
-            if les.get("previously_irradiated"):
-                comps.append({"code": pcode("previously-irradiated"), "valueBoolean": True})
-            res = {"resourceType": "Observation", "status": "final",
-                   "code": pcode("lesion-measurement"), "subject": self.subject,
-                   "method": {"text": les["method"]}, "component": comps}
-            if les.get("site"):
-                res["bodySite"] = {"text": les["site"]}
-            if les.get("date"):
-                res["effectiveDateTime"] = les["date"]
-            self.add(res)
-        if r.get("recist"):
-            self.pobs("recist-measurable-disease", r["recist"]["measurable_disease"],
-                      r["recist"].get("date"))
-        for key, code in (("tumour_tissue", "tumour-tissue-available"),
-                          ("blood", "blood-sample-available")):
-            if (r.get("samples") or {}).get(key) is not None:
-                self.pobs(code, r["samples"][key])
-        es = r.get("expected_survival")
-        if es:
-            unit = {"days": "d", "weeks": "wk", "months": "mo"}[es.get("unit", "weeks")]
-            self.pobs("expected-survival", {"value": es["value"], "unit": unit,
-                                            "system": UCUM, "code": unit}, es.get("date"))
-        for o in r.get("observations") or []:
-            self.observation(o)
-        if r.get("supportive_care") == []:
-            self.nil("supportive-care")
-        for sc in r.get("supportive_care") or []:
-            product = sc["product"]
-            hit = terminology().find(product, QL.Drug) if isinstance(product, str) else None
-            if hit is not None and terminology().is_a(hit, QL.BloodComponentTransfusion):
-                res = {"resourceType": "Procedure", "status": "completed",
-                       "code": concept(sc["product"], QL.Drug, "SNOMED-CT"),
-                       "subject": self.subject}
-                if sc.get("date"):
-                    res["performedDateTime"] = sc["date"]
-            else:
-                res = {"resourceType": "MedicationAdministration", "status": "completed",
-                       "medicationCodeableConcept": concept(sc["product"], QL.Drug, "ATC"),
-                       "subject": self.subject}
-                res["effectiveDateTime"] = (sc.get("date") or "") + "T08:00:00+08:00"
-            self.add(res)
-        for key, code in (("lactating", "lactating"),
-                          ("childbearing_potential", "childbearing-potential"),
-                          ("contraception_agreed", "contraception-agreed")):
-            if (r.get("reproductive") or {}).get(key) is not None:
-                self.pobs(code, r["reproductive"][key])
+        _write_person(self, r)
+        _write_disease(self, r)
+        _write_therapies(self, r)
+        _write_measurements(self, r)
+        _write_results(self, r)
+        _write_reproductive(self, r)
         return {"resourceType": "Bundle", "id": f"{self.pid.lower()}-screening",
                 "type": "collection", "entry": self.entries}
 
@@ -260,6 +140,154 @@ class Writer:
         self.obs(code, o["date"], **extra)
 
 
+def _write_person(w: Writer, r: dict) -> None:
+    """The Patient, the study's Consent and ability to comply."""
+    patient = {"resourceType": "Patient", "id": w.pid,
+               "identifier": [{"system": "https://hospital.example.org/screening-id",
+                               "value": w.pid}]}
+    if r.get("sex"):
+        patient["gender"] = r["sex"]
+    if r.get("birth_date"):
+        patient["birthDate"] = r["birth_date"]
+    w.add(patient)
+    c = r.get("consent") or {}
+    if c.get("icf_signed"):
+        w.add({"resourceType": "Consent", "status": "active",
+                  "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                        "consentscope", "code": "research"}]},
+                  "category": [{"text": "QL1706 study informed consent form"}],
+                  "patient": w.subject, "dateTime": c["icf_signed"] + "T10:30:00+08:00"})
+    if c.get("able_to_comply") is not None:
+        w.pobs("able-to-comply", c["able_to_comply"], c.get("icf_signed"))
+
+
+def _write_disease(w: Writer, r: dict) -> None:
+    """The diagnosis with its histology, metastases and other conditions."""
+    dx = r.get("diagnosis") or {}
+    if dx.get("histology"):
+        cond = {"resourceType": "Condition",
+                "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/"
+                                               "CodeSystem/condition-clinical",
+                                               "code": "active"}]},
+                "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/"
+                                                   "CodeSystem/condition-ver-status",
+                                                   "code": "confirmed"}]},
+                "code": concept(dx["histology"], QL.Neoplasm, "ICD-O-3", "SNOMED-CT"),
+                "subject": w.subject}
+        if dx.get("date"):
+            cond["onsetDateTime"] = dx["date"]
+        w.add(cond)
+    for key, code in (("confirmed_at_this_institution", "histology-confirmed-here"),
+                      ("extent", "disease-extent"), ("resectable", "resectable")):
+        if dx.get(key) is not None:
+            w.pobs(code, dx[key])
+    if r.get("metastases") == []:
+        w.nil("metastases")
+    for m in r.get("metastases") or []:
+        res = {"resourceType": "Condition",
+               "code": {"coding": [{"system": SYS["SNOMED-CT"], "code": "128462008",
+                                    "display": "Secondary malignant neoplastic disease"}]},
+               "bodySite": [{"text": m["site"]}], "subject": w.subject}
+        if m.get("date"):
+            res["onsetDateTime"] = m["date"]
+        w.add(res)
+    for cnd in r.get("conditions") or []:
+        w.add({"resourceType": "Condition", "code": concept(cnd, QL.ClinicalCondition),
+                  "subject": w.subject})
+
+
+def _write_therapies(w: Writer, r: dict) -> None:
+    """Each drug of each prior regimen as a MedicationStatement."""
+    if r.get("prior_therapies") == []:
+        w.nil("prior-systemic-therapy")
+    for t in r.get("prior_therapies") or []:
+        for drug in t["drugs"]:
+            med = concept(drug, QL.Drug, "ATC", "RxNorm")
+            res = {"resourceType": "MedicationStatement", "status": "completed",
+                   "subject": w.subject}
+            if w.style == "uuid":
+                res["contained"] = [{"resourceType": "Medication", "id": "med",
+                                     "code": med}]
+                res["medicationReference"] = {"reference": "#med"}
+            else:
+                res["medicationCodeableConcept"] = med
+            period = {k2: t[k] for k, k2 in (("start", "start"), ("end", "end")) if t.get(k)}
+            if period:
+                res["effectivePeriod"] = period
+            if t.get("intolerance"):
+                res["statusReason"] = [pcode("stopped-for-intolerance")]
+            w.add(res)
+
+
+def _write_measurements(w: Writer, r: dict) -> None:
+    """Sums of diameters, lesions, RECIST, samples and expected survival."""
+    for tm in r.get("tumour_measurements") or []:
+        w.pobs("sum-of-longest-diameters", {"value": tm["sum_of_diameters_mm"],
+                                               "unit": "mm", "system": UCUM, "code": "mm"},
+                  tm["date"])
+    for les in r.get("lesions") or []:
+        comps = [{"code": pcode("lesion-kind"),
+                  "valueCodeableConcept": pcode(les["kind"].replace("_", "-"))}]
+        for key, code in (("longest_diameter_mm", "longest-diameter"),
+                          ("short_axis_mm", "short-axis"),
+                          ("slice_thickness_mm", "slice-thickness")):
+            if les.get(key) is not None:
+                comps.append({"code": pcode(code), "valueQuantity": {
+                    "value": les[key], "unit": "mm", "system": UCUM, "code": "mm"}})
+        if les.get("previously_irradiated"):
+            comps.append({"code": pcode("previously-irradiated"), "valueBoolean": True})
+        res = {"resourceType": "Observation", "status": "final",
+               "code": pcode("lesion-measurement"), "subject": w.subject,
+               "method": {"text": les["method"]}, "component": comps}
+        if les.get("site"):
+            res["bodySite"] = {"text": les["site"]}
+        if les.get("date"):
+            res["effectiveDateTime"] = les["date"]
+        w.add(res)
+    if r.get("recist"):
+        w.pobs("recist-measurable-disease", r["recist"]["measurable_disease"],
+                  r["recist"].get("date"))
+    for key, code in (("tumour_tissue", "tumour-tissue-available"),
+                      ("blood", "blood-sample-available")):
+        if (r.get("samples") or {}).get(key) is not None:
+            w.pobs(code, r["samples"][key])
+    es = r.get("expected_survival")
+    if es:
+        unit = {"days": "d", "weeks": "wk", "months": "mo"}[es.get("unit", "weeks")]
+        w.pobs("expected-survival", {"value": es["value"], "unit": unit,
+                                        "system": UCUM, "code": unit}, es.get("date"))
+
+
+def _write_results(w: Writer, r: dict) -> None:
+    """Observations, then supportive care (transfusions as Procedures)."""
+    for o in r.get("observations") or []:
+        w.observation(o)
+    if r.get("supportive_care") == []:
+        w.nil("supportive-care")
+    for sc in r.get("supportive_care") or []:
+        product = sc["product"]
+        hit = terminology().find(product, QL.Drug) if isinstance(product, str) else None
+        if hit is not None and terminology().is_a(hit, QL.BloodComponentTransfusion):
+            res = {"resourceType": "Procedure", "status": "completed",
+                   "code": concept(sc["product"], QL.Drug, "SNOMED-CT"),
+                   "subject": w.subject}
+            if sc.get("date"):
+                res["performedDateTime"] = sc["date"]
+        else:
+            res = {"resourceType": "MedicationAdministration", "status": "completed",
+                   "medicationCodeableConcept": concept(sc["product"], QL.Drug, "ATC"),
+                   "subject": w.subject}
+            res["effectiveDateTime"] = (sc.get("date") or "") + "T08:00:00+08:00"
+        w.add(res)
+
+
+def _write_reproductive(w: Writer, r: dict) -> None:
+    """Lactation, childbearing potential and contraception."""
+    for key, code in (("lactating", "lactating"),
+                      ("childbearing_potential", "childbearing-potential"),
+                      ("contraception_agreed", "contraception-agreed")):
+        if (r.get("reproductive") or {}).get(key) is not None:
+            w.pobs(code, r["reproductive"][key])
 
 
 def to_bundle(record: dict[str, Any], style: str = "relative") -> dict[str, Any]:

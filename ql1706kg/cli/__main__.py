@@ -1,0 +1,5 @@
+"""``python -m ql1706kg.cli``."""
+
+from . import main
+
+main()

@@ -1,0 +1,94 @@
+"""Commands that show the protocol and the patient graph: ``criteria``, ``schema``, ``lift``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+from rdflib import Graph
+
+from ..api import assessment_for
+from .common import (
+    EXIT_INPUT_ERROR,
+    EXIT_OK,
+    as_of_option,
+    output_option,
+    paths_argument,
+    window_option,
+    write_output,
+)
+
+
+@click.command("criteria")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def criteria_command(fmt: str) -> None:
+    """List the 28 atomic criteria with their ids and text, in protocol order."""
+    from ..protocol.terminology import terminology
+
+    table = terminology().criteria.values()
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps([{"id": c["id"], "text": c["text"], "rule": c["rule"],
+                                "iri": str(c["iri"])} for c in table], indent=2,
+                              ensure_ascii=False))
+        return
+    for crit in table:
+        click.echo(f"{crit['id']:<11} {crit['text']}")
+
+
+@click.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of the patient record (the format of examples/patients)."""
+
+    from ..inputs.models import record_json_schema
+
+    click.echo(json.dumps(record_json_schema(), indent=2, ensure_ascii=False))
+
+
+@click.command("lift")
+@paths_argument
+@as_of_option
+@window_option
+@output_option
+@click.option("--no-derive", is_flag=True, help="Write the lifted facts only, without the "
+                                                "derived values validation reads.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write which FHIR resources were used and which ignored, and why "
+                   "(TSV: source, resource, status, reason); '-' for standard error.")
+def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output: Path | None,
+                 no_derive: bool, report_path: Path | None) -> None:
+    """Write the patient graph(s) of PATHS as Turtle (with derived values by default)."""
+
+    from ..inputs.read import read_paths
+    from ..pipeline.derive import derive
+    from ..pipeline.lift import lift, patient_iri
+    from ..protocol.namespaces import bind_prefixes
+
+    graph, failed = bind_prefixes(Graph()), False
+    assessment = assessment_for(as_of, window_days)
+    report: list = []
+    for item in read_paths(paths, fhir_report=report):
+        if isinstance(item, Exception):
+            click.echo(f"error: {item}", err=True)
+            failed = True
+            continue
+        patient = lift(item.record, item.source)
+        if not no_derive:
+            derive(patient, patient_iri(item.record.id), assessment)
+        graph += patient
+    write_output(graph.serialize(format="turtle"), output)
+    if report_path is not None:
+        lines = ["source\tresource\tstatus\treason"] + [
+            "\t".join(line.as_dict().values()) for line in report]
+        text = "\n".join(lines) + "\n"
+        if str(report_path) == "-":
+            click.echo(text, err=True, nl=False)
+        else:
+            write_output(text, report_path)
+    sys.exit(EXIT_INPUT_ERROR if failed else EXIT_OK)

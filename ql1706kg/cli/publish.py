@@ -1,0 +1,93 @@
+"""Commands that publish the protocol and the cohort: ``export``, ``docs``, ``publish``,
+``report``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from .common import (
+    EXIT_INPUT_ERROR,
+    EXIT_OK,
+    as_of_option,
+    echo_error,
+    output_option,
+    paths_argument,
+    window_option,
+    write_output,
+)
+
+
+@click.command("export")
+@click.option("--what", type=click.Choice(["ontology", "shapes", "all"]), default="ontology",
+              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["ttl", "jsonld", "xml", "nt"]),
+              default="ttl", show_default=True)
+@output_option
+def export_command(what: str, fmt: str, output: Path | None) -> None:
+    """Write the ontology, the shapes or both for a registry or a triple store."""
+    from ..semweb.publish import export
+
+    write_output(export(what, fmt), output)
+
+
+@click.command("docs")
+@click.option("-o", "--output", "out_dir", required=True,
+              type=click.Path(path_type=Path, file_okay=False))
+def docs_command(out_dir: Path) -> None:
+    """Write browsable HTML documentation of the ontology (pyLODE, offline) into a folder."""
+    from ..semweb.publish import docs
+
+    try:
+        index = docs(out_dir)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {index}")
+
+
+_STUDY_STATUS = ["active", "administratively-completed", "approved", "closed-to-accrual",
+                 "closed-to-accrual-and-intervention", "completed", "disapproved", "in-review",
+                 "temporarily-closed-to-accrual",
+                 "temporarily-closed-to-accrual-and-intervention", "withdrawn"]
+
+
+@click.command("publish")
+@click.option("--as", "kind", type=click.Choice(["medical-trial", "research-study"]),
+              required=True, help="schema.org MedicalTrial (JSON-LD) or FHIR R4 ResearchStudy.")
+@click.option("--status", type=click.Choice(_STUDY_STATUS), default="active", show_default=True,
+              help="ResearchStudy.status (the ontology records no recruitment status).")
+@output_option
+def publish_command(kind: str, status: str, output: Path | None) -> None:
+    """Write the study, generated from the ontology, as a registry record."""
+    from ..semweb.publish import medical_trial_jsonld, research_study_fhir, to_json
+
+    record = medical_trial_jsonld() if kind == "medical-trial" else research_study_fhir(status)
+    write_output(to_json(record), output)
+
+
+@click.command("report")
+@paths_argument
+@as_of_option
+@window_option
+@click.option("-o", "--output", "out_dir", required=True,
+              type=click.Path(path_type=Path, file_okay=False))
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0)
+def report_command(paths: tuple[Path, ...], as_of: date, window_days: int, out_dir: Path,
+                   jobs: int) -> None:
+    """Screen PATHS and write the HTML attrition report (funnel, outcomes, worklist, one page
+    per patient) into a folder; it opens offline."""
+    from ..api import screen
+    from ..outputs.report import write_report
+
+    result = screen(paths, as_of=as_of, window_days=window_days,
+                    jobs=jobs or os.cpu_count() or 1, keep_graphs=False)
+    index = write_report(result, out_dir)
+    click.echo(f"wrote {index}")
+    for error in result.errors:
+        echo_error(error)
+    sys.exit(EXIT_INPUT_ERROR if result.errors else EXIT_OK)
