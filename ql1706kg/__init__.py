@@ -6,16 +6,10 @@ The public API is small: :func:`screen` turns patient files or records into type
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("ql1706kg")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+source"
-
 from .api import Screening, ScreeningError, patient_graph, screen
 from .pipeline.lift import lift
 from .pipeline.results import CriterionResult, PatientResult
+from .version import __version__
 
 __all__ = ["CriterionResult", "PatientResult", "Screening", "ScreeningError", "__version__",
            "lift", "patient_graph", "screen"]

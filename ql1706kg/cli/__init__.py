@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from .. import __version__
+from ..version import __version__
 from .inspect import criteria_command, lift_command, schema_command
 from .publish import docs_command, export_command, publish_command, report_command
 from .screen import screen_command

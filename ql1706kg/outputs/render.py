@@ -14,10 +14,10 @@ from typing import BinaryIO
 import orjson
 from rdflib import Graph, Literal, URIRef
 
-from .. import __version__
 from ..pipeline.results import PatientResult, Screening, ScreeningError
 from ..protocol.namespaces import PROV, QL, QLR, RDF, RDFS, XSD, bind_prefixes
 from ..protocol.terminology import terminology
+from ..version import __version__
 
 _MARK = {"met": "met", "not_met": "NOT MET", "unknown": "UNKNOWN",
          "not_applicable": "n/a"}

@@ -11,7 +11,7 @@ from datetime import date
 
 from rdflib import URIRef
 
-from .. import __version__
+from ..version import __version__
 from .graph import PatientGraph
 
 OUTCOMES = ("met", "not_met", "unknown", "not_applicable")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rdflib import BNode, Graph, Literal, URIRef
 
-from .. import __version__
+from ..version import __version__
 from .namespaces import OWL, QL, RDF, RDFS, SKOS, intern_all
 from .resources import ontology_files
 
