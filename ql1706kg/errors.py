@@ -32,3 +32,9 @@ class UnitError(Ql1706kgError):
 
 class ShapesError(Ql1706kgError):
     """The bundled shapes or ontology are broken (a packaging or editing mistake)."""
+
+
+class EnvironmentFailure(Ql1706kgError):
+    """The machine, not the input, stopped the work: an output cannot be written (disk full,
+    read-only, locked by another run), a port is in use, an endpoint or a scheduler cannot be
+    reached. The CLI exits with 3 on it, apart from input errors (1) and usage errors (2)."""

@@ -1,21 +1,60 @@
 """The ``ql1706kg`` command: a thin layer over the Python API.
 
-Exit codes: 0 every input was screened; 1 some input could not be read (the rest are still
-screened and reported); 2 usage error (Click's own, and bad option values).
+Exit codes (README): 0 every input was screened; 1 some input could not be read (the rest are
+still screened and reported); 2 usage error (Click's own, and bad option values); 3 output or
+environment failure; 70 internal error; 130 interrupted. No command ends in a traceback.
 """
 
 from __future__ import annotations
 
+import errno
+import signal
+import sys
+
 import click
 
+from ..errors import EnvironmentFailure, Ql1706kgError
 from ..version import __version__
+from .common import EXIT_INTERNAL, EXIT_INTERRUPTED, EnvironmentProblem
 from .inspect import criteria_command, lift_command, schema_command
 from .publish import docs_command, export_command, publish_command, report_command
 from .screen import screen_command
 from .semweb import push_command, query_command, serve_command
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group: every way a command can end maps to a documented exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except EnvironmentFailure as exc:
+            raise EnvironmentProblem(str(exc)) from None
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise  # click handles a closed pipe (e.g. `| head`) quietly
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise EnvironmentProblem(f"{exc.strerror or exc}{where}") from None
+        except Ql1706kgError as exc:
+            raise click.ClickException(str(exc)) from None
+        except Exception as exc:  # a bug: one line, no traceback, and its own exit code
+            click.echo(f"internal error: {type(exc).__name__}: {exc} (please report it with "
+                       "the input that caused it)", err=True)
+            ctx.exit(EXIT_INTERNAL)
+
+
+def _terminate_as_interrupt(_signum, _frame) -> None:
+    """SIGTERM and SIGHUP end a run as Ctrl-C does: partial outputs are removed, children
+    stopped (their ``finally`` blocks run), and the exit code is 130."""
+    raise KeyboardInterrupt
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ql1706kg")
 def main() -> None:
     """Screen patients against the QL1706 sarcoma protocol, criterion by criterion."""
@@ -25,3 +64,13 @@ for _command in (screen_command, criteria_command, schema_command, lift_command,
                  serve_command, push_command, export_command, docs_command, publish_command,
                  report_command):
     main.add_command(_command)
+
+
+def run() -> None:
+    """The ``ql1706kg`` program: the command group, with SIGTERM and SIGHUP ending a run as
+    Ctrl-C does (installed here, not in :func:`main`, so that calling the group in-process,
+    as tests do, leaves the caller's signal handlers alone)."""
+    if sys.platform != "win32":
+        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+        signal.signal(signal.SIGHUP, _terminate_as_interrupt)
+    main()

@@ -1,5 +1,5 @@
 """``python -m ql1706kg.cli``."""
 
-from . import main
+from . import run
 
-main()
+run()

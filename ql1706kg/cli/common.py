@@ -13,7 +13,18 @@ import click
 from ..api import ScreeningError
 from ..pipeline.assessment import DEFAULT_WINDOW_DAYS
 
-EXIT_OK, EXIT_INPUT_ERROR, EXIT_USAGE = 0, 1, 2
+# The exit codes the README documents: 0 every input screened; 1 some input unreadable (the
+# others screened and reported); 2 usage; 3 output or environment failure (disk full, read-only,
+# port in use, endpoint or scheduler unreachable); 70 an internal error (a bug: one line, no
+# traceback); 130 interrupted (Ctrl-C, SIGTERM).
+EXIT_OK, EXIT_INPUT_ERROR, EXIT_USAGE, EXIT_ENVIRONMENT = 0, 1, 2, 3
+EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
+
+
+class EnvironmentProblem(click.ClickException):
+    """An output or environment failure, reported as ``Error: …`` with exit code 3."""
+
+    exit_code = EXIT_ENVIRONMENT
 
 
 def parse_as_of(_ctx, _param, value: str | None) -> date:
@@ -58,4 +69,4 @@ def write_output(text: str, output: Path | None) -> None:
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+        raise EnvironmentProblem(f"cannot write {output}: {exc.strerror}") from None
