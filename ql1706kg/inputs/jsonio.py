@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 
 _DECODER = json.JSONDecoder()
+
+
+BOM = "\ufeff"
 
 
 def json_loads(text: str) -> object:
@@ -20,11 +24,48 @@ def json_loads(text: str) -> object:
     parallel screening parses every input file); what orjson refuses (NaN, lone surrogates,
     malformed text) goes to json, so the accepted values and the error messages stay those of
     the standard library. One difference remains: an integer beyond 64 bits is read as the
-    nearest float, as JavaScript reads it."""
+    nearest float, as JavaScript reads it.
+
+    Whatever the text, the only exception is :class:`json.JSONDecodeError`: a leading
+    byte-order mark is dropped, nesting beyond orjson's depth limit is refused where orjson
+    stops, and the standard library's own limits (an integer of thousands of digits, recursion)
+    become decode errors at the position orjson gave, never a ValueError or RecursionError
+    that would end a batch.
+    """
+    if text.startswith(BOM):
+        text = text[1:]
     try:
         return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
+    except orjson.JSONDecodeError as first:
+        if "depth" in first.msg:
+            raise
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise
+        except (ValueError, RecursionError) as exc:
+            raise json.JSONDecodeError(beyond_limits(exc), text, first.pos) from None
+
+
+def text_lines(path: Path) -> Iterator[tuple[int, str | None]]:
+    """The lines of an NDJSON file, numbered from 1, each decoded on its own: a line that is
+    not UTF-8 comes as ``None`` (its record is reported) and the lines after it are still read.
+    A byte-order mark before the first line is dropped."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+            try:
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield number, None
+
+
+def beyond_limits(exc: BaseException) -> str:
+    """The message of a decode that hit one of the standard library's limits."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return "a number too long to read (thousands of digits)"
 
 
 class ArrayReader:
@@ -72,6 +113,8 @@ class ArrayReader:
                     continue
                 self.pos = exc.pos
                 self._fail(exc.msg)
+            except (ValueError, RecursionError) as exc:
+                self._fail(beyond_limits(exc))
             if not self._delimited(end) and self._read_more():
                 continue  # a number may go on in the next chunk ("1e" then "+21")
             self.pos = end

@@ -11,9 +11,20 @@ means "recorded: none" (e.g. ``"prior_therapies": []`` is a therapy-naive patien
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _not_a_boolean(value: object) -> object:
+    """JSON true/false is not a number (pydantic would read true as 1.0)."""
+    if isinstance(value, bool):
+        raise ValueError("a number is expected, not true or false")
+    return value
+
+
+# A number in a record: JSON true/false is refused, not read as 1 or 0.
+Number = Annotated[float, BeforeValidator(_not_a_boolean)]
 
 Sex = Literal["female", "male", "other", "unknown"]
 Extent = Literal["metastatic", "locally_advanced", "localised"]
@@ -79,7 +90,7 @@ class TumourMeasurement(_Strict):
     """A dated sum of longest diameters of the target lesions (IC5.2 progression)."""
 
     date: dt.date
-    sum_of_diameters_mm: float = Field(ge=0)
+    sum_of_diameters_mm: Number = Field(ge=0, le=5000)
 
 
 class Lesion(_Strict):
@@ -87,9 +98,9 @@ class Lesion(_Strict):
 
     kind: Literal["non_nodal", "lymph_node"]
     method: Literal["CT", "MRI", "caliper", "chest_x_ray", "ultrasound", "PET", "other"]
-    longest_diameter_mm: float | None = Field(None, ge=0)
-    short_axis_mm: float | None = Field(None, ge=0)
-    slice_thickness_mm: float | None = Field(None, gt=0)
+    longest_diameter_mm: Number | None = Field(None, ge=0, le=1000)
+    short_axis_mm: Number | None = Field(None, ge=0, le=1000)
+    slice_thickness_mm: Number | None = Field(None, gt=0, le=100)
     previously_irradiated: bool = False
     site: str | None = None
     date: dt.date | None = None
@@ -118,10 +129,10 @@ class Observation(_Strict):
     """
 
     test: str | Coded
-    value: float | str
+    value: Number | str
     unit: str | None = Field(None, description="UCUM code or common spelling ('g/dL', '10*9/L').")
-    uln: float | None = Field(None, description="Upper limit of normal, in the value's unit.")
-    lln: float | None = Field(None, description="Lower limit of normal, in the value's unit.")
+    uln: Number | None = Field(None, description="Upper limit of normal, in the value's unit.")
+    lln: Number | None = Field(None, description="Lower limit of normal, in the value's unit.")
     date: dt.date
 
 
@@ -135,7 +146,7 @@ class SupportiveCare(_Strict):
 class ExpectedSurvival(_Strict):
     """The investigator's estimate of survival (IC8.2)."""
 
-    value: float = Field(ge=0)
+    value: Number = Field(ge=0, le=36500)
     unit: Literal["days", "weeks", "months"] = "weeks"
     date: dt.date | None = None
 

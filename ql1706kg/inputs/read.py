@@ -14,9 +14,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..errors import InputError
-from .jsonio import ArrayReader, json_loads
+from .jsonio import ArrayReader, json_loads, text_lines
 from .records import RawRecord, SourcedRecord, parse_record
 
+UTF8_BOM = b"\xef\xbb\xbf"
 INPUT_SUFFIXES = (".json", ".ndjson", ".csv", ".xlsx")
 
 
@@ -59,7 +60,7 @@ def read_file(path: Path, fhir_pool: list | None = None, validate: bool = True
         if _starts_with(path, "["):
             yield from _array_records(path, validate)
             return
-        data = json_loads(path.read_text(encoding="utf-8"))
+        data = json_loads(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError:
         yield InputError(source, "not a UTF-8 text file")
         return
@@ -75,13 +76,22 @@ def read_file(path: Path, fhir_pool: list | None = None, validate: bool = True
     if is_fhir(data):
         _pool(fhir_pool, source).extend(entries_of(data, source))
         return
+    if is_json_schema(data):
+        return  # e.g. examples/patient-record.schema.json beside the records: not a patient
     yield parse_record(data, source) if validate else RawRecord(source, data)
+
+
+def is_json_schema(data: object) -> bool:
+    """Whether a JSON document is a JSON Schema (an object type with properties and a schema
+    keyword, but no patient id), which a folder of records may hold beside them."""
+    return (isinstance(data, dict) and data.get("type") == "object" and "properties" in data
+            and bool({"$schema", "$id", "$defs"} & data.keys()) and "id" not in data)
 
 
 def _starts_with(path: Path, char: str) -> bool:
     """Whether the file's first non-blank character is ``char``."""
     with path.open("rb") as handle:
-        head = handle.read(4096).lstrip()
+        head = handle.read(4096).removeprefix(UTF8_BOM).lstrip()
         while not head:
             block = handle.read(65536)
             if not block:
@@ -96,7 +106,7 @@ def _array_records(path: Path, validate: bool
     records screens in the memory of a few); a syntax error ends the file with an error that
     names its line and column, after the records before it."""
     source = str(path)
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8-sig") as handle:
         for index, item in enumerate(ArrayReader(handle)):
             label = f"{source}[{index}]"
             yield (parse_record(item, label, index) if validate
@@ -105,31 +115,34 @@ def _array_records(path: Path, validate: bool
 
 def _first_line_is_fhir(path: Path) -> bool:
     """An NDJSON file is a FHIR bulk export when its lines are resources."""
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                try:
-                    first = json.loads(line)
-                except json.JSONDecodeError:
-                    return False
-                return isinstance(first, dict) and "resourceType" in first
+    for _number, line in text_lines(path):
+        if line is None:
+            return False
+        if line.strip():
+            try:
+                first = json_loads(line)
+            except json.JSONDecodeError:
+                return False
+            return isinstance(first, dict) and "resourceType" in first
     return False
 
 
 def _record_lines(path: Path, validate: bool = True
                   ) -> Iterator[SourcedRecord | RawRecord | InputError]:
     """One project record per line, read lazily: a million patients in constant memory."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            source = f"{path}:{number}"
-            try:
-                item = json_loads(line)
-            except json.JSONDecodeError as exc:
-                yield InputError(source, f"invalid JSON at column {exc.colno}: {exc.msg}")
-                continue
-            yield parse_record(item, source) if validate else RawRecord(source, item)
+    for number, line in text_lines(path):
+        source = f"{path}:{number}"
+        if line is None:
+            yield InputError(source, "this line is not UTF-8 text")
+            continue
+        if not line.strip():
+            continue
+        try:
+            item = json_loads(line)
+        except json.JSONDecodeError as exc:
+            yield InputError(source, f"invalid JSON at column {exc.colno}: {exc.msg}")
+            continue
+        yield parse_record(item, source) if validate else RawRecord(source, item)
 
 
 def _pool(pool: list | None, source: str) -> list:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from ..errors import InputError
 from .models import PatientRecord, _Strict
+from .plausibility import json_problem, record_problem
 
 # Field names of every record model: a location part that is one of these is a field, even
 # when it is also the name of a type that pydantic uses for a union branch ("date").
@@ -73,8 +74,11 @@ def parse_record(item: object, source: str, index: int | None = None) -> Sourced
     if not isinstance(item, dict):
         return InputError(source, f"a patient record must be a JSON object, not "
                                   f"{type(item).__name__}", record=record_name)
+    problem = json_problem(item)
+    if problem is not None:
+        return InputError(source, problem[1], record=record_name, field=problem[0])
     try:
-        return SourcedRecord(source, PatientRecord.model_validate(item), item)
+        record = PatientRecord.model_validate(item)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = _field_path(first["loc"])
@@ -82,11 +86,22 @@ def parse_record(item: object, source: str, index: int | None = None) -> Sourced
         message = _describe(first) + (f" (and {more} more problem{'s' * (more > 1)})"
                                       if more else "")
         return InputError(source, message, record=record_name, field=field or None)
+    problem = record_problem(record)
+    if problem is not None:
+        return InputError(source, problem[1], record=record_name, field=problem[0])
+    return SourcedRecord(source, record, item)
 
 
 def _record_name(item: object, index: int | None) -> str | None:
-    if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"].strip():
-        return item["id"].strip()
+    """How an error names the record: its id if that is a plain line of sane length (else its
+    escaped start), or its position in a list."""
+    value = item.get("id") if isinstance(item, dict) else None
+    if isinstance(value, str) and value.strip():
+        name = value.strip()
+        if json_problem({"id": name}) is None:
+            return name
+        return name[:40].encode("unicode_escape", "backslashreplace").decode("ascii") + (
+            "…" if len(name) > 40 else "")
     return None if index is None else f"#{index + 1}"
 
 
@@ -110,5 +125,6 @@ def _describe(error: dict) -> str:
     if kind == "extra_forbidden":
         return "unknown field (check its spelling against the record schema)"
     value = error.get("input")
-    shown = json.dumps(value)[:60] if not isinstance(value, dict) else "an object"
+    shown = (json.dumps(value, default=str)[:60] if not isinstance(value, dict)
+             else "an object")
     return f"{error['msg'].rstrip('.')} (got {shown})"

@@ -133,9 +133,11 @@ def _units(rec: dict[str, Any], rng: random.Random) -> None:
 def _urine(rec: dict[str, Any], rng: random.Random) -> None:
     _obs(rec, "urine protein dipstick")["value"] = rng.choice(["trace", "1+", "2+", "3+"])
     if rng.random() < 0.6:
+        value, unit = rng.choice([(0.5, "g/d"), (0.99, "g/d"), (1.0, "g/d"), (1.5, "g/d"),
+                                  (500, "mg/(24.h)"), (990, "mg/(24.h)"), (1000, "mg/(24.h)"),
+                                  (1500, "mg/(24.h)")])
         rec["observations"].append({"test": "24-hour urine protein", "date": "2026-11-13",
-                                    "value": rng.choice([0.5, 0.99, 1.0, 1500]),
-                                    "unit": rng.choice(["g/d", "mg/(24.h)"])})
+                                    "value": value, "unit": unit})
 
 
 def _support(rec: dict[str, Any], rng: random.Random) -> None:

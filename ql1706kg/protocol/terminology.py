@@ -56,6 +56,8 @@ class TestInfo:
     is_laboratory: bool
     unit_aliases: tuple[str, ...] = ()
     value_set: URIRef | None = None
+    plausible_min: Decimal | None = None  # in the canonical unit; outside: an input error
+    plausible_max: Decimal | None = None
 
 
 @dataclass
@@ -267,7 +269,13 @@ def _index_tests(closure: Graph, term: Terminology) -> None:
             is_laboratory=(test, RDF.type, QL.LaboratoryTest) in closure,
             unit_aliases=tuple(sorted(str(a) for a in closure.objects(test, QL.unitAlias))),
             value_set=closure.value(test, QL.resultValueSet),
+            plausible_min=_decimal_or_none(closure.value(test, QL.plausibleMinimum)),
+            plausible_max=_decimal_or_none(closure.value(test, QL.plausibleMaximum)),
         )
+
+
+def _decimal_or_none(value: object) -> Decimal | None:
+    return Decimal(str(value)) if value is not None else None
 
 
 def _criteria_table(closure: Graph) -> dict[str, dict]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import InputError
-from ..jsonio import json_loads
+from ..jsonio import json_loads, text_lines
 
 REQUEST_ONLY = "Bundle.entry"
 
@@ -91,17 +91,19 @@ def entries_of(data: dict, source: str) -> Iterator[Entry | InputError]:
 
 def ndjson_entries(path: Path) -> Iterator[Entry | InputError]:
     """Yield the resources of an NDJSON bulk-export file, one per line."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            source = f"{path}:{number}"
-            try:
-                data = json_loads(line)
-            except json.JSONDecodeError as exc:
-                yield InputError(source, f"invalid JSON at column {exc.colno}: {exc.msg}")
-                continue
-            if not is_fhir(data):
-                yield InputError(source, "not a FHIR resource (no resourceType)")
-                continue
-            yield from entries_of(data, source)
+    for number, line in text_lines(path):
+        source = f"{path}:{number}"
+        if line is None:
+            yield InputError(source, "this line is not UTF-8 text")
+            continue
+        if not line.strip():
+            continue
+        try:
+            data = json_loads(line)
+        except json.JSONDecodeError as exc:
+            yield InputError(source, f"invalid JSON at column {exc.colno}: {exc.msg}")
+            continue
+        if not is_fhir(data):
+            yield InputError(source, "not a FHIR resource (no resourceType)")
+            continue
+        yield from entries_of(data, source)
