@@ -35,7 +35,7 @@ MAX_TEXT = 4_000  # characters in any text value
 MAX_ID = 128  # characters in a patient id
 MAX_MAGNITUDE = 10**12  # no number a record holds comes near it
 EARLIEST = date(1900, 1, 1)  # no date of a living patient's record is older
-FUTURE_SLACK = timedelta(days=366)  # later than as-of by more than this: a typing mistake
+FUTURE_SLACK = timedelta(days=365)  # later than as-of by more than this: a typing mistake
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, CR and LF are text
 _ID_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # an id is one plain line
