@@ -82,3 +82,48 @@ def test_cli_screens_a_table_with_errors_and_exit_code_one():
     assert result.exit_code == 1
     assert [p["id"] for p in json.loads(result.stdout)["patients"]] == ["T-1"]
     assert "row 6: value" in result.stderr and "Traceback" not in result.stderr
+
+
+# -- hostile and contradictory tables ---------------------------------------------------------
+
+def _csv(tmp_path: Path, rows: list[str]) -> Path:
+    path = tmp_path / "t.csv"
+    path.write_text("patient,element,value,date\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_field_over_128_kb_costs_its_patient_only(tmp_path):
+    path = _csv(tmp_path, ["A,sex,male,", f"B,condition,{'x' * 200_000},", "B,sex,female,"])
+    items = records(path)
+    assert [i.id for i in items if isinstance(i, SourcedRecord)] == ["A"]
+    (error,) = [i for i in items if isinstance(i, InputError)]
+    assert error.record == "B" and "longer than" in error.detail
+
+
+def test_two_different_sexes_are_an_error_naming_both_rows(tmp_path):
+    path = _csv(tmp_path, ["A,sex,male,", "A,birth_date,1970-01-01,", "A,sex,female,"])
+    (error,) = records(path)
+    assert isinstance(error, InputError) and error.record == "A"
+    assert "row 4" in error.detail and "row 2" in error.detail and "sex" in error.field
+
+
+def test_the_same_fact_twice_is_not_a_contradiction(tmp_path):
+    path = _csv(tmp_path, ["A,sex,male,", "A,sex,male,"])
+    (record,) = records(path)
+    assert isinstance(record, SourcedRecord) and record.record.sex == "male"
+
+
+def test_an_xlsx_formula_without_a_saved_result_is_named(tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["patient", "element", "value"])
+    sheet.append(['="P"&"1"', "sex", "male"])
+    sheet.append(["P2", "sex", "=LOWER(\"MALE\")"])
+    path = tmp_path / "f.xlsx"
+    book.save(path)
+    errors = [i for i in records(path) if isinstance(i, InputError)]
+    assert len(errors) == 2
+    assert all("no saved result" in e.detail for e in errors)
+    assert {e.field.split(": ")[1] for e in errors} == {"patient", "value"}

@@ -45,9 +45,11 @@ observation                a result; the test in code (name or LOINC code; syste
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -113,8 +115,23 @@ def _csv_rows(path: Path) -> list[tuple[int, list[Any]]]:
         dialect = csv.Sniffer().sniff(first, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return [(number, row) for number, row in enumerate(csv.reader(io.StringIO(text), dialect), 1)
-            if not (row and str(row[0]).lstrip().startswith("#"))]
+    with _no_field_limit():
+        return [(number, row) for number, row in enumerate(csv.reader(io.StringIO(text),
+                                                                        dialect), 1)
+                if not (row and str(row[0]).lstrip().startswith("#"))]
+
+
+@contextlib.contextmanager
+def _no_field_limit() -> Iterator[None]:
+    """The csv module refuses a field over 128 KB with an error that names no row or patient;
+    the text is in memory already, so read every cell and let the record's own limits refuse
+    the long one, naming its patient and field (``plausibility.MAX_TEXT``)."""
+    saved = csv.field_size_limit()
+    csv.field_size_limit(sys.maxsize)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(saved)
 
 
 def _xlsx_rows(path: Path) -> list[tuple[int, list[Any]]]:
@@ -123,13 +140,30 @@ def _xlsx_rows(path: Path) -> list[tuple[int, list[Any]]]:
     except ImportError:
         raise InputError(str(path), "reading .xlsx needs openpyxl (pip install openpyxl)") from None
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        values = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise InputError(str(path), f"not a readable .xlsx workbook: {exc}") from None
-    sheet = book.worksheets[0]
-    rows = [(number, list(row)) for number, row in enumerate(sheet.iter_rows(values_only=True), 1)]
-    book.close()
+    pairs = zip(values.worksheets[0].iter_rows(values_only=True),
+                formulas.worksheets[0].iter_rows(values_only=True), strict=False)
+    rows = [(number, [UnsavedFormula(formula) if value is None and _is_formula(formula)
+                      else value for value, formula in zip(row, written, strict=False)])
+            for number, (row, written) in enumerate(pairs, 1)]
+    values.close()
+    formulas.close()
     return rows
+
+
+class UnsavedFormula(str):
+    """A cell holding a formula whose result the file does not store (a workbook written by a
+    program, never opened and saved in a spreadsheet): its value is unknown, not empty."""
+
+    def __new__(cls, formula: str) -> UnsavedFormula:
+        return super().__new__(cls, f"(formula {formula[:40]} with no saved result)")
+
+
+def _is_formula(value: object) -> bool:
+    return isinstance(value, str) and value.startswith("=")
 
 
 def _header(rows: list[tuple[int, list[Any]]], source: str
@@ -147,6 +181,8 @@ def _header(rows: list[tuple[int, list[Any]]], source: str
 
 def _cell(row: list[Any], index: int) -> Any:
     value = row[index] if index < len(row) else None
+    if isinstance(value, UnsavedFormula):
+        return value
     return value.strip() if isinstance(value, str) else value
 
 
@@ -154,9 +190,13 @@ def _patient(path: Path, patient: str, rows: list[tuple[int, dict[str, Any]]]
              ) -> SourcedRecord | InputError:
     record: dict[str, Any] = {"id": patient, "observations": []}
     regimens: dict[str, dict[str, Any]] = {}
+    first_rows: dict[str, tuple[int, Any]] = {}
     for number, row in rows:
         try:
+            _refuse_unsaved_formulas(row)
+            before = _single_values(record)
             _apply(record, regimens, row)
+            _check_single_values(before, _single_values(record), first_rows, number)
         except RowError as exc:
             return InputError(f"{path}:{number}", str(exc), record=patient or None,
                               field=f"row {number}: {exc.column}")
@@ -166,6 +206,50 @@ def _patient(path: Path, patient: str, rows: list[tuple[int, dict[str, Any]]]
     if isinstance(result, InputError):
         return result
     return SourcedRecord(f"{path}#{patient}", result.record, result.raw)
+
+
+# Facts a patient has once: a second row that says otherwise is a contradiction to resolve at
+# the source, never a last-one-wins (two sexes, two birth dates, two histologies).
+_SINGLE = ("sex", "birth_date", "consent.icf_signed", "consent.able_to_comply",
+           "diagnosis.histology", "diagnosis.confirmed_at_this_institution",
+           "diagnosis.extent", "diagnosis.resectable", "diagnosis.date", "recist",
+           "samples.tumour_tissue", "samples.blood", "expected_survival",
+           "reproductive.lactating", "reproductive.childbearing_potential",
+           "reproductive.contraception_agreed")
+
+
+def _single_values(record: dict) -> dict[str, Any]:
+    out = {}
+    for path in _SINGLE:
+        section, _, name = path.rpartition(".")
+        holder = record.get(section) if section else record
+        if isinstance(holder, dict) and name in holder:
+            out[path] = holder[name]
+    return out
+
+
+def _check_single_values(before: dict[str, Any], after: dict[str, Any],
+                         first_rows: dict[str, tuple[int, Any]], number: int) -> None:
+    for path, value in after.items():
+        if path not in before:
+            first_rows[path] = (number, value)
+        elif before[path] != value:
+            row, old = first_rows[path]
+            raise RowError(path.rpartition(".")[2], f"row {number} gives {path} as "
+                           f"{_shown(value)}, but row {row} gave {_shown(old)}; a patient has "
+                           "one, so resolve it at the source")
+
+
+def _shown(value: Any) -> str:
+    return f"'{value}'" if not isinstance(value, dict) else "'" + ", ".join(
+        f"{v}" for v in value.values()) + "'"
+
+
+def _refuse_unsaved_formulas(row: dict[str, Any]) -> None:
+    for column, value in row.items():
+        if isinstance(value, UnsavedFormula):
+            raise RowError(column, f"the cell is {value}: open and save the workbook in a "
+                                   "spreadsheet program, or paste values")
 
 
 def _apply(record: dict, regimens: dict, row: dict[str, Any]) -> None:
