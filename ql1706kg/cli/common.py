@@ -4,6 +4,7 @@ error lines on standard error, the progress bar and writing a result to a file o
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -11,6 +12,10 @@ from pathlib import Path
 import click
 
 from ..api import ScreeningError
+from ..outputs.files import open_output
+from ..outputs.render import error_text
+from ..outputs.targets import InputFiles
+from ..outputs.visible import visible
 from ..pipeline.assessment import DEFAULT_WINDOW_DAYS
 
 # The exit codes the README documents: 0 every input screened; 1 some input unreadable (the
@@ -20,37 +25,57 @@ from ..pipeline.assessment import DEFAULT_WINDOW_DAYS
 EXIT_OK, EXIT_INPUT_ERROR, EXIT_USAGE, EXIT_ENVIRONMENT = 0, 1, 2, 3
 EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
 
+# The dates and windows a run accepts: far beyond any real screening, and far enough from the
+# ends of the calendar that no date arithmetic of the pipeline can overflow.
+EARLIEST_AS_OF, LATEST_AS_OF = date(1900, 1, 1), date(2100, 12, 31)
+MAX_WINDOW_DAYS = 3650
+
 
 class EnvironmentProblem(click.ClickException):
     """An output or environment failure, reported as ``Error: …`` with exit code 3."""
 
     exit_code = EXIT_ENVIRONMENT
 
+    def format_message(self) -> str:
+        return visible(self.message)
+
 
 def parse_as_of(_ctx, _param, value: str | None) -> date:
     if value is None:
-        return date.today()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date; use YYYY-MM-DD") from None
+        day = date.today()
+    else:
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise click.BadParameter(f"'{visible(value)}' is not a date; use YYYY-MM-DD"
+                                     ) from None
+    if not EARLIEST_AS_OF <= day <= LATEST_AS_OF:
+        raise click.BadParameter(f"{day.isoformat()} is outside the dates accepted, "
+                                 f"{EARLIEST_AS_OF} to {LATEST_AS_OF}")
+    return day
 
 
 paths_argument = click.argument("paths", nargs=-1, required=True,
                                 type=click.Path(path_type=Path))
 as_of_option = click.option("--as-of", callback=parse_as_of, metavar="DATE",
-                            help="Assessment date (YYYY-MM-DD); default: today.")
-window_option = click.option("--window-days", type=click.IntRange(min=0),
+                            help=f"Assessment date (YYYY-MM-DD, {EARLIEST_AS_OF} to "
+                                 f"{LATEST_AS_OF}); default: today.")
+window_option = click.option("--window-days", type=click.IntRange(0, MAX_WINDOW_DAYS),
                              default=DEFAULT_WINDOW_DAYS, show_default=True,
-                             help="How old a screening result may be, in days.")
+                             help=f"How old a screening result may be, in days (0 to "
+                                  f"{MAX_WINDOW_DAYS}).")
 output_option = click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
                              help="Write to this file instead of standard output.")
 
 
 def echo_error(error: ScreeningError) -> None:
-    where = error.source + (f", record {error.record}" if error.record else "") + (
-        f", field {error.field}" if error.field else "")
-    click.echo(f"error: {where}: {error.message}", err=True)
+    """An unreadable input, one line on standard error (control characters made visible)."""
+    click.echo(f"error: {error_text(error)}", err=True)
+
+
+def echo_note(message: str) -> None:
+    """A note on standard error, in one line (control characters made visible)."""
+    click.echo(f"note: {visible(message)}", err=True)
 
 
 def progress(items, quiet: bool):
@@ -62,11 +87,30 @@ def progress(items, quiet: bool):
     return tqdm(items, unit=" patients", file=sys.stderr, desc="screening")
 
 
+def refuse_clashes(paths, outputs: dict[str, Path | None]) -> None:
+    """Usage error (exit 2) if an output (named by its option) would overwrite one of the
+    inputs, or two outputs are the same file."""
+    inputs, seen = InputFiles(paths), {}
+    for option, target in outputs.items():
+        if target is None:
+            continue
+        clash = inputs.clash(target)
+        if clash is not None:
+            raise click.BadParameter(
+                f"{visible(target)} is one of the inputs ({visible(clash)}); it would be "
+                "overwritten: choose another output", param_hint=option)
+        key = os.path.realpath(target)
+        if key in seen:
+            raise click.BadParameter(f"{visible(target)} is also given to {seen[key]}",
+                                     param_hint=option)
+        seen[key] = option
+
+
 def write_output(text: str, output: Path | None) -> None:
+    """Write a whole output to a file (by the rules of :mod:`ql1706kg.outputs.files`: lock,
+    temporary file, rename; exit 3 on failure) or to standard output."""
     if output is None:
         click.echo(text, nl=False)
         return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise EnvironmentProblem(f"cannot write {output}: {exc.strerror}") from None
+    with open_output(output) as out:
+        out.write_text(text)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from datetime import date
@@ -12,14 +13,16 @@ import click
 from rdflib import Graph
 
 from ..api import assessment_for
+from ..outputs.files import open_output
+from ..outputs.visible import visible
 from .common import (
     EXIT_INPUT_ERROR,
     EXIT_OK,
     as_of_option,
     output_option,
     paths_argument,
+    refuse_clashes,
     window_option,
-    write_output,
 )
 
 
@@ -39,7 +42,7 @@ def criteria_command(fmt: str) -> None:
                               ensure_ascii=False))
         return
     for crit in table:
-        click.echo(f"{crit['id']:<11} {crit['text']}")
+        click.echo(visible(f"{crit['id']:<11} {crit['text']}"))
 
 
 @click.command("schema")
@@ -70,25 +73,32 @@ def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output:
     from ..pipeline.lift import lift, patient_iri
     from ..protocol.namespaces import bind_prefixes
 
+    report_file = None if report_path is None or str(report_path) == "-" else report_path
+    refuse_clashes(paths, {"'-o' / '--output'": output, "'--report'": report_file})
     graph, failed = bind_prefixes(Graph()), False
     assessment = assessment_for(as_of, window_days)
     report: list = []
-    for item in read_paths(paths, fhir_report=report):
-        if isinstance(item, Exception):
-            click.echo(f"error: {item}", err=True)
-            failed = True
-            continue
-        patient = lift(item.record, item.source)
-        if not no_derive:
-            derive(patient, patient_iri(item.record.id), assessment)
-        graph += patient
-    write_output(graph.serialize(format="turtle"), output)
-    if report_path is not None:
-        lines = ["source\tresource\tstatus\treason"] + [
-            "\t".join(line.as_dict().values()) for line in report]
-        text = "\n".join(lines) + "\n"
-        if str(report_path) == "-":
-            click.echo(text, err=True, nl=False)
-        else:
-            write_output(text, report_path)
+    with contextlib.ExitStack() as stack:
+        # Opened (so locked) before anything is read.
+        out = stack.enter_context(open_output(output))
+        table = stack.enter_context(open_output(report_file)) if report_file else None
+        for item in read_paths(paths, fhir_report=report):
+            if isinstance(item, Exception):
+                click.echo(f"error: {visible(item)}", err=True)
+                failed = True
+                continue
+            patient = lift(item.record, item.source)
+            if not no_derive:
+                derive(patient, patient_iri(item.record.id), assessment)
+            graph += patient
+        out.write_text(graph.serialize(format="turtle"))
+        if report_path is not None:
+            lines = ["source\tresource\tstatus\treason"] + [
+                "\t".join(visible(value) for value in line.as_dict().values())
+                for line in report]
+            text = "\n".join(lines) + "\n"
+            if table is None:
+                click.echo(text, err=True, nl=False)
+            else:
+                table.write_text(text)
     sys.exit(EXIT_INPUT_ERROR if failed else EXIT_OK)

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 
 import click
 
+from ..outputs.files import OutputFolder
+from ..outputs.targets import InputFiles
+from ..outputs.visible import visible
 from .common import (
     EXIT_INPUT_ERROR,
     EXIT_OK,
+    EnvironmentProblem,
     as_of_option,
     echo_error,
     output_option,
@@ -43,11 +48,17 @@ def docs_command(out_dir: Path) -> None:
     """Write browsable HTML documentation of the ontology (pyLODE, offline) into a folder."""
     from ..semweb.publish import docs
 
-    try:
-        index = docs(out_dir)
-    except RuntimeError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"wrote {index}")
+    with OutputFolder(out_dir) as folder, tempfile.TemporaryDirectory() as scratch:
+        # pyLODE's page is made in a scratch folder, then written by the output rules.
+        try:
+            made = docs(Path(scratch))
+        except RuntimeError as exc:  # pyLODE missing, or its cache not writable
+            raise EnvironmentProblem(str(exc)) from None
+        for file in sorted(Path(scratch).rglob("*")):
+            if file.is_file():
+                folder.write_bytes(file.relative_to(scratch).as_posix(), file.read_bytes())
+        index = out_dir / made.relative_to(scratch)
+    click.echo(f"wrote {visible(index)}")
 
 
 _STUDY_STATUS = ["active", "administratively-completed", "approved", "closed-to-accrual",
@@ -84,10 +95,24 @@ def report_command(paths: tuple[Path, ...], as_of: date, window_days: int, out_d
     from ..api import screen
     from ..outputs.report import write_report
 
-    result = screen(paths, as_of=as_of, window_days=window_days,
-                    jobs=jobs or os.cpu_count() or 1, keep_graphs=False)
-    index = write_report(result, out_dir)
-    click.echo(f"wrote {index}")
+    _refuse_report_clashes(paths, out_dir)
+    # Opened (so locked) before screening; every page is put in place only when all are done.
+    with OutputFolder(out_dir) as folder:
+        result = screen(paths, as_of=as_of, window_days=window_days,
+                        jobs=jobs or os.cpu_count() or 1, keep_graphs=False)
+        index = write_report(result, folder)
+    click.echo(f"wrote {visible(index)}")
     for error in result.errors:
         echo_error(error)
     sys.exit(EXIT_INPUT_ERROR if result.errors else EXIT_OK)
+
+
+def _refuse_report_clashes(paths: tuple[Path, ...], out_dir: Path) -> None:
+    """Usage error if the report folder is an input, or would overwrite one."""
+    inputs = InputFiles(paths)
+    clash = (inputs.clash(out_dir) or inputs.clash(out_dir / "index.html")
+             or inputs.inside(out_dir / "patients"))
+    if clash is not None:
+        raise click.BadParameter(f"{visible(out_dir)} is, or would overwrite, one of the "
+                                 f"inputs ({visible(clash)}): choose another folder",
+                                 param_hint="'-o' / '--output'")

@@ -1,11 +1,16 @@
 """``ql1706kg screen``: screen patients and explain every criterion, as a document or streamed
 one line per patient (with ``--resume`` after an interruption).
+
+Every file output goes through :mod:`ql1706kg.outputs.files`: it is locked from the start of
+the run (a second run on it stops at once), written to a temporary file and renamed when
+complete; ``--format ndjson -o FILE`` is a checkpoint: an interrupted or failed run leaves the
+whole lines written so far in FILE, which ``--resume`` continues.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import json
 import os
 import sys
 import time
@@ -16,6 +21,16 @@ import click
 from rdflib import Graph
 
 from ..api import Screening, ScreeningError, assessment_for, iter_screen, protocol_version
+from ..outputs.files import OutputFile, StandardOutput, open_output
+from ..outputs.ndjson import (
+    ResumeMismatch,
+    RunKey,
+    Screened,
+    SourceResolver,
+    error_key,
+    screened_before,
+    with_resolved_source,
+)
 from ..outputs.render import (
     RENDERERS,
     JsonDocumentWriter,
@@ -23,19 +38,41 @@ from ..outputs.render import (
     patient_json,
     patient_line,
 )
+from ..outputs.visible import visible
+from ..pipeline.assessment import Assessment
 from .common import (
     EXIT_INPUT_ERROR,
     EXIT_OK,
     as_of_option,
     echo_error,
+    echo_note,
     output_option,
     paths_argument,
     progress,
+    refuse_clashes,
     window_option,
-    write_output,
 )
 
 FLUSH_SECONDS = 1.0  # --format ndjson -o FILE: the longest a written line waits in a buffer
+
+Output = OutputFile | StandardOutput
+
+
+def _scheduler_address(_ctx, _param, value: str | None) -> str | None:
+    """A Dask scheduler address, checked as Dask reads it (usage error, exit 2)."""
+    if value is None:
+        return None
+    try:
+        from distributed.comm.addressing import get_address_host_port
+    except ImportError:
+        return value  # screening reports that distributed is missing (exit 3)
+    try:
+        _host, port = get_address_host_port(value)
+    except ValueError as exc:
+        raise click.BadParameter(visible(exc)) from None
+    if not 0 < port < 65536:
+        raise click.BadParameter(f"port {port} is not between 1 and 65535")
+    return value
 
 
 @click.command("screen")
@@ -52,133 +89,122 @@ FLUSH_SECONDS = 1.0  # --format ndjson -o FILE: the longest a written line waits
 @click.option("--shacl-report", "shacl_report", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write pySHACL's W3C validation report of every patient graph (Turtle).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-@click.option("--scheduler", metavar="ADDRESS",
+@click.option("--scheduler", metavar="ADDRESS", callback=_scheduler_address,
               help="Screen on a Dask distributed cluster (e.g. tcp://host:8786) instead of "
                    "local worker processes.")
 @click.option("--resume", is_flag=True, help="With --format ndjson -o FILE: skip the patients "
-                                             "FILE already holds and append the others.")
+                                             "FILE already holds and append the others (same "
+                                             "--as-of and --window-days only).")
 def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: str,
                    output: Path | None, jobs: int, shacl_report: Path | None, quiet: bool,
                    resume: bool, scheduler: str | None) -> None:
     """Screen the patient records in PATHS (files or folders) and explain every criterion."""
     workers = jobs or os.cpu_count() or 1
-    if resume and fmt != "ndjson":
-        raise click.UsageError("--resume needs --format ndjson and -o FILE")
-    if fmt == "ndjson" or (fmt == "json" and shacl_report is None):
-        failed = _screen_streaming(paths, fmt, as_of, window_days, output, workers, quiet,
-                                   resume, scheduler)
-        sys.exit(EXIT_INPUT_ERROR if failed else EXIT_OK)
-    keep = fmt in ("turtle", "jsonld") or shacl_report is not None
+    if resume and (fmt != "ndjson" or output is None):
+        raise click.UsageError("--resume needs --format ndjson and -o FILE (the output of the "
+                               "interrupted run)")
+    refuse_clashes(paths, {"'-o' / '--output'": output, "'--shacl-report'": shacl_report})
     assessment = assessment_for(as_of, window_days)
-    result = Screening(as_of=assessment.as_of, window_days=assessment.window_days,
-                       protocol_version=protocol_version())
-    items = iter_screen(paths, assessment, jobs=workers, keep_graphs=keep, scheduler=scheduler)
-    for item in progress(items, quiet):
+    run = functools.partial(iter_screen, paths, assessment, jobs=workers, scheduler=scheduler)
+    out: Output | None = None
+    try:
+        with contextlib.ExitStack() as stack:
+            # Opened (so locked) before anything is read: a second run stops at once.
+            out = stack.enter_context(open_output(output, checkpoint=fmt == "ndjson",
+                                                  append=resume))
+            report = stack.enter_context(open_output(shacl_report)) if shacl_report else None
+            if fmt == "ndjson":
+                failed = _screen_ndjson(run, assessment, out, output if resume else None, quiet)
+            elif fmt == "json" and report is None:
+                failed = _screen_json_document(run, assessment, out, quiet)
+            else:
+                failed = _screen_whole(run, assessment, fmt, out, report, quiet)
+    except BaseException:
+        if out is not None and out.kept:
+            echo_note(f"{output} keeps the patients screened so far; the same command with "
+                      "--resume continues")
+        raise
+    sys.exit(EXIT_INPUT_ERROR if failed else EXIT_OK)
+
+
+def _screen_whole(run, assessment: Assessment, fmt: str, out: Output, report: Output | None,
+                  quiet: bool) -> bool:
+    """Screen everything, then render (text, Turtle, JSON-LD, and anything with a SHACL
+    report, which needs every graph)."""
+    keep = fmt in ("turtle", "jsonld") or report is not None
+    result = _empty_screening(assessment)
+    for item in progress(run(keep_graphs=keep), quiet):
         (result.errors if isinstance(item, ScreeningError) else result.patients).append(item)
-    write_output(RENDERERS[fmt](result), output)
-    if shacl_report is not None:
+    out.write_text(RENDERERS[fmt](result))
+    if report is not None:
         from ..pipeline.validate import report_graph
 
         data = Graph()
         for patient in result.patients:
             data += patient.graph
-        write_output(report_graph(data).serialize(format="turtle"), shacl_report)
+        report.write_text(report_graph(data).serialize(format="turtle"))
     for error in result.errors:
         echo_error(error)
-    sys.exit(EXIT_INPUT_ERROR if result.errors else EXIT_OK)
+    return bool(result.errors)
 
 
-def _screen_streaming(paths: tuple[Path, ...], fmt: str, as_of: date, window_days: int,
-                      output: Path | None, jobs: int, quiet: bool, resume: bool,
-                      scheduler: str | None) -> bool:
-    """Write JSON (a document, or one line per patient) as patients are screened.
+def _empty_screening(assessment: Assessment) -> Screening:
+    return Screening(as_of=assessment.as_of, window_days=assessment.window_days,
+                     protocol_version=protocol_version())
 
-    Each worker encodes its own patients, so the parent only moves bytes; memory stays flat
-    whatever the cohort size. A document written to a file appears only when complete.
-    """
-    if resume and output is None:
-        raise click.UsageError("--resume needs -o FILE (the output of the interrupted run)")
-    done = _screened_before(output) if resume else set()
-    assessment = assessment_for(as_of, window_days)
-    as_of_text = assessment.as_of.isoformat()
-    skip = (lambda r: (r.source, r.id) in done) if done else None
-    encode = (patient_json if fmt == "json" else
-              functools.partial(patient_line, as_of=as_of_text))
-    target = output.with_name(output.name + ".partial") if output and fmt == "json" else output
+
+def _screen_json_document(run, assessment: Assessment, out: Output, quiet: bool) -> bool:
+    """The JSON document, written as patients are screened (each worker encodes its own
+    patients, so the parent only moves bytes and memory stays flat)."""
+    document = JsonDocumentWriter(out, _empty_screening(assessment))
     errors: list[ScreeningError] = []
-    try:
-        handle = (target.open("ab" if resume else "wb") if target
-                  else _binary_stdout())
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {target}: {exc.strerror}") from None
-    document = (JsonDocumentWriter(handle, Screening(as_of=assessment.as_of, window_days=
-                                                     assessment.window_days,
-                                                     protocol_version=protocol_version()))
-                if fmt == "json" else None)
-    flushed = time.monotonic()
-    try:
-        for item in progress(iter_screen(paths, assessment, jobs=jobs, keep_graphs=False,
-                                          skip=skip, scheduler=scheduler, encode=encode),
-                              quiet):
-            if isinstance(item, ScreeningError):
-                errors.append(item)
-                echo_error(item)
-                if document is None:
-                    handle.write(error_line(item, as_of_text))
-            elif document is not None:
-                document.add(item.data)
-            else:
-                handle.write(item.data)
-            if time.monotonic() - flushed > FLUSH_SECONDS:
-                # Written through at least every second: an interruption loses at most the
-                # lines of that second, and --resume screens those patients again.
-                handle.flush()
-                flushed = time.monotonic()
-        if document is not None:
-            document.close(errors)
-    except BaseException:
-        if target is not None and target != output:
-            target.unlink(missing_ok=True)  # no half-written document is left behind
-        raise
-    finally:
-        handle.flush()
-        if target is not None:
-            handle.close()
-    if target != output:
-        target.replace(output)
+    for item in progress(run(keep_graphs=False, encode=patient_json), quiet):
+        if isinstance(item, ScreeningError):
+            errors.append(item)
+            echo_error(item)
+        else:
+            document.add(item.data)
+    document.close(errors)
     return bool(errors)
 
 
-def _binary_stdout():
-    """Standard output as bytes (the text layer flushed first, so nothing is reordered)."""
-    sys.stdout.flush()
-    return sys.stdout.buffer
+def _screen_ndjson(run, assessment: Assessment, out: Output, resumed: Path | None,
+                   quiet: bool) -> bool:
+    """One line per patient (or unreadable input), written as patients are screened; with
+    ``resumed``, the patients that file holds are skipped and the rest appended."""
+    key = RunKey(assessment.as_of.isoformat(), assessment.window_days, protocol_version())
+    resolve = SourceResolver()
+    before = _resume(resumed, key, out) if resumed is not None else Screened()
+    skip = (lambda r: (resolve(r.source), r.id) in before.patients) if before.patients else None
+    fields = key.fields()
+    errors: list[ScreeningError] = []
+    flushed = time.monotonic()
+    for item in progress(run(keep_graphs=False, skip=skip,
+                             encode=functools.partial(patient_line, run=fields)), quiet):
+        resolved = resolve(item.source)
+        if isinstance(item, ScreeningError):
+            errors.append(item)
+            echo_error(item)
+            if error_key(resolved, item.as_dict()) not in before.errors:
+                out.write(with_resolved_source(error_line(item, fields), resolved))
+        else:
+            out.write(with_resolved_source(item.data, resolved))
+        if time.monotonic() - flushed > FLUSH_SECONDS:
+            # Written through at least every second: an interruption loses at most the
+            # lines of that second, and --resume screens those patients again.
+            out.flush()
+            flushed = time.monotonic()
+    return bool(errors)
 
 
-def _screened_before(output: Path) -> set[tuple[str, str]]:
-    """(source, patient id) of every patient an earlier run already wrote to ``output``.
-
-    Read line by line (a million-patient output is gigabytes); a last line cut short by the
-    interruption is removed, and that patient is screened again.
-    """
-    done: set[tuple[str, str]] = set()
-    if not output.exists():
-        return done
-    complete = 0  # bytes of whole lines
-    with output.open("rb") as handle:
-        for number, line in enumerate(handle, 1):
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError:
-                click.echo(f"note: {output}:{number} is incomplete and is screened again",
-                           err=True)
-                if line.endswith(b"\n"):
-                    complete += len(line)
-                continue
-            if line.endswith(b"\n"):
-                complete += len(line)
-            if "id" in data:
-                done.add((data.get("source", ""), data["id"]))
-    with output.open("r+b") as handle:
-        handle.truncate(complete)
-    return done
+def _resume(path: Path, key: RunKey, out: Output) -> Screened:
+    """What ``path`` already holds; refuse it (usage error) if it was screened otherwise.
+    A last line cut short is removed, and that patient screened again."""
+    try:
+        before = screened_before(path, key)
+    except ResumeMismatch as exc:
+        raise click.UsageError(visible(exc)) from None
+    for number in before.cut:
+        echo_note(f"{path}:{number} is incomplete and is screened again")
+    out.truncate(before.complete)
+    return before

@@ -18,6 +18,7 @@ from ..pipeline.results import PatientResult, Screening, ScreeningError
 from ..protocol.namespaces import PROV, QL, QLR, RDF, RDFS, XSD, bind_prefixes
 from ..protocol.terminology import terminology
 from ..version import __version__
+from .visible import visible
 
 _MARK = {"met": "met", "not_met": "NOT MET", "unknown": "UNKNOWN",
          "not_applicable": "n/a"}
@@ -29,15 +30,19 @@ _OUTCOME_IRI = {"met": QL.Met, "not_met": QL.NotMet, "unknown": QL.Unknown,
 
 
 def render_text(screening: Screening) -> str:
-    """A report a coordinator reads: verdict first, then every criterion explained."""
+    """A report a coordinator reads: verdict first, then every criterion explained.
+
+    Whatever came from input (ids, file names, values quoted in explanations) goes through
+    :func:`~ql1706kg.outputs.visible.visible`: no control character is printed raw.
+    """
     lines = [f"QL1706 sarcoma screening as of {screening.as_of} "
              f"(screening window {screening.window_days} days; protocol "
-             f"{screening.protocol_version})", ""]
+             f"{visible(screening.protocol_version)})", ""]
     for patient in screening.patients:
         lines.extend(_patient_text(patient))
     if screening.errors:
         lines.append(f"{len(screening.errors)} input(s) could not be read:")
-        lines.extend(f"  {_error_line(e)}" for e in screening.errors)
+        lines.extend(f"  {error_text(e)}" for e in screening.errors)
         lines.append("")
     counts = {v: sum(p.verdict == v for p in screening.patients)
               for v in ("eligible", "ineligible", "incomplete")}
@@ -47,17 +52,19 @@ def render_text(screening: Screening) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _error_line(error) -> str:
+def error_text(error: ScreeningError) -> str:
+    """An unreadable input in one line (text output and standard error): where, then why."""
     where = error.source + (f", record {error.record}" if error.record else "") + (
         f", field {error.field}" if error.field else "")
-    return f"{where}: {error.message}"
+    return visible(f"{where}: {error.message}")
 
 
 def _patient_text(patient: PatientResult) -> list[str]:
-    lines = [f"Patient {patient.id}  ({patient.source})", f"  Verdict: {patient.verdict.upper()}"]
+    lines = [f"Patient {visible(patient.id)}  ({visible(patient.source)})",
+             f"  Verdict: {patient.verdict.upper()}"]
     for crit in patient.criteria:
-        body = crit.explanation.split('" ', 1)[-1] if crit.explanation.startswith(crit.id) \
-            else crit.explanation
+        body = visible(crit.explanation.split('" ', 1)[-1] if crit.explanation.startswith(
+            crit.id) else crit.explanation)
         lines.append(textwrap.fill(body, width=100,
                                    initial_indent=f"  {_MARK[crit.outcome]:<8} {crit.id:<11} ",
                                    subsequent_indent=" " * 22))
@@ -77,14 +84,15 @@ def patient_json(patient: PatientResult) -> bytes:
     return _nested(orjson.dumps(patient.as_dict(), option=orjson.OPT_INDENT_2), b"    ")
 
 
-def patient_line(patient: PatientResult, as_of: str) -> bytes:
-    """One patient as an NDJSON line (``--format ndjson``)."""
-    return orjson.dumps({"as_of": as_of, **patient.as_dict()}) + b"\n"
+def patient_line(patient: PatientResult, run: dict) -> bytes:
+    """One patient as an NDJSON line (``--format ndjson``): the run's ``as_of``,
+    ``window_days`` and ``protocol_version`` (``run``), then the patient's JSON form."""
+    return orjson.dumps({**run, **patient.as_dict()}) + b"\n"
 
 
-def error_line(error: ScreeningError, as_of: str) -> bytes:
+def error_line(error: ScreeningError, run: dict) -> bytes:
     """One unreadable input as an NDJSON line."""
-    return orjson.dumps({"as_of": as_of, "error": error.as_dict()}) + b"\n"
+    return orjson.dumps({**run, "error": error.as_dict()}) + b"\n"
 
 
 def _nested(block: bytes, indent: bytes) -> bytes:

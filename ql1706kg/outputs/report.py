@@ -8,6 +8,7 @@ offline and from any folder; no scripts, fonts or styles are fetched.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import re
@@ -17,6 +18,11 @@ from pathlib import Path
 
 from ..pipeline.results import OUTCOMES, PatientResult, Screening
 from ..protocol.terminology import terminology
+from .files import OutputFolder
+from .visible import visible
+
+PAGE_STEM_CHARS = 60  # a page's name: at most this much of the id, then a hash of all of it
+_SAFE_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{PAGE_STEM_CHARS - 1}}}")
 
 COLOURS = {"met": "#2e7d32", "not_met": "#c62828", "unknown": "#f9a825",
            "not_applicable": "#9e9e9e"}
@@ -59,40 +65,58 @@ def outcome_table(screening: Screening) -> dict[str, Counter]:
     return table
 
 
-def write_report(screening: Screening, out_dir: Path) -> Path:
-    """Write index.html and one page per patient into ``out_dir``; return the index."""
-    pages = out_dir / "patients"
-    pages.mkdir(parents=True, exist_ok=True)
-    names = {}
+def write_report(screening: Screening, out: Path | OutputFolder) -> Path:
+    """Write index.html and one page per patient into a folder; return the index.
+
+    ``out`` is a folder, or an :class:`OutputFolder` the caller opened (and so locked) before
+    screening, and commits after. Every page is put in place only when all are written.
+    """
+    if not isinstance(out, OutputFolder):
+        with OutputFolder(out) as folder:
+            return write_report(screening, folder)
+    names: list[str] = []
+    taken: set[str] = set()
     for patient in screening.patients:
-        name = _page_name(patient, names)
-        (pages / name).write_text(_patient_page(patient, screening), encoding="utf-8")
-    index = out_dir / "index.html"
-    index.write_text(_index(screening, names), encoding="utf-8")
-    return index
+        names.append(page_name(patient.id, taken))
+        out.write_text(f"patients/{names[-1]}", _patient_page(patient, screening))
+    return out.write_text("index.html", _index(screening, names))
 
 
-def _page_name(patient: PatientResult, taken: dict[str, str]) -> str:
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", patient.id) or "patient"
-    name, n = f"{base}.html", 1
-    while name in taken.values():
+def page_name(patient_id: str, taken: set[str]) -> str:
+    """A safe, bounded file name for a patient's page, unique within ``taken`` (compared
+    without case, for case-insensitive file systems): the id itself when it is short and
+    plain (``QL-LMS-001.html``), else at most 60 characters of it made plain and a hash of
+    all of it (``Q_L_001-3f2a9c0b1d.html``), so ids that read alike still differ."""
+    if _SAFE_ID.fullmatch(patient_id):
+        stem = patient_id
+    else:
+        plain = re.sub(r"[^A-Za-z0-9._-]+", "_", patient_id).lstrip(".")[:PAGE_STEM_CHARS]
+        digest = hashlib.sha256(patient_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        stem = f"{plain or 'patient'}-{digest}"
+    name, n = f"{stem}.html", 1
+    while name.lower() in taken:
         n += 1
-        name = f"{base}-{n}.html"
-    taken[f"{patient.source}#{patient.id}"] = name
+        name = f"{stem}-{n}.html"
+    taken.add(name.lower())
     return name
+
+
+def _h(text: object) -> str:
+    """Text from input in HTML: control characters made visible, then escaped."""
+    return html.escape(visible(text))
 
 
 def _page(title: str, body: str) -> str:
     return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>"
-            f"{html.escape(title)}</title><style>{STYLE}</style></head><body>{body}"
+            f"{_h(title)}</title><style>{STYLE}</style></head><body>{body}"
             "</body></html>\n")
 
 
-def _index(screening: Screening, names: dict[str, str]) -> str:
+def _index(screening: Screening, names: list[str]) -> str:
     verdicts = Counter(p.verdict for p in screening.patients)
     parts = [f"<h1>QL1706 screening: attrition report</h1><p>As of {screening.as_of} "
              f"(screening window {screening.window_days} days), protocol "
-             f"{html.escape(screening.protocol_version)}. {len(screening.patients)} patients: "
+             f"{_h(screening.protocol_version)}. {len(screening.patients)} patients: "
              + ", ".join(f"{verdicts[v]} {v}" for v in ("eligible", "ineligible", "incomplete"))
              + ".</p>",
              "<h2>Screening funnel</h2>", _funnel_svg(screening), _funnel_html(screening),
@@ -101,8 +125,8 @@ def _index(screening: Screening, names: dict[str, str]) -> str:
              "<h2>Patients</h2>", _patients_html(screening, names)]
     if screening.errors:
         parts.append("<h2>Inputs that could not be read</h2><ul>" + "".join(
-            f"<li>{html.escape(e.source)}{', record ' + html.escape(e.record) if e.record else ''}"
-            f"{', field ' + html.escape(e.field) if e.field else ''}: {html.escape(e.message)}"
+            f"<li>{_h(e.source)}{', record ' + _h(e.record) if e.record else ''}"
+            f"{', field ' + _h(e.field) if e.field else ''}: {_h(e.message)}"
             "</li>" for e in screening.errors) + "</ul>")
     return _page("QL1706 attrition report", "".join(parts))
 
@@ -127,16 +151,17 @@ def _worklist_html(screening: Screening) -> str:
             if p.verdict == "incomplete" for c in p.criteria if c.outcome == "unknown"]
     if not rows:
         return "<p>Nothing to collect.</p>"
-    body = "".join(f"<tr><td>{html.escape(p)}</td><td>{c}</td><td>{html.escape(t)}</td></tr>"
+    body = "".join(f"<tr><td>{_h(p)}</td><td>{c}</td><td>{_h(t)}</td></tr>"
                    for p, c, t in rows)
     return f"<table><tr><th>patient</th><th>criterion</th><th>to collect</th></tr>{body}</table>"
 
 
-def _patients_html(screening: Screening, names: dict[str, str]) -> str:
+def _patients_html(screening: Screening, names: list[str]) -> str:
     rows = "".join(
-        f"<tr><td><a href=\"patients/{names[f'{p.source}#{p.id}']}\">{html.escape(p.id)}</a>"
+        f"<tr><td><a href=\"patients/{html.escape(name)}\">{_h(p.id)}</a>"
         f"</td><td class=\"{_verdict_class(p.verdict)}\">{p.verdict}</td>"
-        f"<td>{html.escape(p.source)}</td></tr>" for p in screening.patients)
+        f"<td>{_h(p.source)}</td></tr>" for p, name in zip(screening.patients, names,
+                                                             strict=True))
     return f"<table><tr><th>patient</th><th>verdict</th><th>source</th></tr>{rows}</table>"
 
 
@@ -147,14 +172,14 @@ def _verdict_class(verdict: str) -> str:
 def _patient_page(patient: PatientResult, screening: Screening) -> str:
     rows = "".join(
         f"<tr><td>{c.id}</td><td class=\"{c.outcome}\">{c.outcome}</td>"
-        f"<td>{html.escape(c.explanation)}"
-        + (f"<br><b>Evidence:</b> {html.escape('; '.join(c.evidence))}" if c.evidence else "")
-        + (f"<br><b>Limit:</b> {html.escape('; '.join(c.limits))}" if c.limits else "")
+        f"<td>{_h(c.explanation)}"
+        + (f"<br><b>Evidence:</b> {_h('; '.join(c.evidence))}" if c.evidence else "")
+        + (f"<br><b>Limit:</b> {_h('; '.join(c.limits))}" if c.limits else "")
         + "</td></tr>" for c in patient.criteria)
-    body = (f"<p><a href=\"../index.html\">all patients</a></p><h1>{html.escape(patient.id)}"
+    body = (f"<p><a href=\"../index.html\">all patients</a></p><h1>{_h(patient.id)}"
             f"</h1><p>Verdict: <span class=\"{_verdict_class(patient.verdict)}\">"
             f"{patient.verdict}</span> as of {screening.as_of}; source "
-            f"{html.escape(patient.source)}</p><table><tr><th>criterion</th><th>outcome</th>"
+            f"{_h(patient.source)}</p><table><tr><th>criterion</th><th>outcome</th>"
             f"<th>explanation</th></tr>{rows}</table>")
     return _page(f"QL1706 screening: {patient.id}", body)
 
