@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from ..outputs.files import OutputFolder
+from ..outputs.folder import OutputFolder
 from ..outputs.targets import InputFiles
 from ..outputs.visible import visible
 from .common import (

@@ -1,5 +1,5 @@
 """Every file a command writes goes through :class:`OutputFile` (one file) or
-:class:`OutputFolder` (the HTML report, the docs), with the same rules:
+:class:`~ql1706kg.outputs.folder.OutputFolder` (the HTML report, the docs), by these rules:
 
 * a target that exists and is a symbolic link, or not a regular file (a folder, a device, a
   pipe), is refused: it is never replaced, followed or written through;
@@ -15,6 +15,8 @@
   (``--resume``) writes to the target itself and cuts it back to its last whole line;
 * every operating-system error (disk full, read-only, permission) becomes one
   :class:`~ql1706kg.errors.EnvironmentFailure` naming the target (exit code 3 in the CLI).
+
+:class:`~ql1706kg.outputs.folder.OutputFolder` applies the same rules to a folder of files.
 
 The moment of renaming (and of cleaning up) runs with SIGINT, SIGTERM and SIGHUP held back, so
 an interruption cannot leave a half-done rename; it is handled right after.
@@ -44,7 +46,7 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
-def _failure(target: Path, exc: OSError) -> EnvironmentFailure:
+def failure(target: Path, exc: OSError) -> EnvironmentFailure:
     return EnvironmentFailure(f"cannot write {target}: {exc.strerror or exc}")
 
 
@@ -55,7 +57,7 @@ def check_target(target: Path) -> os.stat_result | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise _failure(target, exc) from None
+        raise failure(target, exc) from None
     if stat.S_ISLNK(status.st_mode):
         raise EnvironmentFailure(f"refusing to write {target}: it is a symbolic link (name the "
                                  "file it points to, or remove the link)")
@@ -100,7 +102,7 @@ class Lock:
             except FileExistsError:  # no flock: the file itself is the lock
                 self._busy(None)
             except OSError as exc:
-                raise _failure(self.target, exc) from None
+                raise failure(self.target, exc) from None
             if fcntl is not None:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -108,14 +110,14 @@ class Lock:
                     self._busy(fd)
                 except OSError as exc:
                     os.close(fd)
-                    raise _failure(self.target, exc) from None
+                    raise failure(self.target, exc) from None
             if self._still_there(fd):
                 try:
                     os.ftruncate(fd, 0)
                     os.write(fd, f"{os.getpid()}\n".encode())
                 except OSError as exc:
                     os.close(fd)
-                    raise _failure(self.target, exc) from None
+                    raise failure(self.target, exc) from None
                 self.fd = fd
                 return self
             os.close(fd)  # the run before ours removed it as we opened it: open again
@@ -196,7 +198,7 @@ class OutputFile:
                     os.fchmod(self.fd, stat.S_IMODE(old.st_mode))
         except OSError as exc:
             self._cleanup(keep=False)
-            raise _failure(self.target, exc) from None
+            raise failure(self.target, exc) from None
         except BaseException:
             self._cleanup(keep=False)
             raise
@@ -218,7 +220,7 @@ class OutputFile:
                 while done < size:
                     done += os.write(self.fd, view[done:])
         except OSError as exc:
-            raise _failure(self.target, exc) from None
+            raise failure(self.target, exc) from None
         self.length += size
         self.written += size
         self._buffer.clear()
@@ -228,7 +230,7 @@ class OutputFile:
         try:
             os.ftruncate(self.fd, length)
         except OSError as exc:
-            raise _failure(self.target, exc) from None
+            raise failure(self.target, exc) from None
         self.length = length
 
     def commit(self) -> None:
@@ -249,7 +251,7 @@ class OutputFile:
                 os.fsync(self.fd)
             os.close(self.fd)
         except OSError as exc:
-            raise _failure(self.target, exc) from None
+            raise failure(self.target, exc) from None
         finally:
             self.fd = None
 
@@ -261,9 +263,9 @@ class OutputFile:
                 os.replace(self.temp, self.target)
                 self.temp = None
                 if self.durable:
-                    _sync_folder(self.target.parent)
+                    sync_folder(self.target.parent)
         except OSError as exc:
-            raise _failure(self.target, exc) from None
+            raise failure(self.target, exc) from None
         finally:
             self._cleanup(keep=False)
 
@@ -305,7 +307,7 @@ class OutputFile:
             self._lock.release()
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
     if sys.platform == "win32":
         return
     fd = os.open(folder, os.O_RDONLY)
@@ -348,87 +350,3 @@ class StandardOutput:
 def open_output(target: Path | None, **options) -> OutputFile | StandardOutput:
     """The output of a command: a file by the rules above, or standard output."""
     return StandardOutput() if target is None else OutputFile(target, **options)
-
-
-class OutputFolder:
-    """A folder of outputs (the HTML report): one lock, each file written to a temporary file
-    and all renamed into place only when every one is complete (the index last)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-        self._lock = Lock(self.folder)
-        self._files: list[OutputFile] = []
-
-    def __enter__(self) -> OutputFolder:
-        return self.open()
-
-    def __exit__(self, kind, _exc, _tb) -> None:
-        if kind is None:
-            self.commit()
-        else:
-            self.abort()
-
-    def open(self) -> OutputFolder:
-        self._check_folder(self.folder)
-        try:
-            self.folder.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise _failure(self.folder, exc) from None
-        self._lock.acquire()
-        try:
-            self._make(self.folder)
-        except BaseException:
-            self._lock.release()
-            raise
-        return self
-
-    def write_text(self, relative: str, text: str) -> Path:
-        """Write ``folder/relative`` (put in place by :meth:`commit`); return its path."""
-        return self.write_bytes(relative, text.encode("utf-8"))
-
-    def write_bytes(self, relative: str, data: bytes) -> Path:
-        """Write ``folder/relative`` (put in place by :meth:`commit`); return its path."""
-        target = self.folder / relative
-        self._make(target.parent)
-        output = OutputFile(target, durable=False, lock=False).open()
-        self._files.append(output)
-        output.write(data)
-        output.finish()
-        return target
-
-    def commit(self) -> None:
-        with signals_deferred():
-            try:
-                for output in self._files:
-                    output.publish()
-                _sync_folder(self.folder)
-            finally:
-                self.abort()
-
-    def abort(self) -> None:
-        with signals_deferred():
-            for output in self._files:
-                output.abort()
-            self._files.clear()
-            self._lock.release()
-
-    def _make(self, folder: Path) -> None:
-        self._check_folder(folder)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise _failure(folder, exc) from None
-
-    @staticmethod
-    def _check_folder(folder: Path) -> None:
-        try:
-            status = os.lstat(folder)
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise _failure(folder, exc) from None
-        if stat.S_ISLNK(status.st_mode):
-            raise EnvironmentFailure(f"refusing to write into {folder}: it is a symbolic link "
-                                     "(name the folder it points to)")
-        if not stat.S_ISDIR(status.st_mode):
-            raise EnvironmentFailure(f"refusing to write into {folder}: it is not a folder")

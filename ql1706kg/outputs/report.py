@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..pipeline.results import OUTCOMES, PatientResult, Screening
 from ..protocol.terminology import terminology
-from .files import OutputFolder
+from .folder import OutputFolder
 from .visible import visible
 
 PAGE_STEM_CHARS = 60  # a page's name: at most this much of the id, then a hash of all of it
