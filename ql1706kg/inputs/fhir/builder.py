@@ -36,17 +36,41 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader):
         self.consents: list[dt.date] = []
         self.diagnosis: dict[str, Any] = {}
         self.therapies: list[dict] = []
+        self.notes: list[str] = []
+        self.origins: dict[str, str] = {}  # single-valued fact -> the resource that gave it
+        self.conflicts: list[str] = []
+        self.current = patient.key
         data = patient.data
         self.rec["id"] = str(data.get("id") or _first_identifier(data) or patient.full_url)
+        self.read_patient(patient)
+
+    def read_patient(self, patient: Entry) -> None:
+        """Sex and birth date from a Patient resource (the first, or one of the same person's
+        Patients from another source, matched by identifier)."""
+        self.current = f"{patient.key} ({patient.source})"
+        data = patient.data
         if data.get("gender"):
-            self.rec["sex"] = data["gender"]
-        self.notes: list[str] = []
+            self.set_single("", "sex", data["gender"])
         birth = str(data.get("birthDate") or "")
         if len(birth) == 10:
-            self.rec["birth_date"] = birth
+            self.set_single("", "birth_date", birth)
         elif birth:
             # FHIR allows a year or year-month; an age in completed years needs the day.
             self.notes.append(f"birthDate '{birth}' is partial, so the age is not known")
+
+    def set_single(self, section: str, name: str, value: Any) -> bool:
+        """Record a fact a patient has once; a second resource that says otherwise is a
+        conflict to resolve at the source (named with both resources), never last-one-wins."""
+        holder = self.rec.setdefault(section, {}) if section else self.rec
+        path = f"{section}.{name}" if section else name
+        if name in holder and holder[name] != value:
+            self.conflicts.append(f"{self.current} gives {path} '{value}' but "
+                                  f"{self.origins.get(path, 'an earlier resource')} gave "
+                                  f"'{holder[name]}'")
+            return False
+        holder[name] = value
+        self.origins.setdefault(path, self.current)
+        return True
 
     def source(self) -> str:
         return f"{self.patient.source}#{self.patient.key}"
@@ -72,6 +96,7 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader):
         if status in IGNORED_STATUS or IGNORED_STATUS & verification:
             return False, f"status {status or '/'.join(sorted(verification))}"
         handler = getattr(self, "take_" + entry.type)
+        self.current = f"{entry.key} ({entry.source})"
         return handler(entry)
 
     # -- resource kinds ------------------------------------------------------------------------

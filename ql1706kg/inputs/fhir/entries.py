@@ -45,12 +45,19 @@ class FhirReport:
 
 @dataclass
 class Entry:
-    """One FHIR resource with where it came from."""
+    """One FHIR resource with where it came from.
+
+    ``scope`` is where it can be referred to: a resource inside a Bundle only from its own
+    bundle (two bundles that both hold a ``Patient/1`` hold two patients); a resource outside
+    bundles (an NDJSON bulk export, single-resource files) from anything in its ``folder``.
+    """
 
     source: str
     data: dict
     full_url: str | None = None
     contained: dict[str, dict] = field(default_factory=dict)
+    scope: str = ""
+    folder: str = ""
 
     @property
     def type(self) -> str:
@@ -68,29 +75,42 @@ def is_fhir(data: object) -> bool:
     return isinstance(data, dict) and "resourceType" in data
 
 
-def entries_of(data: dict, source: str) -> Iterator[Entry | InputError]:
+def folder_scope(source: str) -> str:
+    """The scope of resources read outside a bundle: their folder (a bulk export's)."""
+    head, _, tail = source.rpartition(":")
+    return str(Path(head if head and tail.isdigit() else source).resolve().parent)
+
+
+def entries_of(data: dict, source: str, scope: str | None = None
+               ) -> Iterator[Entry | InputError]:
     """Yield the resources of a Bundle (any type) or a single resource."""
+    folder = folder_scope(source)
     if data.get("resourceType") != "Bundle":
-        yield Entry(source, data)
+        yield Entry(source, data, scope=scope or folder, folder=folder)
         return
+    scope = scope or str(Path(source).resolve())  # a file's bundle: its own scope
     for index, item in enumerate(data.get("entry") or []):
         resource = item.get("resource") if isinstance(item, dict) else None
-        if resource is None and isinstance(item, dict) and "request" in item:
-            # A transaction's DELETE or a batch's GET carries no resource: nothing to read.
-            yield Entry(source, {"resourceType": REQUEST_ONLY, "id": str(index)})
+        if resource is None and isinstance(item, dict) and ({"request", "response"}
+                                                            & item.keys()):
+            # A transaction's DELETE, a batch's GET, a transaction-response's outcome: a
+            # request or a response without a resource; nothing to read (valid R4).
+            yield Entry(source, {"resourceType": REQUEST_ONLY, "id": str(index)}, scope=scope,
+                        folder=folder)
             continue
         if not isinstance(resource, dict) or "resourceType" not in resource:
             yield InputError(source, "a Bundle entry has no resource with a resourceType",
                              field=f"Bundle.entry[{index}].resource")
             continue
         if resource.get("resourceType") == "Bundle":
-            yield from entries_of(resource, source)
+            yield from entries_of(resource, source, scope)
         else:
-            yield Entry(source, resource, item.get("fullUrl"))
+            yield Entry(source, resource, item.get("fullUrl"), scope=scope, folder=folder)
 
 
 def ndjson_entries(path: Path) -> Iterator[Entry | InputError]:
     """Yield the resources of an NDJSON bulk-export file, one per line."""
+    folder = str(path.resolve().parent)  # one bulk export: its files join
     for number, line in text_lines(path):
         source = f"{path}:{number}"
         if line is None:
@@ -106,4 +126,4 @@ def ndjson_entries(path: Path) -> Iterator[Entry | InputError]:
         if not is_fhir(data):
             yield InputError(source, "not a FHIR resource (no resourceType)")
             continue
-        yield from entries_of(data, source)
+        yield from entries_of(data, source, folder)

@@ -10,6 +10,7 @@ family's, mixed into :class:`~.builder.RecordBuilder` as :class:`ObservationRead
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from ...protocol.namespaces import QL
@@ -28,6 +29,7 @@ class ObservationReader:
     pool: Pool
     term: Terminology
     rec: dict[str, Any]
+    set_single: Callable[[str, str, Any], bool]
 
     def take_Observation(self, entry: Entry) -> tuple[bool, str]:
         data = entry.data
@@ -92,10 +94,8 @@ class ObservationReader:
         if value is None:
             return False, "no value"
         section, name = target
-        if section:
-            self.rec.setdefault(section, {})[name] = value
-        else:
-            self.rec[name] = value
+        if not self.set_single(section or "", name, value):
+            return False, f"contradicts an earlier resource on {code.replace('-', ' ')}"
         if code == "recist-measurable-disease" and when:
             self.rec["recist"]["date"] = when.isoformat()
         return True, code.replace("-", " ")

@@ -30,8 +30,8 @@ class Pool:
 
     def __init__(self) -> None:
         self.entries: list[Entry] = []
-        self.by_key: dict[str, Entry] = {}
-        self.by_url: dict[str, Entry] = {}
+        self.by_key: dict[tuple[str, str], Entry] = {}  # (scope, 'Type/id')
+        self.by_url: dict[str, Entry] = {}  # fullUrl (absolute or urn:uuid)
         self.errors: list[InputError] = []
         self.report = FhirReport()
         self.report_dates: dict[int, str] = {}
@@ -72,28 +72,58 @@ class Pool:
         item.contained = {c.get("id"): c for c in item.data.get("contained") or []
                           if isinstance(c, dict)}
         self.entries.append(item)
-        self.by_key[item.key] = item
+        self.by_key.setdefault((item.scope, item.key), item)
         if item.full_url:
-            self.by_url[item.full_url] = item
+            self.by_url.setdefault(item.full_url, item)
 
     def resolve(self, reference: str | None, within: Entry | None = None) -> dict | None:
         """Resolve a reference: contained '#id', 'Type/id', an absolute URL or urn:uuid."""
-        if not reference:
-            return None
-        if reference.startswith("#") and within is not None:
-            return within.contained.get(reference[1:])
-        if reference in self.by_url:
-            return self.by_url[reference].data
-        tail = "/".join(reference.rstrip("/").split("/")[-2:])
-        if "/_history/" in reference:
-            tail = "/".join(reference.split("/_history/")[0].split("/")[-2:])
-        hit = self.by_key.get(tail)
+        if reference and reference.startswith("#"):
+            return within.contained.get(reference[1:]) if within is not None else None
+        hit = self.resolve_entry(reference, within)
         return hit.data if hit is not None else None
 
-    def patient_key(self, entry: Entry) -> str | None:
-        """The 'Patient/id' a resource is about, if it resolves to a Patient in the pool."""
-        ref = (entry.data.get(SUBJECT.get(entry.type, "subject")) or {}).get("reference")
-        target = self.resolve(ref, entry)
-        if target is None or target.get("resourceType") != "Patient":
+    def resolve_entry(self, reference: str | None, within: Entry | None) -> Entry | None:
+        """The pooled resource a reference names, by FHIR's rules and never across people.
+
+        An absolute reference matches a resource's fullUrl, or a resource of the same server
+        (the referencing resource's fullUrl base) in the same scope; a reference to another
+        server's ``Patient/X`` is not the local ``Patient/X``. A relative reference resolves
+        against the referencing entry's fullUrl base (the rule for bundles), else within its
+        scope (the same bundle), else among the resources outside bundles of its folder (a
+        bulk export, single-resource files): never inside another bundle.
+        """
+        if not reference:
             return None
-        return f"Patient/{target.get('id', '?')}"
+        reference = reference.split("/_history/")[0].rstrip("/")
+        hit = self.by_url.get(reference)
+        if hit is not None:
+            return hit
+        base = _base(within.full_url) if within is not None else None
+        tail = "/".join(reference.split("/")[-2:])
+        if _is_absolute(reference):
+            if reference.startswith("urn:") or base is None or _base(reference) != base:
+                return None  # another server's resource, or a urn with no entry
+        elif base is not None and (hit := self.by_url.get(f"{base}/{tail}")) is not None:
+            return hit
+        if within is None:
+            return None
+        return (self.by_key.get((within.scope, tail))
+                or self.by_key.get((within.folder, tail)))  # outside bundles, same folder
+
+    def patient_of(self, entry: Entry) -> Entry | None:
+        """The Patient a resource is about, if it resolves to a Patient in the pool."""
+        ref = (entry.data.get(SUBJECT.get(entry.type, "subject")) or {}).get("reference")
+        target = self.resolve_entry(ref, entry)
+        return target if target is not None and target.type == "Patient" else None
+
+
+def _is_absolute(reference: str) -> bool:
+    return reference.startswith(("http://", "https://", "urn:"))
+
+
+def _base(url: str | None) -> str | None:
+    """The server base of an absolute RESTful URL ('http://x/fhir' of 'http://x/fhir/A/1')."""
+    if not url or not url.startswith(("http://", "https://")) or url.count("/") < 4:
+        return None
+    return url.rsplit("/", 2)[0]

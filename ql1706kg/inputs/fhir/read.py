@@ -8,6 +8,7 @@ patient's builder, account for the rest), so it sits on top of the modules that 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from ...errors import InputError
 from ...protocol.terminology import terminology
@@ -22,20 +23,17 @@ def read_fhir(items: Iterable[Entry | InputError], jobs: int = 1
     ``jobs`` processes check the resources against their models."""
     pool = Pool()
     pool.add_all(items, jobs)
-    term = terminology()
     _date_results_by_their_reports(pool)
-    builders: dict[str, RecordBuilder] = {}
-    for entry in pool.entries:
-        if entry.type == "Patient":
-            builder = RecordBuilder(entry, pool, term)
-            builders[entry.key] = builder
-            pool.report.add(entry, True, "; ".join(["the patient", *builder.notes]))
+    builders = _builders(pool)
+    orphans: dict[str, list[str]] = {}
     for entry in pool.entries:
         if entry.type in ("Patient", "Medication", "DiagnosticReport"):
             continue
-        owner = builders.get(pool.patient_key(entry) or "")
+        patient = pool.patient_of(entry)
+        owner = builders.get(id(patient)) if patient is not None else None
         if owner is None:
             pool.report.add(entry, False, "its subject is not a Patient in the input")
+            orphans.setdefault(_file_of(entry.source), []).append(entry.key)
             continue
         used, reason = owner.take(entry)
         pool.report.add(entry, used, reason)
@@ -44,9 +42,79 @@ def read_fhir(items: Iterable[Entry | InputError], jobs: int = 1
             pool.report.add(entry, True, "read through the resources that reference it")
         elif entry.type == "DiagnosticReport":
             pool.report.add(entry, True, "its date dates those of its results that have none")
-    out: list[dict | InputError] = [*pool.errors]
-    out.extend(builder.record() for builder in builders.values())
+    out: list[dict | InputError] = [*pool.errors, *_orphan_errors(orphans)]
+    for builder in dict.fromkeys(builders.values()):
+        out.append(_record_or_conflict(builder))
     return out, pool.report
+
+
+def _builders(pool: Pool) -> dict[int, RecordBuilder]:
+    """One builder per person, by the id() of each of their Patient entries: Patients of
+    different scopes are the same person only when an identifier (system and value) matches.
+    Ids that stay ambiguous across scopes are told apart by the file or folder they came from."""
+    term = terminology()
+    builders: dict[int, RecordBuilder] = {}
+    by_identifier: dict[tuple[str, str], RecordBuilder] = {}
+    for entry in pool.entries:
+        if entry.type != "Patient":
+            continue
+        keys = _identifiers(entry.data)
+        same = next((by_identifier[k] for k in keys if k in by_identifier), None)
+        if same is not None and same.patient.scope != entry.scope:
+            same.read_patient(entry)
+            builders[id(entry)] = same
+            pool.report.add(entry, True, f"the patient {same.rec['id']} (same identifier)")
+        else:
+            same = RecordBuilder(entry, pool, term)
+            builders[id(entry)] = same
+            pool.report.add(entry, True, "; ".join(["the patient", *same.notes]))
+        for key in keys:
+            by_identifier.setdefault(key, same)
+    _tell_apart(list(dict.fromkeys(builders.values())))
+    return builders
+
+
+def _identifiers(data: dict) -> list[tuple[str, str]]:
+    return [(str(i["system"]), str(i["value"])) for i in data.get("identifier") or []
+            if isinstance(i, dict) and i.get("system") and i.get("value")]
+
+
+def _tell_apart(people: list[RecordBuilder]) -> None:
+    """Two people who share an id (``Patient/1`` in two bundles) keep it, qualified by where
+    each came from, so neither is merged into nor mistaken for the other."""
+    seen: dict[str, list[RecordBuilder]] = {}
+    for person in people:
+        seen.setdefault(person.rec["id"], []).append(person)
+    for same_id in seen.values():
+        if len(same_id) > 1:
+            for person in same_id:
+                person.rec["id"] = f"{person.rec['id']}@{Path(person.patient.scope).name}"
+
+
+def _file_of(source: str) -> str:
+    """The file a source names (an NDJSON source carries ':line')."""
+    head, _, tail = source.rpartition(":")
+    return head if head and tail.isdigit() else source
+
+
+def _orphan_errors(orphans: dict[str, list[str]]) -> list[InputError]:
+    """Resources whose patient is not in the input were not screened: one error per file, so
+    a file of results without its Patient is never a silent success."""
+    out = []
+    for source, keys in orphans.items():
+        shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+        out.append(InputError(source, f"{len(keys)} resource(s) are about a patient that is "
+                                      f"not in the input ({shown}): they were not screened; "
+                                      "give the file with their Patient too"))
+    return out
+
+
+def _record_or_conflict(builder: RecordBuilder) -> dict | InputError:
+    record = builder.record()
+    if not builder.conflicts:
+        return record
+    return InputError(record["__source__"], "; ".join(builder.conflicts),
+                      record=builder.rec["id"], field="contradictory resources")
 
 
 def _date_results_by_their_reports(pool: Pool) -> None:
