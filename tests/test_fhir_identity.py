@@ -157,7 +157,8 @@ def test_a_fhir_file_with_no_patient_is_an_error_not_a_silent_success(tmp_path):
 def test_transaction_response_entries_without_a_resource_are_valid(tmp_path):
     data = bundle(patient("1"))
     data["type"] = "transaction-response"
-    data["entry"].append({"response": {"status": "201 Created", "location": "Patient/2/_history/1"}})
+    data["entry"].append({"response": {"status": "201 Created",
+                                       "location": "Patient/2/_history/1"}})
     write(tmp_path / "r.json", data)
     result = screen([tmp_path], as_of="2026-11-20")
     assert result.errors == [] and [p.id for p in result.patients] == ["1"]
