@@ -165,3 +165,98 @@ def test_shacl_report_is_a_w3c_validation_report(tmp_path: Path):
     assert result.exit_code == 0
     graph = Graph().parse(report)
     assert next(graph.subjects(None, SH.ValidationReport), None) is not None
+
+
+# Issue 11: outputs never land on inputs, options stay in range, exit codes as documented.
+
+
+def inputs_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(BASE_FILE, folder / "x.json")
+    return folder
+
+
+@pytest.mark.parametrize("spell", ["same", "dotted", "absolute", "symlink", "hardlink",
+                                   "inside-folder"])
+def test_an_output_that_is_an_input_is_refused_and_the_input_untouched(tmp_path, spell,
+                                                                       monkeypatch):
+    folder = inputs_folder(tmp_path)
+    source = folder / "x.json"
+    before = source.read_bytes()
+    monkeypatch.chdir(folder)
+    given, target = {
+        "same": ("x.json", "x.json"),
+        "dotted": ("./x.json", "x.json"),
+        "absolute": ("x.json", str(source)),
+        "symlink": ("link.json", "x.json"),
+        "hardlink": ("x.json", "hard.json"),
+        "inside-folder": (str(folder), "x.json"),
+    }[spell]
+    if spell == "symlink":
+        (folder / "link.json").symlink_to(source)
+    if spell == "hardlink":
+        (folder / "hard.json").hardlink_to(source)
+    for option in ("-o", "--shacl-report"):
+        result = run("screen", given, "--as-of", "2026-11-20", "--format", "json", option,
+                     target)
+        assert result.exit_code == 2, result.output
+        assert "is one of the inputs" in result.stderr and option in result.stderr
+        assert source.read_bytes() == before
+    result = run("lift", given, "-o", target)
+    assert result.exit_code == 2 and source.read_bytes() == before
+
+
+def test_a_report_folder_that_is_an_input_is_refused(tmp_path):
+    folder = inputs_folder(tmp_path)
+    result = run("report", str(folder), "--as-of", "2026-11-20", "-o", str(folder))
+    assert result.exit_code == 2 and "one of the inputs" in result.stderr
+    result = run("report", str(folder), "--as-of", "2026-11-20", "-o", str(folder / "x.json"))
+    assert result.exit_code == 2  # click's own check: a file is not a folder
+    assert sorted(p.name for p in folder.iterdir()) == ["x.json"]
+
+
+def test_two_outputs_on_one_file_are_refused(tmp_path):
+    out = str(tmp_path / "same.ttl")
+    result = run("screen", BASE_FILE, "--as-of", "2026-11-20", "--format", "turtle", "-o", out,
+                 "--shacl-report", out)
+    assert result.exit_code == 2 and "also given to" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--window-days", "100000000"], "'--window-days'"),
+    (["--window-days", "3651"], "'--window-days'"),
+    (["--as-of", "0001-01-05"], "'--as-of'"),
+    (["--as-of", "9999-12-31"], "'--as-of'"),
+    (["--as-of", "1899-12-31"], "'--as-of'"),
+])
+def test_dates_and_windows_out_of_range_are_usage_errors(args, named):
+    for command in ("screen", "lift", "report"):
+        extra = ["-o", "unused-folder"] if command == "report" else []
+        result = run(command, BASE_FILE, *args, *extra)
+        assert result.exit_code == 2, result.output
+        assert f"Invalid value for {named}" in result.stderr
+        assert "Traceback" not in result.output
+
+
+def test_the_ends_of_the_ranges_are_accepted():
+    for args in (["--as-of", "1900-01-01", "--window-days", "3650"],
+                 ["--as-of", "2100-12-31", "--window-days", "0"]):
+        result = run("screen", BASE_FILE, *args, "--format", "json")
+        # 1900: the record's birth date is after the as-of date, an input error, no more
+        assert result.exit_code in (0, 1) and "Traceback" not in result.output
+        assert json.loads(result.stdout)["window_days"] == int(args[-1])
+    assert "(0 to 3650)" in " ".join(run("screen", "--help").stdout.split())
+
+
+def test_an_unwritable_output_is_exit_3_in_one_line_for_every_command(tmp_path):
+    missing = tmp_path / "no" / "such" / "folder" / "out"
+    for args in (["screen", BASE_FILE, "--as-of", "2026-11-20", "-o", str(missing)],
+                 ["screen", BASE_FILE, "--as-of", "2026-11-20", "--format", "ndjson", "-o",
+                  str(missing)],
+                 ["lift", BASE_FILE, "-o", str(missing)],
+                 ["export", "-o", str(missing)],
+                 ["publish", "--as", "medical-trial", "-o", str(missing)]):
+        result = run(*args)
+        assert result.exit_code == 3, (args, result.output)
+        assert result.stderr == f"Error: cannot write {missing}: No such file or directory\n"

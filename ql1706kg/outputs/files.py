@@ -112,12 +112,9 @@ class Lock:
                     os.close(fd)
                     raise failure(self.target, exc) from None
             if self._still_there(fd):
-                try:
+                with contextlib.suppress(OSError):  # the owner's pid only informs (disk full)
                     os.ftruncate(fd, 0)
                     os.write(fd, f"{os.getpid()}\n".encode())
-                except OSError as exc:
-                    os.close(fd)
-                    raise failure(self.target, exc) from None
                 self.fd = fd
                 return self
             os.close(fd)  # the run before ours removed it as we opened it: open again
@@ -213,17 +210,19 @@ class OutputFile:
         self.write(text.encode("utf-8"))
 
     def flush(self) -> None:
-        """Hand what is buffered to the operating system (whole writes only)."""
-        done, size = 0, len(self._buffer)
+        """Hand what is buffered to the operating system (whole writes only; on a failure
+        what was buffered is dropped, and ``length`` still ends the last whole write)."""
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        done = 0
         try:
-            with memoryview(self._buffer) as view:
-                while done < size:
+            with memoryview(data) as view:
+                while done < len(data):
                     done += os.write(self.fd, view[done:])
         except OSError as exc:
             raise failure(self.target, exc) from None
-        self.length += size
-        self.written += size
-        self._buffer.clear()
+        self.length += len(data)
+        self.written += len(data)
 
     def truncate(self, length: int) -> None:
         """Cut the file to ``length`` bytes (``--resume``: a last line cut short)."""
