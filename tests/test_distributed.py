@@ -11,6 +11,8 @@ from click.testing import CliRunner
 from ql1706kg.cli import main
 from ql1706kg.inputs.synthetic import patients
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "patients"
+
 distributed = pytest.importorskip("distributed")
 
 
@@ -29,3 +31,44 @@ def test_cluster_gives_the_same_results_in_the_same_order(tmp_path: Path, cluste
     remote = CliRunner().invoke(main, [*args, "--scheduler", cluster])
     assert remote.exit_code == 0, remote.output
     assert json.loads(remote.stdout)["patients"] == json.loads(local.stdout)["patients"]
+
+
+def test_an_unreachable_scheduler_is_one_line_and_exit_3(monkeypatch, tmp_path):
+    import socket
+
+    from ql1706kg.pipeline import parallel
+
+    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT_SECONDS", 0.5)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "out.json"
+    result = CliRunner().invoke(main, ["screen", str(EXAMPLES), "--as-of", "2026-11-20",
+                                       "--format", "json", "-o", str(out), "--scheduler",
+                                       f"tcp://127.0.0.1:{port}"])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"Error: cannot reach the Dask scheduler at "
+                                    f"tcp://127.0.0.1:{port}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("address", ["foo:bar:baz", "tcp://host", "nonsense://x:1",
+                                     "tcp://host:99999"])
+def test_a_malformed_scheduler_address_is_a_usage_error(address):
+    result = CliRunner().invoke(main, ["screen", str(EXAMPLES), "--scheduler", address])
+    assert result.exit_code == 2 and "Invalid value for '--scheduler'" in result.stderr
+
+
+def _die(_chunk):
+    import os
+
+    os._exit(1)  # a worker killed (out of memory, kill -9)
+
+
+def test_a_worker_that_dies_is_an_environment_failure():
+    from ql1706kg.errors import EnvironmentFailure
+    from ql1706kg.pipeline.parallel import in_workers
+
+    with pytest.raises(EnvironmentFailure, match="worker process died"):
+        list(in_workers(_die, iter([[1], [2], [3]]), 2))

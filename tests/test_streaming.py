@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from ql1706kg.cli import main
@@ -148,3 +149,149 @@ def test_bad_records_travel_to_worker_processes_and_back(tmp_path):
     assert len(items) == 47
     assert [(i.record, i.field) for i in items if isinstance(i, ScreeningError)] == [
         ("BAD", "sex"), ("#47", None)]
+
+
+# Issue 11: one run per output (a lock), resume keyed on what was screened, Ctrl-C leaves
+# nothing half-written.
+
+
+def ndjson_args(source, out, *extra: str) -> list[str]:
+    return ["screen", str(source), "--as-of", "2026-11-20", "--format", "ndjson", "-o",
+            str(out), "--quiet", *extra]
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "json", "text"])
+def test_a_second_run_on_a_locked_output_stops_at_once(tmp_path, fmt):
+    from ql1706kg.outputs.files import Lock, lock_path
+
+    out = tmp_path / "out"
+    out.write_text("the other run's\n")
+    held = Lock(out).acquire()  # another run, writing this output
+    try:
+        for extra in ([], ["--resume"]) if fmt == "ndjson" else ([],):
+            result = CliRunner().invoke(main, ["screen", str(EXAMPLES), "--as-of",
+                                               "2026-11-20", "--format", fmt, "-o", str(out),
+                                               *extra])
+            assert result.exit_code == 3, result.output
+            assert result.stderr.count("\n") == 1 and str(lock_path(out)) in result.stderr
+    finally:
+        held.release()
+    assert out.read_text() == "the other run's\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_resume_is_keyed_on_the_resolved_input_however_it_is_spelled(tmp_path, monkeypatch):
+    source = cohort(tmp_path)
+    (tmp_path / "link.json").symlink_to(source)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out.ndjson"
+    assert CliRunner().invoke(main, ndjson_args("cohort.json", out)).exit_code == 0
+    complete = lines(out)
+    assert complete[0]["resolved_source"] == f"{source}[0]"
+    assert complete[0]["window_days"] == 28 and complete[0]["protocol_version"]
+    for spelling in ("./cohort.json", str(source), "link.json",
+                     f"{tmp_path}/../{tmp_path.name}/cohort.json"):
+        kept = out.read_text().splitlines(keepends=True)[:25]
+        out.write_text("".join(kept))
+        result = CliRunner().invoke(main, ndjson_args(spelling, out, "--resume"))
+        assert result.exit_code == 0, result.output
+        resumed = lines(out)
+        assert [r["id"] for r in resumed] == [r["id"] for r in complete], spelling
+        assert [r["resolved_source"] for r in resumed] == [r["resolved_source"]
+                                                           for r in complete]
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    (["--as-of", "2026-11-21"], "resume with --as-of 2026-11-20 --window-days 28"),
+    (["--window-days", "14"], "resume with --as-of 2026-11-20 --window-days 28"),
+])
+def test_resume_with_other_settings_is_refused(tmp_path, extra, expected):
+    source, out = cohort(tmp_path, 5), tmp_path / "out.ndjson"
+    assert CliRunner().invoke(main, ndjson_args(source, out)).exit_code == 0
+    before = out.read_bytes()
+    args = ndjson_args(source, out, "--resume")
+    args[args.index("--as-of"):args.index("--as-of") + 2] = []
+    result = CliRunner().invoke(main, [*args, "--as-of", "2026-11-20", *extra])
+    assert result.exit_code == 2, result.output
+    assert expected in result.stderr and "cannot resume" in result.stderr
+    assert out.read_bytes() == before
+
+
+def test_resume_refuses_a_file_without_resume_keys(tmp_path):
+    source, out = cohort(tmp_path, 5), tmp_path / "out.ndjson"
+    out.write_text(json.dumps({"as_of": "2026-11-20", "id": "SYN-0000000",
+                               "source": str(source) + "[0]"}) + "\n")
+    result = CliRunner().invoke(main, ndjson_args(source, out, "--resume"))
+    assert result.exit_code == 2 and "has no window_days" in result.stderr
+    assert len(out.read_text().splitlines()) == 1
+
+
+def interrupted_after(monkeypatch, n: int) -> None:
+    """iter_screen yields ``n`` results, then Ctrl-C arrives."""
+    import ql1706kg.cli.screen as screen_module
+
+    real = screen_module.iter_screen
+
+    def stub(*args, **kwargs):
+        for number, item in enumerate(real(*args, **kwargs)):
+            if number == n:
+                raise KeyboardInterrupt
+            yield item
+
+    monkeypatch.setattr(screen_module, "iter_screen", stub)
+
+
+@pytest.mark.parametrize("fmt", ["json", "text", "turtle"])
+def test_ctrl_c_leaves_no_partial_file_and_the_old_output(tmp_path, monkeypatch, fmt):
+    source, out = cohort(tmp_path, 30), tmp_path / "out"
+    out.write_text("old")
+    interrupted_after(monkeypatch, 12)
+    result = CliRunner().invoke(main, ["screen", str(source), "--as-of", "2026-11-20",
+                                       "--format", fmt, "-o", str(out), "--jobs", "1"])
+    assert result.exit_code == 130 and result.stderr.endswith("interrupted\n")
+    assert out.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.json", "out"]
+
+
+def test_ctrl_c_on_ndjson_keeps_whole_lines_and_resume_finishes(tmp_path, monkeypatch):
+    source, out = cohort(tmp_path, 30), tmp_path / "out.ndjson"
+    interrupted_after(monkeypatch, 12)
+    result = CliRunner().invoke(main, ndjson_args(source, out, "--jobs", "1"))
+    assert result.exit_code == 130 and "--resume continues" in result.stderr
+    assert [r["id"] for r in lines(out)] == [f"SYN-{i:07d}" for i in range(12)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.json", "out.ndjson"]
+    monkeypatch.undo()
+    result = CliRunner().invoke(main, ndjson_args(source, out, "--resume"))
+    assert result.exit_code == 0
+    assert [r["id"] for r in lines(out)] == [f"SYN-{i:07d}" for i in range(30)]
+
+
+def test_a_real_interrupt_leaves_nothing_behind_and_exits_130(tmp_path):
+    """SIGINT to the program while it writes a JSON document, then SIGTERM while it streams
+    NDJSON: exit 130, no temporary file, no lock, no document; the NDJSON holds whole lines."""
+    import os
+    import signal
+    import time
+
+    source = cohort(tmp_path, 2000)
+    program = [sys.executable, "-c", "from ql1706kg.cli import run; run()"]
+    for fmt, signum in (("json", signal.SIGINT), ("ndjson", signal.SIGTERM)):
+        out = tmp_path / f"out.{fmt}"
+        proc = subprocess.Popen([*program, "screen", str(source), "--as-of", "2026-11-20",
+                                 "--format", fmt, "-o", str(out), "--quiet", "--jobs", "1"],
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not any(p.name.endswith(".tmp") and p.stat().st_size
+                      for p in tmp_path.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the first patients are on disk
+        os.kill(proc.pid, signum)
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 130, stderr
+        assert stderr.endswith("interrupted\n") and "Traceback" not in stderr
+        left = sorted(p.name for p in tmp_path.iterdir())
+        if fmt == "json":
+            assert left == ["cohort.json"]
+        else:
+            assert left == ["cohort.json", "out.ndjson"]
+            kept = out.read_bytes()
+            assert kept.endswith(b"\n") and 0 < len(lines(out)) < 2000
