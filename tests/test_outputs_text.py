@@ -99,3 +99,22 @@ def test_a_300_character_id_gets_a_page(forged, tmp_path):
     page = next((tmp_path / "report" / "patients").iterdir())
     assert len(page.name) < 80 and "P" * 300 in page.read_text()
     assert f'href="patients/{page.name}"' in index.read_text()
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "ndjson", "turtle", "jsonld"])
+def test_a_file_name_that_is_not_utf8_is_written_escaped(tmp_path, fmt):
+    import json
+    import os
+    import shutil
+
+    odd = tmp_path / os.fsdecode(b"odd-\xff.json")
+    shutil.copy(DATA_DIR / "base-eligible.json", odd)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["screen", str(odd), "--as-of", AS_OF, "--format", fmt,
+                                       "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_bytes().decode("utf-8")  # still UTF-8
+    if fmt == "json":
+        assert json.loads(text)["patients"][0]["source"] == str(odd)
+    if fmt == "ndjson":
+        assert json.loads(text)["resolved_source"] == str(odd.resolve())

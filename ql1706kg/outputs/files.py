@@ -207,7 +207,7 @@ class OutputFile:
             self.flush()
 
     def write_text(self, text: str) -> None:
-        self.write(text.encode("utf-8"))
+        self.write(text.encode("utf-8", "backslashreplace"))  # a lone surrogate: an escape
 
     def flush(self) -> None:
         """Hand what is buffered to the operating system (whole writes only; on a failure
@@ -339,8 +339,8 @@ class StandardOutput:
         self.handle.write(data)
 
     def write_text(self, text: str) -> None:
-        sys.stdout.write(text)  # the text layer: the terminal's encoding, as click.echo
-        sys.stdout.flush()
+        sys.stdout.flush()  # the terminal's encoding, as click.echo would
+        self.write(text.encode(sys.stdout.encoding or "utf-8", "backslashreplace"))
 
     def flush(self) -> None:
         self.handle.flush()

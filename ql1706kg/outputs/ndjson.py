@@ -17,9 +17,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
 from ..errors import Ql1706kgError
+from .render import dumps
 
 _SEPARATORS = "[:#"  # what readers append to a file's name: [item], :line, #patient
 
@@ -75,7 +74,7 @@ def with_resolved_source(line: bytes, resolved: str) -> bytes:
     """An NDJSON line (one JSON object and a newline) with ``resolved_source`` added last."""
     if not line.endswith(b"}\n"):
         raise ValueError("not an NDJSON object line")
-    return line[:-2] + b',"resolved_source":' + orjson.dumps(resolved) + b"}\n"
+    return line[:-2] + b',"resolved_source":' + dumps(resolved) + b"}\n"
 
 
 def error_key(resolved: str, error: dict) -> tuple:

@@ -6,6 +6,7 @@ from it.
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -72,27 +73,38 @@ def _patient_text(patient: PatientResult) -> list[str]:
     return lines
 
 
+def dumps(value: object, indent: bool = False) -> bytes:
+    """JSON bytes: orjson (the same bytes as ``json.dumps(ensure_ascii=False)``, ~6× faster),
+    or, for a string orjson refuses (a lone surrogate: a file name that is not UTF-8), the
+    standard library's with every non-ASCII character escaped, which is still valid JSON."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else None)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, indent=2 if indent else None,
+                          separators=None if indent else (",", ":")).encode("ascii")
+
+
 def render_json(screening: Screening) -> str:
     """The JSON form documented in the README."""
     # orjson: the same bytes as json.dumps(indent=2, ensure_ascii=False), ~6× faster; the
     # standard library's indenting encoder is pure Python (0.46 ms a patient, in the parent).
-    return orjson.dumps(screening.as_dict(), option=orjson.OPT_INDENT_2).decode() + "\n"
+    return dumps(screening.as_dict(), indent=True).decode() + "\n"
 
 
 def patient_json(patient: PatientResult) -> bytes:
     """One patient exactly as it sits in the JSON document's ``patients`` list."""
-    return _nested(orjson.dumps(patient.as_dict(), option=orjson.OPT_INDENT_2), b"    ")
+    return _nested(dumps(patient.as_dict(), indent=True), b"    ")
 
 
 def patient_line(patient: PatientResult, run: dict) -> bytes:
     """One patient as an NDJSON line (``--format ndjson``): the run's ``as_of``,
     ``window_days`` and ``protocol_version`` (``run``), then the patient's JSON form."""
-    return orjson.dumps({**run, **patient.as_dict()}) + b"\n"
+    return dumps({**run, **patient.as_dict()}) + b"\n"
 
 
 def error_line(error: ScreeningError, run: dict) -> bytes:
     """One unreadable input as an NDJSON line."""
-    return orjson.dumps({**run, "error": error.as_dict()}) + b"\n"
+    return dumps({**run, "error": error.as_dict()}) + b"\n"
 
 
 def _nested(block: bytes, indent: bytes) -> bytes:
@@ -107,7 +119,7 @@ class JsonDocumentWriter:
         self.handle, self.count = handle, 0
         head = screening.as_dict()
         head.pop("patients"), head.pop("errors")
-        opening = orjson.dumps(head, option=orjson.OPT_INDENT_2)
+        opening = dumps(head, indent=True)
         handle.write(opening[:-2] + b',\n  "patients": [')
 
     def add(self, fragment: bytes) -> None:
@@ -117,7 +129,7 @@ class JsonDocumentWriter:
 
     def close(self, errors: list[ScreeningError]) -> None:
         """End the document with the input errors."""
-        listed = orjson.dumps([e.as_dict() for e in errors], option=orjson.OPT_INDENT_2)
+        listed = dumps([e.as_dict() for e in errors], indent=True)
         self.handle.write((b"\n  ]" if self.count else b"]") + b',\n  "errors": '
                           + _nested(listed, b"  ")[2:] + b"\n}\n")
 
@@ -179,7 +191,18 @@ def render_jsonld(screening: Screening) -> str:
     graph = verdict_graph(screening)
     context = {prefix: str(namespace) for prefix, namespace in graph.namespaces()
                if prefix in ("ql", "qlr", "qlp", "prov", "rdfs", "xsd", "skos", "sh")}
-    return graph.serialize(format="json-ld", context=context, indent=2)
+    try:
+        return graph.serialize(format="json-ld", context=context, indent=2)
+    except (TypeError, UnicodeEncodeError):  # a lone surrogate (a file name not in UTF-8)
+        for triple in [t for t in graph if isinstance(t[2], Literal) and _surrogate(t[2])]:
+            graph.remove(triple)
+            graph.add((*triple[:2], Literal(visible(triple[2]), lang=triple[2].language,
+                                            datatype=triple[2].datatype)))
+        return graph.serialize(format="json-ld", context=context, indent=2)
+
+
+def _surrogate(text: str) -> bool:
+    return any("\ud800" <= char <= "\udfff" for char in text)
 
 
 def _slug(text: str) -> str:
