@@ -234,3 +234,16 @@ def test_a_real_read_only_mount_is_one_line_and_exit_3(tmp_path):
             result = CliRunner().invoke(main, [*args, "--as-of", "2026-11-20"])
             assert result.exit_code == 3, result.output
             assert result.stderr.count("\n") == 1 and "Read-only file system" in result.stderr
+
+
+def test_one_lock_however_the_target_is_spelled(tmp_path, monkeypatch):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "linked").symlink_to(tmp_path / "real")
+    monkeypatch.chdir(tmp_path)
+    held = Lock(Path("real/out.json")).acquire()
+    try:
+        for spelling in ("./real/out.json", "linked/out.json", str(tmp_path / "real/out.json")):
+            with pytest.raises(EnvironmentFailure, match="being written by another run"):
+                OutputFile(Path(spelling)).open()
+    finally:
+        held.release()

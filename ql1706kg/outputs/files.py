@@ -68,9 +68,10 @@ def check_target(target: Path) -> os.stat_result | None:
 
 
 def lock_path(target: Path) -> Path:
-    """The lock file of a target: ``.NAME.lock`` beside it."""
+    """The lock file of a target: ``.NAME.lock`` beside it, in its folder's real path (so
+    two spellings of one target, through a linked folder too, share one lock)."""
     absolute = Path(os.path.abspath(target))
-    return absolute.parent / f".{absolute.name or 'output'}.lock"
+    return Path(os.path.realpath(absolute.parent)) / f".{absolute.name or 'output'}.lock"
 
 
 @contextlib.contextmanager
