@@ -96,9 +96,10 @@ def refuse_clashes(paths, outputs: dict[str, Path | None]) -> None:
             continue
         clash = inputs.clash(target)
         if clash is not None:
+            named = "" if str(clash) == str(target) else f" ({visible(clash)})"
             raise click.BadParameter(
-                f"{visible(target)} is one of the inputs ({visible(clash)}); it would be "
-                "overwritten: choose another output", param_hint=option)
+                f"{visible(target)} is one of the inputs{named}; it would be overwritten: "
+                "choose another output", param_hint=option)
         key = os.path.realpath(target)
         if key in seen:
             raise click.BadParameter(f"{visible(target)} is also given to {seen[key]}",
