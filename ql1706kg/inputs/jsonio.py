@@ -68,13 +68,22 @@ def beyond_limits(exc: BaseException) -> str:
     return "a number too long to read (thousands of digits)"
 
 
+class Unreadable:
+    """An item of a list that is valid JSON but beyond what the decoder can read (nested too
+    deeply, a number of thousands of digits): skipped, so that it costs only itself."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
 class ArrayReader:
     """Iterate over the items of a JSON array in a text stream, holding one chunk at a time.
 
     Each item is parsed by the standard library's decoder (``raw_decode``), so values and
     error messages are those of ``json.loads``; positions in errors are counted in the whole
     file. An item not yet followed by ',' or ']' in the text read so far is parsed again once
-    more text is read, so an item is never cut at a chunk boundary.
+    more text is read, so an item is never cut at a chunk boundary. An item the decoder cannot
+    read for its limits is skipped to its end and given as :class:`Unreadable`.
     """
 
     CHUNK = 1 << 20
@@ -114,12 +123,41 @@ class ArrayReader:
                 self.pos = exc.pos
                 self._fail(exc.msg)
             except (ValueError, RecursionError) as exc:
-                self._fail(beyond_limits(exc))
+                end = self._end_of_value(self.pos)
+                if end is None:
+                    self._fail(beyond_limits(exc))
+                self.pos = end
+                self._drop_read()
+                return Unreadable(beyond_limits(exc))
             if not self._delimited(end) and self._read_more():
                 continue  # a number may go on in the next chunk ("1e" then "+21")
             self.pos = end
             self._drop_read()
             return item
+
+    def _end_of_value(self, start: int) -> int | None:
+        """Where the value that begins at ``start`` ends, found without recursion (brackets
+        counted outside strings), reading more text as needed; None if the text ends first."""
+        depth, in_string, escaped, at = 0, False, False, start
+        while True:
+            while at < len(self.text):
+                char = self.text[at]
+                at += 1
+                if in_string:
+                    escaped, in_string = (False, True) if escaped else (char == "\\",
+                                                                        char != '"')
+                elif char == '"':
+                    in_string = True
+                elif char in "[{":
+                    depth += 1
+                elif char in "]}":
+                    depth -= 1
+                    if depth == 0:
+                        return at
+                elif depth == 0 and char in ",] \t\n\r":
+                    return at - 1  # the end of a bare number
+            if not self._read_more():
+                return None
 
     def _delimited(self, end: int) -> bool:
         """Whether the text read so far shows ',' or ']' after an item that ends at ``end``."""

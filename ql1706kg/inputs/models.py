@@ -11,9 +11,10 @@ means "recorded: none" (e.g. ``"prior_therapies": []`` is a therapy-naive patien
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 
 def _not_a_boolean(value: object) -> object:
@@ -23,8 +24,16 @@ def _not_a_boolean(value: object) -> object:
     return value
 
 
-# A number in a record: JSON true/false is refused, not read as 1 or 0.
-Number = Annotated[float, BeforeValidator(_not_a_boolean)]
+def _finite_and_sane(value: float) -> float:
+    """A number written as text ("1e400", "NaN") must still be a number a record can hold."""
+    if not math.isfinite(value) or abs(value) > 1e12:
+        raise ValueError("a finite number of sane size is expected")
+    return value
+
+
+# A number in a record: JSON true/false is refused, not read as 1 or 0; text that reads as a
+# number ("40", as FHIR gives normal limits) must be finite and of sane size.
+Number = Annotated[float, BeforeValidator(_not_a_boolean), AfterValidator(_finite_and_sane)]
 
 Sex = Literal["female", "male", "other", "unknown"]
 Extent = Literal["metastatic", "locally_advanced", "localised"]

@@ -114,8 +114,8 @@ def _observation_problem(obs) -> tuple[str, str] | None:
     value = _number(obs.value)
     if value is None:
         return None
-    if not value.is_finite():
-        return "value", f"'{obs.value}' is not a finite number"
+    if not value.is_finite() or abs(value) > MAX_MAGNITUDE:
+        return "value", f"'{obs.value}' is not a finite number of sane size"
     info = _test_of(obs.test)
     if info is None:
         return None

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..errors import InputError
-from .jsonio import ArrayReader, json_loads, text_lines
+from .jsonio import ArrayReader, Unreadable, json_loads, text_lines
 from .records import RawRecord, SourcedRecord, parse_record
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -109,6 +109,9 @@ def _array_records(path: Path, validate: bool
     with path.open(encoding="utf-8-sig") as handle:
         for index, item in enumerate(ArrayReader(handle)):
             label = f"{source}[{index}]"
+            if isinstance(item, Unreadable):
+                yield InputError(label, f"invalid JSON: {item.message}", record=f"#{index + 1}")
+                continue
             yield (parse_record(item, label, index) if validate
                    else RawRecord(label, item, index))
 
@@ -169,11 +172,19 @@ def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
                 yield from read_file(path, pool, validate)
             except InputError as exc:
                 yield exc
+            except Exception as exc:  # a bug must cost this file, named, not the run
+                yield InputError(str(path), _internal(exc))
     if not pool:
         return
     from .fhir import read_fhir
 
-    assembled, report = read_fhir(pool, jobs)
+    try:
+        assembled, report = read_fhir(pool, jobs)
+    except Exception as exc:  # a bug: every FHIR file is named, none passes silently
+        sources = dict.fromkeys(getattr(item, "source", "?") for item in pool)
+        yield from (InputError(source.rsplit(":", 1)[0] if source.rsplit(":", 1)[-1].isdigit()
+                               else source, _internal(exc)) for source in sources)
+        return
     if fhir_report is not None:
         fhir_report.extend(report.lines)
     for item in assembled:
@@ -184,3 +195,6 @@ def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
             yield parse_record(item, source) if validate else RawRecord(source, item)
 
 
+def _internal(exc: Exception) -> str:
+    return (f"could not be read: an internal error ({type(exc).__name__}: {str(exc)[:200]}); "
+            "please report it with this file")

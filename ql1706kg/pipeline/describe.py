@@ -41,6 +41,8 @@ def fmt_number(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         return str(value)
     number = Decimal(str(value))
+    if not number.is_finite() or abs(number) >= 10**15:
+        return f"{number:.6g}"  # beyond what quantizing to units can hold; never raises
     if number == number.to_integral_value():
         return str(number.quantize(Decimal(1)))
     text = f"{number:.3f}" if abs(number) < 10 else f"{number:.2f}"

@@ -48,27 +48,45 @@ PROJECT_ELEMENTS: dict[str, tuple[str | None, str]] = {
 }
 
 
+def _codings(concept: object) -> list[dict]:
+    """The codings of a CodeableConcept, each reduced to its string elements: a resource
+    that passed its model check may still hold an element of the wrong JSON type (the models
+    accept a JSON string for an object), which must read as absent, never crash a reader."""
+    if not isinstance(concept, dict) or not isinstance(concept.get("coding"), list):
+        return []
+    return [{key: value for key, value in coding.items()
+             if key in ("system", "code", "display") and isinstance(value, str | int)
+             and not isinstance(value, bool)}
+            for coding in concept["coding"] if isinstance(coding, dict)]
+
+
+def _concept_text(concept: object) -> str | None:
+    if isinstance(concept, dict) and isinstance(concept.get("text"), str) and concept["text"]:
+        return concept["text"]
+    return None
+
+
 def lookup(term: Terminology, concept: dict | None, within) -> Any:
     """The term a CodeableConcept stands for: by any coding, then by display or text."""
-    if not concept:
-        return None
-    for coding in concept.get("coding") or []:
+    codings = _codings(concept)
+    for coding in codings:
         system = SYSTEMS.get(coding.get("system", ""), coding.get("system", ""))
         if coding.get("code"):
             hit = term.find_code(system, str(coding["code"]), within)
             if hit is not None:
                 return hit
-    for coding in concept.get("coding") or []:
+    for coding in codings:
         if coding.get("display"):
-            hit = term.find(coding["display"], within)
+            hit = term.find(str(coding["display"]), within)
             if hit is not None:
                 return hit
-    return term.find(concept["text"], within) if concept.get("text") else None
+    text = _concept_text(concept)
+    return term.find(text, within) if text else None
 
 
 def coded(term: Terminology, concept: dict, within) -> dict | str:
     """The record form of a CodeableConcept: the coding the terminology knows first."""
-    codings = [c for c in concept.get("coding") or [] if c.get("code")]
+    codings = [c for c in _codings(concept) if c.get("code")]
     for coding in codings:
         system = SYSTEMS.get(coding.get("system", ""), coding.get("system", ""))
         if term.find_code(system, str(coding["code"]), within) is not None:
@@ -86,12 +104,12 @@ def coded(term: Terminology, concept: dict, within) -> dict | str:
 def _as_coded(coding: dict, system: str) -> dict:
     out = {"system": system, "code": str(coding["code"])}
     if coding.get("display"):
-        out["display"] = coding["display"]
+        out["display"] = str(coding["display"])
     return out
 
 
 def _codes(concept: dict | None) -> set[str]:
-    return {str(c.get("code")) for c in (concept or {}).get("coding") or [] if c.get("code")}
+    return {str(c["code"]) for c in _codings(concept) if c.get("code")}
 
 
 @functools.cache
@@ -110,18 +128,17 @@ def project_codes() -> frozenset[str]:
 
 def _project_code(concept: dict | None) -> str | None:
     """The project code of a CodeableConcept; a code not in the CodeSystem is not ours."""
-    for coding in (concept or {}).get("coding") or []:
+    for coding in _codings(concept):
         if coding.get("system") == PROJECT_SYSTEM and coding.get("code") in project_codes():
             return str(coding["code"])
     return None
 
 
 def _text(concept: dict | None) -> str | None:
-    if not concept:
-        return None
-    if concept.get("text"):
-        return str(concept["text"])
-    for coding in concept.get("coding") or []:
+    text = _concept_text(concept)
+    if text:
+        return text
+    for coding in _codings(concept):
         if coding.get("display"):
             return str(coding["display"])
     return None

@@ -28,11 +28,83 @@ def model_problem(kind: str, data: dict) -> tuple[str, str] | None:
     element path). The model itself is not kept: records are assembled from the JSON."""
     from fhir.resources.R4B import get_fhir_model_class
 
+    null = _null_element(data)
+    if null is not None:
+        return "null is not a value in FHIR JSON (leave the element out)", null
     try:
-        get_fhir_model_class(kind).model_validate(data)
+        instance = get_fhir_model_class(kind).model_validate(data)
+        text_object = _text_for_object(data, instance, "")
     except ValidationError as exc:
         first = exc.errors()[0]
         return _pydantic_message(first), ".".join(str(p) for p in first["loc"])
+    except (RecursionError, ValueError, TypeError, ArithmeticError, KeyError) as exc:
+        return f"cannot be read ({type(exc).__name__})", ""
+    if text_object is not None:
+        return "an object is expected here, not a string (FHIR JSON has no JSON in text)", \
+            text_object
+    return None
+
+
+def _text_for_object(raw: object, model: object, path: str) -> str | None:
+    """The path of the first element written as a string where FHIR has an object: the
+    models accept JSON text for an object (``"subject": "{...}"``), which FHIR JSON is not
+    and which the readers, working on the JSON, would trip over."""
+    from pydantic import BaseModel
+
+    if isinstance(raw, list) and isinstance(model, list):
+        for index, (item, parsed) in enumerate(zip(raw, model, strict=False)):
+            if isinstance(item, str) and isinstance(parsed, BaseModel | list):
+                return f"{path}[{index}]"
+            found = _text_for_object(item, parsed, f"{path}[{index}]")
+            if found is not None:
+                return found
+        return None
+    if not isinstance(raw, dict) or not isinstance(model, BaseModel):
+        return None
+    names = _field_names(type(model))
+    for key, value in raw.items():
+        name = names.get(key)
+        if name is None:
+            continue
+        parsed = getattr(model, name, None)
+        where = f"{path}.{key}" if path else key
+        if isinstance(value, str) and isinstance(parsed, BaseModel | list):
+            return where
+        found = _text_for_object(value, parsed, where)
+        if found is not None:
+            return found
+    return None
+
+
+def _field_names(model_class: type) -> dict[str, str]:
+    """JSON key -> attribute name of a model class (aliases such as '_status' included)."""
+    cached = _FIELD_NAMES.get(model_class)
+    if cached is None:
+        cached = {(field.alias or name): name for name, field in model_class.model_fields.items()}
+        _FIELD_NAMES[model_class] = cached
+    return cached
+
+
+_FIELD_NAMES: dict[type, dict[str, str]] = {}
+
+
+def _null_element(data: object) -> str | None:
+    """The path of the first null in a resource: FHIR JSON never has one (a null in an
+    array is allowed only beside the '_element' array of its primitive extensions), and the
+    models let an optional element be null, which readers would then trip over."""
+    stack: list[tuple[object, str]] = [(data, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                where = f"{path}.{key}" if path else key
+                if value is None:
+                    return where
+                if isinstance(value, list) and None in value and f"_{key}" not in item:
+                    return f"{where}[{value.index(None)}]"
+                stack.append((value, where))
+        elif isinstance(item, list):
+            stack.extend((value, f"{path}[{i}]") for i, value in enumerate(item))
     return None
 
 

@@ -89,7 +89,16 @@ def entries_of(data: dict, source: str, scope: str | None = None
         yield Entry(source, data, scope=scope or folder, folder=folder)
         return
     scope = scope or str(Path(source).resolve())  # a file's bundle: its own scope
-    for index, item in enumerate(data.get("entry") or []):
+    entries = data.get("entry") or []
+    if not isinstance(entries, list):
+        yield InputError(source, "Bundle.entry must be an array", field="Bundle.entry")
+        return
+    for index, item in enumerate(entries):
+        full_url = item.get("fullUrl") if isinstance(item, dict) else None
+        if full_url is not None and not isinstance(full_url, str):
+            yield InputError(source, "a fullUrl must be a string (a URI)",
+                             field=f"Bundle.entry[{index}].fullUrl")
+            continue
         resource = item.get("resource") if isinstance(item, dict) else None
         if resource is None and isinstance(item, dict) and ({"request", "response"}
                                                             & item.keys()):
@@ -105,7 +114,7 @@ def entries_of(data: dict, source: str, scope: str | None = None
         if resource.get("resourceType") == "Bundle":
             yield from entries_of(resource, source, scope)
         else:
-            yield Entry(source, resource, item.get("fullUrl"), scope=scope, folder=folder)
+            yield Entry(source, resource, full_url, scope=scope, folder=folder)
 
 
 def ndjson_entries(path: Path) -> Iterator[Entry | InputError]:

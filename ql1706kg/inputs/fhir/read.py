@@ -35,7 +35,13 @@ def read_fhir(items: Iterable[Entry | InputError], jobs: int = 1
             pool.report.add(entry, False, "its subject is not a Patient in the input")
             orphans.setdefault(_file_of(entry.source), []).append(entry.key)
             continue
-        used, reason = owner.take(entry)
+        try:
+            used, reason = owner.take(entry)
+        except Exception as exc:  # a bug must cost this patient (never screened without
+            # the resource), not the run
+            owner.conflicts.append(f"{entry.key} could not be read (internal error "
+                                   f"{type(exc).__name__}: {str(exc)[:120]}; please report it)")
+            used, reason = False, "could not be read (internal error)"
         pool.report.add(entry, used, reason)
     for entry in pool.entries:
         if entry.type == "Medication":

@@ -10,7 +10,7 @@ lives here, above the codes it reads and below the readers that use it.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ...errors import UnitError
@@ -63,8 +63,12 @@ def _value(part: dict, term: Terminology) -> tuple[str | float | int, str | None
 
 
 def _exact(value: object) -> str:
-    """A JSON number as exact decimal text (1.4 stays 1.4, never 1.3999...)."""
-    return str(Decimal(str(value)))
+    """A JSON number as exact decimal text (1.4 stays 1.4, never 1.3999...); anything else as
+    written, for the record's validation to refuse with its field named ('' when absent)."""
+    number = _decimal(value)
+    if number is not None:
+        return str(number)
+    return "" if value is None else str(value)
 
 
 _SEX_CODES = {"248153007": "male", "248152002": "female"}  # SNOMED CT, as FHIR examples use
@@ -95,7 +99,9 @@ def _range(ranges: list[dict], unit: str | None, sex: str | None
 def _in_unit(quantity: dict | None, unit: str | None) -> str | None:
     if not quantity or quantity.get("value") is None:
         return None
-    value = Decimal(str(quantity["value"]))
+    value = _decimal(quantity["value"])
+    if value is None:
+        return None
     own = quantity.get("code") or quantity.get("unit")
     if own and unit and own != unit:
         try:
@@ -109,7 +115,8 @@ def _project_value(part: dict) -> Any:
     if "valueBoolean" in part:
         return bool(part["valueBoolean"])
     if "valueQuantity" in part:
-        return float(Decimal(str(part["valueQuantity"].get("value"))))
+        number = _decimal((part["valueQuantity"] or {}).get("value"))
+        return float(number) if number is not None else None
     if "valueCodeableConcept" in part:
         code = _project_code(part["valueCodeableConcept"])
         return code.replace("-", "_") if code else None
@@ -118,3 +125,15 @@ def _project_value(part: dict) -> Any:
     if "valueString" in part:
         return part["valueString"]
     return None
+
+
+def _decimal(value: object) -> Decimal | None:
+    """A FHIR decimal as an exact, finite Decimal; None for anything else (the record's own
+    validation then names the field, or the fact is not read)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
