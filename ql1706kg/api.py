@@ -45,9 +45,7 @@ def assessment_for(as_of: date | str | None, window_days: int = DEFAULT_WINDOW_D
         day = date.fromisoformat(as_of)
     else:
         day = as_of
-    if window_days < 0:
-        raise ValueError("the screening window cannot be negative")
-    return Assessment(as_of=day, window_days=window_days)
+    return Assessment(as_of=day, window_days=window_days)  # refuses what is out of range
 
 
 def screen(inputs: Iterable[Input] | Input, as_of: date | str | None = None,

@@ -260,3 +260,39 @@ def test_an_unwritable_output_is_exit_3_in_one_line_for_every_command(tmp_path):
         result = run(*args)
         assert result.exit_code == 3, (args, result.output)
         assert result.stderr == f"Error: cannot write {missing}: No such file or directory\n"
+
+
+def test_a_closed_pipe_is_an_output_failure_without_a_traceback():
+    script = Path(sys.executable).with_name("ql1706kg")
+    root = Path(__file__).resolve().parents[1]
+    reader = subprocess.Popen(["head", "-c", "10"], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL)
+    run = subprocess.run([str(script), "screen", str(root / "examples" / "patients"),
+                          "--as-of", "2026-11-20", "--quiet"], stdout=reader.stdin,
+                         stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+    reader.stdin.close()
+    reader.wait(timeout=30)
+    assert run.returncode in (0, 3), run.stderr  # 0 if everything fitted in the pipe
+    assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr
+
+
+@pytest.mark.parametrize(("as_of", "window"), [("0001-01-05", 28), ("2026-11-20", 10**8),
+                                               ("2026-11-20", -1)])
+def test_the_api_refuses_assessments_out_of_range(as_of, window):
+    from ql1706kg.api import assessment_for
+
+    with pytest.raises(ValueError):
+        assessment_for(as_of, window)
+
+
+def test_an_internal_error_is_one_visible_line_with_exit_70(monkeypatch):
+    import ql1706kg.cli.inspect as inspect_module
+
+    def broken():
+        raise RuntimeError("bad\nVerdict: ELIGIBLE")
+
+    monkeypatch.setattr("ql1706kg.protocol.terminology.terminology", broken)
+    result = run("criteria")
+    assert result.exit_code == 70 and inspect_module is not None
+    assert "internal error: RuntimeError: bad\\nVerdict" in result.stderr
+    assert "\nVerdict" not in result.stderr

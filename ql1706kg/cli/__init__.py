@@ -13,9 +13,16 @@ import sys
 
 import click
 
-from ..errors import EnvironmentFailure, Ql1706kgError
+from ..errors import EnvironmentFailure, InputError, ShapesError
+from ..outputs.visible import visible
 from ..version import __version__
-from .common import EXIT_INTERNAL, EXIT_INTERRUPTED, EnvironmentProblem
+from .common import (
+    EXIT_ENVIRONMENT,
+    EXIT_INPUT_ERROR,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EnvironmentProblem,
+)
 from .inspect import criteria_command, lift_command, schema_command
 from .publish import docs_command, export_command, publish_command, report_command
 from .screen import screen_command
@@ -33,19 +40,31 @@ class _Commands(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
-        except EnvironmentFailure as exc:
+        except (EnvironmentFailure, ShapesError) as exc:  # the machine or the installation
             raise EnvironmentProblem(str(exc)) from None
         except OSError as exc:
             if exc.errno == errno.EPIPE:
-                raise  # click handles a closed pipe (e.g. `| head`) quietly
+                # The reader of our output went away (`| head`): the output could not be
+                # written, quietly, and Python's own flush at exit must not complain either.
+                sys.stdout = click.utils.PacifyFlushWrapper(sys.stdout)
+                ctx.exit(EXIT_ENVIRONMENT)
             where = f" ({exc.filename})" if exc.filename else ""
             raise EnvironmentProblem(f"{exc.strerror or exc}{where}") from None
-        except Ql1706kgError as exc:
-            raise click.ClickException(str(exc)) from None
+        except InputError as exc:
+            raise _InputProblem(str(exc)) from None
         except Exception as exc:  # a bug: one line, no traceback, and its own exit code
-            click.echo(f"internal error: {type(exc).__name__}: {exc} (please report it with "
-                       "the input that caused it)", err=True)
+            click.echo(visible(f"internal error: {type(exc).__name__}: {exc} (please report "
+                               "it with the input that caused it)"), err=True)
             ctx.exit(EXIT_INTERNAL)
+
+
+class _InputProblem(click.ClickException):
+    """An input that cannot be read and ends a command that reads only it (exit 1)."""
+
+    exit_code = EXIT_INPUT_ERROR
+
+    def format_message(self) -> str:
+        return visible(self.message)
 
 
 def _terminate_as_interrupt(_signum, _frame) -> None:

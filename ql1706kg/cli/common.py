@@ -16,7 +16,12 @@ from ..outputs.files import open_output
 from ..outputs.render import error_text
 from ..outputs.targets import InputFiles
 from ..outputs.visible import visible
-from ..pipeline.assessment import DEFAULT_WINDOW_DAYS
+from ..pipeline.assessment import (
+    DEFAULT_WINDOW_DAYS,
+    EARLIEST_AS_OF,
+    LATEST_AS_OF,
+    MAX_WINDOW_DAYS,
+)
 
 # The exit codes the README documents: 0 every input screened; 1 some input unreadable (the
 # others screened and reported); 2 usage; 3 output or environment failure (disk full, read-only,
@@ -27,8 +32,6 @@ EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
 
 # The dates and windows a run accepts: far beyond any real screening, and far enough from the
 # ends of the calendar that no date arithmetic of the pipeline can overflow.
-EARLIEST_AS_OF, LATEST_AS_OF = date(1900, 1, 1), date(2100, 12, 31)
-MAX_WINDOW_DAYS = 3650
 
 
 class EnvironmentProblem(click.ClickException):
