@@ -13,11 +13,16 @@ from .common import (
     EXIT_INPUT_ERROR,
     EXIT_OK,
     as_of_option,
+    echo_error,
     output_option,
     paths_argument,
     window_option,
     write_output,
 )
+
+timeout_option = click.option(
+    "--timeout", type=click.FloatRange(min=0, min_open=True), default=30, show_default=True,
+    metavar="SECONDS", help="Stop a query that runs longer than this (exit 3).")
 
 
 @click.command("query")
@@ -29,26 +34,43 @@ from .common import (
 @window_option
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
+@timeout_option
 @output_option
 def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool, as_of: date,
-                  window_days: int, fmt: str, output: Path | None) -> None:
+                  window_days: int, fmt: str, timeout: float, output: Path | None) -> None:
     """Run a named SPARQL query (or a .rq file) over PATHS: patient inputs, which are screened
-    first, or verdict graphs (.ttl, .jsonld, .nt). The ontology and shapes are always there."""
-    from ..semweb.query import QueryError, format_rows, named_queries, query_graph, query_text, run
+    first, or verdict graphs (.ttl, .jsonld, .nt). The ontology and shapes are always there.
+
+    SERVICE, FROM, LOAD and updates are refused (exit 2); a query still running after
+    --timeout seconds is stopped (exit 3). CSV cells a spreadsheet would read as a formula
+    are quoted and prefixed with a single quote.
+    """
+    from ..semweb.query import (
+        QueryError,
+        check_safe,
+        evaluate,
+        format_result,
+        named_queries,
+        query_graph,
+        query_text,
+    )
 
     if list_queries or name is None:
         for query in named_queries().values():
             click.echo(f"{query.name:<22} {query.purpose}")
         return
     try:
-        text = query_text(name)
-        graph, errors = query_graph(paths, as_of=as_of, window_days=window_days)
-        names, rows = run(text, graph)
+        prepared = check_safe(query_text(name))
     except QueryError as exc:
         raise click.UsageError(str(exc)) from None
-    write_output(format_rows(names, rows, fmt), output)
+    graph, errors = query_graph(paths, as_of=as_of, window_days=window_days)
     for error in errors:
-        click.echo(f"error: {error}", err=True)
+        echo_error(error)
+    try:
+        result = evaluate(prepared, graph, timeout)
+    except QueryError as exc:
+        raise click.UsageError(str(exc)) from None
+    write_output(format_result(result, fmt), output)
     sys.exit(EXIT_INPUT_ERROR if errors else EXIT_OK)
 
 
@@ -57,38 +79,68 @@ def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool,
 @as_of_option
 @window_option
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Interface to listen on; loopback unless told otherwise.")
+              help="Interface to listen on; loopback unless told otherwise (any other address "
+                   "needs a bearer token).")
 @click.option("--port", type=click.IntRange(1, 65535), default=7878, show_default=True)
+@timeout_option
+@click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="File whose first line is the bearer token every request must carry "
+                   "(default beyond loopback: a new token, printed once).")
 @click.option("--store", "store", type=click.Path(path_type=Path, file_okay=False),
               help="Keep the Oxigraph store in this folder (default: a temporary one).")
 def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: str,
-                  port: int, store: Path | None) -> None:
+                  port: int, timeout: float, token_file: Path | None,
+                  store: Path | None) -> None:
     """Screen PATHS and serve ontology, shapes and verdicts read-only over SPARQL 1.1.
 
     Queries go to http://HOST:PORT/query; each assessment is a named graph (its IRI), the
     ontology is <https://w3id.org/ql1706kg>, the shapes <https://w3id.org/ql1706kg/shapes>,
-    and the default graph is their union.
+    and the default graph is their union. SERVICE and updates are refused (403); a query still
+    running after --timeout seconds is stopped (504). Runs until Ctrl-C, SIGTERM or SIGHUP.
     """
-    import subprocess
-    import tempfile
+    from ..semweb.serve import (
+        SettingError,
+        is_loopback,
+        new_token,
+        open_gate,
+        read_token,
+        run_endpoint,
+        verdicts_for,
+    )
 
-    from ..semweb.serve import ServeError, build_store, serve_command_line, verdicts_for
+    try:
+        token = read_token(token_file) if token_file else None
+        gate = open_gate(host, port)
+    except SettingError as exc:
+        raise click.UsageError(str(exc)) from None
+    started = False
+    try:
+        shown_token = None
+        if token is None and not is_loopback(gate):
+            token = shown_token = new_token()
+        verdicts, errors = verdicts_for(paths, as_of, window_days)
+        for error in errors:
+            echo_error(error)
 
-    verdicts, errors = verdicts_for(paths, as_of, window_days)
-    for error in errors:
-        click.echo(f"error: {error}", err=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        location = store or Path(tmp) / "store"
-        try:
-            build_store(verdicts, location)
-            command = serve_command_line(location, host, port)
-        except ServeError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"SPARQL endpoint (read-only): http://{host}:{port}/query", err=True)
-        try:
-            sys.exit(subprocess.run(command, check=False).returncode)
-        except KeyboardInterrupt:
-            sys.exit(EXIT_OK)
+        def announce() -> None:
+            nonlocal started
+            started = True
+            where = f"[{host}]" if ":" in host else host
+            guard = " (bearer token required)" if token else ""
+            click.echo(f"SPARQL endpoint (read-only): http://{where}:{port}/query{guard}",
+                       err=True)
+            if shown_token:
+                click.echo(f"token (shown once; send 'Authorization: Bearer TOKEN'): "
+                           f"{shown_token}", err=True)
+
+        run_endpoint(gate, verdicts, timeout, token, announce, store)
+    except KeyboardInterrupt:
+        if not started:
+            raise
+        click.echo("stopped", err=True)
+        sys.exit(EXIT_INPUT_ERROR if errors else EXIT_OK)
+    finally:
+        gate.server_close()
 
 
 @click.command("push")
@@ -97,16 +149,37 @@ def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: 
 @window_option
 @click.option("--endpoint", required=True, metavar="URL",
               help="SPARQL 1.1 Graph Store Protocol endpoint, e.g. http://host:7878/store.")
-def push_command(paths: tuple[Path, ...], as_of: date, window_days: int, endpoint: str) -> None:
-    """Screen PATHS (or read verdict graphs) and PUT one named graph per assessment."""
-    from ..semweb.serve import ServeError, push, verdicts_for
+@click.option("--credentials-file", type=click.Path(path_type=Path, dir_okay=False,
+                                                    exists=True),
+              help="File whose first line is a bearer token or user:password (default: "
+                   "QL1706KG_PUSH_TOKEN, or QL1706KG_PUSH_USER and QL1706KG_PUSH_PASSWORD).")
+def push_command(paths: tuple[Path, ...], as_of: date, window_days: int, endpoint: str,
+                 credentials_file: Path | None) -> None:
+    """Screen PATHS (or read verdict graphs) and PUT one named graph per assessment.
 
-    verdicts, errors = verdicts_for(paths, as_of, window_days)
+    Credentials are never given on the command line: see --credentials-file and the
+    QL1706KG_PUSH_* variables. An unreachable or refusing store exits 3.
+    """
+    from ..semweb.push import (
+        check_endpoint,
+        credentials_from,
+        plain_http_beyond_loopback,
+        push,
+        shown,
+    )
+    from ..semweb.serve import SettingError, verdicts_for
+
     try:
-        pushed = push(verdicts, endpoint)
-    except ServeError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"{len(pushed)} assessment graph(s) stored at {endpoint}")
+        check_endpoint(endpoint)
+        credentials = credentials_from(file=credentials_file)
+    except SettingError as exc:
+        raise click.UsageError(str(exc)) from None
+    if credentials and plain_http_beyond_loopback(endpoint):
+        click.echo(f"warning: the {credentials.kind} goes to {shown(endpoint)} over plain "
+                   "http, unencrypted", err=True)
+    verdicts, errors = verdicts_for(paths, as_of, window_days)
     for error in errors:
-        click.echo(f"error: {error}", err=True)
+        echo_error(error)
+    pushed = push(verdicts, endpoint, credentials)
+    click.echo(f"{len(pushed)} assessment graph(s) stored at {shown(endpoint)}")
     sys.exit(EXIT_INPUT_ERROR if errors else EXIT_OK)

@@ -1,21 +1,18 @@
-"""Named SPARQL queries over verdict graphs, the ontology and the shapes; and query safety.
+"""Named SPARQL queries over verdict graphs, the ontology and the shapes.
 
 The named queries ship in ``ql1706kg/queries/*.rq``; each opens with a comment saying why it
 exists. A query is run over one graph holding the verdicts (screened from patient inputs, or
 read from verdict graphs written by ``screen --format turtle|jsonld``), the ontology and the
 shapes, so a query can join results to criteria and thresholds.
 
-User-supplied SPARQL never reaches the network: updates, ``SERVICE``, ``LOAD`` and dataset
-clauses (``FROM``, which rdflib would dereference) are refused; JSON-LD input with a remote
-``@context`` and RDF/XML with a DOCTYPE (external entities) are refused before parsing.
+User-supplied SPARQL never reaches the network (:mod:`.safety`: updates, ``SERVICE``, ``LOAD``
+and dataset clauses, which rdflib would dereference, are refused), verdict files are read
+without any fetch (:mod:`.rdf_input`), and a query is stopped at its timeout
+(:mod:`.evaluate`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -23,22 +20,23 @@ from importlib import resources
 from pathlib import Path
 
 from rdflib import Graph
-from rdflib.plugins.sparql import prepareQuery
-from rdflib.plugins.sparql.algebra import traverse
-from rdflib.plugins.sparql.parser import parseUpdate
-from rdflib.plugins.sparql.parserutils import CompValue
+from rdflib.plugins.sparql.algebra import translateQuery
+from rdflib.plugins.sparql.sparql import Query
 
-from ..errors import InputError, Ql1706kgError
+from ..errors import InputError
+from ..pipeline.results import ScreeningError
 from ..pipeline.validate import load_shapes_graph
 from ..protocol.namespaces import bind_prefixes
 from ..protocol.terminology import load_ontology
+from .evaluate import DEFAULT_TIMEOUT, QueryTimeout, evaluate
+from .rdf_input import RDF_SUFFIXES, is_rdf, read_rdf
+from .results import QueryResult, format_result, format_rows
+from .safety import QueryError, QueryRefused, has_dataset_clause, parse_query
 
-RDF_SUFFIXES = {".ttl": "turtle", ".jsonld": "json-ld", ".nt": "nt", ".rdf": "xml",
-                ".owl": "xml", ".xml": "xml", ".trig": "trig", ".nq": "nquads"}
-
-
-class QueryError(Ql1706kgError):
-    """A query that cannot or must not run."""
+__all__ = ["DEFAULT_TIMEOUT", "RDF_SUFFIXES", "NamedQuery", "QueryError", "QueryRefused",
+           "QueryResult", "QueryTimeout", "check_safe", "evaluate", "format_result", "format_rows",
+           "input_error", "is_rdf", "named_queries", "query_graph", "query_text", "read_rdf",
+           "run", "run_query"]
 
 
 @dataclass(frozen=True)
@@ -69,81 +67,51 @@ def _purpose(text: str) -> str:
 
 
 def query_text(name_or_path: str) -> str:
-    """The text of a named query, or of a ``.rq`` file."""
+    """The text of a named query, or of a query file (anything that looks like a path: a
+    ``.rq`` suffix, a folder separator, or an existing file)."""
     known = named_queries()
     if name_or_path in known:
         return known[name_or_path].text
     path = Path(name_or_path)
-    if path.suffix == ".rq" and path.is_file():
-        return path.read_text(encoding="utf-8")
+    if path.suffix.lower() in (".rq", ".sparql") or "/" in name_or_path or path.exists():
+        if not path.exists():
+            raise QueryError(f"the query file '{name_or_path}' does not exist")
+        if not path.is_file():
+            raise QueryError(f"'{name_or_path}' is not a query file")
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise QueryError(f"the query file '{name_or_path}' is not UTF-8 text") from None
+        except OSError as exc:
+            raise QueryError(f"the query file '{name_or_path}' cannot be read: "
+                             f"{exc.strerror or exc}") from None
     raise QueryError(f"no query named '{name_or_path}' (known: {', '.join(known)}; or give a "
                      ".rq file)")
 
 
-def check_safe(text: str):
-    """Parse a query and refuse anything that could reach the network or change data."""
+def check_safe(text: str) -> Query:
+    """Parse a query for rdflib and refuse anything that could reach the network or change
+    data; only SELECT and ASK are run."""
+    tree = parse_query(text)
+    if has_dataset_clause(tree):
+        raise QueryRefused("FROM / FROM NAMED is refused: a query never loads a graph by IRI")
     try:
-        prepared = prepareQuery(text)
+        prepared = translateQuery(tree)
     except Exception as exc:
-        if _is_update(text):
-            raise QueryError("updates (INSERT, DELETE, LOAD, CLEAR, ...) are refused: queries "
-                             "are read-only") from None
-        raise QueryError(f"not a valid SPARQL query: {exc}") from None
-    if prepared.algebra.get("datasetClause"):
-        raise QueryError("FROM / FROM NAMED is refused: a query never loads a graph by IRI")
-    services: list[CompValue] = []
-    traverse(prepared.algebra, lambda node: services.append(node) if isinstance(
-        node, CompValue) and node.name == "ServiceGraphPattern" else None)
-    if services:
-        raise QueryError("SERVICE is refused: queries never reach the network")
+        raise QueryError(f"not a valid SPARQL query: {' '.join(str(exc).split())[:300]}"
+                         ) from None
+    if prepared.algebra.name not in ("SelectQuery", "AskQuery"):
+        raise QueryError("only SELECT and ASK queries are run")
     return prepared
 
 
-def _is_update(text: str) -> bool:
-    try:
-        parseUpdate(text)
-    except Exception:
-        return False
-    return True
-
-
-def read_rdf(path: Path) -> Graph:
-    """Parse a verdict graph file safely (no remote JSON-LD context, no XML entities)."""
-    fmt = RDF_SUFFIXES[path.suffix.lower()]
-    text = path.read_text(encoding="utf-8")
-    if fmt == "json-ld":
-        _refuse_remote_context(json.loads(text), str(path))
-    if fmt == "xml" and re.search(r"<!DOCTYPE|<!ENTITY", text, re.IGNORECASE):
-        raise InputError(str(path), "RDF/XML with a DOCTYPE or entities is refused (external "
-                                    "entities are never resolved)")
-    graph = Graph()
-    try:
-        graph.parse(data=text, format=fmt)
-    except Exception as exc:
-        raise InputError(str(path), f"not valid {fmt}: {exc}") from None
-    return graph
-
-
-def _refuse_remote_context(data: object, source: str) -> None:
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if key == "@context":
-                for item in value if isinstance(value, list) else [value]:
-                    if isinstance(item, str):
-                        raise InputError(source, f"JSON-LD with a remote @context ('{item}') "
-                                                 "is refused: contexts are never fetched")
-            _refuse_remote_context(value, source)
-    elif isinstance(data, list):
-        for item in data:
-            _refuse_remote_context(item, source)
-
-
-def is_rdf(path: Path) -> bool:
-    return path.suffix.lower() in RDF_SUFFIXES
+def input_error(error: InputError) -> ScreeningError:
+    """An unreadable verdict file, as the error entry every command prints and reports."""
+    return ScreeningError(error.source, error.detail, error.record, error.field)
 
 
 def query_graph(inputs: Iterable[str | Path], as_of: date | str | None = None,
-                window_days: int | None = None) -> tuple[Graph, list]:
+                window_days: int | None = None) -> tuple[Graph, list[ScreeningError]]:
     """One graph to query: verdicts (read, or screened from patient inputs), ontology, shapes."""
     from ..api import screen
     from ..outputs.render import verdict_graph
@@ -158,7 +126,7 @@ def query_graph(inputs: Iterable[str | Path], as_of: date | str | None = None,
             try:
                 graph += read_rdf(path)
             except InputError as exc:
-                errors.append(exc)
+                errors.append(input_error(exc))
         else:
             patient_inputs.append(path)
     if patient_inputs:
@@ -169,34 +137,12 @@ def query_graph(inputs: Iterable[str | Path], as_of: date | str | None = None,
     return graph, errors
 
 
-def run(text: str, graph: Graph) -> tuple[list[str], list[list[str]]]:
+def run_query(text: str, graph: Graph, timeout: float | None = DEFAULT_TIMEOUT) -> QueryResult:
+    """Check and run a SELECT or ASK query; stopped at ``timeout`` seconds (None: no limit)."""
+    return evaluate(check_safe(text), graph, timeout)
+
+
+def run(text: str, graph: Graph, timeout: float | None = None
+        ) -> tuple[list[str], list[list[str]]]:
     """Run a (checked) SELECT or ASK query; return column names and rows of plain strings."""
-    prepared = check_safe(text)
-    result = graph.query(prepared)
-    if result.type == "ASK":
-        return ["ask"], [[str(bool(result.askAnswer)).lower()]]
-    if result.type != "SELECT":
-        raise QueryError("only SELECT and ASK queries are run")
-    names = [str(v) for v in result.vars]
-    rows = [["" if value is None else str(value) for value in row] for row in result]
-    return names, rows
-
-
-def format_rows(names: list[str], rows: list[list[str]], fmt: str) -> str:
-    """Table for people, CSV or JSON (SPARQL 1.1 results JSON) for programs."""
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(names)
-        writer.writerows(rows)
-        return buffer.getvalue()
-    if fmt == "json":
-        bindings = [{n: {"type": "literal", "value": v} for n, v in zip(names, row, strict=True)
-                     if v != ""} for row in rows]
-        return json.dumps({"head": {"vars": names}, "results": {"bindings": bindings}},
-                          indent=2, ensure_ascii=False) + "\n"
-    widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
-    lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join(lines) + f"\n({len(rows)} row{'s' * (len(rows) != 1)})\n"
+    return run_query(text, graph, timeout).as_strings()

@@ -1,42 +1,53 @@
-"""Serve verdicts over the SPARQL 1.1 Protocol, and push them to any SPARQL store.
+"""Serve verdicts over the SPARQL 1.1 Protocol: a store, its engine and the gate in front.
 
 ``serve`` loads the ontology, the shapes and one named graph per patient assessment into an
-Oxigraph store and runs Oxigraph's own server on it, read-only. Oxigraph is a real SPARQL 1.1
-server (Query, Update and Graph Store protocols) shipped as a single binary in the ``oxigraph``
-wheel: no Java, no service to install, and a read-only mode, which a home-made HTTP handler
-over rdflib would have to re-implement (and get wrong) for content negotiation, streaming and
-timeouts.
+Oxigraph store, runs Oxigraph's read-only server on it on a private loopback port
+(:mod:`.engine`), and puts the gate (:mod:`.gate`) on the address users reach. Oxigraph is a
+real SPARQL 1.1 server shipped as one binary in the ``oxigraph`` wheel (no Java, no service
+to install); the gate adds what it lacks here: no outbound request of any kind, a timeout that
+stops the query, and a bearer token when the endpoint is reachable beyond this machine.
 
-``push`` sends each assessment graph with an HTTP PUT of the SPARQL 1.1 Graph Store Protocol
-(``?graph=IRI``), which every conforming store accepts, so results live where the hospital's
-knowledge graph lives; a PUT replaces that graph, so re-screening a patient is idempotent.
+The endpoint holds patient data. Bound to a loopback address it may stay open (only this
+machine's users reach it); bound to any other address it never runs without a token: the one
+in ``--token-file``, or a new one printed once. The port is bound before anything else is
+done, so a port in use is reported at once.
 """
 
 from __future__ import annotations
 
+import errno
+import ipaddress
+import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from rdflib import Dataset, Graph, URIRef
 
-from ..errors import Ql1706kgError
+from ..errors import EnvironmentFailure, InputError, Ql1706kgError
+from ..pipeline.results import ScreeningError
 from ..pipeline.validate import load_shapes_graph
 from ..protocol.namespaces import QL, QLP, RDF
 from ..protocol.terminology import load_ontology
+from .engine import Engine
+from .gate import Gate, Gate6, GateHandler
 
 ONTOLOGY_GRAPH = URIRef("https://w3id.org/ql1706kg")
 SHAPES_GRAPH = URIRef("https://w3id.org/ql1706kg/shapes")
+MIN_TOKEN_LENGTH = 16
 
 
-class ServeError(Ql1706kgError):
-    """The server or the remote store could not be reached or refused the data."""
+class ServeError(EnvironmentFailure):
+    """The server or the remote store could not be reached, or refused the data (exit 3)."""
+
+
+class SettingError(Ql1706kgError):
+    """A setting that cannot work: an unknown host, an unusable token file (a usage error)."""
 
 
 def assessment_graphs(verdicts: Graph) -> dict[URIRef, Graph]:
@@ -82,7 +93,7 @@ def oxigraph_binary() -> str:
 def build_store(verdicts: Graph, location: Path) -> Path:
     """Load the dataset into an Oxigraph store at ``location``."""
     location.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="ql1706kg-load-") as tmp:
         quads = Path(tmp) / "data.nq"
         quads.write_text(dataset(verdicts).serialize(format="nquads"), encoding="utf-8")
         proc = subprocess.run([oxigraph_binary(), "load", "--location", str(location),
@@ -92,46 +103,94 @@ def build_store(verdicts: Graph, location: Path) -> Path:
     return location
 
 
-def serve_command_line(location: Path, host: str, port: int) -> list[str]:
-    """The read-only server, with the union of all graphs as the default graph."""
-    return [oxigraph_binary(), "serve-read-only", "--location", str(location), "--bind",
-            f"{host}:{port}", "--union-default-graph"]
+def open_gate(host: str, port: int) -> Gate:
+    """Bind the gate's listening socket now (before screening or any banner)."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        raise SettingError(f"'{host}' is not a host name or address of this machine") from None
+    family, *_rest, address = infos[0]
+    server_class = Gate6 if family == socket.AF_INET6 else Gate
+    try:
+        return server_class(address[:2], GateHandler)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ServeError(f"cannot listen on {host}:{port}: the port is already in use"
+                             ) from None
+        if exc.errno == errno.EACCES:
+            raise ServeError(f"cannot listen on {host}:{port}: permission denied (ports "
+                             "below 1024 need privileges)") from None
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
-def push(verdicts: Graph, endpoint: str, timeout: float = 30) -> list[str]:
-    """PUT each assessment graph to a Graph Store Protocol endpoint; return the graph IRIs."""
-    if urllib.parse.urlsplit(endpoint).scheme not in ("http", "https"):
-        raise ServeError(f"'{endpoint}' is not an http(s) Graph Store endpoint")
-    pushed = []
-    for name, graph in assessment_graphs(verdicts).items():
-        body = graph.serialize(format="turtle").encode("utf-8")
-        separator = "&" if "?" in endpoint else "?"
-        url = f"{endpoint}{separator}graph={urllib.parse.quote(str(name), safe='')}"
-        request = urllib.request.Request(url, data=body, method="PUT",
-                                         headers={"Content-Type": "text/turtle"})
+def is_loopback(gate: Gate) -> bool:
+    """Whether the gate listens on a loopback address only."""
+    try:
+        return ipaddress.ip_address(str(gate.server_address[0]).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def read_token(path: Path) -> str:
+    """The bearer token kept in a file (its first line); at least 16 visible characters."""
+    try:
+        lines = path.read_text(encoding="utf-8").strip().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingError(f"cannot read the token file {path}: "
+                           f"{getattr(exc, 'strerror', None) or exc}") from None
+    token = lines[0].strip() if lines else ""
+    if len(token) < MIN_TOKEN_LENGTH or not all(33 <= ord(c) < 127 for c in token):
+        raise SettingError(f"the token in {path} must be at least {MIN_TOKEN_LENGTH} visible "
+                           "ASCII characters, without spaces")
+    return token
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def run_endpoint(gate: Gate, verdicts: Graph, timeout: float, token: str | None,
+                 announce: Callable[[], None], store: Path | None = None) -> None:
+    """Load the store, start the engine behind the gate and serve until interrupted
+    (KeyboardInterrupt, which SIGTERM and SIGHUP raise): then the engine is stopped and
+    waited for, and the temporary store removed, whatever happened."""
+    with tempfile.TemporaryDirectory(prefix="ql1706kg-serve-") as tmp:
+        location = store or Path(tmp) / "store"
+        build_store(verdicts, location)
+        engine = Engine(oxigraph_binary(), location, timeout, Path(tmp) / "oxigraph.log")
+        serving = None
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                response.read()
-        except urllib.error.HTTPError as exc:
-            raise ServeError(f"{endpoint} refused graph {name}: HTTP {exc.code} "
-                             f"{exc.read()[:200].decode(errors='replace')}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise ServeError(f"cannot reach {endpoint}: {getattr(exc, 'reason', exc)}") from None
-        pushed.append(str(name))
-    return pushed
+            engine.start()
+            gate.attach(engine, token, timeout)
+            serving = threading.Thread(target=gate.serve_forever, name="ql1706kg-gate",
+                                       daemon=True)
+            serving.start()
+            announce()
+            engine.supervise()
+        finally:
+            if serving is not None:
+                gate.shutdown()
+            engine.stop()
 
 
-def verdicts_for(inputs: Iterable[str | Path], as_of, window_days: int) -> tuple[Graph, list]:
-    """Verdict graph of patient inputs (screened) and verdict files (read)."""
+def verdicts_for(inputs: Iterable[str | Path], as_of, window_days: int
+                 ) -> tuple[Graph, list[ScreeningError]]:
+    """Verdict graph of patient inputs (screened) and verdict files (read); an unreadable
+    input is an error entry, the others are still used."""
     from ..api import screen
     from ..outputs.render import verdict_graph
-    from .query import is_rdf, read_rdf
+    from .query import input_error
+    from .rdf_input import is_rdf, read_rdf
 
     graph, errors, patients = Graph(), [], []
     for item in inputs:
         path = Path(item)
         if path.is_file() and is_rdf(path):
-            graph += read_rdf(path)
+            try:
+                graph += read_rdf(path)
+            except InputError as exc:
+                errors.append(input_error(exc))
         else:
             patients.append(path)
     if patients:
