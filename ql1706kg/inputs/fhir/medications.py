@@ -88,7 +88,7 @@ class MedicationReader:
         anticancer = hit is not None and self.term.is_a(hit, QL.SystemicAntiCancerDrug)
         if not anticancer and not any(a.startswith(KEPT_ATC_PREFIXES) for a in atc):
             return False, ("not an anticancer or haematologic support drug the terminology "
-                           "knows (add it to ontology/terminology.ttl if it is one)")
+                           "knows (add it to ontology/terminology-drugs.ttl if it is one)")
         name = _text(concept) or (self.term.label(hit) if hit is not None else None)
         therapy: dict[str, Any] = {"drugs": [coded(self.term, concept, QL.Drug)]}
         if name:
