@@ -186,7 +186,8 @@ def examples(tmp_path_factory):
         endpoint.bad = bad
         SHARED.add(endpoint.process.pid)
         yield endpoint
-    SHARED.clear()
+        SHARED.clear()
+        assert endpoint.stop() == 1  # an input could not be read; the others were served
 
 
 def test_serve_answers_select_with_the_verdicts(examples):

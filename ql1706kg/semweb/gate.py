@@ -80,7 +80,6 @@ class Gate6(Gate):
 class GateHandler(BaseHTTPRequestHandler):
     server: Gate
     server_version = "ql1706kg-gate"
-    sys_version = ""
     protocol_version = "HTTP/1.1"
     timeout = 30  # reading a request
 
@@ -104,6 +103,9 @@ class GateHandler(BaseHTTPRequestHandler):
 
     def do_OPTIONS(self) -> None:
         self._handle("OPTIONS")
+
+    def version_string(self) -> str:
+        return self.server_version
 
     def log_message(self, format: str, *args) -> None:
         """Quiet: no access log on the terminal (requests carry patient data)."""
