@@ -20,9 +20,11 @@ from .common import (
     write_output,
 )
 
-timeout_option = click.option(
-    "--timeout", type=click.FloatRange(min=0, min_open=True), default=30, show_default=True,
-    metavar="SECONDS", help="Stop a query that runs longer than this (exit 3).")
+
+def timeout_option(what: str):
+    return click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30,
+                        show_default=True, metavar="SECONDS",
+                        help=f"Stop a query that runs longer than this ({what}).")
 
 
 @click.command("query")
@@ -34,7 +36,7 @@ timeout_option = click.option(
 @window_option
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
-@timeout_option
+@timeout_option("exit 3")
 @output_option
 def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool, as_of: date,
                   window_days: int, fmt: str, timeout: float, output: Path | None) -> None:
@@ -82,7 +84,7 @@ def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool,
               help="Interface to listen on; loopback unless told otherwise (any other address "
                    "needs a bearer token).")
 @click.option("--port", type=click.IntRange(1, 65535), default=7878, show_default=True)
-@timeout_option
+@timeout_option("answered 504")
 @click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="File whose first line is the bearer token every request must carry "
                    "(default beyond loopback: a new token, printed once).")
