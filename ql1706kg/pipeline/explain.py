@@ -55,6 +55,10 @@ class Explainer:
         parts = [head, body]
         if evidence:
             parts.append("On record: " + "; ".join(evidence) + ".")
+        aside = self.set_aside(crit)
+        if aside:
+            parts.append(f"Set aside as dated after the assessment date {self.a.as_of}: "
+                         + "; ".join(aside) + ".")
         if limits and outcome in {"met", "not_met"}:
             parts.append("Limit applied: " + "; ".join(limits) + ".")
         return CriterionResult(id=crit["id"], text=crit["text"], outcome=outcome,
@@ -107,6 +111,20 @@ class Explainer:
                 if text and text not in out:
                     out.append(text)
         return out
+
+    def set_aside(self, crit: dict) -> list[str]:
+        """The facts dated after the assessment date that this criterion would have read: by
+        the properties it cites (or those they are derived from), and by the tests it uses."""
+        cited = set(crit["evidence"])
+        cited |= {source for prop in crit["evidence"]
+                  for source in self.term.derived_from.get(prop, ())}
+        out = []
+        for fact in self.g.objects(self.p, QL.setAsideFact):
+            link = self.g.value(fact, QL.setAsideFrom)
+            if link in cited or (link == QL.hasObservation
+                                 and self.g.value(fact, QL.test) in crit["tests"]):
+                out.append(self.facts.describe(link, fact))
+        return sorted(out)
 
     def evidence_nodes(self, crit: dict) -> list[str]:
         """The facts the evidence cites, as IRIs, for the verdict graph (ql:evidence)."""

@@ -61,6 +61,23 @@ class PatientGraph:
                 subjects[s] = None
         return self
 
+    def remove(self, triple: Triple) -> PatientGraph:
+        """Remove one triple (all three terms given); a triple not in the graph is ignored."""
+        s, p, o = triple
+        objects = self._spo.get(s, _NONE).get(p)
+        if objects is None or o not in objects:
+            return self
+        del objects[o]
+        self._size -= 1
+        if not objects:
+            del self._spo[s][p]
+        if type(o) is not Literal:
+            subjects = self._pos[p][o]
+            del subjects[s]
+            if not subjects:
+                del self._pos[p][o]
+        return self
+
     def __iadd__(self, other: Iterable[Triple]) -> PatientGraph:
         for triple in other:
             self.add(triple)

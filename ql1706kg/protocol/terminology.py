@@ -73,6 +73,7 @@ class Terminology:
     ranks: dict[URIRef, Decimal] = field(default_factory=dict)
     concentrations: dict[URIRef, Decimal] = field(default_factory=dict)
     unit_labels: dict[URIRef, str] = field(default_factory=dict)
+    derived_from: dict[URIRef, tuple[URIRef, ...]] = field(default_factory=dict)
     criteria: dict[str, dict] = field(default_factory=dict)
     protocol_version: str = ""
     ontology_version: str = ""
@@ -212,6 +213,8 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
         term.concentrations[subject] = Decimal(str(value))
     for subject, value in closure.subject_objects(QL.unitLabel):
         term.unit_labels[subject] = str(value)
+    for subject, value in closure.subject_objects(QL.derivedFromProperty):
+        term.derived_from[subject] = (*term.derived_from.get(subject, ()), value)
     term.criteria = _criteria_table(closure)
     ontology = next(closure.subjects(RDF.type, OWL.Ontology), None)
     term.protocol_version = str(closure.value(ontology, QL.protocolVersion) or "")

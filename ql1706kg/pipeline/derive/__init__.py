@@ -18,6 +18,7 @@ from ...protocol.terminology import Terminology, terminology
 from ..assessment import Assessment
 from ..graph import PatientGraph
 from ..literals import d, integer
+from .cut import cut_after
 from .dates import add_months, calendar_months_apart, completed_years
 from .labs import LabDeriver
 from .timeline import TimelineDeriver
@@ -39,6 +40,7 @@ class _Deriver(LabDeriver, TimelineDeriver):
         g, p = self.g, self.p
         g.add((p, QL.assessmentDate, d(self.a.as_of)))
         g.add((p, QL.screeningWindowDays, integer(self.a.window_days)))
+        cut_after(g, p, self.a.as_of)  # first: no later step sees a fact dated after as-of
         for obs in list(g.objects(p, QL.hasObservation)):
             self.normalise(obs)
         self.select_screening_results()
