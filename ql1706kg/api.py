@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import functools
 import itertools
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, InputNote
 from .inputs.models import PatientRecord
 from .inputs.read import RawRecord, SourcedRecord, read_paths
 from .pipeline.assessment import DEFAULT_WINDOW_DAYS, Assessment
@@ -60,7 +61,12 @@ def screen(inputs: Iterable[Input] | Input, as_of: date | str | None = None,
     assessment = assessment_for(as_of, window_days)
     result = Screening(as_of=assessment.as_of, window_days=assessment.window_days,
                        protocol_version=protocol_version())
-    for item in iter_screen(inputs, assessment, jobs=jobs, keep_graphs=keep_graphs):
+    def note(found: InputNote) -> None:
+        result.notes.append(found)
+        logging.getLogger("ql1706kg").warning("%s", found)
+
+    for item in iter_screen(inputs, assessment, jobs=jobs, keep_graphs=keep_graphs,
+                            on_note=note):
         if isinstance(item, ScreeningError):
             result.errors.append(item)
         else:
@@ -72,7 +78,8 @@ def iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment,
                 batch_size: int = BATCH_SIZE, jobs: int = 1, keep_graphs: bool = True,
                 skip: Callable[[SourcedRecord | RawRecord], bool] | None = None,
                 scheduler: str | None = None,
-                encode: Callable[[PatientResult], bytes] | None = None
+                encode: Callable[[PatientResult], bytes] | None = None,
+                on_note: Callable[[InputNote], None] | None = None
                 ) -> Iterator[Result]:
     """Yield results as they are ready, in input order, with bounded memory.
 
@@ -81,19 +88,20 @@ def iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment,
     screened (``--resume``). ``scheduler`` sends the batches to a Dask distributed cluster
     instead (its address, e.g. ``tcp://10.0.0.5:8786``); ql1706kg must be installed there.
     ``encode`` (a picklable function) turns each result into bytes where it was screened,
-    and :class:`EncodedResult` items are yielded instead of results.
+    and :class:`EncodedResult` items are yielded instead of results. ``on_note`` receives
+    what the readers found worth knowing but not an error (default: the logger).
     """
     with fewer_collections():
         yield from _iter_screen(inputs, assessment, batch_size, jobs, keep_graphs, skip,
-                                scheduler, encode)
+                                scheduler, encode, on_note)
 
 
 def _iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment, batch_size: int,
                  jobs: int, keep_graphs: bool,
                  skip: Callable[[SourcedRecord | RawRecord], bool] | None,
-                 scheduler: str | None, encode: Callable[[PatientResult], bytes] | None
-                 ) -> Iterator[Result]:
-    records = unique_ids(_records(inputs, jobs))
+                 scheduler: str | None, encode: Callable[[PatientResult], bytes] | None,
+                 on_note: Callable[[InputNote], None] | None = None) -> Iterator[Result]:
+    records = unique_ids(_records(inputs, jobs, on_note))
     if skip is not None:
         records = (r for r in records if isinstance(r, InputError) or not skip(r))
     chunks = batches(records, batch_size)
@@ -114,7 +122,8 @@ def _iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment, batch_
     yield from in_workers(screen_chunk, work, jobs)
 
 
-def _records(inputs: Iterable[Input] | Input, jobs: int = 1) -> Iterator[Item]:
+def _records(inputs: Iterable[Input] | Input, jobs: int = 1,
+             on_note: Callable[[InputNote], None] | None = None) -> Iterator[Item]:
     """Every input as a record to screen; files are read without validating their records,
     which is left to the process that screens them (the parent only splits the JSON); FHIR
     resources are checked against their models in ``jobs`` processes."""
@@ -129,7 +138,7 @@ def _records(inputs: Iterable[Input] | Input, jobs: int = 1) -> Iterator[Item]:
         else:
             # A dict is a record; anything else is reported as a bad record, not a crash.
             yield RawRecord(f"<input {index + 1}>", item)
-    yield from read_paths(paths, validate=False, jobs=jobs)
+    yield from read_paths(paths, validate=False, jobs=jobs, on_note=on_note)
 
 
 def protocol_version() -> str:

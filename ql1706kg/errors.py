@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class Ql1706kgError(Exception):
     """Base class of every error this package raises on purpose."""
@@ -38,3 +40,16 @@ class EnvironmentFailure(Ql1706kgError):
     """The machine, not the input, stopped the work: an output cannot be written (disk full,
     read-only, locked by another run), a port is in use, an endpoint or a scheduler cannot be
     reached. The CLI exits with 3 on it, apart from input errors (1) and usage errors (2)."""
+
+
+@dataclass(frozen=True)
+class InputNote:
+    """Something read that is worth knowing but is not an error: e.g. FHIR resources whose
+    patient is not in the input (read, named, not screened). Notes go to a callback the
+    caller gives (the CLI prints them on stderr), else to the ``ql1706kg`` logger."""
+
+    source: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.message}"

@@ -8,6 +8,7 @@ environment failure; 70 internal error; 130 interrupted. No command ends in a tr
 from __future__ import annotations
 
 import errno
+import logging
 import signal
 import sys
 
@@ -77,6 +78,21 @@ def _terminate_as_interrupt(_signum, _frame) -> None:
 @click.version_option(__version__, prog_name="ql1706kg")
 def main() -> None:
     """Screen patients against the QL1706 sarcoma protocol, criterion by criterion."""
+    _notes_to_stderr()
+
+
+class _NoteLine(logging.Handler):
+    """What the library logs as worth knowing (a note, not an error) as one stderr line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"note: {visible(record.getMessage())}", err=True)
+
+
+def _notes_to_stderr() -> None:
+    logger = logging.getLogger("ql1706kg")
+    if not any(isinstance(handler, _NoteLine) for handler in logger.handlers):
+        logger.addHandler(_NoteLine())
+    logger.propagate = False
 
 
 for _command in (screen_command, criteria_command, schema_command, lift_command, query_command,

@@ -19,6 +19,7 @@ from .common import (
     EXIT_INPUT_ERROR,
     EXIT_OK,
     as_of_option,
+    echo_note,
     output_option,
     paths_argument,
     refuse_clashes,
@@ -82,7 +83,8 @@ def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output:
         # Opened (so locked) before anything is read.
         out = stack.enter_context(open_output(output))
         table = stack.enter_context(open_output(report_file)) if report_file else None
-        for item in read_paths(paths, fhir_report=report):
+        for item in read_paths(paths, fhir_report=report,
+                               on_note=lambda note: echo_note(str(note))):
             if isinstance(item, Exception):
                 click.echo(f"error: {visible(item)}", err=True)
                 failed = True

@@ -105,7 +105,8 @@ def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: 
                                "interrupted run)")
     refuse_clashes(paths, {"'-o' / '--output'": output, "'--shacl-report'": shacl_report})
     assessment = assessment_for(as_of, window_days)
-    run = functools.partial(iter_screen, paths, assessment, jobs=workers, scheduler=scheduler)
+    run = functools.partial(iter_screen, paths, assessment, jobs=workers, scheduler=scheduler,
+                            on_note=lambda note: echo_note(str(note)))
     out: Output | None = None
     try:
         with contextlib.ExitStack() as stack:

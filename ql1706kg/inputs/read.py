@@ -10,10 +10,11 @@ records of the file are still read: nothing is dropped silently.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, InputNote
 from .jsonio import ArrayReader, Unreadable, json_loads, text_lines
 from .records import RawRecord, SourcedRecord, parse_record
 
@@ -155,14 +156,17 @@ def _pool(pool: list | None, source: str) -> list:
 
 
 def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
-               validate: bool = True, jobs: int = 1
+               validate: bool = True, jobs: int = 1,
+               on_note: Callable[[InputNote], None] | None = None
                ) -> Iterator[SourcedRecord | RawRecord | InputError]:
     """Yield every record (or error) of every input path, in order; FHIR patients last.
 
     ``fhir_report``, when given, receives one line per FHIR resource: used, or ignored and why.
     ``validate=False`` yields :class:`RawRecord` items, validated later by their ``parse``.
-    ``jobs`` processes check FHIR resources against their models.
+    ``jobs`` processes check FHIR resources against their models. ``on_note`` receives what
+    is worth knowing but not an error (default: the ``ql1706kg`` logger's warnings).
     """
+    note = on_note or _log_note
     pool: list = []
     for path in expand_paths(paths):
         if isinstance(path, InputError):
@@ -188,11 +192,17 @@ def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
     if fhir_report is not None:
         fhir_report.extend(report.lines)
     for item in assembled:
-        if isinstance(item, InputError):
+        if isinstance(item, InputNote):
+            note(item)
+        elif isinstance(item, InputError):
             yield item
         else:
             source = item.pop("__source__")
             yield parse_record(item, source) if validate else RawRecord(source, item)
+
+
+def _log_note(note: InputNote) -> None:
+    logging.getLogger("ql1706kg").warning("%s", note)
 
 
 def _internal(exc: Exception) -> str:

@@ -119,6 +119,7 @@ class Screening:
     protocol_version: str
     patients: list[PatientResult] = field(default_factory=list)
     errors: list[ScreeningError] = field(default_factory=list)
+    notes: list = field(default_factory=list)  # InputNote: read, not screened, said
 
     def as_dict(self) -> dict:
         """Return the JSON form documented in the README."""

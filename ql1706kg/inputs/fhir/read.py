@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from ...errors import InputError
+from ...errors import InputError, InputNote
 from ...protocol.terminology import terminology
 from .builder import RecordBuilder
 from .entries import Entry, FhirReport
@@ -18,7 +18,7 @@ from .pool import Pool
 
 
 def read_fhir(items: Iterable[Entry | InputError], jobs: int = 1
-              ) -> tuple[list[dict | InputError], FhirReport]:
+              ) -> tuple[list[dict | InputError | InputNote], FhirReport]:
     """Assemble one record dict (project JSON form) per Patient; errors kept in order.
     ``jobs`` processes check the resources against their models."""
     pool = Pool()
@@ -48,7 +48,8 @@ def read_fhir(items: Iterable[Entry | InputError], jobs: int = 1
             pool.report.add(entry, True, "read through the resources that reference it")
         elif entry.type == "DiagnosticReport":
             pool.report.add(entry, True, "its date dates those of its results that have none")
-    out: list[dict | InputError] = [*pool.errors, *_orphan_errors(orphans)]
+    orphaned = _orphans(orphans, any_patient=bool(builders))
+    out: list[dict | InputError | InputNote] = [*pool.errors, *orphaned]
     for builder in dict.fromkeys(builders.values()):
         out.append(_record_or_conflict(builder))
     return out, pool.report
@@ -64,7 +65,7 @@ def _builders(pool: Pool) -> dict[int, RecordBuilder]:
     for entry in pool.entries:
         if entry.type != "Patient":
             continue
-        keys = _identifiers(entry.data)
+        keys = [*_identifiers(entry.data), ("copy", _content_key(entry.data))]
         same = next((by_identifier[k] for k in keys if k in by_identifier), None)
         if same is not None and same.patient.scope != entry.scope:
             same.read_patient(entry)
@@ -78,6 +79,21 @@ def _builders(pool: Pool) -> dict[int, RecordBuilder]:
             by_identifier.setdefault(key, same)
     _tell_apart(list(dict.fromkeys(builders.values())))
     return builders
+
+
+def _content_key(data: dict) -> str:
+    """A Patient's identity as written (id and content, meta and narrative aside): the same
+    resource shipped twice (a file and a bundle's copy) is one person."""
+    import hashlib
+
+    import orjson
+
+    kept = {key: value for key, value in data.items() if key not in ("meta", "text")}
+    try:
+        text = orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        return f"unwritable:{id(data)}"
+    return hashlib.blake2b(text, digest_size=16).hexdigest()
 
 
 def _identifiers(data: dict) -> list[tuple[str, str]]:
@@ -103,15 +119,19 @@ def _file_of(source: str) -> str:
     return head if head and tail.isdigit() else source
 
 
-def _orphan_errors(orphans: dict[str, list[str]]) -> list[InputError]:
-    """Resources whose patient is not in the input were not screened: one error per file, so
-    a file of results without its Patient is never a silent success."""
-    out = []
+def _orphans(orphans: dict[str, list[str]], any_patient: bool
+             ) -> list[InputError | InputNote]:
+    """Resources whose patient is not in the input are not screened, and said so per file: a
+    note beside the patients that were screened (an export may hold resources of people it
+    does not include), an error when the FHIR input holds no patient at all (nothing of it
+    could be screened: never a silent success)."""
+    out: list[InputError | InputNote] = []
     for source, keys in orphans.items():
         shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
-        out.append(InputError(source, f"{len(keys)} resource(s) are about a patient that is "
-                                      f"not in the input ({shown}): they were not screened; "
-                                      "give the file with their Patient too"))
+        message = (f"{len(keys)} resource(s) are about a patient that is not in the input "
+                   f"({shown}): they were not screened")
+        out.append(InputNote(source, message) if any_patient else
+                   InputError(source, message + "; give the file with their Patient too"))
     return out
 
 
