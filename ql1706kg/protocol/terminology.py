@@ -36,6 +36,12 @@ CODE_SYSTEMS: dict[str, URIRef] = {
 _CODE_PROPERTIES = frozenset(CODE_SYSTEMS.values())
 _NAME_PROPERTIES = (RDFS.label, SKOS.prefLabel, SKOS.altLabel)
 _ICDO3 = re.compile(r"^\d{4}/\d$")
+# Annotations the drug reader (protocol/drugs.py) needs from the ontology, kept as plain
+# (subject, value) pairs by local name: INN stems, what a class rules out, the "possibly X"
+# classes, the codes of reasons to stop a therapy, synonyms as written (abbreviations).
+DRUG_FACT_PROPERTIES = (*(QL[name] for name in (
+    "stemSuffix", "stemImpliesClass", "rulesOut", "possibilityOf", "statusReasonCode",
+    "indicatesIntolerance", "keptWhenUnclassified")), SKOS.altLabel)
 
 
 def normalise_name(text: str) -> str:
@@ -73,6 +79,7 @@ class Terminology:
     ranks: dict[URIRef, Decimal] = field(default_factory=dict)
     concentrations: dict[URIRef, Decimal] = field(default_factory=dict)
     unit_labels: dict[URIRef, str] = field(default_factory=dict)
+    drug_facts: dict[str, tuple[tuple[URIRef, object], ...]] = field(default_factory=dict)
     derived_from: dict[URIRef, tuple[URIRef, ...]] = field(default_factory=dict)
     criteria: dict[str, dict] = field(default_factory=dict)
     protocol_version: str = ""
@@ -216,6 +223,10 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
     for subject, value in closure.subject_objects(QL.derivedFromProperty):
         term.derived_from[subject] = (*term.derived_from.get(subject, ()), value)
     term.criteria = _criteria_table(closure)
+    for prop in DRUG_FACT_PROPERTIES:
+        term.drug_facts[re.split(r"[#/]", str(prop))[-1]] = tuple(sorted(
+            (s, o.toPython() if isinstance(o, Literal) else o)
+            for s, o in closure.subject_objects(prop) if isinstance(s, URIRef)))
     ontology = next(closure.subjects(RDF.type, OWL.Ontology), None)
     term.protocol_version = str(closure.value(ontology, QL.protocolVersion) or "")
     term.ontology_version = str(closure.value(ontology, OWL.versionInfo) or "")

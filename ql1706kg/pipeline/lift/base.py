@@ -10,7 +10,8 @@ from urllib.parse import quote
 from rdflib import Literal, URIRef
 
 from ...inputs.models import Coded, PatientRecord
-from ...protocol.namespaces import QLP, RDF, RDFS
+from ...protocol.drugs import drug_index
+from ...protocol.namespaces import QL, QLP, RDF, RDFS
 from ...protocol.terminology import Terminology
 from ..graph import PatientGraph
 from ..literals import text
@@ -43,6 +44,8 @@ class LiftBase:
 
         ``in_phrase`` lets a known name inside a longer phrase count ("liver segment VII").
         """
+        if within == QL.Drug:
+            return self.drug_ref(value, kind)
         find = self.term.find_in_phrase if in_phrase else self.term.find
         if isinstance(value, Coded):
             hit = self.term.find_code(value.system, value.code, within)
@@ -60,6 +63,28 @@ class LiftBase:
         self.graph.add((unknown, RDF.type, fallback))
         self.graph.add((unknown, RDFS.label, Literal(written)))
         return unknown
+
+    def drug_ref(self, value: str | Coded, kind: str) -> URIRef:
+        """A drug or product as :mod:`~ql1706kg.protocol.drugs` reads it: the one drug it
+        names; else a node of this patient with the classes of every drug it names (a
+        regimen written as one item) and, for what is not identified, ``ql:UnrecognisedDrug``
+        with the classes its stem or ATC group gives and the ``ql:Possible*`` classes it may
+        still belong to."""
+        index = drug_index(self.term)
+        reading = index.read((value.system, value.code, value.display)
+                             if isinstance(value, Coded) else value)
+        if reading.single is not None:
+            self.copy_types(reading.single)
+            return reading.single
+        slug = hashlib.sha1(reading.written.encode()).hexdigest()[:10]
+        node = URIRef(f"{self.patient}/{kind}/{slug}")
+        for cls in sorted(index.node_types(reading)):
+            self.graph.add((node, RDF.type, cls))
+        self.graph.add((node, RDFS.label, Literal(reading.written)))
+        for iri in reading.known:
+            self.copy_types(iri)
+            self.graph.add((node, QL.hasComponentDrug, iri))
+        return node
 
     def copy_types(self, iri: URIRef) -> None:
         if iri in self._typed:
