@@ -31,6 +31,8 @@ from ..outputs.ndjson import (
     screened_before,
     with_resolved_source,
 )
+from ..outputs.rdf_stream import ENCODERS, RdfDocumentWriter, rdf_run
+from ..outputs.rdf_stream import FORMATS as RDF_FORMATS
 from ..outputs.render import (
     RENDERERS,
     JsonDocumentWriter,
@@ -80,8 +82,9 @@ def _scheduler_address(_ctx, _param, value: str | None) -> str | None:
 @as_of_option
 @window_option
 @click.option("--format", "fmt", type=click.Choice([*RENDERERS, "ndjson"]), default="text",
-              show_default=True, help="Output format; ndjson streams one line per patient as "
-                                      "it is screened (for large batches and --resume).")
+              show_default=True, help="Output format; json, ndjson, turtle, nquads (one named "
+                                      "graph per assessment) and jsonld are written as "
+                                      "patients are screened; ndjson for --resume.")
 @output_option
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True,
               help="Worker processes; 0 means one per CPU core. Inputs of a single batch "
@@ -118,6 +121,8 @@ def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: 
                 failed = _screen_ndjson(run, assessment, out, output if resume else None, quiet)
             elif fmt == "json" and report is None:
                 failed = _screen_json_document(run, assessment, out, quiet)
+            elif fmt in RDF_FORMATS and report is None:
+                failed = _screen_rdf(run, assessment, fmt, out, quiet)
             else:
                 failed = _screen_whole(run, assessment, fmt, out, report, quiet)
     except BaseException:
@@ -130,9 +135,9 @@ def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: 
 
 def _screen_whole(run, assessment: Assessment, fmt: str, out: Output, report: Output | None,
                   quiet: bool) -> bool:
-    """Screen everything, then render (text, Turtle, JSON-LD, and anything with a SHACL
-    report, which needs every graph)."""
-    keep = fmt in ("turtle", "jsonld") or report is not None
+    """Screen everything, then render (text, and any format with a SHACL report, which needs
+    every graph)."""
+    keep = fmt in RDF_FORMATS or report is not None
     result = _empty_screening(assessment)
     for item in progress(run(keep_graphs=keep), quiet):
         (result.errors if isinstance(item, ScreeningError) else result.patients).append(item)
@@ -166,6 +171,24 @@ def _screen_json_document(run, assessment: Assessment, out: Output, quiet: bool)
         else:
             document.add(item.data)
     document.close(errors)
+    return bool(errors)
+
+
+def _screen_rdf(run, assessment: Assessment, fmt: str, out: Output, quiet: bool) -> bool:
+    """Turtle, N-Quads or JSON-LD, written as patients are screened: each worker encodes its
+    own patients' triples (:mod:`ql1706kg.outputs.rdf_stream`), the parent only moves bytes,
+    and no graph of the cohort is ever built."""
+    document = RdfDocumentWriter(out, fmt)
+    shared = rdf_run(assessment.as_of.isoformat(), protocol_version())
+    errors: list[ScreeningError] = []
+    for item in progress(run(keep_graphs=False,
+                             encode=functools.partial(ENCODERS[fmt], run=shared)), quiet):
+        if isinstance(item, ScreeningError):
+            errors.append(item)
+            echo_error(item)
+        else:
+            document.add(item.data)
+    document.close()
     return bool(errors)
 
 

@@ -9,25 +9,22 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import BinaryIO
 
 import orjson
-from rdflib import Graph, Literal, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 
 from ..pipeline.results import PatientResult, Screening, ScreeningError
-from ..protocol.namespaces import PROV, QL, QLR, RDF, RDFS, XSD, bind_prefixes
-from ..protocol.terminology import terminology
+from ..protocol.namespaces import bind_prefixes
 from ..version import __version__
+from .rdf_stream import Lit, RdfRun, Term, assessment_triples, rdf_run
+from .rdf_stream import render as render_rdf
 from .visible import visible
 
 _MARK = {"met": "met", "not_met": "NOT MET", "unknown": "UNKNOWN",
          "not_applicable": "n/a"}
 SOFTWARE = URIRef(f"https://w3id.org/ql1706kg/software/{__version__}")
 
-
-_OUTCOME_IRI = {"met": QL.Met, "not_met": QL.NotMet, "unknown": QL.Unknown,
-                "not_applicable": QL.NotApplicable}
 
 
 def render_text(screening: Screening) -> str:
@@ -134,81 +131,46 @@ class JsonDocumentWriter:
                           + _nested(listed, b"  ")[2:] + b"\n}\n")
 
 
-def verdict_graph(screening: Screening, include_patients: bool = True) -> Graph:
-    """The screening as RDF: one assessment per patient, one result per criterion (PROV-O)."""
+def verdict_graph(screening: Screening, include_patients: bool = True,
+                  run: RdfRun | None = None) -> Graph:
+    """The screening as one rdflib graph: one assessment per patient, one result per criterion
+    (PROV-O), the triples of :func:`~ql1706kg.outputs.rdf_stream.assessment_triples`. For a
+    program that wants a ``Graph``; the outputs stream (:mod:`.rdf_stream`)."""
     graph = bind_prefixes(Graph())
-    term = terminology()
-    stamp = Literal(datetime.now(UTC).replace(microsecond=0).isoformat(),
-                    datatype=XSD.dateTime)
+    run = run or screening_run(screening)
     for patient in screening.patients:
-        assessment = QLR[f"{_slug(patient.id)}/{screening.as_of.isoformat()}"]
-        graph.add((assessment, RDF.type, QL.Assessment))
-        graph.add((assessment, RDF.type, PROV.Activity))
-        graph.add((assessment, RDFS.label, Literal(f"QL1706 screening of {patient.id} as of "
-                                                   f"{screening.as_of}")))
-        graph.add((assessment, QL.assessedPatient, patient.iri))
-        graph.add((assessment, QL.assessmentDate, Literal(screening.as_of.isoformat(),
-                                                          datatype=XSD.date)))
-        graph.add((assessment, QL.verdict, Literal(patient.verdict)))
-        graph.add((assessment, QL.protocolVersion, Literal(screening.protocol_version)))
-        graph.add((assessment, QL.softwareVersion, Literal(f"ql1706kg {__version__}")))
-        graph.add((assessment, QL.ontologyVersion, Literal(term.ontology_version)))
-        graph.add((assessment, PROV.endedAtTime, stamp))
-        graph.add((assessment, PROV.used, patient.iri))
-        graph.add((assessment, PROV.used, URIRef(term.ontology_version_iri)))
-        graph.add((assessment, PROV.wasAssociatedWith, SOFTWARE))
-        graph.add((SOFTWARE, RDF.type, PROV.SoftwareAgent))
-        graph.add((SOFTWARE, RDFS.label, Literal(f"ql1706kg {__version__}")))
-        for crit in patient.criteria:
-            node = URIRef(f"{assessment}/{crit.id}")
-            graph.add((assessment, QL.hasResult, node))
-            graph.add((node, RDF.type, QL.CriterionResult))
-            graph.add((node, QL.criterion, QL[crit.id]))
-            graph.add((node, QL.outcome, _OUTCOME_IRI[crit.outcome]))
-            graph.add((node, QL.explanation, Literal(crit.explanation)))
-            graph.add((node, PROV.wasGeneratedBy, assessment))
-            for fact in crit.evidence_nodes:
-                graph.add((node, QL.evidence, URIRef(fact)))
-                graph.add((node, PROV.used, URIRef(fact)))
-            for limit in crit.limits:
-                graph.add((node, QL.limitApplied, Literal(limit)))
-            if crit.to_collect:
-                graph.add((node, QL.toCollect, Literal(crit.to_collect)))
-            for shape in crit.shapes:
-                graph.add((node, QL.violatedShape, URIRef(shape)))
+        graph.addN((_node(s), _node(p), _node(o), graph)
+                   for s, p, o in assessment_triples(patient, run))
         if include_patients and patient.graph is not None:
             graph += patient.graph
     return graph
 
 
+def _node(term: Term) -> URIRef | BNode | Literal:
+    if type(term) is Lit:
+        return Literal(term.lex, lang=term.lang,
+                       datatype=URIRef(term.dt) if term.dt is not None else None)
+    return BNode(term[2:]) if term.startswith("_:") else URIRef(term)
+
+
+def screening_run(screening: Screening) -> RdfRun:
+    """The shared facts of a screening's assessments (stamped now)."""
+    return rdf_run(screening.as_of.isoformat(), screening.protocol_version)
+
+
 def render_turtle(screening: Screening) -> str:
-    """The verdict graph with the patient graphs it was computed from, as Turtle."""
-    return verdict_graph(screening).serialize(format="turtle")
+    """The verdicts with the patient graphs they were computed from, as Turtle."""
+    return render_rdf(screening.patients, screening_run(screening), "turtle")
+
+
+def render_nquads(screening: Screening) -> str:
+    """One named graph per assessment, as N-Quads."""
+    return render_rdf(screening.patients, screening_run(screening), "nquads")
 
 
 def render_jsonld(screening: Screening) -> str:
-    """The verdict graph as JSON-LD with its context inline (nothing fetched to read it)."""
-    graph = verdict_graph(screening)
-    context = {prefix: str(namespace) for prefix, namespace in graph.namespaces()
-               if prefix in ("ql", "qlr", "qlp", "prov", "rdfs", "xsd", "skos", "sh")}
-    try:
-        return graph.serialize(format="json-ld", context=context, indent=2)
-    except (TypeError, UnicodeEncodeError):  # a lone surrogate (a file name not in UTF-8)
-        for triple in [t for t in graph if isinstance(t[2], Literal) and _surrogate(t[2])]:
-            graph.remove(triple)
-            graph.add((*triple[:2], Literal(visible(triple[2]), lang=triple[2].language,
-                                            datatype=triple[2].datatype)))
-        return graph.serialize(format="json-ld", context=context, indent=2)
-
-
-def _surrogate(text: str) -> bool:
-    return any("\ud800" <= char <= "\udfff" for char in text)
-
-
-def _slug(text: str) -> str:
-    from urllib.parse import quote
-
-    return quote(text, safe="")
+    """The verdicts as JSON-LD with their context inline (nothing fetched to read it)."""
+    return render_rdf(screening.patients, screening_run(screening), "jsonld")
 
 
 RENDERERS: dict[str, Callable[[Screening], str]] = {
@@ -216,4 +178,5 @@ RENDERERS: dict[str, Callable[[Screening], str]] = {
     "json": render_json,
     "turtle": render_turtle,
     "jsonld": render_jsonld,
+    "nquads": render_nquads,
 }
