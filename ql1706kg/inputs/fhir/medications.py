@@ -1,19 +1,31 @@
 """Medication and Procedure resources of one patient: prior systemic therapies and support.
 
-MedicationStatement, MedicationAdministration, (completed or stopped) MedicationRequest and
-Procedure all say that a drug or product was given; whether it is a prior systemic anticancer
-therapy (IC4, IC5) or haematologic support (IC9.0) is one resource family's reading, mixed into
+MedicationStatement, MedicationAdministration, MedicationRequest (an order being given counts:
+active, on hold, completed or stopped), MedicationDispense (handed over) and Procedure all say
+that a drug or product was given; whether it is a prior systemic anticancer therapy (IC4, IC5)
+or haematologic support (IC9.0) is one resource family's reading, mixed into
 :class:`~.builder.RecordBuilder` as :class:`MedicationReader`.
+
+The drug is read by :mod:`ql1706kg.protocol.drugs`, the same reader lifting uses for a
+record's names and codes: RxNorm clinical and branded drugs, NDC and SNOMED CT products,
+displays and texts with strengths, salts and regimens, a Medication's ``ingredient[]``. A drug
+the terminology does not identify is kept, as a drug of unknown class, when it is cancer-related
+(an mCODE cancer-related medication profile, a reason that is the cancer, an ATC code under
+L01-L04, or an INN stem that keeps it); any other is ignored and named in ``lift --report``.
+Dates after the assessment date are set aside by the pipeline, not here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from dataclasses import dataclass
 from typing import Any
 
+from ...protocol.drugs import DrugIndex, DrugReading, drug_index
 from ...protocol.namespaces import QL
 from ...protocol.terminology import Terminology
-from .codes import SYSTEMS, _project_code, _text, coded, lookup
+from .codes import SYSTEMS, _codings, _concept_text, lookup
 from .entries import Entry
 from .pool import Pool
 from .values import _date
@@ -21,6 +33,28 @@ from .values import _date
 # ATC groups whose drugs are kept even when the terminology does not know them, so that an
 # unclassified antineoplastic or haematologic product is never assumed harmless (IC4, IC5, IC9.0).
 KEPT_ATC_PREFIXES = ("L01", "L02", "L03", "L04", "B03", "B02BX")
+SUPPORT_ATC_PREFIXES = ("B03", "B02BX", "L03AA")
+CANCER_PROFILE = "cancer-related-medication"  # mCODE's MedicationRequest/Administration/Statement
+TERMINATION_REASON = ("http://hl7.org/fhir/us/mcode/StructureDefinition/"
+                      "mcode-treatment-termination-reason")
+CANCER_WORDS = re.compile(r"cancer|carcinom|sarcom|neoplas|tumou?r|malignan|leuka?emi|lymphom|"
+                          r"myelom|melanom|metasta|blastoma|oncolog", re.IGNORECASE)
+NOT_ORDERS = frozenset({"proposal", "plan", "directive", "option"})
+REQUEST_NOTES = {"active": "requested, active", "on-hold": "requested, on hold",
+                 "completed": "requested, completed", "stopped": "requested, stopped",
+                 "unknown": "requested, status unknown"}
+DISPENSE_NOTES = {"completed": "dispensed", "in-progress": "being dispensed",
+                  "stopped": "dispensing stopped", "on-hold": "dispensing on hold",
+                  "unknown": "dispensed, status unknown"}
+
+
+@dataclass
+class DrugItem:
+    """One drug of a medication resource: its record form and what it was read as."""
+
+    value: dict | str
+    reading: DrugReading
+    atc: tuple[str, ...] = ()
 
 
 class MedicationReader:
@@ -34,77 +68,269 @@ class MedicationReader:
 
     def take_MedicationStatement(self, entry: Entry) -> tuple[bool, str]:
         data = entry.data
-        period = data.get("effectivePeriod") or {}
+        period = _dict(data.get("effectivePeriod"))
         start = _date(period.get("start") or data.get("effectiveDateTime"))
-        end = _date(period.get("end"))
-        intolerance = "stopped-for-intolerance" in {
-            _project_code(r) for r in data.get("statusReason") or []}
-        return self.medication(entry, start, end, intolerance)
+        return self.medication(entry, start, _date(period.get("end")), None)
 
     def take_MedicationAdministration(self, entry: Entry) -> tuple[bool, str]:
         data = entry.data
-        period = data.get("effectivePeriod") or {}
+        period = _dict(data.get("effectivePeriod"))
         start = _date(data.get("effectiveDateTime") or period.get("start"))
-        return self.medication(entry, start, _date(period.get("end")), False)
+        return self.medication(entry, start, _date(period.get("end")), None)
 
     def take_MedicationRequest(self, entry: Entry) -> tuple[bool, str]:
         data = entry.data
-        if data.get("status") not in ("completed", "stopped"):
-            return False, "a request not (yet) given: only completed or stopped ones are a " \
-                          "past course"
-        bounds = ((data.get("dosageInstruction") or [{}])[0].get("timing") or {}).get(
-            "repeat", {}).get("boundsPeriod") or {}
+        status = str(data.get("status") or "")
+        if status not in REQUEST_NOTES:
+            return False, f"a request with status '{status or 'none'}' was not given"
+        if str(data.get("intent") or "") in NOT_ORDERS or data.get("doNotPerform") is True:
+            return False, "a proposal, plan or do-not-perform request: not an exposure"
+        instructions = data.get("dosageInstruction")
+        first = _dict(instructions[0]) if isinstance(instructions, list) and instructions else {}
+        bounds = _dict(_dict(_dict(first.get("timing")).get("repeat")).get("boundsPeriod"))
         start = _date(bounds.get("start") or data.get("authoredOn"))
-        return self.medication(entry, start, _date(bounds.get("end")), False)
+        return self.medication(entry, start, _date(bounds.get("end")), REQUEST_NOTES[status])
+
+    def take_MedicationDispense(self, entry: Entry) -> tuple[bool, str]:
+        data = entry.data
+        status = str(data.get("status") or "")
+        if status not in DISPENSE_NOTES:
+            return False, f"a dispense with status '{status or 'none'}' was not handed over"
+        start = _date(data.get("whenHandedOver") or data.get("whenPrepared"))
+        return self.medication(entry, start, None, DISPENSE_NOTES[status])
 
     def take_Procedure(self, entry: Entry) -> tuple[bool, str]:
         data = entry.data
         code = data.get("code") or {}
         if lookup(self.term, code, QL.HaematologicSupportProduct) is None:
             return False, "not a transfusion or procedure the protocol uses"
-        when = _date(data.get("performedDateTime") or (data.get("performedPeriod") or {})
+        when = _date(data.get("performedDateTime") or _dict(data.get("performedPeriod"))
                      .get("start"))
-        item: dict[str, Any] = {"product": coded(self.term, code, QL.Drug)}
+        item: dict[str, Any] = {"product": drug_item(drug_index(self.term), code).value}
         if when:
             item["date"] = when.isoformat()
         self.rec.setdefault("supportive_care", []).append(item)
         return True, "a transfusion (IC9.0)"
 
     def medication(self, entry: Entry, start: dt.date | None, end: dt.date | None,
-                   intolerance: bool) -> tuple[bool, str]:
-        """A drug given: a support product (IC9.0) or a prior systemic therapy (IC4, IC5)."""
-        concept = self.medication_concept(entry)
-        if concept is None:
-            return False, "no medication code or name"
-        hit = lookup(self.term, concept, QL.Drug)
-        if hit is not None and self.term.is_a(hit, QL.HaematologicSupportProduct):
-            item: dict[str, Any] = {"product": coded(self.term, concept, QL.Drug)}
-            if start:
-                item["date"] = start.isoformat()
-            self.rec.setdefault("supportive_care", []).append(item)
+                   note: str | None) -> tuple[bool, str]:
+        """A drug given: a support product (IC9.0), a prior systemic therapy (IC4, IC5), or
+        neither (ignored, named)."""
+        index = drug_index(self.term)
+        items = self.drug_items(entry, index)
+        if not items:
+            return False, "no medication code, name or ingredient"
+        related = self.cancer_related(entry, items)
+        therapy_items, support_items, others = [], [], []
+        for item in items:
+            kind = _kind(index, item, related)
+            {"therapy": therapy_items, "support": support_items}.get(kind, others).append(item)
+        if support_items and not therapy_items:
+            for item in support_items:
+                care: dict[str, Any] = {"product": item.value}
+                if start:
+                    care["date"] = start.isoformat()
+                self.rec.setdefault("supportive_care", []).append(care)
             return True, "a haematologic support product (IC9.0)"
-        atc = {c.get("code", "") for c in concept.get("coding") or []
-               if SYSTEMS.get(c.get("system", "")) == "ATC"}
-        anticancer = hit is not None and self.term.is_a(hit, QL.SystemicAntiCancerDrug)
-        if not anticancer and not any(a.startswith(KEPT_ATC_PREFIXES) for a in atc):
-            return False, ("not an anticancer or haematologic support drug the terminology "
-                           "knows (add it to ontology/terminology-drugs.ttl if it is one)")
-        name = _text(concept) or (self.term.label(hit) if hit is not None else None)
-        therapy: dict[str, Any] = {"drugs": [coded(self.term, concept, QL.Drug)]}
-        if name:
-            therapy["name"] = name
+        if not therapy_items:
+            named = "; ".join(_describe(index, item) for item in others)
+            return False, (f"not an anticancer or haematologic support drug: {named} (add it "
+                           "to ontology/terminology-drugs.ttl if it is one)")
+        therapy: dict[str, Any] = {"drugs": [i.value for i in therapy_items + support_items]}
+        name = _medication_text(self.medication_concept(entry)) or " + ".join(
+            i.reading.written for i in therapy_items)
+        therapy["name"] = f"{name} ({note})" if note else name
         for key, value in (("start", start), ("end", end)):
             if value:
                 therapy[key] = value.isoformat()
-        if intolerance:
-            therapy["intolerance"] = True
+        intolerance = intolerance_of(index, entry)
+        if intolerance is not None:
+            therapy["intolerance"] = intolerance
         self.therapies.append(therapy)
-        return True, "a prior systemic therapy (IC4, IC5)"
+        return True, "a prior systemic therapy (IC4, IC5)" + (f", {note}" if note else "")
 
-    def medication_concept(self, entry: Entry) -> dict | None:
+    def drug_items(self, entry: Entry, index: DrugIndex) -> list[DrugItem]:
+        """The drugs of a medication resource: its code, else its Medication's code, else the
+        Medication's ingredients when the code names no drug the terminology knows."""
+        data = entry.data
+        concept = _dict(data.get("medicationCodeableConcept"))
+        if concept:
+            return [drug_item(index, concept)]
+        ref = _dict(data.get("medicationReference")).get("reference")
+        medication = self.pool.resolve(ref if isinstance(ref, str) else None, entry) or {}
+        items: list[DrugItem] = []
+        code = _dict(medication.get("code"))
+        if _codings(code) or _concept_text(code):
+            items.append(drug_item(index, code))
+        if items and items[0].reading.known:
+            return items
+        contained = {c.get("id"): c for c in medication.get("contained") or []
+                     if isinstance(c, dict)}
+        for ingredient in medication.get("ingredient") or []:
+            ingredient = _dict(ingredient)
+            part = _dict(ingredient.get("itemCodeableConcept"))
+            if not part:
+                target = _dict(ingredient.get("itemReference")).get("reference")
+                found = (contained.get(target[1:]) if isinstance(target, str)
+                         and target.startswith("#") else self.pool.resolve(target, entry))
+                part = _dict((found or {}).get("code"))
+            if _codings(part) or _concept_text(part):
+                items.append(drug_item(index, part))
+        if len(items) > 1 and not items[0].reading.known:
+            items = items[1:]  # the ingredients say more than a code nobody knows
+        if not items and isinstance(_dict(data.get("medicationReference")).get("display"), str):
+            items.append(drug_item(index, {"text": data["medicationReference"]["display"]}))
+        return items
+
+    def medication_concept(self, entry: Entry) -> dict:
         data = entry.data
         if data.get("medicationCodeableConcept"):
-            return data["medicationCodeableConcept"]
-        ref = (data.get("medicationReference") or {}).get("reference")
-        medication = self.pool.resolve(ref, entry)
-        return (medication or {}).get("code")
+            return _dict(data["medicationCodeableConcept"])
+        ref = _dict(data.get("medicationReference")).get("reference")
+        medication = self.pool.resolve(ref if isinstance(ref, str) else None, entry)
+        return _dict((medication or {}).get("code"))
+
+    def cancer_related(self, entry: Entry, items: list[DrugItem]) -> bool:
+        """Whether the resource says the drug is given for a cancer: an mCODE cancer-related
+        medication profile, a reason that is a cancer (a Condition or a code), or an ATC code
+        of an antineoplastic or immunomodulating group."""
+        data = entry.data
+        profiles = _dict(data.get("meta")).get("profile")
+        if isinstance(profiles, list) and any(
+                isinstance(p, str) and CANCER_PROFILE in p for p in profiles):
+            return True
+        if any(a.startswith(KEPT_ATC_PREFIXES) for item in items for a in item.atc):
+            return True
+        for reason in _list(data.get("reasonCode")):
+            if _is_cancer(self.term, reason):
+                return True
+        for ref in _list(data.get("reasonReference")):
+            target = self.pool.resolve(_dict(ref).get("reference"), entry) or {}
+            if target.get("resourceType") == "Condition" and _is_cancer_condition(self.term,
+                                                                                  target):
+                return True
+        return False
+
+
+def drug_item(index: DrugIndex, concept: dict) -> DrugItem:
+    """One CodeableConcept read as a drug: the first coding (or the text) that names a drug
+    the terminology knows, else the one that says most about what the drug may be."""
+    codings = [c for c in _codings(concept) if c.get("code")]
+    atc = tuple(str(c["code"]) for c in codings if SYSTEMS.get(c.get("system", "")) == "ATC")
+    candidates: list[tuple[dict | str, DrugReading]] = []
+    for coding in codings:
+        system = SYSTEMS.get(coding.get("system", ""), coding.get("system", ""))
+        value = {"system": system, "code": str(coding["code"])}
+        if coding.get("display"):
+            value["display"] = str(coding["display"])
+        candidates.append((value, index.read((system, value["code"], value.get("display")))))
+    text = _concept_text(concept)
+    if text:
+        candidates.append((text, index.read(text)))
+    if not candidates:
+        return DrugItem("unnamed", index.read("unnamed"), atc)
+    for value, reading in candidates:
+        if reading.known:
+            return DrugItem(value, reading, atc)
+    value, reading = max(candidates, key=lambda c: _informative(c[1]))
+    return DrugItem(value, reading, atc)
+
+
+def _informative(reading: DrugReading) -> int:
+    """How much a reading of an unidentified drug says: a kept stem or class, then any."""
+    return max((2 * p.kept + bool(p.implied) for p in reading.parts), default=0)
+
+
+def _kind(index: DrugIndex, item: DrugItem, related: bool) -> str:
+    """'therapy', 'support' or 'other' for one drug of a medication resource."""
+    reading = item.reading
+    known = list(reading.known)
+    if any(index.term.is_a(k, QL.SystemicAntiCancerDrug) for k in known):
+        return "therapy"
+    if known and not reading.parts:
+        return "support" if all(index.term.is_a(k, QL.HaematologicSupportProduct)
+                                for k in known) else "other"
+    for part in reading.parts:
+        implied = {c for cls in part.implied for c in index.term.types.get(cls, ())}
+        implied |= set(part.implied)
+        if QL.HaematologicSupportProduct in implied:
+            return "support"
+        if QL.SystemicAntiCancerDrug in implied or (part.kept and part.possible):
+            return "therapy"
+        if any(a.startswith(SUPPORT_ATC_PREFIXES) for a in item.atc) and part.possible:
+            return "support"
+        if part.possible and (related or any(a.startswith(KEPT_ATC_PREFIXES)
+                                             for a in item.atc)):
+            return "therapy"
+    return "support" if known and all(index.term.is_a(k, QL.HaematologicSupportProduct)
+                                      for k in known) else "other"
+
+
+def _describe(index: DrugIndex, item: DrugItem) -> str:
+    reading = item.reading
+    names = [index.term.label(k) for k in reading.known]
+    for part in reading.parts:
+        names.append(part.text + (f" (INN stem {part.stem})" if part.stem else ""))
+    return ", ".join(names) or reading.written
+
+
+def intolerance_of(index: DrugIndex, entry: Entry) -> bool | None:
+    """Whether the course was stopped for intolerance (IC5.2): True when a status reason (or
+    mCODE's treatment termination reason) is coded as intolerance; False when the course is
+    completed with no such reason, or stopped for a coded reason that is not intolerance;
+    None (unknown) otherwise. A dispense says nothing about how the course ended."""
+    data = entry.data
+    reasons = [*_list(data.get("statusReason")),
+               *_list(data.get("statusReasonCodeableConcept"))]  # a dispense's
+    for extension in _list(data.get("extension")):
+        if _dict(extension).get("url") == TERMINATION_REASON:
+            reasons.append(_dict(extension).get("valueCodeableConcept"))
+    codings = [(c.get("system", ""), str(c["code"])) for r in reasons for c in _codings(r)
+               if c.get("code")]
+    readings = index.intolerance_of(codings)
+    if True in readings:
+        return True
+    if entry.type == "MedicationDispense":
+        return None
+    status = str(data.get("status") or "")
+    if status == "completed" and not reasons:
+        return False
+    if status in ("completed", "stopped") and readings and all(r is False for r in readings):
+        return False
+    return None
+
+
+def _is_cancer(term: Terminology, concept: object) -> bool:
+    concept = _dict(concept)
+    if lookup(term, concept, QL.Neoplasm) is not None:
+        return True
+    words = [c.get("display", "") for c in _codings(concept)] + [_concept_text(concept) or ""]
+    return any(CANCER_WORDS.search(str(w)) for w in words if w)
+
+
+def _is_cancer_condition(term: Terminology, condition: dict) -> bool:
+    profiles = _dict(condition.get("meta")).get("profile")
+    if isinstance(profiles, list) and any(isinstance(p, str) and "cancer" in p.lower()
+                                          for p in profiles):
+        return True
+    return _is_cancer(term, condition.get("code"))
+
+
+def _medication_text(concept: dict) -> str | None:
+    text = _concept_text(concept)
+    if text:
+        return text
+    for coding in _codings(concept):
+        if coding.get("display"):
+            return str(coding["display"])
+    return None
+
+
+def _dict(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list:
+    if isinstance(value, list):
+        return value
+    return [value] if isinstance(value, dict) else []

@@ -14,8 +14,8 @@ from .conformance import _is_fhir_type, model_problems
 from .entries import REQUEST_ONLY, Entry, FhirReport
 
 USED_TYPES = frozenset({"Patient", "Consent", "Condition", "Observation", "MedicationStatement",
-                        "MedicationAdministration", "MedicationRequest", "Procedure",
-                        "Medication", "List", "DiagnosticReport"})
+                        "MedicationAdministration", "MedicationRequest", "MedicationDispense",
+                        "Procedure", "Medication", "List", "DiagnosticReport"})
 SUBJECT = {"Consent": "patient"}
 
 
