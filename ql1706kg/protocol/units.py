@@ -31,7 +31,14 @@ _SPELLINGS = {
     "mg/day": "mg/d", "sec": "s", "seconds": "s", "lb": "[lb_av]", "lbs": "[lb_av]",
     "kg": "kg", "percent": "%", "inr": "{INR}", "ratio": "1", "g/l ": "g/L", "giga/l": "10*9/L",
 }
-_POWER = re.compile(r"^(?:x|×)?\s*10\s*(?:\^|\*|e)\s*(\d+)\s*/\s*(l|ul|mm3)$", re.IGNORECASE)
+_POWER = re.compile(r"^(?:x|×)?\s*10\s*(?:\^|\*|e)\s*(\d+)\s*/\s*(l|ul|mm3|cumm|cmm)$",
+                    re.IGNORECASE)
+# US laboratory interfaces write thousands per microlitre as K/uL, thou/uL, k/mm3 ... ("K" is
+# kelvin in UCUM, which no count can be): a count per microlitre (clinical-rules.md §1).
+_THOUSANDS = re.compile(r"^(?:k|thou|thous|thousand|thousands)\s*/\s*(ul|mm3|cumm|cmm)$",
+                        re.IGNORECASE)
+# A UCUM annotation {...} does not change a unit (UCUM §6.4); standing alone it is the unity 1.
+_ANNOTATION = re.compile(r"\{[^{}]*\}")
 # UCUM arbitrary units are commensurable with nothing but themselves (UCUM §4.3.4); pint would
 # treat them as dimensionless and happily turn IU/L into 10*9/L.
 _ARBITRARY = re.compile(r"\[(?:IU|iU|arb'U|USP'U|[A-Za-z']*'U)\]")
@@ -47,11 +54,29 @@ def ucum_spelling(unit: str | None) -> str | None:
                   text)
     if not text:
         return None
+    text = _without_annotations(text)
     power = _POWER.match(text.replace(" ", ""))
     if power:
-        per = {"l": "L", "ul": "uL", "mm3": "mm3"}[power.group(2).lower()]
+        per = {"l": "L", "ul": "uL", "mm3": "mm3"}.get(power.group(2).lower(), "mm3")
         return f"10*{power.group(1)}/{per}"
+    if _THOUSANDS.match(text.replace(" ", "")):
+        return "10*3/uL"
     return _SPELLINGS.get(text.casefold(), text)
+
+
+def _without_annotations(text: str) -> str:
+    """UCUM annotations dropped: ``{ratio}`` and ``{INR}`` alone are the unity 1, ``{cells}/uL``
+    is /uL and ``10*3{cells}/uL`` is 10*3/uL. An annotation standing as a factor of its own
+    inside a longer unit (``mL/min/{1.73_m2}``, a normalised clearance) is kept: reading it as
+    1 would take a normalised value for a raw one, so such a unit stays unconvertible."""
+    if not _ANNOTATION.search(text):
+        return text
+    if _ANNOTATION.fullmatch(text):
+        return "1"
+    head = _ANNOTATION.match(text)
+    if head and text[head.end():].startswith("/"):
+        text = text[head.end():]  # '{cells}/uL' is '/uL'
+    return re.sub(r"(?<=[\w\]])\{[^{}]*\}", "", text)
 
 
 def _user_cache_file() -> Path:
@@ -87,7 +112,9 @@ def compute_factor(source: str, target: str, molar_mass: Decimal | None) -> Deci
     import pint
 
     if _ARBITRARY.search(source) or _ARBITRARY.search(target):
-        return None
+        source, target = _same_arbitrary_unit(source, target)
+        if source is None or target is None:
+            return None
     registry = _registry()
     try:
         quantity = registry.from_ucum(source)
@@ -102,6 +129,19 @@ def compute_factor(source: str, target: str, molar_mass: Decimal | None) -> Deci
     except (pint.PintError, ValueError, TypeError, AttributeError, KeyError, Exception):
         return None
     return Decimal(f"{magnitude:.12g}")
+
+
+def _same_arbitrary_unit(source: str, target: str) -> tuple[str | None, str | None]:
+    """Two units built on the same one arbitrary unit (m[IU]/mL and [IU]/L) differ only by
+    prefixes and ordinary units, which UCUM converts (clinical-rules.md: m[IU]/mL = [IU]/L):
+    the arbitrary unit is stood in for by a base unit neither uses (the candela), so the
+    arithmetic is UCUM's own. Anything else with an arbitrary unit is not commensurable."""
+    atoms = set(_ARBITRARY.findall(source)) | set(_ARBITRARY.findall(target))
+    if (len(atoms) != 1 or not _ARBITRARY.search(source) or not _ARBITRARY.search(target)
+            or "cd" in source + target):
+        return None, None
+    (atom,) = atoms
+    return source.replace(atom, "cd"), target.replace(atom, "cd")
 
 
 def factor(source: str, target: str, molar_mass: Decimal | None = None) -> Decimal | None:

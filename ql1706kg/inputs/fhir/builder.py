@@ -4,6 +4,10 @@
 its Consents and Lists), routes every other resource of the patient to the reader of its
 family (:mod:`.conditions`, :mod:`.observations`, :mod:`.medications`, mixed in) and gives the
 record in the project's form once all resources are read.
+
+A Patient that is not a human subject (the ``patient-animal`` extension) or that is recorded as
+deceased is no candidate: its builder reads nothing more and gives an error entry naming it, so
+the person is reported on every output and in the exit code, never screened and never lost.
 """
 
 from __future__ import annotations
@@ -11,14 +15,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ...errors import InputError
 from ...protocol.terminology import Terminology
-from .codes import _codes, _project_code
+from .codes import _codes, _project_code, _text
 from .conditions import ConditionReader
 from .entries import Entry
 from .medications import MedicationReader
-from .observations import ObservationReader
+from .observations import ObservationReader, adopt_results_of_reports
 from .pool import Pool
-from .values import _date
+from .values import _date, reading_rules
+
+ANIMAL = "http://hl7.org/fhir/StructureDefinition/patient-animal"  # R4 core extension
 
 IGNORED_STATUS = frozenset({"entered-in-error", "cancelled", "not-done", "not-taken",
                             "refuted", "intended", "draft", "proposed", "rejected"})
@@ -39,9 +46,11 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader):
         self.notes: list[str] = []
         self.origins: dict[str, str] = {}  # single-valued fact -> the resource that gave it
         self.conflicts: list[str] = []
+        self.excluded: tuple[str, str] | None = None  # (element, why not screened)
         self.current = patient.key
         data = patient.data
         self.rec["id"] = str(data.get("id") or _first_identifier(data) or patient.full_url)
+        adopt_results_of_reports(pool)
         self.read_patient(patient)
 
     def read_patient(self, patient: Entry) -> None:
@@ -49,6 +58,12 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader):
         Patients from another source, matched by identifier)."""
         self.current = f"{patient.key} ({patient.source})"
         data = patient.data
+        if self.excluded is None:
+            self.excluded = _not_a_candidate(data)
+            if self.excluded is not None:
+                self.notes.append(f"not screened: {self.excluded[1]}")
+        if self.excluded is not None:
+            return
         if data.get("gender"):
             self.set_single("", "sex", data["gender"])
         birth = str(data.get("birthDate") or "")
@@ -75,8 +90,14 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader):
     def source(self) -> str:
         return f"{self.patient.source}#{self.patient.key}"
 
-    def record(self) -> dict:
-        """The assembled record, with lists marked complete only when the export says so."""
+    def record(self) -> dict | InputError:
+        """The assembled record, with lists marked complete only when the export says so; for
+        a Patient that is no candidate (an animal, a deceased person) the error entry that
+        names it instead."""
+        if self.excluded is not None:
+            element, why = self.excluded
+            return InputError(self.patient.source, f"{self.patient.key} is {why}: not screened",
+                              record=self.rec["id"], field=element)
         rec = self.rec
         if self.consents:
             rec.setdefault("consent", {})["icf_signed"] = min(self.consents).isoformat()
@@ -91,6 +112,8 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader):
 
     def take(self, entry: Entry) -> tuple[bool, str]:
         """Use one resource of this patient; say why not when it is not used."""
+        if self.excluded is not None:
+            return False, f"its patient is not screened ({self.excluded[1]})"
         status = str(entry.data.get("status") or "")
         verification = _codes(entry.data.get("verificationStatus"))
         if status in IGNORED_STATUS or IGNORED_STATUS & verification:
@@ -101,6 +124,11 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader):
 
     # -- resource kinds ------------------------------------------------------------------------
     def take_Consent(self, entry: Entry) -> tuple[bool, str]:
+        """A Consent is the study's ICF only by the rule kept in the ontology
+        (ql:StudyInformedConsentRule): research scope, active, not a refusal."""
+        why_not = _not_the_study_consent(entry.data)
+        if why_not:
+            return False, why_not
         when = _date(entry.data.get("dateTime"))
         if when is None:
             return False, "no Consent.dateTime"
@@ -115,6 +143,47 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader):
             return False, "not a list the protocol uses"
         self.complete_lists.add(names[code])
         return True, f"the {names[code].replace('_', ' ')} list is complete"
+
+
+def _not_the_study_consent(data: dict) -> str | None:
+    """Why a Consent is not the study's informed consent, or None when it is."""
+    rules = reading_rules()
+    scope = data.get("scope")
+    codings = [c for c in (scope.get("coding") or []) if isinstance(c, dict)] \
+        if isinstance(scope, dict) else []
+    tokens = {(str(c.get("system", "")), str(c.get("code", ""))) for c in codings}
+    text = (_text(scope) or "").strip().casefold() if isinstance(scope, dict) else ""
+    if not (tokens & rules.consent_scopes
+            or (not codings and text in rules.consent_scope_texts)):
+        shown = ", ".join(sorted(code for _, code in tokens)) or text or "none"
+        return f"not the study's informed consent: scope {shown}, not research"
+    status = str(data.get("status") or "")
+    if status not in rules.consent_statuses:
+        return f"not the study's informed consent: status {status or 'missing'}, not active"
+    provision = data.get("provision")
+    kind = provision.get("type") if isinstance(provision, dict) else None
+    if kind in rules.voiding_provisions:
+        return f"not the study's informed consent: its provision is '{kind}' (a refusal)"
+    return None
+
+
+def _not_a_candidate(data: dict) -> tuple[str, str] | None:
+    """Why a Patient is no candidate for screening (element, reason), or None."""
+    for extension in data.get("extension") or []:
+        if isinstance(extension, dict) and extension.get("url") == ANIMAL:
+            species = next((_text(part.get("valueCodeableConcept"))
+                            for part in extension.get("extension") or []
+                            if isinstance(part, dict) and part.get("url") == "species"), None)
+            return ("Patient.extension:animal",
+                    f"not a human subject (patient-animal extension, species "
+                    f"{species or 'not given'})")
+    if data.get("deceasedBoolean") is True:
+        return "Patient.deceasedBoolean", "recorded as deceased (deceasedBoolean true)"
+    if data.get("deceasedDateTime"):
+        return ("Patient.deceasedDateTime",
+                f"recorded as deceased on {str(data['deceasedDateTime'])[:10]} "
+                "(deceasedDateTime)")
+    return None
 
 
 def _first_identifier(data: dict) -> str | None:

@@ -17,6 +17,48 @@ from pydantic import ValidationError
 
 from .entries import Entry
 
+# Every resource type of FHIR R4 (4.0.1), from the specification's resource list
+# (https://hl7.org/fhir/R4/resourcelist.html); checked against the hl7.fhir.r4.examples 4.0.1
+# package, which holds an example of 140 of them (all but Parameters and the five Substance*
+# types of the substance definitions). Eighteen of them are not in the R4B models used to check
+# resources (MedicinalProduct and its eight parts, EffectEvidenceSynthesis,
+# RiskEvidenceSynthesis, SubstanceSpecification and the five Substance* types): they are valid
+# R4, and since the protocol uses none of them they are ignored as types it does not use.
+R4_RESOURCE_TYPES = frozenset({
+    "Account", "ActivityDefinition", "AdverseEvent", "AllergyIntolerance", "Appointment",
+    "AppointmentResponse", "AuditEvent", "Basic", "Binary", "BiologicallyDerivedProduct",
+    "BodyStructure", "Bundle", "CapabilityStatement", "CarePlan", "CareTeam", "CatalogEntry",
+    "ChargeItem", "ChargeItemDefinition", "Claim", "ClaimResponse", "ClinicalImpression",
+    "CodeSystem", "Communication", "CommunicationRequest", "CompartmentDefinition", "Composition",
+    "ConceptMap", "Condition", "Consent", "Contract", "Coverage", "CoverageEligibilityRequest",
+    "CoverageEligibilityResponse", "DetectedIssue", "Device", "DeviceDefinition", "DeviceMetric",
+    "DeviceRequest", "DeviceUseStatement", "DiagnosticReport", "DocumentManifest",
+    "DocumentReference", "EffectEvidenceSynthesis", "Encounter", "Endpoint", "EnrollmentRequest",
+    "EnrollmentResponse", "EpisodeOfCare", "EventDefinition", "Evidence", "EvidenceVariable",
+    "ExampleScenario", "ExplanationOfBenefit", "FamilyMemberHistory", "Flag", "Goal",
+    "GraphDefinition", "Group", "GuidanceResponse", "HealthcareService", "ImagingStudy",
+    "Immunization", "ImmunizationEvaluation", "ImmunizationRecommendation", "ImplementationGuide",
+    "InsurancePlan", "Invoice", "Library", "Linkage", "List", "Location", "Measure",
+    "MeasureReport", "Media", "Medication", "MedicationAdministration", "MedicationDispense",
+    "MedicationKnowledge", "MedicationRequest", "MedicationStatement", "MedicinalProduct",
+    "MedicinalProductAuthorization", "MedicinalProductContraindication",
+    "MedicinalProductIndication", "MedicinalProductIngredient", "MedicinalProductInteraction",
+    "MedicinalProductManufactured", "MedicinalProductPackaged", "MedicinalProductPharmaceutical",
+    "MedicinalProductUndesirableEffect", "MessageDefinition", "MessageHeader",
+    "MolecularSequence", "NamingSystem", "NutritionOrder", "Observation", "ObservationDefinition",
+    "OperationDefinition", "OperationOutcome", "Organization", "OrganizationAffiliation",
+    "Parameters", "Patient", "PaymentNotice", "PaymentReconciliation", "Person", "PlanDefinition",
+    "Practitioner", "PractitionerRole", "Procedure", "Provenance", "Questionnaire",
+    "QuestionnaireResponse", "RelatedPerson", "RequestGroup", "ResearchDefinition",
+    "ResearchElementDefinition", "ResearchStudy", "ResearchSubject", "RiskAssessment",
+    "RiskEvidenceSynthesis", "Schedule", "SearchParameter", "ServiceRequest", "Slot", "Specimen",
+    "SpecimenDefinition", "StructureDefinition", "StructureMap", "Subscription", "Substance",
+    "SubstanceNucleicAcid", "SubstancePolymer", "SubstanceProtein",
+    "SubstanceReferenceInformation", "SubstanceSourceMaterial", "SubstanceSpecification",
+    "SupplyDelivery", "SupplyRequest", "Task", "TerminologyCapabilities", "TestReport",
+    "TestScript", "ValueSet", "VerificationResult", "VisionPrescription",
+})
+
 # Resources checked per task when checking runs in worker processes, and the fewest worth
 # starting workers for (forking costs more than checking a few bundles).
 CHECK_BATCH = 200
@@ -133,8 +175,12 @@ def model_problems(entries: list[Entry], jobs: int = 1) -> list[tuple[str, str] 
 
 
 def _is_fhir_type(name: str) -> bool:
+    """Whether a resourceType names a FHIR resource: any R4 type, or one the R4B models know
+    (a later release's type in R4 input is ignored as unused, not refused)."""
     from fhir.resources.R4B import get_fhir_model_class
 
+    if name in R4_RESOURCE_TYPES:
+        return True
     try:
         get_fhir_model_class(name)
     except (KeyError, ValueError):

@@ -5,22 +5,41 @@ that applies to this patient, in the result's unit) or, when coded in the projec
 CodeSystem, a screening fact with no standard code: a baseline lesion, a sum of diameters,
 expected survival, or one of :data:`~.codes.PROJECT_ELEMENTS`. That reading is one resource
 family's, mixed into :class:`~.builder.RecordBuilder` as :class:`ObservationReader`.
+
+A test is known by a coding in its own code system only (CDC race 2106-3 is not LOINC 2106-3
+urine hCG), by a FHIR coding the ontology keeps (``ql:fhirCoding``: ECOG as SNOMED CT
+423740007), or by its name. A Karnofsky score becomes an ECOG result named by its conversion row
+(the range of ECOG grades the published tables give it, ontology/ql1706kg.ttl); a quantitative
+hCG is read through the laboratory's interpretation, else its reference range; a pregnancy
+status (LOINC 82810-3) is not a test result (see :meth:`ObservationReader.pregnancy_status`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+import weakref
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from ...protocol.namespaces import QL
-from ...protocol.terminology import Terminology
-from .codes import PROJECT_ELEMENTS, _project_code, _text, coded, lookup
+from ...protocol.terminology import CODE_SYSTEMS, Terminology
+from .codes import (
+    PROJECT_ELEMENTS,
+    SYSTEMS,
+    _as_coded,
+    _codings,
+    _concept_text,
+    _project_code,
+    _text,
+)
 from .entries import Entry
 from .pool import Pool
-from .values import _date, _has_value, _project_value, _range, _value
+from .values import _date, _decimal, _has_value, _project_value, _range, _value, reading_rules
 
 _METHODS = {"CT", "MRI", "caliper", "chest_x_ray", "ultrasound", "PET", "other"}
+_SCORE = re.compile(r"^\s*(\d{1,3}(?:\.0+)?)\s*%?\s*$")  # a Karnofsky score: 90, 90%, 90.0
 
 
 class ObservationReader:
@@ -39,6 +58,11 @@ class ObservationReader:
         project = _project_code(data.get("code"))
         if project:
             return self.project_observation(project, data, when)
+        rules = reading_rules()
+        if rules.term_of(data.get("code"), QL.PerformanceStatusScale) is not None:
+            return self.karnofsky(data, when)
+        if rules.coded(data.get("code"), QL.PregnancyStatus):
+            return self.pregnancy_status(data, when)
         if when is None:
             return False, "no effective date: the result cannot be placed in the screening window"
         used = []
@@ -48,19 +72,21 @@ class ObservationReader:
             if "dataAbsentReason" not in component and _has_value(component):
                 used += self.lab(component, data, when, f"component[{index}]")
         if used:
-            return True, "result of " + ", ".join(used)
+            report = adopt_results_of_reports(self.pool).get(id(data))
+            return True, "result of " + ", ".join(used) + (
+                f" (no subject of its own: the patient of {report}, which lists it)"
+                if report else "")
         if "dataAbsentReason" in data:
             return False, "no value (dataAbsentReason)"
         return False, "not a test the protocol uses"
 
     def lab(self, part: dict, obs: dict, when: dt.date | None, where: str = "") -> list[str]:
         """Add one result (an Observation or one of its components) if the test is known."""
-        test = lookup(self.term, part.get("code"), QL.Test)
+        test, written = _test_of(self.term, part.get("code"))
         if test is None or when is None:
             return []
         value, unit = _value(part, self.term)
-        item: dict[str, Any] = {"test": coded(self.term, part["code"], QL.Test), "value": value,
-                                "date": when.isoformat()}
+        item: dict[str, Any] = {"test": written, "value": value, "date": when.isoformat()}
         if unit:
             item["unit"] = unit
         high, low = _range(part.get("referenceRange") or obs.get("referenceRange") or [], unit,
@@ -69,8 +95,59 @@ class ObservationReader:
             item["uln"] = high
         if low is not None:
             item["lln"] = low
+        info = self.term.tests.get(test)
+        if info is not None and info.value_set == QL.QualitativeResult:
+            _interpret(item, part.get("interpretation") or obs.get("interpretation"))
         self.rec["observations"].append(item)
         return [self.term.label(test) + (f" ({where})" if where else "")]
+
+    def karnofsky(self, data: dict, when: dt.date | None) -> tuple[bool, str]:
+        """A Karnofsky score as the ECOG result its conversion row stands for (IC8.1); a score
+        that is no step of the scale is kept as an ECOG result that cannot be used, so IC8.1
+        says why it is unknown."""
+        if "dataAbsentReason" in data or not _has_value(data):
+            return False, "no value (dataAbsentReason)"
+        if when is None:
+            return False, "no effective date: the result cannot be placed in the screening window"
+        rules = reading_rules()
+        score, shown = _karnofsky_score(data)
+        row = rules.karnofsky.get(score) if score is not None else None
+        if row is None:
+            value = f"Karnofsky '{shown}', not a score of the scale (0 to 100 in steps of 10)"
+            reason = "a Karnofsky score that is not a step of the scale (IC8.1 unknown)"
+        else:
+            value = rules.labels[row]
+            low, high = rules.ecog_ranges[row]
+            reason = (f"Karnofsky {score}, read as ECOG {low}" + (f"-{high}" if high != low
+                                                                  else "") + " (IC8.1)")
+        self.rec["observations"].append({"test": self.term.label(QL.ECOGPerformanceStatus),
+                                         "value": value, "date": when.isoformat()})
+        return True, reason
+
+    def pregnancy_status(self, data: dict, when: dt.date | None) -> tuple[bool, str]:
+        """A pregnancy status is a status, not a test result: IC10 needs a negative pregnancy
+        test (criteria.md). 'Not pregnant' and 'unknown' say nothing IC10 can use and are
+        ignored; 'pregnant', or a status the reader cannot place, cannot be set aside either:
+        it is kept as a pregnancy test that cannot be interpreted, so IC10 is unknown until a
+        negative test dated after it (never met on it)."""
+        if "dataAbsentReason" in data or not _has_value(data):
+            return False, "no value (dataAbsentReason)"
+        rules = reading_rules()
+        concept = data.get("valueCodeableConcept")
+        if concept is None and isinstance(data.get("valueString"), str):
+            concept = {"text": data["valueString"]}
+        status = rules.term_of(concept, QL.PregnancyStatusValue)
+        if status in (QL.NotPregnant, QL.PregnancyStatusUnknown):
+            return False, (f"a pregnancy status ('{rules.labels[status]}'), not a pregnancy "
+                           "test: IC10 needs a negative pregnancy test")
+        if when is None:
+            return False, "no effective date: the status cannot be placed in the screening window"
+        shown = rules.labels[status] if status is not None else (_text(concept) or "unreadable")
+        self.rec["observations"].append({
+            "test": self.term.label(QL.PregnancyTest), "date": when.isoformat(),
+            "value": f"pregnancy status '{shown}' (LOINC 82810-3): a status, not a test result"})
+        return True, (f"a pregnancy status '{shown}': IC10 unknown until a negative pregnancy "
+                      "test dated after it")
 
     def project_observation(self, code: str, data: dict, when: dt.date | None
                             ) -> tuple[bool, str]:
@@ -120,3 +197,120 @@ class ObservationReader:
             item["date"] = when.isoformat()
         self.rec.setdefault("lesions", []).append(item)
         return True, "a baseline lesion measurement (IC6)"
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+def _test_of(term: Terminology, concept: object) -> tuple[Any, dict | str]:
+    """The test a CodeableConcept names and its record form. A code counts only in its own
+    system (a coding with a system the terminology does not index is never read by its bare
+    code: CDC race 2106-3 is not LOINC 2106-3); then the ontology's FHIR codings; then a
+    coding's display or the concept's text."""
+    codings = _codings(concept)
+    for coding in codings:
+        system = SYSTEMS.get(str(coding.get("system", "")))
+        prop = CODE_SYSTEMS.get(system.casefold()) if system else None
+        if prop is not None and coding.get("code"):
+            hit = term.by_code.get((prop, str(coding["code"]).strip()))
+            if hit is not None and term.is_a(hit, QL.Test):
+                return hit, _as_coded(coding, system)
+    hit = reading_rules().term_of({"coding": codings})
+    if hit is not None and term.is_a(hit, QL.Test):
+        return hit, term.label(hit)
+    for text in [*(str(c["display"]) for c in codings if c.get("display")),
+                 _concept_text(concept)]:
+        hit = term.find(text, QL.Test) if text else None
+        if hit is not None:
+            return hit, text
+    return None, ""
+
+
+def _karnofsky_score(data: dict) -> tuple[int | None, str]:
+    """The score of a Karnofsky Observation (valueInteger, valueQuantity, a string such as
+    '90%', or a coded value whose code or display is one, as the German MII module codes it)."""
+    candidates: list[object] = []
+    if "valueInteger" in data:
+        candidates.append(data["valueInteger"])
+    if "valueQuantity" in data:
+        candidates.append((data["valueQuantity"] or {}).get("value"))
+    if "valueString" in data:
+        candidates.append(data["valueString"])
+    concept = data.get("valueCodeableConcept")
+    for coding in _codings(concept):
+        candidates += [coding.get("code"), coding.get("display")]
+    candidates.append(_concept_text(concept))
+    shown = next((str(c) for c in candidates if c is not None), "")
+    for candidate in candidates:
+        number = _decimal(candidate) if not isinstance(candidate, str) else None
+        if isinstance(candidate, str) and _SCORE.match(candidate):
+            number = Decimal(_SCORE.match(candidate).group(1))
+        if number is not None and number == number.to_integral_value():
+            return int(number), shown
+    return None, shown
+
+
+def _interpret(item: dict, interpretation: object) -> None:
+    """A number for a test read as positive or negative (a quantitative hCG): the laboratory's
+    interpretation decides (POS/DET/H... positive, NEG/ND/N negative), unless its reference
+    range says otherwise; an interpretation that says neither, or one that contradicts the
+    range, leaves a value that cannot be used (IC10 unknown, with the reason). Without an
+    interpretation the number stays, to be read against its upper limit (above = positive)."""
+    concepts = [c for c in interpretation or [] if isinstance(c, dict)] \
+        if isinstance(interpretation, list) else []
+    number = _decimal(item["value"])
+    if not concepts or number is None:
+        return
+    rules = reading_rules()
+    said = {rules.term_of(c, QL.QualitativeResult) for c in concepts}
+    shown = ", ".join(filter(None, (_text(c) or next(iter(_codings(c)), {}).get("code")
+                                    for c in concepts))) or "unreadable"
+    quantity = f"{item['value']} {item.get('unit') or ''}".strip()
+    uln = _decimal(item.get("uln"))
+    if len(said) != 1 or None in said:
+        item["value"] = (f"{quantity} with the interpretation '{shown}', which says neither "
+                         "positive nor negative")
+    elif uln is not None and (number > uln) != (said == {QL.Positive}):
+        item["value"] = (f"{quantity} read as '{shown}' by the laboratory, which its reference "
+                         f"range (upper limit {item['uln']}) contradicts")
+    else:
+        item["value"] = rules.labels[said.pop()]
+    for key in ("unit", "uln", "lln"):
+        item.pop(key, None)
+
+
+def adopt_results_of_reports(pool: Pool) -> dict[int, str]:
+    """A result without a subject of its own that a DiagnosticReport of a patient lists is
+    that patient's (R4: DiagnosticReport.result holds the report's observations): it takes its
+    subject from the report, once per pool, before any resource is given to its patient. A
+    result listed by reports of two different patients gets none (it is not guessed). Returns
+    the adopted results (id of their JSON -> the report), for the report's reasons."""
+    adopted = _ADOPTED.get(pool)
+    if adopted is not None:
+        return adopted
+    adopted = _ADOPTED[pool] = {}
+    owners: dict[int, tuple[Entry, Entry | None, Entry]] = {}
+    for report in pool.entries:
+        if report.type != "DiagnosticReport":
+            continue
+        patient = pool.patient_of(report)
+        for result in report.data.get("result") or []:
+            ref = result.get("reference") if isinstance(result, dict) else None
+            target = pool.resolve_entry(ref, report) if isinstance(ref, str) else None
+            if target is None or target.type != "Observation" or "subject" in target.data:
+                continue
+            seen = owners.get(id(target))
+            same = seen is None or seen[1] is patient
+            owners[id(target)] = (target, patient if same else None, report)
+    for target, patient, report in owners.values():
+        for reference in (patient.full_url, patient.key) if patient is not None else ():
+            if reference is None:
+                continue
+            target.data["subject"] = {"reference": reference}
+            if pool.patient_of(target) is patient:
+                adopted[id(target.data)] = report.key
+                break
+            del target.data["subject"]
+    return adopted
+
+
+_ADOPTED: weakref.WeakKeyDictionary[Pool, dict[int, str]] = weakref.WeakKeyDictionary()

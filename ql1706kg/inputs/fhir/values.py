@@ -10,15 +10,24 @@ lives here, above the codes it reads and below the readers that use it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from rdflib import Graph, Literal, URIRef
+
 from ...errors import UnitError
-from ...protocol.terminology import Terminology
+from ...protocol.namespaces import QL, RDF, RDFS, SKOS
+from ...protocol.resources import ontology_files
+from ...protocol.terminology import Terminology, normalise_name
 from ...protocol.units import convert
-from .codes import _codes, _project_code, _text
+from .codes import _codes, _codings, _concept_text, _project_code, _text
 
 UCUM = "http://unitsofmeasure.org"
+# The ontology files that hold the FHIR reading rules (the consent rule and the KPS table in the
+# schema, the FHIR codings of tests and results beside the tests).
+_RULE_FILES = ("ql1706kg.ttl", "terminology-tests.ttl")
 
 
 def _date(value: object) -> dt.date | None:
@@ -137,3 +146,87 @@ def _decimal(value: object) -> Decimal | None:
     except InvalidOperation:
         return None
     return number if number.is_finite() else None
+
+
+# -- reading rules kept as data in the ontology ---------------------------------------------------
+
+@dataclass
+class ReadingRules:
+    """What the FHIR reader takes from the ontology beyond the terminology's tables: the rule
+    that makes a Consent the study's ICF, the FHIR codings (``ql:fhirCoding``, tokens
+    ``system|code``) of tests, results and statuses outside the shared code reference, and the
+    Karnofsky conversion rows. Read once per process from the Turtle files (a few ms)."""
+
+    codings: dict[tuple[str, str], URIRef] = field(default_factory=dict)
+    names: dict[str, URIRef] = field(default_factory=dict)
+    types: dict[URIRef, frozenset[URIRef]] = field(default_factory=dict)
+    labels: dict[URIRef, str] = field(default_factory=dict)
+    consent_scopes: frozenset[tuple[str, str]] = frozenset()
+    consent_scope_texts: frozenset[str] = frozenset()
+    consent_statuses: frozenset[str] = frozenset()
+    voiding_provisions: frozenset[str] = frozenset()
+    karnofsky: dict[int, URIRef] = field(default_factory=dict)
+    ecog_ranges: dict[URIRef, tuple[int, int]] = field(default_factory=dict)
+
+    def is_a(self, term: URIRef, cls: URIRef) -> bool:
+        return cls in self.types.get(term, ())
+
+    def term_of(self, concept: object, cls: URIRef | None = None) -> URIRef | None:
+        """The term a CodeableConcept stands for by its FHIR coding (the system must match),
+        else by a coding's display or the concept's text; ``cls`` restricts the terms."""
+        codings = _codings(concept)
+        for coding in codings:
+            hit = self.codings.get((str(coding.get("system", "")), str(coding.get("code", ""))))
+            if hit is not None and (cls is None or self.is_a(hit, cls) or hit == cls):
+                return hit
+        words = [str(c["display"]) for c in codings if c.get("display")]
+        words += [_concept_text(concept) or ""]
+        for word in words:
+            hit = self.names.get(normalise_name(word)) if word else None
+            if hit is not None and (cls is None or self.is_a(hit, cls) or hit == cls):
+                return hit
+        return None
+
+    def coded(self, concept: object, term: URIRef) -> bool:
+        """Whether a CodeableConcept carries one of ``term``'s FHIR codings (or its name)."""
+        return self.term_of(concept, term) == term
+
+
+def _token(value: object) -> tuple[str, str]:
+    system, _, code = str(value).rpartition("|")
+    return system, code
+
+
+@functools.cache
+def reading_rules() -> ReadingRules:
+    """The reading rules of the bundled ontology (see :class:`ReadingRules`)."""
+    graph = Graph()
+    for path in ontology_files():
+        if path.name in _RULE_FILES:
+            graph.parse(path, format="turtle")
+    rules = ReadingRules()
+    named = set()
+    for term, token in graph.subject_objects(QL.fhirCoding):
+        rules.codings.setdefault(_token(token), term)
+        named.add(term)
+    for row, score in graph.subject_objects(QL.karnofskyScore):
+        rules.karnofsky[int(score)] = row
+        rules.ecog_ranges[row] = (int(graph.value(row, QL.ecogMinimum)),
+                                  int(graph.value(row, QL.ecogMaximum)))
+        named.add(row)
+    for term in named:
+        rules.types[term] = frozenset(graph.objects(term, RDF.type))
+        for prop in (RDFS.label, SKOS.altLabel):
+            for name in graph.objects(term, prop):
+                rules.names.setdefault(normalise_name(str(name)), term)
+        label = graph.value(term, RDFS.label)
+        rules.labels[term] = str(label) if isinstance(label, Literal) else str(term)
+    rule = next(graph.subjects(RDF.type, QL.ConsentRule), None)
+    if rule is not None:
+        rules.consent_scopes = frozenset(_token(t) for t in graph.objects(rule, QL.acceptedScope))
+        rules.consent_scope_texts = frozenset(
+            str(t).casefold() for t in graph.objects(rule, QL.acceptedScopeText))
+        rules.consent_statuses = frozenset(map(str, graph.objects(rule, QL.acceptedStatus)))
+        rules.voiding_provisions = frozenset(
+            map(str, graph.objects(rule, QL.voidingProvisionType)))
+    return rules
