@@ -215,10 +215,15 @@ class MedicationReader:
 def drug_item(index: DrugIndex, concept: dict) -> DrugItem:
     """One CodeableConcept read as a drug: the first coding (or the text) that names a drug
     the terminology knows, else the one that says most about what the drug may be."""
-    codings = [c for c in _codings(concept) if c.get("code")]
-    atc = tuple(str(c["code"]) for c in codings if SYSTEMS.get(c.get("system", "")) == "ATC")
+    codings = _codings(concept)
+    atc = tuple(str(c["code"]) for c in codings
+                if c.get("code") and SYSTEMS.get(c.get("system", "")) == "ATC")
     candidates: list[tuple[dict | str, DrugReading]] = []
     for coding in codings:
+        if not coding.get("code"):
+            if coding.get("display"):  # a display without a code is a name
+                candidates.append((str(coding["display"]), index.read(str(coding["display"]))))
+            continue
         system = SYSTEMS.get(coding.get("system", ""), coding.get("system", ""))
         value = {"system": system, "code": str(coding["code"])}
         if coding.get("display"):
