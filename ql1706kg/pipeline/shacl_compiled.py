@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.collection import Collection
 from rdflib.term import Node
 
 from ..protocol.namespaces import RDF, RDFS, SH
@@ -79,7 +78,23 @@ def _subclasses(data: Data, cls: Node) -> list[Node]:
     return out
 
 
-def compile_shapes(shapes: Graph) -> CompiledShapes:
+def rdf_list(graph: Data, head: Node | None) -> list[Node]:
+    """The members of an RDF list (rdf:first/rdf:rest), in order, as ``Graph.items`` reads
+    them (for any graph with ``value``)."""
+    out: list[Node] = []
+    chain = {head}
+    while head:
+        item = graph.value(head, RDF.first)
+        if item is not None:
+            out.append(item)
+        head = graph.value(head, RDF.rest)
+        if head in chain:
+            raise ValueError("List contains a recursive rdf:rest reference")
+        chain.add(head)
+    return out
+
+
+def compile_shapes(shapes: Data) -> CompiledShapes:
     """Compile every shape with a target (and, through them, every shape they use)."""
     compiler = _Compiler(shapes)
     compiled = CompiledShapes()
@@ -95,7 +110,7 @@ def compile_shapes(shapes: Graph) -> CompiledShapes:
 
 
 class _Compiler:
-    def __init__(self, shapes: Graph) -> None:
+    def __init__(self, shapes: Data) -> None:
         self.g = shapes
         self.memo: dict[Node, Check] = {}
 
@@ -191,7 +206,7 @@ class _Compiler:
         return out
 
     def list_of(self, head: Node) -> list[Node]:
-        return list(Collection(self.g, head))
+        return rdf_list(self.g, head)
 
     def path(self, node: Node) -> Path:
         if isinstance(node, URIRef):

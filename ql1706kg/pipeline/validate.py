@@ -1,11 +1,19 @@
-"""Validate patient graphs against the shapes with pySHACL, cheaply and repeatably.
+"""The shapes, loaded and indexed once; validation with the compiled evaluator (the default)
+or pySHACL (the reference).
 
-The shapes are parsed once per process and pySHACL's ``ShapesGraph`` (with its cache of
-compiled shapes) is reused for every call; the report graph and text are not built unless
-asked for (``report_graph``). Patients are validated in small batches: one data graph holding
-several disjoint patient graphs, split by focus node afterwards (pitfalls.md measured ~4.5 ms
-per patient in batches of 10-60 against ~11 ms one by one). No inference runs here: lifting
-already brought the types of every referenced term from the precomputed closure.
+Cold start: the shapes' triples and the index of top-level shapes are cached on disk
+(:mod:`ql1706kg.protocol.resources`), keyed by the hash of the shapes files, the ontology files
+and this module's code, so a run parses no Turtle and imports no pySHACL (~0.1 s and ~0.1 s);
+the evaluator's checks are compiled from the cached triples in a few milliseconds. pySHACL and
+its parsed, compiled ``ShapesGraph`` are made only when the reference engine or the W3C
+report is asked for.
+
+With pySHACL, the ``ShapesGraph`` (with its cache of compiled shapes) is reused for every
+call; the report graph and text are not built unless asked for (``report_graph``). Patients
+are validated in small batches: one data graph holding several disjoint patient graphs, split
+by focus node afterwards (pitfalls.md measured ~4.5 ms per patient in batches of 10-60
+against ~11 ms one by one). No inference runs here: lifting already brought the types of
+every referenced term from the precomputed closure.
 """
 
 from __future__ import annotations
@@ -16,21 +24,23 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
-from pyshacl import Validator
-from pyshacl.constraints.constraint_component import ConstraintComponent
-from pyshacl.graph_abstraction import DataGraph
-from pyshacl.monkey import rdflib_bool_patch, rdflib_bool_unpatch
-from pyshacl.rdfutil import load_from_source
-from pyshacl.shapes_graph import ShapesGraph
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.collection import Collection
 
 from ..errors import ShapesError
-from ..protocol.namespaces import QL, RDF, RDFS, SH, interned_graph
-from ..protocol.resources import shape_files
+from ..protocol.namespaces import QL, RDF, RDFS, SH, dumps_interned, interned_graph
+from ..protocol.resources import (
+    cache_dir,
+    content_hash,
+    ontology_files,
+    read_cache,
+    shape_files,
+    write_cache,
+)
+from ..version import __version__
 from .graph import PatientGraph
-from .shacl_compiled import CompiledShapes, Unsupported, compile_shapes
+from .shacl_compiled import CompiledShapes, Unsupported, compile_shapes, rdf_list
 
 OUTCOME_OF = {QL.NotApplicable: "not_applicable", QL.NotMet: "not_met", QL.Unknown: "unknown"}
 _NESTING = (SH.property, SH.node, SH.qualifiedValueShape, SH["not"])
@@ -66,14 +76,39 @@ class Violation:
 
 @dataclass
 class Shapes:
-    """The parsed shapes, pySHACL's compiled form, and the index of top-level shapes."""
+    """The shapes: their triples, the compiled evaluator, the index of top-level shapes, and,
+    made on first use, the rdflib graph and pySHACL's compiled form (``graph``, ``compiled``).
+    """
 
-    graph: Graph
-    compiled: ShapesGraph
+    triples: tuple  # the shapes graph's triples, terms shared (namespaces.intern)
     fast: CompiledShapes | None = None  # None when the shapes use a feature it lacks
     info: dict[URIRef, ShapeInfo] = field(default_factory=dict)
     owner: dict[object, URIRef] = field(default_factory=dict)
     _by_criterion: dict[str | None, list[ShapeInfo]] = field(default_factory=dict, repr=False)
+    prefixes: tuple[tuple[str, str], ...] = ()
+    _graph: Graph | None = field(default=None, repr=False)
+    _compiled: object = field(default=None, repr=False)
+
+    @property
+    def graph(self) -> Graph:
+        """The shapes in an rdflib graph (for pySHACL), with their prefixes, made on first use
+        from the same triples (so the same blank nodes) as the evaluator and the index."""
+        if self._graph is None:
+            graph = Graph()
+            for prefix, namespace in self.prefixes:
+                graph.bind(prefix, namespace, override=True, replace=True)
+            graph.addN((s, p, o, graph) for s, p, o in self.triples)
+            self._graph = graph
+        return self._graph
+
+    @property
+    def compiled(self):
+        """pySHACL's ``ShapesGraph`` of the shapes (imports pySHACL), made on first use."""
+        if self._compiled is None:
+            from pyshacl.shapes_graph import ShapesGraph
+
+            self._compiled = ShapesGraph(self.graph)
+        return self._compiled
 
     def by_criterion(self, criterion: str) -> list[ShapeInfo]:
         """Return the shapes of one criterion, in a stable order (indexed on first use)."""
@@ -85,6 +120,9 @@ class Shapes:
 
 def load_shapes_graph() -> Graph:
     """Parse the bundled shapes the way pySHACL loads a shapes graph."""
+    from pyshacl.monkey import rdflib_bool_patch, rdflib_bool_unpatch
+    from pyshacl.rdfutil import load_from_source
+
     graph = Graph()
     rdflib_bool_patch()
     try:
@@ -97,9 +135,44 @@ def load_shapes_graph() -> Graph:
 
 @cache
 def shapes() -> Shapes:
-    """Return the shapes, parsed and indexed once per process."""
-    graph = interned_graph(load_shapes_graph())
-    result = Shapes(graph=graph, compiled=ShapesGraph(graph), fast=_compile(graph))
+    """Return the shapes, indexed once per process: from the on-disk cache when no shapes or
+    ontology file (nor this code) has changed, else parsed and indexed, and cached."""
+    key = _shapes_hash()
+    path = cache_dir() / f"shapes-{key}.pickle"
+    cached = read_cache(path, lambda value: isinstance(value, dict)
+                        and value.get("version") == key)
+    if cached is not None:
+        try:
+            return _from_cache(cached)
+        except Exception:  # a cache that unpickles but does not fit: rebuild it
+            pass
+    result = _index(interned_graph(load_shapes_graph()))
+    write_cache(path, dumps_interned({"version": key, "triples": result.triples,
+                                      "prefixes": result.prefixes, "info": result.info,
+                                      "owner": result.owner}))
+    return result
+
+
+def _shapes_hash() -> str:
+    here = Path(__file__).resolve().parent
+    code = b"".join((here / name).read_bytes() for name in ("validate.py", "shacl_compiled.py"))
+    return content_hash((*shape_files(), *ontology_files()), __version__.encode(), code)
+
+
+def _from_cache(cached: dict) -> Shapes:
+    triples = tuple(cached["triples"])
+    info, owner = dict(cached["info"]), dict(cached["owner"])
+    if not info or not all(isinstance(v, ShapeInfo) for v in info.values()):
+        raise ValueError("no shape index")
+    prefixes = tuple((str(p), str(n)) for p, n in cached["prefixes"])
+    return Shapes(triples=triples, fast=_compile(PatientGraph(triples)), info=info,
+                  owner=owner, prefixes=prefixes)
+
+
+def _index(graph: Graph) -> Shapes:
+    """Index a parsed shapes graph: top-level shapes, who owns each nested shape."""
+    result = Shapes(triples=tuple(graph), fast=_compile(graph), _graph=graph,
+                    prefixes=tuple((str(p), str(n)) for p, n in graph.namespaces()))
     for top in set(graph.subjects(QL.criterion, None)) | set(graph.subjects(QL.role, None)):
         nested = _nested_shapes(graph, top)
         numeric = any(graph.value(n, c) is not None for n in nested for c in _NUMERIC)
@@ -142,7 +215,7 @@ def _nested_shapes(graph: Graph, top: URIRef) -> Iterable[object]:
         children = [o for p in _NESTING for o in graph.objects(node, p)]
         for p in _LISTS:
             for head in graph.objects(node, p):
-                children.extend(Collection(graph, head))
+                children.extend(rdf_list(graph, head))
         for child in children:
             # named helper shapes (qls:HasChordoma) belong to every shape using them: only
             # blank nodes are attributed to their owner
@@ -152,15 +225,22 @@ def _nested_shapes(graph: Graph, top: URIRef) -> Iterable[object]:
     return seen
 
 
-class _ResultsOnly(Validator):
+@cache
+def _results_only():
     """A pySHACL Validator that hands back raw results instead of building a report."""
+    from pyshacl import Validator
 
-    @classmethod
-    def create_validation_report(cls, sg, conforms, results):  # type: ignore[override]
-        return results, ""
+    class ResultsOnly(Validator):
+        @classmethod
+        def create_validation_report(cls, sg, conforms, results):  # type: ignore[override]
+            return results, ""
+
+    return ResultsOnly
 
 
 def _options() -> dict:
+    from pyshacl import Validator
+
     options: dict = {"inference": "none", "advanced": False, "inplace": True,
                      "allow_warnings": False, "allow_infos": False}
     Validator._load_default_options(options)
@@ -177,6 +257,8 @@ def _without_result_texts() -> Iterator[None]:
     then throws away for nested shapes and that we never read (explanations come from our own
     sh:message and the ontology). The W3C report (``report_graph``) keeps them.
     """
+    from pyshacl.constraints.constraint_component import ConstraintComponent
+
     saved = (ConstraintComponent.make_v_result_description,
              ConstraintComponent.make_generic_messages)
     ConstraintComponent.make_v_result_description = _no_description  # type: ignore[method-assign]
@@ -232,9 +314,11 @@ def validate_graphs(graphs: list[PatientGraph], engine_name: str | None = None) 
 
 def validate_graph(data: Graph) -> list[Violation]:
     """Validate one data graph (one or several patients) with pySHACL, the reference."""
+    from pyshacl.graph_abstraction import DataGraph
+
     index = shapes()
-    validator = _ResultsOnly(DataGraph.from_rdflib(data), shacl_graph=index.graph,
-                             options=_options())
+    validator = _results_only()(DataGraph.from_rdflib(data), shacl_graph=index.graph,
+                                options=_options())
     validator.shacl_graph = index.compiled  # reuse the compiled shapes
     with _without_result_texts():
         _conforms, results, _ = validator.run()
@@ -259,6 +343,9 @@ def _violation(raw: tuple, index: Shapes) -> Violation | None:
 
 def report_graph(data: Graph) -> Graph:
     """Return pySHACL's full W3C validation report for a data graph (for --shacl-report)."""
+    from pyshacl import Validator
+    from pyshacl.graph_abstraction import DataGraph
+
     validator = Validator(DataGraph.from_rdflib(data), shacl_graph=shapes().graph,
                           options=_options())
     validator.shacl_graph = shapes().compiled

@@ -11,9 +11,11 @@ Profiled before this: ~2.5 million ``__eq__`` calls for 2,000 patients.
 from __future__ import annotations
 
 import dataclasses
+import io
+import pickle
 from typing import Any
 
-from rdflib import Graph, Namespace, URIRef
+from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import OWL as _OWL
 from rdflib.namespace import PROV as _PROV
 from rdflib.namespace import RDF as _RDF
@@ -47,6 +49,34 @@ def intern_all(value: Any) -> Any:
     return value
 
 
+def _interned_iri(value: str) -> URIRef:
+    """Unpickling a URIRef: the shared object (named in pickles; keep its name)."""
+    return intern(URIRef(value))
+
+
+def _literal(lexical: str, language: str | None, datatype: URIRef | None) -> Literal:
+    """Unpickling a Literal: its lexical form exactly as it was (named in pickles)."""
+    return Literal(lexical, lang=language, datatype=datatype, normalize=False)
+
+
+class _InterningPickler(pickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is URIRef:
+            return _interned_iri, (str(obj),)
+        if type(obj) is Literal:
+            return _literal, (str(obj), obj.language, obj.datatype)
+        return NotImplemented
+
+
+def dumps_interned(value: Any) -> bytes:
+    """Pickle a table whose URIRefs, when loaded, are the shared objects: loading is then one
+    ``pickle.loads`` (each distinct IRI interned once, as pickle keeps one copy of each
+    object), with no walk over the table like :func:`intern_all`."""
+    buffer = io.BytesIO()
+    _InterningPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return buffer.getvalue()
+
+
 def interned_graph(graph: Graph) -> Graph:
     """A copy of ``graph`` whose URIRefs are the shared objects (prefixes kept)."""
     copy = Graph(namespace_manager=graph.namespace_manager)
@@ -76,7 +106,7 @@ OWL, PROV, RDF, RDFS, SH, SKOS, XSD = (
     _CachedNamespace(str(ns)) for ns in (_OWL, _PROV, _RDF, _RDFS, _SH, _SKOS, _XSD))
 
 __all__ = ["OWL", "PROV", "QL", "QLP", "QLR", "QLS", "RDF", "RDFS", "SH", "SKOS", "XSD",
-           "bind_prefixes", "intern", "intern_all", "interned_graph"]
+           "bind_prefixes", "dumps_interned", "intern", "intern_all", "interned_graph"]
 
 
 def bind_prefixes(graph: Graph) -> Graph:

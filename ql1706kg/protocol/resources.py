@@ -1,16 +1,30 @@
-"""Where the bundled ontology, shapes and queries are.
+"""Where the bundled ontology, shapes and queries are, and where tables derived from them are
+cached.
 
 An installed wheel carries ``ontology/`` and ``shapes/`` as package data under
 ``ql1706kg/data/``; an editable install or a source checkout has them at the top of the
 repository. Package data is tried first, then the source tree, so both work (see
 shared/design/pitfalls.md, "Packaging top-level data").
+
+Tables derived from the protocol (the terminology from the ontology's OWL-RL closure, the
+indexed shapes) are cached in ``$QL1706KG_CACHE/ql1706kg`` (else ``$XDG_CACHE_HOME/ql1706kg``,
+else ``~/.cache/ql1706kg``), each file named by the hash of everything it was made from, so an
+edited ``.ttl`` file (or a new release) is a new name and the old file is simply not read. A
+cache file that cannot be read, or is corrupt, is rebuilt; one that cannot be written only
+costs speed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import pickle
+from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 _PACKAGE = "ql1706kg"
 
@@ -47,3 +61,46 @@ def query_dir() -> Path:
 def unit_cache_file() -> Path:
     """Return the shipped, pre-warmed table of UCUM conversion factors."""
     return Path(str(resources.files(_PACKAGE) / "unit_factors.json"))
+
+
+def cache_dir() -> Path:
+    """The folder of the on-disk caches (see the module's docstring)."""
+    base = os.environ.get("QL1706KG_CACHE") or os.environ.get("XDG_CACHE_HOME")
+    return Path(base) / "ql1706kg" if base else Path.home() / ".cache" / "ql1706kg"
+
+
+def content_hash(files: Iterable[Path], *extra: bytes) -> str:
+    """A short hash of some bytes and of the names and contents of some files."""
+    digest = hashlib.sha256()
+    for part in extra:
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    for path in files:
+        digest.update(path.name.encode())
+        data = path.read_bytes()
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()[:16]
+
+
+def read_cache(path: Path, valid: Callable[[Any], bool]) -> Any:
+    """The object pickled in ``path``, or None when it is missing, unreadable, corrupt or not
+    ``valid`` (whatever unpickling raises: a damaged file must never stop a run)."""
+    try:
+        value = pickle.loads(path.read_bytes())
+    except Exception:
+        return None
+    return value if valid(value) else None
+
+
+def write_cache(path: Path, data: bytes) -> None:
+    """Put ``data`` in ``path`` atomically (a temporary file renamed over it, so a reader never
+    sees half a file); a failure (read-only home, disk full) is ignored."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()

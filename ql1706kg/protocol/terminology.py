@@ -9,20 +9,17 @@ a machine pays for owlrl; editing a .ttl file invalidates the cache by itself.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import pickle
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from rdflib import BNode, Graph, Literal, URIRef
 
 from ..version import __version__
-from .namespaces import OWL, QL, RDF, RDFS, SKOS, intern_all
-from .resources import ontology_files
+from .namespaces import OWL, QL, RDF, RDFS, SKOS, dumps_interned, intern_all
+from .resources import cache_dir, content_hash, ontology_files, read_cache, write_cache
 
 # How a code system is named in input -> the ontology's annotation property for it.
 CODE_SYSTEMS: dict[str, URIRef] = {
@@ -44,6 +41,7 @@ DRUG_FACT_PROPERTIES = (*(QL[name] for name in (
     "indicatesIntolerance", "keptWhenUnclassified")), SKOS.altLabel)
 
 
+@lru_cache(maxsize=1 << 14)  # a cohort repeats its names: folded once each
 def normalise_name(text: str) -> str:
     """Fold a name for lookup: case, apostrophes, punctuation and spacing do not matter."""
     text = text.casefold().replace("'", "").replace("’", "")
@@ -171,41 +169,28 @@ def closure_graph() -> Graph:
 
 
 def _ontology_hash() -> str:
-    digest = hashlib.sha256(__version__.encode())
-    digest.update(Path(__file__).read_bytes())  # a new table layout invalidates old caches
-    for path in ontology_files():
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    # this file too: a new table layout invalidates old caches
+    return content_hash(ontology_files(), __version__.encode(), Path(__file__).read_bytes())
 
 
 def _cache_dir() -> Path:
-    base = os.environ.get("QL1706KG_CACHE") or os.environ.get("XDG_CACHE_HOME")
-    return Path(base) / "ql1706kg" if base else Path.home() / ".cache" / "ql1706kg"
+    return cache_dir()
 
 
 @cache
 def terminology() -> Terminology:
-    """Return the terminology, from the on-disk cache when the ontology has not changed."""
+    """Return the terminology, from the on-disk cache when the ontology has not changed (the
+    cache's IRIs load as the shared objects of :mod:`.namespaces`); a missing, unreadable or
+    corrupt cache is rebuilt."""
     key = _ontology_hash()
     path = _cache_dir() / f"terminology-{key}.pickle"
-    try:
-        with path.open("rb") as handle:
-            cached = pickle.load(handle)
-        if isinstance(cached, Terminology) and cached.version == key:
-            return intern_all(cached)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-        pass
-    built = build_terminology(closure_graph(), key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with tmp.open("wb") as handle:
-            pickle.dump(built, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only home only costs speed, never correctness
-    return intern_all(built)
+    cached = read_cache(path, lambda value: isinstance(value, Terminology)
+                        and value.version == key)
+    if cached is not None:
+        return cached
+    built = intern_all(build_terminology(closure_graph(), key))
+    write_cache(path, dumps_interned(built))  # a read-only home only costs speed
+    return built
 
 
 def build_terminology(closure: Graph, version: str) -> Terminology:
