@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from ql1706kg.cli import main
 from ql1706kg.errors import InputError
-from ql1706kg.semweb.query import QueryError, check_safe, named_queries, query_graph, read_rdf, run
+from ql1706kg.semweb.query import QueryError, check_safe, named_queries, query_store, read_rdf, run
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "patients"
@@ -19,9 +19,9 @@ AS_OF = "2026-11-20"
 
 @pytest.fixture(scope="module")
 def graph():
-    graph, errors = query_graph([EXAMPLES], as_of=AS_OF)
-    assert errors == []
-    return graph
+    with query_store([EXAMPLES], as_of=AS_OF) as store:
+        assert store.errors == []
+        yield store
 
 
 def rows(graph, name: str) -> list[list[str]]:
@@ -83,10 +83,10 @@ def test_verdict_graph_files_give_the_same_rows(tmp_path, graph):
     result = runner.invoke(main, ["screen", str(EXAMPLES), "--as-of", AS_OF, "--format",
                                   "turtle", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    from_file, errors = query_graph([out])
-    assert errors == []
-    for name in ("eligible-patients", "attrition", "failing-only-on-labs"):
-        assert rows(from_file, name) == rows(graph, name)
+    with query_store([out]) as from_file:
+        assert from_file.errors == []
+        for name in ("eligible-patients", "attrition", "failing-only-on-labs"):
+            assert rows(from_file, name) == rows(graph, name)
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "json"])

@@ -20,6 +20,10 @@ from .common import (
     write_output,
 )
 
+jobs_option = click.option(
+    "--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True,
+    help="Worker processes screening patient inputs; 0 means one per CPU core.")
+
 
 def timeout_option(what: str):
     return click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30,
@@ -37,11 +41,14 @@ def timeout_option(what: str):
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
 @timeout_option("exit 3")
+@jobs_option
 @output_option
 def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool, as_of: date,
-                  window_days: int, fmt: str, timeout: float, output: Path | None) -> None:
+                  window_days: int, fmt: str, timeout: float, jobs: int,
+                  output: Path | None) -> None:
     """Run a named SPARQL query (or a .rq file) over PATHS: patient inputs, which are screened
-    first, or verdict graphs (.ttl, .jsonld, .nt). The ontology and shapes are always there.
+    first, or verdict graphs (.ttl, .nq, .jsonld, .nt, .trig, .rdf). The ontology and shapes
+    are always there; the query runs in Oxigraph over the union of all graphs.
 
     SERVICE, FROM, LOAD and updates are refused (exit 2); a query still running after
     --timeout seconds is stopped (exit 3). CSV cells a spreadsheet would read as a formula
@@ -53,7 +60,7 @@ def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool,
         evaluate,
         format_result,
         named_queries,
-        query_graph,
+        query_store,
         query_text,
     )
 
@@ -62,16 +69,17 @@ def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool,
             click.echo(f"{query.name:<22} {query.purpose}")
         return
     try:
-        prepared = check_safe(query_text(name))
+        text = query_text(name)
+        check_safe(text)
     except QueryError as exc:
         raise click.UsageError(str(exc)) from None
-    graph, errors = query_graph(paths, as_of=as_of, window_days=window_days)
-    for error in errors:
-        echo_error(error)
-    try:
-        result = evaluate(prepared, graph, timeout)
-    except QueryError as exc:
-        raise click.UsageError(str(exc)) from None
+    with query_store(paths, as_of=as_of, window_days=window_days, jobs=jobs,
+                     on_error=echo_error) as store:
+        errors = store.errors
+        try:
+            result = evaluate(text, store, timeout)
+        except QueryError as exc:
+            raise click.UsageError(str(exc)) from None
     write_output(format_result(result, fmt), output)
     sys.exit(EXIT_INPUT_ERROR if errors else EXIT_OK)
 
@@ -90,9 +98,10 @@ def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool,
                    "(default beyond loopback: a new token, printed once).")
 @click.option("--store", "store", type=click.Path(path_type=Path, file_okay=False),
               help="Keep the Oxigraph store in this folder (default: a temporary one).")
+@jobs_option
 def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: str,
                   port: int, timeout: float, token_file: Path | None,
-                  store: Path | None) -> None:
+                  store: Path | None, jobs: int) -> None:
     """Screen PATHS and serve ontology, shapes and verdicts read-only over SPARQL 1.1.
 
     Queries go to http://HOST:PORT/query; each assessment is a named graph (its IRI), the
@@ -100,6 +109,7 @@ def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: 
     and the default graph is their union. SERVICE and updates are refused (403); a query still
     running after --timeout seconds is stopped (504). Runs until Ctrl-C, SIGTERM or SIGHUP.
     """
+    from ..semweb.dataset import load_inputs
     from ..semweb.serve import (
         SettingError,
         is_loopback,
@@ -107,7 +117,6 @@ def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: 
         open_gate,
         read_token,
         run_endpoint,
-        verdicts_for,
     )
 
     try:
@@ -116,13 +125,15 @@ def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: 
     except SettingError as exc:
         raise click.UsageError(str(exc)) from None
     started = False
+    errors: list = []
     try:
         shown_token = None
         if token is None and not is_loopback(gate):
             token = shown_token = new_token()
-        verdicts, errors = verdicts_for(paths, as_of, window_days)
-        for error in errors:
-            echo_error(error)
+
+        def fill(into) -> None:
+            errors.extend(load_inputs(into, paths, as_of, window_days, jobs, split=True,
+                                      on_error=echo_error))
 
         def announce() -> None:
             nonlocal started
@@ -135,7 +146,7 @@ def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: 
                 click.echo(f"token (shown once; send 'Authorization: Bearer TOKEN'): "
                            f"{shown_token}", err=True)
 
-        run_endpoint(gate, verdicts, timeout, token, announce, store)
+        run_endpoint(gate, fill, timeout, token, announce, store)
     except KeyboardInterrupt:
         if not started:
             raise

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from rdflib import Graph
 
-from .serve import ServeError, SettingError, assessment_graphs
+from .dataset import assessment_graphs
+from .serve import ServeError, SettingError
 
 ENV_TOKEN = "QL1706KG_PUSH_TOKEN"
 ENV_USER = "QL1706KG_PUSH_USER"

@@ -1,14 +1,14 @@
 """Named SPARQL queries over verdict graphs, the ontology and the shapes.
 
 The named queries ship in ``ql1706kg/queries/*.rq``; each opens with a comment saying why it
-exists. A query is run over one graph holding the verdicts (screened from patient inputs, or
-read from verdict graphs written by ``screen --format turtle|jsonld``), the ontology and the
-shapes, so a query can join results to criteria and thresholds.
+exists. A query is run over a store (:class:`~.dataset.QueryStore`: Oxigraph, on disk, in a
+temporary folder) holding the verdicts (screened from patient inputs, or read from verdict
+graphs written by ``screen --format turtle|nquads|jsonld``), the ontology and the shapes, so a
+query can join results to criteria and thresholds; the default graph is the union of all.
 
 User-supplied SPARQL never reaches the network (:mod:`.safety`: updates, ``SERVICE``, ``LOAD``
-and dataset clauses, which rdflib would dereference, are refused), verdict files are read
-without any fetch (:mod:`.rdf_input`), and a query is stopped at its timeout
-(:mod:`.evaluate`).
+and dataset clauses are refused), verdict files are read without any fetch
+(:mod:`.rdf_input`), and a query is stopped at its timeout (:mod:`.evaluate`).
 """
 
 from __future__ import annotations
@@ -28,15 +28,17 @@ from ..pipeline.results import ScreeningError
 from ..pipeline.validate import load_shapes_graph
 from ..protocol.namespaces import bind_prefixes
 from ..protocol.terminology import load_ontology
+from .dataset import QueryStore, input_error
 from .evaluate import DEFAULT_TIMEOUT, QueryTimeout, evaluate
 from .rdf_input import RDF_SUFFIXES, is_rdf, read_rdf
 from .results import QueryResult, format_result, format_rows
 from .safety import QueryError, QueryRefused, has_dataset_clause, parse_query
+from .store import Store
 
 __all__ = ["DEFAULT_TIMEOUT", "RDF_SUFFIXES", "NamedQuery", "QueryError", "QueryRefused",
-           "QueryResult", "QueryTimeout", "check_safe", "evaluate", "format_result", "format_rows",
-           "input_error", "is_rdf", "named_queries", "query_graph", "query_text", "read_rdf",
-           "run", "run_query"]
+           "QueryResult", "QueryStore", "QueryTimeout", "check_safe", "evaluate",
+           "format_result", "format_rows", "input_error", "is_rdf", "named_queries",
+           "query_graph", "query_store", "query_text", "read_rdf", "run", "run_query"]
 
 
 @dataclass(frozen=True)
@@ -105,14 +107,21 @@ def check_safe(text: str) -> Query:
     return prepared
 
 
-def input_error(error: InputError) -> ScreeningError:
-    """An unreadable verdict file, as the error entry every command prints and reports."""
-    return ScreeningError(error.source, error.detail, error.record, error.field)
+def query_store(inputs: Iterable[str | Path], as_of: date | str | None = None,
+                window_days: int | None = None, jobs: int = 0,
+                on_error=None) -> QueryStore:
+    """A temporary Oxigraph store to query (close it, or use it as a context manager): the
+    verdicts (read, or screened from patient inputs in ``jobs`` processes, 0 for one per
+    core), the ontology and the shapes; ``.errors`` lists the inputs that could not be
+    read."""
+    return QueryStore(inputs, as_of, window_days, jobs, on_error)
 
 
 def query_graph(inputs: Iterable[str | Path], as_of: date | str | None = None,
                 window_days: int | None = None) -> tuple[Graph, list[ScreeningError]]:
-    """One graph to query: verdicts (read, or screened from patient inputs), ontology, shapes."""
+    """One rdflib graph of verdicts (read, or screened from patient inputs), ontology and
+    shapes, for a program that wants a ``Graph`` (small batches: :func:`query_store` is the
+    store for queries at any size)."""
     from ..api import screen
     from ..outputs.render import verdict_graph
 
@@ -137,12 +146,15 @@ def query_graph(inputs: Iterable[str | Path], as_of: date | str | None = None,
     return graph, errors
 
 
-def run_query(text: str, graph: Graph, timeout: float | None = DEFAULT_TIMEOUT) -> QueryResult:
-    """Check and run a SELECT or ASK query; stopped at ``timeout`` seconds (None: no limit)."""
-    return evaluate(check_safe(text), graph, timeout)
+def run_query(text: str, target: Store | Graph, timeout: float | None = DEFAULT_TIMEOUT
+              ) -> QueryResult:
+    """Check and run a SELECT or ASK query over a store or a graph; stopped at ``timeout``
+    seconds (None: no limit)."""
+    check_safe(text)
+    return evaluate(text, target, timeout)
 
 
-def run(text: str, graph: Graph, timeout: float | None = None
+def run(text: str, target: Store | Graph, timeout: float | None = None
         ) -> tuple[list[str], list[list[str]]]:
     """Run a (checked) SELECT or ASK query; return column names and rows of plain strings."""
-    return run_query(text, graph, timeout).as_strings()
+    return run_query(text, target, timeout).as_strings()

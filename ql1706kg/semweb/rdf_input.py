@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from rdflib import Graph
@@ -26,6 +27,10 @@ from ..errors import InputError
 
 RDF_SUFFIXES = {".ttl": "turtle", ".jsonld": "json-ld", ".nt": "nt", ".rdf": "xml",
                 ".owl": "xml", ".xml": "xml", ".trig": "trig", ".nq": "nquads"}
+# The same formats as Oxigraph's loader names them.
+OXIGRAPH_FORMATS = {".ttl": "ttl", ".jsonld": "jsonld", ".nt": "nt", ".rdf": "rdf",
+                    ".owl": "rdf", ".xml": "rdf", ".trig": "trig", ".nq": "nq"}
+CHUNK_BYTES = 1 << 20
 # Verdict graphs written by `screen --format jsonld` are a few levels deep.
 MAX_JSON_DEPTH = 64
 
@@ -41,16 +46,7 @@ def read_rdf(path: Path) -> Graph:
     """Parse a verdict graph file safely; raise :class:`InputError` naming it."""
     source = str(path)
     fmt = RDF_SUFFIXES[path.suffix.lower()]
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(source, f"cannot be read: {exc.strerror or exc}") from None
-    text = _utf8(raw, source)
-    if fmt == "json-ld":
-        _check_jsonld(text, source)
-    if fmt == "xml" and ("<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper()):
-        raise InputError(source, "RDF/XML with a DOCTYPE or entities is refused (external "
-                                 "entities are never resolved)")
+    text = _checked_text(path)
     graph = Graph()
     try:
         graph.parse(data=text, format=fmt)
@@ -62,13 +58,68 @@ def read_rdf(path: Path) -> Graph:
     return graph
 
 
-def _utf8(raw: bytes, source: str) -> str:
+def _checked_text(path: Path) -> str:
+    """The whole text of a file, checked as :func:`read_rdf` describes."""
+    source = str(path)
+    fmt = RDF_SUFFIXES[path.suffix.lower()]
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(source, f"cannot be read: {exc.strerror or exc}") from None
+    text = _utf8(raw, source)
+    if fmt == "json-ld":
+        _check_jsonld(text, source)
+    if fmt == "xml" and ("<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper()):
+        raise InputError(source, "RDF/XML with a DOCTYPE or entities is refused (external "
+                                 "entities are never resolved)")
+    return text
+
+
+def checked_chunks(path: Path) -> Iterator[bytes]:
+    """The file's UTF-8 bytes (without a byte-order mark) in chunks, checked on the way as
+    :func:`read_rdf` checks them, for a parser that reads a stream (Oxigraph's loader): the
+    line-based and Turtle formats are read chunk by chunk (a file of any size in the memory
+    of one chunk), JSON-LD and RDF/XML whole. Raise :class:`InputError` naming the file, at
+    the chunk where a problem is found."""
+    if RDF_SUFFIXES[path.suffix.lower()] in ("json-ld", "xml"):
+        yield _checked_text(path).encode("utf-8")
+        return
+    source = str(path)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    try:
+        with path.open("rb") as handle:
+            while True:
+                chunk = handle.read(CHUNK_BYTES)
+                if offset == 0:
+                    _no_wide_text(chunk, source)
+                    if chunk.startswith(codecs.BOM_UTF8):
+                        chunk, offset = chunk[3:], 3
+                try:
+                    decoder.decode(chunk, final=not chunk)
+                except UnicodeDecodeError as exc:
+                    raise InputError(source, f"is not UTF-8 text (invalid byte at offset "
+                                             f"{offset + exc.start}); RDF input must be "
+                                             "UTF-8") from None
+                if not chunk:
+                    return
+                offset += len(chunk)
+                yield chunk
+    except OSError as exc:
+        raise InputError(source, f"cannot be read: {exc.strerror or exc}") from None
+
+
+def _no_wide_text(raw: bytes, source: str) -> None:
     for bom, name in _BOMS:
         if raw.startswith(bom):
             raise InputError(source, f"is {name} text; RDF input must be UTF-8")
     if len(raw) >= 2 and (raw[0] == 0 or raw[1] == 0):
         raise InputError(source, "is UTF-16 or UTF-32 text (no byte-order mark); RDF input "
                                  "must be UTF-8")
+
+
+def _utf8(raw: bytes, source: str) -> str:
+    _no_wide_text(raw, source)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

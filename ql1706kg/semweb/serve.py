@@ -1,11 +1,13 @@
 """Serve verdicts over the SPARQL 1.1 Protocol: a store, its engine and the gate in front.
 
 ``serve`` loads the ontology, the shapes and one named graph per patient assessment into an
-Oxigraph store, runs Oxigraph's read-only server on it on a private loopback port
-(:mod:`.engine`), and puts the gate (:mod:`.gate`) on the address users reach. Oxigraph is a
-real SPARQL 1.1 server shipped as one binary in the ``oxigraph`` wheel (no Java, no service
-to install); the gate adds what it lacks here: no outbound request of any kind, a timeout that
-stops the query, and a bearer token when the endpoint is reachable beyond this machine.
+Oxigraph store (:mod:`.dataset`: the verdicts are streamed from the screening into Oxigraph's
+bulk loader, never held as one graph here), runs Oxigraph's read-only server on it on a
+private loopback port (:mod:`.engine`), and puts the gate (:mod:`.gate`) on the address users
+reach. Oxigraph is a real SPARQL 1.1 server shipped as one binary in the ``oxigraph`` wheel
+(no Java, no service to install); the gate adds what it lacks here: no outbound request of
+any kind, a timeout that stops the query, and a bearer token when the endpoint is reachable
+beyond this machine.
 
 The endpoint holds patient data. Bound to a loopback address it may stay open (only this
 machine's users reach it); bound to any other address it never runs without a token: the one
@@ -20,25 +22,23 @@ import ipaddress
 import secrets
 import shutil
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from rdflib import Dataset, Graph, URIRef
+from rdflib import Graph
 
 from ..errors import EnvironmentFailure, InputError, Ql1706kgError
 from ..pipeline.results import ScreeningError
-from ..pipeline.validate import load_shapes_graph
-from ..protocol.namespaces import QL, QLP, RDF
-from ..protocol.terminology import load_ontology
+from .dataset import ONTOLOGY_GRAPH, SHAPES_GRAPH, assessment_graphs, load_protocol
 from .engine import Engine
 from .gate import Gate, Gate6, GateHandler
+from .store import Store, oxigraph_binary
 
-ONTOLOGY_GRAPH = URIRef("https://w3id.org/ql1706kg")
-SHAPES_GRAPH = URIRef("https://w3id.org/ql1706kg/shapes")
+__all__ = ["ONTOLOGY_GRAPH", "SHAPES_GRAPH", "ServeError", "SettingError", "assessment_graphs",
+           "build_store", "is_loopback", "new_token", "open_gate", "oxigraph_binary",
+           "read_token", "run_endpoint", "verdicts_for"]
 MIN_TOKEN_LENGTH = 16
 
 
@@ -50,57 +50,13 @@ class SettingError(Ql1706kgError):
     """A setting that cannot work: an unknown host, an unusable token file (a usage error)."""
 
 
-def assessment_graphs(verdicts: Graph) -> dict[URIRef, Graph]:
-    """Split a verdict graph into one graph per assessment: the assessment, its results and
-    the patient facts they cite, named by the assessment's IRI."""
-    facts: dict[str, list] = {}
-    for triple in verdicts:
-        subject = str(triple[0])
-        if subject.startswith(str(QLP)):
-            patient = str(QLP) + subject[len(str(QLP)):].split("/", 1)[0]
-            facts.setdefault(patient, []).append(triple)
-    out: dict[URIRef, Graph] = {}
-    for assessment in verdicts.subjects(RDF.type, QL.Assessment):
-        graph = Graph()
-        for node in (assessment, *verdicts.objects(assessment, QL.hasResult)):
-            for triple in verdicts.triples((node, None, None)):
-                graph.add(triple)
-        for triple in facts.get(str(verdicts.value(assessment, QL.assessedPatient)), ()):
-            graph.add(triple)
-        out[URIRef(str(assessment))] = graph
-    return out
-
-
-def dataset(verdicts: Graph) -> Dataset:
-    """Ontology, shapes and every assessment as named graphs."""
-    data = Dataset()
-    data.graph(ONTOLOGY_GRAPH).__iadd__(load_ontology())
-    data.graph(SHAPES_GRAPH).__iadd__(load_shapes_graph())
-    for name, graph in assessment_graphs(verdicts).items():
-        data.graph(name).__iadd__(graph)
-    return data
-
-
-def oxigraph_binary() -> str:
-    """The ``oxigraph`` executable of this environment."""
-    beside = Path(sys.executable).parent / "oxigraph"
-    found = str(beside) if beside.exists() else shutil.which("oxigraph")
-    if not found:
-        raise ServeError("the oxigraph server is not installed (pip install oxigraph)")
-    return found
-
-
-def build_store(verdicts: Graph, location: Path) -> Path:
-    """Load the dataset into an Oxigraph store at ``location``."""
-    location.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="ql1706kg-load-") as tmp:
-        quads = Path(tmp) / "data.nq"
-        quads.write_text(dataset(verdicts).serialize(format="nquads"), encoding="utf-8")
-        proc = subprocess.run([oxigraph_binary(), "load", "--location", str(location),
-                               "--file", str(quads)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ServeError(f"oxigraph could not load the data: {proc.stderr.strip()}")
-    return location
+def build_store(location: Path, fill: Callable[[Store], object]) -> Store:
+    """An Oxigraph store at ``location`` holding the ontology and the shapes, and whatever
+    ``fill`` loads (:func:`~.dataset.load_inputs`: the verdicts, streamed to the bulk loader)."""
+    store = Store(location, location.parent / f"{location.name}-scratch")
+    load_protocol(store)
+    fill(store)
+    return store
 
 
 def open_gate(host: str, port: int) -> Gate:
@@ -150,14 +106,17 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def run_endpoint(gate: Gate, verdicts: Graph, timeout: float, token: str | None,
-                 announce: Callable[[], None], store: Path | None = None) -> None:
-    """Load the store, start the engine behind the gate and serve until interrupted
-    (KeyboardInterrupt, which SIGTERM and SIGHUP raise): then the engine is stopped and
-    waited for, and the temporary store removed, whatever happened."""
+def run_endpoint(gate: Gate, fill: Callable[[Store], object], timeout: float,
+                 token: str | None, announce: Callable[[], None],
+                 store: Path | None = None) -> None:
+    """Load the store (``fill``), start the engine behind the gate and serve until
+    interrupted (KeyboardInterrupt, which SIGTERM and SIGHUP raise): then the engine is
+    stopped and waited for, and the temporary store removed, whatever happened."""
     with tempfile.TemporaryDirectory(prefix="ql1706kg-serve-") as tmp:
         location = store or Path(tmp) / "store"
-        build_store(verdicts, location)
+        built = build_store(location, fill)
+        if store is not None:
+            shutil.rmtree(built.scratch, ignore_errors=True)
         engine = Engine(oxigraph_binary(), location, timeout, Path(tmp) / "oxigraph.log")
         serving = None
         try:

@@ -1,0 +1,178 @@
+"""The dataset ``query`` and ``serve`` read, in an Oxigraph store: the ontology
+(``<https://w3id.org/ql1706kg>``), the shapes (``<https://w3id.org/ql1706kg/shapes>``) and the
+verdicts, one named graph per assessment.
+
+Nothing here builds a graph of the cohort in Python. Patient inputs are screened in worker
+processes that encode each patient's assessment graph as N-Quads
+(:func:`~ql1706kg.outputs.rdf_stream.patient_nquads`); this process only pipes those bytes into
+Oxigraph's bulk loader as they arrive. Verdict files are checked (:mod:`.rdf_input`: UTF-8,
+no JSON-LD context or import by reference, no RDF/XML DOCTYPE) and streamed to the loader as
+they are; ``serve`` (``split``) instead reads them with rdflib and splits them into one graph
+per assessment, as it always has. An unreadable input is an error entry; the others are used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from datetime import date
+from pathlib import Path
+
+from rdflib import Graph, URIRef
+
+from ..errors import InputError
+from ..pipeline.results import ScreeningError
+from ..protocol.namespaces import QL, QLP, RDF
+from ..protocol.resources import ontology_files, shape_files
+from .rdf_input import OXIGRAPH_FORMATS, checked_chunks, is_rdf, read_rdf
+from .store import LoadError, Store, StoreError
+
+ONTOLOGY_GRAPH = "https://w3id.org/ql1706kg"
+SHAPES_GRAPH = "https://w3id.org/ql1706kg/shapes"
+
+OnError = Callable[[ScreeningError], None]
+
+
+def input_error(error: InputError) -> ScreeningError:
+    """An unreadable verdict file, as the error entry every command prints and reports."""
+    return ScreeningError(error.source, error.detail, error.record, error.field)
+
+
+def assessment_graphs(verdicts: Graph) -> dict[URIRef, Graph]:
+    """Split a verdict graph into one graph per assessment: the assessment, its results and
+    the patient facts they cite, named by the assessment's IRI."""
+    facts: dict[str, list] = {}
+    for triple in verdicts:
+        subject = str(triple[0])
+        if subject.startswith(str(QLP)):
+            patient = str(QLP) + subject[len(str(QLP)):].split("/", 1)[0]
+            facts.setdefault(patient, []).append(triple)
+    out: dict[URIRef, Graph] = {}
+    for assessment in verdicts.subjects(RDF.type, QL.Assessment):
+        graph = Graph()
+        for node in (assessment, *verdicts.objects(assessment, QL.hasResult)):
+            for triple in verdicts.triples((node, None, None)):
+                graph.add(triple)
+        for triple in facts.get(str(verdicts.value(assessment, QL.assessedPatient)), ()):
+            graph.add(triple)
+        out[URIRef(str(assessment))] = graph
+    return out
+
+
+def load_protocol(store: Store) -> None:
+    """The ontology and the shapes, each in its named graph."""
+    store.load_files(list(ontology_files()), ONTOLOGY_GRAPH)
+    store.load_files(list(shape_files()), SHAPES_GRAPH)
+
+
+def load_inputs(store: Store, inputs: Iterable[str | Path], as_of: date | str | None,
+                window_days: int | None, jobs: int = 0, split: bool = False,
+                on_error: OnError | None = None) -> list[ScreeningError]:
+    """Screen the patient inputs and read the verdict files into ``store``; return the error
+    entries (each also given to ``on_error`` as it is found)."""
+    errors: list[ScreeningError] = []
+
+    def failed(error: ScreeningError) -> None:
+        errors.append(error)
+        if on_error is not None:
+            on_error(error)
+
+    patients = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_file() and is_rdf(path):
+            try:
+                (_load_split if split else _load_file)(store, path)
+            except InputError as exc:
+                failed(input_error(exc))
+        else:
+            patients.append(path)
+    if patients:
+        load_patients(store, patients, as_of, window_days, jobs, failed)
+    return errors
+
+
+def load_patients(store: Store, inputs: list[Path], as_of: date | str | None,
+                  window_days: int | None, jobs: int, on_error: OnError) -> None:
+    """Screen the inputs (``jobs`` worker processes; 0: one per core) and pipe each
+    patient's assessment graph, encoded where it was screened, into the bulk loader."""
+    from ..api import assessment_for, iter_screen, protocol_version
+    from ..outputs.rdf_stream import patient_nquads, rdf_run
+
+    assessment = (assessment_for(as_of) if window_days is None else
+                  assessment_for(as_of, window_days))
+    shared = rdf_run(assessment.as_of.isoformat(), protocol_version())
+    encode = functools.partial(patient_nquads, run=shared)
+    try:
+        with store.loader("nq") as pipe:
+            for item in iter_screen(inputs, assessment, jobs=jobs or os.cpu_count() or 1,
+                                    keep_graphs=False, encode=encode):
+                if isinstance(item, ScreeningError):
+                    on_error(item)
+                else:
+                    pipe.write(item.data)
+    except LoadError as exc:  # the N-Quads are ours: a bug, not an input error
+        raise StoreError(f"oxigraph refused the verdicts: {exc}") from None
+
+
+def _load_file(store: Store, path: Path) -> None:
+    """A verdict file as it is (its triples in the default graph, its quads in their
+    graphs), checked on the way."""
+    fmt = OXIGRAPH_FORMATS[path.suffix.lower()]
+    try:
+        with store.loader(fmt, base=path.resolve().as_uri()) as pipe:
+            for chunk in checked_chunks(path):
+                pipe.write(chunk)
+    except LoadError as exc:
+        raise InputError(str(path), f"not valid {_named(path)}: {exc}") from None
+
+
+def _load_split(store: Store, path: Path) -> None:
+    """A verdict file read with rdflib and split into one graph per assessment."""
+    from ..outputs.rdf_stream import nquads_block
+
+    graphs = assessment_graphs(read_rdf(path))
+    try:
+        with store.loader("nq") as pipe:
+            for name, graph in graphs.items():
+                pipe.write(nquads_block(graph, str(name)))
+    except LoadError as exc:
+        raise InputError(str(path), f"not valid {_named(path)}: {exc}") from None
+
+
+def _named(path: Path) -> str:
+    from .rdf_input import RDF_SUFFIXES
+
+    return RDF_SUFFIXES[path.suffix.lower()]
+
+
+class QueryStore(Store):
+    """A temporary store of the ontology, shapes and verdicts for ``query``; removed on
+    :meth:`close` (a context manager). ``errors`` are the inputs that could not be read."""
+
+    def __init__(self, inputs: Iterable[str | Path] = (), as_of: date | str | None = None,
+                 window_days: int | None = None, jobs: int = 0,
+                 on_error: OnError | None = None) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="ql1706kg-query-")
+        try:
+            root = Path(self._folder.name)
+            super().__init__(root / "store", root / "scratch")
+            load_protocol(self)
+            self.errors = load_inputs(self, inputs, as_of, window_days, jobs,
+                                      on_error=on_error)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._folder.cleanup()
+
+    def __enter__(self) -> QueryStore:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
