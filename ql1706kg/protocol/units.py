@@ -39,6 +39,7 @@ _THOUSANDS = re.compile(r"^(?:k|thou|thous|thousand|thousands)\s*/\s*(ul|mm3|cum
                         re.IGNORECASE)
 # A UCUM annotation {...} does not change a unit (UCUM §6.4); standing alone it is the unity 1.
 _ANNOTATION = re.compile(r"\{[^{}]*\}")
+_FACTOR_ANNOTATION = re.compile(r"(?:^|[/.])\{")  # an annotation standing as a factor of its own
 # UCUM arbitrary units are commensurable with nothing but themselves (UCUM §4.3.4); pint would
 # treat them as dimensionless and happily turn IU/L into 10*9/L.
 _ARBITRARY = re.compile(r"\[(?:IU|iU|arb'U|USP'U|[A-Za-z']*'U)\]")
@@ -148,6 +149,8 @@ def factor(source: str, target: str, molar_mass: Decimal | None = None) -> Decim
     """Return the factor that converts ``source`` to ``target`` (cached)."""
     if source == target:
         return Decimal(1)
+    if _FACTOR_ANNOTATION.search(source) or _FACTOR_ANNOTATION.search(target):
+        return None  # UCUM reads mL/min/{1.73_m2} as mL/min: a normalised value taken for raw
     key = _key(source, target, molar_mass)
     table = _factors()
     if key not in table:

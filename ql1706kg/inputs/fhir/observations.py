@@ -51,6 +51,8 @@ class ObservationReader:
     set_single: Callable[[str, str, Any], bool]
 
     def take_Observation(self, entry: Entry) -> tuple[bool, str]:
+        if (disease := self.take_disease_observation(entry)) is not None:  # .conditions reads
+            return disease  # the cancer's histology, TNM M, stage group, metastasis history
         data = entry.data
         when = _date(data.get("effectiveDateTime") or (data.get("effectivePeriod") or {})
                      .get("start") or data.get("effectiveInstant")
@@ -113,7 +115,7 @@ class ObservationReader:
         score, shown = _karnofsky_score(data)
         row = rules.karnofsky.get(score) if score is not None else None
         if row is None:
-            value = f"Karnofsky '{shown}', not a score of the scale (0 to 100 in steps of 10)"
+            value = f"Karnofsky {shown}, not a step of the scale (0 to 100 by 10)"
             reason = "a Karnofsky score that is not a step of the scale (IC8.1 unknown)"
         else:
             value = rules.labels[row]
@@ -145,8 +147,8 @@ class ObservationReader:
         shown = rules.labels[status] if status is not None else (_text(concept) or "unreadable")
         self.rec["observations"].append({
             "test": self.term.label(QL.PregnancyTest), "date": when.isoformat(),
-            "value": f"pregnancy status '{shown}' (LOINC 82810-3): a status, not a test result"})
-        return True, (f"a pregnancy status '{shown}': IC10 unknown until a negative pregnancy "
+            "value": f"pregnancy status: {shown} (LOINC 82810-3), a status, not a test result"})
+        return True, (f"a pregnancy status ({shown}): IC10 unknown until a negative pregnancy "
                       "test dated after it")
 
     def project_observation(self, code: str, data: dict, when: dt.date | None
@@ -267,11 +269,11 @@ def _interpret(item: dict, interpretation: object) -> None:
     quantity = f"{item['value']} {item.get('unit') or ''}".strip()
     uln = _decimal(item.get("uln"))
     if len(said) != 1 or None in said:
-        item["value"] = (f"{quantity} with the interpretation '{shown}', which says neither "
+        item["value"] = (f"{quantity} with the interpretation {shown}, which says neither "
                          "positive nor negative")
     elif uln is not None and (number > uln) != (said == {QL.Positive}):
-        item["value"] = (f"{quantity} read as '{shown}' by the laboratory, which its reference "
-                         f"range (upper limit {item['uln']}) contradicts")
+        item["value"] = (f"{quantity} read as {shown} by the laboratory, against its reference "
+                         f"range (upper limit {item['uln']}): contradictory")
     else:
         item["value"] = rules.labels[said.pop()]
     for key in ("unit", "uln", "lln"):
