@@ -74,6 +74,11 @@ class Diagnosis(_Strict):
     extent: Extent | None = Field(None, description="Disease extent (IC3.2).")
     resectable: bool | None = Field(None, description="Surgically resectable (IC3.2).")
     date: dt.date | None = None
+    other_active_histologies: list[str | Coded] | None = Field(
+        None, description="Histologies of other primary cancers that are current too (active, "
+        "recurrent or relapsed, with a histology that differs from this one): which cancer is "
+        "under study must be confirmed, so IC3.3 is unknown and names them."
+    )
 
 
 class Metastasis(_Strict):

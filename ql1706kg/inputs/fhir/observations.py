@@ -51,6 +51,8 @@ class ObservationReader:
     set_single: Callable[[str, str, Any], bool]
 
     def take_Observation(self, entry: Entry) -> tuple[bool, str]:
+        if (disease := self.take_disease_observation(entry)) is not None:  # .conditions reads
+            return disease  # the cancer's histology, TNM M, stage group, metastasis history
         data = entry.data
         when = _date(data.get("effectiveDateTime") or (data.get("effectivePeriod") or {})
                      .get("start") or data.get("effectiveInstant")

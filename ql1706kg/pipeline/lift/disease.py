@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from rdflib import Literal, URIRef
 
+from ...inputs.fhir.disease_observations import find_disease_term, primary_behaviour
 from ...inputs.models import Coded
 from ...protocol.namespaces import QL, RDF, RDFS
 from ...protocol.terminology import looks_like_icdo3
@@ -38,16 +39,27 @@ class DiseaseLifter(LiftBase):
             self.add(node, QL.resectable, boolean(dx.resectable))
         if dx.date:
             self.add(node, QL.effectiveDate, d(dx.date))
+        for i, other in enumerate(dx.other_active_histologies or ()):
+            self.lift_other_active_cancer(i + 1, other)
+
+    def histology_term(self, histology: str | Coded) -> tuple[str, URIRef | None, bool]:
+        """What was written, the histology term it names (by a code of the shared reference or
+        one of the ontology's FHIR codings, else by its display) and whether it is an ICD-O-3
+        morphology code (a metastatic-site /6 or uncertain /9 behaviour read as the primary)."""
+        if isinstance(histology, Coded):
+            written = f"{histology.system} {histology.code}"
+            hit = find_disease_term(self.term, histology.system, histology.code, QL.Neoplasm)
+            if hit is None and histology.display:
+                hit = self.term.find(histology.display, QL.Neoplasm)
+            is_icdo3 = "icd" in histology.system.casefold() and looks_like_icdo3(
+                primary_behaviour(histology.code))
+            return written, hit, is_icdo3
+        return histology, self.term.find(histology, QL.Neoplasm), looks_like_icdo3(
+            primary_behaviour(histology))
 
     def type_histology(self, node: URIRef, histology: str | Coded) -> None:
         """Type the diagnosis by its histology class and every superclass of it."""
-        if isinstance(histology, Coded):
-            written = f"{histology.system} {histology.code}"
-            hit = self.term.find_code(histology.system, histology.code, QL.Neoplasm)
-            is_icdo3 = "icd" in histology.system.casefold() and looks_like_icdo3(histology.code)
-        else:
-            written, hit = histology, self.term.find(histology, QL.Neoplasm)
-            is_icdo3 = looks_like_icdo3(histology)
+        written, hit, is_icdo3 = self.histology_term(histology)
         self.add(node, QL.histologyText, Literal(written))
         if hit is None:
             # Every ICD-O-3 code of the eight histologies is in the terminology, so another
@@ -58,6 +70,18 @@ class DiseaseLifter(LiftBase):
         self.add(node, RDF.type, hit)
         for cls in self.term.types.get(hit, ()):
             self.add(node, RDF.type, cls)
+
+    def lift_other_active_cancer(self, index: int, histology: str | Coded) -> None:
+        """Another current primary cancer (IC3.3 unknown until the one under study is
+        confirmed), named in the explanation by its histology as recorded and as classified."""
+        written, hit, _ = self.histology_term(histology)
+        node = self.node("other-active-cancer", index)
+        self.add(self.patient, QL.hasOtherActivePrimaryCancer, node)
+        self.add(node, RDF.type, QL.OtherActivePrimaryCancer)
+        name = self.term.label(hit) if hit is not None else "unrecognised histology"
+        shown = name if name.casefold() == written.casefold() else f"{name} (recorded as "\
+            f"'{written}')"
+        self.add(node, RDFS.label, Literal(f"another current primary cancer: {shown}"))
 
     def lift_history(self) -> None:
         r = self.record
