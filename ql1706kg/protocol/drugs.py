@@ -238,27 +238,9 @@ class DrugIndex:
                     return suffix, stem
         return None
 
-    def node_types(self, reading: DrugReading) -> set[URIRef]:
-        """The classes of a node standing for a reading that is not one known drug."""
-        out: set[URIRef] = {QL.Drug}
-        for iri in reading.known:
-            out |= set(self.term.types.get(iri, ()))
-        for part in reading.parts:
-            if part.unrecognised:
-                out.add(QL.UnrecognisedDrug)
-            for cls in part.implied:
-                out |= set(self.term.types.get(cls, ())) | {cls}
-            out |= set(part.possible)
-        return out
-
     def is_anticancer_or_support(self, iri: URIRef) -> bool:
         types = self.term.types.get(iri, ())
         return QL.SystemicAntiCancerDrug in types or QL.HaematologicSupportProduct in types
-
-    def intolerance_of(self, codings: Iterable[tuple[str, str]]) -> list[bool | None]:
-        """For each (system, code) of a status reason: True intolerance, False another
-        reason, None a reason that says neither (or one the ontology does not know)."""
-        return [self.reasons.get(f"{system}|{code}") for system, code in codings]
 
     # -- helpers ------------------------------------------------------------------------------
     def _of_terms(self, written: str, terms: tuple[URIRef, ...]) -> DrugReading:
@@ -287,6 +269,29 @@ class DrugIndex:
             if hit is not None and self._is_class(hit):
                 return hit
         return None
+
+
+def node_types(index: DrugIndex, reading: DrugReading) -> set[URIRef]:
+    """The classes of a node standing for a reading that is not one known drug: those of
+    every known drug in it, and for each part not identified ``ql:UnrecognisedDrug``, the
+    classes it is known to be of and the ``ql:Possible*`` classes it may belong to."""
+    types = index.term.types
+    out: set[URIRef] = {QL.Drug}
+    for iri in reading.known:
+        out |= set(types.get(iri, ()))
+    for part in reading.parts:
+        if part.unrecognised:
+            out.add(QL.UnrecognisedDrug)
+        for cls in part.implied:
+            out |= set(types.get(cls, ())) | {cls}
+        out |= set(part.possible)
+    return out
+
+
+def intolerance_of(index: DrugIndex, codings: Iterable[tuple[str, str]]) -> list[bool | None]:
+    """For each (system, code) of a status reason: True intolerance, False another reason,
+    None a reason that says neither (or one the ontology does not know)."""
+    return [index.reasons.get(f"{system}|{code}") for system, code in codings]
 
 
 def _regimen_acronym(run: str) -> bool:

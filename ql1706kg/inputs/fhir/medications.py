@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ...protocol.drugs import DrugIndex, DrugReading, drug_index
+from ...protocol.drugs import DrugIndex, DrugReading, drug_index, intolerance_of
 from ...protocol.namespaces import QL
 from ...protocol.terminology import Terminology
 from .codes import SYSTEMS, _codings, _concept_text, lookup
@@ -143,7 +143,7 @@ class MedicationReader:
         for key, value in (("start", start), ("end", end)):
             if value:
                 therapy[key] = value.isoformat()
-        intolerance = intolerance_of(index, entry)
+        intolerance = course_intolerance(index, entry)
         if intolerance is not None:
             therapy["intolerance"] = intolerance
         self.therapies.append(therapy)
@@ -273,13 +273,22 @@ def _kind(index: DrugIndex, item: DrugItem, related: bool) -> str:
 
 def _describe(index: DrugIndex, item: DrugItem) -> str:
     reading = item.reading
-    names = [index.term.label(k) for k in reading.known]
+    names = [index.term.label(k) + (f" ({index.term.label(c)})" if c else "")
+             for k in reading.known for c in [_named_class(index, k)]]
     for part in reading.parts:
         names.append(part.text + (f" (INN stem {part.stem})" if part.stem else ""))
     return ", ".join(names) or reading.written
 
 
-def intolerance_of(index: DrugIndex, entry: Entry) -> bool | None:
+def _named_class(index: DrugIndex, iri) -> object:
+    """The most specific class of a known drug that is no anticancer or support drug."""
+    types = index.term.types.get(iri, ())
+    return next((c for c in sorted(types) if QL.OtherMedicine in index.term.types.get(c, ())
+                 and c != QL.OtherMedicine), QL.OtherMedicine if QL.OtherMedicine in types
+                else None)
+
+
+def course_intolerance(index: DrugIndex, entry: Entry) -> bool | None:
     """Whether the course was stopped for intolerance (IC5.2): True when a status reason (or
     mCODE's treatment termination reason) is coded as intolerance; False when the course is
     completed with no such reason, or stopped for a coded reason that is not intolerance;
@@ -292,7 +301,7 @@ def intolerance_of(index: DrugIndex, entry: Entry) -> bool | None:
             reasons.append(_dict(extension).get("valueCodeableConcept"))
     codings = [(c.get("system", ""), str(c["code"])) for r in reasons for c in _codings(r)
                if c.get("code")]
-    readings = index.intolerance_of(codings)
+    readings = intolerance_of(index, codings)
     if True in readings:
         return True
     if entry.type == "MedicationDispense":

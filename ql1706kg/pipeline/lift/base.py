@@ -10,7 +10,7 @@ from urllib.parse import quote
 from rdflib import Literal, URIRef
 
 from ...inputs.models import Coded, PatientRecord
-from ...protocol.drugs import drug_index
+from ...protocol.drugs import drug_index, node_types
 from ...protocol.namespaces import QL, QLP, RDF, RDFS
 from ...protocol.terminology import Terminology
 from ..graph import PatientGraph
@@ -78,7 +78,7 @@ class LiftBase:
             return reading.single
         slug = hashlib.sha1(reading.written.encode()).hexdigest()[:10]
         node = URIRef(f"{self.patient}/{kind}/{slug}")
-        for cls in sorted(index.node_types(reading)):
+        for cls in sorted(node_types(index, reading)):
             self.graph.add((node, RDF.type, cls))
         self.graph.add((node, RDFS.label, Literal(reading.written)))
         for iri in reading.known:
