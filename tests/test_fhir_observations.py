@@ -147,6 +147,25 @@ def test_a_result_listed_by_reports_of_two_patients_is_not_given_to_either(tmp_p
     assert not used and "not a Patient in the input" in reason
 
 
+def test_a_report_lists_the_results_of_its_own_bundle(tmp_path):
+    """Two bundles of one folder reuse the fullUrl .../Observation/o3 (as the R4 examples do):
+    each report's result is the one in its own bundle, dated by that report."""
+    base = "https://example.com/base"
+    for name, person, value in (("a.json", "Patient/P1", 84), ("b.json", "Patient/P2", 250)):
+        platelets = obs("o3", LOINC, "26515-7", valueQuantity=quantity(value, "10*3/uL"))
+        del platelets["subject"], platelets["effectiveDateTime"]
+        rep = report("report", person, "Observation/o3")
+        (tmp_path / name).write_text(json.dumps({"resourceType": "Bundle", "type": "collection",
+                                                 "entry": [
+            {"fullUrl": f"{base}/DiagnosticReport/report", "resource": rep},
+            {"fullUrl": f"{base}/Observation/o3", "resource": platelets}]}))
+    (tmp_path / "p1.json").write_text(json.dumps(patient()))
+    (tmp_path / "p2.json").write_text(json.dumps({**patient(), "id": "P2"}))
+    result = screen([tmp_path], as_of=AS_OF)
+    assert {p.id: p.outcome("IC9.1-PLT") for p in result.patients} == {"P1": "not_met",
+                                                                        "P2": "met"}
+
+
 def test_the_r4_report_bundle_gives_its_platelets_to_genetics_example1():
     """r4 Bundle-report.json: platelets 84 K/ul in an Observation with no subject, listed by
     the DiagnosticReport of Patient/genetics-example1 (2015-01-02)."""

@@ -283,21 +283,23 @@ def _interpret(item: dict, interpretation: object) -> None:
 def adopt_results_of_reports(pool: Pool) -> dict[int, str]:
     """A result without a subject of its own that a DiagnosticReport of a patient lists is
     that patient's (R4: DiagnosticReport.result holds the report's observations): it takes its
-    subject from the report, once per pool, before any resource is given to its patient. A
-    result listed by reports of two different patients gets none (it is not guessed). Returns
-    the adopted results (id of their JSON -> the report), for the report's reasons."""
+    subject (and, without a date of its own, the report's date) from the report, once per pool,
+    before any resource is given to its patient. A result listed by reports of two different
+    patients gets none (it is not guessed). Returns the adopted results (id of their JSON ->
+    the report), for the report's reasons."""
     adopted = _ADOPTED.get(pool)
     if adopted is not None:
         return adopted
     adopted = _ADOPTED[pool] = {}
     owners: dict[int, tuple[Entry, Entry | None, Entry]] = {}
-    for report in pool.entries:
-        if report.type != "DiagnosticReport":
-            continue
+    reports = [entry for entry in pool.entries if entry.type == "DiagnosticReport"]
+    in_bundle = {(entry.scope, name): entry for entry in pool.entries if reports
+                 and entry.type == "Observation" for name in (entry.key, entry.full_url) if name}
+    for report in reports:
         patient = pool.patient_of(report)
         for result in report.data.get("result") or []:
             ref = result.get("reference") if isinstance(result, dict) else None
-            target = pool.resolve_entry(ref, report) if isinstance(ref, str) else None
+            target = _listed(pool, in_bundle, ref, report) if isinstance(ref, str) else None
             if target is None or target.type != "Observation" or "subject" in target.data:
                 continue
             seen = owners.get(id(target))
@@ -310,9 +312,26 @@ def adopt_results_of_reports(pool: Pool) -> dict[int, str]:
             target.data["subject"] = {"reference": reference}
             if pool.patient_of(target) is patient:
                 adopted[id(target.data)] = report.key
+                when = (report.data.get("effectiveDateTime")
+                        or (report.data.get("effectivePeriod") or {}).get("start"))
+                if when:
+                    pool.report_dates.setdefault(id(target.data), when)
                 break
             del target.data["subject"]
     return adopted
+
+
+def _listed(pool: Pool, in_bundle: dict, reference: str, report: Entry) -> Entry | None:
+    """The resource a report's result reference names, looked up in the report's own Bundle
+    first (its relative or full URL): the examples of one folder reuse fullUrls such as
+    https://example.com/base/Observation/o3 in several bundles."""
+    tail = "/".join(reference.split("/_history/")[0].rstrip("/").split("/")[-2:])
+    base = (report.full_url or "").rsplit("/", 2)[0]
+    for name in (reference, f"{base}/{tail}" if base else None, tail):
+        hit = in_bundle.get((report.scope, name)) if name else None
+        if hit is not None:
+            return hit
+    return pool.resolve_entry(reference, report)
 
 
 _ADOPTED: weakref.WeakKeyDictionary[Pool, dict[int, str]] = weakref.WeakKeyDictionary()
