@@ -325,3 +325,16 @@ def test_m0_and_no_history_are_reported_as_dated_absences(tmp_path):
     assert "not proof of absence later" in reasons["Observation/no-history"][1]
     assert "not proof of absence later" in reasons["Observation/m0"][1]
     assert outcomes(fhir_result(tmp_path, bundle(history, m0, **NO_SPREAD)))["IC3.2"] == "unknown"
+
+
+def test_an_m1_naming_no_condition_stops_applying_when_a_second_cancer_comes(tmp_path):
+    """With two cancers an M1 that names none is not the sarcoma's: whatever the order of the
+    resources, no metastasis is read from it (and none is 'recorded: none' either)."""
+    m1 = observation("m", M_CATEGORY, {"system": UICC, "code": "M1"})
+    for data in (bundle(m1, CARCINOMA_2010, **NO_SPREAD),
+                 bundle(CARCINOMA_2010, first=(m1,), drop=(EXTENT, LUNG))):
+        path = tmp_path / "bundle.json"
+        path.write_text(json.dumps(data))
+        (record,) = [r for r in read_paths([path]) if not hasattr(r, "message")]
+        assert record.record.metastases is None
+        assert outcomes(fhir_result(tmp_path, data))["IC3.2"] == "unknown"

@@ -205,7 +205,11 @@ class ConditionReader(DiseaseObservationReader):
         one cancer) is a metastasis of unspecified site, dated by the earliest of them."""
         metastases = self.rec.get("metastases")
         if state.staged is not None and metastases is not None:
-            self.rec["metastases"] = [m for m in metastases if m is not state.staged]
+            kept = [m for m in metastases if m is not state.staged]
+            if kept:
+                self.rec["metastases"] = kept
+            else:  # an empty list would say "recorded: none" (only a List may say that)
+                del self.rec["metastases"]
         state.staged = None
         facts = [f for f in state.facts if f.kind in ("M1", "IV") and (
             (main is not None and f.target == main.key) or (f.target is None and count <= 1))]
