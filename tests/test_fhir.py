@@ -285,9 +285,10 @@ def drug(resource: str, code: str, status: str = "completed", **extra) -> dict:
     # prior PD-1 inhibitor given as a MedicationAdministration (ATC L01FF13 toripalimab)
     ([ASPS, drug("MedicationAdministration", "L01FF13", effectiveDateTime="2025-01-02")],
      "IC4", "not_met"),
-    # a MedicationRequest still active is not a past course; a completed one is
+    # a MedicationRequest still active counts as exposure (issue 12: oral anticancer drugs
+    # often appear only as orders); a completed one too
     ([ASPS, drug("MedicationRequest", "L01FF02", status="active", intent="order")],
-     "IC4", "unknown"),
+     "IC4", "not_met"),
     ([ASPS, drug("MedicationRequest", "L01FF02", intent="order", authoredOn="2025-01-02")],
      "IC4", "not_met"),
     # anthracycline by ATC in a MedicationStatement with an effectivePeriod
