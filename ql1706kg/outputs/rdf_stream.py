@@ -17,10 +17,12 @@ that screened the patient (like NDJSON lines), and the parent only moves bytes:
 :func:`assessment_triples` is the one definition of the verdict triples: rdflib's
 ``verdict_graph`` is built from it too. Besides what a reader needs (verdict, outcome,
 explanation, evidence…), each assessment carries the facts the named SPARQL queries need as
-simple patterns: ``ql:firstNotMet`` (the first criterion not met, in protocol order),
-``ql:notMetCriterion`` and ``ql:unknownCriterion`` (each criterion with that outcome),
-``ql:metCount``, ``ql:notMetCount``, ``ql:unknownCount``, ``ql:notApplicableCount``; and each
-result its criterion's ``ql:criterionOrder``.
+simple patterns, so that no query walks every result of every patient: ``ql:firstNotMet``
+(the first criterion not met, in protocol order), ``ql:notMetCriterion`` and
+``ql:unknownCriterion`` (each criterion with that outcome), ``ql:notMetInclusionCriterion``
+(IC1 … IC11 with a part not met), ``ql:unknownResult`` (each unknown result, which says what
+to collect), ``ql:metCount``, ``ql:notMetCount``, ``ql:unknownCount``,
+``ql:notApplicableCount``; and each result its criterion's ``ql:criterionOrder``.
 """
 
 from __future__ import annotations
@@ -100,6 +102,13 @@ def assessment_iri(patient_id: str, as_of: str) -> str:
     return f"{QLR}{quote(patient_id, safe='')}/{as_of}"
 
 
+def inclusion_criterion(criterion_id: str) -> str:
+    """The inclusion criterion (IC1 … IC11) an atomic criterion is part of, by the protocol's
+    numbering (``IC9.2-AST`` is part of ``IC9``; ``IC2`` is its own); the ontology's
+    ``ql:partOf`` says the same (tested)."""
+    return criterion_id.split(".", 1)[0]
+
+
 def assessment_triples(patient: PatientResult, run: RdfRun) -> list[Triple]:
     """The assessment of one patient, its criterion results and the software agent."""
     a = assessment_iri(patient.id, run.as_of)
@@ -122,16 +131,19 @@ def assessment_triples(patient: PatientResult, run: RdfRun) -> list[Triple]:
     links: list[Triple] = []
     failing: list[Triple] = []
     undecided: list[Triple] = []
+    groups: dict[str, None] = {}
     for crit in patient.criteria:
         node, criterion = f"{a}/{crit.id}", _QL + crit.id
         counts[crit.outcome] = counts.get(crit.outcome, 0) + 1
         order = run.order.get(crit.id)
         if crit.outcome == "not_met":
             failing.append((a, _QL + "notMetCriterion", criterion))
+            groups[_QL + inclusion_criterion(crit.id)] = None
             if order is not None and (first is None or order < first[0]):
                 first = (order, criterion)
         elif crit.outcome == "unknown":
-            undecided.append((a, _QL + "unknownCriterion", criterion))
+            undecided += [(a, _QL + "unknownCriterion", criterion),
+                          (a, _QL + "unknownResult", node)]
         links.append((a, _QL + "hasResult", node))
         results += [(node, _TYPE, _QL + "CriterionResult"), (node, _QL + "criterion", criterion),
                     (node, _QL + "outcome", _OUTCOME[crit.outcome]),
@@ -146,6 +158,7 @@ def assessment_triples(patient: PatientResult, run: RdfRun) -> list[Triple]:
             results.append((node, _QL + "toCollect", Lit(crit.to_collect)))
         results += [(node, _QL + "violatedShape", str(shape)) for shape in crit.shapes]
     head += links + failing + undecided
+    head += [(a, _QL + "notMetInclusionCriterion", group) for group in groups]
     head += [(a, _QL + name, Lit(str(counts.get(outcome, 0)), _INTEGER))
              for outcome, name in _COUNT.items()]
     if first is not None:
