@@ -213,6 +213,8 @@ def _main() -> None:  # pragma: no cover - maintenance entry point
         for info in terminology().tests.values() if info.canonical_unit
         for s in spellings if s != info.canonical_unit
     ]
+    # hCG results and their reference ranges in the two spellings of clinical-rules.md §2
+    pairs += [("m[IU]/mL", "[IU]/L", None), ("[IU]/L", "m[IU]/mL", None)]
     table = {k: v for k, v in warm(pairs).items() if v is not None}
     unit_cache_file().write_text(json.dumps(table, indent=0, sort_keys=True) + "\n")
     print(f"wrote {len(table)} factors to {unit_cache_file()}")
