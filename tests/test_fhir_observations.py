@@ -207,6 +207,15 @@ def test_karnofsky_is_read_through_the_published_conversions(tmp_path, score, ou
         assert "both sides of the limit" in explained(person, "IC8.1")
 
 
+@pytest.mark.parametrize("engine", ["compiled", "pyshacl"])
+def test_the_karnofsky_range_shape_reads_alike_in_both_shacl_engines(tmp_path, monkeypatch,
+                                                                     engine):
+    monkeypatch.setenv("QL1706KG_SHACL_ENGINE", engine)
+    got = {score: screened(tmp_path, obs("kps", LOINC, "89243-0", valueInteger=score))
+           .outcome("IC8.1") for score in (90, 70, 60)}
+    assert got == {90: "met", 70: "unknown", 60: "not_met"}
+
+
 @pytest.mark.parametrize(("score", "value"), [(90, "Karnofsky 90"), (70, "KPS 70"),
                                               (60, "Karnofsky 60 (ECOG 2-3)")])
 def test_karnofsky_and_its_record_twin(tmp_path, score, value):
