@@ -99,7 +99,7 @@ class ObservationReader:
             item["lln"] = low
         info = self.term.tests.get(test)
         if info is not None and info.value_set == QL.QualitativeResult:
-            _interpret(item, part.get("interpretation") or obs.get("interpretation"))
+            _interpret(item, part.get("interpretation"))  # a component's own, never its panel's
         self.rec["observations"].append(item)
         return [self.term.label(test) + (f" ({where})" if where else "")]
 
