@@ -24,6 +24,7 @@ from .common import (
     EXIT_INTERRUPTED,
     EnvironmentProblem,
 )
+from .generate import generate_command
 from .inspect import criteria_command, lift_command, schema_command
 from .publish import docs_command, export_command, publish_command, report_command
 from .screen import screen_command
@@ -97,7 +98,7 @@ def _notes_to_stderr() -> None:
 
 for _command in (screen_command, criteria_command, schema_command, lift_command, query_command,
                  serve_command, push_command, export_command, docs_command, publish_command,
-                 report_command):
+                 report_command, generate_command):
     main.add_command(_command)
 
 

@@ -4,8 +4,11 @@ error lines on standard error, the progress bar and writing a result to a file o
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -81,13 +84,30 @@ def echo_note(message: str) -> None:
     click.echo(f"note: {visible(message)}", err=True)
 
 
-def progress(items, quiet: bool):
-    """A progress bar on a terminal (stderr); nothing when piped or with --quiet."""
+def progress(items, quiet: bool, total: int | None = None, desc: str = "screening"):
+    """A progress bar on a terminal (stderr); nothing when piped or with --quiet.
+
+    It shows the count, the rate and, when the total is known, the time left. For ``screen``
+    the total is counted from the command's PATHS in a background thread while the first
+    patients are screened (only on a terminal): a JSON list's items and an NDJSON file's lines
+    are counted without decoding them (:func:`count_records`); FHIR and tables leave it
+    unknown, and so does ``--resume`` (the output's patients are skipped).
+    """
     if quiet or not sys.stderr.isatty():
         return items
     from tqdm import tqdm
 
-    return tqdm(items, unit=" patients", file=sys.stderr, desc="screening")
+    bar = tqdm(items, total=total, unit=" patients", file=sys.stderr, desc=desc)
+    params = getattr(click.get_current_context(silent=True), "params", None) or {}
+    if total is None and params.get("paths") and not params.get("resume"):
+        def count() -> None:
+            found = count_records(params["paths"])
+            if found is not None and not bar.disable:
+                bar.total = found
+                bar.refresh()
+
+        threading.Thread(target=count, name="count-inputs", daemon=True).start()
+    return bar
 
 
 def refuse_clashes(paths, outputs: dict[str, Path | None]) -> None:
@@ -118,3 +138,109 @@ def write_output(text: str, output: Path | None) -> None:
         return
     with open_output(output) as out:
         out.write_text(text)
+
+
+# -- counting the records of the inputs, for the progress bar's total -----------------------
+_STRUCTURE = bytes(range(256)).translate(None, b'"[]{},')  # deleted: all but these
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)  # a backslash and the character it escapes
+_BLANK_LINE = re.compile(rb"^[ \t\r\f\v]*\n", re.MULTILINE)
+_WHOLE_FILE_LIMIT = 8 << 20  # a single JSON document larger than this: count unknown
+
+
+def count_records(paths) -> int | None:
+    """How many results screening ``paths`` gives (patients and unreadable inputs), counted
+    without decoding records; None when it cannot be known cheaply (FHIR, whose patients are
+    joined across resources, tables, a large single document)."""
+    from ..inputs.read import expand_paths
+
+    total = 0
+    try:
+        for path in expand_paths(paths):
+            found = 1 if isinstance(path, Exception) else _count_file(path)
+            if found is None:
+                return None
+            total += found
+    except (OSError, ValueError):
+        return None
+    return total
+
+
+def _count_file(path: Path) -> int | None:
+    suffix = path.suffix.lower()
+    if suffix == ".ndjson":
+        return _count_lines(path)
+    if suffix != ".json":
+        return None
+    with path.open("rb") as handle:
+        head = handle.read(4096).removeprefix(b"\xef\xbb\xbf").lstrip()
+    if head[:1] == b"[":
+        return count_list_items(path)
+    if path.stat().st_size > _WHOLE_FILE_LIMIT:
+        return None
+    try:
+        data = json.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
+    except ValueError:  # not JSON, not UTF-8: one error
+        return 1
+    if isinstance(data, dict) and "resourceType" in data:
+        return None  # FHIR
+    from ..inputs.read import is_json_schema
+
+    return 0 if is_json_schema(data) else 1
+
+
+def _count_lines(path: Path) -> int | None:
+    """Non-blank lines of a file of records; None for a FHIR bulk export."""
+    count, rest, first = 0, b"", True
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            block, rest = block[:cut], block[cut:]
+            if first and block.strip():
+                line = block.lstrip().split(b"\n", 1)[0].removeprefix(b"\xef\xbb\xbf")
+                if b'"resourceType"' in line:
+                    return None
+                first = False
+            count += block.count(b"\n") - len(_BLANK_LINE.findall(block))
+    if rest.strip():
+        if first and b'"resourceType"' in rest:
+            return None
+        count += 1
+    return count
+
+
+def count_list_items(path: Path, chunk: int = 1 << 20) -> int:
+    """The items of the JSON list in ``path``, counted without decoding them (~3× faster than
+    decoding): escapes are dropped, then every byte but quotes, brackets and commas; what lies
+    inside strings is dropped; the commas at the list's own depth are counted. For a progress
+    bar: a malformed file gives a count, not an error."""
+    commas, depth, in_string, backslash = 0, 0, False, b""
+    with path.open("rb") as handle:
+        head = handle.read(4096).removeprefix(b"\xef\xbb\xbf").lstrip()
+        if re.match(rb"\[\s*(?:\]|$)", head):
+            return 0 if head.rstrip().endswith(b"]") or len(head) < 4096 else 1
+        handle.seek(0)
+        while block := handle.read(chunk):
+            block = backslash + block
+            odd = (len(block) - len(block.rstrip(b"\\"))) % 2
+            block, backslash = (block[:-1], b"\\") if odd else (block, b"")
+            # Two quotes side by side close and open a string (their colon deleted) or hold
+            # nothing: dropping them changes nothing outside strings.
+            text = _ESCAPE.sub(b"", block).translate(None, _STRUCTURE).replace(b'""', b"")
+            if b'"' in text:
+                parts = text.split(b'"')
+                text = b"".join(parts[1::2] if in_string else parts[0::2])
+                in_string ^= len(parts) % 2 == 0
+            elif in_string:
+                continue
+            for char in text:
+                if char == 44:  # ,
+                    if depth == 1:
+                        commas += 1
+                elif char in b"[{":
+                    depth += 1
+                else:
+                    depth -= 1
+                    if depth <= 0:  # the list is closed: what follows is not an item
+                        return commas + 1
+    return commas + 1

@@ -14,10 +14,18 @@ graph raises :class:`Unsupported` at compile time, and validation falls back to 
 a new kind of constraint in a ``.ttl`` file can never be silently ignored.
 ``tests/test_shacl_compiled.py`` checks both engines agree on every example and on 1,000
 generated patients.
+
+Speed (it was ~20 % of a screening): the checks read the patient graph's two dict indexes
+directly (``PatientGraph``'s ``_spo`` and ``_pos``, read only) instead of calling its lookup
+methods, a property shape with a predicate path takes the set of values as the index holds it
+(already without duplicates), each check is one closure with the common cases written out
+(counts, ranges through :mod:`operator`, a limit's Python value computed once), and an rdflib
+graph is copied into a ``PatientGraph`` first.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -28,8 +36,9 @@ from ..protocol.namespaces import RDF, RDFS, SH
 from .graph import PatientGraph
 
 Data = Graph | PatientGraph  # a patient graph, or an rdflib graph of several
-Check = Callable[[Data, Node], bool]
-Path = Callable[[Data, Node], Iterable[Node]]
+Check = Callable[[PatientGraph, Node], bool]
+Path = Callable[[PatientGraph, Node], Iterable[Node]]
+_EMPTY: dict = {}
 
 _IGNORED = {RDF.type, SH.name, SH.message, SH.severity, SH.description, SH.targetClass, SH.path,
             RDFS.label, RDFS.comment, RDFS.seeAlso, SH.order, SH.group}
@@ -49,29 +58,36 @@ class CompiledShapes:
 
     def violations(self, data: Data) -> Iterator[tuple[Node, URIRef]]:
         """Yield (focus node, top-level shape) for every focus that does not conform."""
+        graph = data if isinstance(data, PatientGraph) else PatientGraph(data)
         instances: dict[Node, list[Node]] = {}
         for shape, classes in self.targets.items():
             check = self.checks[shape]
             seen: set[Node] = set()
             for cls in classes:
-                if cls not in instances:
-                    instances[cls] = list(_instances(data, cls))
-                for focus in instances[cls]:
+                found = instances.get(cls)
+                if found is None:
+                    found = instances[cls] = _instances(graph, cls)
+                for focus in found:
                     if focus not in seen:
                         seen.add(focus)
-                        if not check(data, focus):
+                        if not check(graph, focus):
                             yield focus, shape
 
 
-def _instances(data: Data, cls: Node) -> Iterator[Node]:
-    for sub in _subclasses(data, cls):
-        yield from data.subjects(RDF.type, sub)
+def _instances(graph: PatientGraph, cls: Node) -> list[Node]:
+    typed = graph._pos.get(RDF.type, _EMPTY)
+    return list(dict.fromkeys(focus for sub in _subclasses(graph, cls)
+                              for focus in typed.get(sub, _EMPTY)))
 
 
-def _subclasses(data: Data, cls: Node) -> list[Node]:
+def _subclasses(graph: PatientGraph, cls: Node) -> list[Node]:
+    """The class and its subclasses in the data graph (rdfs:subClassOf, transitively)."""
+    below = graph._pos.get(RDFS.subClassOf)
+    if not below:
+        return [cls]
     out, todo = [cls], [cls]
     while todo:
-        for sub in data.subjects(RDFS.subClassOf, todo.pop()):
+        for sub in below.get(todo.pop(), _EMPTY):
             if sub not in out:
                 out.append(sub)
                 todo.append(sub)
@@ -136,14 +152,9 @@ class _Compiler:
     # -- node shapes ---------------------------------------------------------------------------
     def node_shape(self, node: Node) -> Check:
         self.unknown_predicates(node, set(_VALUE_COMPONENTS) | {SH.property})
-        value_checks = self.value_checks(node)
-        props = [self.shape(p) for p in self.g.objects(node, SH.property)]
-
-        def check(data: Data, focus: Node) -> bool:
-            return (all(c(data, focus) for c in value_checks)
-                    and all(p(data, focus) for p in props))
-
-        return check
+        parts = (*self.value_checks(node), *(self.shape(p) for p in self.g.objects(node,
+                                                                                  SH.property)))
+        return _all(parts)
 
     # -- property shapes -----------------------------------------------------------------------
     def property_shape(self, node: Node, path_node: Node) -> Check:
@@ -154,26 +165,37 @@ class _Compiler:
         if self.g.value(node, SH.qualifiedValueShapesDisjoint) is not None:
             raise Unsupported("sh:qualifiedValueShapesDisjoint")
         path = self.path(path_node)
-        value_checks = self.value_checks(node, of_values=True)
-        value_checks += [self.shape(p) for p in self.g.objects(node, SH.property)]
+        value_checks = _all((*self.value_checks(node, of_values=True),
+                             *(self.shape(p) for p in self.g.objects(node, SH.property))))
         set_checks = self.set_checks(node)
+        low, high = self.g.value(node, SH.minCount), self.g.value(node, SH.maxCount)
+        least = int(low) if low is not None else 0
+        most = int(high) if high is not None else None
+        predicate = path_node if isinstance(path_node, URIRef) else None
 
-        def check(data: Data, focus: Node) -> bool:
-            values = list(dict.fromkeys(path(data, focus)))
-            return (all(c(data, focus, values) for c in set_checks)
-                    and all(vc(data, v) for v in values for vc in value_checks))
+        def check(graph: PatientGraph, focus: Node) -> bool:
+            if predicate is not None:  # the index's own set of values: no duplicates
+                values = graph._spo.get(focus, _EMPTY).get(predicate, _EMPTY)
+            else:
+                values = path(graph, focus)
+            count = len(values)
+            if count < least or (most is not None and count > most):
+                return False
+            for set_check in set_checks:
+                if not set_check(graph, focus, values):
+                    return False
+            for value in values:  # noqa: SIM110 (a loop: no generator in the hot path)
+                if not value_checks(graph, value):
+                    return False
+            return True
 
         return check
 
-    def set_checks(self, node: Node) -> list[Callable[[Data, Node, list[Node]], bool]]:
+    def set_checks(self, node: Node) -> list[Callable[[PatientGraph, Node, Iterable[Node]],
+                                                      bool]]:
+        """The components on the whole set of values (sh:minCount and sh:maxCount are
+        checked by the property shape itself)."""
         g, out = self.g, []
-        low, high = g.value(node, SH.minCount), g.value(node, SH.maxCount)
-        if low is not None:
-            least = int(low)
-            out.append(lambda data, focus, values: len(values) >= least)
-        if high is not None:
-            most = int(high)
-            out.append(lambda data, focus, values: len(values) <= most)
         qualified = g.value(node, SH.qualifiedValueShape)
         if qualified is not None:
             inner = self.shape(qualified)
@@ -181,8 +203,11 @@ class _Compiler:
             least_q = int(qmin) if qmin is not None else None
             most_q = int(qmax) if qmax is not None else None
 
-            def qualified_check(data: Data, focus: Node, values: list[Node]) -> bool:
-                count = sum(1 for v in values if inner(data, v))
+            def qualified_check(graph: PatientGraph, focus: Node, values) -> bool:
+                count = 0
+                for value in values:
+                    if inner(graph, value):
+                        count += 1
                 return ((least_q is None or count >= least_q)
                         and (most_q is None or count <= most_q))
 
@@ -190,7 +215,7 @@ class _Compiler:
         for other in g.objects(node, SH.lessThanOrEquals):
             out.append(_less_than_or_equals(other))
         for expected in g.objects(node, SH.hasValue):
-            out.append(lambda data, focus, values, expected=expected: expected in values)
+            out.append(lambda graph, focus, values, expected=expected: expected in values)
         return out
 
     # -- components that apply to each value node (or to the focus of a node shape) -----------
@@ -210,24 +235,40 @@ class _Compiler:
 
     def path(self, node: Node) -> Path:
         if isinstance(node, URIRef):
-            return lambda data, focus: data.objects(focus, node)
+            return lambda graph, focus: graph._spo.get(focus, _EMPTY).get(node, _EMPTY)
         if isinstance(node, BNode) and self.g.value(node, RDF.first) is not None:
             steps = [self.path(step) for step in self.list_of(node)]
 
-            def sequence(data: Data, focus: Node) -> Iterable[Node]:
-                current = [focus]
+            def sequence(graph: PatientGraph, focus: Node) -> Iterable[Node]:
+                current: Iterable[Node] = (focus,)
                 for step in steps:
-                    current = list(dict.fromkeys(v for n in current for v in step(data, n)))
+                    current = dict.fromkeys(v for n in current for v in step(graph, n))
                 return current
 
             return sequence
         raise Unsupported(f"path {node}")
 
 
-def _less_than_or_equals(other: Node) -> Callable[[Data, Node, list[Node]], bool]:
-    def check(data: Data, focus: Node, values: list[Node]) -> bool:
-        limits = list(data.objects(focus, other))
-        return all(_compare(v, w, lambda a, b: a <= b) for v in values for w in limits)
+def _all(checks: tuple[Check, ...]) -> Check:
+    """One check that holds when every one of ``checks`` holds."""
+    if len(checks) == 1:
+        return checks[0]
+    if not checks:
+        return lambda graph, focus: True
+
+    def every(graph: PatientGraph, focus: Node) -> bool:
+        for check in checks:  # noqa: SIM110 (a loop: no generator in the hot path)
+            if not check(graph, focus):
+                return False
+        return True
+
+    return every
+
+
+def _less_than_or_equals(other: Node) -> Callable[[PatientGraph, Node, Iterable[Node]], bool]:
+    def check(graph: PatientGraph, focus: Node, values) -> bool:
+        limits = graph._spo.get(focus, _EMPTY).get(other, _EMPTY)
+        return all(_compare(v, w, operator.le) for v in values for w in limits)
 
     return check
 
@@ -241,48 +282,66 @@ def _compare(value: Node, limit: Node, op: Callable[[object, object], bool]) -> 
         return False
 
 
-def _is_instance(data: Data, value: Node, cls: Node) -> bool:
+def _is_instance(graph: PatientGraph, value: Node, cls: Node) -> bool:
     if isinstance(value, Literal):
         return False
-    types = set(data.objects(value, RDF.type))
+    types = graph._spo.get(value, _EMPTY).get(RDF.type, _EMPTY)
     if cls in types:
         return True
-    return any(t in types for t in _subclasses(data, cls))
+    return any(t in types for t in _subclasses(graph, cls))
 
 
 def _class(compiler: _Compiler, cls: Node) -> Check:
-    return lambda data, value: _is_instance(data, value, cls)
+    return lambda graph, value: _is_instance(graph, value, cls)
 
 
 def _in(compiler: _Compiler, head: Node) -> Check:
-    allowed = compiler.list_of(head)
-    return lambda data, value: value in allowed
+    allowed = frozenset(compiler.list_of(head))
+    return lambda graph, value: value in allowed
 
 
 def _has_value(compiler: _Compiler, expected: Node) -> Check:
-    return lambda data, value: value == expected
+    return lambda graph, value: value == expected
 
 
 def _range(op: Callable[[object, object], bool]) -> Callable[[_Compiler, Node], Check]:
     def build(compiler: _Compiler, limit: Node) -> Check:
-        return lambda data, value: _compare(value, limit, op)
+        if not isinstance(limit, Literal):
+            return lambda graph, value: False
+        bound = limit.toPython()
+
+        def check(graph: PatientGraph, value: Node) -> bool:
+            if type(value) is not Literal and not isinstance(value, Literal):
+                return False
+            try:
+                return bool(op(value.toPython(), bound))
+            except TypeError:
+                return False
+
+        return check
 
     return build
 
 
 def _or(compiler: _Compiler, head: Node) -> Check:
-    members = [compiler.shape(s) for s in compiler.list_of(head)]
-    return lambda data, value: any(m(data, value) for m in members)
+    members = tuple(compiler.shape(s) for s in compiler.list_of(head))
+
+    def some(graph: PatientGraph, value: Node) -> bool:
+        for member in members:  # noqa: SIM110 (a loop: no generator in the hot path)
+            if member(graph, value):
+                return True
+        return False
+
+    return some
 
 
 def _and(compiler: _Compiler, head: Node) -> Check:
-    members = [compiler.shape(s) for s in compiler.list_of(head)]
-    return lambda data, value: all(m(data, value) for m in members)
+    return _all(tuple(compiler.shape(s) for s in compiler.list_of(head)))
 
 
 def _not(compiler: _Compiler, shape: Node) -> Check:
     inner = compiler.shape(shape)
-    return lambda data, value: not inner(data, value)
+    return lambda graph, value: not inner(graph, value)
 
 
 def _node(compiler: _Compiler, shape: Node) -> Check:
@@ -291,7 +350,7 @@ def _node(compiler: _Compiler, shape: Node) -> Check:
 
 _VALUE_COMPONENTS: dict[URIRef, Callable[[_Compiler, Node], Check]] = {
     SH["class"]: _class, SH["in"]: _in, SH.hasValue: _has_value,
-    SH.minInclusive: _range(lambda a, b: a >= b), SH.maxInclusive: _range(lambda a, b: a <= b),
-    SH.minExclusive: _range(lambda a, b: a > b), SH.maxExclusive: _range(lambda a, b: a < b),
+    SH.minInclusive: _range(operator.ge), SH.maxInclusive: _range(operator.le),
+    SH.minExclusive: _range(operator.gt), SH.maxExclusive: _range(operator.lt),
     SH["or"]: _or, SH["and"]: _and, SH["not"]: _not, SH.node: _node,
 }
