@@ -150,3 +150,40 @@ def test_rdf_xml_with_entities_is_refused(tmp_path):
                     '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>')
     with pytest.raises(InputError, match="DOCTYPE"):
         read_rdf(path)
+
+
+@pytest.mark.parametrize("fmt", ["nquads", "jsonld"])
+def test_nquads_and_jsonld_verdict_files_give_the_same_rows(tmp_path, graph, fmt):
+    out = tmp_path / f"verdicts.{'nq' if fmt == 'nquads' else 'jsonld'}"
+    result = CliRunner().invoke(main, ["screen", str(EXAMPLES), "--as-of", AS_OF, "--format",
+                                       fmt, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    with query_store([out]) as from_file:
+        assert from_file.errors == []
+        for name in named_queries():
+            assert rows(from_file, name) == rows(graph, name), name
+
+
+def test_a_kept_store_is_loaded_once_and_queried_again(tmp_path, graph):
+    store = tmp_path / "store"
+    first = CliRunner().invoke(main, ["query", "attrition", str(EXAMPLES), "--as-of", AS_OF,
+                                      "--store", str(store), "--format", "csv"])
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(main, ["query", "attrition", "--store", str(store), "--format",
+                                      "csv"])
+    assert again.exit_code == 0 and again.stdout == first.stdout
+    assert again.stdout.splitlines()[1:] == [",".join(r) for r in rows(graph, "attrition")]
+    listed = CliRunner().invoke(main, ["query", "unknown-worklist", "--store", str(store),
+                                       "--format", "csv"])
+    assert len(listed.stdout.splitlines()) == 25  # the 24 rows of the worklist, and a header
+
+
+def test_a_verdict_file_oxigraph_cannot_parse_is_one_error_line(tmp_path):
+    bad = tmp_path / "bad.nq"
+    bad.write_text("<urn:a> <urn:b> .\n")
+    result = CliRunner().invoke(main, ["query", "protocol-criteria", str(bad), "--format",
+                                       "csv"])
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {bad}: not valid nquads: ")
+    assert len(result.stdout.splitlines()) == 29

@@ -42,9 +42,13 @@ def timeout_option(what: str):
               show_default=True)
 @timeout_option("exit 3")
 @jobs_option
+@click.option("--store", "store", type=click.Path(path_type=Path, file_okay=False),
+              help="Query the Oxigraph store kept in this folder, after adding PATHS to it "
+                   "(made, with the ontology and shapes, if new; serve --store makes one "
+                   "too): load once, query many times. Default: a temporary store.")
 @output_option
 def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool, as_of: date,
-                  window_days: int, fmt: str, timeout: float, jobs: int,
+                  window_days: int, fmt: str, timeout: float, jobs: int, store: Path | None,
                   output: Path | None) -> None:
     """Run a named SPARQL query (or a .rq file) over PATHS: patient inputs, which are screened
     first, or verdict graphs (.ttl, .nq, .jsonld, .nt, .trig, .rdf). The ontology and shapes
@@ -74,10 +78,10 @@ def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool,
     except QueryError as exc:
         raise click.UsageError(str(exc)) from None
     with query_store(paths, as_of=as_of, window_days=window_days, jobs=jobs,
-                     on_error=echo_error) as store:
-        errors = store.errors
+                     on_error=echo_error, location=store) as opened:
+        errors = opened.errors
         try:
-            result = evaluate(text, store, timeout)
+            result = evaluate(text, opened, timeout)
         except QueryError as exc:
             raise click.UsageError(str(exc)) from None
     write_output(format_result(result, fmt), output)

@@ -150,17 +150,21 @@ def _named(path: Path) -> str:
 
 
 class QueryStore(Store):
-    """A temporary store of the ontology, shapes and verdicts for ``query``; removed on
-    :meth:`close` (a context manager). ``errors`` are the inputs that could not be read."""
+    """The store ``query`` reads: by default a temporary one, removed on :meth:`close` (a
+    context manager); or the store at ``location``, kept, which is made with the ontology
+    and shapes if it does not hold a store yet (load once, query many times). ``errors`` are
+    the inputs that could not be read."""
 
     def __init__(self, inputs: Iterable[str | Path] = (), as_of: date | str | None = None,
                  window_days: int | None = None, jobs: int = 0,
-                 on_error: OnError | None = None) -> None:
+                 on_error: OnError | None = None, location: Path | None = None) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="ql1706kg-query-")
         try:
             root = Path(self._folder.name)
-            super().__init__(root / "store", root / "scratch")
-            load_protocol(self)
+            new = location is None or not location.exists() or not any(location.iterdir())
+            super().__init__(location or root / "store", root / "scratch")
+            if new:
+                load_protocol(self)
             self.errors = load_inputs(self, inputs, as_of, window_days, jobs,
                                       on_error=on_error)
         except BaseException:

@@ -109,12 +109,12 @@ def check_safe(text: str) -> Query:
 
 def query_store(inputs: Iterable[str | Path], as_of: date | str | None = None,
                 window_days: int | None = None, jobs: int = 0,
-                on_error=None) -> QueryStore:
-    """A temporary Oxigraph store to query (close it, or use it as a context manager): the
-    verdicts (read, or screened from patient inputs in ``jobs`` processes, 0 for one per
-    core), the ontology and the shapes; ``.errors`` lists the inputs that could not be
-    read."""
-    return QueryStore(inputs, as_of, window_days, jobs, on_error)
+                on_error=None, location: Path | None = None) -> QueryStore:
+    """An Oxigraph store to query (close it, or use it as a context manager): the verdicts
+    (read, or screened from patient inputs in ``jobs`` processes, 0 for one per core), the
+    ontology and the shapes; ``.errors`` lists the inputs that could not be read. Temporary,
+    or kept at ``location`` (and added to, if it holds a store already)."""
+    return QueryStore(inputs, as_of, window_days, jobs, on_error, location)
 
 
 def query_graph(inputs: Iterable[str | Path], as_of: date | str | None = None,
