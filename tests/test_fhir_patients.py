@@ -159,10 +159,9 @@ def test_r4_types_missing_from_r4b_are_ignored_not_errors(tmp_path):
     ("Patient-animal.json", "Patient.extension:animal",
      "Patient/animal is not a human subject (patient-animal extension, species Dog): "
      "not screened"),
-    ("Patient-pat3.json", "Patient.deceasedDateTime",
-     "Patient/pat3 is recorded as deceased on 2015-02-14 (deceasedDateTime): not screened"),
-    ("Patient-pat4.json", "Patient.deceasedBoolean",
-     "Patient/pat4 is recorded as deceased (deceasedBoolean true): not screened"),
+    ("Patient-pat3.json", "deceased",
+     "recorded as deceased on 2015-02-14: not a candidate, not screened"),
+    ("Patient-pat4.json", "deceased", "recorded as deceased: not a candidate, not screened"),
 ])
 def test_an_animal_or_a_deceased_patient_is_an_error_entry_not_a_candidate(name, field,
                                                                             message):
@@ -181,14 +180,28 @@ def test_the_cli_names_them_on_stderr_and_exits_1():
     assert "Patient f001" in run.stdout
 
 
-def test_the_resources_of_a_non_candidate_are_reported_not_read(tmp_path):
-    dead = patient(deceasedDateTime="2024-03-01")
-    path = write(tmp_path, consent(), COMPLIES, person=dead)
+def test_the_resources_of_an_animal_are_reported_not_read(tmp_path):
+    animal = patient(extension=[{"url": "http://hl7.org/fhir/StructureDefinition/patient-animal",
+                                 "extension": [{"url": "species", "valueCodeableConcept": {
+                                     "text": "Dog"}}]}])
+    path = write(tmp_path, consent(), COMPLIES, person=animal)
     lines = report_of(path)
-    assert lines["Patient/P1"] == (True, "the patient; not screened: recorded as deceased on "
-                                         "2024-03-01 (deceasedDateTime)")
-    assert lines["Consent/icf"] == (False, "its patient is not screened (recorded as deceased "
-                                           "on 2024-03-01 (deceasedDateTime))")
+    assert lines["Patient/P1"][1].startswith("the patient; not screened: not a human subject")
+    assert lines["Consent/icf"][0] is False
+    assert lines["Consent/icf"][1].startswith("its patient is not screened")
+
+
+@pytest.mark.parametrize(("died", "as_of", "screened"), [
+    ("2024-03-01", AS_OF, False),          # dead before the assessment: not a candidate
+    ("2026-11-20", "2026-11-20", False),   # on the assessment date
+    ("2026-11-21", "2026-11-20", True),    # after it: alive on the date screened
+])
+def test_a_death_counts_by_the_assessment_date(tmp_path, died, as_of, screened):
+    path = write(tmp_path, consent(), COMPLIES, person=patient(deceasedDateTime=died))
+    result = screen([path], as_of=as_of)
+    assert bool(result.patients) is screened
+    if not screened:
+        assert result.errors[0].field == "deceased"
 
 
 def test_deceased_false_is_screened():

@@ -207,6 +207,10 @@ class PatientRecord(_Strict):
     observations: list[Observation] = Field(default_factory=list)
     supportive_care: list[SupportiveCare] | None = None
     reproductive: Reproductive | None = None
+    deceased: dt.date | bool | None = Field(
+        None, description="Recorded as deceased: true, or the date of death. A patient dead on "
+                          "or before the assessment date is not screened (an input error); a "
+                          "death after it is set aside.")
 
 
 def record_json_schema() -> dict:

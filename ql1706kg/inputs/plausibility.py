@@ -193,6 +193,8 @@ def _dates_problem(record: PatientRecord) -> tuple[str, str] | None:
             return field, f"a date of {when} is before {EARLIEST.year}"
         if born is not None and when < born:
             return "birth_date", f"the birth date {born} is after {field} ({when})"
+    if isinstance(record.deceased, date) and born is not None and record.deceased < born:
+        return "deceased", f"the date of death {record.deceased} is before the birth {born}"
     for index, therapy in enumerate(record.prior_therapies or ()):
         if therapy.start and therapy.end and therapy.end < therapy.start:
             return (f"prior_therapies[{index}].end",
@@ -207,6 +209,10 @@ def date_problem(record: PatientRecord, as_of: date) -> tuple[str, str] | None:
     if record.birth_date is not None and record.birth_date > as_of:
         return "birth_date", f"the birth date {record.birth_date} is after the assessment " \
                              f"date {as_of}"
+    dead = record.deceased
+    if dead is True or (isinstance(dead, date) and dead <= as_of):
+        when = f" on {dead}" if isinstance(dead, date) else ""
+        return "deceased", f"recorded as deceased{when}: not a candidate, not screened"
     for field, when in _dated_fields(record):
         if when > as_of + FUTURE_SLACK:
             return field, (f"{when} is more than a year after the assessment date {as_of}; "

@@ -5,8 +5,9 @@ its Consents and Lists), routes every other resource of the patient to the reade
 family (:mod:`.conditions`, :mod:`.observations`, :mod:`.medications`, mixed in) and gives the
 record in the project's form once all resources are read.
 
-A Patient that is not a human subject (the ``patient-animal`` extension) or that is recorded as
-deceased is no candidate: its builder reads nothing more and gives an error entry naming it, so
+A Patient that is not a human subject (the ``patient-animal`` extension) is no candidate: its
+builder reads nothing more and gives an error entry naming it (a death is carried into the
+record, where the screening decides by the assessment date), so
 the person is reported on every output and in the exit code, never screened and never lost.
 """
 
@@ -72,6 +73,11 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader):
         elif birth:
             # FHIR allows a year or year-month; an age in completed years needs the day.
             self.notes.append(f"birthDate '{birth}' is partial, so the age is not known")
+        deceased = _deceased(data)
+        if deceased is not None:
+            # Whether a death excludes the patient depends on the assessment date, which the
+            # screening knows (plausibility.date_problem), not the reader.
+            self.set_single("", "deceased", deceased)
 
     def set_single(self, section: str, name: str, value: Any) -> bool:
         """Record a fact a patient has once; a second resource that says otherwise is a
@@ -177,12 +183,17 @@ def _not_a_candidate(data: dict) -> tuple[str, str] | None:
             return ("Patient.extension:animal",
                     f"not a human subject (patient-animal extension, species "
                     f"{species or 'not given'})")
+    return None
+
+
+def _deceased(data: dict) -> str | bool | None:
+    """``deceased[x]`` in the record's form: the date of death, or True (a flag, or a death
+    date too partial to compare with the assessment date: never screened as alive)."""
     if data.get("deceasedBoolean") is True:
-        return "Patient.deceasedBoolean", "recorded as deceased (deceasedBoolean true)"
-    if data.get("deceasedDateTime"):
-        return ("Patient.deceasedDateTime",
-                f"recorded as deceased on {str(data['deceasedDateTime'])[:10]} "
-                "(deceasedDateTime)")
+        return True
+    when = data.get("deceasedDateTime")
+    if when:
+        return str(when)[:10] if len(str(when)) >= 10 else True
     return None
 
 

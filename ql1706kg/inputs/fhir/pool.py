@@ -31,7 +31,8 @@ class Pool:
     def __init__(self) -> None:
         self.entries: list[Entry] = []
         self.by_key: dict[tuple[str, str], Entry] = {}  # (scope, 'Type/id')
-        self.by_url: dict[str, Entry] = {}  # fullUrl (absolute or urn:uuid)
+        self.by_url: dict[str, Entry] = {}  # fullUrl (absolute or urn:uuid), first seen
+        self.by_scoped_url: dict[tuple[str, str], Entry] = {}  # (scope, fullUrl)
         self.errors: list[InputError] = []
         self.report = FhirReport()
         self.report_dates: dict[int, str] = {}
@@ -75,6 +76,7 @@ class Pool:
         self.by_key.setdefault((item.scope, item.key), item)
         if item.full_url:
             self.by_url.setdefault(item.full_url, item)
+            self.by_scoped_url.setdefault((item.scope, item.full_url), item)
 
     def resolve(self, reference: str | None, within: Entry | None = None) -> dict | None:
         """Resolve a reference: contained '#id', 'Type/id', an absolute URL or urn:uuid."""
@@ -96,7 +98,7 @@ class Pool:
         if not reference:
             return None
         reference = reference.split("/_history/")[0].rstrip("/")
-        hit = self.by_url.get(reference)
+        hit = self._by_url(reference, within)
         if hit is not None:
             return hit
         base = _base(within.full_url) if within is not None else None
@@ -104,12 +106,21 @@ class Pool:
         if _is_absolute(reference):
             if reference.startswith("urn:") or base is None or _base(reference) != base:
                 return None  # another server's resource, or a urn with no entry
-        elif base is not None and (hit := self.by_url.get(f"{base}/{tail}")) is not None:
+        elif base is not None and (hit := self._by_url(f"{base}/{tail}", within)) is not None:
             return hit
         if within is None:
             return None
         return (self.by_key.get((within.scope, tail))
                 or self.by_key.get((within.folder, tail)))  # outside bundles, same folder
+
+    def _by_url(self, url: str, within: Entry | None) -> Entry | None:
+        """A fullUrl in the referencing entry's own bundle first: examples of one folder reuse
+        fullUrls (https://example.com/base/Observation/o3) across bundles."""
+        if within is not None:
+            hit = self.by_scoped_url.get((within.scope, url))
+            if hit is not None:
+                return hit
+        return self.by_url.get(url)
 
     def patient_of(self, entry: Entry) -> Entry | None:
         """The Patient a resource is about, if it resolves to a Patient in the pool."""

@@ -14,6 +14,7 @@ from ...errors import InputError, InputNote
 from ...protocol.terminology import terminology
 from .builder import RecordBuilder
 from .entries import Entry, FhirReport
+from .observations import adopt_results_of_reports
 from .pool import Pool
 
 
@@ -24,6 +25,7 @@ def read_fhir(items: Iterable[Entry | InputError], jobs: int = 1
     pool = Pool()
     pool.add_all(items, jobs)
     _date_results_by_their_reports(pool)
+    adopt_results_of_reports(pool)  # before any resource is given to its patient
     builders = _builders(pool)
     orphans: dict[str, list[str]] = {}
     for entry in pool.entries:
