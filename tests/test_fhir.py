@@ -225,8 +225,8 @@ def test_cli_lift_report_as_subprocess(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     lines = report.read_text().splitlines()
-    assert lines[0] == "source\tresource\tstatus\treason"
-    assert any("\tignored\tstatus entered-in-error" in line for line in lines)
+    assert lines[0] == "source\tresource\tstatus\treason\tpatient\tcould change"
+    assert any("\tignored\tstatus entered-in-error\t" in line for line in lines)
 
 
 def test_every_project_code_in_the_examples_and_the_reader_is_in_the_shipped_code_system():

@@ -305,3 +305,34 @@ def test_ips_anastrozole_is_known_and_simvastatin_is_named_as_ignored():
                              IPS / "Medication-eumfh-39-07-1.json")
     used, reason = report["MedicationStatement/eumfh-39-07-1"]
     assert not used and "Simvastatin" in reason
+
+
+def test_lift_report_names_who_an_unreadable_drug_could_have_changed(tmp_path):
+    """An ignored resource that could have changed an outcome is said so in lift --report,
+    with its patient and the criteria; a drug identified as irrelevant is not."""
+    from click.testing import CliRunner
+
+    from ql1706kg.cli import main
+
+    person = {"resourceType": "Patient", "id": "P9", "gender": "female",
+              "birthDate": "1970-01-01"}
+
+    def statement(sid: str, text: str) -> dict:
+        return {"resourceType": "MedicationStatement", "id": sid, "status": "completed",
+                "subject": {"reference": "Patient/P9"},
+                "effectiveDateTime": "2025-01-02",
+                "medicationCodeableConcept": {"text": text}}
+
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": person}, {"resource": statement("a", "Little Pink Pill")},
+        {"resource": statement("b", "simvastatin 20 mg")}]}
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(bundle))
+    report = tmp_path / "r.tsv"
+    run = CliRunner().invoke(main, ["lift", str(path), "-o", str(tmp_path / "g.ttl"),
+                                    "--report", str(report)])
+    assert run.exit_code == 0, run.stderr
+    rows = {line.split("\t")[1]: line.split("\t") for line in report.read_text().splitlines()}
+    assert rows["MedicationStatement/a"][4:] == ["P9", "IC4 IC5.1 IC5.2 IC9.0"]
+    assert rows["MedicationStatement/b"][4:] == ["P9", ""]
+    assert "patient P9: an ignored resource could have changed IC4" in run.stderr

@@ -94,8 +94,15 @@ def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output:
                 derive(patient, patient_iri(item.record.id), assessment)
             graph += patient
         out.write_text(graph.serialize(format="turtle"))
+        changed = {}
+        for line in report:
+            if line.could_change and line.patient:
+                changed.setdefault(line.patient, set()).update(line.could_change)
+        for patient, ids in changed.items():
+            echo_note(f"patient {patient}: an ignored resource could have changed "
+                      f"{', '.join(sorted(ids))} (see --report)")
         if report_path is not None:
-            lines = ["source\tresource\tstatus\treason"] + [
+            lines = ["source\tresource\tstatus\treason\tpatient\tcould change"] + [
                 "\t".join(visible(value) for value in line.as_dict().values())
                 for line in report]
             text = "\n".join(lines) + "\n"

@@ -79,6 +79,7 @@ class Terminology:
     unit_labels: dict[URIRef, str] = field(default_factory=dict)
     drug_facts: dict[str, tuple[tuple[URIRef, object], ...]] = field(default_factory=dict)
     derived_from: dict[URIRef, tuple[URIRef, ...]] = field(default_factory=dict)
+    bears_on: dict[URIRef, tuple[str, ...]] = field(default_factory=dict)  # class -> ids
     criteria: dict[str, dict] = field(default_factory=dict)
     protocol_version: str = ""
     ontology_version: str = ""
@@ -208,6 +209,11 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
     for subject, value in closure.subject_objects(QL.derivedFromProperty):
         term.derived_from[subject] = (*term.derived_from.get(subject, ()), value)
     term.criteria = _criteria_table(closure)
+    ids = {crit["iri"]: cid for cid, crit in term.criteria.items()}
+    for subject, value in closure.subject_objects(QL.bearsOn):
+        if value in ids:
+            term.bears_on[subject] = tuple(sorted({*term.bears_on.get(subject, ()),
+                                                   ids[value]}))
     for prop in DRUG_FACT_PROPERTIES:
         term.drug_facts[re.split(r"[#/]", str(prop))[-1]] = tuple(sorted(
             (s, o.toPython() if isinstance(o, Literal) else o)

@@ -47,6 +47,8 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader):
         self.notes: list[str] = []
         self.origins: dict[str, str] = {}  # single-valued fact -> the resource that gave it
         self.conflicts: list[str] = []
+        # resource key -> criteria it could have changed had it been readable (lift --report)
+        self.could_change: dict[str, tuple[str, ...]] = {}
         self.excluded: tuple[str, str] | None = None  # (element, why not screened)
         self.current = patient.key
         data = patient.data

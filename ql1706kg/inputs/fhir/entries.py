@@ -27,10 +27,13 @@ class ReportLine:
     resource: str
     used: bool
     reason: str
+    patient: str = ""  # whose resource it is, when that is known
+    could_change: tuple[str, ...] = ()  # criteria an ignored resource could have changed
 
     def as_dict(self) -> dict:
         return {"source": self.source, "resource": self.resource,
-                "status": "used" if self.used else "ignored", "reason": self.reason}
+                "status": "used" if self.used else "ignored", "reason": self.reason,
+                "patient": self.patient, "could_change": " ".join(self.could_change)}
 
 
 @dataclass
@@ -39,8 +42,18 @@ class FhirReport:
 
     lines: list[ReportLine] = field(default_factory=list)
 
-    def add(self, entry: Entry, used: bool, reason: str) -> None:
-        self.lines.append(ReportLine(entry.source, entry.key, used, reason))
+    def add(self, entry: Entry, used: bool, reason: str, patient: str = "",
+            could_change: tuple[str, ...] = ()) -> None:
+        self.lines.append(ReportLine(entry.source, entry.key, used, reason, patient,
+                                     could_change))
+
+    def could_have_changed(self) -> dict[str, tuple[str, ...]]:
+        """The patients an ignored resource could have changed, with the criteria."""
+        out: dict[str, set[str]] = {}
+        for line in self.lines:
+            if line.could_change and line.patient:
+                out.setdefault(line.patient, set()).update(line.could_change)
+        return {patient: tuple(sorted(ids)) for patient, ids in out.items()}
 
 
 @dataclass

@@ -64,6 +64,7 @@ class MedicationReader:
     pool: Pool
     term: Terminology
     rec: dict[str, Any]
+    could_change: dict[str, tuple[str, ...]]
     therapies: list[dict]
 
     def take_MedicationStatement(self, entry: Entry) -> tuple[bool, str]:
@@ -119,6 +120,7 @@ class MedicationReader:
         index = drug_index(self.term)
         items = self.drug_items(entry, index)
         if not items:
+            self.could_change[entry.key] = _bearing(index, None)
             return False, "no medication code, name or ingredient"
         related = self.cancer_related(entry, items)
         therapy_items, support_items, others = [], [], []
@@ -133,6 +135,9 @@ class MedicationReader:
                 self.rec.setdefault("supportive_care", []).append(care)
             return True, "a haematologic support product (IC9.0)"
         if not therapy_items:
+            could = _bearing(index, others)
+            if could:
+                self.could_change[entry.key] = could
             named = "; ".join(_describe(index, item) for item in others)
             return False, (f"not an anticancer or haematologic support drug: {named} (add it "
                            "to ontology/terminology-drugs.ttl if it is one)")
@@ -269,6 +274,16 @@ def _kind(index: DrugIndex, item: DrugItem, related: bool) -> str:
             return "therapy"
     return "support" if known and all(index.term.is_a(k, QL.HaematologicSupportProduct)
                                       for k in known) else "other"
+
+
+def _bearing(index: DrugIndex, items: list[DrugItem] | None) -> tuple[str, ...]:
+    """The criteria unidentified drugs could change (by the ql:Possible* classes they may
+    belong to, ql:bearsOn); ``None`` (nothing to go on at all) bears on all of them."""
+    bears = index.term.bears_on
+    if items is None:
+        return tuple(sorted({cid for ids in bears.values() for cid in ids}))
+    return tuple(sorted({cid for item in items for part in item.reading.parts
+                         for cls in part.possible for cid in bears.get(cls, ())}))
 
 
 def _describe(index: DrugIndex, item: DrugItem) -> str:

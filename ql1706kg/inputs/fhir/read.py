@@ -11,8 +11,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ...errors import InputError, InputNote
+from ...protocol.namespaces import QL
 from ...protocol.terminology import terminology
 from .builder import RecordBuilder
+from .codes import lookup
 from .entries import Entry, FhirReport
 from .observations import adopt_results_of_reports
 from .pool import Pool
@@ -44,7 +46,8 @@ def read_fhir(items: Iterable[Entry | InputError], jobs: int = 1
             owner.conflicts.append(f"{entry.key} could not be read (internal error "
                                    f"{type(exc).__name__}: {str(exc)[:120]}; please report it)")
             used, reason = False, "could not be read (internal error)"
-        pool.report.add(entry, used, reason)
+        could = () if used else _could_change(owner, entry, reason)
+        pool.report.add(entry, used, reason, owner.rec.get("id", ""), could)
     for entry in pool.entries:
         if entry.type == "Medication":
             pool.report.add(entry, True, "read through the resources that reference it")
@@ -55,6 +58,23 @@ def read_fhir(items: Iterable[Entry | InputError], jobs: int = 1
     for builder in dict.fromkeys(builders.values()):
         out.append(_record_or_conflict(builder))
     return out, pool.report
+
+
+def _could_change(owner: RecordBuilder, entry: Entry, reason: str) -> tuple[str, ...]:
+    """The criteria an ignored resource could have changed, had it been readable: what its
+    reader said (an unidentified drug: by the classes it may belong to), or, for a result of a
+    test the protocol uses with no date, that test's criteria."""
+    said = owner.could_change.pop(entry.key, None)
+    if said is not None:
+        return said
+    if entry.type == "Observation" and reason.startswith("no effective date"):
+        term = owner.term
+        tests = {lookup(term, part.get("code"), QL.Test)
+                 for part in [entry.data, *(entry.data.get("component") or [])]
+                 if isinstance(part, dict)}
+        return tuple(crit["id"] for crit in term.criteria.values()
+                     if tests & set(crit["tests"]))
+    return ()
 
 
 def _builders(pool: Pool) -> dict[int, RecordBuilder]:
