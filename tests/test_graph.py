@@ -123,3 +123,32 @@ def test_screening_leaves_the_garbage_collector_as_it_found_it():
     before = gc.get_threshold()
     screen(list(patients(3, seed=2)), as_of="2026-11-20")
     assert gc.get_threshold() == before
+
+
+def test_removing_and_adding_again_match_rdflib():
+    ours, theirs = both()
+    gone = [*TRIPLES[::2], (S[0], P[0], Literal("absent")), (URIRef(EX + "z"), P[0], OBJ[0])]
+    for triple in gone:
+        ours.remove(triple)
+        theirs.remove(triple)
+        assert len(ours) == len(theirs) and set(ours) == set(theirs)
+    for s, p in itertools.product(S, P):
+        assert same(ours.objects(s, p), theirs.objects(s, p))
+    for p, o in itertools.product(P, OBJ):
+        assert same(ours.subjects(p, o), theirs.subjects(p, o))
+    for triple in reversed(gone[:-2]):
+        ours.add(triple)
+        theirs.add(triple)
+    assert len(ours) == len(theirs) == len(TRIPLES) and set(ours) == set(theirs)
+
+
+def test_equal_terms_made_apart_are_one_triple():
+    graph = PatientGraph()
+    for _ in range(2):  # a new but equal term each time, first and later objects alike
+        graph.add((URIRef(EX + "s"), URIRef(EX + "p"), Literal("1", datatype=XSD.integer)))
+        graph.add((URIRef(EX + "s"), URIRef(EX + "p"), Literal("2", datatype=XSD.integer)))
+        graph.add((URIRef(EX + "s"), URIRef(EX + "q"), URIRef(EX + "o")))
+    assert len(graph) == 3 == len(list(graph))
+    assert list(graph.objects(URIRef(EX + "s"), URIRef(EX + "p"))) == [
+        Literal("1", datatype=XSD.integer), Literal("2", datatype=XSD.integer)]
+    assert list(graph.subjects(URIRef(EX + "q"), URIRef(EX + "o"))) == [URIRef(EX + "s")]

@@ -25,13 +25,18 @@ class PatientGraph:
     """Triples indexed subject -> predicate -> objects and predicate -> object -> subjects
     (the second for IRIs and blank nodes only: nothing looks a patient up by a literal).
 
-    Insertion order is kept (dicts), so iteration and every lookup are deterministic.
+    The objects of a (subject, predicate) pair are a 1-tuple while there is one (most pairs:
+    no hash is computed, and rdflib's ``Literal.__hash__`` is Python code), a dict from the
+    second on. Readers (here and the compiled SHACL evaluator) only iterate, count and test
+    membership, which both answer alike. Insertion order is kept, so iteration and every
+    lookup are deterministic.
     """
 
     __slots__ = ("_pos", "_size", "_spo")
 
     def __init__(self, triples: Iterable[Triple] = ()) -> None:
-        self._spo: dict[Node, dict[Node, dict[Node, None]]] = {}
+        # subject -> predicate -> (object,) or {object: None, ...}
+        self._spo: dict[Node, dict[Node, tuple[Node] | dict[Node, None]]] = {}
         self._pos: dict[Node, dict[Node, dict[Node, None]]] = {}
         self._size = 0
         for triple in triples:
@@ -43,34 +48,46 @@ class PatientGraph:
         s, p, o = triple
         by_predicate = self._spo.get(s)
         if by_predicate is None:
-            by_predicate = self._spo[s] = {}
-        objects = by_predicate.get(p)
-        if objects is None:
-            objects = by_predicate[p] = {}
-        size = len(objects)
-        objects[o] = None  # one hash: rdflib's Literal.__hash__ is Python code
-        if len(objects) != size:
-            self._size += 1
-            if type(o) is not Literal:  # literals are never looked up by value: not indexed
-                by_object = self._pos.get(p)
-                if by_object is None:
-                    by_object = self._pos[p] = {}
+            self._spo[s] = {p: (o,)}
+        else:
+            objects = by_predicate.get(p)
+            if objects is None:
+                by_predicate[p] = (o,)
+            elif type(objects) is tuple:
+                first = objects[0]
+                if first is o or first == o:
+                    return self
+                by_predicate[p] = {first: None, o: None}
+            else:
+                size = len(objects)
+                objects[o] = None
+                if len(objects) == size:
+                    return self
+        self._size += 1
+        if type(o) is not Literal:  # literals are never looked up by value: not indexed
+            by_object = self._pos.get(p)
+            if by_object is None:
+                self._pos[p] = {o: {s: None}}
+            else:
                 subjects = by_object.get(o)
                 if subjects is None:
-                    subjects = by_object[o] = {}
-                subjects[s] = None
+                    by_object[o] = {s: None}
+                else:
+                    subjects[s] = None
         return self
 
     def remove(self, triple: Triple) -> PatientGraph:
         """Remove one triple (all three terms given); a triple not in the graph is ignored."""
         s, p, o = triple
-        objects = self._spo.get(s, _NONE).get(p)
+        by_predicate = self._spo.get(s, _NONE)
+        objects = by_predicate.get(p)
         if objects is None or o not in objects:
             return self
-        del objects[o]
+        if type(objects) is tuple or len(objects) == 1:
+            del by_predicate[p]
+        else:
+            del objects[o]
         self._size -= 1
-        if not objects:
-            del self._spo[s][p]
         if type(o) is not Literal:
             subjects = self._pos[p][o]
             del subjects[s]
@@ -88,7 +105,8 @@ class PatientGraph:
                 ) -> Iterator[Node]:
         """The objects of (subject, predicate), each once; ``None`` matches anything."""
         if subject is not None and predicate is not None:
-            return iter(list(self._spo.get(subject, _NONE).get(predicate, _NONE)))
+            found = self._spo.get(subject, _NONE).get(predicate, ())
+            return iter(found) if type(found) is tuple else iter(list(found))  # a snapshot
         return iter(list(dict.fromkeys(o for _s, _p, o in self.triples((subject, predicate,
                                                                          None)))))
 
@@ -111,9 +129,13 @@ class PatientGraph:
               ) -> Node | None:
         """One object of (subject, predicate), or one subject of (predicate, object), as
         ``rdflib.Graph.value`` does; ``default`` when there is none."""
-        if subject is not None and predicate is not None and object is None:
-            for found in self._spo.get(subject, _NONE).get(predicate, _NONE):
-                return found
+        if object is None and subject is not None and predicate is not None:
+            by_predicate = self._spo.get(subject)
+            if by_predicate is not None:
+                found = by_predicate.get(predicate)
+                if found:
+                    for first in found:
+                        return first
             return default
         if subject is None and predicate is not None and object is not None:
             for found, _p, _o in self.triples((None, predicate, object)):
