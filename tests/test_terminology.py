@@ -163,3 +163,19 @@ def test_every_coded_term_has_exactly_one_english_label():
     for subject in coded:
         labels = list(graph.objects(subject, RDFS.label))
         assert len(labels) == 1 and labels[0].language == "en", subject
+
+
+def test_every_fhir_coding_outside_the_shared_reference_cites_its_source():
+    """Codes outside docs/reference/codes.csv are kept as ql:fhirCoding on terms; each term that
+    has one cites where the code and its meaning were checked (dcterms:source), so no code is
+    invented (the shared reference's own rule, for the codes it does not hold)."""
+    from rdflib import Namespace
+
+    dcterms = Namespace("http://purl.org/dc/terms/")
+    graph = closure_graph()
+    carriers = set(graph.subjects(QL.fhirCoding, None))
+    assert carriers, "no ql:fhirCoding at all: the check would prove nothing"
+    unsourced = sorted(str(s) for s in carriers if graph.value(s, dcterms.source) is None)
+    assert unsourced == []
+    tokens = [str(o) for o in graph.objects(None, QL.fhirCoding)]
+    assert all("|" in token and token.split("|", 1)[1] for token in tokens)
