@@ -17,7 +17,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE_RECORD = json.loads((ROOT / "tests" / "data" / "base-eligible.json").read_text())
-FHIR_BUNDLES = sorted((ROOT / "examples" / "fhir").glob("*.json"))
+# The project's FHIR twins and the public HL7 example bundles (mCODE, IPS, R4).
+FHIR_BUNDLES = sorted((ROOT / "examples" / "fhir").glob("*.json")) + sorted(
+    (ROOT / "tests" / "data" / "fhir-packages").glob("*/Bundle-*.json"))
 CSV_TEMPLATE = (ROOT / "examples" / "cohort-template.csv").read_text(encoding="utf-8")
 
 def deep(levels: int) -> Any:
