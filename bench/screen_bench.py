@@ -1,16 +1,28 @@
-"""Benchmark: the full screening pipeline on N generated patients, with two references.
+"""Benchmark: the full screening pipeline on N generated patients, with its floor and references.
 
-Prints, for N seeded synthetic patients (ql1706kg.inputs.synthetic: every criterion exercised, about
-40 % eligible) written as the project's JSON and as an FHIR R4 NDJSON bulk export:
+Prints, in one run, for N seeded synthetic patients (ql1706kg.inputs.synthetic, as
+``ql1706kg generate`` writes them: every criterion exercised, about 40 % eligible) in the
+project's JSON list:
   * the full pipeline as the CLI runs it (read, lift, derive, validate, judge, explain, write
-    JSON): patients per second, ms per patient, peak memory. It runs warm in a fresh process
-    (this script's generated inputs would otherwise count in its peak memory);
-  * the parse-only floor: reading the same inputs into records, nothing else;
+    the JSON document) in one process and with ``--jobs J`` (default 2), alternately
+    ``--repeat`` times: patients per second (medians), ms per patient, peak memory, and the
+    speed-up as the median of the ratios of neighbouring runs (the machine's speed drifts, a
+    pair sees about the same speed). Each run is a fresh process, timed warm;
+  * the parse-only floor of the same file: reading it into records, nothing else;
+  * cold start: ``python -c "import rdflib"``, ``ql1706kg criteria`` and ``ql1706kg screen``
+    of one patient as fresh processes, alternately ``--runs`` times, with the median of each
+    command's ratios to the rdflib import run just before it (the targets: criteria within
+    2x, one patient within 3x);
   * the pySHACL reference: plain ``pyshacl.validate(..., inference="owlrl")`` per patient
-    with the ontology as ``ont_graph``, on a small N (it is slow);
-  * the wall time of ``ql1706kg screen ONE_FILE`` as a fresh process (start-up included);
+    with the ontology as ``ont_graph``, on a small N (``--reference-n``; 0 skips it);
   * with --scaling, the same figures at N = 1,000 and 10,000, to show cost grows linearly.
-The last line is one JSON object with the figures. Not run by CI as pass/fail.
+The machine's load average is printed, since other work moves every figure. The last line is
+one JSON object with the figures.
+
+Hooks for other benchmarks: ``--format fhir`` measures the same patients as an FHIR R4 bulk
+export (one NDJSON file per resource type, read as a folder); ``--also SCRIPT`` runs another
+benchmark script of this folder (``rdf_bench.py``, ``sparql_bench.py``…) after these figures
+and keeps the JSON object its last line prints under ``"also"``. Not run by CI as pass/fail.
 """
 
 from __future__ import annotations
@@ -27,30 +39,33 @@ import time
 from pathlib import Path
 
 from ql1706kg import cli, screen
-from ql1706kg.inputs.fhir_write import to_bundle
 from ql1706kg.inputs.read import read_paths
-from ql1706kg.inputs.synthetic import AS_OF, BASE, patients
+from ql1706kg.inputs.synthetic import AS_OF, BASE, encode_cohort, patients
+
+HERE = Path(__file__).resolve().parent
 
 
 def write_inputs(n: int, seed: int, folder: Path, fmt: str) -> Path:
-    """Write N patients as one JSON list file, or as an NDJSON bulk export (one file per type)."""
-    records = list(patients(n, seed))
+    """N patients as one JSON list file (written as ``generate`` writes it), or as an FHIR
+    bulk export folder (one NDJSON file per resource type)."""
     if fmt == "json":
         path = folder / "cohort.json"
-        path.write_text(json.dumps(records))
+        with path.open("wb") as handle:
+            for piece in encode_cohort(patients(n, seed), "json"):
+                handle.write(piece)
         return path
+    from ql1706kg.inputs.fhir_write import to_bundle
+
     export = folder / "fhir-export"
     export.mkdir()
     handles: dict[str, object] = {}
     try:
-        for index, record in enumerate(records):
+        for record in patients(n, seed):
             for entry in to_bundle(record, "relative")["entry"]:
-                resource_ = entry["resource"]
-                kind = resource_["resourceType"]
+                kind = entry["resource"]["resourceType"]
                 if kind not in handles:
                     handles[kind] = (export / f"{kind}.ndjson").open("w")
-                handles[kind].write(json.dumps(resource_) + "\n")
-            del index
+                handles[kind].write(json.dumps(entry["resource"]) + "\n")
     finally:
         for handle in handles.values():
             handle.close()
@@ -64,28 +79,25 @@ def timed(function) -> float:
 
 
 def full_pipeline(path: Path, n: int, jobs: int) -> tuple[float, float, dict]:
-    """``ql1706kg screen PATH --format json -o FILE --jobs J`` through the CLI's own code
-    (read, lift, derive, validate, judge, explain, write JSON), timed warm, in a fresh process
-    so that its peak memory is the pipeline's (workers included), not this script's.
-
-    Returns seconds, peak RSS in MB, and the verdict counts read back from the output.
-    """
+    """``ql1706kg screen PATH --format json -o FILE --jobs J`` through the CLI's own code,
+    timed warm, in a fresh process so that its peak memory is the pipeline's (workers
+    included), not this script's. Returns seconds, peak RSS in MB and the verdict counts."""
     out = path.parent / "verdicts.json"
     proc = subprocess.run([sys.executable, __file__, "--pipeline-only", str(path), "--jobs",
                            str(jobs), "--output", str(out)], check=True, capture_output=True,
                           text=True)
     figures = json.loads(proc.stdout.splitlines()[-1])
-    patients = json.loads(out.read_text(encoding="utf-8"))["patients"]
-    assert len(patients) == n, len(patients)
     verdicts: dict[str, int] = {}
-    for patient in patients:
+    screened = json.loads(out.read_text(encoding="utf-8"))["patients"]
+    assert len(screened) == n, len(screened)
+    for patient in screened:
         verdicts[patient["verdict"]] = verdicts.get(patient["verdict"], 0) + 1
     return figures["seconds"], figures["peak_rss_mb"], verdicts
 
 
 def pipeline_only(path: Path, jobs: int, out: Path) -> None:
     """The child of full_pipeline: warm up on other patients, then time the CLI code path."""
-    screen(list(patients(20, 99)), as_of=AS_OF)  # terminology, compiled shapes
+    screen(list(patients(20, 99)), as_of=AS_OF)  # terminology, shapes, imports
     args = ["screen", str(path), "--as-of", AS_OF, "--format", "json", "--jobs", str(jobs),
             "--quiet", "-o", str(out)]
 
@@ -104,7 +116,7 @@ def pipeline_only(path: Path, jobs: int, out: Path) -> None:
     print(json.dumps({"seconds": seconds, "peak_rss_mb": round(peak, 1)}))
 
 
-def parse_floor(path: Path, n: int) -> float:
+def parse_floor(path: Path) -> float:
     return timed(lambda: sum(1 for _ in read_paths([path])))
 
 
@@ -132,58 +144,109 @@ def pyshacl_reference(n: int, seed: int) -> float:
     return timed(run)
 
 
-def cli_single(runs: int) -> float:
+def cold_start(runs: int) -> dict:
+    """Fresh processes, alternately: the rdflib import, ``criteria``, one patient screened.
+    The first round is not counted (it writes byte code and the protocol caches)."""
+    script = str(Path(sys.executable).parent / "ql1706kg")
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "one.json"
-        path.write_text(json.dumps(BASE))
-        script = Path(sys.executable).parent / "ql1706kg"
-        times = []
-        for _ in range(runs + 1):
-            start = time.perf_counter()
-            subprocess.run([str(script), "screen", str(path), "--as-of", AS_OF, "--format",
-                            "json"], check=False, capture_output=True)
-            times.append(time.perf_counter() - start)
-        return statistics.median(times[1:])
+        one = Path(tmp) / "one.json"
+        one.write_text(json.dumps(BASE))
+        commands = {"import_rdflib": [sys.executable, "-c", "import rdflib"],
+                    "criteria": [script, "criteria"],
+                    "one_patient": [script, "screen", str(one), "--as-of", AS_OF, "--format",
+                                    "json"]}
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for round_ in range(runs + 1):
+            for name, command in commands.items():
+                start = time.perf_counter()
+                subprocess.run(command, check=False, capture_output=True)
+                if round_:
+                    times[name].append(time.perf_counter() - start)
+    base = times["import_rdflib"]
+    return {name: {"median_seconds": round(statistics.median(values), 3),
+                   "ratio_to_import_rdflib": round(statistics.median(
+                       [v / b for v, b in zip(values, base, strict=True)]), 2)}
+            for name, values in times.items()}
 
 
 def measure(n: int, seed: int, jobs: int, fmt: str, repeat: int) -> dict:
-    """Time the pipeline with ``jobs`` and with one process on the same input, alternately,
-    ``repeat`` times each; the medians are reported. The speed-up is the median of the ratios
-    of runs made one after the other: the machine's speed drifts (the same work varies by up
-    to ±20 % on this shared host), and a pair of neighbouring runs sees about the same speed."""
+    """One process and ``jobs`` processes on the same input, alternately, ``repeat`` times
+    each (medians), and the parse-only floor of that input."""
     with tempfile.TemporaryDirectory() as tmp:
         path = write_inputs(n, seed, Path(tmp), fmt)
-        parallel, single, peaks = [], [], []
+        single, parallel, peaks = [], [], []
         for _ in range(repeat):
-            elapsed, peak_mb, verdicts = full_pipeline(path, n, jobs)
-            parallel.append(elapsed)
+            elapsed, peak_mb, verdicts = full_pipeline(path, n, 1)
+            single.append(elapsed)
             peaks.append(peak_mb)
-            single.append(full_pipeline(path, n, 1)[0] if jobs > 1 else elapsed)
-        floor = min(parse_floor(path, n) for _ in range(repeat))
-    elapsed, one = statistics.median(parallel), statistics.median(single)
+            if jobs > 1:
+                elapsed, peak_mb, _ = full_pipeline(path, n, jobs)
+                peaks.append(peak_mb)
+            parallel.append(elapsed)
+        floor = min(parse_floor(path) for _ in range(repeat))
+    one, many = statistics.median(single), statistics.median(parallel)
     ratios = [s / p for s, p in zip(single, parallel, strict=True)]
-    return {"format": fmt, "n": n, "patients_per_second": round(n / elapsed, 1),
-            "ms_per_patient": round(1000 * elapsed / n, 2), "peak_rss_mb": max(peaks),
+    return {"format": fmt, "n": n, "jobs": jobs,
             "one_process_patients_per_second": round(n / one, 1),
+            "one_process_ms_per_patient": round(1000 * one / n, 2),
+            "patients_per_second": round(n / many, 1),
+            "ms_per_patient": round(1000 * many / n, 2), "peak_rss_mb": max(peaks),
             "speedup_over_one_process": round(statistics.median(ratios), 2),
             "speedup_per_pair": [round(r, 2) for r in ratios],
+            "one_process_runs_patients_per_second": [round(n / t, 1) for t in single],
             "runs_patients_per_second": [round(n / t, 1) for t in parallel],
             "parse_floor_patients_per_second": round(n / floor, 1), "verdicts": verdicts}
+
+
+def also(script: str) -> dict:
+    """Another benchmark of this folder, run as it is; the JSON object of its last line."""
+    path = HERE / script
+    proc = subprocess.run([sys.executable, str(path)], check=True, capture_output=True,
+                          text=True)
+    print(proc.stdout, end="")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def report(figures: dict) -> None:
+    main = figures["pipeline"]
+    print(f"{main['n']} patients ({main['format']}), load average {figures['load_average']}:")
+    print(f"  one process: {main['one_process_patients_per_second']} patients/s "
+          f"({main['one_process_ms_per_patient']} ms/patient; runs "
+          f"{main['one_process_runs_patients_per_second']})")
+    print(f"  --jobs {main['jobs']}: {main['patients_per_second']} patients/s "
+          f"({main['ms_per_patient']} ms/patient), {main['speedup_over_one_process']}x one "
+          f"process (median of pairs {main['speedup_per_pair']}), peak RSS "
+          f"{main['peak_rss_mb']} MB")
+    print(f"  parse-only floor of the same file: {main['parse_floor_patients_per_second']} "
+          f"patients/s ({figures['parse_floor_ratio']}x the one-process pipeline)")
+    if figures["pyshacl_reference_patients_per_second"]:
+        print(f"  pySHACL reference (owlrl, per patient): "
+              f"{figures['pyshacl_reference_patients_per_second']} patients/s "
+              f"({figures['speed_over_pyshacl']}x slower than one process)")
+    for name, cold in figures["cold_start"].items():
+        print(f"  cold start, {name}: {cold['median_seconds']} s "
+              f"({cold['ratio_to_import_rdflib']}x 'import rdflib')")
+    for m in figures["scaling"]:
+        print(f"  scaling: N = {m['n']}: one process {m['one_process_patients_per_second']}, "
+              f"--jobs {m['jobs']} {m['patients_per_second']} patients/s, peak RSS "
+              f"{m['peak_rss_mb']} MB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000, help="generated patients")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--jobs", type=int, default=2, help="the parallel run's --jobs")
     parser.add_argument("--seed", type=int, default=1706)
-    parser.add_argument("--runs", type=int, default=3, help="CLI runs for the median")
+    parser.add_argument("--runs", type=int, default=9, help="cold-start rounds for medians")
     parser.add_argument("--repeat", type=int, default=3,
-                        help="pipeline runs (each with --jobs and with one process) for medians")
+                        help="pipeline runs (each in one process and with --jobs) for medians")
     parser.add_argument("--reference-n", type=int, default=20,
-                        help="patients for the pySHACL reference")
+                        help="patients for the pySHACL reference (0: skip it)")
     parser.add_argument("--format", choices=["json", "fhir"], default="json")
     parser.add_argument("--scaling", action="store_true",
                         help="also run at N = 1,000 and 10,000")
+    parser.add_argument("--also", action="append", default=[], metavar="SCRIPT",
+                        help="another benchmark of bench/ to run after these figures")
     parser.add_argument("--pipeline-only", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -192,49 +255,22 @@ def main() -> None:
         return
 
     screen(list(patients(20, args.seed + 1)), as_of=AS_OF)  # warm-up for the parse floor
-    main_run = measure(args.n, args.seed, args.jobs, args.format, args.repeat)
-    other = measure(min(args.n, 1000), args.seed, args.jobs,
-                    "fhir" if args.format == "json" else "json", 1)
-    reference = args.reference_n / pyshacl_reference(args.reference_n, args.seed)
-    single = cli_single(args.runs)
-    scaling = ([measure(n, args.seed, args.jobs, args.format, args.repeat)
-                for n in (1000, 10000)]
-               if args.scaling else [])
+    pipeline = measure(args.n, args.seed, args.jobs, args.format, args.repeat)
+    reference = (args.reference_n / pyshacl_reference(args.reference_n, args.seed)
+                 if args.reference_n else None)
     figures = {
-        "n": args.n, "jobs": args.jobs, "format": args.format,
-        "patients_per_second": main_run["patients_per_second"],
-        "ms_per_patient": main_run["ms_per_patient"], "peak_rss_mb": main_run["peak_rss_mb"],
-        "parse_floor_patients_per_second": main_run["parse_floor_patients_per_second"],
-        "pyshacl_reference_patients_per_second": round(reference, 2),
-        "speed_over_pyshacl": round(main_run["patients_per_second"] / reference, 1),
-        "parse_floor_ratio": round(main_run["parse_floor_patients_per_second"]
-                                   / main_run["patients_per_second"], 1),
-        "one_process_patients_per_second": main_run["one_process_patients_per_second"],
-        "speedup_over_one_process": main_run["speedup_over_one_process"],
-        "speedup_per_pair": main_run["speedup_per_pair"],
-        "runs_patients_per_second": main_run["runs_patients_per_second"],
-        "cli_single_patient_seconds": round(single, 3),
-        "verdicts": main_run["verdicts"], "other_format": other,
-        "scaling": [{k: m[k] for k in ("n", "patients_per_second", "ms_per_patient",
-                                       "peak_rss_mb", "speedup_over_one_process")}
-                    for m in scaling],
+        "load_average": [round(x, 2) for x in os.getloadavg()], "pipeline": pipeline,
+        "parse_floor_ratio": round(pipeline["parse_floor_patients_per_second"]
+                                   / pipeline["one_process_patients_per_second"], 1),
+        "pyshacl_reference_patients_per_second": round(reference, 2) if reference else None,
+        "speed_over_pyshacl": (round(pipeline["one_process_patients_per_second"] / reference,
+                                     1) if reference else None),
+        "cold_start": cold_start(args.runs),
+        "scaling": [measure(n, args.seed, args.jobs, args.format, args.repeat)
+                    for n in (1000, 10000)] if args.scaling else [],
     }
-    print(f"{args.n} patients ({args.format}) on {args.jobs} process(es): "
-          f"{figures['patients_per_second']} patients/s, {figures['ms_per_patient']} ms/patient, "
-          f"peak RSS {figures['peak_rss_mb']} MB")
-    print(f"one process: {figures['one_process_patients_per_second']} patients/s; --jobs "
-          f"{args.jobs} is {figures['speedup_over_one_process']}x that (median of pairs "
-          f"{figures['speedup_per_pair']})")
-    print(f"parse-only floor: {figures['parse_floor_patients_per_second']} patients/s "
-          f"({figures['parse_floor_ratio']}x the pipeline); pySHACL reference (owlrl, per "
-          f"patient): {figures['pyshacl_reference_patients_per_second']} patients/s "
-          f"({figures['speed_over_pyshacl']}x slower)")
-    print(f"{other['n']} patients ({other['format']}): {other['patients_per_second']} patients/s"
-          f" (its parse-only floor: {other['parse_floor_patients_per_second']})")
-    print(f"single patient via the CLI (fresh process): {single:.2f} s wall")
-    for m in scaling:
-        print(f"scaling: N = {m['n']}: {m['patients_per_second']} patients/s "
-              f"({m['ms_per_patient']} ms/patient, peak RSS {m['peak_rss_mb']} MB)")
+    report(figures)
+    figures["also"] = {script: also(script) for script in args.also}
     print(json.dumps(figures))
 
 

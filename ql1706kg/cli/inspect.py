@@ -1,4 +1,6 @@
 """Commands that show the protocol and the patient graph: ``criteria``, ``schema``, ``lift``.
+
+Each imports what it needs when it runs, so ``criteria`` starts without the pipeline.
 """
 
 from __future__ import annotations
@@ -10,10 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import click
-from rdflib import Graph
 
-from ..api import assessment_for
-from ..outputs.files import open_output
 from ..outputs.visible import visible
 from .common import (
     EXIT_INPUT_ERROR,
@@ -69,7 +68,11 @@ def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output:
                  no_derive: bool, report_path: Path | None) -> None:
     """Write the patient graph(s) of PATHS as Turtle (with derived values by default)."""
 
+    from rdflib import Graph
+
+    from ..api import assessment_for
     from ..inputs.read import read_paths
+    from ..outputs.files import open_output
     from ..pipeline.derive import derive
     from ..pipeline.lift import lift, patient_iri
     from ..protocol.namespaces import bind_prefixes

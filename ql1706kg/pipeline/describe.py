@@ -40,7 +40,20 @@ def fmt_number(value: object) -> str:
         value = value.toPython()
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         return str(value)
-    number = Decimal(str(value))
+    written = str(value)
+    key = (type(value), written)  # what the text depends on (-0.0 and 0.0 differ)
+    text = _FORMATTED.get(key)
+    if text is None:
+        if len(_FORMATTED) >= 1 << 16:
+            _FORMATTED.clear()
+        text = _FORMATTED[key] = _format(Decimal(written))
+    return text
+
+
+_FORMATTED: dict[tuple[type, str], str] = {}  # a cohort repeats its numbers
+
+
+def _format(number: Decimal) -> str:
     if not number.is_finite() or abs(number) >= 10**15:
         return f"{number:.6g}"  # beyond what quantizing to units can hold; never raises
     if number == number.to_integral_value():
@@ -77,12 +90,12 @@ class FactDescriber:
 
     def _describe(self, prop: URIRef, value) -> str:
         if isinstance(value, Literal):
-            label = self.term.label(prop)
-            if isinstance(value.toPython(), bool):
-                return f"{label}: {_BOOL_WORDS[value.toPython()]}"
-            if isinstance(value.toPython(), date):
+            label, python = self.term.label(prop), value.toPython()
+            if isinstance(python, bool):
+                return f"{label}: {_BOOL_WORDS[python]}"
+            if isinstance(python, date):
                 return f"{label} {value}"
-            return f"{label} {fmt_number(value)}"
+            return f"{label} {fmt_number(python)}"
         kinds = list(self.g.objects(value, RDF.type))
         for cls in kinds:
             method = _DESCRIBERS.get(cls)

@@ -237,7 +237,10 @@ class _Compiler:
         if isinstance(node, URIRef):
             return lambda graph, focus: graph._spo.get(focus, _EMPTY).get(node, _EMPTY)
         if isinstance(node, BNode) and self.g.value(node, RDF.first) is not None:
-            steps = [self.path(step) for step in self.list_of(node)]
+            members = self.list_of(node)
+            if all(isinstance(step, URIRef) for step in members):
+                return _predicate_sequence(tuple(members))
+            steps = [self.path(step) for step in members]
 
             def sequence(graph: PatientGraph, focus: Node) -> Iterable[Node]:
                 current: Iterable[Node] = (focus,)
@@ -247,6 +250,22 @@ class _Compiler:
 
             return sequence
         raise Unsupported(f"path {node}")
+
+
+def _predicate_sequence(predicates: tuple[URIRef, ...]) -> Path:
+    """A sequence path of predicates (the common case), read from the index step by step."""
+    def sequence(graph: PatientGraph, focus: Node) -> Iterable[Node]:
+        spo = graph._spo
+        current: Iterable[Node] = (focus,)
+        for predicate in predicates:
+            reached: dict[Node, None] = {}
+            for node in current:
+                for value in spo.get(node, _EMPTY).get(predicate, ()):
+                    reached[value] = None
+            current = reached
+        return current
+
+    return sequence
 
 
 def _all(checks: tuple[Check, ...]) -> Check:

@@ -16,6 +16,18 @@ from ..literals import d, dec, integer, text
 from .base import DeriveBase, _date, _number
 from .dates import completed_years
 
+_LAB_TESTS: dict[int, tuple[object, set[URIRef]]] = {}
+
+
+def laboratory_tests(deriver: DeriveBase) -> set[URIRef]:
+    """``deriver.laboratory_tests_of_ic9()``, computed once per terminology (not per patient).
+    """
+    term = deriver.term
+    known = _LAB_TESTS.get(id(term))
+    if known is None or known[0] is not term:
+        known = _LAB_TESTS[id(term)] = (term, deriver.laboratory_tests_of_ic9())
+    return known[1]
+
 
 class LabDeriver(DeriveBase):
     """Observations: normalised, graded, selected; clearance."""
@@ -100,7 +112,7 @@ class LabDeriver(DeriveBase):
             key = (when, g.value(obs, QL.dataProblem) is None, index)
             if test not in best or key > best[test][0]:
                 best[test] = (key, obs)
-        lab_tests = self.laboratory_tests_of_ic9()
+        lab_tests = laboratory_tests(self)
         for test, ((when, _usable, _index), obs) in best.items():
             self.selected[test] = obs
             prop = self.term.tests[test].screening_property

@@ -15,6 +15,7 @@ from ...protocol.units import convert
 from ..literals import boolean, d, dec, integer, text
 from .base import DeriveBase, _date, _number
 from .dates import calendar_months_apart, completed_years
+from .labs import laboratory_tests
 
 
 class TimelineDeriver(DeriveBase):
@@ -47,7 +48,7 @@ class TimelineDeriver(DeriveBase):
         """Days from each product to the nearest screening laboratory result on or after it."""
         g = self.g
         labs: list[tuple[date, URIRef]] = []
-        for test in self.laboratory_tests_of_ic9():
+        for test in laboratory_tests(self):
             obs = self.selected.get(test)
             when = _date(g.value(obs, QL.effectiveDate)) if obs is not None else None
             if when is not None:
