@@ -177,8 +177,10 @@ def turtle_block(triples: Iterable[tuple]) -> bytes:
     add = out.append
     subject = predicate = None
     for s, p, o in triples:
-        if s is subject or s == subject:
-            if p is predicate or p == predicate:
+        # Identity first: rdflib's __eq__ is Python code; a patient graph yields one object
+        # per subject and predicate, and equal str terms compare in C.
+        if s is subject or (type(s) is str and s == subject):
+            if p is predicate or (type(p) is str and p == predicate):
                 add(b",\n        ")
             else:
                 predicate = p
@@ -265,7 +267,7 @@ def jsonld_nodes(triples: Iterable[tuple]) -> list[dict]:
     node: dict = {}
     subject = None
     for s, p, o in triples:
-        if s is not subject and s != subject:
+        if s is not subject and (type(s) is not str or s != subject):
             subject = s
             node = {"@id": _jsonld_id(s)}
             nodes.append(node)
