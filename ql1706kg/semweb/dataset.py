@@ -4,11 +4,12 @@ verdicts, one named graph per assessment.
 
 Nothing here builds a graph of the cohort in Python. Patient inputs are screened in worker
 processes that encode each patient's assessment graph as N-Quads
-(:func:`~ql1706kg.outputs.rdf_stream.patient_nquads`); this process only pipes those bytes into
-Oxigraph's bulk loader as they arrive. Verdict files are checked (:mod:`.rdf_input`: UTF-8,
-no JSON-LD context or import by reference, no RDF/XML DOCTYPE) and streamed to the loader as
-they are; ``serve`` (``split``) instead reads them with rdflib and splits them into one graph
-per assessment, as it always has. An unreadable input is an error entry; the others are used.
+(:func:`~ql1706kg.outputs.rdf_stream.patient_nquads`); this process only writes those bytes
+to a scratch file as they arrive, which Oxigraph's bulk loader then reads. Verdict files are
+checked (:mod:`.rdf_input`: UTF-8, no JSON-LD context or import by reference, no RDF/XML
+DOCTYPE) and loaded as they are; ``serve`` (``split``) instead reads them with rdflib and
+splits them into one graph per assessment, as it always has. An unreadable input is an
+error entry; the others are used.
 """
 
 from __future__ import annotations
