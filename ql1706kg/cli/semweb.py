@@ -170,8 +170,9 @@ def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: 
                                                     exists=True),
               help="File whose first line is a bearer token or user:password (default: "
                    "QL1706KG_PUSH_TOKEN, or QL1706KG_PUSH_USER and QL1706KG_PUSH_PASSWORD).")
+@jobs_option
 def push_command(paths: tuple[Path, ...], as_of: date, window_days: int, endpoint: str,
-                 credentials_file: Path | None) -> None:
+                 credentials_file: Path | None, jobs: int) -> None:
     """Screen PATHS (or read verdict graphs) and PUT one named graph per assessment.
 
     Credentials are never given on the command line: see --credentials-file and the
@@ -179,12 +180,13 @@ def push_command(paths: tuple[Path, ...], as_of: date, window_days: int, endpoin
     """
     from ..semweb.push import (
         check_endpoint,
+        cohort_graphs,
         credentials_from,
         plain_http_beyond_loopback,
-        push,
+        put_graphs,
         shown,
     )
-    from ..semweb.serve import SettingError, verdicts_for
+    from ..semweb.serve import SettingError
 
     try:
         check_endpoint(endpoint)
@@ -194,9 +196,13 @@ def push_command(paths: tuple[Path, ...], as_of: date, window_days: int, endpoin
     if credentials and plain_http_beyond_loopback(endpoint):
         click.echo(f"warning: the {credentials.kind} goes to {shown(endpoint)} over plain "
                    "http, unencrypted", err=True)
-    verdicts, errors = verdicts_for(paths, as_of, window_days)
-    for error in errors:
+    errors: list = []
+
+    def failed(error) -> None:
+        errors.append(error)
         echo_error(error)
-    pushed = push(verdicts, endpoint, credentials)
+
+    pushed = put_graphs(cohort_graphs(paths, as_of, window_days, jobs, on_error=failed),
+                        endpoint, credentials)
     click.echo(f"{len(pushed)} assessment graph(s) stored at {shown(endpoint)}")
     sys.exit(EXIT_INPUT_ERROR if errors else EXIT_OK)

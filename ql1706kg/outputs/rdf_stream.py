@@ -55,7 +55,7 @@ from .rdf_syntax import (
 )
 
 __all__ = ["ENCODERS", "FORMATS", "JSONLD_PREFIXES", "PREFIXES", "Lit", "RdfDocumentWriter",
-           "RdfRun", "Term", "Triple", "assessment_iri", "assessment_triples",
+           "RdfRun", "Term", "Triple", "assessment_iri", "assessment_triples", "assessment_turtle",
            "inclusion_criterion", "nquads_block", "patient_jsonld", "patient_nquads",
            "patient_triples", "patient_turtle", "rdf_run", "render"]
 
@@ -202,6 +202,14 @@ def patient_nquads(patient: PatientResult, run: RdfRun) -> bytes:
     graph = assessment_iri(patient.id, run.as_of)
     return nquads_block(assessment_triples(patient, run), graph) + nquads_block(
         _patient_graph(patient, True), graph)
+
+
+def assessment_turtle(patient: PatientResult, run: RdfRun) -> bytes:
+    """One assessment graph (what :func:`patient_nquads` puts in the assessment's named
+    graph) as a Turtle document of its own, prefixes included: the body of a Graph Store
+    PUT."""
+    return turtle_head() + turtle_block(assessment_triples(patient, run)) + turtle_block(
+        _patient_graph(patient, True))
 
 
 def patient_jsonld(patient: PatientResult, run: RdfRun) -> bytes:

@@ -3,6 +3,8 @@
 Each assessment graph goes in one HTTP PUT of the SPARQL 1.1 Graph Store Protocol
 (``?graph=IRI``), which every conforming store accepts, so results live where the hospital's
 knowledge graph lives; a PUT replaces that graph, so re-screening a patient is idempotent.
+Graphs are put as patients are screened (each encoded as Turtle by the worker that screened
+it), so a cohort of any size is pushed in the memory of a few patients.
 
 Credentials come from a file (``--credentials-file``: its first line, a bearer token, or
 ``user:password``) or else from the environment: ``QL1706KG_PUSH_TOKEN`` (a bearer token), or
@@ -15,18 +17,23 @@ is shown with the secrets masked.
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from rdflib import Graph
 
-from .dataset import assessment_graphs
+from ..errors import InputError
+from ..pipeline.results import ScreeningError
+from .dataset import assessment_graphs, input_error
+from .rdf_input import is_rdf, read_rdf
 from .serve import ServeError, SettingError
 
 ENV_TOKEN = "QL1706KG_PUSH_TOKEN"
@@ -126,6 +133,51 @@ def plain_http_beyond_loopback(endpoint: str) -> bool:
 def push(verdicts: Graph, endpoint: str, credentials: Credentials | None = None,
          timeout: float = 30) -> list[str]:
     """PUT each assessment graph to a Graph Store Protocol endpoint; return the graph IRIs."""
+    return put_graphs(((str(name), graph.serialize(format="turtle").encode("utf-8"))
+                       for name, graph in assessment_graphs(verdicts).items()),
+                      endpoint, credentials, timeout)
+
+
+def cohort_graphs(inputs: Iterable[str | Path], as_of: date | str | None, window_days: int,
+                  jobs: int = 0, on_error: Callable[[ScreeningError], None] | None = None
+                  ) -> Iterator[tuple[str, bytes]]:
+    """Each assessment graph of the inputs as a Turtle document, as it is ready: verdict files
+    (read and split), then patient inputs, screened in ``jobs`` processes (0: one per core)
+    that encode each patient's graph themselves, so no graph of the cohort is built."""
+    from ..api import assessment_for, iter_screen, protocol_version
+    from ..outputs.rdf_stream import assessment_iri, assessment_turtle, rdf_run
+
+    report = on_error or (lambda _error: None)
+    patients = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_file() and is_rdf(path):
+            try:
+                graphs = assessment_graphs(read_rdf(path))
+            except InputError as exc:
+                report(input_error(exc))
+                continue
+            for name, graph in graphs.items():
+                yield str(name), graph.serialize(format="turtle").encode("utf-8")
+        else:
+            patients.append(path)
+    if not patients:
+        return
+    assessment = assessment_for(as_of, window_days)
+    shared = rdf_run(assessment.as_of.isoformat(), protocol_version())
+    for result in iter_screen(patients, assessment, jobs=jobs or os.cpu_count() or 1,
+                              keep_graphs=False,
+                              encode=functools.partial(assessment_turtle, run=shared)):
+        if isinstance(result, ScreeningError):
+            report(result)
+        else:
+            yield assessment_iri(result.id, shared.as_of), result.data
+
+
+def put_graphs(graphs: Iterable[tuple[str, bytes]], endpoint: str,
+               credentials: Credentials | None = None, timeout: float = 30) -> list[str]:
+    """PUT each (graph IRI, Turtle) to a Graph Store Protocol endpoint, as they come; return
+    the graph IRIs."""
     check_endpoint(endpoint)
     mask = credentials.mask if credentials else (lambda text: text)
     where = shown(endpoint)
@@ -133,10 +185,9 @@ def push(verdicts: Graph, endpoint: str, credentials: Credentials | None = None,
     if credentials:
         headers["Authorization"] = credentials.header
     pushed = []
-    for name, graph in assessment_graphs(verdicts).items():
-        body = graph.serialize(format="turtle").encode("utf-8")
+    for name, body in graphs:
         separator = "&" if "?" in endpoint else "?"
-        url = f"{endpoint}{separator}graph={urllib.parse.quote(str(name), safe='')}"
+        url = f"{endpoint}{separator}graph={urllib.parse.quote(name, safe='')}"
         request = urllib.request.Request(url, data=body, method="PUT", headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -148,5 +199,5 @@ def push(verdicts: Graph, endpoint: str, credentials: Credentials | None = None,
         except (urllib.error.URLError, OSError) as exc:
             raise ServeError(mask(f"cannot reach {where}: {getattr(exc, 'reason', exc)}")
                              ) from None
-        pushed.append(str(name))
+        pushed.append(name)
     return pushed

@@ -24,13 +24,10 @@ import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
-from rdflib import Graph
-
-from ..errors import EnvironmentFailure, InputError, Ql1706kgError
-from ..pipeline.results import ScreeningError
+from ..errors import EnvironmentFailure, Ql1706kgError
 from .dataset import ONTOLOGY_GRAPH, SHAPES_GRAPH, assessment_graphs, load_protocol
 from .engine import Engine
 from .gate import Gate, Gate6, GateHandler
@@ -38,7 +35,7 @@ from .store import Store, oxigraph_binary
 
 __all__ = ["ONTOLOGY_GRAPH", "SHAPES_GRAPH", "ServeError", "SettingError", "assessment_graphs",
            "build_store", "is_loopback", "new_token", "open_gate", "oxigraph_binary",
-           "read_token", "run_endpoint", "verdicts_for"]
+           "read_token", "run_endpoint"]
 MIN_TOKEN_LENGTH = 16
 
 
@@ -131,29 +128,3 @@ def run_endpoint(gate: Gate, fill: Callable[[Store], object], timeout: float,
             if serving is not None:
                 gate.shutdown()
             engine.stop()
-
-
-def verdicts_for(inputs: Iterable[str | Path], as_of, window_days: int
-                 ) -> tuple[Graph, list[ScreeningError]]:
-    """Verdict graph of patient inputs (screened) and verdict files (read); an unreadable
-    input is an error entry, the others are still used."""
-    from ..api import screen
-    from ..outputs.render import verdict_graph
-    from .query import input_error
-    from .rdf_input import is_rdf, read_rdf
-
-    graph, errors, patients = Graph(), [], []
-    for item in inputs:
-        path = Path(item)
-        if path.is_file() and is_rdf(path):
-            try:
-                graph += read_rdf(path)
-            except InputError as exc:
-                errors.append(input_error(exc))
-        else:
-            patients.append(path)
-    if patients:
-        screening = screen(patients, as_of=as_of, window_days=window_days)
-        graph += verdict_graph(screening)
-        errors.extend(screening.errors)
-    return graph, errors
