@@ -152,3 +152,12 @@ def test_equal_terms_made_apart_are_one_triple():
     assert list(graph.objects(URIRef(EX + "s"), URIRef(EX + "p"))) == [
         Literal("1", datatype=XSD.integer), Literal("2", datatype=XSD.integer)]
     assert list(graph.subjects(URIRef(EX + "q"), URIRef(EX + "o"))) == [URIRef(EX + "s")]
+
+
+def test_own_gives_the_graphs_own_term_for_an_equal_subject():
+    stored = URIRef(EX + "s")
+    graph = PatientGraph([(stored, P[0], OBJ[1]), (S[1], P[0], stored)])
+    again, absent = URIRef(EX + "s"), URIRef(EX + "absent")
+    assert again is not stored and graph.own(again) is stored
+    assert graph.own(absent) is absent
+    assert graph.own(Literal("x")) == Literal("x")

@@ -302,7 +302,7 @@ def _compare(value: Node, limit: Node, op: Callable[[object, object], bool]) -> 
 
 
 def _is_instance(graph: PatientGraph, value: Node, cls: Node) -> bool:
-    if isinstance(value, Literal):
+    if type(value) is Literal or (type(value) is not URIRef and isinstance(value, Literal)):
         return False
     types = graph._spo.get(value, _EMPTY).get(RDF.type, _EMPTY)
     if cls in types:

@@ -17,6 +17,8 @@ from .base import DeriveBase, _date, _number
 from .dates import completed_years
 
 _LAB_TESTS: dict[int, tuple[object, set[URIRef]]] = {}
+_CODED = {QL.ECOGGrade: "ecog", QL.QualitativeResult: "qualitative",
+          QL.DipstickGrade: "dipstick"}
 
 
 def laboratory_tests(deriver: DeriveBase) -> set[URIRef]:
@@ -31,6 +33,10 @@ def laboratory_tests(deriver: DeriveBase) -> set[URIRef]:
 
 class LabDeriver(DeriveBase):
     """Observations: normalised, graded, selected; clearance."""
+
+    def __init__(self, graph, patient: URIRef, assessment, term) -> None:
+        # the graph's own patient term: every lookup on the patient compares by identity
+        super().__init__(graph, graph.own(patient), assessment, term)
 
     # -- observations ---------------------------------------------------------------------
     def normalise(self, obs: URIRef) -> None:
@@ -62,15 +68,17 @@ class LabDeriver(DeriveBase):
     def normalise_quantity(self, obs: URIRef, info, value: Decimal, unit: str | None) -> None:
         g = self.g
         uln = _number(g.value(obs, QL.upperLimitOfNormal))
-        # A number given for a test whose results are coded is read through its value set.
-        if info.value_set == QL.ECOGGrade:
+        # A number given for a test whose results are coded is read through its value set
+        # (looked up in a dict: a term compared with == runs rdflib's Python-level __eq__).
+        coded = _CODED.get(info.value_set) if info.value_set is not None else None
+        if coded == "ecog":
             g.add((obs, QL.ordinalRank, dec(value)))
             return
-        if info.value_set == QL.QualitativeResult:
+        if coded == "qualitative":
             if uln is not None:
                 g.add((obs, QL.resultInterpretation, QL.Positive if value > uln else QL.Negative))
             return
-        if info.value_set == QL.DipstickGrade:
+        if coded == "dipstick":
             self.grade_dipstick(obs, value, unit)
             return
         try:

@@ -53,7 +53,9 @@ class TimelineDeriver(DeriveBase):
             when = _date(g.value(obs, QL.effectiveDate)) if obs is not None else None
             if when is not None:
                 labs.append((when, obs))
-        labs.sort()
+        # by date, then by IRI: the order of the (date, URIRef) tuples, without a Python-level
+        # comparison of terms for every pair of results of one day
+        labs.sort(key=lambda item: (item[0], str(item[1])))
         for event in g.objects(self.p, QL.receivedSupportiveCare):
             given = _date(g.value(event, QL.effectiveDate))
             if given is None:
