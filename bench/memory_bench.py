@@ -19,20 +19,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from ql1706kg.inputs.synthetic import AS_OF, patients
+from ql1706kg.inputs.synthetic import AS_OF, encode_cohort, patients
 
 
 def run(n: int, jobs: int, kind: str, fmt: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         source, out = Path(tmp) / f"cohort.{kind}", Path(tmp) / f"verdicts.{fmt}"
-        with source.open("w") as handle:
-            if kind == "json":
-                handle.write("[\n")
-            for index, record in enumerate(patients(n, seed=1706)):
-                separator = "" if kind == "ndjson" or index == 0 else ",\n"
-                handle.write(separator + json.dumps(record) + ("\n" if kind == "ndjson" else ""))
-            if kind == "json":
-                handle.write("\n]\n")
+        with source.open("wb") as handle:  # as `ql1706kg generate` writes it, streamed
+            for piece in encode_cohort(patients(n, seed=1706), kind):
+                handle.write(piece)
         command = [str(Path(sys.executable).parent / "ql1706kg"), "screen", str(source),
                    "--as-of", AS_OF, "--format", fmt, "-o", str(out), "--quiet",
                    "--jobs", str(jobs)]
