@@ -27,7 +27,8 @@ class PatientGraph:
 
     The objects of a (subject, predicate) pair are a 1-tuple while there is one (most pairs:
     no hash is computed, and rdflib's ``Literal.__hash__`` is Python code), a dict from the
-    second on. Readers (here and the compiled SHACL evaluator) only iterate, count and test
+    second on; so are the subjects of a (predicate, object) pair (fewer dicts to make and
+    free). Readers (here and the compiled SHACL evaluator) only iterate, count and test
     membership, which both answer alike. Insertion order is kept, so iteration and every
     lookup are deterministic.
     """
@@ -37,7 +38,8 @@ class PatientGraph:
     def __init__(self, triples: Iterable[Triple] = ()) -> None:
         # subject -> predicate -> (object,) or {object: None, ...}
         self._spo: dict[Node, dict[Node, tuple[Node] | dict[Node, None]]] = {}
-        self._pos: dict[Node, dict[Node, dict[Node, None]]] = {}
+        # predicate -> object -> (subject,) or {subject: None, ...}
+        self._pos: dict[Node, dict[Node, tuple[Node] | dict[Node, None]]] = {}
         self._size = 0
         for triple in triples:
             self.add(triple)
@@ -70,13 +72,15 @@ class PatientGraph:
                     return self
         self._size += 1
         if type(o) is not Literal:  # literals are never looked up by value: not indexed
-            by_object = self._pos.get(p)
+            by_object = self._pos.get(p)  # the triple is new: s is not there yet
             if by_object is None:
-                self._pos[p] = {o: {s: None}}
+                self._pos[p] = {o: (s,)}
             else:
                 subjects = by_object.get(o)
                 if subjects is None:
-                    by_object[o] = {s: None}
+                    by_object[o] = (s,)
+                elif type(subjects) is tuple:
+                    by_object[o] = {subjects[0]: None, s: None}
                 else:
                     subjects[s] = None
         return self
@@ -94,10 +98,12 @@ class PatientGraph:
             del objects[o]
         self._size -= 1
         if type(o) is not Literal:
-            subjects = self._pos[p][o]
-            del subjects[s]
-            if not subjects:
-                del self._pos[p][o]
+            by_object = self._pos[p]
+            subjects = by_object[o]
+            if type(subjects) is tuple or len(subjects) == 1:
+                del by_object[o]
+            else:
+                del subjects[s]
         return self
 
     def __iadd__(self, other: Iterable[Triple]) -> PatientGraph:
@@ -133,7 +139,8 @@ class PatientGraph:
                  ) -> Iterator[Node]:
         """The subjects of (predicate, object), each once; ``None`` matches anything."""
         if predicate is not None and object is not None and not isinstance(object, Literal):
-            return iter(list(self._pos.get(predicate, _NONE).get(object, _NONE)))
+            found = self._pos.get(predicate, _NONE).get(object, ())
+            return iter(found) if type(found) is tuple else iter(list(found))  # a snapshot
         return iter(list(dict.fromkeys(s for s, _p, _o in self.triples((None, predicate,
                                                                          object)))))
 
