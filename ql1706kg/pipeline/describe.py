@@ -78,14 +78,20 @@ class FactDescriber:
 
     def __init__(self, graph: PatientGraph, patient: URIRef, term: Terminology) -> None:
         self.g, self.p, self.term = graph, patient, term
-        self._cache: dict[tuple, str] = {}
+        self._cache: dict[tuple, tuple[object, str]] = {}
 
     def describe(self, prop: URIRef, value) -> str:
-        """A fact in words; each fact once per patient (criteria cite the same facts)."""
-        key = (prop, value)
-        text = self._cache.get(key)
-        if text is None:
-            text = self._cache[key] = self._describe(prop, value)
+        """A fact in words; each fact once per patient (criteria cite the same facts).
+
+        Remembered by the value's identity (rdflib hashes a Literal in Python code), the
+        value kept with its text so the identity stays its own; an equal value met as another
+        object is described again, to the same text."""
+        key = (prop, id(value))
+        known = self._cache.get(key)
+        if known is not None and known[0] is value:
+            return known[1]
+        text = self._describe(prop, value)
+        self._cache[key] = (value, text)
         return text
 
     def _describe(self, prop: URIRef, value) -> str:

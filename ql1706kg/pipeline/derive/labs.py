@@ -48,15 +48,15 @@ class LabDeriver(DeriveBase):
             g.add((obs, QL.daysBeforeAssessment, integer((self.a.as_of - when).days)))
         if info is None:
             return
-        value, concept = _number(g.value(obs, QL.value)), g.value(obs, QL.valueConcept)
-        unit = g.value(obs, QL.unit)
+        raw, concept = g.value(obs, QL.value), g.value(obs, QL.valueConcept)
+        value, unit = _number(raw), g.value(obs, QL.unit)
         if concept is not None:
             self.interpret_concept(obs, concept)
         elif value is not None:
             self.normalise_quantity(obs, info, value, str(unit) if unit is not None else None)
-        elif g.value(obs, QL.value) is not None:
+        elif raw is not None:
             g.add((obs, QL.dataProblem, Literal(
-                f"result '{g.value(obs, QL.value)}' is not a number or a known grade")))
+                f"result '{raw}' is not a number or a known grade")))
 
     def interpret_concept(self, obs: URIRef, concept: URIRef) -> None:
         rank = self.term.ranks.get(concept)
