@@ -171,7 +171,8 @@ def _from_cache(cached: dict) -> Shapes:
 
 def _index(graph: Graph) -> Shapes:
     """Index a parsed shapes graph: top-level shapes, who owns each nested shape."""
-    result = Shapes(triples=tuple(graph), fast=_compile(graph), _graph=graph,
+    triples = tuple(graph)
+    result = Shapes(triples=triples, fast=_compile(PatientGraph(triples)), _graph=graph,
                     prefixes=tuple((str(p), str(n)) for p, n in graph.namespaces()))
     for top in set(graph.subjects(QL.criterion, None)) | set(graph.subjects(QL.role, None)):
         nested = _nested_shapes(graph, top)
