@@ -70,8 +70,11 @@ def cache_dir() -> Path:
 
 
 def content_hash(files: Iterable[Path], *extra: bytes) -> str:
-    """A short hash of some bytes and of the names and contents of some files."""
-    digest = hashlib.sha256()
+    """A short hash of some bytes and of the names and contents of some files (and of the
+    rdflib version, whose terms the caches hold)."""
+    from rdflib import __version__ as rdflib_version
+
+    digest = hashlib.sha256(rdflib_version.encode())
     for part in extra:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
