@@ -187,3 +187,10 @@ def test_a_verdict_file_oxigraph_cannot_parse_is_one_error_line(tmp_path):
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"error: {bad}: not valid nquads: ")
     assert len(result.stdout.splitlines()) == 29
+
+
+def test_a_store_folder_of_other_files_is_refused_untouched():
+    before = sorted(p.name for p in EXAMPLES.iterdir())
+    result = CliRunner().invoke(main, ["query", "attrition", "--store", str(EXAMPLES)])
+    assert result.exit_code == 2 and "holds files and no Oxigraph store" in result.stderr
+    assert sorted(p.name for p in EXAMPLES.iterdir()) == before

@@ -25,6 +25,16 @@ jobs_option = click.option(
     help="Worker processes screening patient inputs; 0 means one per CPU core.")
 
 
+def _store_folder(_ctx, _param, value: Path | None) -> Path | None:
+    """A folder for an Oxigraph store: new, empty, or a store already (never a folder of
+    other files, which Oxigraph would write into)."""
+    if value is not None and value.is_dir() and any(value.iterdir()) and not (
+            value / "CURRENT").is_file():
+        raise click.BadParameter(f"{value} holds files and no Oxigraph store; give a new or "
+                                 "empty folder, or a store made with --store")
+    return value
+
+
 def timeout_option(what: str):
     return click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30,
                         show_default=True, metavar="SECONDS",
@@ -43,6 +53,7 @@ def timeout_option(what: str):
 @timeout_option("exit 3")
 @jobs_option
 @click.option("--store", "store", type=click.Path(path_type=Path, file_okay=False),
+              callback=_store_folder,
               help="Query the Oxigraph store kept in this folder, after adding PATHS to it "
                    "(made, with the ontology and shapes, if new; serve --store makes one "
                    "too): load once, query many times. Default: a temporary store.")
@@ -101,7 +112,9 @@ def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool,
               help="File whose first line is the bearer token every request must carry "
                    "(default beyond loopback: a new token, printed once).")
 @click.option("--store", "store", type=click.Path(path_type=Path, file_okay=False),
-              help="Keep the Oxigraph store in this folder (default: a temporary one).")
+              callback=_store_folder,
+              help="Keep the Oxigraph store in this folder (default: a temporary one); "
+                   "query --store reads it later.")
 @jobs_option
 def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: str,
                   port: int, timeout: float, token_file: Path | None,
