@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 from .errors import InputError, InputNote
+from .inputs.fhir.index import Workspace
 from .inputs.models import PatientRecord
 from .inputs.read import RawRecord, SourcedRecord, read_paths
 from .pipeline.assessment import DEFAULT_WINDOW_DAYS, Assessment
@@ -91,17 +92,21 @@ def iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment,
     and :class:`EncodedResult` items are yielded instead of results. ``on_note`` receives
     what the readers found worth knowing but not an error (default: the logger).
     """
-    with fewer_collections():
+    # FHIR persons are assembled where they are screened, from an index on disk that lives
+    # as long as the screening (a cluster's workers cannot see it: there the parent assembles).
+    with fewer_collections(), Workspace() as workspace:
         yield from _iter_screen(inputs, assessment, batch_size, jobs, keep_graphs, skip,
-                                scheduler, encode, on_note)
+                                scheduler, encode, on_note,
+                                workspace if scheduler is None else None)
 
 
 def _iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment, batch_size: int,
                  jobs: int, keep_graphs: bool,
                  skip: Callable[[SourcedRecord | RawRecord], bool] | None,
                  scheduler: str | None, encode: Callable[[PatientResult], bytes] | None,
-                 on_note: Callable[[InputNote], None] | None = None) -> Iterator[Result]:
-    records = unique_ids(_records(inputs, jobs, on_note))
+                 on_note: Callable[[InputNote], None] | None = None,
+                 workspace: Workspace | None = None) -> Iterator[Result]:
+    records = unique_ids(_records(inputs, jobs, on_note, workspace))
     if skip is not None:
         records = (r for r in records if isinstance(r, InputError) or not skip(r))
     chunks = batches(records, batch_size)
@@ -123,10 +128,12 @@ def _iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment, batch_
 
 
 def _records(inputs: Iterable[Input] | Input, jobs: int = 1,
-             on_note: Callable[[InputNote], None] | None = None) -> Iterator[Item]:
+             on_note: Callable[[InputNote], None] | None = None,
+             workspace: Workspace | None = None) -> Iterator[Item]:
     """Every input as a record to screen; files are read without validating their records,
-    which is left to the process that screens them (the parent only splits the JSON); FHIR
-    resources are checked against their models in ``jobs`` processes."""
+    which is left to the process that screens them (the parent only splits the JSON). FHIR
+    input is indexed in ``workspace`` and each person assembled by the process that screens
+    them (without a workspace, here)."""
     if isinstance(inputs, str | Path | PatientRecord | dict):
         inputs = [inputs]
     paths: list[str | Path] = []
@@ -138,7 +145,8 @@ def _records(inputs: Iterable[Input] | Input, jobs: int = 1,
         else:
             # A dict is a record; anything else is reported as a bad record, not a crash.
             yield RawRecord(f"<input {index + 1}>", item)
-    yield from read_paths(paths, validate=False, jobs=jobs, on_note=on_note)
+    yield from read_paths(paths, validate=False, jobs=jobs, on_note=on_note,
+                          fhir_workspace=workspace)
 
 
 def protocol_version() -> str:

@@ -9,14 +9,19 @@ records of the file are still read: nothing is dropped silently.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import InputError, InputNote
 from .jsonio import ArrayReader, Unreadable, json_loads, text_lines
 from .records import RawRecord, SourcedRecord, parse_record
+
+if TYPE_CHECKING:
+    from .fhir import FhirInput, FhirPerson, Workspace
 
 UTF8_BOM = b"\xef\xbb\xbf"
 INPUT_SUFFIXES = (".json", ".ndjson", ".csv", ".xlsx")
@@ -35,12 +40,13 @@ def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path | InputError]:
             yield InputError(str(path), "no such file or folder")
 
 
-def read_file(path: Path, fhir_pool: list | None = None, validate: bool = True
+def read_file(path: Path, fhir_pool: FhirInput | None = None, validate: bool = True
               ) -> Iterator[SourcedRecord | RawRecord | InputError]:
     """Yield the records of one file, or an error for each record that cannot be read.
 
-    FHIR resources are not records on their own: they go to ``fhir_pool`` (a patient's
-    resources may be spread over several files of a bulk export) and are assembled later.
+    FHIR resources are not records on their own: they are indexed by ``fhir_pool`` (a
+    patient's resources may be spread over several files of a bulk export) and assembled
+    later.
     """
     source = str(path)
     suffix = path.suffix.lower()
@@ -53,7 +59,7 @@ def read_file(path: Path, fhir_pool: list | None = None, validate: bool = True
         if _first_line_is_fhir(path):
             from .fhir import ndjson_entries
 
-            _pool(fhir_pool, source).extend(ndjson_entries(path))
+            _pool(fhir_pool, source).extend(ndjson_entries(path), source)
         else:
             yield from _record_lines(path, validate)
         return
@@ -75,7 +81,7 @@ def read_file(path: Path, fhir_pool: list | None = None, validate: bool = True
     from .fhir import entries_of, is_fhir
 
     if is_fhir(data):
-        _pool(fhir_pool, source).extend(entries_of(data, source))
+        _pool(fhir_pool, source).extend(entries_of(data, source), source)
         return
     if is_json_schema(data):
         return  # e.g. examples/patient-record.schema.json beside the records: not a patient
@@ -149,7 +155,7 @@ def _record_lines(path: Path, validate: bool = True
         yield parse_record(item, source) if validate else RawRecord(source, item)
 
 
-def _pool(pool: list | None, source: str) -> list:
+def _pool(pool: FhirInput | None, source: str) -> FhirInput:
     if pool is None:
         raise InputError(source, "FHIR input can only be read through read_paths")
     return pool
@@ -157,48 +163,56 @@ def _pool(pool: list | None, source: str) -> list:
 
 def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
                validate: bool = True, jobs: int = 1,
-               on_note: Callable[[InputNote], None] | None = None
-               ) -> Iterator[SourcedRecord | RawRecord | InputError]:
+               on_note: Callable[[InputNote], None] | None = None,
+               fhir_workspace: Workspace | None = None
+               ) -> Iterator[SourcedRecord | RawRecord | InputError | FhirPerson]:
     """Yield every record (or error) of every input path, in order; FHIR patients last.
 
     ``fhir_report``, when given, receives one line per FHIR resource: used, or ignored and why.
     ``validate=False`` yields :class:`RawRecord` items, validated later by their ``parse``.
-    ``jobs`` processes check FHIR resources against their models. ``on_note`` receives what
-    is worth knowing but not an error (default: the ``ql1706kg`` logger's warnings).
+    ``on_note`` receives what is worth knowing but not an error (default: the ``ql1706kg``
+    logger's warnings). FHIR resources are indexed on disk as they are read, then each person
+    is assembled on its own (memory stays bounded however large the export): here, or, given
+    ``fhir_workspace`` (which then owns the index, and removes it when the caller is done),
+    by whoever screens them: a :class:`FhirPerson` is yielded for each person. ``jobs`` is
+    accepted for compatibility (the FHIR models are checked where each person is assembled).
     """
+    del jobs
     note = on_note or _log_note
-    pool: list = []
-    for path in expand_paths(paths):
-        if isinstance(path, InputError):
-            yield path
-        else:
-            try:
-                yield from read_file(path, pool, validate)
-            except InputError as exc:
-                yield exc
-            except Exception as exc:  # a bug must cost this file, named, not the run
-                yield InputError(str(path), _internal(exc))
-    if not pool:
-        return
-    from .fhir import read_fhir
+    from .fhir import FhirInput, Workspace
 
+    workspace = fhir_workspace or Workspace()
+    fhir = FhirInput(workspace, report=fhir_report is not None)
     try:
-        assembled, report = read_fhir(pool, jobs)
-    except Exception as exc:  # a bug: every FHIR file is named, none passes silently
-        sources = dict.fromkeys(getattr(item, "source", "?") for item in pool)
-        yield from (InputError(source.rsplit(":", 1)[0] if source.rsplit(":", 1)[-1].isdigit()
-                               else source, _internal(exc)) for source in sources)
-        return
-    if fhir_report is not None:
-        fhir_report.extend(report.lines)
-    for item in assembled:
-        if isinstance(item, InputNote):
-            note(item)
-        elif isinstance(item, InputError):
-            yield item
-        else:
-            source = item.pop("__source__")
-            yield parse_record(item, source) if validate else RawRecord(source, item)
+        for path in expand_paths(paths):
+            if isinstance(path, InputError):
+                yield path
+            else:
+                try:
+                    yield from read_file(path, fhir, validate)
+                except InputError as exc:
+                    yield exc
+                except Exception as exc:  # a bug must cost this file, named, not the run
+                    yield InputError(str(path), _internal(exc))
+        items = fhir.people() if fhir_workspace is not None else fhir.records()
+        try:
+            first = next(items, None)  # the whole input grouped into people
+        except Exception as exc:  # a bug: every FHIR file is named, none passes silently
+            yield from (InputError(source, _internal(exc)) for source in fhir.files())
+            return
+        for item in itertools.chain([first] if first is not None else [], items):
+            if isinstance(item, InputNote):
+                note(item)
+            elif isinstance(item, RawRecord) and validate:
+                yield item.parse()
+            else:
+                yield item
+        if fhir_report is not None:
+            fhir_report.extend(fhir.report_lines())
+    finally:
+        fhir.close()
+        if fhir_workspace is None:
+            workspace.close()
 
 
 def _log_note(note: InputNote) -> None:

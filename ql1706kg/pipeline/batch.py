@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 import orjson
 
 from ..errors import InputError
+from ..inputs.fhir.person import FhirPerson
 from ..inputs.models import PatientRecord
 from ..inputs.plausibility import date_problem
 from ..inputs.records import RawRecord, SourcedRecord
@@ -29,7 +30,7 @@ from .lift import lift, patient_iri
 from .results import EncodedResult, PatientResult, Result, ScreeningError
 from .validate import shapes, validate_graphs
 
-Item = SourcedRecord | RawRecord | InputError
+Item = SourcedRecord | RawRecord | InputError | FhirPerson
 
 
 def patient_graph(record: PatientRecord, assessment: Assessment,
@@ -42,19 +43,35 @@ def patient_graph(record: PatientRecord, assessment: Assessment,
 def unique_ids(items: Iterable[Item]) -> Iterator[Item]:
     """Pass every item on, but a record whose id an earlier, different record of the run
     already uses becomes an error naming both sources: two people under one id would merge
-    into one patient in the verdict graph (the same record read twice is screened twice)."""
-    seen: dict[str, tuple[str, bytes | None]] = {}
+    into one patient in the verdict graph (the same record read twice is screened twice).
+
+    A FHIR person (:class:`FhirPerson`) is assembled where it is screened; it is assembled
+    here only when its id is already used, to compare the records."""
+    seen: dict[str, tuple[str, bytes | FhirPerson | None]] = {}
     for item in items:
         key = None if isinstance(item, InputError) else item.id
         if key is None:
             yield item
             continue
-        digest = _digest(item)
         first = seen.get(key)
+        if first is not None and isinstance(item, FhirPerson):
+            *errors, item = item.assemble()  # compared as read: its record, or its error
+            yield from errors
+            if isinstance(item, InputError):
+                yield item
+                continue
+        if first is not None and isinstance(first[1], FhirPerson):
+            assembled = first[1].assemble()[-1]
+            # an error entry holds no id; a record is compared by what it says
+            first = None if isinstance(assembled, InputError) else (first[0],
+                                                                    _digest(assembled))
+            if first is not None:
+                seen[key] = first
         if first is None:
-            seen[key] = (item.source, digest)
+            seen[key] = (item.source, item if isinstance(item, FhirPerson) else _digest(item))
             yield item
             continue
+        digest = _digest(item)
         if first[1] is not None and first[1] == digest:
             yield item
             continue
@@ -96,7 +113,7 @@ def screen_batch(chunk: list[Item], assessment: Assessment, keep_graphs: bool,
     """Screen one batch: validate the records read raw, check their dates against the
     assessment, lift and derive each, validate the graphs, judge and encode each; every
     failure is an error entry of its own patient."""
-    items = [_checked(item, assessment) for item in chunk]
+    items = [_checked(item, assessment) for item in _assembled(chunk)]
     graphs: dict[int, PatientGraph] = {}
     for index, item in enumerate(items):
         if isinstance(item, SourcedRecord):
@@ -116,6 +133,18 @@ def screen_batch(chunk: list[Item], assessment: Assessment, keep_graphs: bool,
         except Exception as exc:
             error = _internal(item, "judging the criteria", exc)
             out.append(ScreeningError(error.source, error.detail, error.record, error.field))
+    return out
+
+
+def _assembled(chunk: list[Item]) -> list[SourcedRecord | RawRecord | InputError]:
+    """The batch with each FHIR person assembled from the run's index: the errors of its
+    malformed resources, then its record (or the error that stands for it)."""
+    out: list[SourcedRecord | RawRecord | InputError] = []
+    for item in chunk:
+        if isinstance(item, FhirPerson):
+            out.extend(item.assemble())
+        else:
+            out.append(item)
     return out
 
 

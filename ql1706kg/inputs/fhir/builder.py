@@ -22,7 +22,7 @@ from .codes import _codes, _project_code, _text
 from .conditions import ConditionReader
 from .entries import Entry
 from .medications import MedicationReader
-from .observations import ObservationReader, adopt_results_of_reports
+from .observations import ObservationReader
 from .pool import Pool
 from .values import _date, reading_rules
 
@@ -53,7 +53,6 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader):
         self.current = patient.key
         data = patient.data
         self.rec["id"] = str(data.get("id") or _first_identifier(data) or patient.full_url)
-        adopt_results_of_reports(pool)
         self.read_patient(patient)
 
     def read_patient(self, patient: Entry) -> None:

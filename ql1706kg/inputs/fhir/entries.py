@@ -8,13 +8,14 @@ modules that check, pool and read resources all build on this one and on nothing
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import InputError
-from ..jsonio import json_loads, text_lines
+from ..jsonio import json_loads
 
 REQUEST_ONLY = "Bundle.entry"
 
@@ -71,6 +72,8 @@ class Entry:
     contained: dict[str, dict] = field(default_factory=dict)
     scope: str = ""
     folder: str = ""
+    span: tuple[int, int] | None = None  # (offset, length) of its NDJSON line, in bytes
+    seq: int = 0  # its place in the run's index (:mod:`.index`), once indexed
 
     @property
     def type(self) -> str:
@@ -91,7 +94,17 @@ def is_fhir(data: object) -> bool:
 def folder_scope(source: str) -> str:
     """The scope of resources read outside a bundle: their folder (a bulk export's)."""
     head, _, tail = source.rpartition(":")
-    return str(Path(head if head and tail.isdigit() else source).resolve().parent)
+    return _folder_of(head if head and tail.isdigit() else source)
+
+
+@functools.lru_cache(maxsize=256)
+def _folder_of(path: str) -> str:
+    return str(Path(path).resolve().parent)
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved(path: str) -> str:
+    return str(Path(path).resolve())
 
 
 def entries_of(data: dict, source: str, scope: str | None = None
@@ -101,7 +114,7 @@ def entries_of(data: dict, source: str, scope: str | None = None
     if data.get("resourceType") != "Bundle":
         yield Entry(source, data, scope=scope or folder, folder=folder)
         return
-    scope = scope or str(Path(source).resolve())  # a file's bundle: its own scope
+    scope = scope or _resolved(source)  # a file's bundle: its own scope
     entries = data.get("entry") or []
     if not isinstance(entries, list):
         yield InputError(source, "Bundle.entry must be an array", field="Bundle.entry")
@@ -131,11 +144,14 @@ def entries_of(data: dict, source: str, scope: str | None = None
 
 
 def ndjson_entries(path: Path) -> Iterator[Entry | InputError]:
-    """Yield the resources of an NDJSON bulk-export file, one per line."""
+    """Yield the resources of an NDJSON bulk-export file, one per line; a resource alone on
+    its line knows where the line is (``span``), to be read again from the file."""
     folder = str(path.resolve().parent)  # one bulk export: its files join
-    for number, line in text_lines(path):
+    for number, offset, raw in _numbered_lines(path):
         source = f"{path}:{number}"
-        if line is None:
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
             yield InputError(source, "this line is not UTF-8 text")
             continue
         if not line.strip():
@@ -148,4 +164,27 @@ def ndjson_entries(path: Path) -> Iterator[Entry | InputError]:
         if not is_fhir(data):
             yield InputError(source, "not a FHIR resource (no resourceType)")
             continue
-        yield from entries_of(data, source, folder)
+        if data.get("resourceType") == "Bundle":
+            yield from entries_of(data, source, folder)
+        else:
+            yield Entry(source, data, scope=folder, folder=folder, span=(offset, len(raw)))
+
+
+def _numbered_lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
+    """The lines of a file as bytes, numbered from 1, with the offset of each (a byte-order
+    mark before the first line is left out), as :func:`~..jsonio.text_lines` reads them."""
+    offset = 0
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            start, offset = offset, offset + len(raw)
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw, start = raw[3:], start + 3
+            yield number, start, raw
+
+
+def read_span(path: str, span: tuple[int, int]) -> dict:
+    """A resource read again from its NDJSON line."""
+    offset, length = span
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        return json_loads(handle.read(length).decode("utf-8"))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import weakref
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -74,7 +73,7 @@ class ObservationReader:
             if "dataAbsentReason" not in component and _has_value(component):
                 used += self.lab(component, data, when, f"component[{index}]")
         if used:
-            report = adopt_results_of_reports(self.pool).get(id(data))
+            report = self.pool.adopted.get(id(data))
             return True, "result of " + ", ".join(used) + (
                 f" (no subject of its own: the patient of {report}, which lists it)"
                 if report else "")
@@ -278,60 +277,3 @@ def _interpret(item: dict, interpretation: object) -> None:
         item["value"] = rules.labels[said.pop()]
     for key in ("unit", "uln", "lln"):
         item.pop(key, None)
-
-
-def adopt_results_of_reports(pool: Pool) -> dict[int, str]:
-    """A result without a subject of its own that a DiagnosticReport of a patient lists is
-    that patient's (R4: DiagnosticReport.result holds the report's observations): it takes its
-    subject (and, without a date of its own, the report's date) from the report, once per pool,
-    before any resource is given to its patient. A result listed by reports of two different
-    patients gets none (it is not guessed). Returns the adopted results (id of their JSON ->
-    the report), for the report's reasons."""
-    adopted = _ADOPTED.get(pool)
-    if adopted is not None:
-        return adopted
-    adopted = _ADOPTED[pool] = {}
-    owners: dict[int, tuple[Entry, Entry | None, Entry]] = {}
-    reports = [entry for entry in pool.entries if entry.type == "DiagnosticReport"]
-    in_bundle = {(entry.scope, name): entry for entry in pool.entries if reports
-                 and entry.type == "Observation" for name in (entry.key, entry.full_url) if name}
-    for report in reports:
-        patient = pool.patient_of(report)
-        for result in report.data.get("result") or []:
-            ref = result.get("reference") if isinstance(result, dict) else None
-            target = _listed(pool, in_bundle, ref, report) if isinstance(ref, str) else None
-            if target is None or target.type != "Observation" or "subject" in target.data:
-                continue
-            seen = owners.get(id(target))
-            same = seen is None or seen[1] is patient
-            owners[id(target)] = (target, patient if same else None, report)
-    for target, patient, report in owners.values():
-        for reference in (patient.full_url, patient.key) if patient is not None else ():
-            if reference is None:
-                continue
-            target.data["subject"] = {"reference": reference}
-            if pool.patient_of(target) is patient:
-                adopted[id(target.data)] = report.key
-                when = (report.data.get("effectiveDateTime")
-                        or (report.data.get("effectivePeriod") or {}).get("start"))
-                if when:
-                    pool.report_dates.setdefault(id(target.data), when)
-                break
-            del target.data["subject"]
-    return adopted
-
-
-def _listed(pool: Pool, in_bundle: dict, reference: str, report: Entry) -> Entry | None:
-    """The resource a report's result reference names, looked up in the report's own Bundle
-    first (its relative or full URL): the examples of one folder reuse fullUrls such as
-    https://example.com/base/Observation/o3 in several bundles."""
-    tail = "/".join(reference.split("/_history/")[0].rstrip("/").split("/")[-2:])
-    base = (report.full_url or "").rsplit("/", 2)[0]
-    for name in (reference, f"{base}/{tail}" if base else None, tail):
-        hit = in_bundle.get((report.scope, name)) if name else None
-        if hit is not None:
-            return hit
-    return pool.resolve_entry(reference, report)
-
-
-_ADOPTED: weakref.WeakKeyDictionary[Pool, dict[int, str]] = weakref.WeakKeyDictionary()

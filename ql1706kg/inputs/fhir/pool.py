@@ -1,82 +1,87 @@
-"""The pool of one run's FHIR resources: which are used, how references resolve, whose they are.
+"""How one run's FHIR resources refer to each other: which are used, how references resolve.
 
 Bulk exports put each resource type in its own file and resources point at each other by
-reference, so every resource is pooled (and checked, see :mod:`.conformance`) before patients
-are assembled; the pool is what the patient readers look references up in.
+reference. The resources are not kept in memory: the run's index (:mod:`.index`) records where
+each one is, and references are resolved by looking it up. :func:`resolve` is FHIR's rule for
+that, written once over three look-ups the index answers (a fullUrl in a scope, a fullUrl
+anywhere, a ``Type/id`` in a scope); :class:`Pool` is what a patient's readers see: the
+resources a reference names, the dates DiagnosticReports give their results, and the results
+a report gave its patient.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
+from typing import TypeVar
 
-from ...errors import InputError
-from .conformance import _is_fhir_type, model_problems
-from .entries import REQUEST_ONLY, Entry, FhirReport
+from .entries import Entry
 
 USED_TYPES = frozenset({"Patient", "Consent", "Condition", "Observation", "MedicationStatement",
                         "MedicationAdministration", "MedicationRequest", "MedicationDispense",
                         "Procedure", "Medication", "List", "DiagnosticReport"})
 SUBJECT = {"Consent": "patient"}
 
+Hit = TypeVar("Hit")
+# The three look-ups a reference needs, each giving the first usable resource: by fullUrl in
+# one scope (None: in any scope), and by 'Type/id' in one scope.
+UrlLookup = Callable[[object, str], "Hit | None"]
+KeyLookup = Callable[[object, str], "Hit | None"]
 
-# -- the pool of resources and the patients in it ----------------------------------------------
+
+def subject_reference(kind: str, data: dict) -> str | None:
+    """The reference a resource gives to the patient it is about (``Consent.patient``, else
+    ``subject``), if it gives one as FHIR JSON writes it."""
+    value = data.get(SUBJECT.get(kind, "subject"))
+    reference = value.get("reference") if isinstance(value, dict) else None
+    return reference if isinstance(reference, str) else None
+
+
+def resolve(reference: str | None, scope: object, folder: object, full_url: str | None,
+            by_url: UrlLookup, by_key: KeyLookup) -> Hit | None:
+    """The resource a reference names, by FHIR's rules and never across people.
+
+    An absolute reference matches a resource's fullUrl, or a resource of the same server
+    (the referencing resource's fullUrl base) in the same scope; a reference to another
+    server's ``Patient/X`` is not the local ``Patient/X``. A relative reference resolves
+    against the referencing entry's fullUrl base (the rule for bundles), else within its
+    scope (the same bundle), else among the resources outside bundles of its folder (a bulk
+    export, single-resource files): never inside another bundle. A fullUrl is looked up in the
+    referencing entry's own bundle first: examples of one folder reuse fullUrls
+    (https://example.com/base/Observation/o3) across bundles.
+    """
+    if not reference:
+        return None
+    reference = reference.split("/_history/")[0].rstrip("/")
+
+    def url(name: str) -> Hit | None:
+        hit = by_url(scope, name)
+        return hit if hit is not None else by_url(None, name)
+
+    hit = url(reference)
+    if hit is not None:
+        return hit
+    base = _base(full_url)
+    tail = "/".join(reference.split("/")[-2:])
+    if _is_absolute(reference):
+        if reference.startswith("urn:") or base is None or _base(reference) != base:
+            return None  # another server's resource, or a urn with no entry
+    elif base is not None and (hit := url(f"{base}/{tail}")) is not None:
+        return hit
+    hit = by_key(scope, tail)
+    return hit if hit is not None else by_key(folder, tail)  # outside bundles, same folder
+
 
 class Pool:
-    """All FHIR resources of one screening run, indexed for reference resolution.
+    """The resources one patient's readers may look up, and what reports said of theirs.
 
-    Bulk exports put each resource type in its own file, so resources of every FHIR input
-    are pooled before patients are assembled.
+    ``report_dates`` and ``adopted`` are keyed by the ``id()`` of a resource's JSON:
+    the date of the DiagnosticReport that lists a result without a date of its own, and, for
+    a result without a subject that a report of this patient lists, that report.
     """
 
     def __init__(self) -> None:
-        self.entries: list[Entry] = []
-        self.by_key: dict[tuple[str, str], Entry] = {}  # (scope, 'Type/id')
-        self.by_url: dict[str, Entry] = {}  # fullUrl (absolute or urn:uuid), first seen
-        self.by_scoped_url: dict[tuple[str, str], Entry] = {}  # (scope, fullUrl)
-        self.errors: list[InputError] = []
-        self.report = FhirReport()
         self.report_dates: dict[int, str] = {}
-
-    def add_all(self, items: Iterable[Entry | InputError], jobs: int = 1) -> None:
-        """Pool every item in order; the resources are checked against their models first,
-        in ``jobs`` processes (see :func:`model_problems`)."""
-        items = list(items)
-        checked = [item for item in items
-                   if isinstance(item, Entry) and item.type in USED_TYPES]
-        problems = dict(zip(map(id, checked), model_problems(checked, jobs), strict=True))
-        for item in items:
-            self.add(item, problems.get(id(item)))
-
-    def add(self, item: Entry | InputError, problem: tuple[str, str] | None = None) -> None:
-        """Pool one item; ``problem`` is what :func:`model_problem` found in it, if anything."""
-        if isinstance(item, InputError):
-            self.errors.append(item)
-            return
-        if item.type == REQUEST_ONLY:
-            self.report.add(item, False, "a request without a resource (e.g. DELETE or GET)")
-            return
-        if item.type not in USED_TYPES:
-            if _is_fhir_type(item.type):
-                self.report.add(item, False, "resource type not used by the protocol")
-            else:
-                self.errors.append(InputError(item.source, f"'{item.type}' is not a FHIR R4 "
-                                              "resource type", record=item.key,
-                                              field="resourceType"))
-                self.report.add(item, False, "not a FHIR R4 resource type")
-            return
-        if problem is not None:
-            message, where = problem
-            self.errors.append(InputError(item.source, message, record=item.key,
-                                          field=f"{item.type}.{where}"))
-            self.report.add(item, False, "malformed: " + message)
-            return
-        item.contained = {c.get("id"): c for c in item.data.get("contained") or []
-                          if isinstance(c, dict)}
-        self.entries.append(item)
-        self.by_key.setdefault((item.scope, item.key), item)
-        if item.full_url:
-            self.by_url.setdefault(item.full_url, item)
-            self.by_scoped_url.setdefault((item.scope, item.full_url), item)
+        self.adopted: dict[int, str] = {}
 
     def resolve(self, reference: str | None, within: Entry | None = None) -> dict | None:
         """Resolve a reference: contained '#id', 'Type/id', an absolute URL or urn:uuid."""
@@ -86,47 +91,27 @@ class Pool:
         return hit.data if hit is not None else None
 
     def resolve_entry(self, reference: str | None, within: Entry | None) -> Entry | None:
-        """The pooled resource a reference names, by FHIR's rules and never across people.
-
-        An absolute reference matches a resource's fullUrl, or a resource of the same server
-        (the referencing resource's fullUrl base) in the same scope; a reference to another
-        server's ``Patient/X`` is not the local ``Patient/X``. A relative reference resolves
-        against the referencing entry's fullUrl base (the rule for bundles), else within its
-        scope (the same bundle), else among the resources outside bundles of its folder (a
-        bulk export, single-resource files): never inside another bundle.
-        """
-        if not reference:
+        """The resource a reference names (see :func:`resolve`)."""
+        if within is None or not isinstance(reference, str):
             return None
-        reference = reference.split("/_history/")[0].rstrip("/")
-        hit = self._by_url(reference, within)
-        if hit is not None:
-            return hit
-        base = _base(within.full_url) if within is not None else None
-        tail = "/".join(reference.split("/")[-2:])
-        if _is_absolute(reference):
-            if reference.startswith("urn:") or base is None or _base(reference) != base:
-                return None  # another server's resource, or a urn with no entry
-        elif base is not None and (hit := self._by_url(f"{base}/{tail}", within)) is not None:
-            return hit
-        if within is None:
-            return None
-        return (self.by_key.get((within.scope, tail))
-                or self.by_key.get((within.folder, tail)))  # outside bundles, same folder
-
-    def _by_url(self, url: str, within: Entry | None) -> Entry | None:
-        """A fullUrl in the referencing entry's own bundle first: examples of one folder reuse
-        fullUrls (https://example.com/base/Observation/o3) across bundles."""
-        if within is not None:
-            hit = self.by_scoped_url.get((within.scope, url))
-            if hit is not None:
-                return hit
-        return self.by_url.get(url)
+        scope, folder = self.where(within)
+        return resolve(reference, scope, folder, within.full_url, self.by_url, self.by_key)
 
     def patient_of(self, entry: Entry) -> Entry | None:
-        """The Patient a resource is about, if it resolves to a Patient in the pool."""
-        ref = (entry.data.get(SUBJECT.get(entry.type, "subject")) or {}).get("reference")
-        target = self.resolve_entry(ref, entry)
+        """The Patient a resource is about, if it resolves to a Patient of the input."""
+        target = self.resolve_entry(subject_reference(entry.type, entry.data), entry)
         return target if target is not None and target.type == "Patient" else None
+
+    # -- the look-ups, answered by the run's index ----------------------------------------------
+    def where(self, entry: Entry) -> tuple[object, object]:
+        """How the look-ups name an entry's scope and folder."""
+        return entry.scope, entry.folder
+
+    def by_url(self, scope: object, url: str) -> Entry | None:
+        raise NotImplementedError
+
+    def by_key(self, scope: object, key: str) -> Entry | None:
+        raise NotImplementedError
 
 
 def _is_absolute(reference: str) -> bool:

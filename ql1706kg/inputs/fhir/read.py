@@ -1,180 +1,122 @@
-"""FHIR resources into patient records: the pool filled, each resource given to its patient.
+"""FHIR input into patient records: the order of reading, on top of the modules of each step.
 
-This is the one place that knows the order of reading (pool and check every resource, date
-results by their reports, build one record per Patient, give every other resource to its
-patient's builder, account for the rest), so it sits on top of the modules that do each step.
+Resources are indexed as their files are read (:mod:`.index`, the first pass), then grouped
+into people and given to their person by queries over the index (:mod:`.grouping`); each
+person is then assembled on its own (:mod:`.person`): here, one at a time, or in the worker
+process that screens them (:class:`~.person.FhirPerson`). Memory stays bounded whatever the
+size of the input; the index lives in a :class:`~.index.Workspace` removed at the end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
+import pickle
+from collections.abc import Iterable, Iterator
 
 from ...errors import InputError, InputNote
-from ...protocol.namespaces import QL
 from ...protocol.terminology import terminology
-from .builder import RecordBuilder
-from .codes import lookup
-from .entries import Entry, FhirReport
-from .observations import adopt_results_of_reports
-from .pool import Pool
+from ..records import RawRecord
+from .entries import Entry, FhirReport, ReportLine
+from .grouping import Grouping, orphan_items
+from .index import CHECKED, REFERENCED, FhirIndex, Workspace, dec
+from .person import FhirPerson, assemble
+
+
+class FhirInput:
+    """One run's FHIR input: indexed as its files are read, then given out person by person.
+    ``report``: keep a line per resource (``lift --report``)."""
+
+    def __init__(self, workspace: Workspace, report: bool = False) -> None:
+        self.workspace, self.report = workspace, report
+        self.index: FhirIndex | None = None
+        self.lines: list[tuple] = []
+
+    def extend(self, items: Iterable[Entry | InputError], path: str | None = None) -> None:
+        """Index the resources read from one file (``path``; None: each item's source)."""
+        if self.index is None:
+            self.index = FhirIndex(self.workspace.folder(), self.report)
+        self.index.extend(items, path)
+
+    def files(self) -> list[str]:
+        """The FHIR files read, to name each when the whole input cannot be read."""
+        if self.index is None:
+            return []
+        return [dec(path) for (path,) in self.index.db.execute("SELECT path FROM files ORDER "
+                                                               "BY id")]
+
+    def people(self) -> Iterator[InputError | InputNote | FhirPerson]:
+        """Group the input, then yield its errors, its notes and one :class:`FhirPerson` per
+        person, in input order (of each person's first Patient)."""
+        if self.index is None:
+            return
+        grouping = Grouping(self.index, terminology())
+        grouping.run()
+        db = self.index.db
+        for (error,) in db.execute("SELECT error FROM errors ORDER BY seq").fetchall():
+            yield pickle.loads(error)  # the run's own scratch file
+        yield from orphan_items(db, any_patient=grouping.people > 0)
+        path = str(self.index.path)
+        last = 0
+        while batch := db.execute(
+                "SELECT p.num, p.final_id, r.key, r.file, r.line FROM persons p JOIN res r ON "
+                "r.seq = p.first WHERE p.num > ? ORDER BY p.num LIMIT 1000", (last,)).fetchall():
+            last = batch[-1][0]
+            for num, final_id, key, file_id, line in batch:
+                source = grouping.rows.path(file_id) + (f":{line}" if line is not None else "")
+                yield FhirPerson(path, num, f"{source}#{dec(key)}", dec(final_id).strip())
+
+    def records(self) -> Iterator[InputError | InputNote | RawRecord]:
+        """:meth:`people`, each person assembled here, one at a time."""
+        for item in self.people():
+            if not isinstance(item, FhirPerson):
+                yield item
+                continue
+            parts, lines = assemble(item.index, item.person, item.source, item.id, self.report)
+            self.lines.extend(lines)
+            yield from parts
+
+    def report_lines(self) -> list[ReportLine]:
+        """Every resource's line, in the order the report lists them: as read (ignored types,
+        malformed resources), the patients, the other resources, then those read through
+        references (Medications, DiagnosticReports); each group in input order."""
+        if self.index is None:
+            return []
+        rows = self.index.db.execute(
+            "SELECT seq, kind, key, file, line FROM res WHERE kind IN ('Medication', "
+            "'DiagnosticReport') AND state = ? ORDER BY seq", (CHECKED,)).fetchall()
+        paths = {}
+        tail = []
+        for seq, kind, key, file_id, line in rows:
+            if file_id not in paths:
+                paths[file_id] = dec(self.index.db.execute("SELECT path FROM files WHERE id = ?",
+                                                           (file_id,)).fetchone()[0])
+            source = paths[file_id] + (f":{line}" if line is not None else "")
+            reason = ("read through the resources that reference it" if kind == "Medication"
+                      else "its date dates those of its results that have none")
+            tail.append((REFERENCED, seq, ReportLine(source, dec(key), True, reason)))
+        own = [(phase, seq, order, line) for phase, seq, order, line in self.index.lines or []]
+        found = [(phase, seq, len(own) + n, line)
+                 for n, (phase, seq, line) in enumerate([*self.lines, *tail])]
+        return [line for *_, line in sorted([*own, *found], key=lambda item: item[:3])]
+
+    def close(self) -> None:
+        if self.index is not None:
+            self.index.close()
 
 
 def read_fhir(items: Iterable[Entry | InputError], jobs: int = 1
               ) -> tuple[list[dict | InputError | InputNote], FhirReport]:
-    """Assemble one record dict (project JSON form) per Patient; errors kept in order.
-    ``jobs`` processes check the resources against their models."""
-    pool = Pool()
-    pool.add_all(items, jobs)
-    _date_results_by_their_reports(pool)
-    adopt_results_of_reports(pool)  # before any resource is given to its patient
-    builders = _builders(pool)
-    orphans: dict[str, list[str]] = {}
-    for entry in pool.entries:
-        if entry.type in ("Patient", "Medication", "DiagnosticReport"):
-            continue
-        patient = pool.patient_of(entry)
-        owner = builders.get(id(patient)) if patient is not None else None
-        if owner is None:
-            pool.report.add(entry, False, "its subject is not a Patient in the input")
-            orphans.setdefault(_file_of(entry.source), []).append(entry.key)
-            continue
+    """Assemble one record dict (project JSON form) per person, with the errors and notes,
+    and the report of every resource (the whole input in memory: for small inputs and tests;
+    :func:`~ql1706kg.inputs.read.read_paths` streams). ``jobs`` is accepted and unused."""
+    del jobs
+    with Workspace() as workspace:
+        fhir = FhirInput(workspace, report=True)
+        fhir.extend(items)
+        out: list[dict | InputError | InputNote] = []
         try:
-            used, reason = owner.take(entry)
-        except Exception as exc:  # a bug must cost this patient (never screened without
-            # the resource), not the run
-            owner.conflicts.append(f"{entry.key} could not be read (internal error "
-                                   f"{type(exc).__name__}: {str(exc)[:120]}; please report it)")
-            used, reason = False, "could not be read (internal error)"
-        could = () if used else _could_change(owner, entry, reason)
-        pool.report.add(entry, used, reason, owner.rec.get("id", ""), could)
-    for entry in pool.entries:
-        if entry.type == "Medication":
-            pool.report.add(entry, True, "read through the resources that reference it")
-        elif entry.type == "DiagnosticReport":
-            pool.report.add(entry, True, "its date dates those of its results that have none")
-    orphaned = _orphans(orphans, any_patient=bool(builders))
-    out: list[dict | InputError | InputNote] = [*pool.errors, *orphaned]
-    for builder in dict.fromkeys(builders.values()):
-        out.append(_record_or_conflict(builder))
-    return out, pool.report
-
-
-def _could_change(owner: RecordBuilder, entry: Entry, reason: str) -> tuple[str, ...]:
-    """The criteria an ignored resource could have changed, had it been readable: what its
-    reader said (an unidentified drug: by the classes it may belong to), or, for a result of a
-    test the protocol uses with no date, that test's criteria."""
-    said = owner.could_change.pop(entry.key, None)
-    if said is not None:
-        return said
-    if entry.type == "Observation" and reason.startswith("no effective date"):
-        term = owner.term
-        tests = {lookup(term, part.get("code"), QL.Test)
-                 for part in [entry.data, *(entry.data.get("component") or [])]
-                 if isinstance(part, dict)}
-        return tuple(crit["id"] for crit in term.criteria.values()
-                     if tests & set(crit["tests"]))
-    return ()
-
-
-def _builders(pool: Pool) -> dict[int, RecordBuilder]:
-    """One builder per person, by the id() of each of their Patient entries: Patients of
-    different scopes are the same person only when an identifier (system and value) matches.
-    Ids that stay ambiguous across scopes are told apart by the file or folder they came from."""
-    term = terminology()
-    builders: dict[int, RecordBuilder] = {}
-    by_identifier: dict[tuple[str, str], RecordBuilder] = {}
-    for entry in pool.entries:
-        if entry.type != "Patient":
-            continue
-        keys = [*_identifiers(entry.data), ("copy", _content_key(entry.data))]
-        same = next((by_identifier[k] for k in keys if k in by_identifier), None)
-        if same is not None and same.patient.scope != entry.scope:
-            same.read_patient(entry)
-            builders[id(entry)] = same
-            pool.report.add(entry, True, f"the patient {same.rec['id']} (same identifier)")
-        else:
-            same = RecordBuilder(entry, pool, term)
-            builders[id(entry)] = same
-            pool.report.add(entry, True, "; ".join(["the patient", *same.notes]))
-        for key in keys:
-            by_identifier.setdefault(key, same)
-    _tell_apart(list(dict.fromkeys(builders.values())))
-    return builders
-
-
-def _content_key(data: dict) -> str:
-    """A Patient's identity as written (id and content, meta and narrative aside): the same
-    resource shipped twice (a file and a bundle's copy) is one person."""
-    import hashlib
-
-    import orjson
-
-    kept = {key: value for key, value in data.items() if key not in ("meta", "text")}
-    try:
-        text = orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)
-    except (TypeError, orjson.JSONEncodeError):
-        return f"unwritable:{id(data)}"
-    return hashlib.blake2b(text, digest_size=16).hexdigest()
-
-
-def _identifiers(data: dict) -> list[tuple[str, str]]:
-    return [(str(i["system"]), str(i["value"])) for i in data.get("identifier") or []
-            if isinstance(i, dict) and i.get("system") and i.get("value")]
-
-
-def _tell_apart(people: list[RecordBuilder]) -> None:
-    """Two people who share an id (``Patient/1`` in two bundles) keep it, qualified by where
-    each came from, so neither is merged into nor mistaken for the other."""
-    seen: dict[str, list[RecordBuilder]] = {}
-    for person in people:
-        seen.setdefault(person.rec["id"], []).append(person)
-    for same_id in seen.values():
-        if len(same_id) > 1:
-            for person in same_id:
-                person.rec["id"] = f"{person.rec['id']}@{Path(person.patient.scope).name}"
-
-
-def _file_of(source: str) -> str:
-    """The file a source names (an NDJSON source carries ':line')."""
-    head, _, tail = source.rpartition(":")
-    return head if head and tail.isdigit() else source
-
-
-def _orphans(orphans: dict[str, list[str]], any_patient: bool
-             ) -> list[InputError | InputNote]:
-    """Resources whose patient is not in the input are not screened, and said so per file: a
-    note beside the patients that were screened (an export may hold resources of people it
-    does not include), an error when the FHIR input holds no patient at all (nothing of it
-    could be screened: never a silent success)."""
-    out: list[InputError | InputNote] = []
-    for source, keys in orphans.items():
-        shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
-        message = (f"{len(keys)} resource(s) are about a patient that is not in the input "
-                   f"({shown}): they were not screened")
-        out.append(InputNote(source, message) if any_patient else
-                   InputError(source, message + "; give the file with their Patient too"))
-    return out
-
-
-def _record_or_conflict(builder: RecordBuilder) -> dict | InputError:
-    record = builder.record()
-    if not builder.conflicts:
-        return record
-    return InputError(record["__source__"], "; ".join(builder.conflicts),
-                      record=builder.rec["id"], field="contradictory resources")
-
-
-def _date_results_by_their_reports(pool: Pool) -> None:
-    """Results often carry no date of their own: the DiagnosticReport that lists them does."""
-    for entry in pool.entries:
-        if entry.type != "DiagnosticReport":
-            continue
-        data = entry.data
-        when = data.get("effectiveDateTime") or (data.get("effectivePeriod") or {}).get("start")
-        if not when:
-            continue
-        for result in data.get("result") or []:
-            target = pool.resolve(result.get("reference"), entry)
-            if target is not None:
-                pool.report_dates.setdefault(id(target), when)
+            for item in fhir.records():
+                out.append({"__source__": item.source, **item.raw}
+                           if isinstance(item, RawRecord) else item)
+            return out, FhirReport(fhir.report_lines())
+        finally:
+            fhir.close()
