@@ -31,7 +31,7 @@ VALUES (?p ?base ?tail) {
   (ql:snomedCode "http://snomed.info/id/" "")
   (ql:atcCode "http://purl.bioontology.org/ontology/ATC/" "")
   (ql:rxnormCode "http://purl.bioontology.org/ontology/RXNORM/" "")
-  (ql:loincCode "https://loinc.org/" "/")
+  (ql:loincCode "http://loinc.org/rdf#" "")
 }
 """
 # A code counts as marked unverified when an editorial note names it as a whole token.
