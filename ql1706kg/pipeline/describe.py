@@ -18,6 +18,8 @@ from ..protocol.terminology import Terminology
 from .graph import PatientGraph
 
 _BOOL_WORDS = {True: "yes", False: "no"}
+_TRUE = Literal(True)  # made once: rdflib's Literal constructor is ~8 µs
+_GENERAL = frozenset((QL.SarcomaDiagnosis, QL.Neoplasm))
 
 
 # How UCUM codes read to a coordinator; presentation only, never used for arithmetic.
@@ -172,9 +174,10 @@ class FactDescriber:
     def describe_diagnosis(self, dx) -> str:
         g = self.g
         classes = [c for c in g.objects(dx, RDF.type) if c in self.term.labels
-                   and c not in (QL.SarcomaDiagnosis, QL.Neoplasm)]
+                   and c not in _GENERAL]
+        # the graph's objects are distinct terms: "another class" is another object
         specific = [c for c in classes if not any(
-            other != c and self.term.is_a(other, c) for other in classes)]
+            other is not c and self.term.is_a(other, c) for other in classes)]
         names = ", ".join(sorted(self.term.label(c) for c in specific)) or "no histology"
         text = f"histology {names}"
         recorded = g.value(dx, QL.histologyText)
@@ -204,9 +207,9 @@ class FactDescriber:
         start, end = g.value(therapy, QL.startDate), g.value(therapy, QL.endDate)
         if start is not None:
             text += f" from {start}" + (f" to {end}" if end is not None else "")
-        if g.value(therapy, QL.stoppedForIntolerance) == Literal(True):
+        if g.value(therapy, QL.stoppedForIntolerance) == _TRUE:
             text += ", stopped for intolerance"
-        if g.value(therapy, QL.metastasisAfterStart) == Literal(True):
+        if g.value(therapy, QL.metastasisAfterStart) == _TRUE:
             text += ", metastasis found after it started"
         return text
 
@@ -243,7 +246,7 @@ class FactDescriber:
         slices = g.value(lesion, QL.sliceThicknessMm)
         if slices is not None:
             text += f" (slices {fmt_number(slices)} mm)"
-        if g.value(lesion, QL.previouslyIrradiated) == Literal(True):
+        if g.value(lesion, QL.previouslyIrradiated) == _TRUE:
             text += ", in a previously irradiated field"
         return text
 

@@ -191,6 +191,10 @@ class PatientGraph:
                         yield subj, pred, obj
 
     def __contains__(self, triple: Pattern) -> bool:
+        s, p, o = triple
+        if s is not None and p is not None and o is not None:  # membership, not a scan
+            objects = self._spo.get(s, _NONE).get(p)
+            return objects is not None and o in objects
         return next(self.triples(triple), None) is not None
 
     def __iter__(self) -> Iterator[Triple]:

@@ -42,7 +42,7 @@ def judge(patient: URIRef, graph: PatientGraph, violations: list[Violation], sha
           term: Terminology, assessment: Assessment, source: str) -> PatientResult:
     """Return the outcome and explanation of every criterion, and the verdict, of a patient."""
     patient = graph.own(patient)  # the graph's own term: lookups by identity
-    violated = {v.shape for v in violations if v.focus == patient}
+    violated = {v.shape for v in violations if v.focus is patient or v.focus == patient}
     probes_failing = {iri for iri in violated if shapes.info[iri].is_probe}
     explainer = Explainer(graph, patient, term, shapes, assessment, probes_failing)
     results = []

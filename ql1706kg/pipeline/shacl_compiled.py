@@ -320,7 +320,7 @@ def _in(compiler: _Compiler, head: Node) -> Check:
 
 
 def _has_value(compiler: _Compiler, expected: Node) -> Check:
-    return lambda graph, value: value == expected
+    return lambda graph, value: value is expected or value == expected
 
 
 def _range(op: Callable[[object, object], bool]) -> Callable[[_Compiler, Node], Check]:
