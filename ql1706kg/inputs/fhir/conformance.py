@@ -70,12 +70,13 @@ def model_problem(kind: str, data: dict) -> tuple[str, str] | None:
     element path). The model itself is not kept: records are assembled from the JSON."""
     from fhir.resources.R4B import get_fhir_model_class
 
-    null = _null_element(data)
+    null, json_text = _null_element(data)
     if null is not None:
         return "null is not a value in FHIR JSON (leave the element out)", null
     try:
         instance = get_fhir_model_class(kind).model_validate(data)
-        text_object = _text_for_object(data, instance, "")
+        # only a string holding JSON text can stand for an object in the models
+        text_object = _text_for_object(data, instance, "") if json_text else None
     except ValidationError as exc:
         first = exc.errors()[0]
         return _pydantic_message(first), ".".join(str(p) for p in first["loc"])
@@ -130,24 +131,34 @@ def _field_names(model_class: type) -> dict[str, str]:
 _FIELD_NAMES: dict[type, dict[str, str]] = {}
 
 
-def _null_element(data: object) -> str | None:
+def _null_element(data: object) -> tuple[str | None, bool]:
     """The path of the first null in a resource: FHIR JSON never has one (a null in an
     array is allowed only beside the '_element' array of its primitive extensions), and the
-    models let an optional element be null, which readers would then trip over."""
+    models let an optional element be null, which readers would then trip over. Also whether
+    any string could be JSON text (it starts with '{' or '['), which the models would read
+    as an object (see :func:`_text_for_object`)."""
+    json_text = False
     stack: list[tuple[object, str]] = [(data, "")]
     while stack:
         item, path = stack.pop()
         if isinstance(item, dict):
             for key, value in item.items():
-                where = f"{path}.{key}" if path else key
                 if value is None:
-                    return where
-                if isinstance(value, list) and None in value and f"_{key}" not in item:
-                    return f"{where}[{value.index(None)}]"
-                stack.append((value, where))
+                    return (f"{path}.{key}" if path else key), json_text
+                if isinstance(value, str):
+                    json_text = json_text or value.lstrip()[:1] in ("{", "[")
+                elif isinstance(value, dict | list):
+                    where = f"{path}.{key}" if path else key
+                    if isinstance(value, list) and None in value and f"_{key}" not in item:
+                        return f"{where}[{value.index(None)}]", json_text
+                    stack.append((value, where))
         elif isinstance(item, list):
-            stack.extend((value, f"{path}[{i}]") for i, value in enumerate(item))
-    return None
+            for i, value in enumerate(item):
+                if isinstance(value, str):
+                    json_text = json_text or value.lstrip()[:1] in ("{", "[")
+                elif isinstance(value, dict | list):
+                    stack.append((value, f"{path}[{i}]"))
+    return None, json_text
 
 
 def _problems_of(batch: list[tuple[str, dict]]) -> list[tuple[str, str] | None]:

@@ -27,6 +27,7 @@ from .conformance import model_problem
 from .index import (
     CHECKED,
     INDEXES,
+    LIGHT,
     MALFORMED,
     RESOURCES,
     ROW,
@@ -112,19 +113,24 @@ class Grouping:
         """Check every unchecked resource that shares its 'Type/id' or fullUrl with another in a
         scope, or its fullUrl anywhere: which of them a reference names depends on which are
         usable."""
-        shared = [("scope = ? AND key = ?", group) for group in self.db.execute(
-            "SELECT scope, key FROM res GROUP BY scope, key HAVING count(*) > 1").fetchall()]
+        self.db.execute("INSERT INTO shared(scope, key) SELECT scope, key FROM res "
+                        "GROUP BY scope, key HAVING count(*) > 1")
         if self.lookups.any_url:
-            shared += [("scope = ? AND url = ?", group) for group in self.db.execute(
-                "SELECT scope, url FROM res WHERE url IS NOT NULL GROUP BY scope, url "
-                "HAVING count(*) > 1").fetchall()]
-            shared += [("url = ?", group) for group in self.db.execute(
-                "SELECT url FROM res WHERE url IS NOT NULL GROUP BY url "
-                "HAVING count(*) > 1").fetchall()]
-        for where, values in shared:
-            for row in self.db.execute(f"SELECT {ROW} FROM res WHERE {where} AND state = ? "
-                                       "ORDER BY seq", (*values, UNCHECKED)).fetchall():
-                self.check(row)
+            self.db.execute("INSERT INTO shared(scope, url) SELECT scope, url FROM res WHERE "
+                            "url IS NOT NULL GROUP BY scope, url HAVING count(*) > 1")
+            self.db.execute("INSERT INTO shared(url) SELECT url FROM res WHERE url IS NOT NULL "
+                            "GROUP BY url HAVING count(*) > 1")
+        last = 0
+        while batch := self.db.execute("SELECT n, scope, key, url FROM shared WHERE n > ? "
+                                       "ORDER BY n LIMIT 500", (last,)).fetchall():
+            last = batch[-1][0]
+            for _, scope, key, url in batch:
+                where, values = (("scope = ? AND key = ?", (scope, key)) if key is not None
+                                 else ("scope = ? AND url = ?", (scope, url))
+                                 if scope is not None else ("url = ?", (url,)))
+                for row in self.db.execute(f"SELECT {ROW} FROM res WHERE {where} AND state = ? "
+                                           "ORDER BY seq", (*values, UNCHECKED)).fetchall():
+                    self.check(row)
 
     def check(self, row: tuple) -> bool:
         """Check one resource against its model now; False (and an error) if it breaks it."""
@@ -140,7 +146,7 @@ class Grouping:
         """One person per Patient, but Patients of different scopes are one person when an
         identifier (or the whole resource) matches."""
         rows = self.db.execute("SELECT p.seq, p.rec_id, p.keys, p.scope_name, r.scope FROM "
-                               "patients p JOIN res r USING (seq) ORDER BY p.seq").fetchall()
+                               "patients p JOIN res r USING (seq) ORDER BY p.seq")
         for seq, rec_id, keys, scope_name, scope in rows:
             keys = pickle.loads(keys)  # the run's own scratch file
             same = None
@@ -156,7 +162,7 @@ class Grouping:
                 same = self.people
                 self.db.execute("INSERT INTO persons VALUES (?, ?, ?, ?, ?, ?)",
                                 (same, seq, scope, rec_id, rec_id, scope_name))
-            self.db.execute("UPDATE patients SET person = ? WHERE seq = ?", (same, seq))
+            self.db.execute("INSERT INTO people VALUES (?, ?)", (seq, same))
             self.db.execute("INSERT INTO owned VALUES (?, ?)", (same, seq))
             self.db.executemany("INSERT OR IGNORE INTO idents VALUES (?, ?)",
                                 [(key, same) for key in keys])
@@ -181,7 +187,7 @@ class Grouping:
             return self._owner_cache[cache_key]
         hit = self.lookups.resolve(ref, scope, folder, url)
         found = hit[0] if hit is not None and hit[1] == "Patient" else None
-        if len(self._owner_cache) > 50_000:
+        if len(self._owner_cache) > 4_096:
             self._owner_cache.clear()
         self._owner_cache[cache_key] = found
         return found
@@ -192,7 +198,7 @@ class Grouping:
         orphan."""
         person_of: dict[int, int] = {}
         cursor = self.db.execute(
-            f"SELECT a.patient, {ROW} FROM res r LEFT JOIN adopted a USING (seq) WHERE "
+            f"SELECT a.patient, {LIGHT} FROM res r LEFT JOIN adopted a USING (seq) WHERE "
             f"r.state < ? AND r.kind NOT IN {OWNED_ELSEWHERE} ORDER BY r.seq", (MALFORMED,))
         while batch := cursor.fetchmany(2_000):
             owned, orphaned = [], []
@@ -202,9 +208,9 @@ class Grouping:
                 if patient is not None:
                     person = person_of.get(patient)
                     if person is None:
-                        person = self.db.execute("SELECT person FROM patients WHERE seq = ?",
+                        person = self.db.execute("SELECT person FROM people WHERE seq = ?",
                                                  (patient,)).fetchone()[0]
-                        if len(person_of) > 50_000:
+                        if len(person_of) > 4_096:
                             person_of.clear()
                         person_of[patient] = person
                 if person is not None:

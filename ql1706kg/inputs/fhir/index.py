@@ -18,6 +18,7 @@ the run ends, also on an error or an interruption.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import shutil
@@ -48,7 +49,8 @@ CREATE TABLE res(seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL,
                  folder INTEGER NOT NULL, url TEXT, off INTEGER, len INTEGER, blob BLOB,
                  ref TEXT, has_subject INTEGER NOT NULL, state INTEGER NOT NULL);
 CREATE TABLE patients(seq INTEGER PRIMARY KEY, rec_id TEXT NOT NULL, keys BLOB NOT NULL,
-                      scope_name TEXT NOT NULL, person INTEGER);
+                      scope_name TEXT NOT NULL);
+CREATE TABLE people(seq INTEGER PRIMARY KEY, person INTEGER NOT NULL);
 CREATE TABLE persons(num INTEGER PRIMARY KEY, first INTEGER NOT NULL, scope INTEGER NOT NULL,
                      rec_id TEXT NOT NULL, final_id TEXT NOT NULL, scope_name TEXT NOT NULL);
 CREATE TABLE idents(key TEXT PRIMARY KEY, person INTEGER NOT NULL) WITHOUT ROWID;
@@ -61,6 +63,7 @@ CREATE TABLE owned(person INTEGER NOT NULL, seq INTEGER NOT NULL,
                    PRIMARY KEY(person, seq)) WITHOUT ROWID;
 CREATE TABLE orphans(seq INTEGER PRIMARY KEY, file TEXT NOT NULL, key TEXT NOT NULL);
 CREATE TABLE errors(seq INTEGER NOT NULL, error BLOB NOT NULL);
+CREATE TABLE shared(n INTEGER PRIMARY KEY, scope INTEGER, key BLOB, url BLOB);
 """
 INDEXES = """
 CREATE INDEX res_key ON res(scope, key, seq);
@@ -73,9 +76,14 @@ CREATE INDEX errors_seq ON errors(seq);
 ROW = "seq, kind, key, file, line, scope, folder, url, off, len, blob, ref, has_subject, state"
 
 
-def columns(alias: str) -> str:
-    """The columns of :data:`ROW` of a table named ``alias`` in a join."""
-    return ", ".join(f"{alias}.{name}" for name in ROW.split(", "))
+# The same without the resource itself, for look-ups that only need where it is.
+LIGHT = ROW.replace("blob", "NULL")
+
+
+def columns(alias: str, light: bool = False) -> str:
+    """The columns of :data:`ROW` (or :data:`LIGHT`) of a table named ``alias`` in a join."""
+    return ", ".join("NULL" if light and name == "blob" else f"{alias}.{name}"
+                     for name in ROW.split(", "))
 
 
 def connect(path: Path | str, write: bool = False) -> sqlite3.Connection:
@@ -88,7 +96,9 @@ def connect(path: Path | str, write: bool = False) -> sqlite3.Connection:
     else:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
                              check_same_thread=False)
-    db.execute("PRAGMA cache_size=-16000")  # 16 MB of pages at most
+    # pages kept in memory at most: the writer's builds the indexes, a reader's finds a few
+    # rows per person (the operating system caches the file)
+    db.execute(f"PRAGMA cache_size={-4000 if write else -2000}")
     return db
 
 
@@ -140,10 +150,8 @@ class Workspace:
         self.close()
 
 
-# This process's read-only connections to indexes (a forked worker opens its own), and what
-# it found checking resources against their models, by (index, seq).
+# This process's read-only connections to indexes (a forked worker opens its own).
 _OPEN: dict[str, tuple[int, sqlite3.Connection, RowReader]] = {}
-PROBLEMS: dict[tuple[str, int], tuple[str, str] | None] = {}
 
 
 def connection(index: str) -> tuple[sqlite3.Connection, RowReader]:
@@ -162,8 +170,18 @@ def forget(folder: str | None) -> None:
         if pid == os.getpid():
             rows.close()
             db.close()
-    for key in [key for key in PROBLEMS if folder and key[0].startswith(str(folder))]:
-        del PROBLEMS[key]
+
+
+def release_memory() -> None:
+    """Give back to the operating system what Python and SQLite freed (glibc keeps it in the
+    process otherwise): a parent about to fork workers hands each its whole heap."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc: nothing to do
+        ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
 
 
 def _remove(folder: str, owner: int) -> None:
@@ -266,6 +284,12 @@ class FhirIndex:
                             "VALUES (?, ?, ?, ?)", self._patients)
         self.db.executemany("INSERT INTO reports VALUES (?, ?, ?)", self._reports)
         self._rows, self._patients, self._reports = [], [], []
+
+    def reopen(self) -> sqlite3.Connection:
+        """Once grouped, the index is only read: the writer's connection (and its pages) go."""
+        self.db.close()
+        self.db = connect(self.path)
+        return self.db
 
     def close(self) -> None:
         self.db.close()

@@ -26,7 +26,6 @@ from .grouping import Lookups
 from .index import (
     CHECKED,
     PATIENTS,
-    PROBLEMS,
     READ,
     RESOURCES,
     ROW,
@@ -169,6 +168,7 @@ class IndexPool(Pool):
         self.index, self.db, self.rows = index, db, rows
         self.lookups = Lookups(db, self.usable)
         self.loaded: dict[int, Entry] = {}
+        self.problems: dict[int, tuple[str, str] | None] = {}
         self._where: dict[int, tuple[int, int]] = {}
 
     def load(self, row: tuple) -> Entry:
@@ -204,10 +204,7 @@ class IndexPool(Pool):
         return self.problem(found) is None
 
     def problem(self, entry: Entry) -> tuple[str, str] | None:
-        """What the FHIR model finds wrong with a resource (checked once per process)."""
-        key = (self.index, entry.seq)
-        if key not in PROBLEMS:
-            if len(PROBLEMS) > 20_000:
-                PROBLEMS.clear()
-            PROBLEMS[key] = model_problem(entry.type, entry.data)
-        return PROBLEMS[key]
+        """What the FHIR model finds wrong with a resource (checked once per person)."""
+        if entry.seq not in self.problems:
+            self.problems[entry.seq] = model_problem(entry.type, entry.data)
+        return self.problems[entry.seq]

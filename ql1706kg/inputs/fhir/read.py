@@ -17,7 +17,15 @@ from ...protocol.terminology import terminology
 from ..records import RawRecord
 from .entries import Entry, FhirReport, ReportLine
 from .grouping import Grouping, orphan_items
-from .index import CHECKED, REFERENCED, FhirIndex, Workspace, dec
+from .index import (
+    CHECKED,
+    REFERENCED,
+    FhirIndex,
+    RowReader,
+    Workspace,
+    dec,
+    release_memory,
+)
 from .person import FhirPerson, assemble
 
 
@@ -50,7 +58,9 @@ class FhirInput:
             return
         grouping = Grouping(self.index, terminology())
         grouping.run()
-        db = self.index.db
+        db = self.index.reopen()
+        rows = RowReader(db)
+        release_memory()  # what the first pass freed, before workers are forked from here
         for (error,) in db.execute("SELECT error FROM errors ORDER BY seq").fetchall():
             yield pickle.loads(error)  # the run's own scratch file
         yield from orphan_items(db, any_patient=grouping.people > 0)
@@ -61,7 +71,7 @@ class FhirInput:
                 "r.seq = p.first WHERE p.num > ? ORDER BY p.num LIMIT 1000", (last,)).fetchall():
             last = batch[-1][0]
             for num, final_id, key, file_id, line in batch:
-                source = grouping.rows.path(file_id) + (f":{line}" if line is not None else "")
+                source = rows.path(file_id) + (f":{line}" if line is not None else "")
                 yield FhirPerson(path, num, f"{source}#{dec(key)}", dec(final_id).strip())
 
     def records(self) -> Iterator[InputError | InputNote | RawRecord]:

@@ -15,6 +15,8 @@ unexpected shape), it is.
 
 from __future__ import annotations
 
+import orjson
+
 from ...protocol.namespaces import QL
 from ...protocol.terminology import Terminology
 from .codes import _project_code, lookup
@@ -36,12 +38,36 @@ def can_be_used(term: Terminology, kind: str, data: dict) -> bool:
     """Whether any criterion could use this resource (of a type the protocol uses)."""
     try:
         if kind == "Observation":
-            return _observation(term, data)
+            key = _key(data)
+            found = _SEEN.get(key) if key is not None else None
+            if found is None:
+                found = _observation(term, data)
+                if key is not None:
+                    if len(_SEEN) > 4_096:
+                        _SEEN.clear()
+                    _SEEN[key] = found
+            return found
         if kind == "Procedure":
             return lookup(term, data.get("code") or {}, QL.HaematologicSupportProduct) is not None
     except Exception:  # an element of an unexpected shape: check it against its model
         return True
     return True
+
+
+def _key(data: dict) -> bytes | None:
+    """What the answer for an Observation depends on (its code, profiles and components'
+    codes), as a key: exports repeat the same tests over and over."""
+    meta, components = data.get("meta"), data.get("component")
+    try:
+        return orjson.dumps([
+            data.get("code"), meta.get("profile") if isinstance(meta, dict) else meta,
+            [c.get("code") if isinstance(c, dict) else c for c in components]
+            if isinstance(components, list) else components])
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+
+
+_SEEN: dict[bytes, bool] = {}
 
 
 def _observation(term: Terminology, data: dict) -> bool:

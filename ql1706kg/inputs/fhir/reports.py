@@ -13,15 +13,15 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
-from .index import MALFORMED, ROW, columns, dec, enc
+from .index import LIGHT, MALFORMED, columns, dec, enc
 
 
 def date_and_adopt(grouping: Any) -> None:
     """Date the results of every report, then give the subject-less ones their patient."""
     db, lookups = grouping.db, grouping.lookups
-    reports = db.execute(f"SELECT d.date, d.refs, {ROW} FROM reports d JOIN res r "
-                         "USING (seq) ORDER BY seq").fetchall()
-    for when, refs, *row in reports:
+    query = (f"SELECT d.date, d.refs, {LIGHT} FROM reports d JOIN res r USING (seq) "
+             "ORDER BY seq")
+    for when, refs, *row in db.execute(query):
         if when:
             for ref in pickle.loads(refs):
                 if isinstance(ref, str) and not ref.startswith("#"):
@@ -29,7 +29,7 @@ def date_and_adopt(grouping: Any) -> None:
                     if hit is not None:
                         db.execute("INSERT OR IGNORE INTO dated VALUES (?, ?)", (hit[0], when))
     order = 0
-    for _, refs, *row in reports:
+    for _, refs, *row in db.execute(query):
         patient = grouping.patient_of(row)
         for ref in pickle.loads(refs):
             target = _listed(grouping, ref, row) if isinstance(ref, str) else None
@@ -50,9 +50,9 @@ def _adopt(grouping: Any) -> None:
     """A result with one patient takes the subject that names that patient from where the
     result is (the patient's fullUrl, else its 'Patient/id'), and the report's date."""
     db, lookups = grouping.db, grouping.lookups
-    owners = db.execute(f"SELECT o.patient, o.report, d.date, {columns('r')} FROM owners o "
-                        "JOIN res r ON r.seq = o.target LEFT JOIN reports d ON d.seq = o.report "
-                        "WHERE o.patient IS NOT NULL ORDER BY o.ord").fetchall()
+    owners = db.execute(f"SELECT o.patient, o.report, d.date, {columns('r', light=True)} FROM "
+                        "owners o JOIN res r ON r.seq = o.target LEFT JOIN reports d ON "
+                        "d.seq = o.report WHERE o.patient IS NOT NULL ORDER BY o.ord")
     for patient, report, when, *target in owners:
         url, key = db.execute("SELECT url, key FROM res WHERE seq = ?", (patient,)).fetchone()
         for reference in (dec(url), dec(key)):
@@ -78,11 +78,11 @@ def _listed(grouping: Any, reference: str, report: list) -> int | None:
     for name in (reference, f"{base}/{tail}" if base else None, tail):
         if not name:
             continue
-        found = grouping.db.execute(
-            "SELECT max(seq) FROM res WHERE kind = 'Observation' AND state < ? AND scope = ? "
-            "AND (key = ? OR url = ?)", (MALFORMED, report[5], enc(name), enc(name))
-        ).fetchone()[0]
-        if found is not None:
-            return found
+        found = [grouping.db.execute(
+            f"SELECT max(seq) FROM res WHERE scope = ? AND {column} = ? AND kind = "
+            "'Observation' AND state < ?", (report[5], enc(name), MALFORMED)).fetchone()[0]
+            for column in ("key", "url")]  # two look-ups: each has its index
+        if found != [None, None]:
+            return max(seq for seq in found if seq is not None)
     hit = grouping.lookups.resolve(reference, report[5], report[6], dec(report[7]))
     return hit[0] if hit is not None else None
