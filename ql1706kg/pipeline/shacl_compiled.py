@@ -26,6 +26,7 @@ graph is copied into a ``PatientGraph`` first.
 from __future__ import annotations
 
 import operator
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -62,6 +63,14 @@ class CompiledShapes:
         instances: dict[Node, list[Node]] = {}
         for shape, classes in self.targets.items():
             check = self.checks[shape]
+            if len(classes) == 1:  # most shapes: the focus nodes are distinct already
+                found = instances.get(classes[0])
+                if found is None:
+                    found = instances[classes[0]] = _instances(graph, classes[0])
+                for focus in found:
+                    if not check(graph, focus):
+                        yield focus, shape
+                continue
             seen: set[Node] = set()
             for cls in classes:
                 found = instances.get(cls)
@@ -165,21 +174,21 @@ class _Compiler:
         if self.g.value(node, SH.qualifiedValueShapesDisjoint) is not None:
             raise Unsupported("sh:qualifiedValueShapesDisjoint")
         path = self.path(path_node)
-        value_checks = _all((*self.value_checks(node, of_values=True),
-                             *(self.shape(p) for p in self.g.objects(node, SH.property))))
-        set_checks = self.set_checks(node)
+        members = (*self.value_checks(node, of_values=True),
+                   *(self.shape(p) for p in self.g.objects(node, SH.property)))
+        value_checks = _all(members)
+        set_checks = tuple(self.set_checks(node))
         low, high = self.g.value(node, SH.minCount), self.g.value(node, SH.maxCount)
         least = int(low) if low is not None else 0
-        most = int(high) if high is not None else None
-        predicate = path_node if isinstance(path_node, URIRef) else None
+        most = int(high) if high is not None else sys.maxsize
+        if isinstance(path_node, URIRef) and not set_checks:
+            return _predicate_property(path_node, least, most,
+                                       value_checks if members else None)
 
         def check(graph: PatientGraph, focus: Node) -> bool:
-            if predicate is not None:  # the index's own set of values: no duplicates
-                values = graph._spo.get(focus, _EMPTY).get(predicate, _EMPTY)
-            else:
-                values = path(graph, focus)
+            values = path(graph, focus)  # a set of nodes: no duplicates
             count = len(values)
-            if count < least or (most is not None and count > most):
+            if count < least or count > most:
                 return False
             for set_check in set_checks:
                 if not set_check(graph, focus, values):
@@ -250,6 +259,30 @@ class _Compiler:
 
             return sequence
         raise Unsupported(f"path {node}")
+
+
+def _predicate_property(predicate: URIRef, least: int, most: int,
+                        value_checks: Check | None) -> Check:
+    """A property shape on one predicate with only counts and checks of each value (most of
+    them), its values read from the index as it holds them (without duplicates)."""
+    if value_checks is None:
+        def counted(graph: PatientGraph, focus: Node) -> bool:
+            count = len(graph._spo.get(focus, _EMPTY).get(predicate, ()))
+            return least <= count <= most
+
+        return counted
+
+    def check(graph: PatientGraph, focus: Node) -> bool:
+        values = graph._spo.get(focus, _EMPTY).get(predicate, ())
+        count = len(values)
+        if count < least or count > most:
+            return False
+        for value in values:  # noqa: SIM110 (a loop: no generator in the hot path)
+            if not value_checks(graph, value):
+                return False
+        return True
+
+    return check
 
 
 def _predicate_sequence(predicates: tuple[URIRef, ...]) -> Path:
