@@ -74,6 +74,33 @@ output_option = click.option("-o", "--output", type=click.Path(path_type=Path, d
                              help="Write to this file instead of standard output.")
 
 
+def _use_protocol(ctx: click.Context, param: click.Parameter, value: Path | None):
+    """``--protocol DIR``: check the folder and make it the current protocol (usage error,
+    exit 2, naming the file and shape, when it is refused); without it, the bundled one."""
+    if value is None:
+        from ..protocol.resources import use_protocol
+
+        use_protocol(None)
+        return None
+    from ..protocol.check import ProtocolRefused, load_protocol
+
+    try:
+        notes = load_protocol(value)
+    except ProtocolRefused as exc:
+        raise click.BadParameter(visible(exc), ctx=ctx, param=param) from None
+    for note in notes:
+        echo_note(note)
+    return value
+
+
+def protocol_option(expose: bool = False):
+    """``--protocol DIR`` (processed first, so every other option already sees it)."""
+    return click.option("--protocol", "protocol", type=click.Path(path_type=Path),
+                        callback=_use_protocol, is_eager=True, expose_value=expose,
+                        metavar="DIR", help="Use the protocol in DIR (as 'ql1706kg protocol "
+                                            "export' writes it) instead of the bundled one.")
+
+
 def echo_error(error: ScreeningError) -> None:
     """An unreadable input, one line on standard error (control characters made visible)."""
     click.echo(f"error: {error_text(error)}", err=True)

@@ -21,12 +21,14 @@ from .common import (
     echo_note,
     output_option,
     paths_argument,
+    protocol_option,
     refuse_clashes,
     window_option,
 )
 
 
 @click.command("criteria")
+@protocol_option()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 def criteria_command(fmt: str) -> None:
@@ -55,6 +57,7 @@ def schema_command() -> None:
 
 
 @click.command("lift")
+@protocol_option()
 @paths_argument
 @as_of_option
 @window_option

@@ -23,12 +23,14 @@ from .common import (
     echo_error,
     output_option,
     paths_argument,
+    protocol_option,
     window_option,
     write_output,
 )
 
 
 @click.command("export")
+@protocol_option()
 @click.option("--what", type=click.Choice(["ontology", "shapes", "all"]), default="ontology",
               show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["ttl", "jsonld", "xml", "nt"]),
@@ -42,6 +44,7 @@ def export_command(what: str, fmt: str, output: Path | None) -> None:
 
 
 @click.command("docs")
+@protocol_option()
 @click.option("-o", "--output", "out_dir", required=True,
               type=click.Path(path_type=Path, file_okay=False))
 def docs_command(out_dir: Path) -> None:
@@ -68,6 +71,7 @@ _STUDY_STATUS = ["active", "administratively-completed", "approved", "closed-to-
 
 
 @click.command("publish")
+@protocol_option()
 @click.option("--as", "kind", type=click.Choice(["medical-trial", "research-study"]),
               required=True, help="schema.org MedicalTrial (JSON-LD) or FHIR R4 ResearchStudy.")
 @click.option("--status", type=click.Choice(_STUDY_STATUS), default="active", show_default=True,
@@ -82,6 +86,7 @@ def publish_command(kind: str, status: str, output: Path | None) -> None:
 
 
 @click.command("report")
+@protocol_option()
 @paths_argument
 @as_of_option
 @window_option

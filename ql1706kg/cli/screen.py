@@ -51,6 +51,7 @@ from .common import (
     output_option,
     paths_argument,
     progress,
+    protocol_option,
     refuse_clashes,
     window_option,
 )
@@ -78,6 +79,7 @@ def _scheduler_address(_ctx, _param, value: str | None) -> str | None:
 
 
 @click.command("screen")
+@protocol_option()
 @paths_argument
 @as_of_option
 @window_option

@@ -16,6 +16,7 @@ from .common import (
     echo_error,
     output_option,
     paths_argument,
+    protocol_option,
     window_option,
     write_output,
 )
@@ -42,6 +43,7 @@ def timeout_option(what: str):
 
 
 @click.command("query")
+@protocol_option()
 @click.argument("name", required=False)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--list", "list_queries", is_flag=True, help="List the named queries and why "
@@ -100,6 +102,7 @@ def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool,
 
 
 @click.command("serve")
+@protocol_option()
 @paths_argument
 @as_of_option
 @window_option
@@ -174,6 +177,7 @@ def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: 
 
 
 @click.command("push")
+@protocol_option()
 @paths_argument
 @as_of_option
 @window_option

@@ -34,6 +34,7 @@ from ..protocol.resources import (
     cache_dir,
     content_hash,
     ontology_files,
+    protocol_cache,
     read_cache,
     shape_files,
     write_cache,
@@ -133,7 +134,7 @@ def load_shapes_graph() -> Graph:
     return graph
 
 
-@cache
+@protocol_cache
 def shapes() -> Shapes:
     """Return the shapes, indexed once per process: from the on-disk cache when no shapes or
     ontology file (nor this code) has changed, else parsed and indexed, and cached."""

@@ -21,16 +21,71 @@ import hashlib
 import os
 import pickle
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 _PACKAGE = "ql1706kg"
+PROTOCOL_PARTS = ("ontology", "shapes", "queries")
+
+_current: Path | None = None  # the protocol folder in use; None: the bundled protocol
+_clearers: list[Callable[[], None]] = []
+
+
+def on_protocol_change(clear: Callable[[], None]) -> Callable[[], None]:
+    """Register ``clear``, called whenever the current protocol changes (it must forget
+    whatever its module derived from the protocol); returns it, so it can decorate."""
+    _clearers.append(clear)
+    return clear
+
+
+def protocol_cache(function):
+    """``functools.cache`` for a function whose result is derived from the protocol: the
+    cache is cleared when the current protocol changes."""
+    cached = cache(function)
+    on_protocol_change(cached.cache_clear)
+    return cached
+
+
+def use_protocol(folder: Path | str | None) -> None:
+    """Make ``folder`` the current protocol of this process (None: the bundled one) and
+    forget every table derived from the previous one (nothing is done if it is the same)."""
+    global _current
+    chosen = None if folder is None else Path(folder).resolve()
+    if chosen == _current:
+        return
+    _current = chosen
+    for clear in _clearers:
+        clear()
+
+
+@contextmanager
+def protocol(folder: Path | str | None):
+    """Use ``folder`` as the current protocol for the duration of a ``with`` block."""
+    before = _current
+    use_protocol(folder)
+    try:
+        yield
+    finally:
+        use_protocol(before)
+
+
+def protocol_root() -> Path | None:
+    """The folder of the current protocol; None when it is the bundled one."""
+    return _current
 
 
 def _data_dir(name: str) -> Path:
-    """Return the directory of bundled data ``name`` (ontology, shapes)."""
+    """Return the directory of the current protocol's ``name`` (ontology, shapes)."""
+    if _current is not None:
+        return _current / name
+    return bundled_data_dir(name)
+
+
+def bundled_data_dir(name: str) -> Path:
+    """Return the directory of the bundled protocol's ``name`` (ontology, shapes)."""
     packaged = resources.files(_PACKAGE) / "data" / name
     if packaged.is_dir():
         return Path(str(packaged))
@@ -40,22 +95,48 @@ def _data_dir(name: str) -> Path:
     raise FileNotFoundError(f"bundled data folder '{name}' is missing from the installation")
 
 
-@cache
+@protocol_cache
 def ontology_files() -> tuple[Path, ...]:
     """Return the ontology's Turtle files, schema first."""
     folder = _data_dir("ontology")
     return tuple(sorted(folder.glob("*.ttl"), key=lambda p: (p.name != "ql1706kg.ttl", p.name)))
 
 
-@cache
+@protocol_cache
 def shape_files() -> tuple[Path, ...]:
     """Return the SHACL shapes files, sorted by name."""
     return tuple(sorted(_data_dir("shapes").glob("*.ttl")))
 
 
 def query_dir() -> Path:
-    """Return the folder of the named SPARQL queries (``*.rq``)."""
+    """Return the folder of the current protocol's named SPARQL queries (``*.rq``)."""
+    if _current is not None:
+        return _current / "queries"
     return Path(str(resources.files(_PACKAGE) / "queries"))
+
+
+def query_files() -> tuple[Path, ...]:
+    """The named SPARQL queries of the current protocol, sorted by name."""
+    return tuple(sorted(query_dir().glob("*.rq")))
+
+
+def protocol_files() -> dict[str, tuple[Path, ...]]:
+    """Every file of the current protocol, by part (ontology, shapes, queries)."""
+    return {"ontology": ontology_files(), "shapes": shape_files(), "queries": query_files()}
+
+
+@protocol_cache
+def protocol_hash() -> str:
+    """The content hash of the current protocol: every file of its three parts, by name and
+    content (the same for the bundled protocol and a folder exported from it)."""
+    digest = hashlib.sha256()
+    for part, files in protocol_files().items():
+        for path in files:
+            data = path.read_bytes()
+            for chunk in (f"{part}/{path.name}".encode(), data):
+                digest.update(len(chunk).to_bytes(8, "big"))
+                digest.update(chunk)
+    return digest.hexdigest()[:16]
 
 
 def unit_cache_file() -> Path:

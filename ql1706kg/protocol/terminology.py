@@ -12,14 +12,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cache, lru_cache
+from functools import lru_cache
 from pathlib import Path
 
 from rdflib import BNode, Graph, Literal, URIRef
 
 from ..version import __version__
 from .namespaces import OWL, QL, RDF, RDFS, SKOS, dumps_interned, intern_all
-from .resources import cache_dir, content_hash, ontology_files, read_cache, write_cache
+from .resources import (
+    cache_dir,
+    content_hash,
+    ontology_files,
+    protocol_cache,
+    read_cache,
+    write_cache,
+)
 
 # How a code system is named in input -> the ontology's annotation property for it.
 CODE_SYSTEMS: dict[str, URIRef] = {
@@ -163,7 +170,7 @@ def compute_closure(ontology: Graph) -> Graph:
     return closure
 
 
-@cache
+@protocol_cache
 def closure_graph() -> Graph:
     """Return the ontology's OWL-RL closure (computed on first use in this process)."""
     return compute_closure(load_ontology())
@@ -178,7 +185,7 @@ def _cache_dir() -> Path:
     return cache_dir()
 
 
-@cache
+@protocol_cache
 def terminology() -> Terminology:
     """Return the terminology, from the on-disk cache when the ontology has not changed (the
     cache's IRIs load as the shared objects of :mod:`.namespaces`); a missing, unreadable or

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from importlib import resources
 from pathlib import Path
 
 from rdflib import Graph
@@ -27,6 +26,7 @@ from ..errors import InputError
 from ..pipeline.results import ScreeningError
 from ..pipeline.validate import load_shapes_graph
 from ..protocol.namespaces import bind_prefixes
+from ..protocol.resources import query_files
 from ..protocol.terminology import load_ontology
 from .dataset import QueryStore, input_error
 from .evaluate import DEFAULT_TIMEOUT, QueryTimeout, evaluate
@@ -49,13 +49,11 @@ class NamedQuery:
 
 
 def named_queries() -> dict[str, NamedQuery]:
-    """The queries shipped with the package, by name (file stem)."""
-    folder = resources.files("ql1706kg") / "queries"
+    """The queries of the current protocol (the bundled ones by default), by name (file stem)."""
     out = {}
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".rq"):
-            text = entry.read_text(encoding="utf-8")
-            out[entry.name[:-3]] = NamedQuery(entry.name[:-3], _purpose(text), text)
+    for entry in query_files():
+        text = entry.read_text(encoding="utf-8")
+        out[entry.stem] = NamedQuery(entry.stem, _purpose(text), text)
     return out
 
 

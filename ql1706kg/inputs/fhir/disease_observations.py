@@ -18,7 +18,6 @@ Conditions, in :mod:`.conditions`.
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 from rdflib import Graph, URIRef
 
 from ...protocol.namespaces import QL
-from ...protocol.resources import ontology_files
+from ...protocol.resources import ontology_files, protocol_cache
 from ...protocol.terminology import CODE_SYSTEMS, Terminology
 from .codes import SYSTEMS, _codings, _concept_text
 from .entries import Entry
@@ -63,7 +62,7 @@ class DiseaseCodes:
     sites: dict[URIRef, URIRef] = field(default_factory=dict)
 
 
-@functools.cache
+@protocol_cache
 def disease_codes() -> DiseaseCodes:
     """Read the disease codings once per process (two Turtle files, a few ms)."""
     graph = Graph()

@@ -10,7 +10,6 @@ lives here, above the codes it reads and below the readers that use it.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -19,7 +18,7 @@ from rdflib import Graph, Literal, URIRef
 
 from ...errors import UnitError
 from ...protocol.namespaces import QL, RDF, RDFS, SKOS
-from ...protocol.resources import ontology_files
+from ...protocol.resources import ontology_files, protocol_cache
 from ...protocol.terminology import Terminology, normalise_name
 from ...protocol.units import convert
 from .codes import _codes, _codings, _concept_text, _project_code, _text
@@ -197,7 +196,7 @@ def _token(value: object) -> tuple[str, str]:
     return system, code
 
 
-@functools.cache
+@protocol_cache
 def reading_rules() -> ReadingRules:
     """The reading rules of the bundled ontology (see :class:`ReadingRules`)."""
     graph = Graph()

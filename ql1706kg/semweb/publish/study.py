@@ -5,12 +5,12 @@ read by SPARQL into plain records, so every published record restates nothing by
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from rdflib import Graph, Literal, URIRef
 
 from ...protocol.namespaces import QL, SKOS
+from ...protocol.resources import protocol_cache
 from .export import publication_graph
 
 # The ontology's code annotations -> (FHIR system URI, schema.org codingSystem name). The URIs
@@ -74,7 +74,7 @@ class Study:
     criteria: tuple[tuple[str, str], ...]
 
 
-@cache
+@protocol_cache
 def _ontology() -> Graph:
     """Return the ontology graph the study is read from (parsed once, never modified)."""
     return publication_graph("ontology")

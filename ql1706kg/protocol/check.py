@@ -1,0 +1,335 @@
+"""A protocol folder (``--protocol DIR``) checked before it is used.
+
+A folder is refused (:class:`ProtocolRefused`, naming the file and, where there is one, the
+shape) when a file does not parse (with its line), when its shapes fail the W3C SHACL-SHACL
+meta-validation, when a criterion of the ontology has no shape, a shape names a criterion the
+ontology lacks or one of the bundled protocol's criteria is missing, and when it contradicts
+itself: a limit that is not a number, a minimum above a maximum, or two shapes of one
+criterion that set the same bound of the same value differently under the same condition.
+
+A quoted protocol text (``ql:protocolText``) whose numbers differ from its criterion's limits
+is not refused (an amendment may change a limit before the quote is updated): it is reported
+as a note naming the criterion, the quoted number and the limit.
+
+The outcome of a folder that passes is cached on disk by the folder's content (and this
+module's code), so starting again on the same folder costs a hash; the bundled protocol is
+never checked at run time (the test suite checks it), so the normal path imports no pySHACL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import re
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from rdflib import BNode, Graph, Literal, URIRef
+
+from ..errors import Ql1706kgError
+from .namespaces import QL, RDF, SH
+from .resources import (
+    PROTOCOL_PARTS,
+    bundled_data_dir,
+    cache_dir,
+    read_cache,
+    use_protocol,
+    write_cache,
+)
+
+_BOUNDS = {SH.minInclusive: "sh:minInclusive", SH.minExclusive: "sh:minExclusive",
+           SH.maxInclusive: "sh:maxInclusive", SH.maxExclusive: "sh:maxExclusive"}
+_MINIMA = (SH.minInclusive, SH.minExclusive)
+_MAXIMA = (SH.maxInclusive, SH.maxExclusive)
+# A number the quote compares with: "≥1.5 × 10⁹/L", "≤ 2.5 × ULN", "< 3".
+_QUOTED = re.compile(r"(?:[≥≤<>]=?|at least|at most|no more than)\s*(\d+(?:[.,]\d+)?)")
+
+
+class ProtocolRefused(Ql1706kgError):
+    """A protocol folder that cannot be used; the message names the file (and shape)."""
+
+
+def load_protocol(folder: Path | str) -> list[str]:
+    """Check ``folder`` (see the module docstring) and make it the current protocol; return
+    the notes found (quotes that differ from their limits). Raises :class:`ProtocolRefused`."""
+    notes = check_protocol(Path(folder))
+    use_protocol(folder)
+    return notes
+
+
+def check_protocol(folder: Path) -> list[str]:
+    """The notes on a protocol folder that can be used; :class:`ProtocolRefused` otherwise."""
+    files = _files(folder)
+    key = _folder_hash(files)
+    path = cache_dir() / f"protocol-check-{key}.pickle"
+    cached = read_cache(path, lambda value: isinstance(value, dict) and value.get("key") == key)
+    if cached is not None:
+        return [str(note) for note in cached["notes"]]
+    graphs = {file: _parse(file) for file in files if file.suffix == ".ttl"}
+    for file in files:
+        if file.suffix == ".rq":
+            _parse_query(file)
+    ontology = _union(g for f, g in graphs.items() if f.parent.name == "ontology")
+    shapes_by_file = {f: g for f, g in graphs.items() if f.parent.name == "shapes"}
+    shapes = _union(shapes_by_file.values())
+    _meta_shacl(shapes, shapes_by_file)
+    _criteria(ontology, shapes, shapes_by_file, folder)
+    _contradictions(shapes, shapes_by_file)
+    notes = _quotes(ontology, shapes)
+    write_cache(path, pickle.dumps({"key": key, "notes": notes}))
+    return notes
+
+
+def _files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise ProtocolRefused(f"{folder} is not a folder (a protocol folder holds ontology/, "
+                              "shapes/ and queries/, as 'ql1706kg protocol export' writes)")
+    found: list[Path] = []
+    for part, suffix in zip(PROTOCOL_PARTS, (".ttl", ".ttl", ".rq"), strict=True):
+        files = sorted((folder / part).glob(f"*{suffix}"))
+        if not files:
+            raise ProtocolRefused(f"{folder / part} holds no *{suffix} file (a protocol folder "
+                                  "holds ontology/, shapes/ and queries/, as 'ql1706kg "
+                                  "protocol export' writes)")
+        found += files
+    return found
+
+
+def _folder_hash(files: Iterable[Path]) -> str:
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for file in files:
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise ProtocolRefused(f"{file}: cannot be read: {exc.strerror or exc}") from None
+        for chunk in (f"{file.parent.name}/{file.name}".encode(), data):
+            digest.update(len(chunk).to_bytes(8, "big"))
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def _parse(file: Path) -> Graph:
+    graph = Graph()
+    try:
+        graph.parse(file, format="turtle")
+    except Exception as exc:  # rdflib raises several kinds; each is a refusal, not a crash
+        line = getattr(exc, "lines", None)
+        why = getattr(exc, "_why", None) or str(exc).splitlines()[0]
+        where = f"line {line + 1}: " if isinstance(line, int) else ""
+        raise ProtocolRefused(f"{file}: {where}not valid Turtle: {why}") from None
+    return graph
+
+
+def _parse_query(file: Path) -> None:
+    from rdflib.plugins.sparql.parser import parseQuery
+
+    try:
+        parseQuery(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ProtocolRefused(f"{file}: not UTF-8 text") from None
+    except Exception as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"line {line}: " if isinstance(line, int) else ""
+        message = getattr(exc, "msg", None) or str(exc).splitlines()[0]
+        raise ProtocolRefused(f"{file}: {where}not a valid SPARQL query: {message}") from None
+
+
+def _union(graphs: Iterable[Graph]) -> Graph:
+    union = Graph()
+    for graph in graphs:
+        union += graph
+    return union
+
+
+def _file_of(node, shapes_by_file: dict[Path, Graph]) -> Path | None:
+    for file, graph in shapes_by_file.items():
+        if (node, None, None) in graph:
+            return file
+    return None
+
+
+def _name(node, graph: Graph) -> str:
+    if isinstance(node, BNode):
+        return "a blank-node shape"
+    return node.n3(graph.namespace_manager)
+
+
+def _meta_shacl(shapes: Graph, shapes_by_file: dict[Path, Graph]) -> None:
+    """The W3C SHACL-SHACL shapes graph validates the shapes (pySHACL's meta_validate)."""
+    from pyshacl.entrypoints import meta_validate
+
+    conforms, report, _text = meta_validate(shapes, inference="rdfs")
+    if conforms:
+        return
+    problems = []
+    for result in sorted(report.subjects(RDF.type, SH.ValidationResult), key=str):
+        focus = report.value(result, SH.focusNode)
+        path = report.value(result, SH.resultPath)
+        message = report.value(result, SH.resultMessage)
+        file = _file_of(focus, shapes_by_file)
+        named = _name(focus, shapes)
+        on = f" ({path.n3(shapes.namespace_manager)})" if isinstance(path, URIRef) else ""
+        problems.append(f"{file or 'shapes'}: shape {named}{on}: {message}")
+    raise ProtocolRefused("the shapes fail SHACL-SHACL meta-validation: " + "; ".join(
+        sorted(problems)[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5
+                                 else ""))
+
+
+def _criterion_ids(ontology: Graph) -> dict[URIRef, str]:
+    return {c: str(ontology.value(c, QL.criterionId) or str(c).rsplit("#", 1)[-1])
+            for c in ontology.subjects(RDF.type, QL.AtomicCriterion) if isinstance(c, URIRef)}
+
+
+def _bundled_ids() -> set[str]:
+    graph = Graph().parse(bundled_data_dir("ontology") / "ql1706kg.ttl", format="turtle")
+    return set(_criterion_ids(graph).values())
+
+
+def _criteria(ontology: Graph, shapes: Graph, shapes_by_file: dict[Path, Graph],
+              folder: Path) -> None:
+    ids = _criterion_ids(ontology)
+    missing = sorted(_bundled_ids() - set(ids.values()))
+    if missing:
+        raise ProtocolRefused(f"{folder / 'ontology'}: the protocol loses criteria "
+                              f"{', '.join(missing)} (every criterion of the bundled protocol "
+                              "must stay; an amendment changes its shapes, not its id)")
+    for shape, criterion in sorted(shapes.subject_objects(QL.criterion), key=str):
+        if criterion not in ids:
+            raise ProtocolRefused(
+                f"{_file_of(shape, shapes_by_file)}: shape {_name(shape, shapes)} names "
+                f"criterion {_name(criterion, shapes)}, which the ontology lacks")
+    named = set(shapes.objects(None, QL.criterion))
+    for criterion, cid in sorted(ids.items(), key=lambda item: item[1]):
+        if criterion not in named:
+            raise ProtocolRefused(f"{folder / 'shapes'}: no shape names criterion {cid} "
+                                  "(ql:criterion); every criterion needs its shapes")
+
+
+def _number(value) -> Decimal | None:
+    if not isinstance(value, Literal) or isinstance(value.value, bool):
+        return None
+    if isinstance(value.value, int | Decimal | float):
+        return Decimal(str(value.value))
+    return None
+
+
+def _path_key(graph: Graph, path) -> tuple:
+    if isinstance(path, BNode) and graph.value(path, RDF.first) is not None:
+        return tuple(graph.items(path))
+    return (path,)
+
+
+def _contradictions(shapes: Graph, shapes_by_file: dict[Path, Graph]) -> None:
+    limits: dict[tuple, list[tuple[URIRef, URIRef, Decimal]]] = {}
+    for bound, name in _BOUNDS.items():
+        for node, value in sorted(shapes.subject_objects(bound), key=str):
+            where = f"{_file_of(node, shapes_by_file)}: shape {_name(node, shapes)}"
+            number = _number(value)
+            if number is None:
+                raise ProtocolRefused(f"{where}: the limit {name} {value.n3()} is not a number")
+            if not number.is_finite():
+                raise ProtocolRefused(f"{where}: the limit {name} {value} is not a finite "
+                                      "number")
+            criterion = shapes.value(node, QL.criterion)
+            path = shapes.value(node, SH.path)
+            if criterion is not None and path is not None:
+                key = (criterion, shapes.value(node, QL.appliesWhen),
+                       shapes.value(node, QL.appliesUnless), _path_key(shapes, path))
+                limits.setdefault(key, []).append((node, bound, number))
+    for node in {n for n, _v in shapes.subject_objects(SH.path)}:
+        limits.setdefault(("node", node), []).extend(
+            (node, bound, _number(value)) for bound in _BOUNDS
+            for value in shapes.objects(node, bound))
+    for found in limits.values():
+        _consistent(found, shapes, shapes_by_file)
+
+
+def _consistent(found: list[tuple], shapes: Graph, shapes_by_file: dict[Path, Graph]) -> None:
+    """One value's bounds under one condition: each bound set once, the minimum ≤ maximum."""
+    by_bound: dict[URIRef, tuple] = {}
+    for node, bound, number in found:
+        other = by_bound.setdefault(bound, (node, bound, number))
+        if other[2] != number:
+            raise ProtocolRefused(
+                f"{_file_of(node, shapes_by_file)}: shape {_name(node, shapes)} sets "
+                f"{_BOUNDS[bound]} {number} where shape {_name(other[0], shapes)} of the same "
+                f"criterion sets {other[2]} for the same value: the protocol contradicts itself")
+    for low in _MINIMA:
+        for high in _MAXIMA:
+            if low in by_bound and high in by_bound:
+                lower, upper = by_bound[low][2], by_bound[high][2]
+                empty = lower > upper or (lower == upper and (low == SH.minExclusive
+                                                              or high == SH.maxExclusive))
+                if empty:
+                    node = by_bound[low][0]
+                    raise ProtocolRefused(
+                        f"{_file_of(node, shapes_by_file)}: shape {_name(node, shapes)}: the "
+                        f"minimum {_BOUNDS[low]} {lower} is above the maximum "
+                        f"{_BOUNDS[high]} {upper}: no value can meet it")
+
+
+def _decimal(text: str) -> Decimal | None:
+    try:
+        return Decimal(text.replace(",", "."))
+    except InvalidOperation:
+        return None
+
+
+def _limits(shapes: Graph) -> dict[URIRef, set[Decimal]]:
+    """Every numeric limit of each criterion (of its shapes and their nested shapes)."""
+    limits: dict[URIRef, set[Decimal]] = {}
+    for bound in _BOUNDS:
+        for node, value in shapes.subject_objects(bound):
+            owner = _owner(shapes, node)
+            number = _number(value)
+            if owner is not None and number is not None:
+                limits.setdefault(owner, set()).add(number)
+    return limits
+
+
+def _bundled_limits() -> dict[URIRef, set[Decimal]]:
+    return _limits(_union(_parse(f) for f in sorted(bundled_data_dir("shapes").glob("*.ttl"))))
+
+
+def _quotes(ontology: Graph, shapes: Graph) -> list[str]:
+    """Notes on quoted protocol texts that state a limit the shapes no longer hold: a number
+    the quote compares with (``≥1.5``) that is a limit of the criterion in the bundled
+    protocol but not in this one. (Numbers a quote states in other units, such as weeks for
+    a limit in days, are not limits of the bundled protocol either, and are left alone.)"""
+    before, now = _bundled_limits(), _limits(shapes)
+    notes = []
+    for criterion, cid in sorted(_criterion_ids(ontology).items(), key=lambda item: item[1]):
+        quote = ontology.value(criterion, QL.protocolText)
+        if quote is None:
+            continue
+        quoted = {n for n in map(_decimal, _QUOTED.findall(str(quote))) if n is not None}
+        current = now.get(criterion, set())
+        stale = {q for q in quoted if q in before.get(criterion, set()) and q not in current}
+        for number in sorted(stale):
+            shown = ", ".join(str(v) for v in sorted(current - before.get(criterion, set()))
+                              or sorted(current)) or "none"
+            notes.append(f"{cid}: the protocol text quotes {number} (\"{quote}\") but the "
+                         f"criterion's limit is now {shown}; the quote is kept as written "
+                         "(update it if the amendment changed the protocol's wording)")
+    return notes
+
+
+def _owner(shapes: Graph, node) -> URIRef | None:
+    """The criterion of the top-level shape a (possibly nested) shape belongs to."""
+    seen = set()
+    while node is not None and node not in seen:
+        seen.add(node)
+        criterion = shapes.value(node, QL.criterion)
+        if criterion is not None:
+            return criterion
+        node = _parent(shapes, node)
+    return None
+
+
+def _parent(shapes: Graph, node):
+    for subject, _p, _o in shapes.triples((None, None, node)):
+        if shapes.value(subject, RDF.first) is not None:  # a list cell: walk back to its head
+            return _parent(shapes, subject)
+        return subject
+    return None
