@@ -22,7 +22,9 @@ simple patterns, so that no query walks every result of every patient: ``ql:firs
 ``ql:unknownCriterion`` (each criterion with that outcome), ``ql:notMetInclusionCriterion``
 (IC1 … IC11 with a part not met), ``ql:unknownResult`` (each unknown result, which says what
 to collect), ``ql:metCount``, ``ql:notMetCount``, ``ql:unknownCount``,
-``ql:notApplicableCount``; and each result its criterion's ``ql:criterionOrder``.
+``ql:notApplicableCount``; and each result its criterion's ``ql:criterionOrder``. What would
+change the verdict (:mod:`..pipeline.what_if`): ``ql:validUntil`` and ``ql:eligibleFrom`` on
+the assessment, ``ql:changeNeeded`` on each result that has one.
 """
 
 from __future__ import annotations
@@ -152,6 +154,8 @@ def assessment_triples(patient: PatientResult, run: RdfRun) -> list[Triple]:
         results += [(node, _QL + "limitApplied", Lit(limit)) for limit in crit.limits]
         if crit.to_collect:
             results.append((node, _QL + "toCollect", Lit(crit.to_collect)))
+        if crit.change_needed:
+            results.append((node, _QL + "changeNeeded", Lit(crit.change_needed)))
         results += [(node, _QL + "violatedShape", str(shape)) for shape in crit.shapes]
     head += links + failing + undecided
     head += [(a, _QL + "notMetInclusionCriterion", group) for group in groups]
@@ -159,6 +163,10 @@ def assessment_triples(patient: PatientResult, run: RdfRun) -> list[Triple]:
              for outcome, name in _COUNT.items()]
     if first is not None:
         head.append((a, _QL + "firstNotMet", first[1]))
+    if patient.valid_until is not None:
+        head.append((a, _QL + "validUntil", Lit(patient.valid_until.isoformat(), _DATE)))
+    if patient.eligible_from is not None:
+        head.append((a, _QL + "eligibleFrom", Lit(patient.eligible_from.isoformat(), _DATE)))
     software = [(run.software, _TYPE, _PROV + "SoftwareAgent"),
                 (run.software, _LABEL, Lit(label))]
     return head + software + results

@@ -37,7 +37,7 @@ def render_text(screening: Screening) -> str:
              f"(screening window {screening.window_days} days; protocol "
              f"{visible(screening.protocol_version)})", ""]
     for patient in screening.patients:
-        lines.extend(_patient_text(patient))
+        lines.extend(_patient_text(patient, screening.window_days))
     if screening.errors:
         lines.append(f"{len(screening.errors)} input(s) could not be read:")
         lines.extend(f"  {error_text(e)}" for e in screening.errors)
@@ -57,9 +57,28 @@ def error_text(error: ScreeningError) -> str:
     return visible(f"{where}: {error.message}")
 
 
-def _patient_text(patient: PatientResult) -> list[str]:
+def what_if_lines(patient: PatientResult, window_days: int) -> list[str]:
+    """What would change the verdict, one line each (text output and the HTML report)."""
+    lines = [f"{crit.id}: {crit.change_needed}" for crit in patient.criteria
+             if crit.change_needed]
+    if patient.eligible_from is not None:
+        lines.append(f"Eligible from: the only obstacle is a waiting period; new screening "
+                     f"laboratory tests may be drawn from {patient.eligible_from}.")
+    if patient.valid_until is not None:
+        lines.append(f"Valid until: {patient.valid_until}, the last day a screening result "
+                     f"the verdict rests on is within the {window_days}-day window (screen "
+                     "again after it).")
+    return lines
+
+
+def _patient_text(patient: PatientResult, window_days: int) -> list[str]:
     lines = [f"Patient {visible(patient.id)}  ({visible(patient.source)})",
              f"  Verdict: {patient.verdict.upper()}"]
+    changes = what_if_lines(patient, window_days)
+    if changes:
+        lines.append("  What would change the verdict:")
+        lines.extend(textwrap.fill(visible(line), width=100, initial_indent="    ",
+                                   subsequent_indent="      ") for line in changes)
     for crit in patient.criteria:
         body = visible(crit.explanation.split('" ', 1)[-1] if crit.explanation.startswith(
             crit.id) else crit.explanation)

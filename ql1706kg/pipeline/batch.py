@@ -11,6 +11,7 @@ person in a run.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 
@@ -189,8 +190,7 @@ def _judged(item: SourcedRecord, graph: PatientGraph, violations: dict, assessme
     if encode is not None:
         return EncodedResult(result.id, result.source, result.verdict, encode(result))
     if not keep_graphs:
-        return PatientResult(result.id, result.source, result.verdict, result.as_of,
-                             result.criteria, result.iri, None)
+        return dataclasses.replace(result, graph=None)
     return result
 
 

@@ -17,6 +17,7 @@ from .explain import Explainer
 from .graph import PatientGraph
 from .results import PatientResult
 from .validate import Shapes, Violation
+from .what_if import WhatIf
 
 PRECEDENCE = ("not_applicable", "not_met", "unknown")
 
@@ -51,7 +52,11 @@ def judge(patient: URIRef, graph: PatientGraph, violations: list[Violation], sha
         outcome = outcome_of([s.outcome for s in mine])
         results.append(explainer.explain(crit, outcome, mine))
     patient_id = str(graph.value(patient, QL.patientId) or patient)
+    verdict = verdict_of([r.outcome for r in results])
+    what_if = WhatIf(graph, patient, term, shapes, assessment, probes_failing)
+    results = what_if.annotate(results)
     return PatientResult(id=patient_id, source=source, as_of=assessment.as_of,
-                         verdict=verdict_of([r.outcome for r in results]),
-                         criteria=tuple(results), iri=patient, graph=graph)
+                         verdict=verdict, criteria=tuple(results), iri=patient, graph=graph,
+                         valid_until=what_if.valid_until(verdict, results),
+                         eligible_from=what_if.eligible_from(results))
 

@@ -30,17 +30,19 @@ class CriterionResult:
     to_collect: str | None = None
     shapes: tuple[str, ...] = ()
     evidence_nodes: tuple[str, ...] = ()  # IRIs of the facts cited (observations, derived...)
+    change_needed: str | None = None  # values, limits and changes needed (pipeline/what_if)
 
     def fields(self) -> tuple:
         """The fields in order: the compact form results travel in between processes."""
         return (self.id, self.text, self.outcome, self.explanation, self.evidence, self.limits,
-                self.to_collect, self.shapes, self.evidence_nodes)
+                self.to_collect, self.shapes, self.evidence_nodes, self.change_needed)
 
     def as_dict(self) -> dict:
         """Return the JSON form of the result."""
         return {"id": self.id, "outcome": self.outcome, "explanation": self.explanation,
                 "text": self.text, "evidence": list(self.evidence), "limits": list(self.limits),
-                "to_collect": self.to_collect, "violated_shapes": list(self.shapes)}
+                "to_collect": self.to_collect, "violated_shapes": list(self.shapes),
+                "change_needed": self.change_needed}
 
 
 @dataclass(frozen=True)
@@ -54,12 +56,18 @@ class PatientResult:
     criteria: tuple[CriterionResult, ...]
     iri: URIRef | None = None
     graph: PatientGraph | None = field(default=None, compare=False, repr=False)
+    # what would change the verdict (pipeline/what_if.py): the last as-of date with the same
+    # verdict as results leave the window; where a waiting period is the only obstacle, the
+    # first date new screening labs may be drawn
+    valid_until: date | None = None
+    eligible_from: date | None = None
 
     def __reduce__(self) -> tuple:
         # Pickled as plain tuples: results come back from worker processes, and pickle's
         # generic path for ~30 dataclass objects a patient doubled the parent's share of work.
         return (_rebuild, (self.id, self.source, self.verdict, self.as_of,
-                           tuple(c.fields() for c in self.criteria), self.iri, self.graph))
+                           tuple(c.fields() for c in self.criteria), self.iri, self.graph,
+                           self.valid_until, self.eligible_from))
 
     def outcome(self, criterion_id: str) -> str:
         """Return the outcome of one criterion by id."""
@@ -69,13 +77,20 @@ class PatientResult:
         """Return the JSON form of the result."""
         return {"id": self.id, "source": self.source, "verdict": self.verdict,
                 "counts": {o: sum(c.outcome == o for c in self.criteria) for o in OUTCOMES},
-                "criteria": [c.as_dict() for c in self.criteria]}
+                "criteria": [c.as_dict() for c in self.criteria],
+                "valid_until": _iso(self.valid_until), "eligible_from": _iso(self.eligible_from)}
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
 
 
 def _rebuild(patient_id: str, source: str, verdict: str, as_of: date, criteria: tuple,
-             iri: URIRef | None, graph: PatientGraph | None) -> PatientResult:
+             iri: URIRef | None, graph: PatientGraph | None, valid_until: date | None = None,
+             eligible_from: date | None = None) -> PatientResult:
     return PatientResult(patient_id, source, verdict, as_of,
-                         tuple(CriterionResult(*c) for c in criteria), iri, graph)
+                         tuple(CriterionResult(*c) for c in criteria), iri, graph,
+                         valid_until, eligible_from)
 
 
 @dataclass(frozen=True)
