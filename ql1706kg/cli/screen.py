@@ -42,6 +42,7 @@ from ..outputs.render import (
 )
 from ..outputs.visible import visible
 from ..pipeline.assessment import Assessment
+from ..protocol.resources import protocol_hash
 from .common import (
     EXIT_INPUT_ERROR,
     EXIT_OK,
@@ -198,7 +199,8 @@ def _screen_ndjson(run, assessment: Assessment, out: Output, resumed: Path | Non
                    quiet: bool) -> bool:
     """One line per patient (or unreadable input), written as patients are screened; with
     ``resumed``, the patients that file holds are skipped and the rest appended."""
-    key = RunKey(assessment.as_of.isoformat(), assessment.window_days, protocol_version())
+    key = RunKey(assessment.as_of.isoformat(), assessment.window_days, protocol_version(),
+                 protocol_hash())
     resolve = SourceResolver()
     before = _resume(resumed, key, out) if resumed is not None else Screened()
     skip = (lambda r: (resolve(r.source), r.id) in before.patients) if before.patients else None

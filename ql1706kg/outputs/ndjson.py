@@ -2,10 +2,11 @@
 and whether that run screened the same way.
 
 Every NDJSON line (a patient, or an input that could not be read) carries, besides the
-documented fields, ``window_days``, ``protocol_version`` (next to ``as_of``) and
+documented fields, ``window_days``, ``protocol_version``, ``protocol_hash`` (next to ``as_of``) and
 ``resolved_source``: the ``source`` with its file part resolved (absolute, symbolic links
 followed), e.g. ``/data/cohort.json[12]`` for ``source`` ``./cohort.json[12]``. A run
-resumes a file only when every line has its as-of date, window and protocol version, and
+resumes a file only when every line has its as-of date, window, protocol version and
+protocol content hash (another protocol folder, ``--protocol DIR``, is another protocol), and
 skips a patient when a line has the same ``resolved_source`` and ``id``, however the input
 was spelled.
 """
@@ -34,14 +35,15 @@ class RunKey:
     as_of: str
     window_days: int
     protocol_version: str
+    protocol_hash: str
 
     def fields(self) -> dict:
         return {"as_of": self.as_of, "window_days": self.window_days,
-                "protocol_version": self.protocol_version}
+                "protocol_version": self.protocol_version, "protocol_hash": self.protocol_hash}
 
     def describe(self) -> str:
         return (f"as of {self.as_of} with a {self.window_days}-day window, protocol "
-                f"{self.protocol_version}")
+                f"{self.protocol_version} (content {self.protocol_hash})")
 
 
 class SourceResolver:
@@ -127,10 +129,14 @@ def _check(path: Path, number: int, data: dict, key: RunKey) -> None:
             f"cannot resume {path}: line {number} has no {', '.join(missing)} (written by an "
             "earlier version of ql1706kg, or not by ql1706kg); screen into a new file "
             "without --resume")
-    theirs = RunKey(str(data["as_of"]), data["window_days"], str(data["protocol_version"]))
+    theirs = RunKey(str(data["as_of"]), data["window_days"], str(data["protocol_version"]),
+                    str(data["protocol_hash"]))
     if theirs != key:
-        advice = ("the protocol changed: screen again into a new file without --resume"
-                  if theirs.protocol_version != key.protocol_version else
+        protocol = (theirs.protocol_version, theirs.protocol_hash)
+        advice = ("the protocol changed (another protocol version or folder, --protocol): "
+                  "screen again into a new file without --resume, or resume with the protocol "
+                  "it was screened with"
+                  if protocol != (key.protocol_version, key.protocol_hash) else
                   f"resume with --as-of {theirs.as_of} --window-days {theirs.window_days}, "
                   "or screen into a new file without --resume")
         raise ResumeMismatch(f"cannot resume {path}: it holds results {theirs.describe()} "

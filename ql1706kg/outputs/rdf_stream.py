@@ -39,6 +39,7 @@ from rdflib import BNode
 
 from ..pipeline.results import PatientResult
 from ..protocol.namespaces import PROV, QL, QLR, RDF, RDFS, XSD
+from ..protocol.resources import protocol_hash
 from ..protocol.terminology import terminology
 from ..version import __version__
 from .rdf_syntax import (
@@ -82,6 +83,7 @@ class RdfRun:
     ontology_version_iri: str
     stamp: str  # prov:endedAtTime, one per run
     order: dict[str, int] = field(default_factory=dict)  # criterion id -> protocol order
+    protocol_hash: str = ""  # the content hash of the protocol's files (ql:protocolHash)
 
     @property
     def software(self) -> str:
@@ -93,7 +95,8 @@ def rdf_run(as_of: str, protocol_version: str, stamp: str | None = None) -> RdfR
     term = terminology()
     return RdfRun(as_of, protocol_version, term.ontology_version, term.ontology_version_iri,
                   stamp or datetime.now(UTC).replace(microsecond=0).isoformat(),
-                  {cid: info["order"] for cid, info in term.criteria.items()})
+                  {cid: info["order"] for cid, info in term.criteria.items()},
+                  protocol_hash())
 
 
 def assessment_iri(patient_id: str, as_of: str) -> str:
@@ -118,6 +121,7 @@ def assessment_triples(patient: PatientResult, run: RdfRun) -> list[Triple]:
         (a, _QL + "assessedPatient", iri), (a, _QL + "assessmentDate", Lit(run.as_of, _DATE)),
         (a, _QL + "verdict", Lit(patient.verdict)),
         (a, _QL + "protocolVersion", Lit(run.protocol_version)),
+        (a, _QL + "protocolHash", Lit(run.protocol_hash)),
         (a, _QL + "softwareVersion", Lit(label)),
         (a, _QL + "ontologyVersion", Lit(run.ontology_version)),
         (a, _PROV + "endedAtTime", Lit(run.stamp, _DATETIME)),

@@ -11,6 +11,7 @@ from datetime import date
 
 from rdflib import URIRef
 
+from ..protocol.resources import protocol_hash
 from ..version import __version__
 from .graph import PatientGraph
 
@@ -135,10 +136,12 @@ class Screening:
     patients: list[PatientResult] = field(default_factory=list)
     errors: list[ScreeningError] = field(default_factory=list)
     notes: list = field(default_factory=list)  # InputNote: read, not screened, said
+    protocol_hash: str = field(default_factory=protocol_hash)  # the protocol's content
 
     def as_dict(self) -> dict:
         """Return the JSON form documented in the README."""
         return {"as_of": self.as_of.isoformat(), "window_days": self.window_days,
-                "protocol_version": self.protocol_version, "software_version": __version__,
+                "protocol_version": self.protocol_version, "protocol_hash": self.protocol_hash,
+                "software_version": __version__,
                 "patients": [p.as_dict() for p in self.patients],
                 "errors": [e.as_dict() for e in self.errors]}
