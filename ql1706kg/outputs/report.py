@@ -19,6 +19,7 @@ from pathlib import Path
 from ..pipeline.results import OUTCOMES, PatientResult, Screening
 from ..protocol.terminology import terminology
 from .folder import OutputFolder
+from .render import what_if_lines
 from .visible import visible
 
 PAGE_STEM_CHARS = 60  # a page's name: at most this much of the id, then a hash of all of it
@@ -169,6 +170,26 @@ def _verdict_class(verdict: str) -> str:
     return {"eligible": "met", "ineligible": "not_met", "incomplete": "unknown"}[verdict]
 
 
+def _what_if_html(patient: PatientResult, screening: Screening) -> str:
+    """What the page opens with: the criteria not met or unknown, and what would change the
+    verdict (values against their limits, what to collect, until when, from when)."""
+    open_ = [c for c in patient.criteria if c.outcome in ("not_met", "unknown")]
+    if open_:
+        items = "".join(
+            f"<li><b>{c.id}</b> <span class=\"{c.outcome}\">{c.outcome}</span>: "
+            + _h(c.change_needed or c.explanation.split('" ', 1)[-1])
+            + (f"<br>To collect: {_h(c.to_collect)}" if c.to_collect else "") + "</li>"
+            for c in open_)
+        listed = f"<ul class=\"open\">{items}</ul>"
+    else:
+        listed = "<p>Every criterion is met or not applicable.</p>"
+    extra = [line for line in what_if_lines(patient, screening.window_days)
+             if not line.startswith(tuple(f"{c.id}: " for c in open_))]
+    lines = "".join(f"<p>{_h(line)}</p>" for line in extra)
+    return (f"<section id=\"what-would-change\"><h2>What would change the verdict</h2>"
+            f"{listed}{lines}</section>")
+
+
 def _patient_page(patient: PatientResult, screening: Screening) -> str:
     rows = "".join(
         f"<tr><td>{c.id}</td><td class=\"{c.outcome}\">{c.outcome}</td>"
@@ -179,7 +200,8 @@ def _patient_page(patient: PatientResult, screening: Screening) -> str:
     body = (f"<p><a href=\"../index.html\">all patients</a></p><h1>{_h(patient.id)}"
             f"</h1><p>Verdict: <span class=\"{_verdict_class(patient.verdict)}\">"
             f"{patient.verdict}</span> as of {screening.as_of}; source "
-            f"{_h(patient.source)}</p><table><tr><th>criterion</th><th>outcome</th>"
+            f"{_h(patient.source)}</p>{_what_if_html(patient, screening)}"
+            f"<h2>All criteria</h2><table><tr><th>criterion</th><th>outcome</th>"
             f"<th>explanation</th></tr>{rows}</table>")
     return _page(f"QL1706 screening: {patient.id}", body)
 
@@ -211,9 +233,11 @@ def _funnel_svg(screening: Screening) -> str:
     labels = ["screened"] + [f"after {s.criterion}" for s in steps]
     values = [len(screening.patients)] + [s.remaining for s in steps]
     figure, axes = plt.subplots(figsize=(8, 0.45 * len(labels) + 1))
-    axes.barh(labels[::-1], values[::-1], color="#1565c0")
+    for index, bar in enumerate(axes.barh(labels[::-1], values[::-1], color="#1565c0")):
+        bar.set_gid(f"bar-{index}")
     for y, value in enumerate(values[::-1]):
         axes.text(value, y, f" {value}", va="center")
+    _whole_patients(axes)
     axes.set_xlabel("patients remaining")
     axes.set_title("Screening funnel (criteria that removed at least one patient)")
     return _svg(figure)
@@ -227,9 +251,25 @@ def _outcomes_svg(screening: Screening) -> str:
     left = [0] * len(criteria)
     for outcome in OUTCOMES:
         counts = [table[c][outcome] for c in criteria]
-        axes.barh(criteria, counts, left=left, color=COLOURS[outcome], label=outcome)
+        bars = axes.barh(criteria, counts, left=left, color=COLOURS[outcome], label=outcome)
+        for index, bar in enumerate(bars):
+            bar.set_gid(f"bar-{outcome}-{index}")
         left = [a + b for a, b in zip(left, counts, strict=True)]
+    _whole_patients(axes)
     axes.set_xlabel("patients")
-    axes.legend(loc="lower right", fontsize="small")
+    # outside the plot area, right of it: a legend inside may cover a bar
+    legend = axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0,
+                         fontsize="small")
+    legend.set_gid("legend")
     axes.set_title("Outcome of each criterion")
     return _svg(figure)
+
+
+def _whole_patients(axes) -> None:
+    """Patients are counted whole: integer ticks only, from 0 (no "2.5 patients"); the plot
+    area is marked (``plot-area``) so a test can check the geometry of the SVG."""
+    from matplotlib.ticker import MaxNLocator
+
+    axes.patch.set_gid("plot-area")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    axes.set_xlim(left=0)
