@@ -28,6 +28,7 @@ from .generate import generate_command
 from .inspect import criteria_command, lift_command, schema_command
 from .publish import docs_command, export_command, publish_command, report_command
 from .screen import screen_command
+from .compare import compare_command
 from .protocol import protocol_group
 from .semweb import push_command, query_command, serve_command
 
@@ -99,7 +100,8 @@ def _notes_to_stderr() -> None:
 
 for _command in (screen_command, criteria_command, schema_command, lift_command, query_command,
                  serve_command, push_command, export_command, docs_command, publish_command,
-                 report_command, generate_command, protocol_group):
+                 report_command, generate_command, protocol_group,
+                 compare_command):
     main.add_command(_command)
 
 
