@@ -15,6 +15,7 @@ from rdflib import Literal, URIRef
 
 from ..protocol.namespaces import QL, RDF, RDFS
 from ..protocol.terminology import Terminology
+from ..protocol.texts import format_decimal
 from .graph import PatientGraph
 
 _BOOL_WORDS = {True: "yes", False: "no"}
@@ -55,13 +56,7 @@ def fmt_number(value: object) -> str:
 _FORMATTED: dict[tuple[type, str], str] = {}  # a cohort repeats its numbers
 
 
-def _format(number: Decimal) -> str:
-    if not number.is_finite() or abs(number) >= 10**15:
-        return f"{number:.6g}"  # beyond what quantizing to units can hold; never raises
-    if number == number.to_integral_value():
-        return str(number.quantize(Decimal(1)))
-    text = f"{number:.3f}" if abs(number) < 10 else f"{number:.2f}"
-    return text.rstrip("0").rstrip(".")
+_format = format_decimal  # one formatter: limits in protocol texts are written the same way
 
 
 # The describer of each kind of fact, by its class.

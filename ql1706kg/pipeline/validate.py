@@ -39,6 +39,7 @@ from ..protocol.resources import (
     shape_files,
     write_cache,
 )
+from ..protocol.texts import render_graph
 from ..version import __version__
 from .graph import PatientGraph
 from .shacl_compiled import CompiledShapes, Unsupported, compile_shapes, rdf_list
@@ -120,7 +121,8 @@ class Shapes:
 
 
 def load_shapes_graph() -> Graph:
-    """Parse the bundled shapes the way pySHACL loads a shapes graph."""
+    """Parse the shapes the way pySHACL loads a shapes graph, their texts rendered
+    (:mod:`ql1706kg.protocol.texts`: a name or message states a limit from its literal)."""
     from pyshacl.monkey import rdflib_bool_patch, rdflib_bool_unpatch
     from pyshacl.rdfutil import load_from_source
 
@@ -131,7 +133,7 @@ def load_shapes_graph() -> Graph:
             graph += load_from_source(str(path), rdf_format="turtle", do_owl_imports=False)
     finally:
         rdflib_bool_unpatch()
-    return graph
+    return render_graph(graph)  # texts that state a limit, rendered from its literal
 
 
 @protocol_cache
@@ -177,13 +179,28 @@ def _index(graph: Graph) -> Shapes:
                     prefixes=tuple((str(p), str(n)) for p, n in graph.namespaces()))
     for top in set(graph.subjects(QL.criterion, None)) | set(graph.subjects(QL.role, None)):
         nested = _nested_shapes(graph, top)
-        numeric = any(graph.value(n, c) is not None for n in nested for c in _NUMERIC)
+        numeric = any(graph.value(n, c) is not None for n in _limit_holders(graph, nested)
+                      for c in _NUMERIC)
         result.info[top] = _shape_info(graph, top, numeric)
         for node in nested:
             result.owner.setdefault(node, top)
     if not result.info:
         raise ShapesError("no criterion shapes found in the bundled shapes")
     return result
+
+
+def _limit_holders(graph: Graph, nested: Iterable[object]) -> set[object]:
+    """The shapes whose numeric constraints make a shape a limit (its "Limit applied" line):
+    its own blank-node shapes, and a named shape they use directly when that shape holds the
+    constraint itself (IC9.3's and IC9.5's limits, each one literal shared by two shapes)."""
+    holders = set(nested)
+    for node in nested:
+        children = [o for p in _NESTING for o in graph.objects(node, p)]
+        for p in _LISTS:
+            for head in graph.objects(node, p):
+                children.extend(rdf_list(graph, head))
+        holders.update(c for c in children if isinstance(c, URIRef))
+    return holders
 
 
 def _text(graph: Graph, node, prop) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rdflib import BNode, Graph, Literal, URIRef
 
+from ..errors import ShapesError
 from ..version import __version__
 from .namespaces import OWL, QL, RDF, RDFS, SKOS, dumps_interned, intern_all
 from .resources import (
@@ -27,6 +28,7 @@ from .resources import (
     read_cache,
     write_cache,
 )
+from .texts import render_graph, shown
 
 # How a code system is named in input -> the ontology's annotation property for it.
 CODE_SYSTEMS: dict[str, URIRef] = {
@@ -88,6 +90,8 @@ class Terminology:
     derived_from: dict[URIRef, tuple[URIRef, ...]] = field(default_factory=dict)
     bears_on: dict[URIRef, tuple[str, ...]] = field(default_factory=dict)  # class -> ids
     criteria: dict[str, dict] = field(default_factory=dict)
+    parameters: dict[str, Decimal] = field(default_factory=dict)  # ql:RuleParameter numbers
+    policies: dict[str, URIRef] = field(default_factory=dict)  # ql:RuleParameter choices
     protocol_version: str = ""
     ontology_version: str = ""
     ontology_version_iri: str = ""
@@ -95,6 +99,26 @@ class Terminology:
     def label(self, iri: URIRef) -> str:
         """Return a term's label, or the local part of its IRI."""
         return self.labels.get(iri) or str(iri).rsplit("#", 1)[-1]
+
+    def parameter(self, name: str) -> Decimal:
+        """The number of the rule parameter ``ql:NAME`` (e.g. ``CockcroftGaultAgeConstant``);
+        a protocol without it is refused (:class:`ShapesError` naming it)."""
+        value = self.parameters.get(name)
+        if value is None:
+            raise ShapesError(f"the protocol's ontology has no number for the rule parameter "
+                              f"ql:{name} (ql:parameterValue)")
+        return value
+
+    def policy(self, name: str, known: tuple[str, ...]) -> str:
+        """The policy of the rule parameter ``ql:NAME`` as its local name, one of ``known``
+        (those the software implements); any other is refused, naming both."""
+        value = self.policies.get(name)
+        chosen = str(value).rsplit("#", 1)[-1] if value is not None else None
+        if chosen not in known:
+            raise ShapesError(f"the rule parameter ql:{name} has the policy "
+                              f"{'ql:' + chosen if chosen else 'none'}; this software "
+                              f"implements {', '.join('ql:' + k for k in known)}")
+        return chosen
 
     def is_a(self, iri: URIRef, cls: URIRef) -> bool:
         """Tell whether a term is (an instance or subclass of) a class, per the closure."""
@@ -151,12 +175,15 @@ def looks_like_icdo3(code: str) -> bool:
     return bool(_ICDO3.match(code.strip()))
 
 
-def load_ontology() -> Graph:
-    """Parse the bundled ontology files into one graph."""
+def load_ontology(rendered: bool = True) -> Graph:
+    """Parse the protocol's ontology files into one graph, its texts rendered (a text that
+    states a limit or a rule parameter shows the literal's number: :mod:`.texts`), or as
+    written (``rendered=False``: what the closure is computed from, so that a change to a
+    shape's limit does not recompute it)."""
     graph = Graph()
     for path in ontology_files():
         graph.parse(path, format="turtle")
-    return graph
+    return render_graph(graph) if rendered else graph
 
 
 def compute_closure(ontology: Graph) -> Graph:
@@ -173,7 +200,7 @@ def compute_closure(ontology: Graph) -> Graph:
 @protocol_cache
 def closure_graph() -> Graph:
     """Return the ontology's OWL-RL closure (computed on first use in this process)."""
-    return compute_closure(load_ontology())
+    return compute_closure(load_ontology(rendered=False))
 
 
 def _ontology_hash() -> str:
@@ -195,10 +222,20 @@ def terminology() -> Terminology:
     cached = read_cache(path, lambda value: isinstance(value, Terminology)
                         and value.version == key)
     if cached is not None:
-        return cached
+        return _rendered(cached)
     built = intern_all(build_terminology(closure_graph(), key))
     write_cache(path, dumps_interned(built))  # a read-only home only costs speed
-    return built
+    return _rendered(built)
+
+
+def _rendered(term: Terminology) -> Terminology:
+    """The criteria's texts as shown: the table holds them as written (it depends on the
+    ontology only, so a limit changed in a shape does not recompute the closure); each is
+    looked up in the rendered texts of :mod:`.texts`, themselves cached by content."""
+    for crit in term.criteria.values():
+        for key in ("text", "rule", "collect"):
+            crit[key] = shown(crit[key], crit["iri"])
+    return term
 
 
 def build_terminology(closure: Graph, version: str) -> Terminology:
@@ -216,6 +253,14 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
     for subject, value in closure.subject_objects(QL.derivedFromProperty):
         term.derived_from[subject] = (*term.derived_from.get(subject, ()), value)
     term.criteria = _criteria_table(closure)
+    for subject in closure.subjects(RDF.type, QL.RuleParameter):
+        name = str(subject).rsplit("#", 1)[-1]
+        value, policy = closure.value(subject, QL.parameterValue), closure.value(subject,
+                                                                                 QL.policy)
+        if value is not None:
+            term.parameters[name] = Decimal(str(value))
+        if isinstance(policy, URIRef):
+            term.policies[name] = policy
     ids = {crit["iri"]: cid for cid, crit in term.criteria.items()}
     for subject, value in closure.subject_objects(QL.bearsOn):
         if value in ids:

@@ -109,7 +109,9 @@ class LabDeriver(DeriveBase):
             self.g.add((obs, QL.ordinalRank, dec(self.term.ranks[grade])))
 
     def select_screening_results(self) -> None:
-        """Link the most recent usable-dated result in the window of each test to the patient."""
+        """Link the most recent usable-dated result in the window of each test to the patient
+        (the policy ``ql:MostRecentInWindow`` of ``ql:ScreeningResultSelection``)."""
+        self.term.policy("ScreeningResultSelection", ("MostRecentInWindow",))
         g, start, end = self.g, self.a.window_start, self.a.as_of
         best: dict[URIRef, tuple[tuple[date, bool, int], URIRef]] = {}
         for index, obs in enumerate(sorted(g.objects(self.p, QL.hasObservation))):
@@ -130,7 +132,9 @@ class LabDeriver(DeriveBase):
                 g.add((self.p, QL.screeningLabDate, d(when)))
 
     def derive_clearance(self) -> None:
-        """Use a measured clearance if on record, else Cockcroft-Gault (clinical-rules §3)."""
+        """Use a measured clearance if on record, else Cockcroft-Gault (clinical-rules §3), its
+        coefficients and the date of its age the ontology's rule parameters
+        (``ql:CockcroftGault*``, ``ql:AgeDateForCockcroftGault``)."""
         g, p = self.g, self.p
         node = URIRef(f"{p}/derived/creatinine-clearance")
         measured = self.selected.get(QL.MeasuredCreatinineClearance)
@@ -149,10 +153,13 @@ class LabDeriver(DeriveBase):
             return
         mass = self.term.tests[QL.Creatinine].molar_mass
         scr_mg_dl = convert(scr_umol, "umol/L", "mg/dL", mass)
+        term = self.term
+        term.policy("AgeDateForCockcroftGault", ("AgeOnAssessmentDate",))
         age = completed_years(born, self.a.as_of)
-        crcl = Decimal(140 - age) * kg / (Decimal(72) * scr_mg_dl)
+        crcl = ((term.parameter("CockcroftGaultAgeConstant") - age) * kg
+                / (term.parameter("CockcroftGaultCreatinineFactor") * scr_mg_dl))
         if sex == QL.Female:
-            crcl *= Decimal("0.85")
+            crcl *= term.parameter("CockcroftGaultFemaleFactor")
         self._clearance(node, crcl.quantize(Decimal("0.01")), QL.CockcroftGault,
                         [creatinine, weight, p])
         g.add((node, QL.ageReferenceDate, d(self.a.as_of)))

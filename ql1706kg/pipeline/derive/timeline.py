@@ -31,6 +31,7 @@ class TimelineDeriver(DeriveBase):
         born = _date(g.value(p, QL.birthDate))
         if born is None:
             return
+        self.term.policy("AgeDateForIC2", ("AgeOnICFDateElseAssessmentDate",))
         on = signed or self.a.as_of
         node = URIRef(f"{p}/derived/age")
         g.add((p, QL.age, node))
@@ -45,7 +46,9 @@ class TimelineDeriver(DeriveBase):
 
     # -- IC9.0, IC5.2, IC6, IC8.2 -----------------------------------------------------------
     def derive_supportive_care_days(self) -> None:
-        """Days from each product to the nearest screening laboratory result on or after it."""
+        """Days from each product to the nearest screening laboratory result on or after it
+        (``ql:NearestScreeningLabOnOrAfter``, the policy of ``ql:SupportiveCareAnchor``)."""
+        self.term.policy("SupportiveCareAnchor", ("NearestScreeningLabOnOrAfter",))
         g = self.g
         labs: list[tuple[date, URIRef]] = []
         for test in laboratory_tests(self):
@@ -67,7 +70,9 @@ class TimelineDeriver(DeriveBase):
                 g.add((event, QL.relatedScreeningLab, obs))
 
     def derive_therapy_timing(self) -> None:
-        """Whether a metastasis was found on or after each regimen started (IC5.2)."""
+        """Whether a metastasis was found on or after each regimen started (IC5.2; the policy
+        ``ql:MetastasisOnOrAfterRegimenStart`` of ``ql:MetastasisTimingForIC5.2``)."""
+        self.term.policy("MetastasisTimingForIC5.2", ("MetastasisOnOrAfterRegimenStart",))
         g, p = self.g, self.p
         if g.value(p, QL.metastasesRecorded) is None:
             return
@@ -107,12 +112,15 @@ class TimelineDeriver(DeriveBase):
                 g.add((node, PROV.wasDerivedFrom, second))
 
     def derive_lesions(self) -> None:
-        """RECIST: with slices thicker than 5 mm the minimum size is twice the thickness."""
+        """RECIST: a lesion on CT/MRI measures at least a multiple of the slice thickness (the
+        factor is ``ql:RecistSliceThicknessFactor``, 2 as bundled; the shapes compare)."""
         g = self.g
+        factor = None
         for lesion in g.objects(self.p, QL.hasLesion):
             thickness = _number(g.value(lesion, QL.sliceThicknessMm))
             if thickness is not None:
-                g.add((lesion, QL.twiceSliceThicknessMm, dec(2 * thickness)))
+                factor = factor or self.term.parameter("RecistSliceThicknessFactor")
+                g.add((lesion, QL.twiceSliceThicknessMm, dec(factor * thickness)))
 
     def derive_survival(self) -> None:
         g = self.g

@@ -14,6 +14,7 @@ from rdflib.plugins.serializers.turtle import TurtleSerializer
 
 from ...protocol.namespaces import bind_prefixes
 from ...protocol.resources import ontology_files, shape_files
+from ...protocol.texts import render_graph
 
 WHATS = ("ontology", "shapes", "all")
 FORMATS: dict[str, str] = {"ttl": "turtle", "jsonld": "json-ld", "xml": "xml", "nt": "nt"}
@@ -29,7 +30,7 @@ def publication_graph(what: str) -> Graph:
     graph = Graph()
     for path in paths:
         graph.parse(path, format="turtle")
-    return bind_prefixes(graph)
+    return bind_prefixes(render_graph(graph))  # texts show their limits' numbers
 
 
 def export(what: str, fmt: str) -> str:
