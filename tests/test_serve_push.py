@@ -63,7 +63,7 @@ def push(endpoint: str, *extra: str, env: dict | None = None):
 def test_a_token_from_the_environment_is_sent_and_never_shown(store):
     result = push(store, env={"QL1706KG_PUSH_TOKEN": SECRET})
     assert result.exit_code == 0, result.output
-    assert Store.seen == [f"Bearer {SECRET}"]
+    assert Store.seen == [f"Bearer {SECRET}"] * 3  # the ontology, the shapes, the patient
     assert SECRET not in result.stdout + result.stderr
     assert "?x=1" not in result.stdout  # the endpoint is shown without its query string
 
@@ -76,7 +76,7 @@ def test_user_and_password_from_the_environment_or_a_file(store, tmp_path):
     secrets.write_text(f"screener:{SECRET}\n")
     assert push(store, "--credentials-file", str(secrets)).exit_code == 0
     basic = "Basic " + base64.b64encode(f"screener:{SECRET}".encode()).decode()
-    assert Store.seen == [basic, basic]
+    assert Store.seen == [basic] * 6  # twice: the ontology, the shapes, the patient
 
 
 def test_credentials_are_masked_in_a_refusal_and_exit_3(store):
@@ -111,5 +111,5 @@ def test_push_input_errors_exit_1_and_the_others_are_pushed(store, tmp_path):
     bad.write_text("this is not turtle")
     result = CliRunner().invoke(main, ["push", str(ONE_PATIENT), str(bad), "--as-of",
                                        "2026-11-20", "--endpoint", store])
-    assert result.exit_code == 1 and len(Store.seen) == 1
+    assert result.exit_code == 1 and len(Store.seen) == 2 + 1  # ontology, shapes, patient
     assert result.stderr.startswith(f"error: {bad}: not valid turtle")

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import tempfile
@@ -24,23 +25,73 @@ from .common import (
     output_option,
     paths_argument,
     protocol_option,
+    refuse_clashes,
     window_option,
     write_output,
 )
+from .pseudonymise import pseudonymise_option, read_key_option
 
 
 @click.command("export")
 @protocol_option()
-@click.option("--what", type=click.Choice(["ontology", "shapes", "all"]), default="ontology",
-              show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["ttl", "jsonld", "xml", "nt"]),
-              default="ttl", show_default=True)
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--what", type=click.Choice(["ontology", "shapes", "all", "verdicts"]),
+              default="ontology", show_default=True,
+              help="verdicts: screen PATHS (or read verdict graphs) and write the dataset "
+                   "push sends (ontology, shapes, one graph per assessment) as N-Quads.")
+@click.option("--format", "fmt", type=click.Choice(["ttl", "jsonld", "xml", "nt", "nq"]),
+              help="Default ttl; nq (each part in its named graph) for verdicts.")
+@as_of_option
+@window_option
+@pseudonymise_option
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0)
 @output_option
-def export_command(what: str, fmt: str, output: Path | None) -> None:
-    """Write the ontology, the shapes or both for a registry or a triple store."""
-    from ..semweb.publish import export
+def export_command(paths: tuple[Path, ...], what: str, fmt: str | None, as_of: date,
+                   window_days: int, key_file: Path | None, jobs: int,
+                   output: Path | None) -> None:
+    """Write the ontology, the shapes or both for a registry or a triple store; or, with
+    --what verdicts, the verdicts of PATHS with them (--pseudonymise: no identity)."""
+    key = read_key_option(key_file)
+    if what != "verdicts":
+        if paths or key is not None:
+            raise click.UsageError("PATHS and --pseudonymise go with --what verdicts")
+        if fmt == "nq":
+            from ..semweb.push import PROTOCOL_GRAPHS, protocol_graphs
 
-    write_output(export(what, fmt), output)
+            wanted = {"ontology": PROTOCOL_GRAPHS[:1], "shapes": PROTOCOL_GRAPHS[1:]}.get(
+                what, PROTOCOL_GRAPHS)
+            write_output(b"".join(body for name, body in protocol_graphs("nquads")
+                                  if name in wanted).decode("utf-8"), output)
+            return
+        from ..semweb.publish import export
+
+        write_output(export(what, fmt or "ttl"), output)
+        return
+    if fmt not in (None, "nq"):
+        raise click.UsageError("verdicts are exported as N-Quads (--format nq): one named "
+                               "graph per assessment")
+    if not paths:
+        raise click.UsageError("--what verdicts needs PATHS (patient inputs or verdict files)")
+    _export_verdicts(paths, as_of, window_days, key, jobs, output)
+
+
+def _export_verdicts(paths: tuple[Path, ...], as_of: date, window_days: int,
+                     key: bytes | None, jobs: int, output: Path | None) -> None:
+    from ..outputs.files import open_output
+    from ..semweb.push import cohort_graphs, protocol_graphs
+
+    refuse_clashes(paths, {"'-o' / '--output'": output})
+    errors: list = []
+
+    def failed(error) -> None:
+        errors.append(error)
+        echo_error(error)
+
+    with open_output(output) as out:
+        for _name, body in itertools.chain(protocol_graphs("nquads"), cohort_graphs(
+                paths, as_of, window_days, jobs, on_error=failed, key=key, fmt="nquads")):
+            out.write(body)
+    sys.exit(EXIT_INPUT_ERROR if errors else EXIT_OK)
 
 
 @click.command("docs")

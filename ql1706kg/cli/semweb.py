@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 from datetime import date
 from pathlib import Path
@@ -20,6 +21,7 @@ from .common import (
     window_option,
     write_output,
 )
+from .pseudonymise import pseudonymise_option, read_key_option
 
 jobs_option = click.option(
     "--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True,
@@ -187,19 +189,24 @@ def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: 
                                                     exists=True),
               help="File whose first line is a bearer token or user:password (default: "
                    "QL1706KG_PUSH_TOKEN, or QL1706KG_PUSH_USER and QL1706KG_PUSH_PASSWORD).")
+@pseudonymise_option
 @jobs_option
 def push_command(paths: tuple[Path, ...], as_of: date, window_days: int, endpoint: str,
-                 credentials_file: Path | None, jobs: int) -> None:
-    """Screen PATHS (or read verdict graphs) and PUT one named graph per assessment.
+                 credentials_file: Path | None, key_file: Path | None, jobs: int) -> None:
+    """Screen PATHS (or read verdict graphs) and PUT the ontology, the shapes and one named
+    graph per assessment (with --pseudonymise, no identity: see the README's table).
 
     Credentials are never given on the command line: see --credentials-file and the
     QL1706KG_PUSH_* variables. An unreachable or refusing store exits 3.
     """
+    key = read_key_option(key_file)
     from ..semweb.push import (
+        PROTOCOL_GRAPHS,
         check_endpoint,
         cohort_graphs,
         credentials_from,
         plain_http_beyond_loopback,
+        protocol_graphs,
         put_graphs,
         shown,
     )
@@ -219,7 +226,9 @@ def push_command(paths: tuple[Path, ...], as_of: date, window_days: int, endpoin
         errors.append(error)
         echo_error(error)
 
-    pushed = put_graphs(cohort_graphs(paths, as_of, window_days, jobs, on_error=failed),
-                        endpoint, credentials)
-    click.echo(f"{len(pushed)} assessment graph(s) stored at {shown(endpoint)}")
+    pushed = put_graphs(itertools.chain(protocol_graphs(), cohort_graphs(
+        paths, as_of, window_days, jobs, on_error=failed, key=key)), endpoint, credentials)
+    click.echo(f"{len(pushed) - len(PROTOCOL_GRAPHS)} assessment graph(s) stored at "
+               f"{shown(endpoint)}, with the ontology and shapes graphs"
+               + (" (pseudonymised)" if key else ""))
     sys.exit(EXIT_INPUT_ERROR if errors else EXIT_OK)

@@ -34,6 +34,8 @@ from .store import LoadError, Store, StoreError
 
 ONTOLOGY_GRAPH = "https://w3id.org/ql1706kg"
 SHAPES_GRAPH = "https://w3id.org/ql1706kg/shapes"
+# Formats whose statements name their graphs (Oxigraph's --graph applies to the others only).
+DATASET_FORMATS = ("nq", "trig")
 
 OnError = Callable[[ScreeningError], None]
 # A store kept for many queries (serve, query --store) is compacted once loaded from this many
@@ -137,23 +139,25 @@ def load_patients(store: Store, inputs: list[Path], as_of: date | str | None,
 
 
 def _load_file(store: Store, path: Path) -> None:
-    """A verdict file as it is (its triples in the default graph, its quads in their
-    graphs), checked first (:func:`~.rdf_input.checked_chunks`); then Oxigraph reads the
-    file itself (in parallel for the line-based formats), or, when a byte-order mark must be
-    left out, from a pipe."""
+    """A verdict file as it is (its quads in their graphs; a graph file's triples in the named
+    graph of the file's ``file:`` IRI, so that the named queries' ``GRAPH ?g`` patterns read
+    them as they read the assessment graphs), checked first
+    (:func:`~.rdf_input.checked_chunks`); then Oxigraph reads the file itself (in parallel for
+    the line-based formats), or, when a byte-order mark must be left out, from a pipe."""
     fmt = OXIGRAPH_FORMATS[path.suffix.lower()]
     base = path.resolve().as_uri()
+    graph = None if fmt in DATASET_FORMATS else base
     try:
         with path.open("rb") as handle:
             marked = handle.read(3) == codecs.BOM_UTF8
         if marked or fmt in ("jsonld", "rdf"):  # read whole, checked, then given as read
-            with store.loader(fmt, base=base) as pipe:
+            with store.loader(fmt, graph=graph, base=base) as pipe:
                 for chunk in checked_chunks(path):
                     pipe.write(chunk)
         else:
             for _chunk in checked_chunks(path):
                 pass
-            store.load_files([path], fmt=fmt, base=base)
+            store.load_files([path], graph=graph, fmt=fmt, base=base)
     except OSError as exc:
         raise InputError(str(path), f"cannot be read: {exc.strerror or exc}") from None
     except LoadError as exc:

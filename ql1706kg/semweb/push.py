@@ -32,7 +32,7 @@ from rdflib import Graph
 
 from ..errors import InputError
 from ..pipeline.results import ScreeningError
-from .dataset import assessment_graphs, input_error
+from .dataset import ONTOLOGY_GRAPH, SHAPES_GRAPH, assessment_graphs, input_error
 from .rdf_input import is_rdf, read_rdf
 from .serve import ServeError, SettingError
 
@@ -130,22 +130,76 @@ def plain_http_beyond_loopback(endpoint: str) -> bool:
         return True
 
 
+PROTOCOL_GRAPHS = (ONTOLOGY_GRAPH, SHAPES_GRAPH)
+FORMATS = ("turtle", "nquads")
+
+
+def protocol_graphs(fmt: str = "turtle") -> Iterator[tuple[str, bytes]]:
+    """The ontology and the shapes, each as the body of its named graph
+    (:data:`~.dataset.ONTOLOGY_GRAPH`, :data:`~.dataset.SHAPES_GRAPH`): N-Triples (a subset of
+    Turtle, so a ``text/turtle`` PUT body) or N-Quads in that graph. The named queries read
+    the criteria and limits there (``GRAPH <…>``), so they answer in any store."""
+    from ..outputs.rdf_stream import nquads_block
+    from .publish.export import publication_graph
+
+    for name, what in zip(PROTOCOL_GRAPHS, ("ontology", "shapes"), strict=True):
+        graph = publication_graph(what)
+        if fmt == "nquads":
+            yield name, nquads_block(graph, name)
+        else:
+            yield name, graph.serialize(format="nt", encoding="utf-8")
+
+
 def push(verdicts: Graph, endpoint: str, credentials: Credentials | None = None,
-         timeout: float = 30) -> list[str]:
-    """PUT each assessment graph to a Graph Store Protocol endpoint; return the graph IRIs."""
-    return put_graphs(((str(name), graph.serialize(format="turtle").encode("utf-8"))
-                       for name, graph in assessment_graphs(verdicts).items()),
+         timeout: float = 30, key: bytes | None = None) -> list[str]:
+    """PUT the ontology, the shapes and each assessment graph (pseudonymised with ``key`` if
+    given) to a Graph Store Protocol endpoint; return the graph IRIs."""
+    return put_graphs((*protocol_graphs(), *_split(verdicts, key, "turtle")),
                       endpoint, credentials, timeout)
 
 
+def _split(verdicts: Graph, key: bytes | None, fmt: str) -> Iterator[tuple[str, bytes]]:
+    """Each assessment graph of a verdict graph, encoded (pseudonymised with ``key``)."""
+    from ..outputs.pseudonym import Pseudonymiser
+    from ..outputs.rdf_stream import nquads_block, turtle_block, turtle_head
+
+    pseudonymiser = Pseudonymiser(key) if key is not None else None
+    for name, graph in assessment_graphs(verdicts).items():
+        name = str(name)
+        if pseudonymiser is None and fmt == "turtle":
+            yield name, graph.serialize(format="turtle").encode("utf-8")
+            continue
+        triples = graph
+        if pseudonymiser is not None:
+            triples = pseudonymiser.triples(graph)
+            name = pseudonymiser.iri(name) or name
+        yield name, (nquads_block(triples, name) if fmt == "nquads" else
+                     turtle_head() + turtle_block(triples))
+
+
+def _encoder(fmt: str, key: bytes | None):
+    """The worker's encoding of one assessment graph (see :mod:`~ql1706kg.outputs`)."""
+    from ..outputs import pseudonym, rdf_stream
+
+    if key is None:
+        return rdf_stream.patient_nquads if fmt == "nquads" else rdf_stream.assessment_turtle
+    function = (pseudonym.pseudonymous_nquads if fmt == "nquads" else
+                pseudonym.pseudonymous_turtle)
+    return functools.partial(function, key=key)
+
+
 def cohort_graphs(inputs: Iterable[str | Path], as_of: date | str | None, window_days: int,
-                  jobs: int = 0, on_error: Callable[[ScreeningError], None] | None = None
+                  jobs: int = 0, on_error: Callable[[ScreeningError], None] | None = None,
+                  key: bytes | None = None, fmt: str = "turtle"
                   ) -> Iterator[tuple[str, bytes]]:
-    """Each assessment graph of the inputs as a Turtle document, as it is ready: verdict files
-    (read and split), then patient inputs, screened in ``jobs`` processes (0: one per core)
-    that encode each patient's graph themselves, so no graph of the cohort is built."""
+    """Each assessment graph of the inputs as a Turtle document (or N-Quads lines in the
+    graph, ``fmt="nquads"``), as it is ready: verdict files (read and split), then patient
+    inputs, screened in ``jobs`` processes (0: one per core) that encode each patient's graph
+    themselves, so no graph of the cohort is built. With ``key``, pseudonymised
+    (:mod:`~ql1706kg.outputs.pseudonym`) where it is encoded, graph names included."""
     from ..api import assessment_for, iter_screen, protocol_version
-    from ..outputs.rdf_stream import assessment_iri, assessment_turtle, rdf_run
+    from ..outputs.pseudonym import Pseudonymiser
+    from ..outputs.rdf_stream import assessment_iri, rdf_run
 
     report = on_error or (lambda _error: None)
     patients = []
@@ -153,25 +207,25 @@ def cohort_graphs(inputs: Iterable[str | Path], as_of: date | str | None, window
         path = Path(item)
         if path.is_file() and is_rdf(path):
             try:
-                graphs = assessment_graphs(read_rdf(path))
+                verdicts = read_rdf(path)
             except InputError as exc:
                 report(input_error(exc))
                 continue
-            for name, graph in graphs.items():
-                yield str(name), graph.serialize(format="turtle").encode("utf-8")
+            yield from _split(verdicts, key, fmt)
         else:
             patients.append(path)
     if not patients:
         return
     assessment = assessment_for(as_of, window_days)
     shared = rdf_run(assessment.as_of.isoformat(), protocol_version())
+    rename = Pseudonymiser(key).iri if key is not None else (lambda name: name)
     for result in iter_screen(patients, assessment, jobs=jobs or os.cpu_count() or 1,
                               keep_graphs=False,
-                              encode=functools.partial(assessment_turtle, run=shared)):
+                              encode=functools.partial(_encoder(fmt, key), run=shared)):
         if isinstance(result, ScreeningError):
             report(result)
         else:
-            yield assessment_iri(result.id, shared.as_of), result.data
+            yield rename(assessment_iri(result.id, shared.as_of)), result.data
 
 
 def put_graphs(graphs: Iterable[tuple[str, bytes]], endpoint: str,
