@@ -380,3 +380,50 @@ def test_push_to_nowhere_is_one_line_and_exit_3():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 3 and proc.stderr.startswith("Error: cannot reach")
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_serve_answers_its_service_description_at_the_endpoint(examples):
+    """SPARQL 1.1 Service Description §2: a GET of the endpoint without a query."""
+    from rdflib import Graph, Namespace, URIRef
+    from rdflib.namespace import RDF
+
+    sd = Namespace("http://www.w3.org/ns/sparql-service-description#")
+    status, body, headers = http(examples.port, "/query", headers={"Accept": "text/turtle"})
+    assert status == 200 and headers["Content-Type"].startswith("text/turtle")
+    graph = Graph().parse(data=body, format="turtle")
+    (service,) = graph.subjects(RDF.type, sd.Service)
+    assert graph.value(service, sd.endpoint) == URIRef(
+        f"http://127.0.0.1:{examples.port}/query")
+    assert (service, sd.supportedLanguage, sd.SPARQL11Query) in graph
+    assert URIRef("http://www.w3.org/ns/formats/SPARQL_Results_JSON") in set(
+        graph.objects(service, sd.resultFormat))
+    dataset = graph.value(service, sd.defaultDataset)
+    names = {str(graph.value(node, sd.name)) for node in graph.objects(dataset, sd.namedGraph)}
+    assert len(names) == 19 + 2 and {"https://w3id.org/ql1706kg",
+                                     "https://w3id.org/ql1706kg/shapes"} <= names
+    assert sd.BasicFederatedQuery not in set(graph.objects(service, sd.feature))
+
+
+def test_serve_answers_a_void_description_of_what_it_holds(examples):
+    """VoID §6.2: /.well-known/void; the counts are the store's."""
+    from rdflib import Graph, Namespace, URIRef
+    from rdflib.namespace import RDF
+
+    void = Namespace("http://rdfs.org/ns/void#")
+    status, body, headers = http(examples.port, "/.well-known/void",
+                                 headers={"Accept": "text/turtle"})
+    assert status == 200 and headers["Content-Type"].startswith("text/turtle")
+    graph = Graph().parse(data=body, format="turtle")
+    (dataset,) = graph.subjects(RDF.type, void.Dataset)
+    assert graph.value(dataset, void.sparqlEndpoint) == URIRef(
+        f"http://127.0.0.1:{examples.port}/query")
+    quads = rows(examples.port, "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
+    assert graph.value(dataset, void.triples).toPython() == int(quads[0]["n"]["value"])
+    classes = {str(graph.value(p, void["class"])): graph.value(p, void.entities).toPython()
+               for p in graph.objects(dataset, void.classPartition)}
+    assert classes["https://w3id.org/ql1706kg#Assessment"] == 19
+    properties = {str(graph.value(p, void.property)): graph.value(p, void.triples).toPython()
+                  for p in graph.objects(dataset, void.propertyPartition)}
+    assert properties["https://w3id.org/ql1706kg#verdict"] == 19
+    assert URIRef("https://w3id.org/ql1706kg#") in set(graph.objects(dataset, void.vocabulary))
+    assert http(examples.port, "/.well-known/void", method="POST", data=b"")[0] == 405

@@ -123,15 +123,33 @@ _STUDY_STATUS = ["active", "administratively-completed", "approved", "closed-to-
 
 @click.command("publish")
 @protocol_option()
-@click.option("--as", "kind", type=click.Choice(["medical-trial", "research-study"]),
-              required=True, help="schema.org MedicalTrial (JSON-LD) or FHIR R4 ResearchStudy.")
+@click.option("--as", "kind", type=click.Choice(["medical-trial", "research-study", "dcat",
+                                                  "w3id"]),
+              required=True, help="schema.org MedicalTrial (JSON-LD), FHIR R4 ResearchStudy, a "
+                                  "DCAT 3 catalogue (Turtle) or the w3id.org .htaccess.")
 @click.option("--status", type=click.Choice(_STUDY_STATUS), default="active", show_default=True,
               help="ResearchStudy.status (the ontology records no recruitment status).")
+@click.option("--endpoint-url", default="https://example.org/ql1706kg/sparql",
+              show_default=True, help="dcat: the verdict endpoint's dcat:endpointURL.")
+@click.option("--files-url", default="https://example.org/ql1706kg/", show_default=True,
+              help="dcat, w3id: where the exported files (ontology.ttl, shapes.jsonld, …) and "
+                   "docs/ are published.")
 @output_option
-def publish_command(kind: str, status: str, output: Path | None) -> None:
+def publish_command(kind: str, status: str, endpoint_url: str, files_url: str,
+                    output: Path | None) -> None:
     """Write the study, generated from the ontology, as a registry record."""
     from ..semweb.publish import medical_trial_jsonld, research_study_fhir, to_json
 
+    if kind in ("dcat", "w3id"):
+        from ..semweb.publish.catalog import check_url, dcat_turtle, w3id_htaccess
+
+        for option, url in (("--endpoint-url", endpoint_url), ("--files-url", files_url)):
+            if not check_url(url):
+                raise click.BadParameter(f"'{visible(url)}' is not an http(s) URL",
+                                         param_hint=f"'{option}'")
+        write_output(dcat_turtle(endpoint_url, files_url) if kind == "dcat" else
+                     w3id_htaccess(files_url), output)
+        return
     record = medical_trial_jsonld() if kind == "medical-trial" else research_study_fhir(status)
     write_output(to_json(record), output)
 

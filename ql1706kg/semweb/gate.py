@@ -14,7 +14,9 @@ port users reach is this small threaded HTTP server (standard library), which:
   ``union-default-graph``), which Oxigraph resolves in its own store, never over the network;
 - passes on, read-only, what else Oxigraph's read-only server offers: the Graph Store read
   (``GET``/``HEAD /store``, ``?graph=IRI``, ``?default``), the service description
-  (``GET /query`` without a query) and the query page (``/``, its script, style and logo);
+  (``GET /query`` without a query, unless Turtle is asked for: then the gate's own,
+  :mod:`.describe`, as is the VoID description at ``/.well-known/void``) and the query
+  page (``/``, its script, style and logo);
 - refuses every write (``/update``, ``PUT``/``POST``/``DELETE /store``) with 403;
 - stops waiting for an answer at the timeout: 504 and one line if nothing has been sent yet
   (answers are held up to :data:`HOLD_BYTES` so that a slow query still gets a proper status),
@@ -33,6 +35,15 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from .describe import (
+    VOID_PATHS,
+    Statistics,
+    endpoint_url,
+    engine_asker,
+    service_description,
+    void_description,
+    wants_description,
+)
 from .engine import Engine, EngineUnavailable
 from .safety import QueryError, QueryRefused, parse_query
 
@@ -71,6 +82,7 @@ class Gate(ThreadingHTTPServer):
 
     def attach(self, engine: Engine, token: str | None, timeout: float) -> None:
         self.engine, self.token, self.timeout_s = engine, token, timeout
+        self.statistics = Statistics()
 
 
 class Gate6(Gate):
@@ -147,6 +159,9 @@ class GateHandler(BaseHTTPRequestHandler):
                 raise Refusal(403, "the endpoint is read-only: the Graph Store can be read "
                                    "(GET, HEAD), never written")
             self._forward(method, self.path, None, {})
+        elif parts.path in VOID_PATHS:
+            self._allow(method, ("GET", "HEAD"))
+            self._describe(method, void_description)
         elif parts.path == "/update":
             raise Refusal(403, "the endpoint is read-only: updates are refused")
         else:
@@ -177,7 +192,10 @@ class GateHandler(BaseHTTPRequestHandler):
         queries = [value for key, value in params if key == "query"]
         if not queries:
             if method == "GET" and not params:  # the service description
-                self._forward("GET", "/query", None, {})
+                if wants_description(self.headers.get("Accept")):
+                    self._describe(method, service_description)
+                else:
+                    self._forward("GET", "/query", None, {})
                 return
             raise Refusal(400, "no query: give the 'query' parameter")
         if len(queries) > 1:
@@ -191,6 +209,18 @@ class GateHandler(BaseHTTPRequestHandler):
         sent = [("query", queries[0])] + [(k, v) for k, v in params if k in DATASET_PARAMETERS]
         self._forward("POST", "/query", urllib.parse.urlencode(sent).encode("utf-8"),
                       {"Content-Type": "application/x-www-form-urlencoded"})
+
+    def _describe(self, method: str, make) -> None:
+        """The service or VoID description (:mod:`.describe`), counted once in the store."""
+        server = self.server
+        try:
+            port, _generation = server.engine.current(wait=min(10.0, server.timeout_s))
+            found = server.statistics.get(engine_asker(port, server.timeout_s))
+        except (EngineUnavailable, OSError, ValueError, KeyError, http.client.HTTPException):
+            raise Refusal(503, "the description cannot be made now; try again") from None
+        where = endpoint_url(self.headers.get("Host"), f"{server.server_name}:"
+                                                        f"{server.server_port}")
+        _send(self, make(where, found).encode("utf-8"), "text/turtle; charset=utf-8", method)
 
     def _body(self) -> bytes:
         if self.headers.get("Transfer-Encoding"):
@@ -249,6 +279,16 @@ class GateHandler(BaseHTTPRequestHandler):
                 self.wfile.write(body)
         except OSError:
             pass
+
+
+def _send(handler: GateHandler, body: bytes, kind: str, method: str) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", kind)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.send_header("Connection", "close")
+    handler.end_headers()
+    if method != "HEAD":
+        handler.wfile.write(body)
 
 
 def _relay(handler: GateHandler, method: str, response: http.client.HTTPResponse,
