@@ -18,10 +18,10 @@ from datetime import date
 from pathlib import Path
 
 from .errors import InputError, InputNote
-from .inputs.fhir.index import Workspace
+from .inputs.fhir.workspace import Workspace
 from .inputs.models import PatientRecord
 from .inputs.read import RawRecord, SourcedRecord, read_paths
-from .pipeline.assessment import DEFAULT_WINDOW_DAYS, Assessment
+from .pipeline.assessment import Assessment
 from .pipeline.batch import Item, batches, patient_graph, screen_batch, unique_ids
 from .pipeline.parallel import fewer_collections, in_workers, on_cluster
 from .pipeline.results import EncodedResult, PatientResult, Result, Screening, ScreeningError
@@ -38,9 +38,10 @@ BATCH_SIZE = 50
 Input = str | Path | PatientRecord | dict
 
 
-def assessment_for(as_of: date | str | None, window_days: int = DEFAULT_WINDOW_DAYS
+def assessment_for(as_of: date | str | None, window_days: int | None = None
                    ) -> Assessment:
-    """Build the assessment settings; ``as_of`` defaults to today."""
+    """Build the assessment settings; ``as_of`` defaults to today, ``window_days`` to the
+    protocol's screening window (``ql:ScreeningWindowDays``)."""
     if as_of is None:
         day = date.today()
     elif isinstance(as_of, str):
@@ -51,7 +52,7 @@ def assessment_for(as_of: date | str | None, window_days: int = DEFAULT_WINDOW_D
 
 
 def screen(inputs: Iterable[Input] | Input, as_of: date | str | None = None,
-           window_days: int = DEFAULT_WINDOW_DAYS, jobs: int = 1,
+           window_days: int | None = None, jobs: int = 1,
            keep_graphs: bool = True) -> Screening:
     """Screen files, folders, records or dicts; return every verdict and every input error.
 

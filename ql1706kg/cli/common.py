@@ -14,17 +14,16 @@ from pathlib import Path
 
 import click
 
-from ..api import ScreeningError
 from ..outputs.files import open_output
 from ..outputs.render import error_text
 from ..outputs.targets import InputFiles
 from ..outputs.visible import visible
 from ..pipeline.assessment import (
-    DEFAULT_WINDOW_DAYS,
     EARLIEST_AS_OF,
     LATEST_AS_OF,
     MAX_WINDOW_DAYS,
 )
+from ..pipeline.results import ScreeningError
 
 # The exit codes the README documents: 0 every input screened; 1 some input unreadable (the
 # others screened and reported); 2 usage; 3 output or environment failure (disk full, read-only,
@@ -67,9 +66,10 @@ as_of_option = click.option("--as-of", callback=parse_as_of, metavar="DATE",
                             help=f"Assessment date (YYYY-MM-DD, {EARLIEST_AS_OF} to "
                                  f"{LATEST_AS_OF}); default: today.")
 window_option = click.option("--window-days", type=click.IntRange(0, MAX_WINDOW_DAYS),
-                             default=DEFAULT_WINDOW_DAYS, show_default=True,
+                             default=None,
                              help=f"How old a screening result may be, in days (0 to "
-                                  f"{MAX_WINDOW_DAYS}).")
+                                  f"{MAX_WINDOW_DAYS}); default: the protocol's screening "
+                                  "window (ql:ScreeningWindowDays, 28 days as bundled).")
 output_option = click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
                              help="Write to this file instead of standard output.")
 

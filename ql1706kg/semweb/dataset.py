@@ -28,7 +28,7 @@ from rdflib import Graph, URIRef
 from ..errors import InputError
 from ..pipeline.results import ScreeningError
 from ..protocol.namespaces import QL, QLP, RDF
-from ..protocol.resources import ontology_files, shape_files
+from ..protocol.texts import rendered_file
 from .rdf_input import OXIGRAPH_FORMATS, checked_chunks, is_rdf, read_rdf
 from .store import LoadError, Store, StoreError
 
@@ -72,10 +72,11 @@ def assessment_graphs(verdicts: Graph) -> dict[URIRef, Graph]:
 
 
 def load_protocol(store: Store) -> None:
-    """The ontology and the shapes, each in its named graph."""
-    for files, graph in ((ontology_files(), ONTOLOGY_GRAPH), (shape_files(), SHAPES_GRAPH)):
+    """The ontology and the shapes, each in its named graph, their texts rendered (a text
+    that states a limit shows the limit's literal: :mod:`ql1706kg.protocol.texts`)."""
+    for part, graph in (("ontology", ONTOLOGY_GRAPH), ("shapes", SHAPES_GRAPH)):
         try:
-            store.load_files(list(files), graph)
+            store.load_files([rendered_file(part, store.scratch)], graph)
         except LoadError as exc:
             raise StoreError(f"oxigraph could not load the bundled {graph}: {exc}") from None
 
