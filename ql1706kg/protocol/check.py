@@ -73,9 +73,9 @@ def check_protocol(folder: Path) -> list[str]:
     ontology = _union(g for f, g in graphs.items() if f.parent.name == "ontology")
     shapes_by_file = {f: g for f, g in graphs.items() if f.parent.name == "shapes"}
     shapes = _union(shapes_by_file.values())
-    _meta_shacl(shapes, shapes_by_file)
     _criteria(ontology, shapes, shapes_by_file, folder)
     _contradictions(shapes, shapes_by_file)
+    _meta_shacl(shapes, shapes_by_file)  # the costly check last (~3 s with pySHACL)
     notes = _quotes(ontology, shapes)
     write_cache(path, pickle.dumps({"key": key, "notes": notes}))
     return notes
@@ -139,6 +139,8 @@ def _union(graphs: Iterable[Graph]) -> Graph:
     union = Graph()
     for graph in graphs:
         union += graph
+        for prefix, namespace in graph.namespaces():
+            union.bind(prefix, namespace, override=False)
     return union
 
 
