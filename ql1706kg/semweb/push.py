@@ -4,7 +4,12 @@ Each assessment graph goes in one HTTP PUT of the SPARQL 1.1 Graph Store Protoco
 (``?graph=IRI``), which every conforming store accepts, so results live where the hospital's
 knowledge graph lives; a PUT replaces that graph, so re-screening a patient is idempotent.
 Graphs are put as patients are screened (each encoded as Turtle by the worker that screened
-it), so a cohort of any size is pushed in the memory of a few patients.
+it), so a cohort of any size is pushed in the memory of a few patients. The ontology and the
+shapes go first, each in its named graph (:func:`protocol_graphs`), so the named queries, which
+read them with ``GRAPH`` patterns, answer in the store as they do locally. With a key
+(``--pseudonymise``) every assessment graph is pseudonymised where it is encoded
+(:mod:`ql1706kg.outputs.pseudonym`); :func:`cohort_graphs` also gives N-Quads, for ``export
+--what verdicts``.
 
 Credentials come from a file (``--credentials-file``: its first line, a bearer token, or
 ``user:password``) or else from the environment: ``QL1706KG_PUSH_TOKEN`` (a bearer token), or
