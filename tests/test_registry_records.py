@@ -76,7 +76,7 @@ RULE = re.compile(r"^RewriteRule (\S+) (\S+) \[([A-Z0-9=,]+)\]$")
 CONDITION = re.compile(r"^RewriteCond %\{HTTP_ACCEPT\} (!?)(\S+)(?: \[OR\])?$")
 
 
-def resolve(rules: list[tuple[list[tuple[bool, str]], str, str, str]], path: str,
+def resolve(rules: list[tuple[list[tuple[bool, str, bool]], str, str, str]], path: str,
             accept: str) -> str | None:
     """Apache mod_rewrite as these rules use it: conditions of a rule ANDed (an [OR] group
     ORed), the first matching rule with L wins, $n replaced."""
@@ -84,8 +84,12 @@ def resolve(rules: list[tuple[list[tuple[bool, str]], str, str, str]], path: str
         match = re.search(pattern, path)
         if not match or not _conditions_hold(conditions, accept):
             continue
-        return re.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))), target)
+        return _substitute(target, match.groups())
     return None
+
+
+def _substitute(target: str, groups: tuple) -> str:
+    return re.sub(r"\$(\d)", lambda m: groups[int(m.group(1)) - 1], target)
 
 
 def _conditions_hold(conditions: list[tuple[bool, str, bool]], accept: str) -> bool:
