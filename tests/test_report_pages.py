@@ -32,7 +32,8 @@ def _page(screening, patient_id: str) -> str:
 
 def test_a_page_opens_with_what_would_change_the_verdict(screening):
     page = _page(screening, "LOW-ANC")
-    opening, table = page.index("What would change the verdict"), page.index("<h2>All criteria</h2>")
+    opening = page.index("What would change the verdict")
+    table = page.index("<h2>All criteria</h2>")
     assert opening < table < page.index("<td>IC1</td>")
     section = page[opening:table]
     assert "IC9.1-ANC" in section and "not_met" in section
