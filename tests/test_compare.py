@@ -117,3 +117,16 @@ def test_a_refused_protocol_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(main, ["compare", str(DATA_DIR / "compare"), "--as-of", AS_OF,
                                        "--protocol", str(tmp_path)])
     assert result.exit_code == 2 and "'--protocol'" in result.stderr
+
+
+def test_the_report_given_two_protocols_has_the_comparison(anc_protocols, tmp_path):
+    result = CliRunner().invoke(main, ["report", str(DATA_DIR / "compare"), "--as-of", AS_OF,
+                                       "-j", "1", "-o", str(tmp_path / "report"),
+                                       "--protocol", str(anc_protocols["2.0"]),
+                                       "--against", str(anc_protocols["1.0"])])
+    assert result.exit_code == 0, result.output
+    index = (tmp_path / "report" / "index.html").read_text()
+    assert "<h2>Protocol comparison</h2>" in index
+    assert "QL-LMS-101" in index.split("Protocol comparison")[1]
+    assert "QL-LMS-102" in index.split("Protocol comparison")[1]
+    assert index.count("IC9.1-ANC: met &rarr; not_met") == 2  # ANC 1.2 and 1.8: in [1.0, 2.0)

@@ -162,19 +162,33 @@ def publish_command(kind: str, status: str, endpoint_url: str, files_url: str,
 @click.option("-o", "--output", "out_dir", required=True,
               type=click.Path(path_type=Path, file_okay=False))
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=0)
+@click.option("--against", metavar="DIR", type=click.Path(path_type=Path),
+              help="Also screen under this protocol folder: a section lists the patients "
+                   "that change from it to the report's protocol (--protocol, else the "
+                   "bundled one) and the verdict counts before and after.")
 def report_command(paths: tuple[Path, ...], as_of: date, window_days: int, out_dir: Path,
-                   jobs: int) -> None:
+                   jobs: int, against: Path | None) -> None:
     """Screen PATHS and write the HTML attrition report (funnel, outcomes, worklist, one page
     per patient) into a folder; it opens offline."""
     from ..api import screen
+    from ..outputs.compare import comparison_html
     from ..outputs.report import write_report
+    from ..protocol.resources import protocol_root
+    from .compare import checked_protocol, screen_both
 
+    before = checked_protocol(against, "'--against'")
     _refuse_report_clashes(paths, out_dir)
+    workers = jobs or os.cpu_count() or 1
     # Opened (so locked) before screening; every page is put in place only when all are done.
     with OutputFolder(out_dir) as folder:
-        result = screen(paths, as_of=as_of, window_days=window_days,
-                        jobs=jobs or os.cpu_count() or 1, keep_graphs=False)
-        index = write_report(result, folder)
+        if against is None:
+            result, sections = screen(paths, as_of=as_of, window_days=window_days,
+                                      jobs=workers, keep_graphs=False), ()
+        else:
+            comparison = screen_both(paths, as_of, window_days, workers, protocol_root(),
+                                     before)
+            result, sections = comparison.after, (comparison_html(comparison),)
+        index = write_report(result, folder, sections)
     click.echo(f"wrote {visible(index)}")
     for error in result.errors:
         echo_error(error)

@@ -66,7 +66,8 @@ def outcome_table(screening: Screening) -> dict[str, Counter]:
     return table
 
 
-def write_report(screening: Screening, out: Path | OutputFolder) -> Path:
+def write_report(screening: Screening, out: Path | OutputFolder,
+                 sections: tuple[str, ...] = ()) -> Path:
     """Write index.html and one page per patient into a folder; return the index.
 
     ``out`` is a folder, or an :class:`OutputFolder` the caller opened (and so locked) before
@@ -74,13 +75,13 @@ def write_report(screening: Screening, out: Path | OutputFolder) -> Path:
     """
     if not isinstance(out, OutputFolder):
         with OutputFolder(out) as folder:
-            return write_report(screening, folder)
+            return write_report(screening, folder, sections)
     names: list[str] = []
     taken: set[str] = set()
     for patient in screening.patients:
         names.append(page_name(patient.id, taken))
         out.write_text(f"patients/{names[-1]}", _patient_page(patient, screening))
-    return out.write_text("index.html", _index(screening, names))
+    return out.write_text("index.html", _index(screening, names, sections))
 
 
 def page_name(patient_id: str, taken: set[str]) -> str:
@@ -113,7 +114,7 @@ def _page(title: str, body: str) -> str:
             "</body></html>\n")
 
 
-def _index(screening: Screening, names: list[str]) -> str:
+def _index(screening: Screening, names: list[str], sections: tuple[str, ...] = ()) -> str:
     verdicts = Counter(p.verdict for p in screening.patients)
     parts = [f"<h1>QL1706 screening: attrition report</h1><p>As of {screening.as_of} "
              f"(screening window {screening.window_days} days), protocol "
@@ -123,7 +124,7 @@ def _index(screening: Screening, names: list[str]) -> str:
              "<h2>Screening funnel</h2>", _funnel_svg(screening), _funnel_html(screening),
              "<h2>Outcomes per criterion</h2>", _outcomes_svg(screening),
              _outcomes_html(screening), "<h2>Unknown worklist</h2>", _worklist_html(screening),
-             "<h2>Patients</h2>", _patients_html(screening, names)]
+             *sections, "<h2>Patients</h2>", _patients_html(screening, names)]
     if screening.errors:
         parts.append("<h2>Inputs that could not be read</h2><ul>" + "".join(
             f"<li>{_h(e.source)}{', record ' + _h(e.record) if e.record else ''}"
