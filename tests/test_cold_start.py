@@ -65,7 +65,7 @@ def warm_cache(cache_folder) -> Path:
 
 def test_the_tables_are_cached_where_QL1706KG_CACHE_says(warm_cache):
     names = sorted(p.name.split("-")[0] for p in (warm_cache / "ql1706kg").glob("*.pickle"))
-    assert names == ["shapes", "terminology"]
+    assert names == ["shapes", "terminology", "texts"]
 
 
 def test_criteria_imports_no_pyshacl(warm_cache):
@@ -98,7 +98,7 @@ def test_a_corrupt_cache_is_rebuilt(warm_cache, tmp_path):
     cache = tmp_path / "cache"
     assert _outputs(cache) == expected  # builds the tables
     files = sorted((cache / "ql1706kg").glob("*.pickle"))
-    assert len(files) == 2
+    assert len(files) == 3  # shapes, terminology, rendered texts
     for junk in (b"", b"not a pickle", pickle.dumps({"version": "wrong"}),
                  pickle.dumps(["a", "list"]), dumps_interned({"version": None}),
                  files[0].read_bytes()[:100]):

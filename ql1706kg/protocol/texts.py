@@ -243,11 +243,12 @@ def rendered_texts() -> dict[tuple[str | None, str], str]:
     cache when no protocol file has changed."""
     key = _texts_hash()
     path = cache_dir() / f"texts-{key}.pickle"
-    cached = read_cache(path, lambda value: isinstance(value, dict))
+    cached = read_cache(path, lambda value: isinstance(value, dict)
+                        and value.get("version") == key and isinstance(value.get("texts"), dict))
     if cached is not None:
-        return cached
+        return cached["texts"]
     built = render_all(protocol_graph())
-    write_cache(path, pickle.dumps(built))
+    write_cache(path, pickle.dumps({"version": key, "texts": built}))
     return built
 
 
