@@ -19,10 +19,18 @@ project's JSON list:
 The machine's load average is printed, since other work moves every figure. The last line is
 one JSON object with the figures.
 
-Hooks for other benchmarks: ``--format fhir`` measures the same patients as an FHIR R4 bulk
-export (one NDJSON file per resource type, read as a folder); ``--also SCRIPT`` runs another
-benchmark script of this folder (``rdf_bench.py``, ``sparql_bench.py``…) after these figures
-and keeps the JSON object its last line prints under ``"also"``. Not run by CI as pass/fail.
+Then, unless ``--skip``ped, the other benchmarks of this folder, each as its own process (so
+their peaks are their own), keeping the JSON object each prints last under ``"also"``:
+  * ``fhir`` -- realistic FHIR (``fhir_bench.py``: the public mCODE 4.0.0 examples copied N times
+    with rewritten ids, as NDJSON bulk export and as bundles) at 1,000 and 10,000 patients:
+    rate in one process and with ``--jobs``, peak RSS of the whole process tree;
+  * ``rdf`` -- Turtle, JSON-LD and N-Quads verdict output against NDJSON (``rdf_bench.py``);
+  * ``sparql`` -- ``serve``'s time to ready and each named query's latency, and ``query`` on the
+    N-Quads file and on a ``--store`` (``sparql_bench.py``), at 1,000 and 10,000 patients.
+``--fhir-realistic`` runs only the FHIR part (after the JSON figures). ``--format fhir``
+measures the synthetic patients as an FHIR R4 bulk export instead of the JSON list; ``--also
+SCRIPT`` runs any other script of this folder. Not run by CI as pass/fail. The whole default
+run takes about 15 minutes on the 2-core machine.
 """
 
 from __future__ import annotations
@@ -198,11 +206,18 @@ def measure(n: int, seed: int, jobs: int, fmt: str, repeat: int) -> dict:
             "parse_floor_patients_per_second": round(n / floor, 1), "verdicts": verdicts}
 
 
-def also(script: str) -> dict:
+OTHERS = {  # --skip name: the script and its arguments
+    "fhir": ["fhir_bench.py", "--sizes", "1000,10000", "--repeat", "1"],
+    "rdf": ["rdf_bench.py", "--sizes", "1000", "10000", "--repeat", "1"],
+    "sparql": ["sparql_bench.py", "--sizes", "1000", "10000", "--repeat", "1"],
+}
+
+
+def also(script: str, *arguments: str) -> dict:
     """Another benchmark of this folder, run as it is; the JSON object of its last line."""
     path = HERE / script
-    proc = subprocess.run([sys.executable, str(path)], check=True, capture_output=True,
-                          text=True)
+    proc = subprocess.run([sys.executable, str(path), *arguments], check=True,
+                          capture_output=True, text=True)
     print(proc.stdout, end="")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -247,6 +262,10 @@ def main() -> None:
                         help="also run at N = 1,000 and 10,000")
     parser.add_argument("--also", action="append", default=[], metavar="SCRIPT",
                         help="another benchmark of bench/ to run after these figures")
+    parser.add_argument("--skip", action="append", default=[], choices=sorted(OTHERS),
+                        help="leave out one of the other benchmarks (repeatable)")
+    parser.add_argument("--fhir-realistic", action="store_true",
+                        help="of the other benchmarks, run only realistic FHIR")
     parser.add_argument("--pipeline-only", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -270,7 +289,10 @@ def main() -> None:
                     for n in (1000, 10000)] if args.scaling else [],
     }
     report(figures)
-    figures["also"] = {script: also(script) for script in args.also}
+    others = ["fhir"] if args.fhir_realistic else [n for n in OTHERS if n not in args.skip]
+    jobs = ["--jobs", str(args.jobs)]
+    figures["also"] = {name: also(*OTHERS[name], *jobs) for name in others}
+    figures["also"].update({script: also(script) for script in args.also})
     print(json.dumps(figures))
 
 

@@ -8,6 +8,7 @@ environment failure; 70 internal error; 130 interrupted. No command ends in a tr
 from __future__ import annotations
 
 import errno
+import importlib
 import logging
 import signal
 import sys
@@ -24,17 +25,41 @@ from .common import (
     EXIT_INTERRUPTED,
     EnvironmentProblem,
 )
-from .generate import generate_command
-from .inspect import criteria_command, lift_command, schema_command
-from .publish import docs_command, export_command, publish_command, report_command
-from .screen import screen_command
-from .compare import compare_command
-from .protocol import protocol_group
-from .semweb import push_command, query_command, serve_command
+
+# Each command's module, imported only when that command runs (or help lists them): `criteria`
+# need not import the readers, the pipeline or pySHACL (issue 13's cold start). name: (module
+# of this package, the click command in it).
+COMMANDS = {
+    "screen": ("screen", "screen_command"),
+    "criteria": ("inspect", "criteria_command"),
+    "schema": ("inspect", "schema_command"),
+    "lift": ("inspect", "lift_command"),
+    "query": ("semweb", "query_command"),
+    "serve": ("semweb", "serve_command"),
+    "push": ("semweb", "push_command"),
+    "export": ("publish", "export_command"),
+    "docs": ("publish", "docs_command"),
+    "publish": ("publish", "publish_command"),
+    "report": ("publish", "report_command"),
+    "generate": ("generate", "generate_command"),
+    "protocol": ("protocol", "protocol_group"),
+    "compare": ("compare", "compare_command"),
+}
 
 
 class _Commands(click.Group):
-    """The command group: every way a command can end maps to a documented exit code."""
+    """The command group: every way a command can end maps to a documented exit code; the
+    commands of :data:`COMMANDS` are loaded when first asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMANDS:
+            module, attribute = COMMANDS[name]
+            self.add_command(getattr(importlib.import_module(f"{__name__}.{module}"),
+                                     attribute), name)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -96,13 +121,6 @@ def _notes_to_stderr() -> None:
     if not any(isinstance(handler, _NoteLine) for handler in logger.handlers):
         logger.addHandler(_NoteLine())
     logger.propagate = False
-
-
-for _command in (screen_command, criteria_command, schema_command, lift_command, query_command,
-                 serve_command, push_command, export_command, docs_command, publish_command,
-                 report_command, generate_command, protocol_group,
-                 compare_command):
-    main.add_command(_command)
 
 
 def run() -> None:

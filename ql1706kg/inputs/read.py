@@ -179,10 +179,10 @@ def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
     """
     del jobs
     note = on_note or _log_note
-    from .fhir import FhirInput, Workspace
+    from .fhir.workspace import Workspace
 
     workspace = fhir_workspace or Workspace()
-    fhir = FhirInput(workspace, report=fhir_report is not None)
+    fhir = _FhirWhenRead(workspace, report=fhir_report is not None)
     try:
         for path in expand_paths(paths):
             if isinstance(path, InputError):
@@ -213,6 +213,38 @@ def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
         fhir.close()
         if fhir_workspace is None:
             workspace.close()
+
+
+class _FhirWhenRead:
+    """The run's :class:`FhirInput`, made when a file turns out to hold FHIR: a run of JSON
+    records or tables never imports the FHIR reader (issue 13's cold start)."""
+
+    def __init__(self, workspace: Workspace, report: bool) -> None:
+        self.workspace, self.report = workspace, report
+        self.input: FhirInput | None = None
+
+    def extend(self, items, path: str | None = None) -> None:
+        if self.input is None:
+            from .fhir.read import FhirInput
+
+            self.input = FhirInput(self.workspace, self.report)
+        self.input.extend(items, path)
+
+    def files(self) -> list[str]:
+        return self.input.files() if self.input is not None else []
+
+    def people(self) -> Iterator:
+        return self.input.people() if self.input is not None else iter(())
+
+    def records(self) -> Iterator:
+        return self.input.records() if self.input is not None else iter(())
+
+    def report_lines(self) -> list:
+        return self.input.report_lines() if self.input is not None else []
+
+    def close(self) -> None:
+        if self.input is not None:
+            self.input.close()
 
 
 def _log_note(note: InputNote) -> None:

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import InputError
-from ..inputs.read import expand_paths
 
 
 class InputFiles:
@@ -47,6 +46,8 @@ class InputFiles:
     def _by_identity(self) -> dict[tuple[int, int], Path]:
         if self._files is None:
             self._files = {}
+            from ..inputs.read import expand_paths  # the readers: only when inputs are
+
             for path in expand_paths(self.paths):
                 if isinstance(path, InputError):
                     continue

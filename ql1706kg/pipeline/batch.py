@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 import orjson
 
 from ..errors import InputError
-from ..inputs.fhir.person import FhirPerson
+from ..inputs.fhir.handle import FhirPerson
 from ..inputs.models import PatientRecord
 from ..inputs.plausibility import date_problem
 from ..inputs.records import RawRecord, SourcedRecord

@@ -13,13 +13,49 @@ is still read. Every resource is accounted for in a :class:`FhirReport`: used, o
 the reason.
 """
 
-from .codes import PROJECT_ELEMENTS, PROJECT_SYSTEM, SYSTEMS, project_codes
-from .conformance import model_problem, model_problems
-from .entries import Entry, FhirReport, ReportLine, entries_of, is_fhir, ndjson_entries
-from .index import Workspace
-from .person import FhirPerson
-from .pool import Pool
-from .read import FhirInput, read_fhir
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .codes import PROJECT_ELEMENTS, PROJECT_SYSTEM, SYSTEMS, project_codes
+    from .conformance import model_problem, model_problems
+    from .entries import Entry, FhirReport, ReportLine, entries_of, is_fhir, ndjson_entries
+    from .handle import FhirPerson
+    from .pool import Pool
+    from .read import FhirInput, read_fhir
+    from .workspace import Workspace
+
+# Each public name's module, imported on first use (PEP 562): the pipeline recognises an FHIR
+# person (:mod:`.handle`) and the API opens a workspace (:mod:`.workspace`) on every run, and
+# neither should cost the whole reader when the input is JSON.
+_PUBLIC = {
+    "PROJECT_ELEMENTS": "codes",
+    "PROJECT_SYSTEM": "codes",
+    "SYSTEMS": "codes",
+    "project_codes": "codes",
+    "model_problem": "conformance",
+    "model_problems": "conformance",
+    "Entry": "entries",
+    "FhirReport": "entries",
+    "ReportLine": "entries",
+    "entries_of": "entries",
+    "is_fhir": "entries",
+    "ndjson_entries": "entries",
+    "Workspace": "workspace",
+    "FhirPerson": "handle",
+    "Pool": "pool",
+    "FhirInput": "read",
+    "read_fhir": "read",
+}
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(f"{__name__}.{_PUBLIC[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "PROJECT_ELEMENTS",

@@ -12,8 +12,8 @@ a criterion can use them (:mod:`.relevance`).
 
 :mod:`.grouping` then answers who is who with queries over the index, and :mod:`.person`
 assembles one person at a time from it, in any process: the parent of a parallel screening
-sends person numbers, never resources. :class:`Workspace` owns the folder and removes it when
-the run ends, also on an error or an interruption.
+sends person numbers, never resources. :class:`~.workspace.Workspace` owns the folder and
+removes it when the run ends, also on an error or an interruption.
 """
 
 from __future__ import annotations
@@ -21,10 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import shutil
 import sqlite3
-import tempfile
-import weakref
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -34,6 +31,7 @@ from ..jsonio import json_loads
 from .conformance import _is_fhir_type, model_problem
 from .entries import REQUEST_ONLY, Entry, ReportLine
 from .pool import USED_TYPES, subject_reference
+from .workspace import _OPEN
 
 UNCHECKED, CHECKED, MALFORMED = 0, 1, 2
 CHECKED_FIRST = frozenset({"Patient", "DiagnosticReport", "Medication"})
@@ -121,39 +119,6 @@ def unpack(blob: bytes) -> object:
     return pickle.loads(zlib.decompress(blob))  # the run's own scratch file
 
 
-class Workspace:
-    """A private temporary folder for one run's FHIR index, made when first needed and removed
-    when the run ends (also on an error or Ctrl-C), by the process that made it only (forked
-    workers inherit this object and must leave the folder to their parent)."""
-
-    def __init__(self) -> None:
-        self._folder: str | None = None
-        self._owner = os.getpid()
-        self._finalizer: weakref.finalize | None = None
-
-    def folder(self) -> Path:
-        if self._folder is None:
-            self._folder = tempfile.mkdtemp(prefix="ql1706kg-fhir-")
-            self._finalizer = weakref.finalize(self, _remove, self._folder, self._owner)
-        return Path(self._folder)
-
-    def close(self) -> None:
-        if self._finalizer is not None:
-            forget(self._folder)
-            self._finalizer()
-            self._folder = self._finalizer = None
-
-    def __enter__(self) -> Workspace:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-# This process's read-only connections to indexes (a forked worker opens its own).
-_OPEN: dict[str, tuple[int, sqlite3.Connection, RowReader]] = {}
-
-
 def connection(index: str) -> tuple[sqlite3.Connection, RowReader]:
     """This process's read-only connection to an index, and its row reader."""
     found = _OPEN.get(index)
@@ -161,15 +126,6 @@ def connection(index: str) -> tuple[sqlite3.Connection, RowReader]:
         db = connect(index)
         found = _OPEN[index] = (os.getpid(), db, RowReader(db))
     return found[1], found[2]
-
-
-def forget(folder: str | None) -> None:
-    """Close this process's connections to the indexes of a folder about to be removed."""
-    for index in [path for path in _OPEN if folder and path.startswith(str(folder))]:
-        pid, db, rows = _OPEN.pop(index)
-        if pid == os.getpid():
-            rows.close()
-            db.close()
 
 
 def release_memory() -> None:
@@ -182,11 +138,6 @@ def release_memory() -> None:
     gc.collect()
     with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc: nothing to do
         ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
-
-
-def _remove(folder: str, owner: int) -> None:
-    if os.getpid() == owner:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 class FhirIndex:

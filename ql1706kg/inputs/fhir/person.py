@@ -12,7 +12,6 @@ and (for ``lift --report``) a line per resource.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 
 from ...errors import InputError
 from ...protocol.namespaces import QL
@@ -39,21 +38,6 @@ from .pool import Pool
 from .relevance import can_be_used
 
 Line = tuple[int, int, ReportLine]
-
-
-@dataclass(frozen=True)
-class FhirPerson:
-    """A person of the run's FHIR input, to be assembled where it is screened."""
-
-    index: str
-    person: int
-    source: str
-    id: str
-
-    def assemble(self) -> list[InputError | RawRecord]:
-        """The errors of the person's malformed resources, then the record (unvalidated) or
-        the error entry that stands for the person."""
-        return assemble(self.index, self.person, self.source, self.id)[0]
 
 
 def assemble(index: str, person: int, source: str = "", rec_id: str = "",

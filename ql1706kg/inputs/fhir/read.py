@@ -4,7 +4,7 @@ Resources are indexed as their files are read (:mod:`.index`, the first pass), t
 into people and given to their person by queries over the index (:mod:`.grouping`); each
 person is then assembled on its own (:mod:`.person`): here, one at a time, or in the worker
 process that screens them (:class:`~.person.FhirPerson`). Memory stays bounded whatever the
-size of the input; the index lives in a :class:`~.index.Workspace` removed at the end.
+size of the input; the index lives in a :class:`~.workspace.Workspace` removed at the end.
 """
 
 from __future__ import annotations
@@ -17,16 +17,17 @@ from ...protocol.terminology import terminology
 from ..records import RawRecord
 from .entries import Entry, FhirReport, ReportLine
 from .grouping import Grouping, orphan_items
+from .handle import FhirPerson
 from .index import (
     CHECKED,
     REFERENCED,
     FhirIndex,
     RowReader,
-    Workspace,
     dec,
     release_memory,
 )
-from .person import FhirPerson, assemble
+from .person import assemble
+from .workspace import Workspace
 
 
 class FhirInput:
