@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -93,22 +94,27 @@ def _outputs(cache: Path) -> str:
                      if "software_version" not in line)
 
 
-def test_a_corrupt_cache_is_rebuilt(warm_cache, tmp_path):
+JUNK = {"empty": b"", "not a pickle": b"not a pickle",
+        "wrong version": pickle.dumps({"version": "wrong"}), "a list": pickle.dumps(["a", "list"]),
+        "interned, no version": dumps_interned({"version": None}), "cut short": None}
+
+
+@pytest.mark.parametrize("kind", sorted(JUNK))
+def test_a_corrupt_cache_is_rebuilt(warm_cache, tmp_path, kind):
+    """Each kind of damage, on one of the three tables in turn (every table sees two kinds):
+    the output is the same and the table is rebuilt and written back."""
     expected = _outputs(warm_cache)
     cache = tmp_path / "cache"
-    assert _outputs(cache) == expected  # builds the tables
+    shutil.copytree(warm_cache, cache)
     files = sorted((cache / "ql1706kg").glob("*.pickle"))
     assert len(files) == 3  # shapes, terminology, rendered texts
-    for junk in (b"", b"not a pickle", pickle.dumps({"version": "wrong"}),
-                 pickle.dumps(["a", "list"]), dumps_interned({"version": None}),
-                 files[0].read_bytes()[:100]):
-        for found in files:
-            found.write_bytes(junk)
-        assert _outputs(cache) == expected
-        for found in files:  # rebuilt and written back
-            table = pickle.loads(found.read_bytes())
-            key = found.stem.split("-")[1]
-            assert (table["version"] if isinstance(table, dict) else table.version) == key
+    damaged = files[sorted(JUNK).index(kind) % len(files)]
+    junk = JUNK[kind]
+    damaged.write_bytes(damaged.read_bytes()[:100] if junk is None else junk)
+    assert _outputs(cache) == expected
+    table = pickle.loads(damaged.read_bytes())  # rebuilt and written back
+    key = damaged.stem.split("-")[1]
+    assert (table["version"] if isinstance(table, dict) else table.version) == key
 
 
 def test_an_unreadable_and_unwritable_cache_costs_only_speed(warm_cache, tmp_path):

@@ -220,12 +220,18 @@ def terminology() -> Terminology:
     key = _ontology_hash()
     path = _cache_dir() / f"terminology-{key}.pickle"
     cached = read_cache(path, lambda value: isinstance(value, Terminology)
-                        and value.version == key)
+                        and value.version == key and _complete(value))
     if cached is not None:
         return _rendered(cached)
     built = intern_all(build_terminology(closure_graph(), key))
     write_cache(path, dumps_interned(built))  # a read-only home only costs speed
     return _rendered(built)
+
+
+def _complete(term: Terminology) -> bool:
+    """Whether a cached table has every field of this version's class (a table pickled by a
+    process that imported an older class under the same key would lack the new ones)."""
+    return all(hasattr(term, name) for name in Terminology.__dataclass_fields__)
 
 
 def _rendered(term: Terminology) -> Terminology:
