@@ -56,10 +56,10 @@ def cache_folder(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def warm_cache(cache_folder) -> Path:
-    """A cache folder filled by a run just before (the first run on a machine builds the
-    tables; run again here in case a protocol file changed since)."""
+    """A cache folder filled by a run before this module's tests (the first run on a machine
+    builds the tables); the tests only read it, or copy it before damaging it."""
     imported(run(cache_folder, "screen", str(ONE), "--as-of", "2026-11-20", "--quiet"))
     return cache_folder
 
@@ -94,16 +94,21 @@ def _outputs(cache: Path) -> str:
                      if "software_version" not in line)
 
 
+@pytest.fixture(scope="module")
+def expected(warm_cache) -> str:
+    """The output of one screening with the warm cache, which every damaged cache must give."""
+    return _outputs(warm_cache)
+
+
 JUNK = {"empty": b"", "not a pickle": b"not a pickle",
         "wrong version": pickle.dumps({"version": "wrong"}), "a list": pickle.dumps(["a", "list"]),
         "interned, no version": dumps_interned({"version": None}), "cut short": None}
 
 
 @pytest.mark.parametrize("kind", sorted(JUNK))
-def test_a_corrupt_cache_is_rebuilt(warm_cache, tmp_path, kind):
+def test_a_corrupt_cache_is_rebuilt(warm_cache, expected, tmp_path, kind):
     """Each kind of damage, on one of the three tables in turn (every table sees two kinds):
     the output is the same and the table is rebuilt and written back."""
-    expected = _outputs(warm_cache)
     cache = tmp_path / "cache"
     shutil.copytree(warm_cache, cache)
     files = sorted((cache / "ql1706kg").glob("*.pickle"))
@@ -117,8 +122,7 @@ def test_a_corrupt_cache_is_rebuilt(warm_cache, tmp_path, kind):
     assert (table["version"] if isinstance(table, dict) else table.version) == key
 
 
-def test_an_unreadable_and_unwritable_cache_costs_only_speed(warm_cache, tmp_path):
-    expected = _outputs(warm_cache)
+def test_an_unreadable_and_unwritable_cache_costs_only_speed(warm_cache, expected, tmp_path):
     cache = tmp_path / "cache"
     for found in (warm_cache / "ql1706kg").glob("*.pickle"):
         (cache / "ql1706kg" / found.name).mkdir(parents=True)  # a folder where the file goes

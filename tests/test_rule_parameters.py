@@ -50,11 +50,25 @@ def test_the_bundled_parameters_are_read_from_the_ontology():
         "MostRecentInWindow"
 
 
+# One protocol copy per changed parameter, shared by its boundary cases (a changed ontology
+# costs its OWL-RL closure once; the cases move the data across the changed parameter).
+CHANGES = {"window": ("ql:parameterValue 28 ;", "ql:parameterValue 10 ;"),
+           "cockcroft-gault": ("ql:parameterValue 140 ;", "ql:parameterValue 130 ;"),
+           "recist": ("ql:parameterValue 2 ;", "ql:parameterValue 3 ;")}
+
+
+@pytest.fixture(scope="module")
+def amended(tmp_path_factory) -> dict[str, Path]:
+    return {name: _copy(tmp_path_factory.mktemp(name), old, new)
+            for name, (old, new) in CHANGES.items()}
+
+
 @pytest.mark.parametrize("days_old, outcome", [(9, "met"), (10, "met"), (11, "unknown")])
-def test_the_window_is_the_ontology_s_and_the_option_overrides_it(days_old, outcome, tmp_path):
+def test_the_window_is_the_ontology_s_and_the_option_overrides_it(days_old, outcome, amended):
     when = (AS_OF - timedelta(days=days_old)).isoformat()
     record = _base(observations=[{"test": "LVEF", "value": 60, "unit": "%", "date": when}])
-    with protocol(_copy(tmp_path, "ql:parameterValue 28 ;", "ql:parameterValue 10 ;")):
+    assert screen([record], as_of=AS_OF).patients[0].outcome("IC9.6-LVEF") == "met"  # 28 days
+    with protocol(amended["window"]):
         result = screen([record], as_of=AS_OF)
         assert result.window_days == 10
         assert result.patients[0].outcome("IC9.6-LVEF") == outcome
@@ -63,29 +77,47 @@ def test_the_window_is_the_ontology_s_and_the_option_overrides_it(days_old, outc
 
 
 def _clearance_patient(creatinine_mg_dl: float) -> dict:
-    # male, 58 on the assessment date, 72 kg: CrCl = (140 - 58) x 72 / (72 x SCr) = 82 / SCr
+    # male, 58 on the assessment date, 72 kg: CrCl = (K - 58) x 72 / (72 x SCr) = (K - 58) / SCr;
+    # the ULN of 0.9 mg/dL puts every creatinine used here above 1.5 x ULN (1.35), so the
+    # clearance alone decides IC9.3
     return _base(observations=[
         {"test": "weight", "value": 72, "unit": "kg", "date": "2026-11-16"},
-        {"test": "creatinine", "value": creatinine_mg_dl, "unit": "mg/dL", "uln": 1.0,
+        {"test": "creatinine", "value": creatinine_mg_dl, "unit": "mg/dL", "uln": 0.9,
          "date": "2026-11-12"}])
 
 
-@pytest.mark.parametrize("constant, outcome", [("141", "met"), ("140", "met"),
-                                               ("139", "not_met")])
-def test_a_cockcroft_gault_coefficient_is_data(constant, outcome, tmp_path):
-    record = _clearance_patient(1.64)  # 82 / 1.64 = 50 mL/min: exactly at the limit
-    old = "ql:parameterValue 140 ;"
-    with protocol(_copy(tmp_path, old, f"ql:parameterValue {constant} ;")):
-        assert screen([record], as_of=AS_OF).patients[0].outcome("IC9.3-CR") == outcome
+def test_the_bundled_cockcroft_gault_constant_gives_exactly_the_limit():
+    record = _clearance_patient(1.64)  # (140 - 58) / 1.64 = 50 mL/min: exactly at the limit
+    assert screen([record], as_of=AS_OF).patients[0].outcome("IC9.3-CR") == "met"
 
 
-@pytest.mark.parametrize("factor, outcome", [("1", "met"), ("2", "met"), ("3", "not_met")])
-def test_the_recist_slice_factor_is_data(factor, outcome, tmp_path):
-    lesion = {"kind": "non_nodal", "method": "CT", "site": "lung", "longest_diameter_mm": 12,
-              "slice_thickness_mm": 6, "date": "2026-11-06"}  # 12 mm = 2 x 6 mm
-    record = _base(lesions=[lesion])
-    with protocol(_copy(tmp_path, "ql:parameterValue 2 ;", f"ql:parameterValue {factor} ;")):
-        assert screen([record], as_of=AS_OF).patients[0].outcome("IC6") == outcome
+@pytest.mark.parametrize("creatinine, outcome", [(1.43, "met"), (1.44, "met"),
+                                                 (1.45, "not_met"), (1.64, "not_met")])
+def test_a_cockcroft_gault_coefficient_is_data(creatinine, outcome, amended):
+    # K = 130: (130 - 58) / 1.44 = 50 mL/min, exactly at the limit; 1.64 (met under K = 140)
+    # gives 43.9
+    with protocol(amended["cockcroft-gault"]):
+        result = screen([_clearance_patient(creatinine)], as_of=AS_OF)
+        assert result.patients[0].outcome("IC9.3-CR") == outcome
+
+
+def _lesion_patient(diameter_mm: int) -> dict:
+    return _base(lesions=[{"kind": "non_nodal", "method": "CT", "site": "lung",
+                           "longest_diameter_mm": diameter_mm, "slice_thickness_mm": 6,
+                           "date": "2026-11-06"}])
+
+
+def test_the_bundled_recist_factor_is_two():
+    assert screen([_lesion_patient(12)], as_of=AS_OF).patients[0].outcome("IC6") == "met"
+
+
+@pytest.mark.parametrize("diameter, outcome", [(17, "not_met"), (18, "met"), (19, "met"),
+                                               (12, "not_met")])
+def test_the_recist_slice_factor_is_data(diameter, outcome, amended):
+    # factor 3 with 6 mm slices: measurable from 18 mm (12 mm, met under factor 2, is not)
+    with protocol(amended["recist"]):
+        assert screen([_lesion_patient(diameter)], as_of=AS_OF).patients[0].outcome(
+            "IC6") == outcome
 
 
 def test_an_unknown_policy_is_refused_with_its_name(tmp_path):

@@ -41,16 +41,17 @@ def test_engines_agree_on_every_example(folder):
         assert pairs([graph], "compiled") == pairs([graph], "pyshacl")
 
 
-@pytest.fixture(scope="module")
-def generated() -> list[Graph]:
-    return [patient_graph(parse_record(rec, "synthetic").record, ASSESSMENT)
-            for rec in patients(1000, seed=42)]
+GENERATED, PART = 1000, 250  # 1,000 patients in four parts, so xdist spreads them
 
 
-def test_engines_agree_on_1000_generated_patients(generated):
-    for start in range(0, len(generated), 25):
-        batch = generated[start:start + 25]
-        assert pairs(batch, "compiled") == pairs(batch, "pyshacl"), f"batch at {start}"
+@pytest.mark.parametrize("start", range(0, GENERATED, PART))
+def test_engines_agree_on_1000_generated_patients(start):
+    records = list(patients(GENERATED, seed=42))[start:start + PART]
+    generated = [patient_graph(parse_record(rec, "synthetic").record, ASSESSMENT)
+                 for rec in records]
+    for first in range(0, len(generated), 25):
+        batch = generated[first:first + 25]
+        assert pairs(batch, "compiled") == pairs(batch, "pyshacl"), f"batch at {start + first}"
 
 
 def test_generated_patients_exercise_every_outcome_of_every_criterion():
