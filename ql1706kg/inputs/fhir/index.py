@@ -19,6 +19,7 @@ removes it when the run ends, also on an error or an interruption.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pickle
 import sqlite3
@@ -131,13 +132,24 @@ def connection(index: str) -> tuple[sqlite3.Connection, RowReader]:
 def release_memory() -> None:
     """Give back to the operating system what Python and SQLite freed (glibc keeps it in the
     process otherwise): a parent about to fork workers hands each its whole heap."""
-    import ctypes
-    import ctypes.util
     import gc
 
     gc.collect()
-    with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc: nothing to do
-        ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or None elsewhere (looked up once: ``find_library`` runs
+    ``ldconfig``, ~50 ms)."""
+    import ctypes
+    import ctypes.util
+
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        return ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
+    return None
 
 
 class FhirIndex:

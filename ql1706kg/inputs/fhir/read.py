@@ -29,6 +29,8 @@ from .index import (
 from .person import assemble
 from .workspace import Workspace
 
+RELEASE_FROM = 1_000  # people
+
 
 class FhirInput:
     """One run's FHIR input: indexed as its files are read, then given out person by person.
@@ -61,7 +63,8 @@ class FhirInput:
         grouping.run()
         db = self.index.reopen()
         rows = RowReader(db)
-        release_memory()  # what the first pass freed, before workers are forked from here
+        if grouping.people >= RELEASE_FROM:  # what a large first pass freed, before workers
+            release_memory()  # are forked from here (a small one is not worth a collection)
         for (error,) in db.execute("SELECT error FROM errors ORDER BY seq").fetchall():
             yield pickle.loads(error)  # the run's own scratch file
         yield from orphan_items(db, any_patient=grouping.people > 0)
