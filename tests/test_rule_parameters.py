@@ -50,17 +50,25 @@ def test_the_bundled_parameters_are_read_from_the_ontology():
         "MostRecentInWindow"
 
 
-# One protocol copy per changed parameter, shared by its boundary cases (a changed ontology
-# costs its OWL-RL closure once; the cases move the data across the changed parameter).
-CHANGES = {"window": ("ql:parameterValue 28 ;", "ql:parameterValue 10 ;"),
-           "cockcroft-gault": ("ql:parameterValue 140 ;", "ql:parameterValue 130 ;"),
-           "recist": ("ql:parameterValue 2 ;", "ql:parameterValue 3 ;")}
+# One protocol copy with the three parameters changed, shared by every boundary case (a changed
+# ontology costs its OWL-RL closure once; the parameters are independent, and each case moves
+# its data across one of them).
+CHANGES = (("ql:parameterValue 28 ;", "ql:parameterValue 10 ;"),  # the screening window
+           ("ql:parameterValue 140 ;", "ql:parameterValue 130 ;"),  # Cockcroft-Gault's 140
+           ("ql:parameterValue 2 ;", "ql:parameterValue 3 ;"))  # RECIST's slice factor
 
 
 @pytest.fixture(scope="module")
-def amended(tmp_path_factory) -> dict[str, Path]:
-    return {name: _copy(tmp_path_factory.mktemp(name), old, new)
-            for name, (old, new) in CHANGES.items()}
+def amended(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("amended")
+    _copy(folder, *CHANGES[0])
+    path = folder / "ontology" / "ql1706kg.ttl"
+    text = path.read_text(encoding="utf-8")
+    for old, new in CHANGES[1:]:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+    return folder
 
 
 @pytest.mark.parametrize("days_old, outcome", [(9, "met"), (10, "met"), (11, "unknown")])
@@ -68,7 +76,7 @@ def test_the_window_is_the_ontology_s_and_the_option_overrides_it(days_old, outc
     when = (AS_OF - timedelta(days=days_old)).isoformat()
     record = _base(observations=[{"test": "LVEF", "value": 60, "unit": "%", "date": when}])
     assert screen([record], as_of=AS_OF).patients[0].outcome("IC9.6-LVEF") == "met"  # 28 days
-    with protocol(amended["window"]):
+    with protocol(amended):
         result = screen([record], as_of=AS_OF)
         assert result.window_days == 10
         assert result.patients[0].outcome("IC9.6-LVEF") == outcome
@@ -96,7 +104,7 @@ def test_the_bundled_cockcroft_gault_constant_gives_exactly_the_limit():
 def test_a_cockcroft_gault_coefficient_is_data(creatinine, outcome, amended):
     # K = 130: (130 - 58) / 1.44 = 50 mL/min, exactly at the limit; 1.64 (met under K = 140)
     # gives 43.9
-    with protocol(amended["cockcroft-gault"]):
+    with protocol(amended):
         result = screen([_clearance_patient(creatinine)], as_of=AS_OF)
         assert result.patients[0].outcome("IC9.3-CR") == outcome
 
@@ -115,7 +123,7 @@ def test_the_bundled_recist_factor_is_two():
                                                (12, "not_met")])
 def test_the_recist_slice_factor_is_data(diameter, outcome, amended):
     # factor 3 with 6 mm slices: measurable from 18 mm (12 mm, met under factor 2, is not)
-    with protocol(amended["recist"]):
+    with protocol(amended):
         assert screen([_lesion_patient(diameter)], as_of=AS_OF).patients[0].outcome(
             "IC6") == outcome
 
