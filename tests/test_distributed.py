@@ -72,3 +72,18 @@ def test_a_worker_that_dies_is_an_environment_failure():
 
     with pytest.raises(EnvironmentFailure, match="worker process died"):
         list(in_workers(_die, iter([[1], [2], [3]]), 2))
+
+
+def test_a_scheduler_with_another_protocol_is_a_usage_error(tmp_path):
+    """A cluster's workers screen under their installed protocol: verdicts must not claim one
+    they were not made under, so the two options are refused together (nothing written)."""
+    folder = tmp_path / "protocol"
+    exported = CliRunner().invoke(main, ["protocol", "export", str(folder)])
+    assert exported.exit_code == 0, exported.output
+    out = tmp_path / "out.json"
+    result = CliRunner().invoke(main, ["screen", str(EXAMPLES), "--protocol", str(folder),
+                                       "--scheduler", "tcp://127.0.0.1:8786", "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "cannot be combined with --protocol" in result.stderr
+    assert not out.exists()
+    CliRunner().invoke(main, ["criteria"])  # back to the bundled protocol for this process

@@ -63,9 +63,16 @@ Output = OutputFile | StandardOutput
 
 
 def _scheduler_address(_ctx, _param, value: str | None) -> str | None:
-    """A Dask scheduler address, checked as Dask reads it (usage error, exit 2)."""
+    """A Dask scheduler address, checked as Dask reads it (usage error, exit 2). Not with
+    ``--protocol`` (processed first): a cluster's workers screen under the protocol installed
+    there, and verdicts must never claim a protocol they were not made under."""
     if value is None:
         return None
+    from ..protocol.resources import protocol_root
+
+    if protocol_root() is not None:
+        raise click.BadParameter("cannot be combined with --protocol: the cluster's workers "
+                                 "screen under the protocol installed with ql1706kg there")
     try:
         from distributed.comm.addressing import get_address_host_port
     except ImportError:
