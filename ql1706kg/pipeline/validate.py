@@ -39,14 +39,12 @@ from ..protocol.resources import (
     shape_files,
     write_cache,
 )
-from ..protocol.texts import render_graph
+from ..protocol.texts import render_graph, shape_children
 from ..version import __version__
 from .graph import PatientGraph
-from .shacl_compiled import CompiledShapes, Unsupported, compile_shapes, rdf_list
+from .shacl_compiled import CompiledShapes, Unsupported, compile_shapes
 
 OUTCOME_OF = {QL.NotApplicable: "not_applicable", QL.NotMet: "not_met", QL.Unknown: "unknown"}
-_NESTING = (SH.property, SH.node, SH.qualifiedValueShape, SH["not"])
-_LISTS = (SH["or"], SH["and"], SH.xone)
 _NUMERIC = (SH.minInclusive, SH.maxInclusive, SH.minExclusive, SH.maxExclusive)
 
 
@@ -158,7 +156,9 @@ def shapes() -> Shapes:
 
 def _shapes_hash() -> str:
     here = Path(__file__).resolve().parent
-    code = b"".join((here / name).read_bytes() for name in ("validate.py", "shacl_compiled.py"))
+    code = b"".join(path.read_bytes() for path in (here / "validate.py",
+                                                   here / "shacl_compiled.py",
+                                                   here.parent / "protocol" / "texts.py"))
     return content_hash((*shape_files(), *ontology_files()), __version__.encode(), code)
 
 
@@ -195,11 +195,7 @@ def _limit_holders(graph: Graph, nested: Iterable[object]) -> set[object]:
     constraint itself (IC9.3's and IC9.5's limits, each one literal shared by two shapes)."""
     holders = set(nested)
     for node in nested:
-        children = [o for p in _NESTING for o in graph.objects(node, p)]
-        for p in _LISTS:
-            for head in graph.objects(node, p):
-                children.extend(rdf_list(graph, head))
-        holders.update(c for c in children if isinstance(c, URIRef))
+        holders.update(c for c in shape_children(graph, node) if isinstance(c, URIRef))
     return holders
 
 
@@ -231,11 +227,7 @@ def _nested_shapes(graph: Graph, top: URIRef) -> Iterable[object]:
     seen, stack = {top}, [top]
     while stack:
         node = stack.pop()
-        children = [o for p in _NESTING for o in graph.objects(node, p)]
-        for p in _LISTS:
-            for head in graph.objects(node, p):
-                children.extend(rdf_list(graph, head))
-        for child in children:
+        for child in shape_children(graph, node):
             # named helper shapes (qls:HasChordoma) belong to every shape using them: only
             # blank nodes are attributed to their owner
             if isinstance(child, BNode) and child not in seen:

@@ -101,15 +101,23 @@ def _list(graph: Graph, head) -> list:
     return out
 
 
+def shape_children(graph: Graph, node) -> list:
+    """The shapes a shape node uses directly: through sh:property, sh:node,
+    sh:qualifiedValueShape and sh:not, and the members of its sh:or, sh:and and sh:xone lists
+    (the one walk the texts, the shapes index and its owners all use)."""
+    children = [o for p in _NESTING for o in graph.objects(node, p)]
+    for p in _LISTS:
+        for head in graph.objects(node, p):
+            children.extend(_list(graph, head))
+    return children
+
+
 def used_shapes(graph: Graph, top) -> list:
     """The node and every shape it uses, named helpers included (each once)."""
     seen, stack, order = {top}, [top], [top]
     while stack:
         node = stack.pop()
-        children = [o for p in _NESTING for o in graph.objects(node, p)]
-        for p in _LISTS:
-            for head in graph.objects(node, p):
-                children.extend(_list(graph, head))
+        children = shape_children(graph, node)
         for child in children:
             if isinstance(child, URIRef | BNode) and child not in seen:
                 seen.add(child)
