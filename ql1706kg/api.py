@@ -81,7 +81,8 @@ def iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment,
                 skip: Callable[[SourcedRecord | RawRecord], bool] | None = None,
                 scheduler: str | None = None,
                 encode: Callable[[PatientResult], bytes] | None = None,
-                on_note: Callable[[InputNote], None] | None = None
+                on_note: Callable[[InputNote], None] | None = None,
+                on_people: Callable[[int], None] | None = None
                 ) -> Iterator[Result]:
     """Yield results as they are ready, in input order, with bounded memory.
 
@@ -92,13 +93,15 @@ def iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment,
     ``encode`` (a picklable function) turns each result into bytes where it was screened,
     and :class:`EncodedResult` items are yielded instead of results. ``on_note`` receives
     what the readers found worth knowing but not an error (default: the logger).
+    ``on_people`` is told how many people the FHIR input holds once it is grouped (before
+    any of them is screened: a progress bar's total).
     """
     # FHIR persons are assembled where they are screened, from an index on disk that lives
     # as long as the screening (a cluster's workers cannot see it: there the parent assembles).
     with fewer_collections(), Workspace() as workspace:
         yield from _iter_screen(inputs, assessment, batch_size, jobs, keep_graphs, skip,
                                 scheduler, encode, on_note,
-                                workspace if scheduler is None else None)
+                                workspace if scheduler is None else None, on_people)
 
 
 def _iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment, batch_size: int,
@@ -106,8 +109,9 @@ def _iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment, batch_
                  skip: Callable[[SourcedRecord | RawRecord], bool] | None,
                  scheduler: str | None, encode: Callable[[PatientResult], bytes] | None,
                  on_note: Callable[[InputNote], None] | None = None,
-                 workspace: Workspace | None = None) -> Iterator[Result]:
-    records = unique_ids(_records(inputs, jobs, on_note, workspace))
+                 workspace: Workspace | None = None,
+                 on_people: Callable[[int], None] | None = None) -> Iterator[Result]:
+    records = unique_ids(_records(inputs, jobs, on_note, workspace, on_people))
     if skip is not None:
         records = (r for r in records if isinstance(r, InputError) or not skip(r))
     chunks = batches(records, batch_size)
@@ -130,7 +134,8 @@ def _iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment, batch_
 
 def _records(inputs: Iterable[Input] | Input, jobs: int = 1,
              on_note: Callable[[InputNote], None] | None = None,
-             workspace: Workspace | None = None) -> Iterator[Item]:
+             workspace: Workspace | None = None,
+             on_people: Callable[[int], None] | None = None) -> Iterator[Item]:
     """Every input as a record to screen; files are read without validating their records,
     which is left to the process that screens them (the parent only splits the JSON). FHIR
     input is indexed in ``workspace`` and each person assembled by the process that screens
@@ -147,7 +152,7 @@ def _records(inputs: Iterable[Input] | Input, jobs: int = 1,
             # A dict is a record; anything else is reported as a bad record, not a crash.
             yield RawRecord(f"<input {index + 1}>", item)
     yield from read_paths(paths, validate=False, jobs=jobs, on_note=on_note,
-                          fhir_workspace=workspace)
+                          fhir_workspace=workspace, on_people=on_people)
 
 
 def protocol_version() -> str:

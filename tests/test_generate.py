@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import tracemalloc
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from ql1706kg.cli import main
 from ql1706kg.cli.common import count_list_items, count_records
 from ql1706kg.inputs.jsonio import ArrayReader
 from ql1706kg.inputs.synthetic import AS_OF, encode_cohort, patients
+from ql1706kg.pipeline.assessment import Assessment
 
 
 def generate(*args: str) -> object:
@@ -157,3 +159,49 @@ def test_inputs_are_counted_by_kind(tmp_path):
     assert count_records([tmp_path / "bundle.json"]) is None
     (tmp_path / "t.csv").write_text("patient,element,value\n")
     assert count_records([tmp_path / "t.csv"]) is None
+
+
+class _Bar:
+    """What ProgressTotal uses of a tqdm bar."""
+
+    disable, total, refreshed = False, None, 0
+
+    def refresh(self) -> None:
+        self.refreshed += 1
+
+
+@pytest.mark.parametrize("people_first", [True, False])
+def test_the_total_adds_the_fhir_people_once_the_input_is_grouped(tmp_path, people_first):
+    """Records counted in the files plus the people of the FHIR input (told by the screening
+    after grouping, before anyone is screened), in whichever order the two become known."""
+    from ql1706kg.api import iter_screen
+    from ql1706kg.cli.common import ProgressTotal
+
+    export = tmp_path / "export.ndjson"
+    assert generate("9", "-o", str(export), "--format", "fhir", "-q").exit_code == 0
+    (tmp_path / "list.json").write_text(json.dumps(list(patients(4, 3))))
+    counted = count_records([tmp_path], fhir_counts_zero=True)
+    assert counted == (4, True)
+    total, bar = ProgressTotal(), _Bar()
+    if not people_first:
+        total.show_on(bar, *counted)
+        assert bar.total is None  # the FHIR people are not known yet
+    results = list(iter_screen([tmp_path], Assessment(date.fromisoformat(AS_OF)),
+                               on_people=total.tell))
+    assert total.people == 9
+    if people_first:
+        total.show_on(bar, *counted)
+    assert bar.total == 13 == len(results)
+
+
+def test_the_fhir_people_are_told_before_the_first_of_them_is_screened(tmp_path):
+    from ql1706kg.api import iter_screen
+
+    export = tmp_path / "export.ndjson"
+    assert generate("5", "-o", str(export), "--format", "fhir", "-q").exit_code == 0
+    told: list[int] = []
+    results = iter_screen([export], Assessment(date.fromisoformat(AS_OF)),
+                          on_people=told.append)
+    next(results)
+    assert told == [5]
+    assert sum(1 for _ in results) == 4

@@ -111,14 +111,16 @@ def echo_note(message: str) -> None:
     click.echo(f"note: {visible(message)}", err=True)
 
 
-def progress(items, quiet: bool, total: int | None = None, desc: str = "screening"):
+def progress(items, quiet: bool, total: int | None = None, desc: str = "screening",
+             fhir_people: ProgressTotal | None = None):
     """A progress bar on a terminal (stderr); nothing when piped or with --quiet.
 
     It shows the count, the rate and, when the total is known, the time left. For ``screen``
     the total is counted from the command's PATHS in a background thread while the first
     patients are screened (only on a terminal): a JSON list's items and an NDJSON file's lines
-    are counted without decoding them (:func:`count_records`); FHIR and tables leave it
-    unknown, and so does ``--resume`` (the output's patients are skipped).
+    are counted without decoding them (:func:`count_records`); FHIR people are added once the
+    input is grouped (``fhir_people``, which the screening tells); tables leave it unknown, and
+    so does ``--resume`` (the output's patients are skipped).
     """
     if quiet or not sys.stderr.isatty():
         return items
@@ -128,13 +130,43 @@ def progress(items, quiet: bool, total: int | None = None, desc: str = "screenin
     params = getattr(click.get_current_context(silent=True), "params", None) or {}
     if total is None and params.get("paths") and not params.get("resume"):
         def count() -> None:
-            found = count_records(params["paths"])
-            if found is not None and not bar.disable:
-                bar.total = found
+            found = count_records(params["paths"], fhir_counts_zero=True)
+            if found is not None and fhir_people is not None:
+                fhir_people.show_on(bar, *found)
+            elif found is not None and not found[1] and not bar.disable:
+                bar.total = found[0]
                 bar.refresh()
 
         threading.Thread(target=count, name="count-inputs", daemon=True).start()
     return bar
+
+
+class ProgressTotal:
+    """A bar's total when the input holds FHIR: the records counted in the files plus the
+    people the FHIR input groups into, whichever of the two is known last sets it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.people: int | None = None
+        self._bar, self._records, self._fhir = None, 0, False
+
+    def tell(self, people: int) -> None:
+        """The screening's ``on_people``: the FHIR input is grouped."""
+        with self._lock:
+            self.people = people
+            self._update()
+
+    def show_on(self, bar, records: int, fhir: bool) -> None:
+        with self._lock:
+            self._bar, self._records, self._fhir = bar, records, fhir
+            self._update()
+
+    def _update(self) -> None:
+        bar = self._bar
+        if bar is None or bar.disable or (self._fhir and self.people is None):
+            return
+        bar.total = self._records + (self.people or 0)
+        bar.refresh()
 
 
 def refuse_clashes(paths, outputs: dict[str, Path | None]) -> None:
@@ -174,25 +206,34 @@ _BLANK_LINE = re.compile(rb"^[ \t\r\f\v]*\n", re.MULTILINE)
 _WHOLE_FILE_LIMIT = 8 << 20  # a single JSON document larger than this: count unknown
 
 
-def count_records(paths) -> int | None:
+def count_records(paths, fhir_counts_zero: bool = False):
     """How many results screening ``paths`` gives (patients and unreadable inputs), counted
     without decoding records; None when it cannot be known cheaply (FHIR, whose patients are
-    joined across resources, tables, a large single document)."""
+    joined across resources, tables, a large single document). With ``fhir_counts_zero``, FHIR
+    files count 0 and the answer is (count, whether there was FHIR), or None."""
     from ..inputs.read import expand_paths
 
-    total = 0
+    total, fhir = 0, False
     try:
         for path in expand_paths(paths):
             found = 1 if isinstance(path, Exception) else _count_file(path)
+            if found is _FHIR:
+                fhir = True
+                continue
             if found is None:
                 return None
             total += found
     except (OSError, ValueError):
         return None
-    return total
+    if fhir_counts_zero:
+        return total, fhir
+    return None if fhir else total
 
 
-def _count_file(path: Path) -> int | None:
+_FHIR = object()  # _count_file: a file of FHIR resources (its people are known after grouping)
+
+
+def _count_file(path: Path) -> int | object | None:
     suffix = path.suffix.lower()
     if suffix == ".ndjson":
         return _count_lines(path)
@@ -209,14 +250,14 @@ def _count_file(path: Path) -> int | None:
     except ValueError:  # not JSON, not UTF-8: one error
         return 1
     if isinstance(data, dict) and "resourceType" in data:
-        return None  # FHIR
+        return _FHIR
     from ..inputs.read import is_json_schema
 
     return 0 if is_json_schema(data) else 1
 
 
-def _count_lines(path: Path) -> int | None:
-    """Non-blank lines of a file of records; None for a FHIR bulk export."""
+def _count_lines(path: Path) -> int | object | None:
+    """Non-blank lines of a file of records; :data:`_FHIR` for a FHIR bulk export."""
     count, rest, first = 0, b"", True
     with path.open("rb") as handle:
         while block := handle.read(1 << 20):
@@ -226,12 +267,12 @@ def _count_lines(path: Path) -> int | None:
             if first and block.strip():
                 line = block.lstrip().split(b"\n", 1)[0].removeprefix(b"\xef\xbb\xbf")
                 if b'"resourceType"' in line:
-                    return None
+                    return _FHIR
                 first = False
             count += block.count(b"\n") - len(_BLANK_LINE.findall(block))
     if rest.strip():
         if first and b'"resourceType"' in rest:
-            return None
+            return _FHIR
         count += 1
     return count
 

@@ -46,6 +46,7 @@ from ..protocol.resources import protocol_hash
 from .common import (
     EXIT_INPUT_ERROR,
     EXIT_OK,
+    ProgressTotal,
     as_of_option,
     echo_error,
     echo_note,
@@ -118,8 +119,10 @@ def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: 
                                "interrupted run)")
     refuse_clashes(paths, {"'-o' / '--output'": output, "'--shacl-report'": shacl_report})
     assessment = assessment_for(as_of, window_days)
+    people = ProgressTotal()  # the progress bar's total learns the FHIR people from the run
     run = functools.partial(iter_screen, paths, assessment, jobs=workers, scheduler=scheduler,
-                            on_note=lambda note: echo_note(str(note)))
+                            on_note=lambda note: echo_note(str(note)), on_people=people.tell)
+    run.people = people  # each output's loop hands it to its progress bar
     out: Output | None = None
     try:
         with contextlib.ExitStack() as stack:
@@ -149,7 +152,7 @@ def _screen_whole(run, assessment: Assessment, fmt: str, out: Output, report: Ou
     every graph)."""
     keep = fmt in RDF_FORMATS or report is not None
     result = _empty_screening(assessment)
-    for item in progress(run(keep_graphs=keep), quiet):
+    for item in progress(run(keep_graphs=keep), quiet, fhir_people=run.people):
         (result.errors if isinstance(item, ScreeningError) else result.patients).append(item)
     out.write_text(RENDERERS[fmt](result))
     if report is not None:
@@ -174,7 +177,8 @@ def _screen_json_document(run, assessment: Assessment, out: Output, quiet: bool)
     patients, so the parent only moves bytes and memory stays flat)."""
     document = JsonDocumentWriter(out, _empty_screening(assessment))
     errors: list[ScreeningError] = []
-    for item in progress(run(keep_graphs=False, encode=patient_json), quiet):
+    for item in progress(run(keep_graphs=False, encode=patient_json), quiet,
+                         fhir_people=run.people):
         if isinstance(item, ScreeningError):
             errors.append(item)
             echo_error(item)
@@ -192,7 +196,8 @@ def _screen_rdf(run, assessment: Assessment, fmt: str, out: Output, quiet: bool)
     shared = rdf_run(assessment.as_of.isoformat(), protocol_version())
     errors: list[ScreeningError] = []
     for item in progress(run(keep_graphs=False,
-                             encode=functools.partial(ENCODERS[fmt], run=shared)), quiet):
+                             encode=functools.partial(ENCODERS[fmt], run=shared)), quiet,
+                         fhir_people=run.people):
         if isinstance(item, ScreeningError):
             errors.append(item)
             echo_error(item)
@@ -215,7 +220,8 @@ def _screen_ndjson(run, assessment: Assessment, out: Output, resumed: Path | Non
     errors: list[ScreeningError] = []
     flushed = time.monotonic()
     for item in progress(run(keep_graphs=False, skip=skip,
-                             encode=functools.partial(patient_line, run=fields)), quiet):
+                             encode=functools.partial(patient_line, run=fields)), quiet,
+                         fhir_people=run.people):
         resolved = resolve(item.source)
         if isinstance(item, ScreeningError):
             errors.append(item)

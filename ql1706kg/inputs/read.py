@@ -164,7 +164,8 @@ def _pool(pool: FhirInput | None, source: str) -> FhirInput:
 def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
                validate: bool = True, jobs: int = 1,
                on_note: Callable[[InputNote], None] | None = None,
-               fhir_workspace: Workspace | None = None
+               fhir_workspace: Workspace | None = None,
+               on_people: Callable[[int], None] | None = None
                ) -> Iterator[SourcedRecord | RawRecord | InputError | FhirPerson]:
     """Yield every record (or error) of every input path, in order; FHIR patients last.
 
@@ -174,7 +175,8 @@ def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
     logger's warnings). FHIR resources are indexed on disk as they are read, then each person
     is assembled on its own (memory stays bounded however large the export): here, or, given
     ``fhir_workspace`` (which then owns the index, and removes it when the caller is done),
-    by whoever screens them: a :class:`FhirPerson` is yielded for each person. ``jobs`` is
+    by whoever screens them: a :class:`FhirPerson` is yielded for each person. ``on_people``
+    is told how many people the FHIR input holds once it is grouped. ``jobs`` is
     accepted for compatibility (the FHIR models are checked where each person is assembled).
     """
     del jobs
@@ -200,6 +202,8 @@ def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
         except Exception as exc:  # a bug: every FHIR file is named, none passes silently
             yield from (InputError(source, _internal(exc)) for source in fhir.files())
             return
+        if on_people is not None and fhir.input is not None:
+            on_people(fhir.input.people_count)
         for item in itertools.chain([first] if first is not None else [], items):
             if isinstance(item, InputNote):
                 note(item)

@@ -40,6 +40,7 @@ class FhirInput:
         self.workspace, self.report = workspace, report
         self.index: FhirIndex | None = None
         self.lines: list[tuple] = []
+        self.people_count = 0  # known once people() has grouped the input
 
     def extend(self, items: Iterable[Entry | InputError], path: str | None = None) -> None:
         """Index the resources read from one file (``path``; None: each item's source)."""
@@ -61,6 +62,7 @@ class FhirInput:
             return
         grouping = Grouping(self.index, terminology())
         grouping.run()
+        self.people_count = grouping.people
         db = self.index.reopen()
         rows = RowReader(db)
         if grouping.people >= RELEASE_FROM:  # what a large first pass freed, before workers
