@@ -160,8 +160,16 @@ def test_a_changed_limit_is_reported_against_the_quote(exported, tmp_path):
      "ql:IC9.1-ANCX a ql:AtomicCriterion ; ql:criterionId \"IC9.1-ANCX\" .\n"
      "ql:IC9.1-ANC a owl:NamedIndividual, ql:AtomicCriterion ;",
      r"shapes: no shape names criterion IC9\.1-ANCX"),
+    (HAEMATOLOGY, "ql:criterion ql:IC9.1-ANC ; ql:onViolation ql:Unknown",
+     "ql:criterion ql:IC9.1-PLT ; ql:onViolation ql:Unknown",
+     r"shapes: no shape makes IC9\.1-ANC unknown when its data is missing"),
+    (HAEMATOLOGY, "sh:path ( ql:screeningANC ql:normalisedValue ) ; sh:minCount 1 ;",
+     "sh:path ( ql:screeningANC ) ; sh:minCount 1 ;",
+     r"07-labs-haematology\.ttl: shape qls:IC9\.1-ANC-Limit sets a limit on a path that no "
+     r"shape of IC9\.1-ANC requires .* a patient without that value would meet the limit"),
 ], ids=["turtle", "meta-shacl", "not-a-number", "min-above-max", "disagree",
-        "unknown-criterion", "loses-a-criterion", "criterion-without-shape"])
+        "unknown-criterion", "loses-a-criterion", "criterion-without-shape",
+        "missing-data-not-unknown", "limit-path-not-required"])
 def test_a_protocol_folder_that_cannot_be_used_is_refused(exported, tmp_path, file, old, new,
                                                           expected):
     folder = amended(exported, tmp_path, file, old, new)
@@ -227,3 +235,20 @@ def test_switching_protocols_in_one_process_forgets_the_tables(exported, tmp_pat
                      as_of=AS_OF)
     assert amended_result.patients[0].verdict == "ineligible"  # ANC 3.6 < 3.7
     assert bundled.patients[0].verdict == "eligible"
+
+
+def test_the_python_api_checks_a_folder_as_the_cli_does(exported, tmp_path):
+    from ql1706kg.protocol.check import ProtocolRefused, checked_protocol
+
+    folder = tmp_path / "unguarded"
+    shutil.copytree(exported, folder)
+    path = folder / HAEMATOLOGY
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("ql:criterion ql:IC9.1-ANC ; ql:onViolation ql:Unknown",
+                                 "ql:criterion ql:IC9.1-PLT ; ql:onViolation ql:Unknown"),
+                    encoding="utf-8")
+    with (pytest.raises(ProtocolRefused, match=r"no shape makes IC9\.1-ANC unknown"),
+          checked_protocol(folder)):
+        pass
+    with checked_protocol(exported) as notes:
+        assert notes == []

@@ -3,9 +3,11 @@
 A folder is refused (:class:`ProtocolRefused`, naming the file and, where there is one, the
 shape) when a file does not parse (with its line), when its shapes fail the W3C SHACL-SHACL
 meta-validation, when a criterion of the ontology has no shape, a shape names a criterion the
-ontology lacks or one of the bundled protocol's criteria is missing, and when it contradicts
-itself: a limit that is not a number, a minimum above a maximum, or two shapes of one
-criterion that set the same bound of the same value differently under the same condition.
+ontology lacks or one of the bundled protocol's criteria is missing, when missing data could
+meet a criterion (no shape of the criterion makes it unknown, or a limit's path is not required
+by one), and when it contradicts itself: a limit that is not a number, a minimum above a
+maximum, or two shapes of one criterion that set the same bound of the same value differently
+under the same condition.
 
 A quoted protocol text (``ql:protocolText``) whose numbers differ from its criterion's limits
 is not refused (an amendment may change a limit before the quote is updated): it is reported
@@ -21,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import pickle
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -33,6 +36,7 @@ from .resources import (
     PROTOCOL_PARTS,
     bundled_data_dir,
     cache_dir,
+    protocol,
     read_cache,
     use_protocol,
     write_cache,
@@ -58,6 +62,16 @@ def load_protocol(folder: Path | str) -> list[str]:
     return notes
 
 
+@contextmanager
+def checked_protocol(folder: Path | str | None) -> Iterator[list[str]]:
+    """The Python API's ``--protocol``: check ``folder`` as the CLI does (refused with
+    :class:`ProtocolRefused`), then use it for the duration of a ``with`` block, giving the
+    notes (None: the bundled protocol, no notes)."""
+    notes = check_protocol(Path(folder)) if folder is not None else []
+    with protocol(folder):
+        yield notes
+
+
 def check_protocol(folder: Path) -> list[str]:
     """The notes on a protocol folder that can be used; :class:`ProtocolRefused` otherwise."""
     files = _files(folder)
@@ -74,6 +88,7 @@ def check_protocol(folder: Path) -> list[str]:
     shapes_by_file = {f: g for f, g in graphs.items() if f.parent.name == "shapes"}
     shapes = _union(shapes_by_file.values())
     _criteria(ontology, shapes, shapes_by_file, folder)
+    _missing_data_guarded(_criterion_ids(ontology), shapes, shapes_by_file, folder)
     _contradictions(shapes, shapes_by_file)
     _meta_shacl(shapes, shapes_by_file)  # the costly check last (~3 s with pySHACL)
     notes = _quotes(ontology, shapes)
@@ -206,6 +221,38 @@ def _criteria(ontology: Graph, shapes: Graph, shapes_by_file: dict[Path, Graph],
         if criterion not in named:
             raise ProtocolRefused(f"{folder / 'shapes'}: no shape names criterion {cid} "
                                   "(ql:criterion); every criterion needs its shapes")
+
+
+def _missing_data_guarded(ids: dict[URIRef, str], shapes: Graph,
+                          shapes_by_file: dict[Path, Graph], folder: Path) -> None:
+    """A limit only says what a value may be: a patient without the value passes it. So every
+    criterion needs a shape that makes missing data unknown (``ql:onViolation ql:Unknown``),
+    and a limit on a path needs one with ``sh:minCount`` on that same path; without it, an
+    edit that drops the "is recorded" shape would make a patient with no result eligible."""
+    guarded: dict[URIRef, set[tuple]] = {}
+    for shape, criterion in shapes.subject_objects(QL.criterion):
+        if shapes.value(shape, QL.onViolation) != QL.Unknown:
+            continue
+        guarded.setdefault(criterion, set())
+        path = shapes.value(shape, SH.path)
+        if path is not None and shapes.value(shape, SH.minCount) is not None:
+            guarded[criterion].add(_path_key(shapes, path))
+    for criterion, cid in sorted(ids.items(), key=lambda item: item[1]):
+        if criterion not in guarded:
+            raise ProtocolRefused(
+                f"{folder / 'shapes'}: no shape makes {cid} unknown when its data is missing "
+                "(ql:onViolation ql:Unknown); without one, a patient with no data would meet it")
+    for shape, criterion in sorted(shapes.subject_objects(QL.criterion), key=str):
+        path = shapes.value(shape, SH.path)
+        if (shapes.value(shape, QL.onViolation) != QL.NotMet or path is None
+                or not any(shapes.value(shape, bound) is not None for bound in _BOUNDS)):
+            continue
+        if _path_key(shapes, path) not in guarded.get(criterion, set()):
+            raise ProtocolRefused(
+                f"{_file_of(shape, shapes_by_file)}: shape {_name(shape, shapes)} sets a limit "
+                f"on a path that no shape of {ids.get(criterion, _name(criterion, shapes))} "
+                "requires (ql:onViolation ql:Unknown with sh:minCount 1 on the same sh:path): "
+                "a patient without that value would meet the limit")
 
 
 def _number(value) -> Decimal | None:
