@@ -167,9 +167,12 @@ def test_a_changed_limit_is_reported_against_the_quote(exported, tmp_path):
      "sh:path ( ql:screeningANC ) ; sh:minCount 1 ;",
      r"07-labs-haematology\.ttl: shape qls:IC9\.1-ANC-Limit sets a limit on a path that no "
      r"shape of IC9\.1-ANC requires .* a patient without that value would meet the limit"),
+    (HAEMATOLOGY, 'sh:name "ANC ≥{sh:minInclusive} ×10⁹/L" ;',
+     'sh:name "ANC ≥{sh:maxInclusive} ×10⁹/L" ;',
+     r"07-labs-haematology\.ttl: qls:IC9\.1-ANC-Limit: '\{sh:maxInclusive\}' names no literal"),
 ], ids=["turtle", "meta-shacl", "not-a-number", "min-above-max", "disagree",
         "unknown-criterion", "loses-a-criterion", "criterion-without-shape",
-        "missing-data-not-unknown", "limit-path-not-required"])
+        "missing-data-not-unknown", "limit-path-not-required", "template-names-nothing"])
 def test_a_protocol_folder_that_cannot_be_used_is_refused(exported, tmp_path, file, old, new,
                                                           expected):
     folder = amended(exported, tmp_path, file, old, new)

@@ -41,6 +41,7 @@ from .resources import (
     use_protocol,
     write_cache,
 )
+from .texts import TemplateError, has_placeholder, render
 
 _BOUNDS = {SH.minInclusive: "sh:minInclusive", SH.minExclusive: "sh:minExclusive",
            SH.maxInclusive: "sh:maxInclusive", SH.maxExclusive: "sh:maxExclusive"}
@@ -90,6 +91,7 @@ def check_protocol(folder: Path) -> list[str]:
     _criteria(ontology, shapes, shapes_by_file, folder)
     _missing_data_guarded(_criterion_ids(ontology), shapes, shapes_by_file, folder)
     _contradictions(shapes, shapes_by_file)
+    _templates(graphs)
     _meta_shacl(shapes, shapes_by_file)  # the costly check last (~3 s with pySHACL)
     notes = _quotes(ontology, shapes)
     write_cache(path, pickle.dumps({"key": key, "notes": notes}))
@@ -253,6 +255,20 @@ def _missing_data_guarded(ids: dict[URIRef, str], shapes: Graph,
                 f"on a path that no shape of {ids.get(criterion, _name(criterion, shapes))} "
                 "requires (ql:onViolation ql:Unknown with sh:minCount 1 on the same sh:path): "
                 "a patient without that value would meet the limit")
+
+
+def _templates(graphs: dict[Path, Graph]) -> None:
+    """Every text that states a limit renders (its placeholders name one literal each): a
+    placeholder that names nothing is the folder's fault, named with its file, not a failure
+    of the installation when the text is first shown."""
+    union = _union(graphs.values())
+    for file, graph in sorted(graphs.items()):
+        for subject, _predicate, value in graph:
+            if isinstance(value, Literal) and has_placeholder(str(value)):
+                try:
+                    render(str(value), subject, union)
+                except TemplateError as exc:
+                    raise ProtocolRefused(f"{file}: {exc}") from None
 
 
 def _number(value) -> Decimal | None:
