@@ -170,9 +170,19 @@ def test_a_changed_limit_is_reported_against_the_quote(exported, tmp_path):
     (HAEMATOLOGY, 'sh:name "ANC ≥{sh:minInclusive} ×10⁹/L" ;',
      'sh:name "ANC ≥{sh:maxInclusive} ×10⁹/L" ;',
      r"07-labs-haematology\.ttl: qls:IC9\.1-ANC-Limit: '\{sh:maxInclusive\}' names no literal"),
+    ("ontology/ql1706kg.ttl", "ql:parameterValue 28 ;", "ql:parameterValue -5 ;",
+     r"ql1706kg\.ttl: rule parameter ql:ScreeningWindowDays: its value -5 is outside the range "
+     r"the ontology allows \(0 to 3650\)"),
+    ("ontology/ql1706kg.ttl", "ql:parameterValue 72 ;", 'ql:parameterValue "72 x" ;',
+     r"rule parameter ql:CockcroftGaultCreatinineFactor: its value \"72 x\" is not a number"),
+    ("ontology/ql1706kg.ttl", "ql:policy ql:MostRecentInWindow ;",
+     "ql:policy ql:OldestInWindow ;",
+     r"rule parameter ql:ScreeningResultSelection: its policy ql:OldestInWindow is not a "
+     r"ql:RulePolicy"),
 ], ids=["turtle", "meta-shacl", "not-a-number", "min-above-max", "disagree",
         "unknown-criterion", "loses-a-criterion", "criterion-without-shape",
-        "missing-data-not-unknown", "limit-path-not-required", "template-names-nothing"])
+        "missing-data-not-unknown", "limit-path-not-required", "template-names-nothing",
+        "parameter-out-of-range", "parameter-not-a-number", "undeclared-policy"])
 def test_a_protocol_folder_that_cannot_be_used_is_refused(exported, tmp_path, file, old, new,
                                                           expected):
     folder = amended(exported, tmp_path, file, old, new)

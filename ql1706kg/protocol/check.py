@@ -90,6 +90,7 @@ def check_protocol(folder: Path) -> list[str]:
     shapes = _union(shapes_by_file.values())
     _criteria(ontology, shapes, shapes_by_file, folder)
     _missing_data_guarded(_criterion_ids(ontology), shapes, shapes_by_file, folder)
+    _rule_parameters(ontology, {f: g for f, g in graphs.items() if f.parent.name == "ontology"})
     _contradictions(shapes, shapes_by_file)
     _templates(graphs)
     _meta_shacl(shapes, shapes_by_file)  # the costly check last (~3 s with pySHACL)
@@ -255,6 +256,33 @@ def _missing_data_guarded(ids: dict[URIRef, str], shapes: Graph,
                 f"on a path that no shape of {ids.get(criterion, _name(criterion, shapes))} "
                 "requires (ql:onViolation ql:Unknown with sh:minCount 1 on the same sh:path): "
                 "a patient without that value would meet the limit")
+
+
+def _rule_parameters(ontology: Graph, ontology_by_file: dict[Path, Graph]) -> None:
+    """Each rule parameter has one value: a finite number within its ``ql:allowedMinimum`` and
+    ``ql:allowedMaximum`` (the ontology's own range), or one policy the ontology declares (a
+    ``ql:RulePolicy``); anything else is refused here, not met as a crash mid-screening."""
+    for parameter in sorted(set(ontology.subjects(RDF.type, QL.RuleParameter)), key=str):
+        where = f"{_file_of(parameter, ontology_by_file)}: rule parameter " \
+                f"{_name(parameter, ontology)}"
+        values = list(ontology.objects(parameter, QL.parameterValue))
+        policies = list(ontology.objects(parameter, QL.policy))
+        if len(values) + len(policies) != 1:
+            raise ProtocolRefused(f"{where} needs exactly one ql:parameterValue or ql:policy "
+                                  f"(has {len(values) + len(policies)})")
+        if policies:
+            if (policies[0], RDF.type, QL.RulePolicy) not in ontology:
+                raise ProtocolRefused(f"{where}: its policy {_name(policies[0], ontology)} is "
+                                      "not a ql:RulePolicy of the ontology")
+            continue
+        number = _number(values[0])
+        if number is None or not number.is_finite():
+            raise ProtocolRefused(f"{where}: its value {values[0].n3()} is not a number")
+        low = _number(ontology.value(parameter, QL.allowedMinimum))
+        high = _number(ontology.value(parameter, QL.allowedMaximum))
+        if (low is not None and number < low) or (high is not None and number > high):
+            raise ProtocolRefused(f"{where}: its value {number} is outside the range the "
+                                  f"ontology allows ({low} to {high})")
 
 
 def _templates(graphs: dict[Path, Graph]) -> None:
