@@ -16,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from rdflib import Literal, URIRef
+from rdflib import URIRef
 
 from ..protocol.namespaces import QL, SH
+from ..protocol.texts import literal_number as _number
 from .graph import PatientGraph
 from .shacl_compiled import rdf_list
 from .validate import Shapes
@@ -91,14 +92,6 @@ def protocol_limits(shapes: Shapes) -> ProtocolLimits:
     if known is None or known[0] is not shapes:
         known = _CACHE[id(shapes)] = (shapes, _read(shapes))
     return known[1]
-
-
-def _number(value: object) -> Decimal | None:
-    if isinstance(value, Literal):
-        python = value.toPython()
-        if isinstance(python, int | float | Decimal) and not isinstance(python, bool):
-            return Decimal(str(python))
-    return None
 
 
 def _path(graph: PatientGraph, node) -> tuple[URIRef, ...] | None:

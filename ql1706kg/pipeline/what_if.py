@@ -36,6 +36,7 @@ from rdflib import Literal, URIRef
 
 from ..protocol.namespaces import PROV, QL, RDF, SH
 from ..protocol.terminology import Terminology
+from ..protocol.texts import literal_number as _number
 from .assessment import Assessment
 from .describe import fmt_number, show_unit
 from .graph import PatientGraph
@@ -45,14 +46,6 @@ from .validate import ShapeInfo, Shapes
 
 _UNIT_WORDS = {"a": " years", "d": " days"}
 _INCLUSIVE = (SH.minInclusive, SH.maxInclusive)
-
-
-def _number(value: object) -> Decimal | None:
-    if isinstance(value, Literal):
-        python = value.toPython()
-        if isinstance(python, int | float | Decimal) and not isinstance(python, bool):
-            return Decimal(str(python))
-    return None
 
 
 def _date(value: object) -> date | None:

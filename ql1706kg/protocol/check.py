@@ -44,6 +44,7 @@ from .resources import (
     write_cache,
 )
 from .texts import TemplateError, has_placeholder, render
+from .texts import literal_number as _number
 
 _BOUNDS = {SH.minInclusive: "sh:minInclusive", SH.minExclusive: "sh:minExclusive",
            SH.maxInclusive: "sh:maxInclusive", SH.maxExclusive: "sh:maxExclusive"}
@@ -343,14 +344,6 @@ def _templates(graphs: dict[Path, Graph]) -> None:
                     render(str(value), subject, union)
                 except TemplateError as exc:
                     raise ProtocolRefused(f"{file}: {exc}") from None
-
-
-def _number(value) -> Decimal | None:
-    if not isinstance(value, Literal) or isinstance(value.value, bool):
-        return None
-    if isinstance(value.value, int | Decimal | float):
-        return Decimal(str(value.value))
-    return None
 
 
 def _path_key(graph: Graph, path) -> tuple:

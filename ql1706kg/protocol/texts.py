@@ -138,8 +138,18 @@ def values_of(graph: Graph, subject, predicate: URIRef) -> set[Literal]:
 
 
 def _is_number(value: Literal) -> bool:
-    python = value.toPython()
-    return isinstance(python, int | float | Decimal) and not isinstance(python, bool)
+    return literal_number(value) is not None
+
+
+def literal_number(value: object) -> Decimal | None:
+    """The number a protocol literal states (an integer, decimal or double, not a boolean),
+    exactly as a Decimal; None for anything else. The one reading of a limit's literal that
+    the texts, the protocol check and the what-if lines share."""
+    if isinstance(value, Literal):
+        python = value.toPython()
+        if isinstance(python, int | float | Decimal) and not isinstance(python, bool):
+            return Decimal(str(python))
+    return None
 
 
 def _grades(graph: Graph) -> list[tuple[Decimal, str]]:
