@@ -207,7 +207,10 @@ def test_medical_trial_lists_the_28_criteria_in_protocol_order():
     trial = publish.medical_trial_jsonld()
     assert trial["@context"] == "https://schema.org"
     assert trial["@type"] == "MedicalTrial"
-    lines = trial["population"].split("\n")
+    (criteria,) = trial["subjectOf"]
+    lines = criteria["text"].split("\n")
+    assert [f"{part['identifier']}: {part['text']}" for part in criteria["hasPart"]] == lines
+    assert [part["position"] for part in criteria["hasPart"]] == list(range(1, 29))
     expected = [f"{cid}: {c['text']}" for cid, c in terminology().criteria.items()]
     assert len(lines) == 28
     assert lines == expected
@@ -217,7 +220,8 @@ def test_medical_trial_lists_the_28_criteria_in_protocol_order():
 def test_medical_trial_comes_from_the_ontology():
     trial = publish.medical_trial_jsonld()
     assert trial["name"].startswith("Efficacy and Safety of QL1706")
-    assert trial["phase"] == "Phase II"
+    assert trial["code"] == [{"@type": "MedicalCode", "name": "Phase II", "codeValue": "phase-2",
+                              "codingSystem": publish.PHASE_SYSTEM}]
     assert {d["name"] for d in trial["trialDesign"]} == {"single-centre", "open-label",
                                                          "single-arm"}
     assert {"https://schema.org/OpenTrial", "https://schema.org/SingleCenterTrial"} <= {
