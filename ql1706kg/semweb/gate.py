@@ -14,8 +14,10 @@ port users reach is this small threaded HTTP server (standard library), which:
   ``union-default-graph``), which Oxigraph resolves in its own store, never over the network;
 - passes on, read-only, what else Oxigraph's read-only server offers: the Graph Store read
   (``GET``/``HEAD /store``, ``?graph=IRI``, ``?default``), the service description
-  (``GET /query`` without a query, unless Turtle is asked for: then the gate's own,
-  :mod:`.describe`, as is the VoID description at ``/.well-known/void``) and the query
+  (``GET /query`` without a query answers the gate's own, :mod:`.describe`, in the RDF syntax
+  the Accept header negotiates, :mod:`.negotiation`, as does the VoID description at
+  ``/.well-known/void``; a browser asking for HTML is sent to the query page, never to the
+  engine's own description, which advertises federated query) and the query
   page (``/``, its script, style and logo);
 - refuses every write (``/update``, ``PUT``/``POST``/``DELETE /store``) with 403;
 - stops waiting for an answer at the timeout: 504 and one line if nothing has been sent yet
@@ -42,9 +44,9 @@ from .describe import (
     engine_asker,
     service_description,
     void_description,
-    wants_description,
 )
 from .engine import Engine, EngineUnavailable
+from .negotiation import OFFERED, serialise, wants_page
 from .safety import QueryError, QueryRefused, parse_query
 
 MAX_BODY_BYTES = 1 << 20
@@ -192,10 +194,10 @@ class GateHandler(BaseHTTPRequestHandler):
         queries = [value for key, value in params if key == "query"]
         if not queries:
             if method == "GET" and not params:  # the service description
-                if wants_description(self.headers.get("Accept")):
-                    self._describe(method, service_description)
+                if wants_page(self.headers.get("Accept")):  # a browser: the query page
+                    raise Refusal(303, "the query page is at /", {"Location": "/"})
                 else:
-                    self._forward("GET", "/query", None, {})
+                    self._describe(method, service_description)
                 return
             raise Refusal(400, "no query: give the 'query' parameter")
         if len(queries) > 1:
@@ -220,7 +222,10 @@ class GateHandler(BaseHTTPRequestHandler):
             raise Refusal(503, "the description cannot be made now; try again") from None
         where = endpoint_url(self.headers.get("Host"), f"{server.server_name}:"
                                                         f"{server.server_port}")
-        _send(self, make(where, found).encode("utf-8"), "text/turtle; charset=utf-8", method)
+        answer = serialise(make(where, found), self.headers.get("Accept"))
+        if answer is None:
+            raise Refusal(406, f"the description is offered as {OFFERED}")
+        _send(self, answer[0], answer[1], method)
 
     def _body(self) -> bytes:
         if self.headers.get("Transfer-Encoding"):
