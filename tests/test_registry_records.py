@@ -230,3 +230,12 @@ def test_the_w3id_rules_negotiate_content_by_accept_header():
     assert resolve(rules, "ontology.jsonld", "*/*") == f"{files}ontology.jsonld"
     assert resolve(rules, "catalog", "text/turtle") == f"{files}catalog.ttl"
     assert resolve(rules, "anything/else", "") == f"{files}docs/"
+    # the version IRI (owl:versionIRI) and its shapes resolve to that version's files
+    version = str(publication_graph("ontology").value(URIRef("https://w3id.org/ql1706kg"),
+                                                      OWL.versionIRI)).rsplit("/", 1)[1]
+    for accept, suffix in expected.items():
+        assert resolve(rules, version, accept) == f"{files}{version}/ontology.{suffix}", accept
+        assert resolve(rules, f"{version}/shapes", accept) == \
+            f"{files}{version}/shapes.{suffix}", accept
+    assert resolve(rules, version, browser) == f"{files}docs/"
+    assert resolve(rules, f"{version}/ontology.nt", "*/*") == f"{files}{version}/ontology.nt"

@@ -305,7 +305,14 @@ def w3id_htaccess(files_url: str = DEFAULT_FILES, docs_url: str | None = None) -
     lines = ["# https://w3id.org/ql1706kg: persistent IRIs of the QL1706 protocol ontology",
              "# (written by 'ql1706kg publish --as w3id'; content negotiation, 303 See Other)",
              "Options +FollowSymLinks", "Options -MultiViews", "RewriteEngine on", ""]
-    for pattern, part in (("^$", "ontology"), ("^shapes$", "shapes")):
+    version = str(_header()[0].value(URIRef(NAMESPACE), OWL.versionInfo))
+    escaped = version.replace(".", "\\.")
+    # The version IRI (owl:versionIRI .../VERSION) and its shapes resolve to that version's
+    # files, under files_url's VERSION/ folder (the same names `ql1706kg export` writes).
+    targets = (("^$", "ontology", ""), ("^shapes$", "shapes", ""),
+               (f"^{escaped}$", "ontology", f"{version}/"),
+               (f"^{escaped}/shapes$", "shapes", f"{version}/"))
+    for pattern, part, folder in targets:
         lines += [f"# {part}: HTML for browsers, unless RDF/XML is preferred",
                   "RewriteCond %{HTTP_ACCEPT} !application/rdf\\+xml.*(text/html|"
                   "application/xhtml\\+xml)",
@@ -315,9 +322,12 @@ def w3id_htaccess(files_url: str = DEFAULT_FILES, docs_url: str | None = None) -
         for syntax in SYNTAXES:
             accept = syntax.media_type.replace("+", "\\+")
             lines += [f"RewriteCond %{{HTTP_ACCEPT}} {accept}",
-                      f"RewriteRule {pattern} {files}{part}.{syntax.suffix} [R=303,L]", ""]
+                      f"RewriteRule {pattern} {files}{folder}{part}.{syntax.suffix} [R=303,L]",
+                      ""]
     lines += ["# the files by name, and the DCAT record",
               f"RewriteRule ^(ontology|shapes)\\.(ttl|jsonld|rdf|nt)$ {files}$1.$2 [R=303,L]",
+              "RewriteRule ^([0-9]+\\.[0-9]+\\.[0-9]+)/(ontology|shapes)\\.(ttl|jsonld|rdf|nt)$ "
+              f"{files}$1/$2.$3 [R=303,L]",
               f"RewriteRule ^catalog$ {files}catalog.ttl [R=303,L]", "",
               "# anything else (and no Accept header): the documentation",
               f"RewriteRule ^(.*)$ {docs} [R=303,L]", ""]
