@@ -27,7 +27,8 @@ def test_screen_text_names_verdict_and_every_criterion():
     assert result.exit_code == 0, result.stderr
     assert "Verdict: ELIGIBLE" in result.stdout
     assert result.stdout.count("\n  met ") + result.stdout.count("\n  n/a ") == 28
-    assert result.stderr == ""
+    assert result.stderr == ("summary: 1 patient(s) screened: 1 eligible, 0 ineligible, "
+                             "0 incomplete\n")
 
 
 def test_screen_json_has_the_documented_shape():

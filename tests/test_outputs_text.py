@@ -65,7 +65,8 @@ def test_a_file_name_with_a_line_break_is_one_error_line(tmp_path):
     bad.write_text("{")
     result = CliRunner().invoke(main, ["screen", str(bad), "--as-of", AS_OF])
     assert result.exit_code == 1
-    assert result.stderr.count("\n") == 1 and "bad\\nVerdict: ELIGIBLE.json" in result.stderr
+    error, summary = result.stderr.splitlines()  # one error line, then the run's summary
+    assert "bad\\nVerdict: ELIGIBLE.json" in error and summary.startswith("summary: ")
     assert not RAW_CONTROL.search(result.stdout)
 
 

@@ -69,7 +69,9 @@ def test_no_progress_bar_when_piped():
     proc = subprocess.run([sys.executable, "-m", "ql1706kg.cli", "screen", str(EXAMPLES),
                            "--as-of", "2026-11-20", "--format", "json"],
                           capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.returncode == 0
+    assert proc.stderr == ("summary: 19 patient(s) screened: 9 eligible, 7 ineligible, "
+                           "3 incomplete\n")  # and no bar
 
 
 def test_ndjson_records_are_read_line_by_line(tmp_path):

@@ -102,10 +102,40 @@ def _terminate_as_interrupt(_signum, _frame) -> None:
     raise KeyboardInterrupt
 
 
-@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="ql1706kg")
+EPILOG = """\b
+Start here:
+  ql1706kg screen examples/patients --as-of 2026-11-20
+  ql1706kg report examples/patients --as-of 2026-11-20 -o report
+  ql1706kg query eligible-patients examples/patients --as-of 2026-11-20
+  ql1706kg COMMAND --help        (each command's options and examples)
+
+\b
+Environment:
+  QL1706KG_CACHE          folder of the on-disk caches (default $XDG_CACHE_HOME/ql1706kg,
+                          else ~/.cache/ql1706kg)
+  QL1706KG_SHACL_ENGINE   'compiled' (default) or 'pyshacl' (the reference engine)
+  QL1706KG_PUSH_TOKEN     push: a bearer token (or QL1706KG_PUSH_USER and
+                          QL1706KG_PUSH_PASSWORD), when no --credentials-file is given
+  TMPDIR                  where temporary stores and the FHIR index are made
+
+\b
+Shell completion (bash; zsh and fish alike):
+  eval "$(_QL1706KG_COMPLETE=bash_source ql1706kg)"
+
+\b
+Exit codes: 0 every input screened; 1 some input could not be read (the rest were);
+2 usage error; 3 output or environment failure; 70 internal error; 130 interrupted.
+"""
+
+
+@click.group(cls=_Commands, epilog=EPILOG,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="ql1706kg",
+                      message="%(prog)s %(version)s")
 def main() -> None:
-    """Screen patients against the QL1706 sarcoma protocol, criterion by criterion."""
+    """Screen patients against the QL1706 sarcoma protocol, criterion by criterion: each of
+    the 28 atomic criteria met, not met, unknown (with what to collect) or not applicable,
+    explained in words."""
     _notes_to_stderr()
 
 

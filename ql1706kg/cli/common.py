@@ -124,9 +124,7 @@ def progress(items, quiet: bool, total: int | None = None, desc: str = "screenin
     """
     if quiet or not sys.stderr.isatty():
         return items
-    from tqdm import tqdm
-
-    bar = tqdm(items, total=total, unit=" patients", file=sys.stderr, desc=desc)
+    bar = progress_bar(items, total=total, unit=" patients", file=sys.stderr, desc=desc)
     params = getattr(click.get_current_context(silent=True), "params", None) or {}
     if total is None and params.get("paths") and not params.get("resume"):
         def count() -> None:
@@ -139,6 +137,31 @@ def progress(items, quiet: bool, total: int | None = None, desc: str = "screenin
 
         threading.Thread(target=count, name="count-inputs", daemon=True).start()
     return bar
+
+
+# The time left is shown once it means something: the first patients come after the workers'
+# start-up and a whole batch, so a rate from them promised 49:59 for a two-minute run.
+SETTLE_SECONDS = 3.0
+SETTLE_SHARE = 0.05
+UNSETTLED = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<?, ?{unit}/s{postfix}]"
+
+
+def progress_bar(items=None, **options):
+    """A tqdm bar that shows no time left (nor rate) until it has one: at least
+    :data:`SETTLE_SECONDS` run and :data:`SETTLE_SHARE` of the total done."""
+    from tqdm import tqdm
+
+    class Bar(tqdm):
+        @property
+        def format_dict(self):
+            shown = super().format_dict
+            total, done = shown.get("total"), shown.get("n", 0)
+            if total and (shown.get("elapsed", 0) < SETTLE_SECONDS
+                          or done < SETTLE_SHARE * total):
+                shown["bar_format"] = UNSETTLED
+            return shown
+
+    return Bar(items, **options)
 
 
 class ProgressTotal:

@@ -12,10 +12,7 @@ import click
 
 from ..outputs.visible import visible
 from .common import (
-    EXIT_INPUT_ERROR,
-    EXIT_OK,
     as_of_option,
-    echo_error,
     echo_note,
     output_option,
     paths_argument,
@@ -23,6 +20,7 @@ from .common import (
     window_option,
     write_output,
 )
+from .summary import RunSummary, no_records
 
 
 def checked_protocol(folder: Path | None, option: str) -> Path | None:
@@ -57,7 +55,12 @@ def screen_both(paths, as_of: date, window_days: int, jobs: int, after: Path | N
                    after_name=str(after) if after else "bundled protocol")
 
 
-@click.command("compare")
+@click.command("compare", epilog="""\b
+Examples:
+  ql1706kg protocol export amended     (then edit amended/shapes/*.ttl)
+  ql1706kg compare examples/patients --protocol amended --as-of 2026-11-20
+  ql1706kg compare examples/patients --protocol amended --against earlier --format json
+""")
 @paths_argument
 @click.option("--protocol", "protocol_dir", required=True, metavar="DIR",
               type=click.Path(path_type=Path),
@@ -67,7 +70,7 @@ def screen_both(paths, as_of: date, window_days: int, jobs: int, after: Path | N
 @as_of_option
 @window_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+              show_default=True, help="The changes for a person to read, or as JSON.")
 @output_option
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True,
               help="Worker processes; 0 means one per CPU core.")
@@ -83,9 +86,17 @@ def compare_command(paths: tuple[Path, ...], protocol_dir: Path, against: Path |
     refuse_clashes(paths, {"'-o' / '--output'": output})
     comparison = screen_both(paths, as_of, window_days, jobs or os.cpu_count() or 1, after,
                              before)
+    after_run = comparison.after
+    if not after_run.patients and not after_run.errors:
+        raise no_records(paths)
     render = comparison_json if fmt == "json" else comparison_text
     write_output(render(comparison), output)
-    errors = comparison.after.errors
-    for error in errors:
-        echo_error(error)
-    sys.exit(EXIT_INPUT_ERROR if errors else EXIT_OK)
+    summary = RunSummary.of_command(after_run.as_of, after_run.window_days)
+    for item in (*after_run.patients, *after_run.errors):
+        summary.add(item)
+    summary.counted = (f"{len(comparison.changes)} of {len(after_run.patients)} patient(s) "
+                       "change")
+    summary.verdicts.clear()  # the counts before and after are in the output
+    summary.wrote(output, fmt)
+    summary.finish()
+    sys.exit(summary.exit_code)

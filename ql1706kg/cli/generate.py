@@ -23,7 +23,13 @@ MAX_PATIENTS = 100_000_000
 SUFFIX = {"json": ".json", "ndjson": ".ndjson", "fhir": ".ndjson"}
 
 
-@click.command("generate")
+@click.command("generate", epilog="""\b
+Examples:
+  ql1706kg generate 10000 -o cohort.json
+  ql1706kg generate 100000 --format ndjson -o cohort.ndjson --seed 7
+  ql1706kg generate 1000 --format fhir -o bulk.ndjson
+  ql1706kg screen cohort.json --as-of 2026-11-20 --format ndjson -o verdicts.ndjson
+""")
 @click.argument("n", type=click.IntRange(0, MAX_PATIENTS), metavar="N")
 @click.option("-o", "--output", required=True,
               type=click.Path(path_type=Path, dir_okay=False),

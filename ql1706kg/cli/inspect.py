@@ -15,8 +15,6 @@ import click
 
 from ..outputs.visible import visible
 from .common import (
-    EXIT_INPUT_ERROR,
-    EXIT_OK,
     as_of_option,
     echo_note,
     output_option,
@@ -25,12 +23,19 @@ from .common import (
     refuse_clashes,
     window_option,
 )
+from .summary import RunSummary, no_records
 
 
-@click.command("criteria")
+@click.command("criteria", epilog="""\b
+Examples:
+  ql1706kg criteria
+  ql1706kg criteria --format json
+  ql1706kg criteria --protocol amended
+""")
 @protocol_option()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+              show_default=True, help="One line per criterion (id and protocol text), or JSON "
+                                      "with the name, the rule as read and the IRI.")
 def criteria_command(fmt: str) -> None:
     """List the 28 atomic criteria with their ids and text, in protocol order."""
     from ..protocol.terminology import terminology
@@ -39,7 +44,8 @@ def criteria_command(fmt: str) -> None:
     if fmt == "json":
         import json
 
-        click.echo(json.dumps([{"id": c["id"], "text": c["text"], "rule": c["rule"],
+        click.echo(json.dumps([{"id": c["id"], "name": c.get("name", c["id"]),
+                                "text": c["text"], "rule": c["rule"],
                                 "iri": str(c["iri"])} for c in table], indent=2,
                               ensure_ascii=False))
         return
@@ -47,7 +53,10 @@ def criteria_command(fmt: str) -> None:
         click.echo(visible(f"{crit['id']:<11} {crit['text']}"))
 
 
-@click.command("schema")
+@click.command("schema", epilog="""\b
+Examples:
+  ql1706kg schema > patient-record.schema.json
+""")
 def schema_command() -> None:
     """Print the JSON Schema of the patient record (the format of examples/patients)."""
 
@@ -56,7 +65,12 @@ def schema_command() -> None:
     click.echo(json.dumps(record_json_schema(), indent=2, ensure_ascii=False))
 
 
-@click.command("lift")
+@click.command("lift", epilog="""\b
+Examples:
+  ql1706kg lift examples/patients/eligible-leiomyosarcoma.json --as-of 2026-11-20
+  ql1706kg lift examples/fhir --as-of 2026-11-20 -o patients.ttl --report used.tsv
+  ql1706kg lift examples/fhir-bulk --no-derive --report -
+""")
 @protocol_option()
 @paths_argument
 @as_of_option
@@ -74,16 +88,20 @@ def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output:
     from rdflib import Graph
 
     from ..api import assessment_for
+    from ..errors import InputError
     from ..inputs.read import read_paths
     from ..outputs.files import open_output
     from ..pipeline.derive import derive
     from ..pipeline.lift import lift, patient_iri
+    from ..pipeline.results import ScreeningError
     from ..protocol.namespaces import bind_prefixes
 
     report_file = None if report_path is None or str(report_path) == "-" else report_path
     refuse_clashes(paths, {"'-o' / '--output'": output, "'--report'": report_file})
-    graph, failed = bind_prefixes(Graph()), False
+    graph = bind_prefixes(Graph())
     assessment = assessment_for(as_of, window_days)
+    summary = RunSummary.of_command()
+    lifted = 0
     report: list = []
     with contextlib.ExitStack() as stack:
         # Opened (so locked) before anything is read.
@@ -91,14 +109,21 @@ def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output:
         table = stack.enter_context(open_output(report_file)) if report_file else None
         for item in read_paths(paths, fhir_report=report,
                                on_note=lambda note: echo_note(str(note))):
+            if isinstance(item, InputError):
+                summary.error(ScreeningError(item.source, item.detail, item.record,
+                                             item.field))
+                continue
             if isinstance(item, Exception):
                 click.echo(f"error: {visible(item)}", err=True)
-                failed = True
+                summary.errors.append(item)
                 continue
             patient = lift(item.record, item.source)
             if not no_derive:
                 derive(patient, patient_iri(item.record.id), assessment)
             graph += patient
+            lifted += 1
+        if not lifted and not summary.errors:
+            raise no_records(paths)
         out.write_text(graph.serialize(format="turtle"))
         changed = {}
         for line in report:
@@ -116,4 +141,9 @@ def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output:
                 click.echo(text, err=True, nl=False)
             else:
                 table.write_text(text)
-    sys.exit(EXIT_INPUT_ERROR if failed else EXIT_OK)
+    summary.counted = f"{lifted} patient graph(s) lifted" + ("" if no_derive else
+                                                            " with their derived values")
+    summary.wrote(output, "Turtle")
+    summary.wrote(report_file, "FHIR resources used and ignored, TSV")
+    summary.finish()
+    sys.exit(summary.exit_code)

@@ -12,12 +12,20 @@ from ..outputs.visible import visible
 from .common import protocol_option
 
 
-@click.group("protocol")
+@click.group("protocol", epilog="""\b
+Examples:
+  ql1706kg protocol export amended
+  ql1706kg screen examples/patients --protocol amended --as-of 2026-11-20
+""")
 def protocol_group() -> None:
     """The protocol as data: export it as files to edit, then use it with --protocol DIR."""
 
 
-@protocol_group.command("export")
+@protocol_group.command("export", epilog="""\b
+Examples:
+  ql1706kg protocol export amended
+  ql1706kg protocol export amended --force     (the protocol files replaced)
+""")
 @protocol_option()
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Write into a folder that is not empty (the "

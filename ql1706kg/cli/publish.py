@@ -17,11 +17,8 @@ from ..outputs.folder import OutputFolder
 from ..outputs.targets import InputFiles
 from ..outputs.visible import visible
 from .common import (
-    EXIT_INPUT_ERROR,
-    EXIT_OK,
     EnvironmentProblem,
     as_of_option,
-    echo_error,
     output_option,
     paths_argument,
     protocol_option,
@@ -30,9 +27,17 @@ from .common import (
     write_output,
 )
 from .pseudonymise import pseudonymise_option, read_key_option
+from .summary import RunSummary, no_records, say_wrote
 
 
-@click.command("export")
+@click.command("export", epilog="""\b
+Examples:
+  ql1706kg export --what all --format ttl -o ql1706kg.ttl
+  ql1706kg export --what shapes --format jsonld -o shapes.jsonld
+  ql1706kg export --what verdicts examples/patients --as-of 2026-11-20 -o verdicts.nq
+  ql1706kg export --what verdicts examples/patients --as-of 2026-11-20 \\
+      --pseudonymise site.key -o shared.nq
+""")
 @protocol_option()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--what", type=click.Choice(["ontology", "shapes", "all", "verdicts"]),
@@ -40,11 +45,13 @@ from .pseudonymise import pseudonymise_option, read_key_option
               help="verdicts: screen PATHS (or read verdict graphs) and write the dataset "
                    "push sends (ontology, shapes, one graph per assessment) as N-Quads.")
 @click.option("--format", "fmt", type=click.Choice(["ttl", "jsonld", "xml", "nt", "nq"]),
-              help="Default ttl; nq (each part in its named graph) for verdicts.")
+              help="Turtle, JSON-LD (context inline), RDF/XML, N-Triples or N-Quads (each "
+                   "part in its named graph). Default ttl; nq for verdicts.")
 @as_of_option
 @window_option
 @pseudonymise_option
-@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0)
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Worker processes screening patient inputs; 0 means one per CPU core.")
 @output_option
 def export_command(paths: tuple[Path, ...], what: str, fmt: str | None, as_of: date,
                    window_days: int, key_file: Path | None, jobs: int,
@@ -62,10 +69,11 @@ def export_command(paths: tuple[Path, ...], what: str, fmt: str | None, as_of: d
                 what, PROTOCOL_GRAPHS)
             write_output(b"".join(body for name, body in protocol_graphs("nquads")
                                   if name in wanted).decode("utf-8"), output)
-            return
-        from ..semweb.publish import export
+        else:
+            from ..semweb.publish import export
 
-        write_output(export(what, fmt or "ttl"), output)
+            write_output(export(what, fmt or "ttl"), output)
+        say_wrote(output, f"{what}, {fmt or 'ttl'}")
         return
     if fmt not in (None, "nq"):
         raise click.UsageError("verdicts are exported as N-Quads (--format nq): one named "
@@ -78,26 +86,34 @@ def export_command(paths: tuple[Path, ...], what: str, fmt: str | None, as_of: d
 def _export_verdicts(paths: tuple[Path, ...], as_of: date, window_days: int,
                      key: bytes | None, jobs: int, output: Path | None) -> None:
     from ..outputs.files import open_output
-    from ..semweb.push import cohort_graphs, protocol_graphs
+    from ..semweb.push import PROTOCOL_GRAPHS, cohort_graphs, protocol_graphs
 
     refuse_clashes(paths, {"'-o' / '--output'": output})
-    errors: list = []
-
-    def failed(error) -> None:
-        errors.append(error)
-        echo_error(error)
-
+    summary = RunSummary.of_command()
+    graphs = 0
     with open_output(output) as out:
-        for _name, body in itertools.chain(protocol_graphs("nquads"), cohort_graphs(
-                paths, as_of, window_days, jobs, on_error=failed, key=key, fmt="nquads")):
+        for name, body in itertools.chain(protocol_graphs("nquads"), cohort_graphs(
+                paths, as_of, window_days, jobs, on_error=summary.error, key=key,
+                fmt="nquads")):
             out.write(body)
-    sys.exit(EXIT_INPUT_ERROR if errors else EXIT_OK)
+            graphs += name not in PROTOCOL_GRAPHS
+        if not graphs and not summary.errors:
+            raise no_records(paths)
+    summary.counted = (f"{graphs} assessment graph(s) with the ontology and shapes"
+                       + (" (pseudonymised)" if key else ""))
+    summary.wrote(output, "N-Quads")
+    summary.finish()
+    sys.exit(summary.exit_code)
 
 
-@click.command("docs")
+@click.command("docs", epilog="""\b
+Examples:
+  ql1706kg docs -o ontology-docs        (then open ontology-docs/index.html)
+""")
 @protocol_option()
 @click.option("-o", "--output", "out_dir", required=True,
-              type=click.Path(path_type=Path, file_okay=False))
+              type=click.Path(path_type=Path, file_okay=False),
+              help="The folder to write (made if missing); needs the [docs] extra (pyLODE).")
 def docs_command(out_dir: Path) -> None:
     """Write browsable HTML documentation of the ontology (pyLODE, offline) into a folder."""
     from ..semweb.publish import docs
@@ -112,7 +128,7 @@ def docs_command(out_dir: Path) -> None:
             if file.is_file():
                 folder.write_bytes(file.relative_to(scratch).as_posix(), file.read_bytes())
         index = out_dir / made.relative_to(scratch)
-    click.echo(f"wrote {visible(index)}")
+    say_wrote(index, "the ontology's HTML documentation")
 
 
 _STUDY_STATUS = ["active", "administratively-completed", "approved", "closed-to-accrual",
@@ -121,7 +137,14 @@ _STUDY_STATUS = ["active", "administratively-completed", "approved", "closed-to-
                  "temporarily-closed-to-accrual-and-intervention", "withdrawn"]
 
 
-@click.command("publish")
+@click.command("publish", epilog="""\b
+Examples:
+  ql1706kg publish --as medical-trial -o trial.jsonld
+  ql1706kg publish --as research-study --status closed-to-accrual
+  ql1706kg publish --as dcat --files-url https://data.example.net/ql1706kg/ \\
+      --endpoint-url https://data.example.net/ql1706kg/sparql -o catalog.ttl
+  ql1706kg publish --as w3id --files-url https://you.github.io/ql1706kg/ -o .htaccess
+""")
 @protocol_option()
 @click.option("--as", "kind", type=click.Choice(["medical-trial", "research-study", "dcat",
                                                   "w3id"]),
@@ -147,21 +170,46 @@ def publish_command(kind: str, status: str, endpoint_url: str, files_url: str,
             if not check_url(url):
                 raise click.BadParameter(f"'{visible(url)}' is not an http(s) URL",
                                          param_hint=f"'{option}'")
+        _warn_placeholders((("--endpoint-url", endpoint_url), ("--files-url", files_url))
+                           if kind == "dcat" else (("--files-url", files_url),))
         write_output(dcat_turtle(endpoint_url, files_url) if kind == "dcat" else
                      w3id_htaccess(files_url), output)
-        return
-    record = medical_trial_jsonld() if kind == "medical-trial" else research_study_fhir(status)
-    write_output(to_json(record), output)
+    else:
+        record = (medical_trial_jsonld() if kind == "medical-trial" else
+                  research_study_fhir(status))
+        write_output(to_json(record), output)
+    say_wrote(output, kind)
 
 
-@click.command("report")
+def _warn_placeholders(urls) -> None:
+    """A URL under a host reserved for examples (the defaults are) is published as it is,
+    with a warning: the record would point nowhere."""
+    from ..semweb.publish.catalog import placeholder_host
+
+    for option, url in urls:
+        host = placeholder_host(url)
+        if host is not None:
+            click.echo(f"warning: {option} {visible(url)} is a placeholder ({host} is reserved "
+                       f"for examples): the record points nowhere until you give {option} "
+                       "the URL where it is really published", err=True)
+
+
+
+@click.command("report", epilog="""\b
+Examples:
+  ql1706kg report examples/patients --as-of 2026-11-20 -o report
+  ql1706kg report examples/patients --as-of 2026-11-20 --protocol amended \\
+      --against bundled-copy -o report-amendment
+""")
 @protocol_option()
 @paths_argument
 @as_of_option
 @window_option
 @click.option("-o", "--output", "out_dir", required=True,
-              type=click.Path(path_type=Path, file_okay=False))
-@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0)
+              type=click.Path(path_type=Path, file_okay=False),
+              help="The folder to write: index.html and patients/*.html (made if missing).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Worker processes; 0 means one per CPU core.")
 @click.option("--against", metavar="DIR", type=click.Path(path_type=Path),
               help="Also screen under this protocol folder: a section lists the patients "
                    "that change from it to the report's protocol (--protocol, else the "
@@ -188,11 +236,15 @@ def report_command(paths: tuple[Path, ...], as_of: date, window_days: int, out_d
             comparison = screen_both(paths, as_of, window_days, workers, protocol_root(),
                                      before)
             result, sections = comparison.after, (comparison_html(comparison),)
+        if not result.patients and not result.errors:
+            raise no_records(paths)
         index = write_report(result, folder, sections)
-    click.echo(f"wrote {visible(index)}")
-    for error in result.errors:
-        echo_error(error)
-    sys.exit(EXIT_INPUT_ERROR if result.errors else EXIT_OK)
+    summary = RunSummary.of_command(result.as_of, result.window_days)
+    for item in (*result.patients, *result.errors):
+        summary.add(item)
+    summary.wrote(index, f"HTML report, {len(result.patients) + 1} pages")
+    summary.finish()
+    sys.exit(summary.exit_code)
 
 
 def _refuse_report_clashes(paths: tuple[Path, ...], out_dir: Path) -> None:

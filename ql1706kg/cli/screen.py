@@ -10,10 +10,13 @@ whole lines written so far in FILE, which ``--resume`` continues.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
+import importlib.util
 import os
 import sys
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -35,20 +38,23 @@ from ..outputs.rdf_stream import ENCODERS, RdfDocumentWriter, rdf_run
 from ..outputs.rdf_stream import FORMATS as RDF_FORMATS
 from ..outputs.render import (
     RENDERERS,
+    VERDICTS,
     JsonDocumentWriter,
     error_line,
     patient_json,
     patient_line,
+    patient_text,
+    text_footer,
+    text_header,
 )
 from ..outputs.visible import visible
 from ..pipeline.assessment import Assessment
+from ..pipeline.results import PatientResult
 from ..protocol.resources import protocol_hash
 from .common import (
-    EXIT_INPUT_ERROR,
-    EXIT_OK,
+    EnvironmentProblem,
     ProgressTotal,
     as_of_option,
-    echo_error,
     echo_note,
     output_option,
     paths_argument,
@@ -57,6 +63,7 @@ from .common import (
     refuse_clashes,
     window_option,
 )
+from .summary import RunSummary
 
 FLUSH_SECONDS = 1.0  # --format ndjson -o FILE: the longest a written line waits in a buffer
 
@@ -74,55 +81,90 @@ def _scheduler_address(_ctx, _param, value: str | None) -> str | None:
     if protocol_root() is not None:
         raise click.BadParameter("cannot be combined with --protocol: the cluster's workers "
                                  "screen under the protocol installed with ql1706kg there")
+    from ..errors import EnvironmentFailure
+    from ..pipeline.parallel import DASK_EXTRA, probe_scheduler, scheduler_address
+
     try:
-        from distributed.comm.addressing import get_address_host_port
-    except ImportError:
-        return value  # screening reports that distributed is missing (exit 3)
-    try:
-        _host, port = get_address_host_port(value)
+        _scheme, _host, port = scheduler_address(value)
     except ValueError as exc:
         raise click.BadParameter(visible(exc)) from None
-    if not 0 < port < 65536:
+    if port is not None and not 0 < port < 65536:
         raise click.BadParameter(f"port {port} is not between 1 and 65535")
+    if importlib.util.find_spec("distributed") is None:
+        raise EnvironmentProblem(DASK_EXTRA)
+    try:
+        probe_scheduler(value)  # at once, before any input is read (exit 3)
+    except EnvironmentFailure as exc:
+        raise EnvironmentProblem(str(exc)) from None
     return value
 
 
-@click.command("screen")
+EXAMPLES = """\b
+Examples:
+  ql1706kg screen examples/patients --as-of 2026-11-20
+  ql1706kg screen examples/patients/eligible-leiomyosarcoma.json --as-of 2026-11-20
+  ql1706kg screen examples/patients --as-of 2026-11-20 --details -o screening.txt
+  ql1706kg screen cohort.ndjson --as-of 2026-11-20 --format ndjson -o out.ndjson --resume
+"""
+
+
+@click.command("screen", epilog=EXAMPLES)
 @protocol_option()
 @paths_argument
 @as_of_option
 @window_option
 @click.option("--format", "fmt", type=click.Choice([*RENDERERS, "ndjson"]), default="text",
-              show_default=True, help="Output format; json, ndjson, turtle, nquads (one named "
-                                      "graph per assessment) and jsonld are written as "
-                                      "patients are screened; ndjson for --resume.")
+              show_default=True, help="Output format; text and ndjson are written patient by "
+                                      "patient, json, turtle, nquads (one named graph per "
+                                      "assessment) and jsonld as patients are screened; "
+                                      "ndjson for --resume.")
+@click.option("--details/--brief", "details", default=None,
+              help="Text output: every criterion of every patient explained (--details), or "
+                   "one line per patient: id, verdict and the criteria that decide it "
+                   "(--brief). Default: the details for a single patient, one line each for "
+                   "several.")
 @output_option
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True,
               help="Worker processes; 0 means one per CPU core. Inputs of a single batch "
                    "(50 patients) are screened in-process.")
 @click.option("--shacl-report", "shacl_report", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write pySHACL's W3C validation report of every patient graph (Turtle).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary line "
+                                                  "(errors and warnings are still shown).")
 @click.option("--scheduler", metavar="ADDRESS", callback=_scheduler_address,
               help="Screen on a Dask distributed cluster (e.g. tcp://host:8786) instead of "
-                   "local worker processes.")
+                   "local worker processes (needs the [dask] extra).")
 @click.option("--resume", is_flag=True, help="With --format ndjson -o FILE: skip the patients "
                                              "FILE already holds and append the others (same "
                                              "--as-of and --window-days only).")
 def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: str,
-                   output: Path | None, jobs: int, shacl_report: Path | None, quiet: bool,
-                   resume: bool, scheduler: str | None) -> None:
-    """Screen the patient records in PATHS (files or folders) and explain every criterion."""
+                   details: bool | None, output: Path | None, jobs: int,
+                   shacl_report: Path | None, quiet: bool, resume: bool,
+                   scheduler: str | None) -> None:
+    """Screen the patient records in PATHS (files or folders) and explain every criterion.
+
+    A folder is searched for *.json, *.ndjson, *.csv and *.xlsx (the project's JSON records,
+    FHIR R4 Bundles, resources and bulk exports, tables). Standard error gets each input
+    error, warnings and, at the end, one summary line.
+    """
     workers = jobs or os.cpu_count() or 1
     if resume and (fmt != "ndjson" or output is None):
         raise click.UsageError("--resume needs --format ndjson and -o FILE (the output of the "
                                "interrupted run)")
     refuse_clashes(paths, {"'-o' / '--output'": output, "'--shacl-report'": shacl_report})
     assessment = assessment_for(as_of, window_days)
+    summary = RunSummary.of_command(assessment.as_of, assessment.window_days, quiet)
     people = ProgressTotal()  # the progress bar's total learns the FHIR people from the run
-    run = functools.partial(iter_screen, paths, assessment, jobs=workers, scheduler=scheduler,
-                            on_note=lambda note: echo_note(str(note)), on_people=people.tell)
-    run.people = people  # each output's loop hands it to its progress bar
+
+    def run(**options) -> Iterator:
+        """The results, counted and their errors said by the summary; an input with no
+        record at all is refused before anything is written."""
+        return summary.watch(iter_screen(paths, assessment, jobs=workers, scheduler=scheduler,
+                                         on_note=lambda note: echo_note(str(note)),
+                                         on_people=people.tell, **options), paths)
+
+    run.people = people  # type: ignore[attr-defined]  # each loop hands it to its progress bar
+    run.summary = summary  # type: ignore[attr-defined]
     out: Output | None = None
     try:
         with contextlib.ExitStack() as stack:
@@ -131,28 +173,73 @@ def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: 
                                                   append=resume))
             report = stack.enter_context(open_output(shacl_report)) if shacl_report else None
             if fmt == "ndjson":
-                failed = _screen_ndjson(run, assessment, out, output if resume else None, quiet)
+                _screen_ndjson(run, assessment, out, output if resume else None, quiet)
+            elif fmt == "text":
+                _screen_text(run, assessment, out, report, quiet, details)
             elif fmt == "json" and report is None:
-                failed = _screen_json_document(run, assessment, out, quiet)
+                _screen_json_document(run, assessment, out, quiet)
             elif fmt in RDF_FORMATS and report is None:
-                failed = _screen_rdf(run, assessment, fmt, out, quiet)
+                _screen_rdf(run, assessment, fmt, out, quiet)
             else:
-                failed = _screen_whole(run, assessment, fmt, out, report, quiet)
+                _screen_whole(run, assessment, fmt, out, report, quiet)
     except BaseException:
         if out is not None and out.kept:
             echo_note(f"{output} keeps the patients screened so far; the same command with "
                       "--resume continues")
         raise
-    sys.exit(EXIT_INPUT_ERROR if failed else EXIT_OK)
+    summary.wrote(output, fmt)
+    summary.wrote(shacl_report, "SHACL validation report")
+    # A text document on the terminal ends with the same counts: no second summary there.
+    summary.finish(summary=not (fmt == "text" and output is None and sys.stdout.isatty()))
+    sys.exit(summary.exit_code)
+
+
+def _screen_text(run, assessment: Assessment, out: Output, report: Output | None, quiet: bool,
+                 details: bool | None) -> None:
+    """The text output, written patient by patient (flushed to standard output as each is
+    screened). Without --details/--brief the first patient is held until a second one shows
+    whether this is a batch (one line each) or a single patient (explained in full)."""
+    items = run(keep_graphs=report is not None)
+    out.write_text(text_header(assessment.as_of, assessment.window_days, protocol_version()))
+    data = Graph() if report is not None else None
+    held: PatientResult | None = None
+    patients = 0
+    for item in progress(items, quiet, fhir_people=run.people):
+        if isinstance(item, ScreeningError):
+            continue
+        patients += 1
+        if data is not None and item.graph is not None:
+            data += item.graph
+            item = dataclasses.replace(item, graph=None)
+        if details is None:
+            if held is None and patients == 1:
+                held = item
+                continue
+            details = False
+            if held is not None:
+                out.write_text(patient_text(held, assessment.window_days, details))
+                held = None
+        out.write_text(patient_text(item, assessment.window_days, details))
+        if isinstance(out, StandardOutput):
+            out.flush()
+    if held is not None:
+        out.write_text(patient_text(held, assessment.window_days, True))
+    counts = {v: run.summary.verdicts[v] for v in VERDICTS}
+    out.write_text(text_footer(counts, run.summary.error_lines(), len(run.summary.errors),
+                               blank=details is False and patients > 0))
+    if report is not None and data is not None:
+        from ..pipeline.validate import report_graph
+
+        report.write_text(report_graph(data).serialize(format="turtle"))
 
 
 def _screen_whole(run, assessment: Assessment, fmt: str, out: Output, report: Output | None,
-                  quiet: bool) -> bool:
-    """Screen everything, then render (text, and any format with a SHACL report, which needs
-    every graph)."""
-    keep = fmt in RDF_FORMATS or report is not None
+                  quiet: bool) -> None:
+    """Screen everything, then render (an RDF format with a SHACL report, which needs every
+    graph)."""
+    items = run(keep_graphs=True)
     result = _empty_screening(assessment)
-    for item in progress(run(keep_graphs=keep), quiet, fhir_people=run.people):
+    for item in progress(items, quiet, fhir_people=run.people):
         (result.errors if isinstance(item, ScreeningError) else result.patients).append(item)
     out.write_text(RENDERERS[fmt](result))
     if report is not None:
@@ -162,9 +249,6 @@ def _screen_whole(run, assessment: Assessment, fmt: str, out: Output, report: Ou
         for patient in result.patients:
             data += patient.graph
         report.write_text(report_graph(data).serialize(format="turtle"))
-    for error in result.errors:
-        echo_error(error)
-    return bool(result.errors)
 
 
 def _empty_screening(assessment: Assessment) -> Screening:
@@ -172,60 +256,55 @@ def _empty_screening(assessment: Assessment) -> Screening:
                      protocol_version=protocol_version())
 
 
-def _screen_json_document(run, assessment: Assessment, out: Output, quiet: bool) -> bool:
+def _screen_json_document(run, assessment: Assessment, out: Output, quiet: bool) -> None:
     """The JSON document, written as patients are screened (each worker encodes its own
     patients, so the parent only moves bytes and memory stays flat)."""
+    items = run(keep_graphs=False, encode=patient_json)
     document = JsonDocumentWriter(out, _empty_screening(assessment))
     errors: list[ScreeningError] = []
-    for item in progress(run(keep_graphs=False, encode=patient_json), quiet,
-                         fhir_people=run.people):
+    for item in progress(items, quiet, fhir_people=run.people):
         if isinstance(item, ScreeningError):
             errors.append(item)
-            echo_error(item)
         else:
             document.add(item.data)
     document.close(errors)
-    return bool(errors)
 
 
-def _screen_rdf(run, assessment: Assessment, fmt: str, out: Output, quiet: bool) -> bool:
+def _screen_rdf(run, assessment: Assessment, fmt: str, out: Output, quiet: bool) -> None:
     """Turtle, N-Quads or JSON-LD, written as patients are screened: each worker encodes its
     own patients' triples (:mod:`ql1706kg.outputs.rdf_stream`), the parent only moves bytes,
     and no graph of the cohort is ever built."""
-    document = RdfDocumentWriter(out, fmt)
     shared = rdf_run(assessment.as_of.isoformat(), protocol_version())
-    errors: list[ScreeningError] = []
-    for item in progress(run(keep_graphs=False,
-                             encode=functools.partial(ENCODERS[fmt], run=shared)), quiet,
-                         fhir_people=run.people):
-        if isinstance(item, ScreeningError):
-            errors.append(item)
-            echo_error(item)
-        else:
+    items = run(keep_graphs=False, encode=functools.partial(ENCODERS[fmt], run=shared))
+    document = RdfDocumentWriter(out, fmt)
+    for item in progress(items, quiet, fhir_people=run.people):
+        if not isinstance(item, ScreeningError):
             document.add(item.data)
     document.close()
-    return bool(errors)
 
 
 def _screen_ndjson(run, assessment: Assessment, out: Output, resumed: Path | None,
-                   quiet: bool) -> bool:
+                   quiet: bool) -> None:
     """One line per patient (or unreadable input), written as patients are screened; with
     ``resumed``, the patients that file holds are skipped and the rest appended."""
     key = RunKey(assessment.as_of.isoformat(), assessment.window_days, protocol_version(),
                  protocol_hash())
     resolve = SourceResolver()
     before = _resume(resumed, key, out) if resumed is not None else Screened()
-    skip = (lambda r: (resolve(r.source), r.id) in before.patients) if before.patients else None
+    skip = None
+    if before.patients:
+        def skip(record) -> bool:
+            done = (resolve(record.source), record.id) in before.patients
+            run.summary.skipped += done
+            return done
+
     fields = key.fields()
-    errors: list[ScreeningError] = []
     flushed = time.monotonic()
-    for item in progress(run(keep_graphs=False, skip=skip,
-                             encode=functools.partial(patient_line, run=fields)), quiet,
-                         fhir_people=run.people):
+    items = run(keep_graphs=False, skip=skip, encode=functools.partial(patient_line,
+                                                                          run=fields))
+    for item in progress(items, quiet, fhir_people=run.people):
         resolved = resolve(item.source)
         if isinstance(item, ScreeningError):
-            errors.append(item)
-            echo_error(item)
             if error_key(resolved, item.as_dict()) not in before.errors:
                 out.write(with_resolved_source(error_line(item, fields), resolved))
         else:
@@ -235,7 +314,6 @@ def _screen_ndjson(run, assessment: Assessment, out: Output, resumed: Path | Non
             # lines of that second, and --resume screens those patients again.
             out.flush()
             flushed = time.monotonic()
-    return bool(errors)
 
 
 def _resume(path: Path, key: RunKey, out: Output) -> Screened:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import textwrap
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +15,6 @@ from .common import (
     EXIT_INPUT_ERROR,
     EXIT_OK,
     as_of_option,
-    echo_error,
     output_option,
     paths_argument,
     protocol_option,
@@ -22,6 +22,9 @@ from .common import (
     write_output,
 )
 from .pseudonymise import pseudonymise_option, read_key_option
+from .summary import RunSummary
+
+LISTED_CHARS = 96  # query --list: the first words of why each query exists
 
 jobs_option = click.option(
     "--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True,
@@ -44,16 +47,26 @@ def timeout_option(what: str):
                         help=f"Stop a query that runs longer than this ({what}).")
 
 
-@click.command("query")
+@click.command("query", epilog="""\b
+Examples:
+  ql1706kg query --list
+  ql1706kg query eligible-patients examples/patients --as-of 2026-11-20
+  ql1706kg query attrition verdicts.nq --format csv -o attrition.csv
+  ql1706kg query my-question.rq verdicts.ttl --format json
+  ql1706kg query attrition examples/patients --as-of 2026-11-20 --store store/
+  ql1706kg query unknown-worklist --store store/
+""")
 @protocol_option()
 @click.argument("name", required=False)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--list", "list_queries", is_flag=True, help="List the named queries and why "
-                                                           "each exists.")
+@click.option("--list", "list_queries", is_flag=True, help="List the named queries, one line "
+                                                           "each.")
 @as_of_option
 @window_option
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True)
+              show_default=True, help="An aligned table, CSV (cells a spreadsheet would read as "
+                                      "a formula are quoted) or the W3C SPARQL 1.1 Query "
+                                      "Results JSON Format.")
 @timeout_option("exit 3")
 @jobs_option
 @click.option("--store", "store", type=click.Path(path_type=Path, file_okay=False),
@@ -66,8 +79,9 @@ def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool,
                   window_days: int, fmt: str, timeout: float, jobs: int, store: Path | None,
                   output: Path | None) -> None:
     """Run a named SPARQL query (or a .rq file) over PATHS: patient inputs, which are screened
-    first, or verdict graphs (.ttl, .nq, .jsonld, .nt, .trig, .rdf). The ontology and shapes
-    are always there; the query runs in Oxigraph over the union of all graphs.
+    first, or verdict graphs (Turtle, N-Triples, N-Quads, TriG, JSON-LD, RDF/XML, recognised
+    by name or content). The ontology and shapes are always there; the query runs in
+    Oxigraph over the union of all graphs.
 
     SERVICE, FROM, LOAD and updates are refused (exit 2); a query still running after
     --timeout seconds is stopped (exit 3). CSV cells a spreadsheet would read as a formula
@@ -85,25 +99,40 @@ def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool,
 
     if list_queries or name is None:
         for query in named_queries().values():
-            click.echo(f"{query.name:<22} {query.purpose}")
+            click.echo(f"{query.name:<22} {textwrap.shorten(query.purpose, LISTED_CHARS)}")
+        click.echo("Run one: ql1706kg query NAME PATH...; the full text of each is in "
+                   "ql1706kg/queries/NAME.rq.")
         return
     try:
         text = query_text(name)
         check_safe(text)
     except QueryError as exc:
         raise click.UsageError(str(exc)) from None
+    summary = RunSummary.of_command()
     with query_store(paths, as_of=as_of, window_days=window_days, jobs=jobs,
-                     on_error=echo_error, location=store) as opened:
-        errors = opened.errors
+                     on_error=summary.error, location=store) as opened:
         try:
             result = evaluate(text, opened, timeout)
         except QueryError as exc:
             raise click.UsageError(str(exc)) from None
+        patients = opened.patients
     write_output(format_result(result, fmt), output)
-    sys.exit(EXIT_INPUT_ERROR if errors else EXIT_OK)
+    rows = len(getattr(result, "rows", None) or ())
+    summary.counted = f"{rows} row(s)" + (f" over {patients} patient(s) screened" if patients
+                                          else "")
+    summary.wrote(output, fmt)
+    summary.finish()
+    sys.exit(summary.exit_code)
 
 
-@click.command("serve")
+@click.command("serve", epilog="""\b
+Examples:
+  ql1706kg serve examples/patients --as-of 2026-11-20
+      (then: curl --data-urlencode 'query=SELECT * WHERE { ?s ?p ?o } LIMIT 3'
+             http://127.0.0.1:7878/query)
+  ql1706kg serve verdicts.nq --store store/ --port 8000
+  ql1706kg serve verdicts.nq --host 0.0.0.0 --token-file token.txt
+""")
 @protocol_option()
 @paths_argument
 @as_of_option
@@ -111,7 +140,8 @@ def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool,
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to listen on; loopback unless told otherwise (any other address "
                    "needs a bearer token).")
-@click.option("--port", type=click.IntRange(1, 65535), default=7878, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=7878, show_default=True,
+              help="Port to listen on (in use: exit 3 before anything is screened).")
 @timeout_option("answered 504")
 @click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="File whose first line is the bearer token every request must carry "
@@ -148,6 +178,7 @@ def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: 
         raise click.UsageError(str(exc)) from None
     started = False
     errors: list = []
+    summary = RunSummary.of_command()
     try:
         shown_token = None
         if token is None and not is_loopback(gate):
@@ -155,11 +186,12 @@ def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: 
 
         def fill(into) -> None:
             errors.extend(load_inputs(into, paths, as_of, window_days, jobs, split=True,
-                                      on_error=echo_error))
+                                      on_error=summary.error))
 
         def announce() -> None:
             nonlocal started
             started = True
+            summary.finish(summary=False)  # repeated ids, said once, before serving
             where = f"[{host}]" if ":" in host else host
             guard = " (bearer token required)" if token else ""
             click.echo(f"SPARQL endpoint (read-only): http://{where}:{port}/query{guard}",
@@ -178,7 +210,13 @@ def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: 
         gate.server_close()
 
 
-@click.command("push")
+@click.command("push", epilog="""\b
+Examples:
+  ql1706kg push examples/patients --as-of 2026-11-20 --endpoint http://127.0.0.1:7878/store
+  QL1706KG_PUSH_TOKEN=... ql1706kg push verdicts.nq --endpoint https://store.example.net/store
+  ql1706kg push examples/patients --as-of 2026-11-20 --pseudonymise site.key \\
+      --credentials-file registry.cred --endpoint https://registry.example.net/store
+""")
 @protocol_option()
 @paths_argument
 @as_of_option
@@ -220,15 +258,12 @@ def push_command(paths: tuple[Path, ...], as_of: date, window_days: int, endpoin
     if credentials and plain_http_beyond_loopback(endpoint):
         click.echo(f"warning: the {credentials.kind} goes to {shown(endpoint)} over plain "
                    "http, unencrypted", err=True)
-    errors: list = []
-
-    def failed(error) -> None:
-        errors.append(error)
-        echo_error(error)
-
+    summary = RunSummary.of_command()
     pushed = put_graphs(itertools.chain(protocol_graphs(), cohort_graphs(
-        paths, as_of, window_days, jobs, on_error=failed, key=key)), endpoint, credentials)
+        paths, as_of, window_days, jobs, on_error=summary.error, key=key)), endpoint,
+        credentials)
     click.echo(f"{len(pushed) - len(PROTOCOL_GRAPHS)} assessment graph(s) stored at "
                f"{shown(endpoint)}, with the ontology and shapes graphs"
                + (" (pseudonymised)" if key else ""))
-    sys.exit(EXIT_INPUT_ERROR if errors else EXIT_OK)
+    summary.finish(summary=False)  # the line above is the summary
+    sys.exit(summary.exit_code)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, InputNote
+from . import sniff
 from .jsonio import ArrayReader, Unreadable, json_loads, text_lines
 from .records import RawRecord, SourcedRecord, parse_record
 
@@ -55,6 +56,11 @@ def read_file(path: Path, fhir_pool: FhirInput | None = None, validate: bool = T
 
         yield from read_table(path)
         return
+    rdf = sniff.SUFFIXES.get(suffix) or (sniff.rdf_syntax(path) if suffix != ".json"
+                                         else None)
+    if rdf is not None:
+        yield InputError(source, _NOT_RECORDS.format(sniff.describe(rdf)))
+        return
     if suffix == ".ndjson":
         if _first_line_is_fhir(path):
             from .fhir import ndjson_entries
@@ -85,7 +91,15 @@ def read_file(path: Path, fhir_pool: FhirInput | None = None, validate: bool = T
         return
     if is_json_schema(data):
         return  # e.g. examples/patient-record.schema.json beside the records: not a patient
+    if isinstance(data, dict) and ("@context" in data or "@graph" in data):
+        yield InputError(source, _NOT_RECORDS.format(sniff.describe("json-ld")))
+        return
     yield parse_record(data, source) if validate else RawRecord(source, data)
+
+
+_NOT_RECORDS = ("is {}, not a patient record: screening reads the project's JSON records, HL7 "
+                "FHIR R4 (JSON, NDJSON) and tables (.csv, .xlsx); verdict graphs are read by "
+                "'ql1706kg query', 'serve' and 'push'")
 
 
 def is_json_schema(data: object) -> bool:

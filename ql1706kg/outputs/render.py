@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Callable
+from datetime import date
 from typing import BinaryIO
 
 import orjson
@@ -16,6 +17,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 
 from ..pipeline.results import PatientResult, Screening, ScreeningError
 from ..protocol.namespaces import bind_prefixes
+from ..protocol.terminology import terminology
 from ..version import __version__
 from .rdf_stream import Lit, RdfRun, Term, assessment_triples, rdf_run
 from .rdf_stream import render as render_rdf
@@ -27,27 +29,86 @@ SOFTWARE = URIRef(f"https://w3id.org/ql1706kg/software/{__version__}")
 
 
 
-def render_text(screening: Screening) -> str:
-    """A report a coordinator reads: verdict first, then every criterion explained.
+def render_text(screening: Screening, details: bool = True) -> str:
+    """A report a coordinator reads: verdict first, then every criterion explained
+    (``details``), or one line per patient. The CLI writes the same pieces patient by patient
+    (:func:`text_header`, :func:`patient_text`, :func:`text_footer`).
 
     Whatever came from input (ids, file names, values quoted in explanations) goes through
     :func:`~ql1706kg.outputs.visible.visible`: no control character is printed raw.
     """
-    lines = [f"QL1706 sarcoma screening as of {screening.as_of} "
-             f"(screening window {screening.window_days} days; protocol "
-             f"{visible(screening.protocol_version)})", ""]
-    for patient in screening.patients:
-        lines.extend(_patient_text(patient, screening.window_days))
-    if screening.errors:
-        lines.append(f"{len(screening.errors)} input(s) could not be read:")
-        lines.extend(f"  {error_text(e)}" for e in screening.errors)
+    counts = {v: sum(p.verdict == v for p in screening.patients) for v in VERDICTS}
+    return (text_header(screening.as_of, screening.window_days, screening.protocol_version)
+            + "".join(patient_text(p, screening.window_days, details)
+                      for p in screening.patients)
+            + text_footer(counts, [error_text(e) for e in screening.errors],
+                          len(screening.errors), blank=not details and bool(screening.patients)))
+
+
+VERDICTS = ("eligible", "ineligible", "incomplete")
+
+
+def text_header(as_of: date, window_days: int, protocol_version: str) -> str:
+    """The first line of the text output, then a blank line."""
+    return (f"QL1706 sarcoma screening as of {as_of} (screening window {window_days} days; "
+            f"protocol {visible(protocol_version)})\n\n")
+
+
+def patient_text(patient: PatientResult, window_days: int, details: bool = True) -> str:
+    """One patient: every criterion explained, or (``details=False``) one line."""
+    if details:
+        return "\n".join(_patient_text(patient, window_days)) + "\n"
+    return patient_brief(patient) + "\n"
+
+
+def text_footer(counts: dict[str, int], errors: list[str], error_count: int,
+                blank: bool = False) -> str:
+    """The inputs that could not be read (``error_count``, said in the lines ``errors``,
+    already made visible) and the counts per verdict."""
+    lines = [""] if blank else []
+    if error_count:
+        lines.append(f"{error_count} input(s) could not be read:")
+        lines.extend(f"  {line}" for line in errors)
         lines.append("")
-    counts = {v: sum(p.verdict == v for p in screening.patients)
-              for v in ("eligible", "ineligible", "incomplete")}
-    lines.append(f"{len(screening.patients)} patient(s) screened: " +
-                 ", ".join(f"{n} {v}" for v, n in counts.items()) +
-                 (f"; {len(screening.errors)} input error(s)" if screening.errors else ""))
+    total = sum(counts.values())
+    lines.append(f"{total} patient(s) screened: " + ", ".join(
+        f"{counts.get(v, 0)} {v}{_share(counts.get(v, 0), total)}" for v in VERDICTS))
     return "\n".join(lines) + "\n"
+
+
+def _share(part: int, total: int) -> str:
+    return f" ({100 * part / total:.0f} %)" if total else ""
+
+
+BRIEF_CRITERIA = 4  # criteria named on a patient's one line; the rest counted
+
+
+def named_criterion(criterion_id: str) -> str:
+    """A criterion by id and name in words (``IC9.2-AST (AST)``; the id alone when the
+    protocol names it no other way)."""
+    crit = terminology().criteria.get(criterion_id)
+    name = crit.get("name") if crit else None
+    return f"{criterion_id} ({name})" if name and name != criterion_id else criterion_id
+
+
+def patient_brief(patient: PatientResult) -> str:
+    """One line: the id, the verdict and what decides it (the criteria not met, else those
+    unknown, by id and name), with the date that bounds it."""
+    deciding = ([c.id for c in patient.criteria if c.outcome == "not_met"]
+                or [c.id for c in patient.criteria if c.outcome == "unknown"])
+    said = ", ".join(named_criterion(cid) for cid in deciding[:BRIEF_CRITERIA]) + (
+        f" and {len(deciding) - BRIEF_CRITERIA} more" if len(deciding) > BRIEF_CRITERIA else "")
+    if patient.verdict == "ineligible":
+        tail = f"not met: {said}"
+        if patient.eligible_from is not None:
+            tail += f"; new screening labs from {patient.eligible_from}"
+    elif patient.verdict == "incomplete":
+        tail = f"unknown: {said}"
+    else:
+        tail = "every criterion met or not applicable"
+    if patient.valid_until is not None:
+        tail += f"; valid until {patient.valid_until}"
+    return visible(f"{patient.id:<14} {patient.verdict.upper():<11} {tail}")
 
 
 def error_text(error: ScreeningError) -> str:

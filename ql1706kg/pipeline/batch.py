@@ -30,6 +30,7 @@ from .judge import judge
 from .lift import lift, patient_iri
 from .results import EncodedResult, PatientResult, Result, ScreeningError
 from .validate import shapes, validate_graphs
+from .window import window_fit
 
 Item = SourcedRecord | RawRecord | InputError | FhirPerson
 
@@ -187,11 +188,11 @@ def _judged(item: SourcedRecord, graph: PatientGraph, violations: dict, assessme
     iri = patient_iri(item.record.id)
     result = judge(iri, graph, violations.get(iri, []), shapes(), terminology(), assessment,
                    item.source)
+    fit = window_fit(graph, iri, assessment)
     if encode is not None:
-        return EncodedResult(result.id, result.source, result.verdict, encode(result))
-    if not keep_graphs:
-        return dataclasses.replace(result, graph=None)
-    return result
+        return EncodedResult(result.id, result.source, result.verdict, encode(result), fit)
+    return dataclasses.replace(result, window_fit=fit,
+                               **({} if keep_graphs else {"graph": None}))
 
 
 def _internal(item: Item, step: str, exc: Exception) -> InputError:

@@ -13,6 +13,7 @@ import contextlib
 import gc
 import multiprocessing
 import signal
+import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 
@@ -23,6 +24,9 @@ from .validate import shapes
 
 # How long to wait for a Dask scheduler to answer before giving up (exit code 3 in the CLI).
 CONNECT_TIMEOUT_SECONDS = 10.0
+# How long a TCP connection to the scheduler's port may take: Dask's client retries a refused
+# or silent address until its own timeout (12 s for 10), so the port is tried once first.
+PROBE_SECONDS = 1.5
 
 # Screening makes ~10,000 short-lived objects a patient and few reference cycles, so with
 # Python's default threshold (700) the cyclic collector ran ~15 times a patient and walked
@@ -53,8 +57,8 @@ def on_cluster(screen_chunk: Callable[[list], list], work: Iterator[list], addre
     try:
         from distributed import Client
     except ImportError:
-        raise EnvironmentFailure("screening on a Dask cluster needs the distributed package "
-                                 "(pip install distributed)") from None
+        raise EnvironmentFailure(DASK_EXTRA) from None
+    probe_scheduler(address)
     try:
         client = Client(address, timeout=f"{CONNECT_TIMEOUT_SECONDS}s")
     except OSError as exc:  # refused, unreachable, timed out
@@ -73,6 +77,55 @@ def on_cluster(screen_chunk: Callable[[list], list], work: Iterator[list], addre
         except (OSError, concurrent.futures.CancelledError) as exc:
             raise EnvironmentFailure(f"lost the Dask scheduler at {address}: "
                                      f"{exc or type(exc).__name__}") from None
+
+
+DASK_SCHEMES = ("tcp", "tls", "ws", "wss", "inproc", "ucx")
+DASK_EXTRA = "screening on a Dask cluster (--scheduler) needs the 'dask' extra: pip install " \
+             "'ql1706kg[dask]'"
+
+
+def scheduler_address(address: str) -> tuple[str, str | None, int | None]:
+    """(scheme, host, port) of a Dask scheduler address as Dask reads it (``tcp://host:8786``;
+    no scheme means tcp; inproc and ucx have no host and port here); ValueError naming what
+    is wrong. Parsed here so that checking an address costs no import of Dask."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    if scheme not in DASK_SCHEMES:
+        raise ValueError(f"unknown address scheme {scheme!r} (Dask reads "
+                         f"{', '.join(DASK_SCHEMES)})")
+    if scheme in ("inproc", "ucx"):
+        return scheme, None, None
+    if rest.startswith("["):  # [IPv6]:port
+        host, _, tail = rest[1:].partition("]")
+        port = tail.removeprefix(":") if tail.startswith(":") else ""
+    else:
+        host, _, port = rest.rpartition(":")
+    if not host or not port:
+        raise ValueError(f"missing port number in address {address!r}")
+    try:
+        number = int(port)
+    except ValueError:
+        raise ValueError(f"{port!r} is not a port number in address {address!r}") from None
+    return scheme, host, number
+
+
+def probe_scheduler(address: str) -> None:
+    """Refuse within :data:`PROBE_SECONDS` a scheduler address nothing listens on (TCP-based
+    addresses; Dask's other transports are left to its client)."""
+    try:
+        _scheme, host, port = scheduler_address(address)
+    except ValueError:
+        return  # the client says what is wrong with it
+    if host is None or port is None:
+        return
+    try:
+        socket.create_connection((host, port), timeout=PROBE_SECONDS).close()
+    except OSError as exc:
+        why = (f"no answer within {PROBE_SECONDS:g} s" if isinstance(exc, TimeoutError)
+               else exc.strerror or str(exc))
+        raise EnvironmentFailure(f"cannot reach the Dask scheduler at {address}: {why}"
+                                 ) from None
 
 
 def in_workers(screen_chunk: Callable[[list], list], work: Iterator[list], jobs: int

@@ -47,6 +47,19 @@ class CriterionResult:
 
 
 @dataclass(frozen=True)
+class WindowFit:
+    """How a patient's dated results of the tests a windowed criterion uses sit against the
+    screening window: how many are inside it, how many outside (too old, or after the as-of
+    date), and the earliest and latest of their dates. A run whose results all lie outside
+    was probably screened as of the wrong date, and can say which ``--as-of`` would fit."""
+
+    inside: int = 0
+    outside: int = 0
+    earliest: date | None = None
+    latest: date | None = None
+
+
+@dataclass(frozen=True)
 class PatientResult:
     """The screening of one patient."""
 
@@ -62,13 +75,14 @@ class PatientResult:
     # first date new screening labs may be drawn
     valid_until: date | None = None
     eligible_from: date | None = None
+    window_fit: WindowFit | None = field(default=None, compare=False, repr=False)
 
     def __reduce__(self) -> tuple:
         # Pickled as plain tuples: results come back from worker processes, and pickle's
         # generic path for ~30 dataclass objects a patient doubled the parent's share of work.
         return (_rebuild, (self.id, self.source, self.verdict, self.as_of,
                            tuple(c.fields() for c in self.criteria), self.iri, self.graph,
-                           self.valid_until, self.eligible_from))
+                           self.valid_until, self.eligible_from, self.window_fit))
 
     def outcome(self, criterion_id: str) -> str:
         """Return the outcome of one criterion by id."""
@@ -88,10 +102,11 @@ def _iso(day: date | None) -> str | None:
 
 def _rebuild(patient_id: str, source: str, verdict: str, as_of: date, criteria: tuple,
              iri: URIRef | None, graph: PatientGraph | None, valid_until: date | None = None,
-             eligible_from: date | None = None) -> PatientResult:
+             eligible_from: date | None = None, window_fit: WindowFit | None = None
+             ) -> PatientResult:
     return PatientResult(patient_id, source, verdict, as_of,
                          tuple(CriterionResult(*c) for c in criteria), iri, graph,
-                         valid_until, eligible_from)
+                         valid_until, eligible_from, window_fit)
 
 
 @dataclass(frozen=True)
@@ -121,6 +136,7 @@ class EncodedResult:
     source: str
     verdict: str
     data: bytes
+    window_fit: WindowFit | None = None
 
 
 Result = PatientResult | EncodedResult | ScreeningError

@@ -351,6 +351,8 @@ def _criteria_table(closure: Graph) -> dict[str, dict]:
             "id": cid,
             "order": int(closure.value(crit, QL.criterionOrder)),
             "text": str(closure.value(crit, SKOS.definition)),
+            # a short name in words (a folder exported before names existed: the id)
+            "name": str(closure.value(crit, QL.criterionName) or cid),
             "rule": str(closure.value(crit, QL.ruleAsRead) or ""),
             "collect": str(closure.value(crit, QL.collectHint) or ""),
             "window": bool(closure.value(crit, QL.screeningWindowApplies)),

@@ -29,7 +29,7 @@ from ..errors import InputError
 from ..pipeline.results import ScreeningError
 from ..protocol.namespaces import QL, QLP, RDF
 from ..protocol.texts import rendered_file
-from .rdf_input import OXIGRAPH_FORMATS, checked_chunks, is_rdf, read_rdf
+from .rdf_input import OXIGRAPH_FORMATS, checked_chunks, is_rdf, read_rdf, syntax
 from .store import LoadError, Store, StoreError
 
 ONTOLOGY_GRAPH = "https://w3id.org/ql1706kg"
@@ -145,7 +145,7 @@ def _load_file(store: Store, path: Path) -> None:
     them as they read the assessment graphs), checked first
     (:func:`~.rdf_input.checked_chunks`); then Oxigraph reads the file itself (in parallel for
     the line-based formats), or, when a byte-order mark must be left out, from a pipe."""
-    fmt = OXIGRAPH_FORMATS[path.suffix.lower()]
+    fmt = OXIGRAPH_FORMATS[syntax(path)]
     base = path.resolve().as_uri()
     graph = None if fmt in DATASET_FORMATS else base
     try:
@@ -179,9 +179,7 @@ def _load_split(store: Store, path: Path) -> None:
 
 
 def _named(path: Path) -> str:
-    from .rdf_input import RDF_SUFFIXES
-
-    return RDF_SUFFIXES[path.suffix.lower()]
+    return syntax(path)
 
 
 class QueryStore(Store):

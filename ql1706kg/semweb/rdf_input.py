@@ -24,12 +24,12 @@ from pathlib import Path
 from rdflib import Graph
 
 from ..errors import InputError
+from ..inputs.sniff import SUFFIXES, rdf_syntax
 
-RDF_SUFFIXES = {".ttl": "turtle", ".jsonld": "json-ld", ".nt": "nt", ".rdf": "xml",
-                ".owl": "xml", ".xml": "xml", ".trig": "trig", ".nq": "nquads"}
-# The same formats as Oxigraph's loader names them.
-OXIGRAPH_FORMATS = {".ttl": "ttl", ".jsonld": "jsonld", ".nt": "nt", ".rdf": "rdf",
-                    ".owl": "rdf", ".xml": "rdf", ".trig": "trig", ".nq": "nq"}
+RDF_SUFFIXES = SUFFIXES  # the suffixes that name an RDF syntax (content is read for others)
+# rdflib's names of the syntaxes (inputs/sniff.py) as Oxigraph's loader names them.
+OXIGRAPH_FORMATS = {"turtle": "ttl", "json-ld": "jsonld", "nt": "nt", "xml": "rdf",
+                    "trig": "trig", "nquads": "nq"}
 CHUNK_BYTES = 1 << 20
 # Verdict graphs written by `screen --format jsonld` are a few levels deep.
 MAX_JSON_DEPTH = 64
@@ -39,13 +39,24 @@ _BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
 
 
 def is_rdf(path: Path) -> bool:
-    return path.suffix.lower() in RDF_SUFFIXES
+    """Whether a file holds RDF, by its suffix or its content (``.turtle``, a JSON-LD
+    document named ``.json``, a file without a suffix: :mod:`ql1706kg.inputs.sniff`)."""
+    return rdf_syntax(path) is not None
+
+
+def syntax(path: Path) -> str:
+    """The RDF syntax of a file :func:`is_rdf` accepted (rdflib's name of it)."""
+    found = rdf_syntax(path)
+    if found is None:
+        raise InputError(str(path), "is not RDF that can be recognised (Turtle, N-Triples, "
+                                    "N-Quads, TriG, JSON-LD or RDF/XML)")
+    return found
 
 
 def read_rdf(path: Path) -> Graph:
     """Parse a verdict graph file safely; raise :class:`InputError` naming it."""
     source = str(path)
-    fmt = RDF_SUFFIXES[path.suffix.lower()]
+    fmt = syntax(path)
     text = _checked_text(path)
     graph = Graph()
     try:
@@ -61,7 +72,7 @@ def read_rdf(path: Path) -> Graph:
 def _checked_text(path: Path) -> str:
     """The whole text of a file, checked as :func:`read_rdf` describes."""
     source = str(path)
-    fmt = RDF_SUFFIXES[path.suffix.lower()]
+    fmt = syntax(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -81,7 +92,7 @@ def checked_chunks(path: Path) -> Iterator[bytes]:
     line-based and Turtle formats are read chunk by chunk (a file of any size in the memory
     of one chunk), JSON-LD and RDF/XML whole. Raise :class:`InputError` naming the file, at
     the chunk where a problem is found."""
-    if RDF_SUFFIXES[path.suffix.lower()] in ("json-ld", "xml"):
+    if syntax(path) in ("json-ld", "xml"):
         yield _checked_text(path).encode("utf-8")
         return
     source = str(path)

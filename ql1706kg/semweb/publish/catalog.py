@@ -96,6 +96,22 @@ def check_url(url: str) -> bool:
             and not any(c in url for c in ' "<>{}|\\^`') and url.isprintable())
 
 
+# Host names reserved for examples and tests (RFC 2606, RFC 6761): an IRI under one of them
+# is a placeholder that resolves nowhere.
+RESERVED_HOSTS = ("example.org", "example.com", "example.net")
+RESERVED_SUFFIXES = (".example", ".test", ".invalid", ".localhost")
+
+
+def placeholder_host(url: str) -> str | None:
+    """The reserved host name of ``url`` if it is a placeholder (``https://example.org/x``),
+    else None."""
+    host = (urllib.parse.urlsplit(url).hostname or "").rstrip(".").lower()
+    if host in ("localhost", *RESERVED_HOSTS) or host.endswith(RESERVED_SUFFIXES) or any(
+            host.endswith("." + reserved) for reserved in RESERVED_HOSTS):
+        return host
+    return None
+
+
 def _header() -> tuple[Graph, URIRef]:
     return publication_graph("ontology"), URIRef(NAMESPACE)
 
