@@ -87,3 +87,50 @@ def test_a_scheduler_with_another_protocol_is_a_usage_error(tmp_path):
     assert "cannot be combined with --protocol" in result.stderr
     assert not out.exists()
     CliRunner().invoke(main, ["criteria"])  # back to the bundled protocol for this process
+
+
+def test_an_unreachable_scheduler_fails_within_2_seconds_naming_it(tmp_path):
+    """No port patched down: the TCP probe answers before any input is read."""
+    import socket
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["screen", str(EXAMPLES), "--as-of", "2026-11-20",
+                                       "--scheduler", f"tcp://127.0.0.1:{port}"])
+    assert time.monotonic() - started < 2.0
+    assert result.exit_code == 3
+    assert result.stderr == (f"Error: cannot reach the Dask scheduler at "
+                             f"tcp://127.0.0.1:{port}: Connection refused\n")
+
+
+@pytest.mark.parametrize(("address", "parsed"), [
+    ("tcp://10.0.0.5:8786", ("tcp", "10.0.0.5", 8786)),
+    ("10.0.0.5:8786", ("tcp", "10.0.0.5", 8786)),
+    ("tls://[::1]:9000", ("tls", "::1", 9000)),
+    ("inproc://10.0.0.5/1234/1", ("inproc", None, None)),
+])
+def test_scheduler_addresses_are_read_as_dask_reads_them(address, parsed):
+    from distributed.comm.addressing import get_address_host_port, parse_address
+
+    from ql1706kg.pipeline.parallel import scheduler_address
+
+    assert scheduler_address(address) == parsed
+    if parsed[1] is not None:
+        assert parse_address(address)[0] == parsed[0]
+        assert get_address_host_port(address) == parsed[1:]
+
+
+def test_without_the_dask_extra_the_message_says_which_to_install(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "distributed" else real(name, *a))
+    result = CliRunner().invoke(main, ["screen", str(EXAMPLES), "--scheduler",
+                                       "tcp://127.0.0.1:8786"])
+    assert result.exit_code == 3
+    assert result.stderr == ("Error: screening on a Dask cluster (--scheduler) needs the "
+                             "'dask' extra: pip install 'ql1706kg[dask]'\n")
