@@ -10,7 +10,8 @@ import re
 import pytest
 
 from ql1706kg.api import screen
-from ql1706kg.outputs.report import _funnel_svg, _outcomes_svg, _patient_page
+from ql1706kg.outputs.report import _funnel_svg, _outcomes_svg
+from ql1706kg.outputs.report_html import patient_page as _patient_page
 
 from .conftest import AS_OF, BASE, with_observation
 

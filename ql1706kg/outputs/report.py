@@ -1,9 +1,14 @@
-"""The attrition report: a self-contained HTML picture of where patients drop out.
+"""The screening report: a self-contained HTML picture, read by a coordinator from the top.
 
-A CONSORT-style funnel (how many patients each criterion removes, in protocol order), the
-outcomes of every criterion, the worklist of data to collect, and one page per patient with
-every criterion explained. Charts are SVG from matplotlib, inlined, so the report opens
-offline and from any folder; no scripts, fonts or styles are fetched.
+First the counts per verdict (with their shares) and the patient table (each patient's verdict,
+the criteria that decide it by id and name, and what to do next: what to collect, what would
+change the verdict, until when it holds); then a CONSORT-style funnel (how many patients each
+criterion removes, in protocol order, ending with the incomplete set aside, so it ends at the
+eligible count), the outcomes of every criterion, the worklist of data to collect, and one page
+per patient with every criterion explained. Every count is taken from the same verdicts, so
+summary, table and funnel agree. Charts are SVG from matplotlib (the ``report`` extra),
+inlined, so the report opens offline and from any folder; no scripts, fonts or styles are
+fetched.
 """
 
 from __future__ import annotations
@@ -16,22 +21,29 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..pipeline.results import OUTCOMES, PatientResult, Screening
+from ..errors import EnvironmentFailure
+from ..pipeline.results import OUTCOMES, Screening
 from ..protocol.terminology import terminology
 from .folder import OutputFolder
-from .render import what_if_lines
-from .visible import visible
+from .report_html import (
+    COLOURS,
+    VERDICTS,
+    criterion_name,
+    deciding,
+    folded,
+    h,
+    named,
+    next_steps,
+    page,
+    patient_page,
+    share,
+    verdict_class,
+)
 
 PAGE_STEM_CHARS = 60  # a page's name: at most this much of the id, then a hash of all of it
 _SAFE_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{PAGE_STEM_CHARS - 1}}}")
-
-COLOURS = {"met": "#2e7d32", "not_met": "#c62828", "unknown": "#f9a825",
-           "not_applicable": "#9e9e9e"}
-STYLE = """body{font-family:system-ui,sans-serif;margin:2rem;max-width:72rem;color:#222}
-table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.25rem .5rem;
-text-align:left;vertical-align:top}th{background:#f3f3f3}.met{color:#2e7d32}
-.not_met{color:#c62828;font-weight:bold}.unknown{color:#a06f00;font-weight:bold}
-.not_applicable{color:#777}svg{max-width:100%;height:auto}"""
+REPORT_EXTRA = ("the HTML report's charts need matplotlib, the 'report' extra: pip install "
+                "'ql1706kg[report]'")
 
 
 @dataclass(frozen=True)
@@ -76,11 +88,12 @@ def write_report(screening: Screening, out: Path | OutputFolder,
     if not isinstance(out, OutputFolder):
         with OutputFolder(out) as folder:
             return write_report(screening, folder, sections)
+    _pyplot()  # the charts' library, before any page is written
     names: list[str] = []
     taken: set[str] = set()
     for patient in screening.patients:
         names.append(page_name(patient.id, taken))
-        out.write_text(f"patients/{names[-1]}", _patient_page(patient, screening))
+        out.write_text(f"patients/{names[-1]}", patient_page(patient, screening))
     return out.write_text("index.html", _index(screening, names, sections))
 
 
@@ -103,49 +116,97 @@ def page_name(patient_id: str, taken: set[str]) -> str:
     return name
 
 
-def _h(text: object) -> str:
-    """Text from input in HTML: control characters made visible, then escaped."""
-    return html.escape(visible(text))
-
-
-def _page(title: str, body: str) -> str:
-    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>"
-            f"{_h(title)}</title><style>{STYLE}</style></head><body>{body}"
-            "</body></html>\n")
+def funnel_end(screening: Screening) -> tuple[int, int, int]:
+    """The funnel's last steps: patients left after every criterion (none not met), those set
+    aside as incomplete (a criterion unknown), and the eligible, who remain."""
+    left = sum(p.verdict != "ineligible" for p in screening.patients)
+    incomplete = sum(p.verdict == "incomplete" for p in screening.patients)
+    return left, incomplete, left - incomplete
 
 
 def _index(screening: Screening, names: list[str], sections: tuple[str, ...] = ()) -> str:
-    verdicts = Counter(p.verdict for p in screening.patients)
-    parts = [f"<h1>QL1706 screening: attrition report</h1><p>As of {screening.as_of} "
-             f"(screening window {screening.window_days} days), protocol "
-             f"{_h(screening.protocol_version)}. {len(screening.patients)} patients: "
-             + ", ".join(f"{verdicts[v]} {v}" for v in ("eligible", "ineligible", "incomplete"))
-             + ".</p>",
-             "<h2>Screening funnel</h2>", _funnel_svg(screening), _funnel_html(screening),
-             "<h2>Outcomes per criterion</h2>", _outcomes_svg(screening),
-             _outcomes_html(screening), "<h2>Unknown worklist</h2>", _worklist_html(screening),
-             *sections, "<h2>Patients</h2>", _patients_html(screening, names)]
+    nav = [("patients", "Patients"), ("funnel", "Screening funnel"),
+           ("outcomes", "Outcomes per criterion"), ("worklist", "Data to collect")]
     if screening.errors:
-        parts.append("<h2>Inputs that could not be read</h2><ul>" + "".join(
-            f"<li>{_h(e.source)}{', record ' + _h(e.record) if e.record else ''}"
-            f"{', field ' + _h(e.field) if e.field else ''}: {_h(e.message)}"
-            "</li>" for e in screening.errors) + "</ul>")
-    return _page("QL1706 attrition report", "".join(parts))
+        nav.append(("errors", "Inputs not read"))
+    parts = [f"<h1>QL1706 screening report</h1><p>As of {screening.as_of} (screening window "
+             f"{screening.window_days} days), protocol {h(screening.protocol_version)}.</p>",
+             "<nav>" + "".join(f"<a href=\"#{a}\">{t}</a>" for a, t in nav) + "</nav>",
+             _counts_html(screening),
+             "<section id=\"patients\"><h2>Patients</h2>", _patients_html(screening, names),
+             "</section><section id=\"funnel\"><h2>Screening funnel</h2>",
+             _funnel_svg(screening), _funnel_html(screening),
+             "</section><section id=\"outcomes\"><h2>Outcomes per criterion</h2>",
+             _outcomes_svg(screening), _outcomes_html(screening),
+             "</section><section id=\"worklist\"><h2>Data to collect</h2>",
+             _worklist_html(screening), "</section>", *sections]
+    if screening.errors:
+        parts.append("<section id=\"errors\"><h2>Inputs that could not be read</h2><ul>"
+                     + "".join(f"<li>{h(e.source)}{', record ' + h(e.record) if e.record else ''}"
+                               f"{', field ' + h(e.field) if e.field else ''}: {h(e.message)}"
+                               "</li>" for e in screening.errors) + "</ul></section>")
+    return page("QL1706 screening report", "".join(parts))
+
+
+def _counts_html(screening: Screening) -> str:
+    """Patients per verdict with their shares: the numbers the table and the funnel repeat."""
+    total = len(screening.patients)
+    verdicts = Counter(p.verdict for p in screening.patients)
+    rows = "".join(f"<tr><td class=\"{verdict_class(v)}\">{v}</td><td class=\"n\">"
+                   f"{verdicts[v]}</td><td class=\"n\">{share(verdicts[v], total)}</td></tr>"
+                   for v in VERDICTS)
+    unread = (f"<p>{len(screening.errors)} input(s) could not be read: <a href=\"#errors\">"
+              "see below</a>.</p>" if screening.errors else "")
+    return (f"<section id=\"summary\"><table class=\"counts\"><tr><th>verdict</th>"
+            f"<th>patients</th><th>share</th></tr>{rows}<tr><th>screened</th><th class=\"n\">"
+            f"{total}</th><th class=\"n\">{share(total, total)}</th></tr></table>{unread}"
+            "</section>")
+
+
+def _patients_html(screening: Screening, names: list[str]) -> str:
+    """One row per patient, eligible first, then incomplete, then ineligible (input order
+    within each): the verdict, the deciding criteria by id and name, what to do next."""
+    order = {v: i for i, v in enumerate(VERDICTS)}
+    ranked = sorted(zip(screening.patients, names, strict=True),
+                    key=lambda pair: order[pair[0].verdict])
+    rows = "".join(
+        f"<tr><td><a href=\"patients/{html.escape(name)}\">{h(p.id)}</a>"
+        f"<div class=\"source\">{h(p.source)}</div></td>"
+        f"<td class=\"{verdict_class(p.verdict)}\">{p.verdict}</td>"
+        f"<td>{folded([named(c) for c in deciding(p)], escape=False) or 'none'}</td>"
+        f"<td>{folded(next_steps(p, screening.window_days))}</td></tr>" for p, name in ranked)
+    return (f"<div class=\"wide\"><table class=\"patients\"><tr><th>patient</th>"
+            f"<th>verdict</th><th>deciding criteria</th><th>what next</th></tr>{rows}"
+            "</table></div>")
 
 
 def _funnel_html(screening: Screening) -> str:
-    rows = "".join(f"<tr><td>{s.criterion}</td><td>{s.removed}</td><td>{s.remaining}</td></tr>"
-                   for s in funnel(screening))
-    return (f"<table><tr><th>criterion</th><th>removed</th><th>remaining</th></tr>"
-            f"<tr><td>screened</td><td></td><td>{len(screening.patients)}</td></tr>{rows}"
-            "</table>")
+    total = len(screening.patients)
+    rows = "".join(f"<tr><td>{named(s.criterion)}</td><td class=\"n\">{s.removed or ''}</td>"
+                   f"<td class=\"n\">{s.remaining}</td><td class=\"n\">"
+                   f"{share(s.remaining, total)}</td></tr>" for s in funnel(screening))
+    left, incomplete, eligible = funnel_end(screening)
+    end = (f"<tr><td>set aside as incomplete (a criterion unknown: data to collect)</td>"
+           f"<td class=\"n\">{incomplete or ''}</td><td class=\"n\">{eligible}</td><td "
+           f"class=\"n\">{share(eligible, total)}</td></tr><tr><th>eligible</th><th></th>"
+           f"<th class=\"n\">{eligible}</th><th class=\"n\">{share(eligible, total)}</th></tr>")
+    return (f"<p class=\"note\">Each patient is counted once, at the first criterion in "
+            f"protocol order they do not meet. The {left} who meet every criterion that could "
+            f"be judged include {incomplete} incomplete (data missing for a criterion: never "
+            f"eligible on missing data), which leaves the {eligible} eligible.</p>"
+            f"<div class=\"wide\"><table class=\"funnel\"><tr><th>criterion</th><th>removed"
+            f"</th><th>remaining</th><th>of screened</th></tr><tr><td>screened</td><td></td>"
+            f"<td class=\"n\">{total}</td><td class=\"n\">{share(total, total)}</td></tr>"
+            f"{rows}{end}</table></div>")
 
 
 def _outcomes_html(screening: Screening) -> str:
     head = "".join(f"<th>{o}</th>" for o in OUTCOMES)
-    rows = "".join(f"<tr><td>{cid}</td>" + "".join(f"<td>{counts[o]}</td>" for o in OUTCOMES)
-                   + "</tr>" for cid, counts in outcome_table(screening).items())
-    return f"<table><tr><th>criterion</th>{head}</tr>{rows}</table>"
+    rows = "".join(f"<tr><td>{named(cid)}</td>" + "".join(
+        f"<td class=\"n\">{counts[o]}</td>" for o in OUTCOMES) + "</tr>"
+        for cid, counts in outcome_table(screening).items())
+    return (f"<div class=\"wide\"><table class=\"outcomes\"><tr><th>criterion</th>{head}"
+            f"</tr>{rows}</table></div>")
 
 
 def _worklist_html(screening: Screening) -> str:
@@ -153,58 +214,10 @@ def _worklist_html(screening: Screening) -> str:
             if p.verdict == "incomplete" for c in p.criteria if c.outcome == "unknown"]
     if not rows:
         return "<p>Nothing to collect.</p>"
-    body = "".join(f"<tr><td>{_h(p)}</td><td>{c}</td><td>{_h(t)}</td></tr>"
+    body = "".join(f"<tr><td>{h(p)}</td><td>{named(c)}</td><td>{folded([t])}</td></tr>"
                    for p, c, t in rows)
-    return f"<table><tr><th>patient</th><th>criterion</th><th>to collect</th></tr>{body}</table>"
-
-
-def _patients_html(screening: Screening, names: list[str]) -> str:
-    rows = "".join(
-        f"<tr><td><a href=\"patients/{html.escape(name)}\">{_h(p.id)}</a>"
-        f"</td><td class=\"{_verdict_class(p.verdict)}\">{p.verdict}</td>"
-        f"<td>{_h(p.source)}</td></tr>" for p, name in zip(screening.patients, names,
-                                                             strict=True))
-    return f"<table><tr><th>patient</th><th>verdict</th><th>source</th></tr>{rows}</table>"
-
-
-def _verdict_class(verdict: str) -> str:
-    return {"eligible": "met", "ineligible": "not_met", "incomplete": "unknown"}[verdict]
-
-
-def _what_if_html(patient: PatientResult, screening: Screening) -> str:
-    """What the page opens with: the criteria not met or unknown, and what would change the
-    verdict (values against their limits, what to collect, until when, from when)."""
-    open_ = [c for c in patient.criteria if c.outcome in ("not_met", "unknown")]
-    if open_:
-        items = "".join(
-            f"<li><b>{c.id}</b> <span class=\"{c.outcome}\">{c.outcome}</span>: "
-            + _h(c.change_needed or c.explanation.split('" ', 1)[-1])
-            + (f"<br>To collect: {_h(c.to_collect)}" if c.to_collect else "") + "</li>"
-            for c in open_)
-        listed = f"<ul class=\"open\">{items}</ul>"
-    else:
-        listed = "<p>Every criterion is met or not applicable.</p>"
-    extra = [line for line in what_if_lines(patient, screening.window_days)
-             if not line.startswith(tuple(f"{c.id}: " for c in open_))]
-    lines = "".join(f"<p>{_h(line)}</p>" for line in extra)
-    return (f"<section id=\"what-would-change\"><h2>What would change the verdict</h2>"
-            f"{listed}{lines}</section>")
-
-
-def _patient_page(patient: PatientResult, screening: Screening) -> str:
-    rows = "".join(
-        f"<tr><td>{c.id}</td><td class=\"{c.outcome}\">{c.outcome}</td>"
-        f"<td>{_h(c.explanation)}"
-        + (f"<br><b>Evidence:</b> {_h('; '.join(c.evidence))}" if c.evidence else "")
-        + (f"<br><b>Limit:</b> {_h('; '.join(c.limits))}" if c.limits else "")
-        + "</td></tr>" for c in patient.criteria)
-    body = (f"<p><a href=\"../index.html\">all patients</a></p><h1>{_h(patient.id)}"
-            f"</h1><p>Verdict: <span class=\"{_verdict_class(patient.verdict)}\">"
-            f"{patient.verdict}</span> as of {screening.as_of}; source "
-            f"{_h(patient.source)}</p>{_what_if_html(patient, screening)}"
-            f"<h2>All criteria</h2><table><tr><th>criterion</th><th>outcome</th>"
-            f"<th>explanation</th></tr>{rows}</table>")
-    return _page(f"QL1706 screening: {patient.id}", body)
+    return (f"<div class=\"wide\"><table class=\"worklist\"><tr><th>patient</th>"
+            f"<th>criterion</th><th>to collect</th></tr>{body}</table></div>")
 
 
 def _svg(figure) -> str:
@@ -218,7 +231,10 @@ def _svg(figure) -> str:
 
 
 def _pyplot():
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise EnvironmentFailure(REPORT_EXTRA) from None
 
     matplotlib.use("Agg")
     matplotlib.rcParams["svg.hashsalt"] = "ql1706kg"  # stable ids: same input, same file
@@ -231,8 +247,11 @@ def _pyplot():
 def _funnel_svg(screening: Screening) -> str:
     plt = _pyplot()
     steps = [s for s in funnel(screening) if s.removed]
-    labels = ["screened"] + [f"after {s.criterion}" for s in steps]
-    values = [len(screening.patients)] + [s.remaining for s in steps]
+    _left, incomplete, eligible = funnel_end(screening)
+    labels = (["screened"] + [f"after {s.criterion} ({criterion_name(s.criterion)})"
+                              for s in steps]
+              + [f"eligible ({incomplete} incomplete set aside)" if incomplete else "eligible"])
+    values = [len(screening.patients)] + [s.remaining for s in steps] + [eligible]
     figure, axes = plt.subplots(figsize=(8, 0.45 * len(labels) + 1))
     for index, bar in enumerate(axes.barh(labels[::-1], values[::-1], color="#1565c0")):
         bar.set_gid(f"bar-{index}")
@@ -240,7 +259,7 @@ def _funnel_svg(screening: Screening) -> str:
         axes.text(value, y, f" {value}", va="center")
     _whole_patients(axes)
     axes.set_xlabel("patients remaining")
-    axes.set_title("Screening funnel (criteria that removed at least one patient)")
+    axes.set_title("Screening funnel (the criteria that removed patients, then the incomplete)")
     return _svg(figure)
 
 
@@ -248,11 +267,12 @@ def _outcomes_svg(screening: Screening) -> str:
     plt = _pyplot()
     table = outcome_table(screening)
     criteria = list(table)[::-1]
+    labels = [f"{c} ({criterion_name(c)})" for c in criteria]
     figure, axes = plt.subplots(figsize=(8, 0.3 * len(criteria) + 1.2))
     left = [0] * len(criteria)
     for outcome in OUTCOMES:
         counts = [table[c][outcome] for c in criteria]
-        bars = axes.barh(criteria, counts, left=left, color=COLOURS[outcome], label=outcome)
+        bars = axes.barh(labels, counts, left=left, color=COLOURS[outcome], label=outcome)
         for index, bar in enumerate(bars):
             bar.set_gid(f"bar-{outcome}-{index}")
         left = [a + b for a, b in zip(left, counts, strict=True)]
