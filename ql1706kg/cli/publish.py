@@ -220,10 +220,11 @@ def report_command(paths: tuple[Path, ...], as_of: date, window_days: int, out_d
     per patient) into a folder; it opens offline."""
     from ..api import screen
     from ..outputs.compare import comparison_html
-    from ..outputs.report import write_report
+    from ..outputs.report import require_charts, write_report
     from ..protocol.resources import protocol_root
     from .compare import checked_protocol, screen_both
 
+    require_charts()  # the 'report' extra, before anything is screened
     before = checked_protocol(against, "'--against'")
     _refuse_report_clashes(paths, out_dir)
     workers = jobs or os.cpu_count() or 1

@@ -230,6 +230,12 @@ def _svg(figure) -> str:
     return text[text.index("<svg"):]
 
 
+def require_charts() -> None:
+    """Refuse at once, naming the extra to install, when the charts' library is missing
+    (before a long screening, not after it)."""
+    _pyplot()
+
+
 def _pyplot():
     try:
         import matplotlib

@@ -119,8 +119,8 @@ def _import_ontpub() -> Any:
         from pylode import OntPub
     except ImportError as error:
         raise RuntimeError(
-            f"HTML documentation needs pyLODE {PYLODE_VERSION}: "
-            f"pip install 'pylode=={PYLODE_VERSION}' (or the 'docs' extra)"
+            f"the ontology's HTML documentation needs pyLODE {PYLODE_VERSION}, the 'docs' "
+            "extra: pip install 'ql1706kg[docs]'"
         ) from error
     finally:
         for handler in root.handlers[:]:
