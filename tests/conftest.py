@@ -7,6 +7,7 @@ case reads as a line of the protocol ("AST exactly 2.5 × ULN -> met").
 from __future__ import annotations
 
 import copy
+import gc
 import json
 from pathlib import Path
 
@@ -67,3 +68,14 @@ def explain(rec: dict, criterion: str, as_of: str = AS_OF) -> str:
 def base() -> dict:
     """A fresh copy of the eligible base record."""
     return copy.deepcopy(BASE)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session) -> None:
+    """Collect the garbage now, after the fixtures' teardown, and freeze what is left. Why:
+    once a pytest-xdist worker reports that it has finished, execnet gives it 5 seconds to
+    end and then sends it SIGINT; pytest's own collections at unconfigure walked every cached
+    object of the run and, on a loaded machine, took longer, so a KeyboardInterrupt traceback
+    ("Exception ignored in gc_callback") ended an otherwise passing run."""
+    gc.collect()
+    gc.freeze()

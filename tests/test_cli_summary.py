@@ -205,3 +205,11 @@ def test_text_is_written_and_flushed_as_each_patient_is_screened(monkeypatch):
     # the first patient is held until the second shows it is a batch, then one by one
     assert seen[:4] == [0, 0, 2, 3] and seen[-1] == 18
     assert len(flushes) >= 18
+
+
+def test_fhir_resources_without_a_patient_are_a_warning_not_an_empty_input():
+    product = DATA_DIR / "fhir-packages" / "hl7.fhir.r4.examples" / "MedicinalProduct-example.json"
+    result = run("screen", str(product), "--as-of", AS_OF, "--format", "json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["patients"] == []
+    (warning,) = lines_starting(result.stderr, "warning: ")
+    assert "hold no patient" in warning

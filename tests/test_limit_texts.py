@@ -19,7 +19,7 @@ import pytest
 from rdflib import BNode, Graph, Literal, URIRef
 
 from ql1706kg import screen
-from ql1706kg.outputs import report
+from ql1706kg.outputs import report_html
 from ql1706kg.outputs.render import render_text, verdict_graph
 from ql1706kg.pipeline.derive import add_months
 from ql1706kg.pipeline.validate import shapes
@@ -240,7 +240,7 @@ def _outputs(screening, patient) -> dict[str, str]:
         "json": json.dumps(screening.as_dict(), ensure_ascii=False),
         "text": render_text(screening),
         "rdf": literals,
-        "html": html.unescape(report._patient_page(patient, screening)),
+        "html": html.unescape(report_html.patient_page(patient, screening)),
         "criteria": json.dumps(list(terminology().criteria.values()), default=str,
                                ensure_ascii=False),
         "publish": json.dumps([records.research_study_fhir(), records.medical_trial_jsonld()],

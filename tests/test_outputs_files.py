@@ -220,8 +220,9 @@ def test_a_real_full_disk_is_one_line_and_exit_3(tmp_path, fmt):
     cohort.write_text("[" + ",".join([(DATA_DIR / "base-eligible.json").read_text()] * 3)
                       .replace('"id": "', '"id": "X') + "]")
     with tmpfs(tmp_path / "full", "size=8k") as full:
+        detailed = ["--details"] if fmt == "text" else []  # more than the 8 KB
         result = CliRunner().invoke(main, ["screen", str(cohort), "--as-of", "2026-11-20",
-                                           "--format", fmt, "-o", str(full / "out")])
+                                           "--format", fmt, "-o", str(full / "out"), *detailed])
         assert result.exit_code == 3, result.output
         assert result.stderr == f"Error: cannot write {full / 'out'}: No space left on device\n"
         assert listing(full) == []

@@ -187,8 +187,9 @@ def test_a_verdict_file_oxigraph_cannot_parse_is_one_error_line(tmp_path):
     result = CliRunner().invoke(main, ["query", "protocol-criteria", str(bad), "--format",
                                        "csv"])
     assert result.exit_code == 1, result.output
-    (line,) = result.stderr.splitlines()
+    line, summary = result.stderr.splitlines()
     assert line.startswith(f"error: {bad}: not valid nquads: ")
+    assert summary == "summary: 36 row(s); 1 input error(s)"
     assert len(result.stdout.splitlines()) == 37  # a header, a row per criterion and limit
 
 

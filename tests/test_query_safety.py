@@ -91,7 +91,8 @@ def test_cli_unreadable_verdict_files_are_one_line_each_and_exit_1(tmp_path):
     assert result.exit_code == 1 and "Traceback" not in result.output
     lines = result.stderr.splitlines()
     assert lines == [f"error: {deep}: JSON nested deeper than 64 levels is refused",
-                     f"error: {utf16}: is UTF-16 text; RDF input must be UTF-8"]
+                     f"error: {utf16}: is UTF-16 text; RDF input must be UTF-8",
+                     "summary: 36 row(s); 2 input error(s)"]
     assert len(result.stdout.splitlines()) == 37  # the query still ran over the rest
 
 

@@ -122,8 +122,8 @@ def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output:
                 derive(patient, patient_iri(item.record.id), assessment)
             graph += patient
             lifted += 1
-        if not lifted and not summary.errors:
-            raise no_records(paths)
+        if not lifted and not summary.errors and not report:
+            raise no_records(paths)  # (FHIR resources without a patient are --report's)
         out.write_text(graph.serialize(format="turtle"))
         changed = {}
         for line in report:

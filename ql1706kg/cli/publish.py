@@ -216,8 +216,10 @@ Examples:
                    "bundled one) and the verdict counts before and after.")
 def report_command(paths: tuple[Path, ...], as_of: date, window_days: int, out_dir: Path,
                    jobs: int, against: Path | None) -> None:
-    """Screen PATHS and write the HTML attrition report (funnel, outcomes, worklist, one page
-    per patient) into a folder; it opens offline."""
+    """Screen PATHS and write the HTML report into a folder: counts per verdict, the patient
+    table (deciding criteria, what to collect or what would change the verdict), the
+    screening funnel, the outcomes per criterion, the data to collect, one page per patient.
+    It opens offline."""
     from ..api import screen
     from ..outputs.compare import comparison_html
     from ..outputs.report import require_charts, write_report

@@ -161,7 +161,8 @@ def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: 
         record at all is refused before anything is written."""
         return summary.watch(iter_screen(paths, assessment, jobs=workers, scheduler=scheduler,
                                          on_note=lambda note: echo_note(str(note)),
-                                         on_people=people.tell, **options), paths)
+                                         on_people=people.tell, **options), paths,
+                             fhir_read=lambda: people.people is not None)
 
     run.people = people  # type: ignore[attr-defined]  # each loop hands it to its progress bar
     run.summary = summary  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -131,13 +131,18 @@ class RunSummary:
         return cls(as_of, window_days, given, quiet)
 
     # -- what passes -------------------------------------------------------------------
-    def watch(self, items: Iterable, paths: Iterable[Path] = ()) -> Iterator:
+    def watch(self, items: Iterable, paths: Iterable[Path] = (),
+              fhir_read: Callable[[], bool] = lambda: False) -> Iterator:
         """Pass ``items`` on, counting each; the first is read at once, so an input with no
-        record at all is :class:`NoRecords` before any output is written."""
+        record at all is :class:`NoRecords` before any output is written. FHIR resources
+        without a patient (``fhir_read``) are read, not nothing: a warning says so."""
         iterator = iter(items)
         first = next(iterator, None)
         if first is None and not self.skipped:
-            raise no_records(paths)
+            if not fhir_read():
+                raise no_records(paths)
+            click.echo("warning: the FHIR resources read hold no patient (no Patient, and "
+                       "nothing that refers to one): nothing to screen", err=True)
         return self._passing(first, iterator)
 
     def _passing(self, first, iterator: Iterator) -> Iterator:
