@@ -16,9 +16,13 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import InputError, InputNote
 from .inputs.fhir.workspace import Workspace
+
+if TYPE_CHECKING:
+    from .inputs.fhir.handle import FhirPerson
 from .inputs.models import PatientRecord
 from .inputs.read import RawRecord, SourcedRecord, read_paths
 from .pipeline.assessment import Assessment
@@ -48,7 +52,8 @@ def assessment_for(as_of: date | str | None, window_days: int | None = None
         day = date.fromisoformat(as_of)
     else:
         day = as_of
-    return Assessment(as_of=day, window_days=window_days)  # refuses what is out of range
+    # refuses what is out of range; no window: the protocol's
+    return Assessment(day) if window_days is None else Assessment(day, window_days)
 
 
 def screen(inputs: Iterable[Input] | Input, as_of: date | str | None = None,
@@ -71,14 +76,14 @@ def screen(inputs: Iterable[Input] | Input, as_of: date | str | None = None,
                             on_note=note):
         if isinstance(item, ScreeningError):
             result.errors.append(item)
-        else:
+        elif isinstance(item, PatientResult):  # (no encode: never an EncodedResult)
             result.patients.append(item)
     return result
 
 
 def iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment,
                 batch_size: int = BATCH_SIZE, jobs: int = 1, keep_graphs: bool = True,
-                skip: Callable[[SourcedRecord | RawRecord], bool] | None = None,
+                skip: Callable[[SourcedRecord | RawRecord | FhirPerson], bool] | None = None,
                 scheduler: str | None = None,
                 encode: Callable[[PatientResult], bytes] | None = None,
                 on_note: Callable[[InputNote], None] | None = None,
@@ -106,7 +111,7 @@ def iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment,
 
 def _iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment, batch_size: int,
                  jobs: int, keep_graphs: bool,
-                 skip: Callable[[SourcedRecord | RawRecord], bool] | None,
+                 skip: Callable[[SourcedRecord | RawRecord | FhirPerson], bool] | None,
                  scheduler: str | None, encode: Callable[[PatientResult], bytes] | None,
                  on_note: Callable[[InputNote], None] | None = None,
                  workspace: Workspace | None = None,

@@ -12,6 +12,7 @@ import importlib
 import logging
 import signal
 import sys
+from typing import Any, cast
 
 import click
 
@@ -75,7 +76,8 @@ class _Commands(click.Group):
             if exc.errno == errno.EPIPE:
                 # The reader of our output went away (`| head`): the output could not be
                 # written, quietly, and Python's own flush at exit must not complain either.
-                sys.stdout = click.utils.PacifyFlushWrapper(sys.stdout)
+                # (deprecated in click 8.3, kept until 9: a module __getattr__ to mypy)
+                sys.stdout = cast(Any, click.utils).PacifyFlushWrapper(sys.stdout)
                 ctx.exit(EXIT_ENVIRONMENT)
             where = f" ({exc.filename})" if exc.filename else ""
             raise EnvironmentProblem(f"{exc.strerror or exc}{where}") from None

@@ -195,7 +195,7 @@ class ProgressTotal:
 def refuse_clashes(paths, outputs: dict[str, Path | None]) -> None:
     """Usage error (exit 2) if an output (named by its option) would overwrite one of the
     inputs, or two outputs are the same file."""
-    inputs, seen = InputFiles(paths), {}
+    inputs, seen = InputFiles(paths), dict[str, str]()
     for option, target in outputs.items():
         if target is None:
             continue
@@ -243,7 +243,7 @@ def count_records(paths, fhir_counts_zero: bool = False):
             if found is _FHIR:
                 fhir = True
                 continue
-            if found is None:
+            if not isinstance(found, int):
                 return None
             total += found
     except (OSError, ValueError):

@@ -51,7 +51,8 @@ def screen_both(paths, as_of: date, window_days: int, jobs: int, after: Path | N
         with protocol(folder):
             screenings.append(screen(paths, as_of=as_of, window_days=window_days, jobs=jobs,
                                      keep_graphs=keep_graphs))
-    return compare(*screenings, before_name=str(before) if before else "bundled protocol",
+    earlier, later = screenings
+    return compare(earlier, later, before_name=str(before) if before else "bundled protocol",
                    after_name=str(after) if after else "bundled protocol")
 
 

@@ -10,6 +10,7 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 import click
 
@@ -89,8 +90,8 @@ def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output:
 
     from ..api import assessment_for
     from ..errors import InputError
-    from ..inputs.read import read_paths
-    from ..outputs.files import open_output
+    from ..inputs.read import SourcedRecord, read_paths
+    from ..outputs.files import Output, open_output
     from ..pipeline.derive import derive
     from ..pipeline.lift import lift, patient_iri
     from ..pipeline.results import ScreeningError
@@ -105,8 +106,9 @@ def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output:
     report: list = []
     with contextlib.ExitStack() as stack:
         # Opened (so locked) before anything is read.
-        out = stack.enter_context(open_output(output))
-        table = stack.enter_context(open_output(report_file)) if report_file else None
+        out = cast(Output, stack.enter_context(open_output(output)))
+        table = (cast(Output, stack.enter_context(open_output(report_file)))
+                 if report_file else None)
         for item in read_paths(paths, fhir_report=report,
                                on_note=lambda note: echo_note(str(note))):
             if isinstance(item, InputError):
@@ -115,8 +117,9 @@ def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output:
                 continue
             if isinstance(item, Exception):
                 click.echo(f"error: {visible(item)}", err=True)
-                summary.errors.append(item)
+                summary.errors.append(ScreeningError(str(paths), str(item)))
                 continue
+            assert isinstance(item, SourcedRecord)  # read_paths validates, no workspace
             patient = lift(item.record, item.source)
             if not no_derive:
                 derive(patient, patient_iri(item.record.id), assessment)
@@ -125,12 +128,12 @@ def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output:
         if not lifted and not summary.errors and not report:
             raise no_records(paths)  # (FHIR resources without a patient are --report's)
         out.write_text(graph.serialize(format="turtle"))
-        changed = {}
+        changed: dict[str, set[str]] = {}
         for line in report:
             if line.could_change and line.patient:
                 changed.setdefault(line.patient, set()).update(line.could_change)
-        for patient, ids in changed.items():
-            echo_note(f"patient {patient}: an ignored resource could have changed "
+        for person, ids in changed.items():
+            echo_note(f"patient {person}: an ignored resource could have changed "
                       f"{', '.join(sorted(ids))} (see --report)")
         if report_path is not None:
             lines = ["source\tresource\tstatus\treason\tpatient\tcould change"] + [

@@ -231,6 +231,7 @@ def report_command(paths: tuple[Path, ...], as_of: date, window_days: int, out_d
     _refuse_report_clashes(paths, out_dir)
     workers = jobs or os.cpu_count() or 1
     # Opened (so locked) before screening; every page is put in place only when all are done.
+    sections: tuple[str, ...]
     with OutputFolder(out_dir) as folder:
         if against is None:
             result, sections = screen(paths, as_of=as_of, window_days=window_days,

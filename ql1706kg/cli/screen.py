@@ -19,12 +19,13 @@ import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 import click
 from rdflib import Graph
 
 from ..api import Screening, ScreeningError, assessment_for, iter_screen, protocol_version
-from ..outputs.files import OutputFile, StandardOutput, open_output
+from ..outputs.files import Output, OutputFile, StandardOutput, open_output
 from ..outputs.ndjson import (
     ResumeMismatch,
     RunKey,
@@ -67,7 +68,6 @@ from .summary import RunSummary
 
 FLUSH_SECONDS = 1.0  # --format ndjson -o FILE: the longest a written line waits in a buffer
 
-Output = OutputFile | StandardOutput
 
 
 def _scheduler_address(_ctx, _param, value: str | None) -> str | None:
@@ -170,9 +170,10 @@ def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: 
     try:
         with contextlib.ExitStack() as stack:
             # Opened (so locked) before anything is read: a second run stops at once.
-            out = stack.enter_context(open_output(output, checkpoint=fmt == "ndjson",
-                                                  append=resume))
-            report = stack.enter_context(open_output(shacl_report)) if shacl_report else None
+            out = cast(Output, stack.enter_context(open_output(
+                output, checkpoint=fmt == "ndjson", append=resume)))
+            report = (cast(Output, stack.enter_context(open_output(shacl_report)))
+                      if shacl_report else None)
             if fmt == "ndjson":
                 _screen_ndjson(run, assessment, out, output if resume else None, quiet)
             elif fmt == "text":
@@ -209,8 +210,9 @@ def _screen_text(run, assessment: Assessment, out: Output, report: Output | None
         if isinstance(item, ScreeningError):
             continue
         patients += 1
-        if data is not None and item.graph is not None:
-            data += item.graph
+        graph = item.graph
+        if data is not None and graph is not None:
+            data += graph
             item = dataclasses.replace(item, graph=None)
         if details is None:
             if held is None and patients == 1:
@@ -248,7 +250,8 @@ def _screen_whole(run, assessment: Assessment, fmt: str, out: Output, report: Ou
 
         data = Graph()
         for patient in result.patients:
-            data += patient.graph
+            if patient.graph is not None:  # kept (keep_graphs=True)
+                data += patient.graph
         report.write_text(report_graph(data).serialize(format="turtle"))
 
 
@@ -326,5 +329,6 @@ def _resume(path: Path, key: RunKey, out: Output) -> Screened:
         raise click.UsageError(visible(exc)) from None
     for number in before.cut:
         echo_note(f"{path}:{number} is incomplete and is screened again")
+    assert isinstance(out, OutputFile)  # --resume needs -o FILE
     out.truncate(before.complete)
     return before

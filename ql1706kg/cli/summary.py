@@ -240,6 +240,7 @@ class RunSummary:
     def _fitting(self, earliest: date, latest: date) -> str:
         """Which --as-of would put the results in the window."""
         dated = f"Their results are dated {earliest} to {latest}"
+        assert self.window_days is not None  # (window_warning checks it)
         last = earliest + timedelta(days=self.window_days)
         if latest <= last:
             return (f"{dated}: any --as-of from {latest} to {last} puts all of them in the "

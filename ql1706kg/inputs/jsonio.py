@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import orjson
 
@@ -123,10 +124,10 @@ class ArrayReader:
                 self.pos = exc.pos
                 self._fail(exc.msg)
             except (ValueError, RecursionError) as exc:
-                end = self._end_of_value(self.pos)
-                if end is None:
+                found = self._end_of_value(self.pos)
+                if found is None:
                     self._fail(beyond_limits(exc))
-                self.pos = end
+                self.pos = cast(int, found)  # (_fail raises)
                 self._drop_read()
                 return Unreadable(beyond_limits(exc))
             if not self._delimited(end) and self._read_more():

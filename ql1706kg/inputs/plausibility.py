@@ -211,8 +211,8 @@ def date_problem(record: PatientRecord, as_of: date) -> tuple[str, str] | None:
                              f"date {as_of}"
     dead = record.deceased
     if dead is True or (isinstance(dead, date) and dead <= as_of):
-        when = f" on {dead}" if isinstance(dead, date) else ""
-        return "deceased", f"recorded as deceased{when}: not a candidate, not screened"
+        on = f" on {dead}" if isinstance(dead, date) else ""
+        return "deceased", f"recorded as deceased{on}: not a candidate, not screened"
     for field, when in _dated_fields(record):
         if when > as_of + FUTURE_SLACK:
             return field, (f"{when} is more than a year after the assessment date {as_of}; "

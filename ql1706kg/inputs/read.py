@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..errors import InputError, InputNote
 from . import sniff
@@ -205,7 +205,7 @@ def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
                 yield path
             else:
                 try:
-                    yield from read_file(path, fhir, validate)
+                    yield from read_file(path, cast("FhirInput", fhir), validate)
                 except InputError as exc:
                     yield exc
                 except Exception as exc:  # a bug must cost this file, named, not the run

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import cast
 
 from pydantic import ValidationError
 
@@ -83,7 +84,7 @@ def parse_record(item: object, source: str, index: int | None = None) -> Sourced
         first = exc.errors()[0]
         field = _field_path(first["loc"])
         more = len(exc.errors()) - 1
-        message = _describe(first) + (f" (and {more} more problem{'s' * (more > 1)})"
+        message = _describe(cast(dict, first)) + (f" (and {more} more problem{'s' * (more > 1)})"
                                       if more else "")
         return InputError(source, message, record=record_name, field=field or None)
     problem = record_problem(record)

@@ -85,8 +85,9 @@ def compare(before: Screening, after: Screening, before_name: str = "bundled",
         if change is not None:
             result.changes.append(change)
     for key, patient in earlier.items():
-        if key not in seen:
-            result.changes.append(_change(patient, None))
+        gone = _change(patient, None) if key not in seen else None
+        if gone is not None:
+            result.changes.append(gone)
     return result
 
 

@@ -33,9 +33,11 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
 from ..errors import EnvironmentFailure
 
+fcntl: Any
 try:
     import fcntl
 except ImportError:  # Windows: an exclusive create stands in for flock
@@ -93,7 +95,8 @@ class Lock:
     """An exclusive lock on a target for one run (see the module's rules)."""
 
     def __init__(self, target: Path) -> None:
-        self.target, self.path, self.fd = target, lock_path(target), None
+        self.target, self.path = target, lock_path(target)
+        self.fd: int | None = None
 
     def acquire(self) -> Lock:
         flags = os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC | (0 if fcntl else os.O_EXCL)
@@ -216,6 +219,7 @@ class OutputFile:
         data = bytes(self._buffer)
         self._buffer.clear()
         done = 0
+        assert self.fd is not None  # opened by open()
         try:
             with memoryview(data) as view:
                 while done < len(data):
@@ -227,6 +231,7 @@ class OutputFile:
 
     def truncate(self, length: int) -> None:
         """Cut the file to ``length`` bytes (``--resume``: a last line cut short)."""
+        assert self.fd is not None
         try:
             os.ftruncate(self.fd, length)
         except OSError as exc:
@@ -246,6 +251,7 @@ class OutputFile:
     def finish(self) -> None:
         """Write out and close, without putting the file in place yet."""
         self.flush()
+        assert self.fd is not None
         try:
             if self.durable:
                 os.fsync(self.fd)
@@ -345,6 +351,15 @@ class StandardOutput:
 
     def flush(self) -> None:
         self.handle.flush()
+
+
+Output = OutputFile | StandardOutput  # what a command writes its result to
+
+
+class ByteSink(Protocol):
+    """What a document writer writes to: an :class:`OutputFile` or :class:`StandardOutput`."""
+
+    def write(self, data: bytes, /) -> object: ...
 
 
 def open_output(target: Path | None, **options) -> OutputFile | StandardOutput:

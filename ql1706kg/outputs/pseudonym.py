@@ -107,8 +107,8 @@ class Pseudonymiser:
 
     def triples(self, triples: Iterable[tuple]) -> list[Triple]:
         out: list[Triple] = []
-        for s, p, o in triples:
-            s, p, o = _term(s), _term(p), _term(o)
+        for s_node, p_node, o_node in triples:
+            s, p, o = str(_term(s_node)), str(_term(p_node)), _term(o_node)
             if p in DROPPED:
                 continue
             subject = self.iri(s)
@@ -155,4 +155,5 @@ def pseudonymous_nquads(patient: PatientResult, run: RdfRun, key: bytes) -> byte
     """One assessment graph, pseudonymised, as N-Quads lines in its pseudonymous graph."""
     pseudonymiser = Pseudonymiser(key)
     graph = pseudonymiser.iri(assessment_iri(patient.id, run.as_of))
+    assert graph is not None  # an assessment IRI is in the patient space
     return nquads_block(pseudonymiser.triples(own_triples(patient, run)), graph)

@@ -32,7 +32,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import BinaryIO
 from urllib.parse import quote
 
 from rdflib import BNode
@@ -42,6 +41,7 @@ from ..protocol.namespaces import PROV, QL, QLR, RDF, RDFS, XSD
 from ..protocol.resources import protocol_hash
 from ..protocol.terminology import terminology
 from ..version import __version__
+from .files import ByteSink
 from .rdf_syntax import (
     JSONLD_PREFIXES,
     PREFIXES,
@@ -171,8 +171,8 @@ def assessment_triples(patient: PatientResult, run: RdfRun) -> list[Triple]:
         head.append((a, _QL + "validUntil", Lit(patient.valid_until.isoformat(), _DATE)))
     if patient.eligible_from is not None:
         head.append((a, _QL + "eligibleFrom", Lit(patient.eligible_from.isoformat(), _DATE)))
-    software = [(run.software, _TYPE, _PROV + "SoftwareAgent"),
-                (run.software, _LABEL, Lit(label))]
+    software: list[Triple] = [(run.software, _TYPE, _PROV + "SoftwareAgent"),
+                              (run.software, _LABEL, Lit(label))]
     return head + software + results
 
 
@@ -239,7 +239,7 @@ class RdfDocumentWriter:
     """Write a verdict document in one of :data:`FORMATS` patient by patient: the head, each
     patient's bytes as :data:`ENCODERS` made them (in whichever process), then the end."""
 
-    def __init__(self, handle: BinaryIO, fmt: str) -> None:
+    def __init__(self, handle: ByteSink, fmt: str) -> None:
         self.handle, self.fmt, self.count = handle, fmt, 0
         if fmt == "turtle":
             handle.write(turtle_head())

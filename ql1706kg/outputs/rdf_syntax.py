@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import orjson
 from rdflib import BNode, Literal, URIRef
@@ -138,7 +138,8 @@ def _nt(term) -> bytes:
         found = _NT.get(term if kind is str else str(term))
         return found if found is not None else _nt_iri(str(term))
     if kind is Lit:
-        return _literal(*term, _nt_iri)
+        lex, dt, lang = cast(Lit, term)
+        return _literal(lex, dt, lang, _nt_iri)
     if kind is Literal:
         dt = term.datatype
         return _literal(str(term), str(dt) if dt is not None else None, term.language,

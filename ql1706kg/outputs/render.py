@@ -10,7 +10,6 @@ import json
 import textwrap
 from collections.abc import Callable
 from datetime import date
-from typing import BinaryIO
 
 import orjson
 from rdflib import BNode, Graph, Literal, URIRef
@@ -19,6 +18,7 @@ from ..pipeline.results import PatientResult, Screening, ScreeningError
 from ..protocol.namespaces import bind_prefixes
 from ..protocol.terminology import terminology
 from ..version import __version__
+from .files import ByteSink
 from .rdf_stream import Lit, RdfRun, Term, assessment_triples, rdf_run
 from .rdf_stream import render as render_rdf
 from .visible import visible
@@ -192,7 +192,7 @@ class JsonDocumentWriter:
     """Write the JSON document of :func:`render_json` patient by patient, byte for byte the
     same, so a cohort of any size is written in constant memory."""
 
-    def __init__(self, handle: BinaryIO, screening: Screening) -> None:
+    def __init__(self, handle: ByteSink, screening: Screening) -> None:
         self.handle, self.count = handle, 0
         head = screening.as_dict()
         head.pop("patients"), head.pop("errors")
@@ -227,7 +227,7 @@ def verdict_graph(screening: Screening, include_patients: bool = True,
 
 
 def _node(term: Term) -> URIRef | BNode | Literal:
-    if type(term) is Lit:
+    if isinstance(term, Lit):
         return Literal(term.lex, lang=term.lang,
                        datatype=URIRef(term.dt) if term.dt is not None else None)
     return BNode(term[2:]) if term.startswith("_:") else URIRef(term)

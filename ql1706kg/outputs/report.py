@@ -57,7 +57,7 @@ class FunnelStep:
 
 def funnel(screening: Screening) -> list[FunnelStep]:
     """In protocol order, the patients each criterion removes first, and who remains."""
-    first_failure = Counter()
+    first_failure: Counter[str] = Counter()
     for patient in screening.patients:
         failed = next((c.id for c in patient.criteria if c.outcome == "not_met"), None)
         if failed is not None:
@@ -71,7 +71,7 @@ def funnel(screening: Screening) -> list[FunnelStep]:
 
 def outcome_table(screening: Screening) -> dict[str, Counter]:
     """Per criterion (protocol order), how many patients have each outcome."""
-    table = {cid: Counter() for cid in terminology().criteria}
+    table: dict[str, Counter[str]] = {cid: Counter() for cid in terminology().criteria}
     for patient in screening.patients:
         for result in patient.criteria:
             table[result.id][result.outcome] += 1

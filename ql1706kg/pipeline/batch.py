@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
+from typing import cast
 
 import orjson
 
@@ -65,15 +66,16 @@ def unique_ids(items: Iterable[Item]) -> Iterator[Item]:
         if first is not None and isinstance(first[1], FhirPerson):
             assembled = first[1].assemble()[-1]
             # an error entry holds no id; a record is compared by what it says
-            first = None if isinstance(assembled, InputError) else (first[0],
-                                                                    _digest(assembled))
+            first = None if isinstance(assembled, InputError) else (
+                first[0], _digest(cast(SourcedRecord | RawRecord, assembled)))
             if first is not None:
                 seen[key] = first
         if first is None:
-            seen[key] = (item.source, item if isinstance(item, FhirPerson) else _digest(item))
+            seen[key] = (item.source, item if isinstance(item, FhirPerson) else
+                         _digest(cast(SourcedRecord | RawRecord, item)))
             yield item
             continue
-        digest = _digest(item)
+        digest = _digest(cast(SourcedRecord | RawRecord, item))
         if first[1] is not None and first[1] == digest:
             yield item
             continue
@@ -87,7 +89,8 @@ def _digest(item: SourcedRecord | RawRecord) -> bytes | None:
     be written (then it counts as different from every other record)."""
     raw = item.raw
     try:
-        data = orjson.dumps(raw if raw is not None else item.record.model_dump(mode="json"),
+        data = orjson.dumps(raw if raw is not None else
+                            cast(SourcedRecord, item).record.model_dump(mode="json"),
                             option=orjson.OPT_SORT_KEYS)
     except (TypeError, orjson.JSONEncodeError):
         return None
@@ -104,7 +107,7 @@ def batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
             if item.id in ids or len(ids) >= size:
                 yield chunk
                 chunk, ids = [], set()
-            ids.add(item.id)
+            ids.add(cast(str, item.id))
         chunk.append(item)
     if chunk:
         yield chunk
@@ -161,7 +164,7 @@ def _checked(item: Item, assessment: Assessment) -> SourcedRecord | InputError:
                 return InputError(item.source, problem[1], record=item.id, field=problem[0])
     except Exception as exc:
         return _internal(item, "validating the record", exc)
-    return item
+    return cast(SourcedRecord | InputError, item)  # (assembled before: no FhirPerson)
 
 
 def _violations(graphs: dict[int, PatientGraph], items: list) -> dict[object, list]:
@@ -191,8 +194,9 @@ def _judged(item: SourcedRecord, graph: PatientGraph, violations: dict, assessme
     fit = window_fit(graph, iri, assessment)
     if encode is not None:
         return EncodedResult(result.id, result.source, result.verdict, encode(result), fit)
-    return dataclasses.replace(result, window_fit=fit,
-                               **({} if keep_graphs else {"graph": None}))
+    if keep_graphs:
+        return dataclasses.replace(result, window_fit=fit)
+    return dataclasses.replace(result, window_fit=fit, graph=None)
 
 
 def _internal(item: Item, step: str, exc: Exception) -> InputError:

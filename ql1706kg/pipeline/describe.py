@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import cast
 
 from rdflib import Literal, URIRef
 
@@ -183,7 +184,7 @@ class FactDescriber:
                             (QL.resectable, "resectable")):
             value = g.value(dx, prop)
             if value is not None:
-                facts.append(f"{words}: {_BOOL_WORDS[value.toPython()]}")
+                facts.append(f"{words}: {_BOOL_WORDS[cast(Literal, value).toPython()]}")
         extent = g.value(dx, QL.diseaseExtent)
         if extent is not None:
             facts.append(f"extent: {self.label_of(extent)}")
@@ -197,8 +198,8 @@ class FactDescriber:
             if (drug, RDF.type, QL.UnrecognisedDrug) in g:
                 name += " (not in the terminology: class unknown)"
             drugs.append(name)
-        name = g.value(therapy, RDFS.label)
-        text = (f"{name}: " if name is not None else "regimen: ") + " + ".join(drugs)
+        regimen = g.value(therapy, RDFS.label)
+        text = (f"{regimen}: " if regimen is not None else "regimen: ") + " + ".join(drugs)
         start, end = g.value(therapy, QL.startDate), g.value(therapy, QL.endDate)
         if start is not None:
             text += f" from {start}" + (f" to {end}" if end is not None else "")

@@ -10,7 +10,9 @@ shapes (names, messages), so editing a .ttl file changes the explanation too.
 
 from __future__ import annotations
 
-from rdflib import URIRef
+from typing import cast
+
+from rdflib import Literal, URIRef
 
 from ..protocol.namespaces import QL
 from ..protocol.terminology import Terminology
@@ -123,7 +125,7 @@ class Explainer:
             link = self.g.value(fact, QL.setAsideFrom)
             if link in cited or (link == QL.hasObservation
                                  and self.g.value(fact, QL.test) in crit["tests"]):
-                out.append(self.facts.describe(link, fact))
+                out.append(self.facts.describe(cast(URIRef, link), fact))
         return sorted(out)
 
     def evidence_nodes(self, crit: dict) -> list[str]:
@@ -140,7 +142,7 @@ class Explainer:
             if info is None:
                 continue
             observed = sorted(
-                (g.value(o, QL.effectiveDate).toPython(), o)
+                (cast(Literal, g.value(o, QL.effectiveDate)).toPython(), o)
                 for o in g.objects(self.p, QL.hasObservation) if g.value(o, QL.test) == test
             )
             selected = info.screening_property and g.value(self.p, info.screening_property)

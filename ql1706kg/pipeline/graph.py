@@ -12,6 +12,7 @@ real ``rdflib.Graph`` (SPARQL, serialisation), and ``rdflib_graph += patient_gra
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import cast
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
@@ -67,7 +68,7 @@ class PatientGraph:
                 by_predicate[p] = {first: None, o: None}
             else:
                 size = len(objects)
-                objects[o] = None
+                cast(dict, objects)[o] = None
                 if len(objects) == size:
                     return self
         self._size += 1
@@ -82,7 +83,7 @@ class PatientGraph:
                 elif type(subjects) is tuple:
                     by_object[o] = {subjects[0]: None, s: None}
                 else:
-                    subjects[s] = None
+                    cast(dict, subjects)[s] = None
         return self
 
     def remove(self, triple: Triple) -> PatientGraph:
@@ -164,8 +165,8 @@ class PatientGraph:
                         return first
             return default
         if subject is None and predicate is not None and object is not None:
-            for found, _p, _o in self.triples((None, predicate, object)):
-                return found
+            for hit, _p, _o in self.triples((None, predicate, object)):
+                return hit
             return default
         raise ValueError("value() needs exactly one of subject and object left open")
 

@@ -8,6 +8,8 @@ data shape is, else met (criteria.md: "A patient is never eligible on missing da
 
 from __future__ import annotations
 
+from typing import cast
+
 from rdflib import URIRef
 
 from ..protocol.namespaces import QL
@@ -31,7 +33,7 @@ def verdict_of(outcomes: list[str]) -> str:
     return "eligible"
 
 
-def outcome_of(violated: list[str]) -> str:
+def outcome_of(violated: list[str | None]) -> str:
     """Combine the outcomes of a criterion's violated shapes by precedence."""
     for outcome in PRECEDENCE:
         if outcome in violated:
@@ -42,7 +44,7 @@ def outcome_of(violated: list[str]) -> str:
 def judge(patient: URIRef, graph: PatientGraph, violations: list[Violation], shapes: Shapes,
           term: Terminology, assessment: Assessment, source: str) -> PatientResult:
     """Return the outcome and explanation of every criterion, and the verdict, of a patient."""
-    patient = graph.own(patient)  # the graph's own term: lookups by identity
+    patient = cast(URIRef, graph.own(patient))  # the graph's own term: lookups by identity
     violated = {v.shape for v in violations if v.focus is patient or v.focus == patient}
     probes_failing = {iri for iri in violated if shapes.info[iri].is_probe}
     explainer = Explainer(graph, patient, term, shapes, assessment, probes_failing)

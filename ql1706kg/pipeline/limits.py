@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import cast
 
 from rdflib import URIRef
+from rdflib.term import Node
 
 from ..protocol.namespaces import QL, SH
 from ..protocol.texts import literal_number as _number
@@ -101,7 +103,8 @@ def _path(graph: PatientGraph, node) -> tuple[URIRef, ...] | None:
     if path is None:
         return None
     steps = tuple(rdf_list(graph, path))
-    return steps if steps and all(isinstance(s, URIRef) for s in steps) else None
+    return cast(tuple[URIRef, ...], steps) if steps and all(
+        isinstance(s, URIRef) for s in steps) else None
 
 
 def _comparison(graph: PatientGraph, node) -> Comparison | None:
@@ -141,7 +144,8 @@ def _read(shapes: Shapes) -> ProtocolLimits:
 def _waiting(graph: PatientGraph, top: URIRef, criterion: str, outcome: str):
     """The waiting periods nested in a top-level shape: a node shape with a property shape
     comparing ``ql:daysBeforeScreeningLab`` at most, and one requiring a product class."""
-    seen, stack = {top}, [top]
+    seen: set[Node] = {top}
+    stack: list[Node] = [top]
     while stack:
         node = stack.pop()
         days, product = None, None

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import operator
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
@@ -126,7 +127,8 @@ def compile_shapes(shapes: Data) -> CompiledShapes:
     for shape in sorted(set(shapes.subjects(SH.targetClass, None)), key=str):
         if any(shapes.objects(shape, SH.deactivated)):
             raise Unsupported("sh:deactivated")
-        compiled.targets[shape] = sorted(shapes.objects(shape, SH.targetClass), key=str)
+        compiled.targets[cast(URIRef, shape)] = sorted(shapes.objects(shape, SH.targetClass),
+                                                       key=str)
         compiled.checks[shape] = compiler.shape(shape)
     for prop in (SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf, SH.target):
         if next(shapes.subjects(prop, None), None) is not None:
@@ -179,14 +181,14 @@ class _Compiler:
         value_checks = _all(members)
         set_checks = tuple(self.set_checks(node))
         low, high = self.g.value(node, SH.minCount), self.g.value(node, SH.maxCount)
-        least = int(low) if low is not None else 0
-        most = int(high) if high is not None else sys.maxsize
+        least = int(cast(Any, low)) if low is not None else 0
+        most = int(cast(Any, high)) if high is not None else sys.maxsize
         if isinstance(path_node, URIRef) and not set_checks:
             return _predicate_property(path_node, least, most,
                                        value_checks if members else None)
 
         def check(graph: PatientGraph, focus: Node) -> bool:
-            values = path(graph, focus)  # a set of nodes: no duplicates
+            values = cast(Collection[Node], path(graph, focus))  # a set: no duplicates
             count = len(values)
             if count < least or count > most:
                 return False
@@ -204,13 +206,14 @@ class _Compiler:
                                                       bool]]:
         """The components on the whole set of values (sh:minCount and sh:maxCount are
         checked by the property shape itself)."""
-        g, out = self.g, []
+        g = self.g
+        out: list[Callable[[PatientGraph, Node, Iterable[Node]], bool]] = []
         qualified = g.value(node, SH.qualifiedValueShape)
         if qualified is not None:
             inner = self.shape(qualified)
             qmin, qmax = g.value(node, SH.qualifiedMinCount), g.value(node, SH.qualifiedMaxCount)
-            least_q = int(qmin) if qmin is not None else None
-            most_q = int(qmax) if qmax is not None else None
+            least_q = int(cast(Any, qmin)) if qmin is not None else None
+            most_q = int(cast(Any, qmax)) if qmax is not None else None
 
             def qualified_check(graph: PatientGraph, focus: Node, values) -> bool:
                 count = 0
@@ -224,7 +227,7 @@ class _Compiler:
         for other in g.objects(node, SH.lessThanOrEquals):
             out.append(_less_than_or_equals(other))
         for expected in g.objects(node, SH.hasValue):
-            out.append(lambda graph, focus, values, expected=expected: expected in values)
+            out.append(_contains(expected))
         return out
 
     # -- components that apply to each value node (or to the focus of a node shape) -----------
@@ -248,7 +251,7 @@ class _Compiler:
         if isinstance(node, BNode) and self.g.value(node, RDF.first) is not None:
             members = self.list_of(node)
             if all(isinstance(step, URIRef) for step in members):
-                return _predicate_sequence(tuple(members))
+                return _predicate_sequence(tuple(cast(list[URIRef], members)))
             steps = [self.path(step) for step in members]
 
             def sequence(graph: PatientGraph, focus: Node) -> Iterable[Node]:
@@ -317,6 +320,11 @@ def _all(checks: tuple[Check, ...]) -> Check:
     return every
 
 
+def _contains(expected: Node) -> Callable[[PatientGraph, Node, Iterable[Node]], bool]:
+    """sh:hasValue on a property shape: some value is ``expected``."""
+    return lambda graph, focus, values: expected in values
+
+
 def _less_than_or_equals(other: Node) -> Callable[[PatientGraph, Node, Iterable[Node]], bool]:
     def check(graph: PatientGraph, focus: Node, values) -> bool:
         limits = graph._spo.get(focus, _EMPTY).get(other, _EMPTY)
@@ -325,7 +333,7 @@ def _less_than_or_equals(other: Node) -> Callable[[PatientGraph, Node, Iterable[
     return check
 
 
-def _compare(value: Node, limit: Node, op: Callable[[object, object], bool]) -> bool:
+def _compare(value: Node, limit: Node, op: Callable[[Any, Any], bool]) -> bool:
     if not isinstance(value, Literal) or not isinstance(limit, Literal):
         return False
     try:
@@ -356,7 +364,7 @@ def _has_value(compiler: _Compiler, expected: Node) -> Check:
     return lambda graph, value: value is expected or value == expected
 
 
-def _range(op: Callable[[object, object], bool]) -> Callable[[_Compiler, Node], Check]:
+def _range(op: Callable[[Any, Any], bool]) -> Callable[[_Compiler, Node], Check]:
     def build(compiler: _Compiler, limit: Node) -> Check:
         if not isinstance(limit, Literal):
             return lambda graph, value: False

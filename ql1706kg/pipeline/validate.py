@@ -25,8 +25,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import cast
 
 from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.term import Node
 
 from ..errors import ShapesError
 from ..protocol.namespaces import QL, RDF, RDFS, SH, dumps_interned, interned_graph
@@ -168,16 +170,18 @@ def _from_cache(cached: dict) -> Shapes:
     if not info or not all(isinstance(v, ShapeInfo) for v in info.values()):
         raise ValueError("no shape index")
     prefixes = tuple((str(p), str(n)) for p, n in cached["prefixes"])
-    return Shapes(triples=triples, fast=_compile(PatientGraph(triples)), info=info,
+    return Shapes(triples=triples, fast=_compile(cast(Graph, PatientGraph(triples))), info=info,
                   owner=owner, prefixes=prefixes)
 
 
 def _index(graph: Graph) -> Shapes:
     """Index a parsed shapes graph: top-level shapes, who owns each nested shape."""
     triples = tuple(graph)
-    result = Shapes(triples=triples, fast=_compile(PatientGraph(triples)), _graph=graph,
+    result = Shapes(triples=triples, fast=_compile(cast(Graph, PatientGraph(triples))),
+                    _graph=graph,
                     prefixes=tuple((str(p), str(n)) for p, n in graph.namespaces()))
-    for top in set(graph.subjects(QL.criterion, None)) | set(graph.subjects(QL.role, None)):
+    tops = set(graph.subjects(QL.criterion, None)) | set(graph.subjects(QL.role, None))
+    for top in cast(set[URIRef], tops):  # (shapes that name a criterion are IRIs)
         nested = _nested_shapes(graph, top)
         numeric = any(graph.value(n, c) is not None for n in _limit_holders(graph, nested)
                       for c in _NUMERIC)
@@ -189,7 +193,7 @@ def _index(graph: Graph) -> Shapes:
     return result
 
 
-def _limit_holders(graph: Graph, nested: Iterable[object]) -> set[object]:
+def _limit_holders(graph: Graph, nested: Iterable[Node]) -> set[Node]:
     """The shapes whose numeric constraints make a shape a limit (its "Limit applied" line):
     its own blank-node shapes, and a named shape they use directly when that shape holds the
     constraint itself (IC9.3's and IC9.5's limits, each one literal shared by two shapes)."""
@@ -222,9 +226,10 @@ def _shape_info(graph: Graph, top: URIRef, numeric: bool) -> ShapeInfo:
     )
 
 
-def _nested_shapes(graph: Graph, top: URIRef) -> Iterable[object]:
+def _nested_shapes(graph: Graph, top: URIRef) -> Iterable[Node]:
     """Every shape node reachable from a top-level shape (pySHACL may report any of them)."""
-    seen, stack = {top}, [top]
+    seen: set[Node] = {top}
+    stack: list[Node] = [top]
     while stack:
         node = stack.pop()
         for child in shape_children(graph, node):
@@ -243,7 +248,7 @@ def _results_only():
 
     class ResultsOnly(Validator):
         @classmethod
-        def create_validation_report(cls, sg, conforms, results):  # type: ignore[override]
+        def create_validation_report(cls, sg, conforms, results):
             return results, ""
 
     return ResultsOnly
@@ -277,8 +282,8 @@ def _without_result_texts() -> Iterator[None]:
     try:
         yield
     finally:
-        (ConstraintComponent.make_v_result_description,
-         ConstraintComponent.make_generic_messages) = saved
+        ConstraintComponent.make_v_result_description = saved[0]  # type: ignore[method-assign]
+        ConstraintComponent.make_generic_messages = saved[1]  # type: ignore[method-assign]
 
 
 def _no_description(*_args, **_kwargs) -> str:

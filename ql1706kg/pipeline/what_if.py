@@ -31,8 +31,10 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import cast
 
 from rdflib import Literal, URIRef
+from rdflib.term import Node
 
 from ..protocol.namespaces import PROV, QL, RDF, SH
 from ..protocol.terminology import Terminology
@@ -58,7 +60,7 @@ def _date(value: object) -> date | None:
 
 def _latest(dates: list[date | None]) -> date | None:
     """The latest of some expiry dates, where None (never expires) beats any date."""
-    return None if not dates or None in dates else max(dates)
+    return None if not dates or None in dates else max(cast(list[date], dates))
 
 
 def _earliest(dates: list[date | None]) -> date | None:
@@ -103,7 +105,7 @@ class _Reader:
 
     def _at(self, comparison: Comparison) -> tuple[object, Decimal | None]:
         """The node the path's last step is read on, and the value there."""
-        node: object = self.p
+        node: Node = self.p
         for step in comparison.path[:-1]:
             found = sorted(self.g.objects(node, step), key=str)
             if not found:
@@ -117,7 +119,7 @@ class _Reader:
         if test is None:
             test = next((info.iri for info in self.term.tests.values()
                          if info.screening_property == comparison.path[0]), None)
-        return self.term.tests.get(test) if test is not None else None
+        return self.term.tests.get(cast(URIRef, test)) if test is not None else None
 
     # -- waiting periods -------------------------------------------------------------------
     def _products(self, criterion: str) -> list[tuple[date, URIRef, int]]:
@@ -131,7 +133,7 @@ class _Reader:
                     self.g.value(event, QL.effectiveDate))
                 if given is not None and product is not None and (
                         product, RDF.type, period.product_class) in self.g:
-                    out.append((given, event, period.days))
+                    out.append((given, cast(URIRef, event), period.days))
         return sorted(out, key=lambda item: (item[0], str(item[1])))
 
     def _violating(self, criterion: str) -> list[tuple[date, URIRef, int]]:

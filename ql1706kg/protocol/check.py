@@ -29,8 +29,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import cast
 
 from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.term import Node
 
 from ..errors import Ql1706kgError
 from .namespaces import QL, RDF, SH
@@ -279,7 +281,7 @@ def _missing_data_guarded(ids: dict[URIRef, str], shapes: Graph,
     criterion needs a shape that makes missing data unknown (``ql:onViolation ql:Unknown``),
     and a limit on a path needs one with ``sh:minCount`` on that same path; without it, an
     edit that drops the "is recorded" shape would make a patient with no result eligible."""
-    guarded: dict[URIRef, set[tuple]] = {}
+    guarded: dict[Node, set[tuple]] = {}
     for shape, criterion in shapes.subject_objects(QL.criterion):
         if shapes.value(shape, QL.onViolation) != QL.Unknown:
             continue
@@ -300,7 +302,8 @@ def _missing_data_guarded(ids: dict[URIRef, str], shapes: Graph,
         if _path_key(shapes, path) not in guarded.get(criterion, set()):
             raise ProtocolRefused(
                 f"{_file_of(shape, shapes_by_file)}: shape {_name(shape, shapes)} sets a limit "
-                f"on a path that no shape of {ids.get(criterion, _name(criterion, shapes))} "
+                f"on a path that no shape of "
+                f"{ids.get(cast(URIRef, criterion), _name(criterion, shapes))} "
                 "requires (ql:onViolation ql:Unknown with sh:minCount 1 on the same sh:path): "
                 "a patient without that value would meet the limit")
 
@@ -353,7 +356,7 @@ def _path_key(graph: Graph, path) -> tuple:
 
 
 def _contradictions(shapes: Graph, shapes_by_file: dict[Path, Graph]) -> None:
-    limits: dict[tuple, list[tuple[URIRef, URIRef, Decimal]]] = {}
+    limits: dict[tuple, list[tuple[Node, URIRef, Decimal | None]]] = {}
     for bound, name in _BOUNDS.items():
         for node, value in sorted(shapes.subject_objects(bound), key=str):
             where = f"{_file_of(node, shapes_by_file)}: shape {_name(node, shapes)}"

@@ -94,7 +94,7 @@ class _CachedNamespace(Namespace):
             self.__dict__[name] = term
         return term
 
-    def __getitem__(self, key: str):
+    def __getitem__(self, key: str):  # type: ignore[override]  # rdflib's Namespace does so
         return intern(super().__getitem__(key))
 
 

@@ -10,12 +10,15 @@ a machine pays for owlrl; editing a .ttl file invalidates the cache by itself.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.term import Node
 
 from ..errors import ShapesError
 from ..version import __version__
@@ -96,9 +99,9 @@ class Terminology:
     ontology_version: str = ""
     ontology_version_iri: str = ""
 
-    def label(self, iri: URIRef) -> str:
+    def label(self, iri: Node | None) -> str:
         """Return a term's label, or the local part of its IRI."""
-        return self.labels.get(iri) or str(iri).rsplit("#", 1)[-1]
+        return self.labels.get(cast(URIRef, iri)) or str(iri).rsplit("#", 1)[-1]
 
     def parameter(self, name: str) -> Decimal:
         """The number of the rule parameter ``ql:NAME`` (e.g. ``CockcroftGaultAgeConstant``);
@@ -120,9 +123,9 @@ class Terminology:
                               f"implements {', '.join('ql:' + k for k in known)}")
         return chosen
 
-    def is_a(self, iri: URIRef, cls: URIRef) -> bool:
+    def is_a(self, iri: Node, cls: Node) -> bool:
         """Tell whether a term is (an instance or subclass of) a class, per the closure."""
-        return cls in self.types.get(iri, ())
+        return cls in self.types.get(cast(URIRef, iri), ())
 
     def find(self, text: str, within: URIRef | None = None) -> URIRef | None:
         """Find the term a name or bare code stands for, optionally only among ``within``.
@@ -250,25 +253,25 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
     _index_types(closure, term)
     _index_names_and_codes(closure, term)
     _index_tests(closure, term)
-    for subject, value in closure.subject_objects(QL.ordinalRank):
+    for subject, value in iri_pairs(closure, QL.ordinalRank):
         term.ranks[subject] = Decimal(str(value))
-    for subject, value in closure.subject_objects(QL.approximateConcentration):
+    for subject, value in iri_pairs(closure, QL.approximateConcentration):
         term.concentrations[subject] = Decimal(str(value))
-    for subject, value in closure.subject_objects(QL.unitLabel):
+    for subject, value in iri_pairs(closure, QL.unitLabel):
         term.unit_labels[subject] = str(value)
-    for subject, value in closure.subject_objects(QL.derivedFromProperty):
-        term.derived_from[subject] = (*term.derived_from.get(subject, ()), value)
+    for subject, value in iri_pairs(closure, QL.derivedFromProperty):
+        term.derived_from[subject] = (*term.derived_from.get(subject, ()), cast(URIRef, value))
     term.criteria = _criteria_table(closure)
-    for subject in closure.subjects(RDF.type, QL.RuleParameter):
-        name = str(subject).rsplit("#", 1)[-1]
-        value, policy = closure.value(subject, QL.parameterValue), closure.value(subject,
-                                                                                 QL.policy)
+    for parameter in closure.subjects(RDF.type, QL.RuleParameter):
+        name = str(parameter).rsplit("#", 1)[-1]
+        value, policy = closure.value(parameter, QL.parameterValue), closure.value(parameter,
+                                                                                   QL.policy)
         if value is not None:
             term.parameters[name] = Decimal(str(value))
         if isinstance(policy, URIRef):
             term.policies[name] = policy
     ids = {crit["iri"]: cid for cid, crit in term.criteria.items()}
-    for subject, value in closure.subject_objects(QL.bearsOn):
+    for subject, value in iri_pairs(closure, QL.bearsOn):
         if value in ids:
             term.bears_on[subject] = tuple(sorted({*term.bears_on.get(subject, ()),
                                                    ids[value]}))
@@ -312,12 +315,12 @@ def _index_names_and_codes(closure: Graph, term: Terminology) -> None:
         if prop in _CODE_PROPERTIES and isinstance(subject, URIRef) and not isinstance(
             subject, BNode
         ):
-            term.by_code.setdefault((prop, str(code)), subject)
+            term.by_code.setdefault((cast(URIRef, prop), str(code)), subject)
             term.by_code.setdefault((None, str(code)), subject)
 
 
 def _index_tests(closure: Graph, term: Terminology) -> None:
-    screening = {t: p for p, t in closure.subject_objects(QL.forTest)}
+    screening = {t: cast(URIRef, p) for p, t in closure.subject_objects(QL.forTest)}
     for test in closure.subjects(RDF.type, QL.Test):
         if not isinstance(test, URIRef):
             continue
@@ -356,7 +359,14 @@ def _criteria_table(closure: Graph) -> dict[str, dict]:
             "rule": str(closure.value(crit, QL.ruleAsRead) or ""),
             "collect": str(closure.value(crit, QL.collectHint) or ""),
             "window": bool(closure.value(crit, QL.screeningWindowApplies)),
-            "evidence": sorted(closure.objects(crit, QL.evidenceProperty)),
-            "tests": sorted(closure.objects(crit, QL.usesTest)),
+            "evidence": sorted(cast(Iterable[URIRef], closure.objects(crit,
+                                                                     QL.evidenceProperty))),
+            "tests": sorted(cast(Iterable[URIRef], closure.objects(crit, QL.usesTest))),
         }
-    return dict(sorted(table.items(), key=lambda item: item[1]["order"]))
+    return dict(sorted(table.items(), key=lambda item: cast(int, item[1]["order"])))
+
+
+def iri_pairs(closure: Graph, predicate: URIRef) -> Iterator[tuple[URIRef, Node]]:
+    """The subjects (IRIs: the ontology names what it describes) and objects of a property."""
+    for subject, value in closure.subject_objects(predicate):
+        yield cast(URIRef, subject), value

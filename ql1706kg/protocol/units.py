@@ -113,9 +113,10 @@ def compute_factor(source: str, target: str, molar_mass: Decimal | None) -> Deci
     import pint
 
     if _ARBITRARY.search(source) or _ARBITRARY.search(target):
-        source, target = _same_arbitrary_unit(source, target)
-        if source is None or target is None:
+        standing_in = _same_arbitrary_unit(source, target)
+        if standing_in[0] is None or standing_in[1] is None:
             return None
+        source, target = standing_in[0], standing_in[1]
     registry = _registry()
     try:
         quantity = registry.from_ucum(source)

@@ -26,7 +26,7 @@ from pathlib import Path
 from rdflib import Graph, URIRef
 
 from ..errors import InputError
-from ..pipeline.results import ScreeningError
+from ..pipeline.results import EncodedResult, ScreeningError
 from ..protocol.namespaces import QL, QLP, RDF
 from ..protocol.texts import rendered_file
 from .rdf_input import OXIGRAPH_FORMATS, checked_chunks, is_rdf, read_rdf, syntax
@@ -129,7 +129,7 @@ def load_patients(store: Store, inputs: list[Path], as_of: date | str | None,
                                 keep_graphs=False, encode=encode):
             if isinstance(item, ScreeningError):
                 on_error(item)
-            else:
+            elif isinstance(item, EncodedResult):  # (encode given)
                 handle.write(item.data)
                 store.patients += 1
         handle.flush()

@@ -73,7 +73,7 @@ class Gate(ThreadingHTTPServer):
     else is done) and what the handler needs."""
 
     daemon_threads = True
-    engine: Engine | None = None
+    engine: Engine = None  # type: ignore[assignment]  # attach() sets it before serving
     token: str | None = None
     timeout_s: float = 30.0
 
@@ -333,8 +333,9 @@ def _relay(handler: GateHandler, method: str, response: http.client.HTTPResponse
 def _head(handler: GateHandler, response: http.client.HTTPResponse, length: int | None) -> None:
     handler.send_response(response.status, response.reason)
     for name in ("Content-Type", "Content-Disposition", "Vary"):
-        if response.getheader(name):
-            handler.send_header(name, response.getheader(name))
+        value = response.getheader(name)
+        if value:
+            handler.send_header(name, value)
     if length is None:
         handler.send_header("Transfer-Encoding", "chunked")
     else:

@@ -32,11 +32,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 from rdflib import Graph
 
 from ..errors import InputError
-from ..pipeline.results import ScreeningError
+from ..pipeline.results import EncodedResult, ScreeningError
 from .dataset import ONTOLOGY_GRAPH, SHAPES_GRAPH, assessment_graphs, input_error
 from .rdf_input import is_rdf, read_rdf
 from .serve import ServeError, SettingError
@@ -169,12 +170,12 @@ def _split(verdicts: Graph, key: bytes | None, fmt: str) -> Iterator[tuple[str, 
     from ..outputs.rdf_stream import nquads_block, turtle_block, turtle_head
 
     pseudonymiser = Pseudonymiser(key) if key is not None else None
-    for name, graph in assessment_graphs(verdicts).items():
-        name = str(name)
+    for iri, graph in assessment_graphs(verdicts).items():
+        name = str(iri)
         if pseudonymiser is None and fmt == "turtle":
             yield name, graph.serialize(format="turtle").encode("utf-8")
             continue
-        triples = graph
+        triples: Iterable = graph
         if pseudonymiser is not None:
             triples = pseudonymiser.triples(graph)
             name = pseudonymiser.iri(name) or name
@@ -229,8 +230,8 @@ def cohort_graphs(inputs: Iterable[str | Path], as_of: date | str | None, window
                               encode=functools.partial(_encoder(fmt, key), run=shared)):
         if isinstance(result, ScreeningError):
             report(result)
-        else:
-            yield rename(assessment_iri(result.id, shared.as_of)), result.data
+        elif isinstance(result, EncodedResult):  # (encode given)
+            yield cast(str, rename(assessment_iri(result.id, shared.as_of))), result.data
 
 
 def put_graphs(graphs: Iterable[tuple[str, bytes]], endpoint: str,

@@ -137,8 +137,7 @@ def query_graph(inputs: Iterable[str | Path], as_of: date | str | None = None,
         else:
             patient_inputs.append(path)
     if patient_inputs:
-        options = {} if window_days is None else {"window_days": window_days}
-        screening = screen(patient_inputs, as_of=as_of, **options)
+        screening = screen(patient_inputs, as_of=as_of, window_days=window_days)
         graph += verdict_graph(screening)
         errors.extend(screening.errors)
     return graph, errors

@@ -26,6 +26,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from ..errors import EnvironmentFailure, Ql1706kgError
 from .dataset import (
@@ -74,7 +75,7 @@ def open_gate(host: str, port: int) -> Gate:
     family, *_rest, address = infos[0]
     server_class = Gate6 if family == socket.AF_INET6 else Gate
     try:
-        return server_class(address[:2], GateHandler)
+        return server_class(cast(tuple[str, int], address[:2]), GateHandler)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise ServeError(f"cannot listen on {host}:{port}: the port is already in use"

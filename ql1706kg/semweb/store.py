@@ -23,7 +23,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import orjson
 from rdflib import BNode, Literal, URIRef
@@ -112,9 +112,10 @@ class Store:
         arguments += ["--graph", graph] if graph else []
         arguments += ["--base", base] if base else []
         with self._child(arguments, stdin=subprocess.PIPE) as child:
+            stdin = cast(BinaryIO, child.process.stdin)  # (stdin=PIPE)
             with contextlib.suppress(BrokenPipeError):  # the loader stopped: it says why
-                yield child.process.stdin
-                child.process.stdin.close()
+                yield stdin
+                stdin.close()
             child.code = child.process.wait()
         if child.code != 0:
             raise LoadError(child.message)
@@ -163,7 +164,8 @@ class Store:
 
 class _Child:
     def __init__(self, process: subprocess.Popen) -> None:
-        self.process, self.code, self.message = process, None, ""
+        self.process, self.message = process, ""
+        self.code: int | None = None
 
 
 def _wait(process: subprocess.Popen, results: Path, timeout: float | None) -> int:
@@ -173,7 +175,7 @@ def _wait(process: subprocess.Popen, results: Path, timeout: float | None) -> in
             return process.wait(timeout=0.05)
         except subprocess.TimeoutExpired:
             pass
-        if deadline is not None and time.monotonic() >= deadline:
+        if deadline is not None and timeout is not None and time.monotonic() >= deadline:
             raise QueryTimeout(timeout)
         with contextlib.suppress(OSError):
             if os.stat(results).st_size > MAX_RESULT_BYTES:

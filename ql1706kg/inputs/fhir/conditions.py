@@ -71,7 +71,8 @@ class Cancer:
     concepts: list = field(default_factory=list)  # histology sources, most specific first
     unconfirmed: str | None = None
     order: int = 0
-    histology: Histology | None = None
+    # set by cancers_with_histology before any cancer is read
+    histology: Histology = None  # type: ignore[assignment]
 
 
 @dataclass
@@ -232,7 +233,7 @@ def resolve_histology(term: Terminology, concepts: list, unconfirmed: str | None
     first = None
     for concept in concepts:
         codings = [c for c in _codings(concept) if c.get("code")]
-        hits = [(hit, as_coded(c)) for c in codings
+        hits: list[tuple[URIRef, dict | str]] = [(hit, as_coded(c)) for c in codings
                 if (hit := find_disease_term(term, c.get("system", ""), c["code"], QL.Neoplasm))]
         if not hits:
             for name in [c.get("display") for c in _codings(concept)] + [_text(concept)]:
@@ -244,14 +245,15 @@ def resolve_histology(term: Terminology, concepts: list, unconfirmed: str | None
         if first is None and (codings or _text(concept)):
             first = as_coded(codings[0]) if codings else _text(concept)
     decisive = [f for f in found if _decides(term, f[0])]
+    chosen: tuple[URIRef | None, dict | str | None]
     if decisive:
         chosen = decisive[0]
-        for hit, record in decisive[1:]:
-            if hit == chosen[0] or term.is_a(chosen[0], hit):
+        for other, other_record in decisive[1:]:
+            if other == chosen[0] or term.is_a(chosen[0], other):
                 continue
-            if term.is_a(hit, chosen[0]):
-                chosen = (hit, record)
-            elif 0 in (_relevance(term, hit), _relevance(term, chosen[0])):
+            if term.is_a(other, chosen[0]):
+                chosen = (other, other_record)
+            elif 0 in (_relevance(term, other), _relevance(term, chosen[0])):
                 return Histology("conflicting histology codes: " + "; ".join(
                     _written(r) for _, r in decisive), None, 2)
     else:

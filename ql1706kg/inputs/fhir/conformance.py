@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -79,7 +80,7 @@ def model_problem(kind: str, data: dict) -> tuple[str, str] | None:
         text_object = _text_for_object(data, instance, "") if json_text else None
     except ValidationError as exc:
         first = exc.errors()[0]
-        return _pydantic_message(first), ".".join(str(p) for p in first["loc"])
+        return _pydantic_message(cast(dict, first)), ".".join(str(p) for p in first["loc"])
     except (RecursionError, ValueError, TypeError, ArithmeticError, KeyError) as exc:
         return f"cannot be read ({type(exc).__name__})", ""
     if text_object is not None:
@@ -119,7 +120,7 @@ def _text_for_object(raw: object, model: object, path: str) -> str | None:
     return None
 
 
-def _field_names(model_class: type) -> dict[str, str]:
+def _field_names(model_class: Any) -> dict[str, str]:
     """JSON key -> attribute name of a model class (aliases such as '_status' included)."""
     cached = _FIELD_NAMES.get(model_class)
     if cached is None:

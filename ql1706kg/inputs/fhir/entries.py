@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeGuard, cast
 
 from ...errors import InputError
 from ..jsonio import json_loads
@@ -86,7 +87,7 @@ class Entry:
 
 # -- reading files ------------------------------------------------------------------------------
 
-def is_fhir(data: object) -> bool:
+def is_fhir(data: object) -> TypeGuard[dict]:
     """Tell whether parsed JSON is a FHIR resource (rather than a project record)."""
     return isinstance(data, dict) and "resourceType" in data
 
@@ -187,4 +188,4 @@ def read_span(path: str, span: tuple[int, int]) -> dict:
     offset, length = span
     with open(path, "rb") as handle:
         handle.seek(offset)
-        return json_loads(handle.read(length).decode("utf-8"))
+        return cast(dict, json_loads(handle.read(length).decode("utf-8")))

@@ -55,7 +55,7 @@ class Lookups:
         self.db, self.usable = db, usable
         self.any_url = db.execute("SELECT 1 FROM res WHERE url IS NOT NULL LIMIT 1").fetchone()
 
-    def by_url(self, scope: int | None, url: str) -> Hit | None:
+    def by_url(self, scope: object, url: str) -> Hit | None:
         if not self.any_url:
             return None
         if scope is None:
@@ -65,7 +65,7 @@ class Lookups:
             "SELECT seq, kind, state FROM res WHERE scope = ? AND url = ? ORDER BY seq",
             (scope, enc(url))))
 
-    def by_key(self, scope: int, key: str) -> Hit | None:
+    def by_key(self, scope: object, key: str) -> Hit | None:
         return self._first(self.db.execute(
             "SELECT seq, kind, state FROM res WHERE scope = ? AND key = ? ORDER BY seq",
             (scope, enc(key))))
@@ -115,6 +115,7 @@ class Grouping:
         usable."""
         self.db.execute("INSERT INTO shared(scope, key) SELECT scope, key FROM res "
                         "GROUP BY scope, key HAVING count(*) > 1")
+        assert self.lookups is not None  # made when the index is opened
         if self.lookups.any_url:
             self.db.execute("INSERT INTO shared(scope, url) SELECT scope, url FROM res WHERE "
                             "url IS NOT NULL GROUP BY scope, url HAVING count(*) > 1")
@@ -185,6 +186,7 @@ class Grouping:
         cache_key = (ref, scope, folder, _base(url))
         if cache_key in self._owner_cache:
             return self._owner_cache[cache_key]
+        assert self.lookups is not None
         hit = self.lookups.resolve(ref, scope, folder, url)
         found = hit[0] if hit is not None and hit[1] == "Patient" else None
         if len(self._owner_cache) > 4_096:

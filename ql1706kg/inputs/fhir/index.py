@@ -26,6 +26,7 @@ import sqlite3
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO, cast, overload
 
 from ...errors import InputError
 from ..jsonio import json_loads
@@ -101,12 +102,20 @@ def connect(path: Path | str, write: bool = False) -> sqlite3.Connection:
     return db
 
 
+@overload
+def enc(text: str) -> bytes: ...
+@overload
+def enc(text: None) -> None: ...
 def enc(text: str | None) -> bytes | None:
     """Text from the input as the index keeps it: bytes, so that a lone surrogate (valid in
     JSON's escapes) is kept as written rather than refused by SQLite."""
     return None if text is None else text.encode("utf-8", "surrogatepass")
 
 
+@overload
+def dec(value: bytes) -> str: ...
+@overload
+def dec(value: None) -> None: ...
 def dec(value: bytes | None) -> str | None:
     return None if value is None else value.decode("utf-8", "surrogatepass")
 
@@ -185,7 +194,7 @@ class FhirIndex:
                 where, line = file_id, int(item.source[len(prefix):])
             else:
                 where, line = self._file(item.source), None
-            self.add(item, where, line)
+            self.add(item, cast(int, where), line)
             if len(self._rows) >= FLUSH_EVERY:
                 self.flush()
 
@@ -281,19 +290,20 @@ class RowReader:
         self.db = db
         self._paths: dict[int, str] = {}
         self._scopes: dict[int, str] = {}
-        self._handles: dict[int, object] = {}
+        self._handles: dict[int, BinaryIO] = {}
 
     def entry(self, row: tuple) -> Entry:
         seq, _kind, _key, file_id, line, scope, folder, url, off, length, blob = row[:11]
         path = self.path(file_id)
+        data: dict
         if blob is not None:
-            data = unpack(blob)
+            data = cast(dict, unpack(blob))
         else:
             handle = self._handle(file_id, path)
             handle.seek(off)
-            data = json_loads(handle.read(length).decode("utf-8"))
-        contained = {c.get("id"): c for c in data.get("contained") or [] if isinstance(c, dict)} \
-            if isinstance(data.get("contained"), list) else {}
+            data = cast(dict, json_loads(handle.read(length).decode("utf-8")))
+        contained = {str(c.get("id")): c for c in data.get("contained") or []
+                     if isinstance(c, dict)} if isinstance(data.get("contained"), list) else {}
         return Entry(path if line is None else f"{path}:{line}", data, dec(url), contained,
                      self.scope(scope), self.scope(folder), seq=seq)
 

@@ -123,7 +123,9 @@ class MedicationReader:
             self.could_change[entry.key] = _bearing(index, None)
             return False, "no medication code, name or ingredient"
         related = self.cancer_related(entry, items)
-        therapy_items, support_items, others = [], [], []
+        therapy_items: list[DrugItem] = []
+        support_items: list[DrugItem] = []
+        others: list[DrugItem] = []
         for item in items:
             kind = _kind(index, item, related)
             {"therapy": therapy_items, "support": support_items}.get(kind, others).append(item)
@@ -230,7 +232,7 @@ def drug_item(index: DrugIndex, concept: dict) -> DrugItem:
                 candidates.append((str(coding["display"]), index.read(str(coding["display"]))))
             continue
         system = SYSTEMS.get(coding.get("system", ""), coding.get("system", ""))
-        value = {"system": system, "code": str(coding["code"])}
+        value: dict[str, Any] = {"system": system, "code": str(coding["code"])}
         if coding.get("display"):
             value["display"] = str(coding["display"])
         candidates.append((value, index.read((system, value["code"], value.get("display")))))
@@ -239,11 +241,11 @@ def drug_item(index: DrugIndex, concept: dict) -> DrugItem:
         candidates.append((text, index.read(text)))
     if not candidates:
         return DrugItem("unnamed", index.read("unnamed"), atc)
-    for value, reading in candidates:
+    for named, reading in candidates:
         if reading.known:
-            return DrugItem(value, reading, atc)
-    value, reading = max(candidates, key=lambda c: _informative(c[1]))
-    return DrugItem(value, reading, atc)
+            return DrugItem(named, reading, atc)
+    named, reading = max(candidates, key=lambda c: _informative(c[1]))
+    return DrugItem(named, reading, atc)
 
 
 def _informative(reading: DrugReading) -> int:

@@ -20,7 +20,9 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
+
+from rdflib import URIRef
 
 from ...protocol.namespaces import QL
 from ...protocol.terminology import CODE_SYSTEMS, Terminology
@@ -48,6 +50,7 @@ class ObservationReader:
     term: Terminology
     rec: dict[str, Any]
     set_single: Callable[[str, str, Any], bool]
+    take_disease_observation: Callable[[Entry], tuple[bool, str] | None]  # .conditions'
 
     def take_Observation(self, entry: Entry) -> tuple[bool, str]:
         if (disease := self.take_disease_observation(entry)) is not None:  # .conditions reads
@@ -214,14 +217,14 @@ def _test_of(term: Terminology, concept: object) -> tuple[Any, dict | str]:
         if prop is not None and coding.get("code"):
             hit = term.by_code.get((prop, str(coding["code"]).strip()))
             if hit is not None and term.is_a(hit, QL.Test):
-                return hit, _as_coded(coding, system)
+                return hit, _as_coded(coding, cast(str, system))  # (prop found: a system)
     hit = reading_rules().term_of({"coding": codings})
     if hit is not None and term.is_a(hit, QL.Test):
         return hit, term.label(hit)
     for text in [*(str(c["display"]) for c in codings if c.get("display")),
                  _concept_text(concept)]:
         hit = term.find(text, QL.Test) if text else None
-        if hit is not None:
+        if hit is not None and text:
             return hit, text
     return None, ""
 
@@ -243,8 +246,9 @@ def _karnofsky_score(data: dict) -> tuple[int | None, str]:
     shown = next((str(c) for c in candidates if c is not None), "")
     for candidate in candidates:
         number = _decimal(candidate) if not isinstance(candidate, str) else None
-        if isinstance(candidate, str) and _SCORE.match(candidate):
-            number = Decimal(_SCORE.match(candidate).group(1))
+        score = _SCORE.match(candidate) if isinstance(candidate, str) else None
+        if score is not None:
+            number = Decimal(score.group(1))
         if number is not None and number == number.to_integral_value():
             return int(number), shown
     return None, shown
@@ -274,6 +278,6 @@ def _interpret(item: dict, interpretation: object) -> None:
         item["value"] = (f"{quantity} read as {shown} by the laboratory, against its reference "
                          f"range (upper limit {item['uln']}): contradictory")
     else:
-        item["value"] = rules.labels[said.pop()]
+        item["value"] = rules.labels[cast(URIRef, said.pop())]  # (None is not in it)
     for key in ("unit", "uln", "lln"):
         item.pop(key, None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterable, Iterator
+from typing import cast
 
 from ...errors import InputError, InputNote
 from ...protocol.terminology import terminology
@@ -131,7 +132,7 @@ def read_fhir(items: Iterable[Entry | InputError], jobs: int = 1
         out: list[dict | InputError | InputNote] = []
         try:
             for item in fhir.records():
-                out.append({"__source__": item.source, **item.raw}
+                out.append({"__source__": item.source, **cast(dict, item.raw)}
                            if isinstance(item, RawRecord) else item)
             return out, FhirReport(fhir.report_lines())
         finally:

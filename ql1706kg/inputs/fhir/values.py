@@ -10,16 +10,17 @@ lives here, above the codes it reads and below the readers that use it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from rdflib import Graph, Literal, URIRef
 
 from ...errors import UnitError
 from ...protocol.namespaces import QL, RDF, RDFS, SKOS
 from ...protocol.resources import ontology_files, protocol_cache
-from ...protocol.terminology import Terminology, normalise_name
+from ...protocol.terminology import Terminology, iri_pairs, normalise_name
 from ...protocol.units import convert
 from .codes import _codes, _codings, _concept_text, _project_code, _text
 
@@ -93,7 +94,7 @@ def _range(ranges: list[dict], unit: str | None, sex: str | None
         for concept in item.get("appliesTo") or []:
             words = {_SEX_CODES.get(c) for c in _codes(concept)} | {
                 (_text(concept) or "").casefold()}
-            out |= words & {"male", "female"}
+            out |= {word for word in words if word in ("male", "female")}
         return out
 
     chosen = (next((r for r in usable if sex and sex in applies_to(r)), None)
@@ -205,16 +206,16 @@ def reading_rules() -> ReadingRules:
             graph.parse(path, format="turtle")
     rules = ReadingRules()
     named = set()
-    for term, token in graph.subject_objects(QL.fhirCoding):
+    for term, token in iri_pairs(graph, QL.fhirCoding):
         rules.codings.setdefault(_token(token), term)
         named.add(term)
-    for row, score in graph.subject_objects(QL.karnofskyScore):
-        rules.karnofsky[int(score)] = row
-        rules.ecog_ranges[row] = (int(graph.value(row, QL.ecogMinimum)),
-                                  int(graph.value(row, QL.ecogMaximum)))
+    for row, score in iri_pairs(graph, QL.karnofskyScore):
+        rules.karnofsky[int(cast(Literal, score))] = row
+        rules.ecog_ranges[row] = (int(cast(Literal, graph.value(row, QL.ecogMinimum))),
+                                  int(cast(Literal, graph.value(row, QL.ecogMaximum))))
         named.add(row)
     for term in named:
-        rules.types[term] = frozenset(graph.objects(term, RDF.type))
+        rules.types[term] = frozenset(cast(Iterator[URIRef], graph.objects(term, RDF.type)))
         for prop in (RDFS.label, SKOS.altLabel):
             for name in graph.objects(term, prop):
                 rules.names.setdefault(normalise_name(str(name)), term)

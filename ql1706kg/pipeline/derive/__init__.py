@@ -11,6 +11,8 @@ sources with ``prov:wasDerivedFrom``.
 
 from __future__ import annotations
 
+from typing import cast
+
 from rdflib import URIRef
 
 from ...protocol.namespaces import QL
@@ -42,7 +44,7 @@ class _Deriver(LabDeriver, TimelineDeriver):
         g.add((p, QL.screeningWindowDays, integer(self.a.window_days)))
         cut_after(g, p, self.a.as_of)  # first: no later step sees a fact dated after as-of
         for obs in list(g.objects(p, QL.hasObservation)):
-            self.normalise(obs)
+            self.normalise(cast(URIRef, obs))
         self.select_screening_results()
         self.derive_consent_and_age()
         self.derive_clearance()

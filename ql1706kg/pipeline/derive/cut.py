@@ -12,6 +12,7 @@ empty list read as "none" would be a claim the record never made about that date
 from __future__ import annotations
 
 from datetime import date
+from typing import cast
 
 from rdflib import Literal, URIRef
 
@@ -43,7 +44,7 @@ def cut_after(graph: PatientGraph, patient: URIRef, as_of: date) -> list[URIRef]
             graph.remove((patient, link, fact))
             graph.add((patient, QL.setAsideFact, fact))
             graph.add((fact, QL.setAsideFrom, link))
-            aside.append(fact)
+            aside.append(cast(URIRef, fact))
         if recorded is not None and late and len(late) == len(facts):
             for flag in list(graph.objects(patient, recorded)):
                 graph.remove((patient, recorded, flag))

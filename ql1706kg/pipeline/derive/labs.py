@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import cast
 
 from rdflib import Literal, URIRef
 
@@ -42,7 +43,7 @@ class LabDeriver(DeriveBase):
     def normalise(self, obs: URIRef) -> None:
         """Normalise an observation's value to its test's canonical unit, with ratio to ULN."""
         g = self.g
-        info = self.term.tests.get(g.value(obs, QL.test))
+        info = self.term.tests.get(cast(URIRef, g.value(obs, QL.test)))
         when = _date(g.value(obs, QL.effectiveDate))
         if when is not None:
             g.add((obs, QL.daysBeforeAssessment, integer((self.a.as_of - when).days)))
@@ -51,7 +52,7 @@ class LabDeriver(DeriveBase):
         raw, concept = g.value(obs, QL.value), g.value(obs, QL.valueConcept)
         value, unit = _number(raw), g.value(obs, QL.unit)
         if concept is not None:
-            self.interpret_concept(obs, concept)
+            self.interpret_concept(obs, cast(URIRef, concept))
         elif value is not None:
             self.normalise_quantity(obs, info, value, str(unit) if unit is not None else None)
         elif raw is not None:
@@ -114,8 +115,10 @@ class LabDeriver(DeriveBase):
         self.term.policy("ScreeningResultSelection", ("MostRecentInWindow",))
         g, start, end = self.g, self.a.window_start, self.a.as_of
         best: dict[URIRef, tuple[tuple[date, bool, int], URIRef]] = {}
-        for index, obs in enumerate(sorted(g.objects(self.p, QL.hasObservation))):
-            test, when = g.value(obs, QL.test), _date(g.value(obs, QL.effectiveDate))
+        observations = sorted(cast(list[URIRef], list(g.objects(self.p, QL.hasObservation))))
+        for index, obs in enumerate(observations):
+            test = cast(URIRef, g.value(obs, QL.test))
+            when = _date(g.value(obs, QL.effectiveDate))
             if test not in self.term.tests or when is None or not start <= when <= end:
                 continue
             # latest date first; on the same day a usable result beats an unusable one
@@ -140,7 +143,7 @@ class LabDeriver(DeriveBase):
         measured = self.selected.get(QL.MeasuredCreatinineClearance)
         value = _number(g.value(measured, QL.normalisedValue)) if measured is not None else None
         if value is not None:
-            self._clearance(node, value, QL.MeasuredClearance, [measured])
+            self._clearance(node, value, QL.MeasuredClearance, [cast(URIRef, measured)])
             return
         creatinine, weight = self.selected.get(QL.Creatinine), self.selected.get(QL.BodyWeight)
         born, sex = _date(g.value(p, QL.birthDate)), g.value(p, QL.sex)

@@ -26,7 +26,7 @@ class TimelineDeriver(DeriveBase):
         g, p = self.g, self.p
         consent = g.value(p, QL.informedConsent)
         signed = _date(g.value(consent, QL.signedOn)) if consent is not None else None
-        if signed is not None:
+        if signed is not None and consent is not None:
             g.add((consent, QL.daysBeforeAssessment, integer((self.a.as_of - signed).days)))
         born = _date(g.value(p, QL.birthDate))
         if born is None:
@@ -54,7 +54,7 @@ class TimelineDeriver(DeriveBase):
         for test in laboratory_tests(self):
             obs = self.selected.get(test)
             when = _date(g.value(obs, QL.effectiveDate)) if obs is not None else None
-            if when is not None:
+            if when is not None and obs is not None:
                 labs.append((when, obs))
         # by date, then by IRI: the order of the (date, URIRef) tuples, without a Python-level
         # comparison of terms for every pair of results of one day
@@ -128,6 +128,8 @@ class TimelineDeriver(DeriveBase):
         if estimate is None:
             return
         value, unit = _number(g.value(estimate, QL.value)), g.value(estimate, QL.unit)
+        if value is None:  # (the record's model requires one)
+            return
         try:
             days = convert(value, str(unit), "d")
         except UnitError as exc:
