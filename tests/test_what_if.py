@@ -204,10 +204,12 @@ def test_unknown_with_a_value_names_the_value_and_the_missing_alternative():
     assert "(not on record)" in result.change_needed
 
 
-def test_met_criteria_and_unknown_without_a_value_have_no_change_needed():
+def test_an_unknown_criterion_without_a_value_says_what_to_collect_and_met_ones_nothing():
     patient = one(with_observation(BASE, "ANC", None))
-    assert criterion(patient, "IC9.1-ANC").outcome == "unknown"
-    assert all(c.change_needed is None for c in patient.criteria)
+    anc = criterion(patient, "IC9.1-ANC")
+    assert anc.outcome == "unknown"
+    assert anc.change_needed == f"to decide, collect {anc.to_collect}"
+    assert all(c.change_needed is None for c in patient.criteria if c.outcome == "met")
 
 
 # -- every output carries them ---------------------------------------------------------------
