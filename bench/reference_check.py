@@ -1,6 +1,6 @@
 """The engine against an independent reading of criteria.md, on thousands of fresh patients.
 
-    python bench/reference_check.py [--n 5000] [--seed 24] [--jobs 2] [--fhir 500]
+    python bench/reference_check.py [--n 5000] [--seed 24] [--jobs 2] [--window 28] [--fhir 500]
                                     [--compare 1000]
 
 Patients: tests/reference_patients.py (values at every threshold, every histology class of the
@@ -52,12 +52,12 @@ def records(n: int, seed: int) -> list[dict]:
     return out
 
 
-def check_json(recs: list[dict], jobs: int, tally: Tally) -> None:
-    result = screen(recs, as_of=AS_OF, jobs=jobs, keep_graphs=False)
+def check_json(recs: list[dict], jobs: int, tally: Tally, window: int) -> None:
+    result = screen(recs, as_of=AS_OF, window_days=window, jobs=jobs, keep_graphs=False)
     by_id = {r["id"]: r for r in recs}
     tally.check("input", not result.errors, [e.as_dict() for e in result.errors[:3]])
     for patient in result.patients:
-        compare_patient(tally, by_id[patient.id], patient, AS_OF)
+        compare_patient(tally, by_id[patient.id], patient, AS_OF, window)
 
 
 def check_fhir(recs: list[dict], jobs: int, tally: Tally) -> None:
@@ -104,6 +104,7 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=24)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--window", type=int, default=28, help="screening window in days")
     parser.add_argument("--fhir", type=int, default=500, help="patients screened as FHIR too")
     parser.add_argument("--compare", type=int, default=1000,
                         help="patients screened under an amended protocol too")
@@ -111,12 +112,12 @@ def main() -> int:
     recs = records(args.n, args.seed)
     tally = Tally()
     started = time.perf_counter()
-    check_json(recs, args.jobs, tally)
+    check_json(recs, args.jobs, tally, args.window)
     if args.fhir:
         check_fhir(recs[:args.fhir], args.jobs, tally_fhir := Tally())
     if args.compare:
         check_compare(recs[:args.compare], args.jobs, tally)
-    print(f"{len(recs)} patients as of {AS_OF} (seed {args.seed}), "
+    print(f"{len(recs)} patients as of {AS_OF}, {args.window}-day window (seed {args.seed}), "
           f"{time.perf_counter() - started:.0f} s")
     print(tally.report())
     wrong = tally.total_wrong

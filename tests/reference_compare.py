@@ -122,3 +122,23 @@ def fhir_carries(rec: dict, as_of: dt.date) -> bool:
     products = rec.get("supportive_care") or ()
     return not any(after(d) for d in dated) and all(
         p.get("date") and product_is(p["product"]) == "restricted" for p in products)
+
+
+FORMS = ("json", "fhir")
+
+
+def screened(rec: dict, form: str, folder, as_of: str = "2026-11-20", window: int = 28):
+    """One record screened as the project's JSON record or as its FHIR twin (written in
+    ``folder``): the criterion tables check both forms alike."""
+    import json
+
+    from ql1706kg import screen
+
+    source: object = rec
+    if form == "fhir":
+        source = folder / f"{rec['id']}-{len(list(folder.iterdir()))}.json"
+        source.write_text(json.dumps(fhir_twin(rec)))
+    result = screen([source], as_of=as_of, window_days=window)
+    assert not result.errors, [e.as_dict() for e in result.errors]
+    (patient,) = result.patients
+    return patient

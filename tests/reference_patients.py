@@ -63,7 +63,7 @@ def set_obs(rec: dict, test: str, value, unit=None, uln=None, date: str | None =
     """Replace the result of a test, or add one beside it on another day (two results of a
     day are not ordered: which is the latest would be a guess)."""
     date = date or LAB_DAY.isoformat()
-    taken = {o["date"] for o in rec["observations"] if o["test"] == test}
+    taken = {o.get("date") for o in rec["observations"] if o["test"] == test}
     if not keep_old or date in taken:
         rec["observations"] = [o for o in rec["observations"] if o["test"] != test]
     obs = {"test": test, "value": value, "date": date}
@@ -98,6 +98,9 @@ def consent_and_age(rec: dict, rng: random.Random) -> None:
     on = dt.date.fromisoformat(signed) if signed and signed <= AS_OF.isoformat() else AS_OF
     years, shift = rng.choice([(18, 0), (18, 1), (75, 0), (76, 0), (76, 1), (45, 0)])
     rec["birth_date"] = years_before(on, years, shift)
+    if rng.random() < 0.1:  # a leap-day birth: 18 on 1 March of a common year
+        rec["birth_date"] = "2008-02-29"
+        consent["icf_signed"] = rng.choice(["2026-02-28", "2026-03-01"])
     if rng.random() < 0.1:
         rec.pop("consent")
     if rng.random() < 0.05:
@@ -119,6 +122,8 @@ def diagnosis(rec: dict, rng: random.Random, histologies: list | None = None) ->
             del dx[key]
     if rng.random() < 0.05:
         dx["date"] = day(1)
+    if rng.random() < 0.05:
+        dx["other_active_histologies"] = [rng.choice(["melanoma", "adenocarcinoma"])]
     if rng.random() < 0.05:
         rec.pop("diagnosis")
 
@@ -248,6 +253,11 @@ def labs(rec: dict, rng: random.Random) -> None:
                     uln=None if rng.random() < 0.1 else uln, date=lab_date(rng))
         if rng.random() < 0.1:
             drop_obs(rec, rng.choice([t for t, *_ in NUMERIC + RATIO]))
+        if rng.random() < 0.05:  # a unit that is not the test's: never compared raw
+            test, unit = rng.choice([("ANC", "mg/dL"), ("platelets", "g/L"),
+                                     ("albumin", "U/L"), ("AST", "g/L"), ("creatinine", "s")])
+            set_obs(rec, test, 3, unit, uln=5 if test in ("AST", "creatinine") else None)
+
 
 
 def ecog(rec: dict, rng: random.Random) -> None:
@@ -281,6 +291,9 @@ def kidney(rec: dict, rng: random.Random) -> None:
     set_obs(rec, "creatinine", 1.7 if female else 1.8, "mg/dL",
             uln=rng.choice([1.0, 1.2, None]))
     weight = (90 if female else 72) + rng.choice([0, 0, -0.1, 0.1])
+    if rng.random() < 0.2:
+        set_obs(rec, "creatinine clearance", rng.choice([49, 50, 51]), "mL/min",
+                date=rng.choice(["2026-11-13", day(-29)]))
     if rng.random() < 0.2:
         drop_obs(rec, "weight")
     else:

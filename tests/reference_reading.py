@@ -98,8 +98,8 @@ RESTRICTED = ("filgrastim", "pegfilgrastim", "red blood cell transfusion",
 NOT_RESTRICTED = ("dexamethasone", "novotinib")
 
 LAB_TESTS = ("ANC", "platelets", "haemoglobin", "AST", "ALT", "total bilirubin", "albumin",
-             "creatinine", "APTT", "INR", "PT", "urine protein dipstick",
-             "24-hour urine protein")
+             "creatinine", "creatinine clearance", "APTT", "INR", "PT",
+             "urine protein dipstick", "24-hour urine protein")
 DIPSTICK = {"negative": F(0), "trace": F(1, 2), "1+": F(1), "2+": F(2), "3+": F(3),
             "4+": F(4)}
 # unit -> factor to the canonical unit (clinical-rules.md §2)
@@ -111,7 +111,12 @@ UNITS = {
     "creatinine": {"umol/L": F(1), "mg/dL": F("88.4")},
     "24-hour urine protein": {"g/d": F(1), "mg/(24.h)": F(1, 1000)},
     "weight": {"kg": F(1)}, "LVEF": {"%": F(1)}, "INR": {"{INR}": F(1), None: F(1)},
+    "creatinine clearance": {"mL/min": F(1)}, "ECOG": {None: F(1)},
 }
+
+
+RATIO_UNITS = {"AST": ("U/L",), "ALT": ("U/L",), "total bilirubin": ("umol/L", "mg/dL"),
+               "APTT": ("s",), "PT": ("s",), "creatinine": ("umol/L", "mg/dL")}
 
 
 def drug_may(name: str) -> tuple[set[str], set[str]]:
@@ -210,13 +215,15 @@ class Reading:
         if isinstance(obs["value"], str):  # a grade written with its scale: "ECOG 1"
             words = obs["value"].split()
             return F(words[-1]) if words and words[-1].isdigit() else None
-        factor = UNITS.get(test, {}).get(obs.get("unit"), F(1))
-        return F(str(obs["value"])) * factor
+        factor = UNITS[test].get(obs.get("unit"))  # None: a unit that cannot be converted
+        return None if factor is None else F(str(obs["value"])) * factor
 
     def ratio(self, test: str) -> F | None:
-        """The screening value over its upper limit of normal (same unit)."""
+        """The screening value over its upper limit of normal (same unit); none when the
+        unit is not one of the test's."""
         obs = self.screening(test)
-        if obs is None or obs.get("uln") in (None, 0):
+        if obs is None or obs.get("uln") in (None, 0) or obs.get("unit") not in RATIO_UNITS[
+                test]:
             return None
         return F(str(obs["value"])) / F(str(obs["uln"]))
 
@@ -280,8 +287,13 @@ def ic3_2(x: Reading) -> str:
 
 
 def ic3_3(x: Reading) -> str:
+    """One of the eight; another current primary cancer leaves it unknown until the one under
+    study is confirmed (a reading of the project: which one is meant decides IC3.3)."""
     kind, _ = x.histology()
-    return {"eight": "met", "other": "not_met"}.get(kind, "unknown")
+    if kind == "other":
+        return "not_met"
+    return "met" if kind == "eight" and not (x.diagnosis() or {}).get(
+        "other_active_histologies") else "unknown"
 
 
 def _classes(therapy: dict) -> tuple[set[str], set[str]]:
@@ -455,10 +467,16 @@ def ic9_2_tbil(x: Reading) -> str:
 
 
 def clearance(x: Reading) -> F | None:
-    """Cockcroft-Gault (clinical-rules.md §3), age on the as-of date, creatinine in mg/dL."""
+    """A measured clearance, else Cockcroft-Gault (clinical-rules.md §3) from the age on the
+    as-of date, the weight and the creatinine in mg/dL."""
+    measured = x.value("creatinine clearance")
+    if measured is not None:
+        return measured
     creatinine, weight = x.screening("creatinine"), x.value("weight")
     born, sex = _date(x.r.get("birth_date")), x.r.get("sex")
     if creatinine is None or weight is None or born is None or sex not in ("male", "female"):
+        return None
+    if creatinine.get("unit") not in RATIO_UNITS["creatinine"]:
         return None
     scr = F(str(creatinine["value"]))
     if creatinine.get("unit") != "mg/dL":
