@@ -103,7 +103,8 @@ def fhir_twin(rec: dict) -> dict:
 
 
 def fhir_carries(rec: dict, as_of: dt.date) -> bool:
-    """Whether the FHIR writer carries everything the reading reads: not a fact other than a
+    """Whether the FHIR writer carries everything the reading reads: no second current cancer,
+    not a fact other than a
     result dated after the as-of date (the writer dates conditions and estimates its own
     way), no support product but restricted ones, dated (an administration needs a date;
     FHIR cannot say "these and no others", so a list of products that are not restricted or
@@ -120,6 +121,8 @@ def fhir_carries(rec: dict, as_of: dt.date) -> bool:
         *(m.get("date") for m in rec.get("tumour_measurements") or ()),
         *(lesion.get("date") for lesion in rec.get("lesions") or ())]
     products = rec.get("supportive_care") or ()
+    if (rec.get("diagnosis") or {}).get("other_active_histologies"):
+        return False  # the writer does not write a second current cancer
     return not any(after(d) for d in dated) and all(
         p.get("date") and product_is(p["product"]) == "restricted" for p in products)
 
