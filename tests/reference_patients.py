@@ -66,12 +66,9 @@ def set_obs(rec: dict, test: str, value, unit=None, uln=None, date: str | None =
     taken = {o.get("date") for o in rec["observations"] if o["test"] == test}
     if not keep_old or date in taken:
         rec["observations"] = [o for o in rec["observations"] if o["test"] != test]
-    obs = {"test": test, "value": value, "date": date}
-    if unit is not None:
-        obs["unit"] = unit
-    if uln is not None:
-        obs["uln"] = uln
-    rec["observations"].append(obs)
+    rec["observations"].append({"test": test, "value": value, "date": date,
+                                **({"unit": unit} if unit is not None else {}),
+                                **({"uln": uln} if uln is not None else {})})
 
 
 def drop_obs(rec: dict, test: str) -> None:
