@@ -67,13 +67,11 @@ class Explainer:
                                to_collect=collect, shapes=tuple(str(s.iri) for s in violated))
 
     def to_collect(self, crit: dict, unknown: list[ShapeInfo]) -> str:
-        """What to collect: the hints of the shapes that could not decide, when each has one
-        (so a recorded lactation status is not asked for again), else the criterion's hint."""
-        hints = list(dict.fromkeys(s.collect for s in unknown))
-        if hints and all(hints):
-            hint = " and ".join(hints)
-        else:
-            hint = crit["collect"] or "the data named in the criterion"
+        """What to collect: the hint of each shape that could not decide (so a recorded
+        lactation status is not asked for again), the criterion's hint for a shape without
+        one."""
+        default = crit["collect"] or "the data named in the criterion"
+        hint = " and ".join(dict.fromkeys(s.collect or default for s in unknown)) or default
         if crit["window"]:
             return (f"{hint} dated from {self.a.window_start.isoformat()} to "
                     f"{self.a.as_of.isoformat()} (the {self.a.window_days}-day screening window)")

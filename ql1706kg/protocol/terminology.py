@@ -90,6 +90,9 @@ class Terminology:
     derived_from: dict[URIRef, tuple[URIRef, ...]] = field(default_factory=dict)
     bears_on: dict[URIRef, tuple[str, ...]] = field(default_factory=dict)  # class -> ids
     criteria: dict[str, dict] = field(default_factory=dict)
+    # histology class -> {criterion id: "in" | "possibly"} (absent: out of scope), from the
+    # criteria's ql:appliesToHistology over the hierarchy and ql:mayBe (:func:`_scopes`)
+    histology_scope: dict[URIRef, dict[str, str]] = field(default_factory=dict)
     parameters: dict[str, Decimal] = field(default_factory=dict)  # ql:RuleParameter numbers
     policies: dict[str, URIRef] = field(default_factory=dict)  # ql:RuleParameter choices
     protocol_version: str = ""
@@ -119,6 +122,11 @@ class Terminology:
                               f"{'ql:' + chosen if chosen else 'none'}; this software "
                               f"implements {', '.join('ql:' + k for k in known)}")
         return chosen
+
+    def scope_of(self, histology: URIRef) -> dict[str, str]:
+        """Which histology-dependent criteria a histology class is in scope of ("in") or
+        may be ("possibly"); a criterion left out does not apply to it."""
+        return self.histology_scope.get(histology, {})
 
     def is_a(self, iri: URIRef, cls: URIRef) -> bool:
         """Tell whether a term is (an instance or subclass of) a class, per the closure."""
@@ -259,6 +267,7 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
     for subject, value in closure.subject_objects(QL.derivedFromProperty):
         term.derived_from[subject] = (*term.derived_from.get(subject, ()), value)
     term.criteria = _criteria_table(closure)
+    term.histology_scope = _scopes(closure, term)
     for subject in closure.subjects(RDF.type, QL.RuleParameter):
         name = str(subject).rsplit("#", 1)[-1]
         value, policy = closure.value(subject, QL.parameterValue), closure.value(subject,
@@ -356,5 +365,53 @@ def _criteria_table(closure: Graph) -> dict[str, dict]:
             "window": bool(closure.value(crit, QL.screeningWindowApplies)),
             "evidence": sorted(closure.objects(crit, QL.evidenceProperty)),
             "tests": sorted(closure.objects(crit, QL.usesTest)),
+            "histologies": sorted(closure.objects(crit, QL.appliesToHistology)),
         }
     return dict(sorted(table.items(), key=lambda item: item[1]["order"]))
+
+
+def _scopes(closure: Graph, term: Terminology) -> dict[URIRef, dict[str, str]]:
+    """For every histology class, the criteria it is in scope of or may be in scope of.
+
+    A class C is in scope of a criterion when it is (a sub-type of) a class the criterion
+    applies to. It may be when one of its own sub-types is (a sarcoma not otherwise specified
+    may be a chordoma: the terminology's hierarchy is what a histology may turn out to be),
+    or when a class it may be (``ql:mayBe``) is in or may be in scope. Otherwise the criterion
+    does not apply: a liposarcoma, whatever its sub-type, is never a chordoma.
+    """
+    applies = {cid: set(crit["histologies"]) for cid, crit in term.criteria.items()
+               if crit["histologies"]}
+    classes = {c for c in closure.subjects(RDF.type, OWL.Class)
+               if isinstance(c, URIRef) and term.is_a(c, QL.Neoplasm)
+               and c != OWL.Nothing} | {QL.Neoplasm}  # owl:Nothing is below every class
+    below: dict[URIRef, set[URIRef]] = {c: {c} for c in classes}
+    for c in classes:
+        for parent in term.types.get(c, ()):
+            if parent in below:
+                below[parent].add(c)
+    may_be: dict[URIRef, set[URIRef]] = {}
+    for s, o in closure.subject_objects(QL.mayBe):
+        if s in classes and o in classes:
+            may_be.setdefault(s, set()).add(o)
+
+    def is_one(c: URIRef, targets: set[URIRef]) -> bool:
+        return c in targets or any(t in term.types.get(c, ()) for t in targets)
+
+    def may_be_one(c: URIRef, targets: set[URIRef], seen: set[URIRef]) -> bool:
+        if c in seen:
+            return False
+        seen.add(c)
+        return any(is_one(d, targets) for d in below[c]) or any(
+            may_be_one(m, targets, seen) for m in may_be.get(c, ()))
+
+    out: dict[URIRef, dict[str, str]] = {}
+    for c in sorted(classes):
+        scope = {}
+        for cid, targets in applies.items():
+            if is_one(c, targets):
+                scope[cid] = "in"
+            elif may_be_one(c, targets, set()):
+                scope[cid] = "possibly"
+        if scope:
+            out[c] = scope
+    return out

@@ -29,8 +29,10 @@ class DiseaseLifter(LiftBase):
         node = self.node("diagnosis")
         self.add(self.patient, QL.hasDiagnosis, node)
         self.add(node, RDF.type, QL.SarcomaDiagnosis)
+        histology = QL.Neoplasm  # none recorded: it may be any
         if dx.histology is not None:
-            self.type_histology(node, dx.histology)
+            histology = self.type_histology(node, dx.histology)
+        self.scope_histology(node, histology)
         if dx.confirmed_at_this_institution is not None:
             self.add(node, QL.confirmedAtThisInstitution, boolean(dx.confirmed_at_this_institution))
         if dx.extent:
@@ -57,19 +59,29 @@ class DiseaseLifter(LiftBase):
         return histology, self.term.find(histology, QL.Neoplasm), looks_like_icdo3(
             primary_behaviour(histology))
 
-    def type_histology(self, node: URIRef, histology: str | Coded) -> None:
-        """Type the diagnosis by its histology class and every superclass of it."""
+    def type_histology(self, node: URIRef, histology: str | Coded) -> URIRef:
+        """Type the diagnosis by its histology class and every superclass of it; return the
+        class."""
         written, hit, is_icdo3 = self.histology_term(histology)
         self.add(node, QL.histologyText, Literal(written))
         if hit is None:
             # Every ICD-O-3 code of the eight histologies is in the terminology, so another
             # ICD-O-3 morphology code is another histology; free text we cannot read is unknown.
-            self.add(node, RDF.type, QL.NonProtocolHistology if is_icdo3 else
-                     QL.UnrecognisedHistology)
-            return
+            hit = QL.NonProtocolHistology if is_icdo3 else QL.UnrecognisedHistology
+            self.add(node, RDF.type, hit)
+            return hit
         self.add(node, RDF.type, hit)
         for cls in self.term.types.get(hit, ()):
             self.add(node, RDF.type, cls)
+        return hit
+
+    def scope_histology(self, node: URIRef, histology: URIRef) -> None:
+        """Say which histology-dependent criteria apply to the diagnosis, or may (the
+        criteria's ql:appliesToHistology read over the terminology: Terminology.scope_of); a
+        criterion not named does not apply to it."""
+        for cid, scope in sorted(self.term.scope_of(histology).items()):
+            prop = QL.histologyInScopeOf if scope == "in" else QL.histologyPossiblyInScopeOf
+            self.add(node, prop, self.term.criteria[cid]["iri"])
 
     def lift_other_active_cancer(self, index: int, histology: str | Coded) -> None:
         """Another current primary cancer (IC3.3 unknown until the one under study is
