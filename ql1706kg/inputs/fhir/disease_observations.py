@@ -36,6 +36,13 @@ _DISEASE_FILES = ("terminology-histology.ttl", "terminology-sites.ttl")
 ICD10 = "icd-10"
 _ICD10_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10",
                             "icd-10-cm", "icd-10", "icd10", "icd10cm"})
+# ICD-10 and its national modifications (GM: http://fhir.de/CodeSystem/bfarm/icd-10-gm, AM, CA,
+# CM, NL...): one classification to the reader, read by the WHO category (its stem). ICD-10-PCS
+# (procedures) is another classification.
+_ICD10_NATIONAL = re.compile(r"(?i)(?:^|[/:])icd-?10(?:-?(?:cm|gm|am|ca|nl|de|who|se|fr|be|"
+                             r"dk|no|th|km|int))?$")
+# Marks a national modification puts after a code (ICD-10-GM dagger/asterisk/exclamation).
+_ICD10_MARKS = "+*!†‡ "
 ICDO3_KEY = str(QL.icdO3Morphology)
 # TNM notation systems: the code itself is written in TNM notation (M1, cM1, IVA).
 TNM_SYSTEMS = frozenset({"https://www.uicc.org/resources/tnm", "http://cancerstaging.org"})
@@ -84,7 +91,8 @@ def system_key(system: object) -> str:
     text = str(system or "").strip()
     named = SYSTEMS.get(text, text)
     folded = named.casefold()
-    if folded in _ICD10_SYSTEMS or text in _ICD10_SYSTEMS:
+    if folded in _ICD10_SYSTEMS or text in _ICD10_SYSTEMS or _ICD10_NATIONAL.search(
+            text.rstrip("/")):
         return ICD10
     prop = CODE_SYSTEMS.get(folded)
     return str(prop) if prop is not None else folded
@@ -108,6 +116,8 @@ def find_disease_term(term: Terminology, system: object, code: object,
         return None
     if key == ICDO3_KEY:
         code = primary_behaviour(code)
+    if key == ICD10:
+        code = code.rstrip(_ICD10_MARKS).upper()
     hit = None
     if key != ICD10:
         hit = term.find_code(SYSTEMS.get(str(system), str(system)), code, within)

@@ -62,6 +62,8 @@ class ElementTable:
     r5_types: frozenset[str]
     r5_elements: dict[str, frozenset[str]]
     r5_text: str
+    qualifiers: dict[str, dict[str, str]] = field(default_factory=dict)
+    qualifiers_text: str = ""
 
     def rows_of(self, kind: str) -> list[Row]:
         return [row for row in self.rows if row.owner == kind]
@@ -141,7 +143,10 @@ def element_table() -> ElementTable:
         interpretation=dict(interpretation["codes"]), date_accuracy=dict(data["date_accuracy"]),
         unread=dict(data["unread"]), r5_types=frozenset(r5["types"]),
         r5_elements={kind: frozenset(names) for kind, names in r5["elements"].items()},
-        r5_text=r5["text"])
+        r5_text=r5["text"],
+        qualifiers={url: dict(codes) for url, codes in data["coding_qualifiers"].items()
+                    if url != "text"},
+        qualifiers_text=data["coding_qualifiers"]["text"])
 
 
 def markdown() -> str:
@@ -159,6 +164,7 @@ def markdown() -> str:
     out += ["", "Resource types not read that could carry a fact a criterion depends on:", ""]
     out += [f"- **{kind}**: {_cell(item['text'])}" for kind, item in table.unread.items()]
     out += ["", f"Dates with extensions: {table.date_accuracy['text']}", "",
+            f"Codings with extensions: {table.qualifiers_text}", "",
             f"FHIR R5: {table.r5_text}"]
     return "\n".join(out) + "\n"
 

@@ -129,7 +129,8 @@ class Grouping:
                                  else ("scope = ? AND url = ?", (scope, url))
                                  if scope is not None else ("url = ?", (url,)))
                 for row in self.db.execute(f"SELECT {ROW} FROM res WHERE {where} AND state = ? "
-                                           "ORDER BY seq", (*values, UNCHECKED)).fetchall():
+                                           "AND aside IS NULL ORDER BY seq",
+                                           (*values, UNCHECKED)).fetchall():
                     self.check(row)
 
     def check(self, row: tuple) -> bool:

@@ -90,7 +90,8 @@ def _assemble(index: str, person: int, report: bool
     for entry, state in members:
         if entry.type == "Patient":
             continue
-        skip_check = state == CHECKED or not can_be_used(term, entry.type, entry.data)
+        skip_check = state == CHECKED or entry.aside is not None or not can_be_used(
+            term, entry.type, entry.data)  # a resource set aside is not read as R4
         problem = None if skip_check else pool.problem(entry)
         if problem is None:
             try:
@@ -108,7 +109,10 @@ def _assemble(index: str, person: int, report: bool
             message, where = problem
             errors.append(InputError(entry.source, message, record=entry.key,
                                      field=f"{entry.type}.{where}"))
-            line(READ, entry, False, "malformed: " + message)
+            # what it would have said, had it been well formed, cannot count either
+            _, said = builder.set_aside(entry, f"{entry.type}.{where}", f"malformed: {message}")
+            line(READ, entry, False, said if said.startswith("set aside") else
+                 "malformed: " + message)
             continue
         could = () if used else could_change(builder, entry, reason)
         line(RESOURCES, entry, used, reason, builder.rec.get("id", ""), could)

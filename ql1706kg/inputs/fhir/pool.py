@@ -17,6 +17,8 @@ from typing import TypeVar
 from .entries import Entry
 
 USED_TYPES = frozenset({"Patient", "Consent", "Condition", "Observation", "MedicationStatement",
+                        "AllergyIntolerance", "AdverseEvent", "Immunization", "ClinicalImpression",
+                        "CarePlan",
                         "MedicationAdministration", "MedicationRequest", "MedicationDispense",
                         "Procedure", "Medication", "List", "DiagnosticReport"})
 SUBJECT = {"Consent": "patient"}

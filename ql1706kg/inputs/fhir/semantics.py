@@ -176,10 +176,30 @@ def status_of(kind: str, data: dict) -> Status:
         categories = [row.values.get(code, "uncertain") for code in codes]
         worst = min(categories, key=CATEGORY_ORDER.index)
         found.append((worst, f"{name} {'/'.join(codes)}"))
+    found += _qualified(data.get("code"))
     if not found:
         return Status("counts")
     worst = min((c for c, _ in found), key=CATEGORY_ORDER.index)
     return Status(worst, ", ".join(words for c, words in found if c == worst))
+
+
+def _qualified(concept: object) -> list[tuple[str, str]]:
+    """What certainty extensions on the codings of a resource's code say (the German
+    Diagnosesicherheit: A excluded, V suspected, Z status after)."""
+    qualifiers = element_table().qualifiers
+    out = []
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    for coding in codings if isinstance(codings, list) else []:
+        for extension in (coding.get("extension") or []) if isinstance(coding, dict) else []:
+            meanings = qualifiers.get(extension.get("url")) if isinstance(extension,
+                                                                           dict) else None
+            if meanings is None:
+                continue
+            value = extension.get("valueCoding") or extension.get("valueCode")
+            code = value.get("code") if isinstance(value, dict) else value
+            category = meanings.get(str(code), "uncertain")
+            out.append((category, f"code qualified {code} ({extension['url'].rsplit('/', 1)[-1]})"))
+    return out
 
 
 # -- can it be trusted? ---------------------------------------------------------------------
