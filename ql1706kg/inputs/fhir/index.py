@@ -63,6 +63,7 @@ CREATE TABLE owned(person INTEGER NOT NULL, seq INTEGER NOT NULL,
 CREATE TABLE orphans(seq INTEGER PRIMARY KEY, file TEXT NOT NULL, key TEXT NOT NULL);
 CREATE TABLE errors(seq INTEGER NOT NULL, error BLOB NOT NULL);
 CREATE TABLE shared(n INTEGER PRIMARY KEY, scope INTEGER, key BLOB, url BLOB);
+CREATE TABLE untied(person INTEGER NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE effects(seq INTEGER PRIMARY KEY, key TEXT NOT NULL, folder INTEGER NOT NULL,
                      effect TEXT NOT NULL, source TEXT NOT NULL);
 """
@@ -384,8 +385,11 @@ def _content_key(data: dict, seq: int) -> str:
 
 
 def _identifiers(data: dict) -> list[tuple[str, str]]:
+    """A Patient's identifiers (system, value), but those no longer valid (use 'old': a
+    modifier of Identifier)."""
     return [(str(i["system"]), str(i["value"])) for i in data.get("identifier") or []
-            if isinstance(i, dict) and i.get("system") and i.get("value")]
+            if isinstance(i, dict) and i.get("system") and i.get("value")
+            and i.get("use") != "old"]
 
 
 def _first_identifier(data: dict) -> str | None:

@@ -13,6 +13,8 @@ date-accuracy extension): it is then only as precise as the extension says (the 
 
 from __future__ import annotations
 
+import re
+
 from .codes import _text
 from .elements import element_table
 from .entries import Entry
@@ -21,6 +23,9 @@ from .timing import When, when
 
 ANIMAL = "http://hl7.org/fhir/StructureDefinition/patient-animal"  # R4 core extension
 _PRECISION = {"year": 4, "month": 7, "day": 10}
+# A date-accuracy code that says, for the day, the month and the year, whether each is Accurate,
+# Estimated or Unknown (the Australian date-accuracy-indicator: AAA, AAU, UEA, UUU...).
+_DMY = re.compile(r"^[AEU]{3}$")
 
 
 def not_a_candidate(patient: Entry) -> tuple[str, str] | None:
@@ -57,6 +62,7 @@ def birth_date(data: dict) -> tuple[When | None, str | None]:
                   if isinstance(e, dict)] if isinstance(data.get("_birthDate"), dict) else []
     accuracy = element_table().date_accuracy
     precision = 10
+    unreadable = None
     for extension in extensions:
         url = str(extension.get("url") or "")
         if url in accuracy["harmless"]:
@@ -64,14 +70,18 @@ def birth_date(data: dict) -> tuple[When | None, str | None]:
         if url in accuracy["absent"]:
             return None, "birthDate is absent (data-absent-reason), so the age is not known"
         found = _precision(extension, accuracy["precision_codes"])
+        if found is None:
+            unreadable = url
         precision = min(precision, found if found is not None else 0)
     interval = when(written) if isinstance(written, str) else None
     if interval is None:
         return None, (f"birthDate '{written}' cannot be read" if written else None)
     if precision < len(interval.text[:10]):
         if precision < 4:
-            return None, (f"birthDate '{written}' carries an extension on its accuracy that "
-                          "the reader cannot read, so the age is not known")
+            return None, (f"birthDate '{written}' carries an extension ({unreadable}) that may "
+                          "say it is not exact, so the age is not known" if unreadable else
+                          f"birthDate '{written}' is not known to its year (an extension on "
+                          "its accuracy says so), so the age is not known")
         interval = when(interval.text[:precision])
         return interval, (f"birthDate '{written}' is exact to its "
                           f"{'year' if precision == 4 else 'month'} only (an extension on its "
@@ -95,7 +105,12 @@ def _precision(extension: dict, codes: dict[str, str]) -> int | None:
                     c.get("code") for c in (value.get("coding") or [value])
                     if isinstance(c, dict)] if isinstance(value, dict) else []
                 for code in candidates:
-                    meaning = codes.get(str(code)) if code is not None else None
+                    text = str(code) if code is not None else ""
+                    if _DMY.match(text):  # day, month, year each Accurate/Estimated/Unknown
+                        _day, month, year = text
+                        return (10 if text == "AAA" else 7 if month == year == "A"
+                                else 4 if year == "A" else 0)
+                    meaning = codes.get(text)
                     if meaning is not None:
                         return _PRECISION.get(meaning, 0)
     return None

@@ -116,6 +116,16 @@ def _assemble(index: str, person: int, report: bool
             continue
         could = () if used else could_change(builder, entry, reason)
         line(RESOURCES, entry, used, reason, builder.rec.get("id", ""), could)
+    for row in db.execute(f"SELECT {columns('r')} FROM untied u JOIN res r ON r.seq = u.seq "
+                          "WHERE u.person = ? ORDER BY r.seq", (person,)).fetchall():
+        entry = pool.load(row)
+        if builder.excluded is None:
+            _, reason = builder.set_aside(
+                entry, f"{entry.type}.{'patient' if entry.type == 'Consent' else 'subject'}",
+                "it names no patient, and its bundle or folder holds this one: it may be "
+                "this patient's", otherwise="it names no patient; no criterion reads what it "
+                "says")
+            line(RESOURCES, entry, False, reason, builder.rec.get("id", ""))
     return [*errors, _record_or_conflict(builder)], lines
 
 

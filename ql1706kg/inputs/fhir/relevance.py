@@ -28,9 +28,11 @@ from .disease_observations import (
     concept_term,
     metastasis_site,
 )
+from .elements import element_table
 from .observations import _test_of
 from .values import reading_rules
 
+UNREAD = frozenset(kind for kind, item in element_table().unread.items() if item["carries"])
 _PROFILES = (PROFILE_HISTOLOGY, PROFILE_HISTORY, PROFILE_M_CATEGORY, PROFILE_STAGE_GROUP)
 
 
@@ -49,6 +51,8 @@ def can_be_used(term: Terminology, kind: str, data: dict) -> bool:
             return found
         if kind == "Procedure":
             return lookup(term, data.get("code") or {}, QL.HaematologicSupportProduct) is not None
+        if kind in UNREAD:  # read only to be set aside: never as R4 facts
+            return False
     except Exception:  # an element of an unexpected shape: check it against its model
         return True
     return True

@@ -14,15 +14,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...protocol.drugs import drug_index
+from ...protocol.terminology import Terminology
 from .elements import element_table
 from .entries import Entry
 from .pool import Pool
+from .semantics import read
 
 
 class UnreadReader:
     """The unread-types part of :class:`~.builder.RecordBuilder` (whose state it uses)."""
 
     pool: Pool
+    term: Terminology
     set_aside: Any
 
     def _unread(self, entry: Entry, field: str, as_type: str, body: dict) -> tuple[bool, str]:
@@ -30,15 +34,25 @@ class UnreadReader:
         pseudo = Entry(entry.source, {"resourceType": as_type, "id": entry.data.get("id", "?"),
                                       **body}, entry.full_url, entry.contained, entry.scope,
                        entry.folder, seq=entry.seq)
+        if self.__dict__.get("shadowing"):  # read to tell what it says: as what it says
+            reading = self.__dict__.get("reading")
+            self.__dict__["reading"] = read(as_type, pseudo.data, self.__dict__.get("birth"))
+            try:
+                return getattr(self, "take_" + as_type)(pseudo)
+            finally:
+                self.__dict__["reading"] = reading
         return self.set_aside(
             entry, f"{kind}.{field}",
-            f"a {kind} (a type this reader does not read) that names what a criterion reads",
-            via=pseudo, otherwise=f"a {kind} about nothing a criterion reads: ignored")
+            f"{kind} is a type this reader does not read, and this one names what a "
+            "criterion reads",
+            via=pseudo, otherwise=f"{kind} about nothing a criterion reads: ignored")
 
     def _drug(self, entry: Entry, field: str, concept: object = None,
               reference: object = None) -> tuple[bool, str]:
         body: dict = {"status": "completed", "effectiveDateTime": _date_of(entry.data)}
         if isinstance(concept, dict):
+            if not _may_matter(self.term, concept):  # a vaccine, a penicillin: said cheaply
+                return False, f"a {entry.type} about a drug no criterion reads: ignored"
             body["medicationCodeableConcept"] = concept
         elif isinstance(reference, dict):
             body["medicationReference"] = reference
@@ -100,6 +114,15 @@ class UnreadReader:
 def unread_types() -> frozenset[str]:
     """The types the reader does not read but that may carry a fact (the element table)."""
     return frozenset(kind for kind, item in element_table().unread.items() if item["carries"])
+
+
+def _may_matter(term: Terminology, concept: dict) -> bool:
+    """Whether a drug is one the medication readers would keep (an anticancer or support
+    product, or an unidentified drug its INN stem or ATC group keeps), as they decide it."""
+    from .medications import _kind, drug_item
+
+    index = drug_index(term)
+    return _kind(index, drug_item(index, concept), related=False) != "other"
 
 
 def _date_of(data: dict) -> str | None:
