@@ -29,7 +29,8 @@ from ql1706kg.inputs.fhir.timing import age_span, between, record_date, timing, 
 from ql1706kg.inputs.fhir.versions import structure
 
 DATA = Path(__file__).parent / "data" / "fhir-issue20"
-AU, R4B, R5 = DATA / "hl7.fhir.au.base", DATA / "hl7.fhir.r4b.examples", DATA / "hl7.fhir.r5.examples"
+AU, R4B = DATA / "hl7.fhir.au.base", DATA / "hl7.fhir.r4b.examples"
+R5 = DATA / "hl7.fhir.r5.examples"
 GENOMICS = DATA / "hl7.fhir.uv.genomics-reporting"
 
 
