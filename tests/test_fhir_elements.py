@@ -57,6 +57,5 @@ def test_docs_show_the_table_as_it_is():
     text = (ROOT / "docs" / "fhir.md").read_text(encoding="utf-8")
     assert START in text and END in text, "docs/fhir.md lost its element-table markers"
     shown = text.split(START, 1)[1].split(END, 1)[0].strip("\n") + "\n"
-    assert shown == markdown(), ("docs/fhir.md is not current: run python -m "
-                                 "ql1706kg.inputs.fhir.elements and paste its output between "
-                                 "the markers")
+    assert shown == markdown(), ("docs/fhir.md is not current: run python "
+                                 "tools/fhir_elements_doc.py")
