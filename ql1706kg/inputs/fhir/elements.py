@@ -36,11 +36,11 @@ class Row:
     values: dict[str, str] = field(default_factory=dict)
     role: str = ""
 
-    @property
+    @functools.cached_property
     def owner(self) -> str:
         return self.path.split(".", 1)[0]
 
-    @property
+    @functools.cached_property
     def element(self) -> str:
         """The path without its type ('component.modifierExtension')."""
         return self.path.split(".", 1)[1] if "." in self.path else ""
