@@ -10,7 +10,7 @@ from ...inputs.fhir.disease_observations import find_disease_term, primary_behav
 from ...inputs.models import Coded
 from ...protocol.namespaces import QL, RDF, RDFS
 from ...protocol.terminology import looks_like_icdo3
-from ..literals import boolean, d, dec
+from ..literals import boolean, dec, when
 from .base import LiftBase
 
 _EXTENT = {"metastatic": QL.Metastatic, "locally_advanced": QL.LocallyAdvanced,
@@ -38,7 +38,7 @@ class DiseaseLifter(LiftBase):
         if dx.resectable is not None:
             self.add(node, QL.resectable, boolean(dx.resectable))
         if dx.date:
-            self.add(node, QL.effectiveDate, d(dx.date))
+            self.add(node, QL.effectiveDate, when(dx.date))
         for i, other in enumerate(dx.other_active_histologies or ()):
             self.lift_other_active_cancer(i + 1, other)
 
@@ -94,7 +94,7 @@ class DiseaseLifter(LiftBase):
                 self.add(node, QL.site, self.term_ref(met.site, QL.AnatomicalSite, "site",
                                                       QL.AnatomicalSite, in_phrase=True))
                 if met.date:
-                    self.add(node, QL.effectiveDate, d(met.date))
+                    self.add(node, QL.effectiveDate, when(met.date))
         if r.conditions is not None:
             for cond in r.conditions:
                 self.add(self.patient, QL.hasCondition, self.term_ref(
@@ -111,9 +111,9 @@ class DiseaseLifter(LiftBase):
                     self.add(node, QL.includesDrug, self.term_ref(drug, QL.Drug, "drug",
                                                                   QL.UnrecognisedDrug))
                 if therapy.start:
-                    self.add(node, QL.startDate, d(therapy.start))
+                    self.add(node, QL.startDate, when(therapy.start))
                 if therapy.end:
-                    self.add(node, QL.endDate, d(therapy.end))
+                    self.add(node, QL.endDate, when(therapy.end))
                 if therapy.intolerance is not None:
                     self.add(node, QL.stoppedForIntolerance, boolean(therapy.intolerance))
 
@@ -123,7 +123,7 @@ class DiseaseLifter(LiftBase):
             node = self.node("tumour-measurement", i + 1)
             self.add(self.patient, QL.hasTumourMeasurement, node)
             self.add(node, RDF.type, QL.TumourMeasurement)
-            self.add(node, QL.effectiveDate, d(m.date))
+            self.add(node, QL.effectiveDate, when(m.date))
             self.add(node, QL.sumOfDiametersMm, dec(m.sum_of_diameters_mm))
         for i, lesion in enumerate(r.lesions or ()):
             node = self.node("lesion", i + 1)
@@ -142,7 +142,7 @@ class DiseaseLifter(LiftBase):
                 self.add(node, QL.site, self.term_ref(lesion.site, QL.AnatomicalSite, "site",
                                                       QL.AnatomicalSite, in_phrase=True))
             if lesion.date:
-                self.add(node, QL.effectiveDate, d(lesion.date))
+                self.add(node, QL.effectiveDate, when(lesion.date))
         if r.recist is not None:
             self.add(self.patient, QL.investigatorReportsMeasurableDisease,
                      boolean(r.recist.measurable_disease))

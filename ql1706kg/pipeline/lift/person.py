@@ -5,7 +5,7 @@ expected survival, reproductive status.
 from __future__ import annotations
 
 from ...protocol.namespaces import QL, RDF
-from ..literals import boolean, d, dec, text
+from ..literals import boolean, dec, text, when
 from .base import LiftBase
 
 
@@ -19,7 +19,7 @@ class PersonLifter(LiftBase):
         if consent.icf_signed:
             node = self.node("consent")
             self.add(node, RDF.type, QL.InformedConsent)
-            self.add(node, QL.signedOn, d(consent.icf_signed))
+            self.add(node, QL.signedOn, when(consent.icf_signed))
             self.add(self.patient, QL.informedConsent, node)
         if consent.able_to_comply is not None:
             self.add(self.patient, QL.ableToComply, boolean(consent.able_to_comply))
@@ -39,7 +39,7 @@ class PersonLifter(LiftBase):
             self.add(node, QL.unit, text({"days": "d", "weeks": "wk", "months": "mo"}[
                 r.expected_survival.unit]))
             if r.expected_survival.date:
-                self.add(node, QL.effectiveDate, d(r.expected_survival.date))
+                self.add(node, QL.effectiveDate, when(r.expected_survival.date))
 
     def lift_reproductive(self) -> None:
         rep, p = self.record.reproductive, self.patient
