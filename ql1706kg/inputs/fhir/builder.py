@@ -23,7 +23,6 @@ from .codes import _codings, _project_code, _text
 from .conditions import ConditionReader
 from .elements import element_table
 from .entries import Entry
-from .forms import record_form
 from .medications import MedicationReader
 from .observations import ObservationReader
 from .patients import birth_date, deceased, first_identifier, not_a_candidate
@@ -139,11 +138,6 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader, SetAsi
                               "names a drug that could not be identified"})
                 continue
             rec.setdefault(key, [])
-        rec, refused = record_form(rec)
-        if refused:
-            return InputError(self.patient.source, "facts set aside that the record cannot "
-                              "carry yet: " + "; ".join(refused), record=rec["id"],
-                              field="set_aside")
         return {"__source__": self.source(), **rec}
 
     def take(self, entry: Entry) -> tuple[bool, str]:

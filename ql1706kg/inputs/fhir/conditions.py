@@ -132,11 +132,15 @@ class ConditionReader(DiseaseObservationReader):
             if self.uncertain_here(entry):
                 return self.set_aside(entry, "Condition.verificationStatus",
                                       f"{status.said}: not a confirmed condition")
-            if status.category == "resolved":
-                return False, f"a condition that is over ({status.said}): no limit changes"
-            self.rec.setdefault("conditions", []).append(
-                coded(self.term, code, QL.ClinicalCondition))
-            return True, "a condition that changes a limit (IC9.2)"
+            item: Any = coded(self.term, code, QL.ClinicalCondition)
+            resolved = self.resolved_on()
+            if record_date(when) or resolved is not None:
+                item = {"condition": item, **({"date": record_date(when)} if record_date(when)
+                                              else {}),
+                        **({"resolved": resolved} if resolved is not None else {})}
+            self.rec.setdefault("conditions", []).append(item)
+            return True, "a condition that changes a limit (IC9.2)" + (
+                " (over)" if resolved is not None else "")
         return False, "not a condition the protocol uses"
 
     def uncertain_here(self, entry: Entry) -> bool:
@@ -187,27 +191,47 @@ class ConditionReader(DiseaseObservationReader):
         written = record_date(when)
         if written:
             item["date"] = written
-        reading = self.reading
-        if reading.status.category == "resolved" or reading.abated:
-            ended = reading.ended
-            end = record_date((ended.end or ended.start) if ended is not None else None)
-            item["resolved"] = end or True
+        resolved = self.resolved_on()
+        if resolved is not None:
+            item["resolved"] = resolved
         self.rec.setdefault("metastases", []).append(item)
         over = " (over)" if "resolved" in item else ""
         return True, f"a metastasis{over}: {item['site']} (IC3.2, IC5.2, IC9.2)"
 
-    def add_pregnancy(self, entry: Entry, when: When | None) -> tuple[bool, str]:
-        """A pregnancy recorded as a Condition: while it is current, IC10 cannot be met
-        whatever a test says (set aside, naming it); one that is over is no pregnancy now."""
+    def resolved_on(self) -> str | bool | None:
+        """When the Condition being read was over (its abatement's date), True when it is over
+        on a date not given (a status resolved, inactive or in remission; an abatement as an
+        age or a string), None when it is not over."""
         reading = self.reading
+        if reading.status.category != "resolved" and not reading.abated:
+            return None
+        ended = reading.ended
+        return record_date((ended.end or ended.start) if ended is not None else None) or True
+
+    def add_pregnancy(self, entry: Entry, when: When | None) -> tuple[bool, str]:
+        """A pregnancy recorded as a Condition (``reproductive.pregnancies``): current, it runs
+        from its onset up to the assessment date (IC10 cannot be met whatever a test says);
+        over, it ran to its abatement (one over with no date of its end is no pregnancy now);
+        not confirmed, it is set aside."""
+        reading = self.reading
+        if self.uncertain_here(entry):
+            return self.set_aside(entry, "Condition.verificationStatus",
+                                  f"{reading.status.said}: a pregnancy not confirmed")
+        item: dict[str, Any] = {}
+        if record_date(when):
+            item["start"] = record_date(when)
         if reading.status.category == "resolved" or reading.abated:
-            return False, f"a pregnancy that is over ({reading.status.said or 'abated'})"
-        reason = "a current pregnancy recorded as a Condition" + (
-            f" (since {when.text})" if when is not None and when.text else "")
-        for section, test in (("reproductive", None),
-                              ("observations", self.term.label(QL.PregnancyTest))):
-            self.aside_fact(entry, section, test, "Condition.code", reason)
-        return False, f"set aside: {reason}: IC10 cannot be met"
+            ended = reading.ended
+            end = record_date((ended.end or ended.start) if ended is not None else None)
+            if end is None:
+                return False, (f"a pregnancy that is over ({reading.status.said or 'abated'}), "
+                               "with no date of its end")
+            item["end"] = end
+        else:
+            item["ongoing"] = True
+        self.rec.setdefault("reproductive", {}).setdefault("pregnancies", []).append(item)
+        return True, ("a pregnancy " + ("on record until " + item["end"] if "end" in item
+                                        else "that has not ended") + " (IC10)")
 
     def settle_diagnosis(self) -> None:
         """Choose the diagnosis among the cancers read so far (called after each one, so the

@@ -34,7 +34,7 @@ from .codes import (
 )
 from .entries import Entry
 from .pool import Pool
-from .semantics import Bound, Reading, interpretation_conflict, unreadable_value
+from .semantics import COMPARATORS, Bound, Reading, interpretation_conflict, unreadable_value
 from .timing import when
 from .values import _decimal, _has_value, _project_value, _range, _value, reading_rules
 
@@ -103,6 +103,12 @@ class ObservationReader:
                 "value[x]", unreadable), f"a {unreadable[5:]} value, which the record cannot "
                 "hold as a result or a bound")
             return [f"{shown}, set aside"]
+        quantity = part.get("valueQuantity")
+        if isinstance(quantity, dict) and quantity.get("comparator") not in (None, *COMPARATORS):
+            self.aside_fact(entry, "observations", label, element.replace(
+                "value[x]", "valueQuantity.comparator"), f"the comparator "
+                f"'{quantity['comparator']}' is no bound the record can hold")
+            return [f"{shown}, set aside"]
         value, unit, comparator = _value(part, self.term)
         item: dict[str, Any] = {"test": written, "value": value, "date": date}
         if comparator not in (None, "="):
@@ -157,9 +163,10 @@ class ObservationReader:
     def pregnancy_status(self, data: dict, when: str | None) -> tuple[bool, str]:
         """A pregnancy status is a status, not a test result: IC10 needs a negative pregnancy
         test (criteria.md). 'Not pregnant' and 'unknown' say nothing IC10 can use and are
-        ignored; 'pregnant', or a status the reader cannot place, cannot be set aside either:
-        it is kept as a pregnancy test that cannot be interpreted, so IC10 is unknown until a
-        negative test dated after it (never met on it)."""
+        ignored; 'pregnant' is a pregnancy on record on that date (``reproductive.
+        pregnancies``); a status the reader cannot place cannot be set aside either: it is kept
+        as a pregnancy test that cannot be interpreted, so IC10 is unknown until a negative test
+        dated after it (never met on it)."""
         if "dataAbsentReason" in data or not _has_value(data):
             return False, "no value (dataAbsentReason)"
         rules = reading_rules()
@@ -172,6 +179,10 @@ class ObservationReader:
                            "test: IC10 needs a negative pregnancy test")
         if when is None:
             return False, "no effective date: the status cannot be placed in the screening window"
+        if status == QL.Pregnant:  # a pregnancy on record on that date (IC10)
+            self.rec.setdefault("reproductive", {}).setdefault("pregnancies", []).append(
+                {"date": when})
+            return True, f"a pregnancy status 'pregnant' on {when}: a pregnancy on record (IC10)"
         shown = rules.labels[status] if status is not None else (_text(concept) or "unreadable")
         self.rec["observations"].append({
             "test": self.term.label(QL.PregnancyTest), "date": when,

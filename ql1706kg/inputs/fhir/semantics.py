@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 import orjson
-from decimal import Decimal, InvalidOperation
 
 from .elements import CATEGORY_ORDER, Row, element_table
 from .timing import Span, When, between, choice, days_of, period, timing, when
