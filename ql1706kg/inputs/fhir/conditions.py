@@ -30,6 +30,7 @@ from rdflib import URIRef
 from ...protocol.namespaces import QL
 from ...protocol.terminology import Terminology
 from .codes import _codes, _codings, _project_code, _text, coded, lookup
+from .condition_facts import ConditionFactsReader
 from .disease_observations import (
     DiseaseFact,
     DiseaseObservationReader,
@@ -86,7 +87,7 @@ class DiseaseState:
     staged: dict | None = None  # the metastasis read from TNM M1 / stage IV, if any
 
 
-class ConditionReader(DiseaseObservationReader):
+class ConditionReader(DiseaseObservationReader, ConditionFactsReader):
     """The Condition part of :class:`~.builder.RecordBuilder` (whose state it uses)."""
 
     term: Terminology
@@ -143,12 +144,6 @@ class ConditionReader(DiseaseObservationReader):
                 " (over)" if resolved is not None else "")
         return False, "not a condition the protocol uses"
 
-    def uncertain_here(self, entry: Entry) -> bool:
-        """Whether the Condition being read is uncertain and must be set aside (not when it is
-        being read only to tell what it would say)."""
-        return self.reading.status.category == "uncertain" and not self.__dict__.get(
-            "shadowing")
-
     def add_cancer(self, key: str, data: dict, concepts: list, when: When | None,
                    histology: Histology) -> tuple[bool, str]:
         state = self.disease_state()
@@ -175,63 +170,6 @@ class ConditionReader(DiseaseObservationReader):
         words = "/".join(sorted(status)) or "no clinical status"
         return True, (f"a cancer ({words}; {_written(histology.record)}), read for the "
                       "diagnosis (IC3, IC4, IC5): the current cancer is the diagnosis")
-
-    def add_metastasis(self, entry: Entry, when: When | None, site: str | None = None
-                       ) -> tuple[bool, str]:
-        """A metastasis with its site and the date it was found; one that is over (resolved,
-        inactive, in remission, or abated) says so (``resolved``: the date, or true), so it no
-        longer changes a limit; one not confirmed is set aside."""
-        if self.uncertain_here(entry):
-            return self.set_aside(entry, "Condition.verificationStatus",
-                                  f"{self.reading.status.said}: not a confirmed metastasis")
-        data = entry.data
-        sites = data.get("bodySite") or []
-        site = site or (_text(sites[0]) if sites and isinstance(sites[0], dict) else None)
-        item: dict[str, Any] = {"site": site or "unspecified site"}
-        written = record_date(when)
-        if written:
-            item["date"] = written
-        resolved = self.resolved_on()
-        if resolved is not None:
-            item["resolved"] = resolved
-        self.rec.setdefault("metastases", []).append(item)
-        over = " (over)" if "resolved" in item else ""
-        return True, f"a metastasis{over}: {item['site']} (IC3.2, IC5.2, IC9.2)"
-
-    def resolved_on(self) -> str | bool | None:
-        """When the Condition being read was over (its abatement's date), True when it is over
-        on a date not given (a status resolved, inactive or in remission; an abatement as an
-        age or a string), None when it is not over."""
-        reading = self.reading
-        if reading.status.category != "resolved" and not reading.abated:
-            return None
-        ended = reading.ended
-        return record_date((ended.end or ended.start) if ended is not None else None) or True
-
-    def add_pregnancy(self, entry: Entry, when: When | None) -> tuple[bool, str]:
-        """A pregnancy recorded as a Condition (``reproductive.pregnancies``): current, it runs
-        from its onset up to the assessment date (IC10 cannot be met whatever a test says);
-        over, it ran to its abatement (one over with no date of its end is no pregnancy now);
-        not confirmed, it is set aside."""
-        reading = self.reading
-        if self.uncertain_here(entry):
-            return self.set_aside(entry, "Condition.verificationStatus",
-                                  f"{reading.status.said}: a pregnancy not confirmed")
-        item: dict[str, Any] = {}
-        if record_date(when):
-            item["start"] = record_date(when)
-        if reading.status.category == "resolved" or reading.abated:
-            ended = reading.ended
-            end = record_date((ended.end or ended.start) if ended is not None else None)
-            if end is None:
-                return False, (f"a pregnancy that is over ({reading.status.said or 'abated'}), "
-                               "with no date of its end")
-            item["end"] = end
-        else:
-            item["ongoing"] = True
-        self.rec.setdefault("reproductive", {}).setdefault("pregnancies", []).append(item)
-        return True, ("a pregnancy " + ("on record until " + item["end"] if "end" in item
-                                        else "that has not ended") + " (IC10)")
 
     def settle_diagnosis(self) -> None:
         """Choose the diagnosis among the cancers read so far (called after each one, so the
