@@ -179,3 +179,41 @@ def test_package_manifests_and_documents_that_are_no_records_are_skipped_with_a_
     assert [p.id for p in result.patients] == ["QL-LMS-001"]
     skipped = sorted(Path(n.source).name for n in result.notes if "skipped" in str(n))
     assert skipped == [".index.json", "package.json", "run-log.json"]
+
+
+# -- references ----------------------------------------------------------------------------------
+
+def _records(folder: Path) -> dict[str, dict]:
+    from ql1706kg.inputs.read import read_paths
+
+    return {i.raw["id"]: i.raw for i in read_paths([folder], validate=False) if hasattr(i, "raw")}
+
+
+def test_a_logical_reference_ties_a_resource_to_the_patient_with_that_identifier(tmp_path):
+    """subject.identifier (no literal reference): the Patient of the input whose identifier
+    has that system and value; an identifier of use 'old' is never matched."""
+    system = "urn:oid:1.2.36.146.595.217.0.1"
+    patient = {"resourceType": "Patient", "id": "P1", "gender": "male",
+               "identifier": [{"system": system, "value": "12345"},
+                              {"use": "old", "system": system, "value": "999"}]}
+    ldl = {"resourceType": "Observation", "status": "final",
+           "code": {"coding": [{"system": "http://loinc.org", "code": "1920-8"}]},
+           "effectiveDateTime": "2026-11-13", "valueQuantity": {"value": 20, "unit": "U/L"}}
+    by_identifier = {**ldl, "id": "a", "subject": {"identifier": {"system": system,
+                                                                 "value": "12345"}}}
+    by_old = {**ldl, "id": "b", "subject": {"identifier": {"system": system, "value": "999"}}}
+    lines = [json.dumps(r) for r in (by_identifier, by_old)]
+    (tmp_path / "Patient.ndjson").write_text(json.dumps(patient) + "\n")
+    (tmp_path / "Observation.ndjson").write_text("\n".join(lines) + "\n")
+    record = _records(tmp_path)["P1"]
+    assert [o["value"] for o in record["observations"]] == ["20"]
+    assert "set_aside" not in record  # the old identifier names someone else: an orphan
+
+
+def test_a_versioned_reference_names_the_resource(tmp_path):
+    base = json.loads((ROOT / "examples" / "fhir" / "eligible-leiomyosarcoma.json").read_text())
+    ast = next(e for e in base["entry"] if e["resource"]["id"] == "ql-lms-001-observation-22")
+    ast["resource"]["subject"] = {"reference": "Patient/QL-LMS-001/_history/3"}
+    (tmp_path / "b.json").write_text(json.dumps(base))
+    record = _records(tmp_path)["QL-LMS-001"]
+    assert any(o["test"]["code"] == "1920-8" for o in record["observations"])

@@ -228,9 +228,10 @@ class FhirIndex:
             state = CHECKED
             if kind == "Patient":  # one set aside is a person not screened, named
                 self._patients.append((seq, *identity(entry)))
-            elif entry.aside is not None:  # a report or a drug that cannot be trusted: never
-                state = ASIDE  # named by a reference (a drug read as unidentified)
-                self.line(READ, seq, entry, False, f"set aside: {entry.aside[1]}")
+            elif (why := entry.aside[1] if entry.aside is not None else _distrusted(
+                    kind, data)) is not None:  # a report or a drug that cannot be trusted:
+                state = ASIDE  # never named by a reference (a drug read as unidentified)
+                self.line(READ, seq, entry, False, f"set aside: {why}")
             elif kind == "DiagnosticReport":
                 self._reports.append((seq, *report_results(data)))
         span = entry.span
@@ -348,6 +349,20 @@ class RowReader:
         for handle in self._handles.values():
             handle.close()
         self._handles.clear()
+
+
+def _distrusted(kind: str, data: dict) -> str | None:
+    """Why a Medication or a DiagnosticReport cannot be used by what references it: a modifier
+    the reader does not understand, or a status that says it does not count (a report
+    entered in error dates no result; a Medication entered in error names no drug)."""
+    from .semantics import read
+
+    reading = read(kind, data)
+    if reading.set_aside is not None:
+        return reading.set_aside[1]
+    if not reading.status.counts:
+        return reading.status.said
+    return None
 
 
 def identity(entry: Entry) -> tuple[bytes, bytes, bytes]:
