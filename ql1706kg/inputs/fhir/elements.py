@@ -64,6 +64,7 @@ class ElementTable:
     r5_text: str
     qualifiers: dict[str, dict[str, str]] = field(default_factory=dict)
     qualifiers_text: str = ""
+    therapy_procedures: dict = field(default_factory=dict)
 
     def rows_of(self, kind: str) -> list[Row]:
         return [row for row in self.rows if row.owner == kind]
@@ -146,7 +147,8 @@ def element_table() -> ElementTable:
         r5_text=r5["text"],
         qualifiers={url: dict(codes) for url, codes in data["coding_qualifiers"].items()
                     if url != "text"},
-        qualifiers_text=data["coding_qualifiers"]["text"])
+        qualifiers_text=data["coding_qualifiers"]["text"],
+        therapy_procedures=dict(data["therapy_procedures"]))
 
 
 def markdown() -> str:
@@ -165,6 +167,7 @@ def markdown() -> str:
     out += [f"- **{kind}**: {_cell(item['text'])}" for kind, item in table.unread.items()]
     out += ["", f"Dates with extensions: {table.date_accuracy['text']}", "",
             f"Codings with extensions: {table.qualifiers_text}", "",
+            f"Procedures: {table.therapy_procedures['text']}", "",
             f"FHIR R5: {table.r5_text}"]
     return "\n".join(out) + "\n"
 

@@ -25,6 +25,7 @@ from ...protocol.drugs import DrugIndex, DrugReading, drug_index, intolerance_of
 from ...protocol.namespaces import QL
 from ...protocol.terminology import Terminology
 from .codes import SYSTEMS, _codings, _concept_text, lookup
+from .elements import element_table
 from .entries import Entry
 from .pool import Pool
 from .semantics import Reading
@@ -67,6 +68,7 @@ class MedicationReader:
     therapies: list[dict]
     unidentified: list[str]
     reading: Reading
+    aside_fact: Any
 
     def take_MedicationStatement(self, entry: Entry) -> tuple[bool, str]:
         return self.medication(entry, self.reading.span, None)
@@ -97,6 +99,10 @@ class MedicationReader:
         data = entry.data
         code = data.get("code") or {}
         if lookup(self.term, code, QL.HaematologicSupportProduct) is None:
+            if _therapy_procedure(code):  # its drugs could be any: IC4, IC5 cannot be met
+                self.aside_fact(entry, "prior_therapies", None, "Procedure.code",
+                                "a systemic therapy given as a procedure, naming no drug")
+                return False, "set aside: a systemic therapy procedure that names no drug"
             return False, "not a transfusion or procedure the protocol uses"
         item: dict[str, Any] = {"product": drug_item(drug_index(self.term), code).value}
         item.update(course(self.reading.span))
@@ -204,6 +210,17 @@ class MedicationReader:
                                                                                   target):
                 return True
         return False
+
+
+def _therapy_procedure(concept: object) -> bool:
+    """Whether a Procedure's code says a systemic anticancer therapy was given (the element
+    table's ``therapy_procedures``: codes, else words of a display or the text)."""
+    table = element_table().therapy_procedures
+    codings = _codings(concept)
+    if any(f"{c.get('system')}|{c.get('code')}" in table["codes"] for c in codings):
+        return True
+    words = [str(c.get("display") or "") for c in codings] + [_concept_text(concept) or ""]
+    return any(word in text.casefold() for text in words for word in table["words"])
 
 
 def course(span: Span | None, point: bool = True) -> dict[str, Any]:

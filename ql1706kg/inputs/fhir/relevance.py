@@ -29,6 +29,7 @@ from .disease_observations import (
     metastasis_site,
 )
 from .elements import element_table
+from .medications import _therapy_procedure
 from .observations import _test_of
 from .values import reading_rules
 
@@ -50,7 +51,8 @@ def can_be_used(term: Terminology, kind: str, data: dict) -> bool:
                     _SEEN[key] = found
             return found
         if kind == "Procedure":
-            return lookup(term, data.get("code") or {}, QL.HaematologicSupportProduct) is not None
+            return lookup(term, data.get("code") or {}, QL.HaematologicSupportProduct) is not None \
+                or _therapy_procedure(data.get("code"))
         if kind in UNREAD:  # read only to be set aside: never as R4 facts
             return False
     except Exception:  # an element of an unexpected shape: check it against its model
