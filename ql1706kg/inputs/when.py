@@ -17,7 +17,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from pydantic_core import core_schema
@@ -129,7 +129,7 @@ def _instant(day: date, hour: str, minute: str, second: str | None, fraction: st
     micro = int((fraction or "0").ljust(6, "0")[:6])
     tz = None
     if zone == "Z":
-        tz = timezone.utc
+        tz = UTC
     elif zone is not None:
         sign = -1 if zone[0] == "-" else 1
         zh, zm = int(zone[1:3]), int(zone[4:6])
