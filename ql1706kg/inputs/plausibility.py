@@ -180,11 +180,13 @@ def _observation_problem(obs) -> tuple[str, str] | None:
         return None
     if value < 0:
         return "value", f"a {info.label} result cannot be negative ({value})"
-    return _range_problem(info, value, obs.unit)
+    return _range_problem(info, value, obs.unit, obs.comparator)
 
 
-def _range_problem(info: TestInfo, value: Decimal, unit: str | None) -> tuple[str, str] | None:
-    """The value against the test's plausible range, in the test's canonical unit."""
+def _range_problem(info: TestInfo, value: Decimal, unit: str | None,
+                   comparator: str | None = None) -> tuple[str, str] | None:
+    """The value against the test's plausible range, in the test's canonical unit. A bound
+    is implausible only when every value it allows is ('<3' albumin in g/L; not '<300')."""
     low, high = info.plausible_min, info.plausible_max
     if low is None and high is None:
         return None
@@ -198,9 +200,15 @@ def _range_problem(info: TestInfo, value: Decimal, unit: str | None) -> tuple[st
             return None  # an unconvertible unit makes the criterion unknown (derive says why)
         shown = f"{value} {unit or ''}".strip()
     in_unit = f" {info.canonical_unit}" if info.canonical_unit else ""
-    if (low is not None and canonical < low) or (high is not None and canonical > high):
-        return "value", (f"a {info.label} of {shown} is outside what a patient can have "
-                         f"({low}–{high}{in_unit}); check the value and its unit")
+    upward, downward = comparator in (">", ">="), comparator in ("<", "<=")
+    too_low = low is not None and not upward and (
+        canonical <= low if comparator == "<" else canonical < low)
+    too_high = high is not None and not downward and (
+        canonical >= high if comparator == ">" else canonical > high)
+    if too_low or too_high:
+        return "value", (f"a {info.label} of {comparator or ''}{shown} is outside what a "
+                         f"patient can have ({low}–{high}{in_unit}); check the value and its "
+                         "unit")
     return None
 
 

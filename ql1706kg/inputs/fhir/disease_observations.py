@@ -36,13 +36,6 @@ _DISEASE_FILES = ("terminology-histology.ttl", "terminology-sites.ttl")
 ICD10 = "icd-10"
 _ICD10_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10",
                             "icd-10-cm", "icd-10", "icd10", "icd10cm"})
-# ICD-10 and its national modifications (GM: http://fhir.de/CodeSystem/bfarm/icd-10-gm, AM, CA,
-# CM, NL...): one classification to the reader, read by the WHO category (its stem). ICD-10-PCS
-# (procedures) is another classification.
-_ICD10_NATIONAL = re.compile(r"(?i)(?:^|[/:])icd-?10(?:-?(?:cm|gm|am|ca|nl|de|who|se|fr|be|"
-                             r"dk|no|th|km|int))?$")
-# Marks a national modification puts after a code (ICD-10-GM dagger/asterisk/exclamation).
-_ICD10_MARKS = "+*!†‡ "
 ICDO3_KEY = str(QL.icdO3Morphology)
 # TNM notation systems: the code itself is written in TNM notation (M1, cM1, IVA).
 TNM_SYSTEMS = frozenset({"https://www.uicc.org/resources/tnm", "http://cancerstaging.org"})
@@ -63,10 +56,14 @@ RELATED_CONDITION = ("http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-rel
 
 @dataclass(frozen=True)
 class DiseaseCodes:
-    """The disease codings of the ontology by (system key, code), and metastasis sites."""
+    """The disease codings of the ontology by (system key, code), metastasis sites, and how
+    ICD-10 and its national modifications are named (``ql:ICD10``: URIs, a URI prefix,
+    names)."""
 
     codings: dict[tuple[str, str], URIRef] = field(default_factory=dict)
     sites: dict[URIRef, URIRef] = field(default_factory=dict)
+    icd10_names: frozenset[str] = frozenset()
+    icd10_prefixes: tuple[str, ...] = ()
 
 
 @protocol_cache
@@ -76,23 +73,35 @@ def disease_codes() -> DiseaseCodes:
     for path in ontology_files():
         if path.name in _DISEASE_FILES:
             graph.parse(path, format="turtle")
+    names = _ICD10_SYSTEMS | frozenset(
+        str(v).strip().casefold() for prop in (QL.codeSystemUri, QL.codeSystemName)
+        for v in graph.objects(QL.ICD10, prop))
+    prefixes = tuple(sorted(str(v).strip().casefold()
+                            for v in graph.objects(QL.ICD10, QL.codeSystemUriPrefix)))
     codings: dict[tuple[str, str], URIRef] = {}
     for term, token in graph.subject_objects(QL.fhirCoding):
         system, _, code = str(token).rpartition("|")
         if isinstance(term, URIRef):
-            codings.setdefault((system_key(system), code.strip()), term)
+            codings.setdefault((_system_key(system, names, prefixes), code.strip()), term)
     sites = {s: o for s, o in graph.subject_objects(QL.metastasisSite)
              if isinstance(s, URIRef) and isinstance(o, URIRef)}
-    return DiseaseCodes(codings, sites)
+    return DiseaseCodes(codings, sites, names, prefixes)
 
 
 def system_key(system: object) -> str:
-    """One name for a code system however it is written: a FHIR URI, 'SNOMED-CT', 'sct'..."""
+    """One name for a code system however it is written: a FHIR URI, 'SNOMED-CT', 'sct'...;
+    ICD-10 and every national modification of it (ontology ``ql:ICD10``) are one."""
+    codes = disease_codes()
+    return _system_key(system, codes.icd10_names, codes.icd10_prefixes)
+
+
+def _system_key(system: object, icd10_names: frozenset[str], icd10_prefixes: tuple[str, ...]
+                ) -> str:
     text = str(system or "").strip()
     named = SYSTEMS.get(text, text)
     folded = named.casefold()
-    if folded in _ICD10_SYSTEMS or text in _ICD10_SYSTEMS or _ICD10_NATIONAL.search(
-            text.rstrip("/")):
+    if folded in icd10_names or text.casefold() in icd10_names or \
+            any(text.casefold().startswith(prefix) for prefix in icd10_prefixes):
         return ICD10
     prop = CODE_SYSTEMS.get(folded)
     return str(prop) if prop is not None else folded
@@ -117,7 +126,7 @@ def find_disease_term(term: Terminology, system: object, code: object,
     if key == ICDO3_KEY:
         code = primary_behaviour(code)
     if key == ICD10:
-        code = code.rstrip(_ICD10_MARKS).upper()
+        code = icd10_stem(code)
     hit = None
     if key != ICD10:
         hit = term.find_code(SYSTEMS.get(str(system), str(system)), code, within)
@@ -130,6 +139,19 @@ def find_disease_term(term: Terminology, system: object, code: object,
     if hit is not None and (within is None or hit == within or term.is_a(hit, within)):
         return hit
     return None
+
+
+_ICD10_MARKS = re.compile(r"[\s+*!†‡]+[A-Z]?$|[+*!†‡]+")
+_ICD10_BARE = re.compile(r"^([A-Z]\d\d)(\w+)$")
+
+
+def icd10_stem(code: str) -> str:
+    """A code of any ICD-10 modification as its ICD-10 form: markers of dual coding (+ * !
+    † ‡) and a certainty letter after a space (ICD-10-GM: 'C50.9 G') dropped, a code written
+    without its period given one ('C509' -> 'C50.9')."""
+    code = _ICD10_MARKS.sub("", code.strip().upper()).strip()
+    bare = _ICD10_BARE.match(code)
+    return f"{bare.group(1)}.{bare.group(2)}" if bare else code
 
 
 def _icd10_parents(code: str) -> list[str]:
@@ -146,10 +168,12 @@ def concept_term(term: Terminology, concept: object, within: URIRef
     """The term of a CodeableConcept (by any coding, then by a display or the text) and the
     record form of what named it (a coded value, or the name)."""
     codings = [c for c in _codings(concept) if c.get("code")]
-    for coding in codings:
-        hit = find_disease_term(term, coding.get("system", ""), coding["code"], within)
-        if hit is not None:
-            return hit, as_coded(coding)
+    hits = [(hit, coding) for coding in codings
+            if (hit := find_disease_term(term, coding.get("system", ""), coding["code"],
+                                         within)) is not None]
+    if hits:
+        hit, coding = most_specific(term, hits)
+        return hit, as_coded(coding)
     names = [str(c["display"]) for c in _codings(concept) if c.get("display")]
     names += [_concept_text(concept) or ""]
     for name in names:
@@ -159,6 +183,21 @@ def concept_term(term: Terminology, concept: object, within: URIRef
     if codings:
         return None, as_coded(codings[0])
     return None, next((n for n in names if n), None)
+
+
+def most_specific(term: Terminology, hits: list[tuple[URIRef, object]]) -> tuple:
+    """Of the terms several codings name, the one that says most: a histology over a site
+    ('C50.9' and 'infiltrating duct carcinoma'), a sub-type over its parent; else the first."""
+    best = hits[0]
+    for hit, found in hits[1:]:
+        if hit != best[0] and (term.is_a(hit, best[0]) or (
+                _histology(term, hit) and not _histology(term, best[0]))):
+            best = (hit, found)
+    return best
+
+
+def _histology(term: Terminology, hit: URIRef) -> bool:
+    return term.is_a(hit, QL.ProtocolHistology) or term.is_a(hit, QL.NonProtocolHistology)
 
 
 def as_coded(coding: dict) -> dict:
@@ -172,7 +211,10 @@ def as_coded(coding: dict) -> dict:
 
 
 _ICD10_NAMES = {"http://hl7.org/fhir/sid/icd-10-cm": "ICD-10-CM",
-                "http://hl7.org/fhir/sid/icd-10": "ICD-10"}
+                "http://hl7.org/fhir/sid/icd-10": "ICD-10",
+                "http://fhir.de/CodeSystem/bfarm/icd-10-gm": "ICD-10-GM",
+                "http://fhir.de/CodeSystem/dimdi/icd-10-gm": "ICD-10-GM",
+                "http://hl7.org/fhir/sid/icd-10-am": "ICD-10-AM"}
 
 
 def metastasis_site(term: Terminology, concept: object, within: URIRef

@@ -54,4 +54,5 @@ class _Lifter(PersonLifter, DiseaseLifter, ObservationLifter):
         self.lift_observations()
         self.lift_supportive_care()
         self.lift_reproductive()
+        self.lift_set_aside()
         return self.graph

@@ -7,7 +7,7 @@ from __future__ import annotations
 from rdflib import Literal, URIRef
 
 from ...inputs.fhir.disease_observations import find_disease_term, primary_behaviour
-from ...inputs.models import Coded
+from ...inputs.models import Coded, Condition
 from ...protocol.namespaces import QL, RDF, RDFS
 from ...protocol.terminology import looks_like_icdo3
 from ..literals import boolean, dec, when
@@ -95,10 +95,22 @@ class DiseaseLifter(LiftBase):
                                                       QL.AnatomicalSite, in_phrase=True))
                 if met.date:
                     self.add(node, QL.effectiveDate, when(met.date))
+                self.lift_resolution(node, met.resolved)
         if r.conditions is not None:
-            for cond in r.conditions:
-                self.add(self.patient, QL.hasCondition, self.term_ref(
-                    cond, QL.ClinicalCondition, "condition", QL.UnrecognisedCondition))
+            for i, cond in enumerate(r.conditions):
+                if not isinstance(cond, Condition):
+                    self.add(self.patient, QL.hasCondition, self.term_ref(
+                        cond, QL.ClinicalCondition, "condition", QL.UnrecognisedCondition))
+                    continue
+                # dated or resolved: derive decides whether it holds on the assessment date
+                node = self.node("condition", i + 1)
+                self.add(self.patient, QL.hasConditionRecord, node)
+                self.add(node, RDF.type, QL.ConditionRecord)
+                self.add(node, QL.condition, self.term_ref(
+                    cond.condition, QL.ClinicalCondition, "condition", QL.UnrecognisedCondition))
+                if cond.date:
+                    self.add(node, QL.effectiveDate, when(cond.date))
+                self.lift_resolution(node, cond.resolved)
         if r.prior_therapies is not None:
             self.add(self.patient, QL.priorTherapyRecorded, boolean(True))
             for i, therapy in enumerate(r.prior_therapies):
@@ -110,10 +122,7 @@ class DiseaseLifter(LiftBase):
                 for drug in therapy.drugs:
                     self.add(node, QL.includesDrug, self.term_ref(drug, QL.Drug, "drug",
                                                                   QL.UnrecognisedDrug))
-                if therapy.start:
-                    self.add(node, QL.startDate, when(therapy.start))
-                if therapy.end:
-                    self.add(node, QL.endDate, when(therapy.end))
+                self.lift_course(node, therapy)
                 if therapy.intolerance is not None:
                     self.add(node, QL.stoppedForIntolerance, boolean(therapy.intolerance))
 

@@ -26,6 +26,10 @@ class ObservationLifter(LiftBase):
             self.add(node, QL.testText, text(obs.test if isinstance(obs.test, str)
                                                 else f"{obs.test.system} {obs.test.code}"))
             self.add(node, QL.effectiveDate, when(obs.date))
+            if obs.date.instant is not None:
+                self.add(node, QL.effectiveInstant, instant(obs.date.instant))
+            if obs.comparator is not None:
+                self.add(node, QL.comparator, text(obs.comparator))
             info = self.term.tests.get(test)
             self.lift_value(node, obs.value, info.value_set if info else None)
             if obs.unit:
@@ -67,5 +71,6 @@ class ObservationLifter(LiftBase):
             self.add(node, RDF.type, QL.SupportiveCareEvent)
             self.add(node, QL.product, self.term_ref(event.product, QL.Drug, "product",
                                                      QL.UnrecognisedDrug))
+            self.lift_course(node, event)
             if event.date:
                 self.add(node, QL.effectiveDate, when(event.date))
