@@ -10,6 +10,7 @@ criterion (FHIR is only another way of reading the same record).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,10 @@ def screened(tmp_path: Path, *resources: dict, gender: str = "male", as_of: str 
 
 
 def explained(person, cid: str) -> str:
-    return next(c for c in person.criteria if c.id == cid).explanation
+    """A criterion's explanation, each result's instant shown as its day (the reader keeps
+    effectiveDateTime as written)."""
+    text = next(c for c in person.criteria if c.id == cid).explanation
+    return re.sub(r"(\d{4}-\d{2}-\d{2})T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?", r"\1", text)
 
 
 def outcomes(person) -> dict[str, str]:

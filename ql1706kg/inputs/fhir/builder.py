@@ -84,11 +84,11 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader, SetAsi
         birth, note = birth_date(data)
         if note:
             self.notes.append(note)
-        if birth is not None:
-            written = record_date(birth) if birth.exact else None
+        if birth is not None:  # a partial date is written as such: the ages it allows
+            written = record_date(birth)
             if (written is None or self.set_single("", "birth_date", written)) and \
                     self.birth is None:
-                self.birth = birth  # the interval, for ages (onsetAge) even when partial
+                self.birth = birth  # the interval, for ages (onsetAge)
         died = deceased(data)
         if died is not None:
             # Whether a death excludes the patient depends on the assessment date, which the

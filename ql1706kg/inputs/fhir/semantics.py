@@ -30,7 +30,7 @@ from .timing import Span, When, between, choice, days_of, period, timing, when
 
 COMPARATORS = ("<", "<=", ">", ">=")
 _STRING_BOUND = re.compile(r"^\s*(<=|>=|=<|=>|≤|≥|<|>|=)?\s*([+-]?\d+(?:[.,]\d+)?)\s*"
-                           r"([^\d\s<>=≤≥.,+-][^<>=≤≥]*)?$")
+                           r"(10[*^]\S+|[^\d\s<>=≤≥.,+-][^<>=≤≥]*)?$")
 _SYMBOLS = {"≤": "<=", "≥": ">=", "=<": "<=", "=>": ">=", "=": "="}
 UNREADABLE_VALUES = ("valueRatio", "valueSampledData", "valueTime", "valueDateTime",
                      "valuePeriod", "valueAttachment", "valueReference")

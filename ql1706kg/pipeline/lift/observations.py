@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from rdflib import Literal, URIRef
 
 from ...protocol.namespaces import QL, RDF
-from ..literals import boolean, dec, text, when
+from ..literals import boolean, dec, instant, text, when
 from .base import LiftBase
 
 
