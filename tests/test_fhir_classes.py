@@ -217,3 +217,21 @@ def test_a_versioned_reference_names_the_resource(tmp_path):
     (tmp_path / "b.json").write_text(json.dumps(base))
     record = _records(tmp_path)["QL-LMS-001"]
     assert any(o["test"]["code"] == "1920-8" for o in record["observations"])
+
+
+# -- the record side's fixtures, read back from FHIR ----------------------------------------------
+
+ISSUE20 = sorted((Path(__file__).parent / "data" / "issue20").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", ISSUE20, ids=[p.stem for p in ISSUE20])
+def test_each_issue20_record_and_its_fhir_twin_give_the_same_28_outcomes(path, tmp_path):
+    """tests/data/issue20 (one record per class, the record side's) written as FHIR by
+    inputs/fhir_write.py (bounds as Quantity.comparator, courses as Periods and statuses,
+    resolutions as clinicalStatus and abatement, pregnancies as Conditions, facts set aside as
+    resources with a modifier extension) and read back."""
+    from ql1706kg.inputs.fhir_write import to_bundle
+
+    record = json.loads(path.read_text(encoding="utf-8"))
+    (tmp_path / "b.json").write_text(json.dumps(to_bundle(record, "relative")))
+    assert outcomes(screen([tmp_path], as_of=AS_OF)) == outcomes(screen([record], as_of=AS_OF))
