@@ -3,7 +3,7 @@
 The reader reads R4 (4.0.x) and R4B (4.3.x, the same resources where they are read here). R5
 renamed or changed the meaning of elements it reads (a MedicationStatement's status no longer
 says whether the drug was taken; ``medication`` is a CodeableReference; a Consent is another
-resource), and STU3 wrote statuses as plain codes: a file of either is refused with one error,
+resource), and STU3 said whether a drug was taken in another element: a file of either is refused with one error,
 and its resources are set aside for the patients they name rather than read as R4 (which would
 read the fields that look alike and drop the rest). The release is told, in this order, by the
 ``fhirVersions`` of the npm ``package.json`` of the file's folder (or a folder above), by a
@@ -21,8 +21,10 @@ from .elements import element_table
 
 READ = ("4.0", "4.3")  # R4 and R4B
 NAMES = {"5.0": "R5", "4.3": "R4B", "4.0": "R4", "3.0": "STU3", "1.0": "DSTU2", "6.0": "R6"}
-# STU3 structure that R4 changed: statuses as plain codes, 'taken' on a statement.
-_STU3 = {"Condition": ("clinicalStatus", "verificationStatus"), "MedicationStatement": ("taken",)}
+# STU3 structure that R4 removed and no R4 writer could mean: a statement's 'taken' (a
+# Condition's status written as a plain code is just as STU3, but also a common slip in R4
+# data: that one is left to the model check, which sets that resource aside alone).
+_STU3 = {"MedicationStatement": ("taken",)}
 
 
 def release(version: str | None) -> str | None:
