@@ -78,35 +78,42 @@ def _said(resource: dict) -> str | None:
 def structure(resource: dict) -> tuple[str, str] | None:
     """The release a resource's structure gives away (R5 or STU3), with the element that
     tells, or None when it reads as R4."""
+    found = signals(resource)
+    return found[0] if found else None
+
+
+def signals(resource: dict) -> list[tuple[str, str]]:
+    """Every sign of another release in a resource: an R5-only type (decisive alone), each
+    R5-only element, STU3's ``taken``, a versioned profile or ``fhirVersion``."""
     kind = resource.get("resourceType")
     if not isinstance(kind, str):
-        return None
+        return []
     table = element_table()
     if kind in table.r5_types:
-        return "5.0", f"the resource type {kind} (R5 only)"
-    found = table.r5_elements.get(kind, frozenset()) & resource.keys()
-    if found:
-        return "5.0", f"{kind}.{sorted(found)[0]} (an R5 element)"
-    for name in _STU3.get(kind, ()):
-        if isinstance(resource.get(name), str | bool):
-            return "3.0", f"{kind}.{name} written as STU3 does"
+        return [("5.0", f"the resource type {kind} (R5 only)")] * 2
+    out = [("5.0", f"{kind}.{name} (an R5 element)")
+           for name in sorted(table.r5_elements.get(kind, frozenset()) & resource.keys())]
+    out += [("3.0", f"{kind}.{name} (STU3)") for name in _STU3.get(kind, ())
+            if name in resource]
     said = _said(resource)
     if said and said not in READ:
-        return said, f"{kind}.meta.profile / fhirVersion ({said})"
-    return None
+        out += [(said, f"{kind}.meta.profile / fhirVersion ({said})")] * 2
+    return out
 
 
 def of_resources(resources: list[dict], folder: str) -> tuple[str, str] | None:
     """The release of a file's resources when it is one the reader does not read, with what
-    tells: the folder's package.json, else the first resource that gives it away."""
+    tells: the folder's package.json, else the structure of its resources. One element of
+    another release alone is no proof (a slip in R4 data: the model check sets that resource
+    aside); two, an R5-only type or a stated version are."""
     said = declared(folder)
     if said is not None:
         version, manifest = said
         return (version, f"fhirVersions in {manifest}") if version not in READ else None
-    for resource in resources:
-        found = structure(resource)
-        if found is not None:
-            return found
+    found = [sign for resource in resources for sign in signals(resource)]
+    if len(found) >= 2:
+        version = found[0][0]
+        return version, ", ".join(sorted({why for v, why in found if v == version})[:3])
     return None
 
 
