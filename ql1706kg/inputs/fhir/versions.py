@@ -3,9 +3,10 @@
 The reader reads R4 (4.0.x) and R4B (4.3.x, the same resources where they are read here). R5
 renamed or changed the meaning of elements it reads (a MedicationStatement's status no longer
 says whether the drug was taken; ``medication`` is a CodeableReference; a Consent is another
-resource), and STU3 said whether a drug was taken in another element: a file of either is refused with one error,
-and its resources are set aside for the patients they name rather than read as R4 (which would
-read the fields that look alike and drop the rest). The release is told, in this order, by the
+resource), and STU3 said whether a drug was taken in another element: a file of either is
+refused with one error, and its resources are set aside for the patients they name rather
+than read as R4 (which would read the fields that look alike and drop the rest). The release
+is told, in this order, by the
 ``fhirVersions`` of the npm ``package.json`` of the file's folder (or a folder above), by a
 version in ``meta.profile`` (``|5.0.0``) or a ``fhirVersion`` element, then by the structure:
 a resource type or an element only R5 has (the element table's ``r5`` block).
