@@ -149,7 +149,7 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader, SetAsi
         self.current = f"{entry.key} ({entry.source})"
         if entry.aside is not None:
             return self.set_aside(entry, *entry.aside)
-        self.reading = reading = read(entry.type, entry.data, self.birth)
+        self.reading = reading = read(entry.type, entry.data, self.birth, entry.clean)
         if reading.set_aside is not None:
             return self.set_aside(entry, *reading.set_aside)
         status = reading.status

@@ -18,6 +18,10 @@ from ...errors import InputError
 from ..jsonio import json_loads
 
 REQUEST_ONLY = "Bundle.entry"
+# The lines of an NDJSON file looked at for another FHIR release: a bulk export file is of one
+# release (a later line of another that slipped through fails its R4 model, and is set aside).
+RELEASE_LINES = 50
+MODIFIER_WORDS = (b"modifierExtension", b"implicitRules")
 
 
 @dataclass
@@ -80,6 +84,7 @@ class Entry:
     # what a Bundle made of it when it is not a fact to read (:class:`.bundles.Fate`): a
     # superseded or deleted version, a failed request, a bodiless request (with its target)
     fate: object = None
+    clean: bool = False  # its JSON is known to spell no modifierExtension nor implicitRules
 
     @property
     def type(self) -> str:
@@ -123,8 +128,10 @@ def entries_of(data: dict, source: str, scope: str | None = None,
         refused = _release_refusal(data, folder)
         if refused is not None:
             yield InputError(source, refused[1], field="FHIR version")
+    clean = _clean(data)
     if data.get("resourceType") != "Bundle":
-        yield Entry(source, data, scope=scope or folder, folder=folder, aside=refused)
+        yield Entry(source, data, scope=scope or folder, folder=folder, aside=refused,
+                    clean=clean)
         return
     scope = scope or _resolved(source)  # a file's bundle: its own scope
     entries = data.get("entry") or []
@@ -159,10 +166,18 @@ def entries_of(data: dict, source: str, scope: str | None = None,
         if fate.fate == "aside" and aside is None:
             aside = (f"Bundle.entry[{index}]", fate.reason)
         yield Entry(source, resource, full_url, scope=scope, folder=folder, aside=aside,
-                    fate=fate if fate.fate not in ("read", "aside") else None)
+                    fate=fate if fate.fate not in ("read", "aside") else None, clean=clean)
 
 
 _NOT_REFUSED = ("", "")  # a nested Bundle of a file already found to be R4
+
+
+def _clean(data: dict) -> bool:
+    """Whether a file's JSON spells no modifierExtension nor implicitRules anywhere (told once
+    for a whole Bundle: its resources then need no look for them)."""
+    from .semantics import _mentions_modifier
+
+    return not _mentions_modifier(data)
 
 
 def _release_refusal(data: dict, folder: str) -> tuple[str, str] | None:
@@ -181,7 +196,7 @@ def ndjson_entries(path: Path) -> Iterator[Entry | InputError]:
     """Yield the resources of an NDJSON bulk-export file, one per line; a resource alone on
     its line knows where the line is (``span``), to be read again from the file."""
     folder = str(path.resolve().parent)  # one bulk export: its files join
-    told = False  # a file of another FHIR release is one error, however many lines it has
+    told = None  # a file of another FHIR release is one error, however many lines it has
     for number, offset, raw in _numbered_lines(path):
         source = f"{path}:{number}"
         try:
@@ -202,12 +217,14 @@ def ndjson_entries(path: Path) -> Iterator[Entry | InputError]:
         if data.get("resourceType") == "Bundle":
             yield from entries_of(data, source, folder)
             continue
-        refused = _release_refusal(data, folder)
-        if refused is not None and not told:
-            told = True
+        refused = told or (_release_refusal(data, folder) if number <= RELEASE_LINES
+                           else None)
+        if refused is not None and not told:  # the file's one error; every line set aside
+            told = refused
             yield InputError(str(path), refused[1], field="FHIR version")
         yield Entry(source, data, scope=folder, folder=folder, span=(offset, len(raw)),
-                    aside=refused)
+                    aside=refused, clean=MODIFIER_WORDS[0] not in raw
+                    and MODIFIER_WORDS[1] not in raw)
 
 
 def _numbered_lines(path: Path) -> Iterator[tuple[int, int, bytes]]:

@@ -46,7 +46,8 @@ CREATE TABLE scopes(id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
 CREATE TABLE res(seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL,
                  file INTEGER NOT NULL, line INTEGER, scope INTEGER NOT NULL,
                  folder INTEGER NOT NULL, url TEXT, off INTEGER, len INTEGER, blob BLOB,
-                 ref TEXT, has_subject INTEGER NOT NULL, state INTEGER NOT NULL, aside BLOB);
+                 ref TEXT, has_subject INTEGER NOT NULL, state INTEGER NOT NULL, aside BLOB,
+                 clean INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE patients(seq INTEGER PRIMARY KEY, rec_id TEXT NOT NULL, keys BLOB NOT NULL,
                       scope_name TEXT NOT NULL);
 CREATE TABLE people(seq INTEGER PRIMARY KEY, person INTEGER NOT NULL);
@@ -76,7 +77,7 @@ CREATE INDEX errors_seq ON errors(seq);
 """
 # One row of res as the look-ups and the assembly read it.
 ROW = ("seq, kind, key, file, line, scope, folder, url, off, len, blob, ref, has_subject, state, "
-       "aside")
+       "aside, clean")
 
 
 # The same without the resource itself, for look-ups that only need where it is.
@@ -240,7 +241,7 @@ class FhirIndex:
             self._scope(entry.folder), enc(entry.full_url), span[0] if span else None,
             span[1] if span else None, None if span else pack(data),
             enc(subject_reference(kind, data)), int("subject" in data), state,
-            pickle.dumps(entry.aside) if entry.aside is not None else None))
+            pickle.dumps(entry.aside) if entry.aside is not None else None, int(entry.clean)))
 
     def malformed(self, seq: int, entry: Entry, problem: tuple[str, str] | None) -> bool:
         """Report a resource that breaks its FHIR model (an error naming the element)."""
@@ -262,7 +263,7 @@ class FhirIndex:
                 entry.source, entry.key, used, reason, patient, could_change)))
 
     def flush(self) -> None:
-        self.db.executemany(f"INSERT INTO res({ROW}) VALUES ({', '.join('?' * 15)})",
+        self.db.executemany(f"INSERT INTO res({ROW}) VALUES ({', '.join('?' * 16)})",
                             self._rows)
         self.db.executemany("INSERT INTO patients(seq, rec_id, keys, scope_name) "
                             "VALUES (?, ?, ?, ?)", self._patients)
@@ -307,17 +308,19 @@ class RowReader:
     def entry(self, row: tuple) -> Entry:
         seq, _kind, _key, file_id, line, scope, folder, url, off, length, blob = row[:11]
         path = self.path(file_id)
+        clean = bool(row[15]) if len(row) > 15 else False
         if blob is not None:
             data = unpack(blob)
         else:
             handle = self._handle(file_id, path)
             handle.seek(off)
-            data = json_loads(handle.read(length).decode("utf-8"))
+            raw = handle.read(length)
+            data = json_loads(raw.decode("utf-8"))
         contained = {c.get("id"): c for c in data.get("contained") or [] if isinstance(c, dict)} \
             if isinstance(data.get("contained"), list) else {}
         aside = pickle.loads(row[14]) if len(row) > 14 and row[14] is not None else None
         return Entry(path if line is None else f"{path}:{line}", data, dec(url), contained,
-                     self.scope(scope), self.scope(folder), seq=seq, aside=aside)
+                     self.scope(scope), self.scope(folder), seq=seq, aside=aside, clean=clean)
 
     def path(self, file_id: int) -> str:
         found = self._paths.get(file_id)

@@ -19,6 +19,7 @@ answers into the record; a fact set aside is named there, never dropped.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -164,25 +165,39 @@ def _codes(value: object) -> list[str]:
     return []
 
 
+_RANK = {name: rank for rank, name in enumerate(CATEGORY_ORDER)}
+
+
 def status_of(kind: str, data: dict) -> Status:
     """The status of a resource by the table's status elements of its type (an element absent
     says nothing; a code the table does not know makes the resource uncertain)."""
     found: list[tuple[str, str]] = []
-    for row in element_table().status_rows(kind):
-        name = row.element
-        if name not in data:
+    for name, values in _status_elements(kind):
+        value = data.get(name)
+        if value is None:
             continue
-        codes = _codes(data[name])
-        if not codes:
+        if isinstance(value, str):  # the common case: a code
+            found.append((values.get(value, "uncertain"), f"{name} {value}"))
             continue
-        categories = [row.values.get(code, "uncertain") for code in codes]
-        worst = min(categories, key=CATEGORY_ORDER.index)
-        found.append((worst, f"{name} {'/'.join(codes)}"))
-    found += _qualified(data.get("code"))
+        codes = _codes(value)
+        if codes:
+            worst = min((values.get(code, "uncertain") for code in codes), key=_RANK.__getitem__)
+            found.append((worst, f"{name} {'/'.join(codes)}"))
+    concept = data.get("code")
+    if isinstance(concept, dict) and concept.get("coding") and any(
+            isinstance(c, dict) and c.get("extension") for c in concept["coding"]):
+        found += _qualified(concept)
     if not found:
-        return Status("counts")
-    worst = min((c for c, _ in found), key=CATEGORY_ORDER.index)
+        return _COUNTS
+    if len(found) == 1:
+        return Status(found[0][0], found[0][1])
+    worst = min((c for c, _ in found), key=_RANK.__getitem__)
     return Status(worst, ", ".join(words for c, words in found if c == worst))
+
+
+@functools.cache
+def _status_elements(kind: str) -> tuple[tuple[str, dict[str, str]], ...]:
+    return tuple((row.element, row.values) for row in element_table().status_rows(kind))
 
 
 def _qualified(concept: object) -> list[tuple[str, str]]:
@@ -202,6 +217,9 @@ def _qualified(concept: object) -> list[tuple[str, str]]:
             category = meanings.get(str(code), "uncertain")
             out.append((category, f"code qualified {code} ({extension['url'].rsplit('/', 1)[-1]})"))
     return out
+
+
+_COUNTS = Status("counts")
 
 
 # -- can it be trusted? ---------------------------------------------------------------------
@@ -314,11 +332,12 @@ def _value_at(data: object, path: list[str], birth: When | None
     return when(value), head
 
 
-def read(kind: str, data: dict, birth: When | None = None) -> Reading:
-    """The status, the modifier problem and the time of one resource, by the element table."""
+def read(kind: str, data: dict, birth: When | None = None, clean: bool = False) -> Reading:
+    """The status, the modifier problem and the time of one resource, by the element table
+    (``clean``: its JSON is known to spell no modifier, so none is looked for)."""
     table = element_table()
     status = status_of(kind, data)
-    problem = modifier_problem(kind, data)
+    problem = None if clean else modifier_problem(kind, data)
     span = ended = recorded = None
     found = None
     supply: Decimal | None = None

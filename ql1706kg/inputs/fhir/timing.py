@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -58,6 +59,11 @@ def when(value: object) -> When | None:
     """The interval of a FHIR date, dateTime or instant (None when it is none of them)."""
     if not isinstance(value, str):
         return None
+    return _when(value)
+
+
+@functools.lru_cache(maxsize=8192)  # exports repeat their dates over and over
+def _when(value: str) -> When | None:
     match = _DATE.match(value.strip())
     if match is None:
         return None
