@@ -95,6 +95,7 @@ class Grouping:
         self.lookups: Lookups | None = None
         self.people = 0
         self._owner_cache: dict[tuple, int | None] = {}
+        self._scope_people: dict[int, list] = {}  # scope -> people with a Patient in it
 
     def run(self) -> None:
         self.index.flush()
@@ -237,9 +238,13 @@ class Grouping:
         person whose Patient is in its bundle (or, outside bundles, its folder): it is set aside
         for each of them, so its absence makes none of them eligible. False when there is
         none."""
-        people = self.db.execute(
-            "SELECT DISTINCT pe.person FROM res r JOIN people pe ON pe.seq = r.seq WHERE "
-            "r.kind = 'Patient' AND r.scope = ?", (row[5],)).fetchall()
+        if len(self._scope_people) > 4_096:
+            self._scope_people.clear()
+        people = self._scope_people.get(row[5])
+        if people is None:
+            people = self._scope_people[row[5]] = self.db.execute(
+                "SELECT DISTINCT pe.person FROM res r JOIN people pe ON pe.seq = r.seq WHERE "
+                "r.kind = 'Patient' AND r.scope = ?", (row[5],)).fetchall()
         self.db.executemany("INSERT INTO untied VALUES (?, ?)",
                             [(person, row[0]) for (person,) in people])
         return bool(people)

@@ -38,6 +38,9 @@ from .pool import Pool
 from .relevance import can_be_used
 
 Line = tuple[int, int, ReportLine]
+# What a resource that names no patient would give (index path, seq) -> (entry, sections):
+# read once, set aside for each patient of its bundle or folder.
+_UNTIED: dict[tuple[str, int], tuple[Entry, list]] = {}
 
 
 def assemble(index: str, person: int, source: str = "", rec_id: str = "",
@@ -118,14 +121,23 @@ def _assemble(index: str, person: int, report: bool
         line(RESOURCES, entry, used, reason, builder.rec.get("id", ""), could)
     for row in db.execute(f"SELECT {columns('r')} FROM untied u JOIN res r ON r.seq = u.seq "
                           "WHERE u.person = ? ORDER BY r.seq", (person,)).fetchall():
-        entry = pool.load(row)
-        if builder.excluded is None:
-            _, reason = builder.set_aside(
-                entry, f"{entry.type}.{'patient' if entry.type == 'Consent' else 'subject'}",
-                "it names no patient, and its bundle or folder holds this one: it may be "
-                "this patient's", otherwise="it names no patient; no criterion reads what it "
-                "says")
-            line(RESOURCES, entry, False, reason, builder.rec.get("id", ""))
+        if builder.excluded is not None:
+            continue
+        field = f"{row[1]}.{'patient' if row[1] == 'Consent' else 'subject'}"
+        why = ("it names no patient, and its bundle or folder holds this one: it may be this "
+               "patient's")
+        known = _UNTIED.get((index, row[0]))
+        if known is None:  # read once per process; every other patient it may be about
+            entry = pool.load(row)  # gets the same entries
+            found = builder.would_give(entry)
+            if len(_UNTIED) > 4_096:
+                _UNTIED.clear()
+            known = _UNTIED[(index, row[0])] = (entry, found)
+        entry, found = known
+        for section, test in found:
+            builder.aside_fact(entry, section, test, field, why)
+        line(RESOURCES, entry, False, f"set aside: {why}" if found else
+             "it names no patient; no criterion reads what it says", builder.rec.get("id", ""))
     return [*errors, _record_or_conflict(builder)], lines
 
 
