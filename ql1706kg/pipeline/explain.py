@@ -17,7 +17,7 @@ from ..protocol.terminology import Terminology
 from .assessment import Assessment
 from .describe import FactDescriber
 from .graph import PatientGraph
-from .reads import criterion_reads
+from .reads import criterion_paths
 from .results import CriterionResult
 from .uncertain import span_of
 from .validate import ShapeInfo, Shapes
@@ -60,7 +60,8 @@ class Explainer:
                     + "; ".join(self.facts.describe_untrusted(f) for f in blocked)
                     + f". To decide, collect {collect}.")
         elif undecided:
-            collect = self.to_collect(crit, [s for s in violated if s.outcome == "unknown"])
+            collect = ("the exact value or date of what is uncertain above, or "
+                       + self.to_collect(crit, [s for s in violated if s.outcome == "unknown"]))
             body = self.undecided(crit, undecided, violated) + f" To decide, collect {collect}."
         else:
             collect = self.to_collect(crit, [s for s in violated if s.outcome == "unknown"])
@@ -109,7 +110,7 @@ class Explainer:
         """The notes of the uncertain facts a criterion reads: the facts on the properties it
         reads, the results a screening choice stands for, the sources of a derived value."""
         g, out = self.g, []
-        read = criterion_reads(self.shapes, self.term).get(crit["id"], frozenset())
+        read = criterion_paths(self.shapes, self.term).get(crit["id"], frozenset())
         seen = set()
         stack = [value for prop in sorted(read, key=str) for value in g.objects(self.p, prop)
                  if isinstance(value, URIRef)]

@@ -37,6 +37,26 @@ def criterion_reads(shapes: Shapes, term: Terminology) -> dict[str, frozenset[UR
     return known[2]
 
 
+def criterion_paths(shapes: Shapes, term: Terminology) -> dict[str, frozenset[URIRef]]:
+    """Per criterion id, the properties its shapes' paths and its evidence name (without the
+    sources they are derived from): where its explanation looks for uncertain facts."""
+    key = (id(shapes), -id(term))
+    known = _CACHE.get(key)
+    if known is None or known[0] is not shapes or known[1] is not term:
+        graph = PatientGraph(shapes.triples)
+        known = _CACHE[key] = (shapes, term, {cid: frozenset(_direct(graph, shapes, cid, crit))
+                                              for cid, crit in term.criteria.items()})
+    return known[2]
+
+
+def _direct(graph: PatientGraph, shapes: Shapes, cid: str, crit: dict) -> set[URIRef]:
+    read: set[URIRef] = set(crit["evidence"])
+    for shape in shapes.by_criterion(cid):
+        for node in used_shapes(graph, shape.iri):
+            read.update(_path_properties(graph, graph.value(node, SH.path)))
+    return read
+
+
 def _reads(shapes: Shapes, term: Terminology) -> dict[str, frozenset[URIRef]]:
     graph = PatientGraph(shapes.triples)
     sources = {prop: set(found) for prop, found in term.derived_from.items()}
@@ -45,10 +65,7 @@ def _reads(shapes: Shapes, term: Terminology) -> dict[str, frozenset[URIRef]]:
             sources.setdefault(info.screening_property, set()).add(QL.hasObservation)
     out = {}
     for cid, crit in term.criteria.items():
-        read: set[URIRef] = set(crit["evidence"])
-        for shape in shapes.by_criterion(cid):
-            for node in used_shapes(graph, shape.iri):
-                read.update(_path_properties(graph, graph.value(node, SH.path)))
+        read = _direct(graph, shapes, cid, crit)
         stack = list(read)
         while stack:
             for source in sources.get(stack.pop(), ()):

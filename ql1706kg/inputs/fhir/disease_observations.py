@@ -26,7 +26,7 @@ from rdflib import Graph, URIRef
 
 from ...protocol.namespaces import QL
 from ...protocol.resources import ontology_files, protocol_cache
-from ...protocol.terminology import CODE_SYSTEMS, Terminology
+from ...protocol.terminology import CODE_SYSTEMS, Terminology, terminology
 from .codes import SYSTEMS, _codings, _concept_text
 from .entries import Entry
 from .pool import Pool
@@ -56,14 +56,10 @@ RELATED_CONDITION = ("http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-rel
 
 @dataclass(frozen=True)
 class DiseaseCodes:
-    """The disease codings of the ontology by (system key, code), metastasis sites, and how
-    ICD-10 and its national modifications are named (``ql:ICD10``: URIs, a URI prefix,
-    names)."""
+    """The disease codings of the ontology by (system key, code), and metastasis sites."""
 
     codings: dict[tuple[str, str], URIRef] = field(default_factory=dict)
     sites: dict[URIRef, URIRef] = field(default_factory=dict)
-    icd10_names: frozenset[str] = frozenset()
-    icd10_prefixes: tuple[str, ...] = ()
 
 
 @protocol_cache
@@ -73,35 +69,25 @@ def disease_codes() -> DiseaseCodes:
     for path in ontology_files():
         if path.name in _DISEASE_FILES:
             graph.parse(path, format="turtle")
-    names = _ICD10_SYSTEMS | frozenset(
-        str(v).strip().casefold() for prop in (QL.codeSystemUri, QL.codeSystemName)
-        for v in graph.objects(QL.ICD10, prop))
-    prefixes = tuple(sorted(str(v).strip().casefold()
-                            for v in graph.objects(QL.ICD10, QL.codeSystemUriPrefix)))
     codings: dict[tuple[str, str], URIRef] = {}
     for term, token in graph.subject_objects(QL.fhirCoding):
         system, _, code = str(token).rpartition("|")
         if isinstance(term, URIRef):
-            codings.setdefault((_system_key(system, names, prefixes), code.strip()), term)
+            codings.setdefault((system_key(system), code.strip()), term)
     sites = {s: o for s, o in graph.subject_objects(QL.metastasisSite)
              if isinstance(s, URIRef) and isinstance(o, URIRef)}
-    return DiseaseCodes(codings, sites, names, prefixes)
+    return DiseaseCodes(codings, sites)
 
 
 def system_key(system: object) -> str:
     """One name for a code system however it is written: a FHIR URI, 'SNOMED-CT', 'sct'...;
     ICD-10 and every national modification of it (ontology ``ql:ICD10``) are one."""
-    codes = disease_codes()
-    return _system_key(system, codes.icd10_names, codes.icd10_prefixes)
-
-
-def _system_key(system: object, icd10_names: frozenset[str], icd10_prefixes: tuple[str, ...]
-                ) -> str:
     text = str(system or "").strip()
     named = SYSTEMS.get(text, text)
     folded = named.casefold()
-    if folded in icd10_names or text.casefold() in icd10_names or \
-            any(text.casefold().startswith(prefix) for prefix in icd10_prefixes):
+    names, prefixes = terminology().code_systems.get(QL.ICD10, (frozenset(), ()))
+    if folded in _ICD10_SYSTEMS or folded in names or text.casefold() in names or \
+            any(text.casefold().startswith(prefix) for prefix in prefixes):
         return ICD10
     prop = CODE_SYSTEMS.get(folded)
     return str(prop) if prop is not None else folded
