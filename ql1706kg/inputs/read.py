@@ -29,6 +29,16 @@ UTF8_BOM = b"\xef\xbb\xbf"
 RECORD_FIELDS = frozenset(PatientRecord.model_fields)
 # Files npm FHIR packages and tools put beside resources: never records, never resources.
 PACKAGE_FILES = frozenset({"package.json", ".index.json", "package-lock.json"})
+# Other JSON documents found beside exports, by the keys that say what they are (each a list of
+# alternatives that must all be present); a document with no record field that is none of
+# these is still an error (a record whose every field is misspelt must not pass as a note).
+NOT_RECORDS = (
+    ("an npm package manifest", (("name",), ("version",),
+                                 ("fhirVersions", "dependencies", "canonical"))),
+    ("an FHIR package index", (("index-version",), ("files",))),
+    ("a log entry", (("level", "severity", "levelname"), ("msg", "message", "event"))),
+    ("a bulk export manifest", (("transactionTime",), ("output",))),
+)
 INPUT_SUFFIXES = (".json", ".ndjson", ".csv", ".xlsx")
 
 
@@ -103,10 +113,12 @@ def not_fhir_nor_record(data: object, path: Path) -> str | None:
     field of the record, misspelt ones beside it, is an error naming them, not skipped)."""
     if path.name in PACKAGE_FILES:
         return f"{path.name} of an npm package, not patient data"
-    if isinstance(data, dict) and "resourceType" not in data and not (
-            data.keys() & RECORD_FIELDS):
-        return "a JSON document that is neither a FHIR resource nor a patient record"
-    return None
+    if not isinstance(data, dict) or "resourceType" in data or data.keys() & RECORD_FIELDS:
+        return None
+    for kind, marks in NOT_RECORDS:
+        if all(any(key in data for key in alternatives) for alternatives in marks):
+            return f"{kind}, neither a FHIR resource nor a patient record"
+    return None  # no record field, but nothing says what else it is: an error names it
 
 
 def is_json_schema(data: object) -> bool:
