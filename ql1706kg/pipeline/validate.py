@@ -43,6 +43,8 @@ from ..protocol.texts import render_graph, shape_children
 from ..version import __version__
 from .graph import PatientGraph
 from .shacl_compiled import CompiledShapes, Unsupported, compile_shapes
+from .shacl_uncertain import UncertainShapes, compile_uncertain, is_uncertain
+from .worlds import limits_of, readings
 
 OUTCOME_OF = {QL.NotApplicable: "not_applicable", QL.NotMet: "not_met", QL.Unknown: "unknown"}
 _NUMERIC = (SH.minInclusive, SH.maxInclusive, SH.minExclusive, SH.maxExclusive)
@@ -67,11 +69,19 @@ class ShapeInfo:
 
 @dataclass(frozen=True)
 class Violation:
-    """One result of a validation: which shape, on which patient, with which value."""
+    """One result of a validation: which shape, on which patient, with which value.
+
+    For a patient graph holding uncertain data (pipeline/uncertain.py), ``certain`` is False
+    when the shape is only possibly violated, and ``world`` numbers the reading of the
+    condition probes (``worlds`` of them) the result belongs to; the judge decides a
+    criterion only when every reading gives the same outcome."""
 
     focus: URIRef
     shape: URIRef
     value: object = None
+    certain: bool = True
+    world: int = 0
+    worlds: int = 1
 
 
 @dataclass
@@ -88,6 +98,24 @@ class Shapes:
     prefixes: tuple[tuple[str, str], ...] = ()
     _graph: Graph | None = field(default=None, repr=False)
     _compiled: object = field(default=None, repr=False)
+    _uncertain: UncertainShapes | None = field(default=None, repr=False)
+    _limits: list | None = field(default=None, repr=False)
+
+    @property
+    def uncertain(self) -> UncertainShapes:
+        """The must/may evaluator of the shapes (pipeline/shacl_uncertain.py), compiled on
+        first use: only patients with uncertain data need it."""
+        if self._uncertain is None:
+            self._uncertain = compile_uncertain(
+                PatientGraph(self.triples), [i.iri for i in self.info.values() if i.is_probe])
+        return self._uncertain
+
+    @property
+    def limits(self) -> list:
+        """Every numeric limit of the shapes (where the reference engine reads intervals)."""
+        if self._limits is None:
+            self._limits = limits_of(self.triples)
+        return self._limits
 
     @property
     def graph(self) -> Graph:
@@ -311,16 +339,45 @@ ENGINES = ("compiled", "pyshacl")
 
 def validate_graphs(graphs: list[PatientGraph], engine_name: str | None = None) -> list[Violation]:
     """Validate patient graphs: one by one with the compiled evaluator, or merged in one
-    pySHACL call (pySHACL's cost per call makes small batches cheaper per patient)."""
+    pySHACL call (pySHACL's cost per call makes small batches cheaper per patient). A graph
+    holding uncertain data is validated on its own, three-valuedly."""
     index = shapes()
-    if (engine_name or engine()) == "compiled" and index.fast is not None:
-        return [Violation(focus=focus, shape=shape) for graph in graphs
-                for focus, shape in index.fast.violations(graph)
-                if shape in index.info and isinstance(focus, URIRef)]
-    data = Graph()
+    compiled = (engine_name or engine()) == "compiled" and index.fast is not None
+    out: list[Violation] = []
+    plain = []
     for graph in graphs:
-        data += graph
-    return validate_graph(data)
+        if is_uncertain(graph):
+            out.extend(_uncertain(graph, index, compiled))
+        else:
+            plain.append(graph)
+    if compiled:
+        out.extend(Violation(focus=focus, shape=shape) for graph in plain
+                   for focus, shape in index.fast.violations(graph)
+                   if shape in index.info and isinstance(focus, URIRef))
+        return out
+    if plain:
+        data = Graph()
+        for graph in plain:
+            data += graph
+        out.extend(validate_graph(data))
+    return out
+
+
+def _uncertain(graph: PatientGraph, index: Shapes, compiled: bool) -> list[Violation]:
+    """The results of one uncertain patient graph, per world, each certain or possible: by
+    the must/may evaluator, or (the reference engine) by pySHACL on every reading."""
+    if compiled:
+        worlds = index.uncertain.statuses(graph)
+        return [Violation(focus=focus, shape=shape, certain=sure, world=k, worlds=len(worlds))
+                for k, world in enumerate(worlds) for (focus, shape), sure in world.items()
+                if shape in index.info and isinstance(focus, URIRef)]
+    found = readings(graph, index.limits)
+    if found is None:  # too many readings: every shape may be violated
+        foci = [s for s in graph.subjects(RDF.type, QL.Patient) if isinstance(s, URIRef)]
+        return [Violation(focus=f, shape=s, certain=False) for f in foci for s in index.info]
+    per_world = [validate_graph(world.to_rdflib()) for world in found]
+    return [Violation(focus=v.focus, shape=v.shape, value=v.value, world=k,
+                      worlds=len(per_world)) for k, world in enumerate(per_world) for v in world]
 
 
 def validate_graph(data: Graph) -> list[Violation]:

@@ -95,6 +95,9 @@ class Terminology:
     histology_scope: dict[URIRef, dict[str, str]] = field(default_factory=dict)
     parameters: dict[str, Decimal] = field(default_factory=dict)  # ql:RuleParameter numbers
     policies: dict[str, URIRef] = field(default_factory=dict)  # ql:RuleParameter choices
+    # a code system's names (ql:codeSystemUri, ql:codeSystemName; casefolded) and URI prefixes
+    code_systems: dict[URIRef, tuple[frozenset[str], tuple[str, ...]]] = field(
+        default_factory=dict)
     protocol_version: str = ""
     ontology_version: str = ""
     ontology_version_iri: str = ""
@@ -268,6 +271,14 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
         term.derived_from[subject] = (*term.derived_from.get(subject, ()), value)
     term.criteria = _criteria_table(closure)
     term.histology_scope = _scopes(closure, term)
+    for system in set(closure.subjects(QL.codeSystemUri, None)) | set(
+            closure.subjects(QL.codeSystemName, None)):
+        names = frozenset(str(v).strip().casefold() for prop in (QL.codeSystemUri,
+                                                                  QL.codeSystemName)
+                          for v in closure.objects(system, prop))
+        prefixes = tuple(sorted(str(v).strip().casefold()
+                                for v in closure.objects(system, QL.codeSystemUriPrefix)))
+        term.code_systems[system] = (names, prefixes)
     for subject in closure.subjects(RDF.type, QL.RuleParameter):
         name = str(subject).rsplit("#", 1)[-1]
         value, policy = closure.value(subject, QL.parameterValue), closure.value(subject,

@@ -7,10 +7,10 @@ from __future__ import annotations
 from rdflib import Literal, URIRef
 
 from ...inputs.fhir.disease_observations import find_disease_term, primary_behaviour
-from ...inputs.models import Coded
+from ...inputs.models import Coded, Condition
 from ...protocol.namespaces import QL, RDF, RDFS
 from ...protocol.terminology import looks_like_icdo3
-from ..literals import boolean, d, dec
+from ..literals import boolean, dec, when
 from .base import LiftBase
 
 _EXTENT = {"metastatic": QL.Metastatic, "locally_advanced": QL.LocallyAdvanced,
@@ -40,7 +40,7 @@ class DiseaseLifter(LiftBase):
         if dx.resectable is not None:
             self.add(node, QL.resectable, boolean(dx.resectable))
         if dx.date:
-            self.add(node, QL.effectiveDate, d(dx.date))
+            self.add(node, QL.effectiveDate, when(dx.date))
         for i, other in enumerate(dx.other_active_histologies or ()):
             self.lift_other_active_cancer(i + 1, other)
 
@@ -106,11 +106,23 @@ class DiseaseLifter(LiftBase):
                 self.add(node, QL.site, self.term_ref(met.site, QL.AnatomicalSite, "site",
                                                       QL.AnatomicalSite, in_phrase=True))
                 if met.date:
-                    self.add(node, QL.effectiveDate, d(met.date))
+                    self.add(node, QL.effectiveDate, when(met.date))
+                self.lift_resolution(node, met.resolved)
         if r.conditions is not None:
-            for cond in r.conditions:
-                self.add(self.patient, QL.hasCondition, self.term_ref(
-                    cond, QL.ClinicalCondition, "condition", QL.UnrecognisedCondition))
+            for i, cond in enumerate(r.conditions):
+                if not isinstance(cond, Condition):
+                    self.add(self.patient, QL.hasCondition, self.term_ref(
+                        cond, QL.ClinicalCondition, "condition", QL.UnrecognisedCondition))
+                    continue
+                # dated or resolved: derive decides whether it holds on the assessment date
+                node = self.node("condition", i + 1)
+                self.add(self.patient, QL.hasConditionRecord, node)
+                self.add(node, RDF.type, QL.ConditionRecord)
+                self.add(node, QL.condition, self.term_ref(
+                    cond.condition, QL.ClinicalCondition, "condition", QL.UnrecognisedCondition))
+                if cond.date:
+                    self.add(node, QL.effectiveDate, when(cond.date))
+                self.lift_resolution(node, cond.resolved)
         if r.prior_therapies is not None:
             self.add(self.patient, QL.priorTherapyRecorded, boolean(True))
             for i, therapy in enumerate(r.prior_therapies):
@@ -122,10 +134,7 @@ class DiseaseLifter(LiftBase):
                 for drug in therapy.drugs:
                     self.add(node, QL.includesDrug, self.term_ref(drug, QL.Drug, "drug",
                                                                   QL.UnrecognisedDrug))
-                if therapy.start:
-                    self.add(node, QL.startDate, d(therapy.start))
-                if therapy.end:
-                    self.add(node, QL.endDate, d(therapy.end))
+                self.lift_course(node, therapy)
                 if therapy.intolerance is not None:
                     self.add(node, QL.stoppedForIntolerance, boolean(therapy.intolerance))
 
@@ -135,7 +144,7 @@ class DiseaseLifter(LiftBase):
             node = self.node("tumour-measurement", i + 1)
             self.add(self.patient, QL.hasTumourMeasurement, node)
             self.add(node, RDF.type, QL.TumourMeasurement)
-            self.add(node, QL.effectiveDate, d(m.date))
+            self.add(node, QL.effectiveDate, when(m.date))
             self.add(node, QL.sumOfDiametersMm, dec(m.sum_of_diameters_mm))
         for i, lesion in enumerate(r.lesions or ()):
             node = self.node("lesion", i + 1)
@@ -154,7 +163,7 @@ class DiseaseLifter(LiftBase):
                 self.add(node, QL.site, self.term_ref(lesion.site, QL.AnatomicalSite, "site",
                                                       QL.AnatomicalSite, in_phrase=True))
             if lesion.date:
-                self.add(node, QL.effectiveDate, d(lesion.date))
+                self.add(node, QL.effectiveDate, when(lesion.date))
         if r.recist is not None:
             self.add(self.patient, QL.investigatorReportsMeasurableDisease,
                      boolean(r.recist.measurable_disease))
