@@ -134,7 +134,7 @@ def _index(screening: Screening, names: list[str], sections: tuple[str, ...] = (
 
 
 def _funnel_html(screening: Screening) -> str:
-    rows = "".join(f"<tr><td>{s.criterion}</td><td>{s.removed}</td><td>{s.remaining}</td></tr>"
+    rows = "".join(f"<tr><td>{_h(s.criterion)}</td><td>{s.removed}</td><td>{s.remaining}</td></tr>"
                    for s in funnel(screening))
     return (f"<table><tr><th>criterion</th><th>removed</th><th>remaining</th></tr>"
             f"<tr><td>screened</td><td></td><td>{len(screening.patients)}</td></tr>{rows}"
@@ -177,7 +177,7 @@ def _what_if_html(patient: PatientResult, screening: Screening) -> str:
     open_ = [c for c in patient.criteria if c.outcome in ("not_met", "unknown")]
     if open_:
         items = "".join(
-            f"<li><b>{c.id}</b> <span class=\"{c.outcome}\">{c.outcome}</span>: "
+            f"<li><b>{_h(c.id)}</b> <span class=\"{c.outcome}\">{c.outcome}</span>: "
             + _h(c.change_needed or c.explanation.split('" ', 1)[-1])
             + (f"<br>To collect: {_h(c.to_collect)}" if c.to_collect else "") + "</li>"
             for c in open_)
@@ -193,7 +193,7 @@ def _what_if_html(patient: PatientResult, screening: Screening) -> str:
 
 def _patient_page(patient: PatientResult, screening: Screening) -> str:
     rows = "".join(
-        f"<tr><td>{c.id}</td><td class=\"{c.outcome}\">{c.outcome}</td>"
+        f"<tr><td>{_h(c.id)}</td><td class=\"{c.outcome}\">{c.outcome}</td>"
         f"<td>{_h(c.explanation)}"
         + (f"<br><b>Evidence:</b> {_h('; '.join(c.evidence))}" if c.evidence else "")
         + (f"<br><b>Limit:</b> {_h('; '.join(c.limits))}" if c.limits else "")

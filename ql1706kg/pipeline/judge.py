@@ -60,3 +60,12 @@ def judge(patient: URIRef, graph: PatientGraph, violations: list[Violation], sha
                          valid_until=what_if.valid_until(verdict, results),
                          eligible_from=what_if.eligible_from(results))
 
+
+
+def criterion_outcomes(patient: URIRef, violations: list[Violation], shapes: Shapes,
+                       term: Terminology) -> dict[str, str]:
+    """The outcome of every criterion of a patient, as :func:`judge` decides it, without the
+    explanations (the protocol probe screens hundreds of synthetic patients with it)."""
+    violated = {v.shape for v in violations if v.focus == patient}
+    return {cid: outcome_of([s.outcome for s in shapes.by_criterion(cid) if s.iri in violated])
+            for cid in term.criteria}
