@@ -75,12 +75,12 @@ def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool,
     """
     from ..semweb.query import (
         QueryError,
-        check_safe,
         evaluate,
         format_result,
         named_queries,
         query_store,
         query_text,
+        safe_text,
     )
 
     if list_queries or name is None:
@@ -88,8 +88,7 @@ def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool,
             click.echo(f"{query.name:<22} {query.purpose}")
         return
     try:
-        text = query_text(name)
-        check_safe(text)
+        text = safe_text(query_text(name))  # the engine runs the text that was checked
     except QueryError as exc:
         raise click.UsageError(str(exc)) from None
     with query_store(paths, as_of=as_of, window_days=window_days, jobs=jobs,

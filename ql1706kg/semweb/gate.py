@@ -45,7 +45,7 @@ from .describe import (
     wants_description,
 )
 from .engine import Engine, EngineUnavailable
-from .safety import QueryError, QueryRefused, parse_query
+from .safety import QueryError, QueryRefused, checked_query
 
 MAX_BODY_BYTES = 1 << 20
 HOLD_BYTES = 16 << 20
@@ -201,12 +201,13 @@ class GateHandler(BaseHTTPRequestHandler):
         if len(queries) > 1:
             raise Refusal(400, "more than one 'query' parameter")
         try:
-            parse_query(queries[0])
+            _tree, checked = checked_query(queries[0])
         except QueryRefused as exc:
             raise Refusal(403, str(exc)) from None
         except QueryError as exc:
             raise Refusal(400, str(exc)) from None
-        sent = [("query", queries[0])] + [(k, v) for k, v in params if k in DATASET_PARAMETERS]
+        # the engine is given the text that was checked (its canonical form), nothing else
+        sent = [("query", checked)] + [(k, v) for k, v in params if k in DATASET_PARAMETERS]
         self._forward("POST", "/query", urllib.parse.urlencode(sent).encode("utf-8"),
                       {"Content-Type": "application/x-www-form-urlencoded"})
 

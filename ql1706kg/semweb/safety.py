@@ -14,21 +14,28 @@ Two readers of a query use this: ``query`` (rdflib evaluates it here) and the ``
   tests prove no connection is made).
 
 A text that rdflib cannot parse is refused too, so a query reaches an engine only in a form that
-was checked.
+was checked. Both read the query in its canonical form (:mod:`.sparql_text`: the text read once
+by the engine's lexical rules, written again with no comment and no escape outside strings),
+and that canonical text is what the engine is given (:func:`checked_query`): the parser of the
+gate and the parser of the engine read the same characters the same way.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 
 from pyparsing import ParseResults
 from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 
 from ..errors import Ql1706kgError
+from .sparql_text import LexicalError, ServiceToken, canonical
 
 # The largest query text either face accepts (the named queries are ~2 KB).
 MAX_QUERY_CHARS = 100_000
+_NO_SERVICE = "SERVICE is refused: queries never reach the network"
+_PARSER = threading.RLock()
 
 
 class QueryError(Ql1706kgError):
@@ -48,10 +55,25 @@ _SERVICE_TEXT = re.compile(rf"(?<![\w:?$/#.\-])SERVICE{_GAP}(?:SILENT{_GAP})?"
 def parse_query(text: str) -> ParseResults:
     """Parse a SPARQL 1.1 query (rdflib's parser), refusing anything that could reach the
     network or change data. Raise :class:`QueryRefused` or :class:`QueryError`."""
+    return checked_query(text)[0]
+
+
+def checked_query(text: str) -> tuple[ParseResults, str]:
+    """The parse tree of a query and the exact text an engine must be given: the query in
+    its canonical form (:mod:`.sparql_text`), which is the text that was checked; refusing
+    anything that could reach the network or change data (:class:`QueryRefused`) or that
+    cannot be read (:class:`QueryError`). Safe from any thread."""
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"the query is longer than {MAX_QUERY_CHARS} characters")
     try:
-        tree = parseQuery(text)
+        text = canonical(text)
+    except ServiceToken:
+        raise QueryRefused(_NO_SERVICE) from None
+    except LexicalError as exc:
+        raise QueryError(f"not a valid SPARQL query: {exc}") from None
+    try:
+        with _PARSER:  # pyparsing's grammar objects are shared state: one parse at a time
+            tree = parseQuery(text)
     except RecursionError:
         raise QueryError("not a valid SPARQL query: nested too deeply") from None
     except Exception as exc:
@@ -61,8 +83,8 @@ def parse_query(text: str) -> ParseResults:
                                "network") from None
         raise QueryError(f"not a valid SPARQL query: {_one_line(exc)}") from None
     if _has_service(tree) or mentions_service(text):
-        raise QueryRefused("SERVICE is refused: queries never reach the network")
-    return tree
+        raise QueryRefused(_NO_SERVICE)
+    return tree, text
 
 
 def has_dataset_clause(tree: ParseResults) -> bool:
@@ -104,7 +126,8 @@ def _nodes(tree: object):
 
 def _is_update(text: str) -> bool:
     try:
-        parseUpdate(text)
+        with _PARSER:
+            parseUpdate(text)
     except Exception:
         return False
     return True
