@@ -47,6 +47,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 SHARED: set[int] = set()  # servers a module-scoped fixture keeps for several tests
 
 
+def _is_engine(process: psutil.Process) -> bool:
+    """An Oxigraph process: the binary (push's store, the loader), or serve's engine child."""
+    return "oxigraph" in process.name() or "ql1706kg.semweb.engine_worker" in " ".join(
+        process.cmdline())
+
+
 def oxigraph_children(but_shared: bool = False) -> list[psutil.Process]:
     """Oxigraph processes under this test process (but those of shared servers)."""
     skip = set()
@@ -57,7 +63,7 @@ def oxigraph_children(but_shared: bool = False) -> list[psutil.Process]:
     found = []
     for child in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
-            if ("oxigraph" in child.name() and child.status() != psutil.STATUS_ZOMBIE
+            if (_is_engine(child) and child.status() != psutil.STATUS_ZOMBIE
                     and child.pid not in skip):
                 found.append(child)
     return found
@@ -121,12 +127,12 @@ class Endpoint:
 
     def engine(self) -> psutil.Process:
         (child,) = [c for c in psutil.Process(self.process.pid).children(recursive=True)
-                    if "oxigraph" in c.name() and c.status() != psutil.STATUS_ZOMBIE]
+                    if _is_engine(c) and c.status() != psutil.STATUS_ZOMBIE]
         return child
 
-    def engine_port(self) -> int:
+    def engine_socket(self) -> str:
         command = self.engine().cmdline()
-        return int(command[command.index("--bind") + 1].rsplit(":", 1)[1])
+        return command[command.index("--socket") + 1]
 
     def store(self) -> Path:
         command = self.engine().cmdline()
@@ -222,6 +228,7 @@ def test_serve_is_read_only_and_offers_the_graph_store_read(examples):
     assert body.count(b"\n") > 100
     assert http(port, f"/store?graph={graph}", method="HEAD")[0] == 200
     assert http(port, "/")[0] == 200 and http(port, "/nowhere")[0] == 404
+    assert http(port, "/yasgui.min.js")[0] == 404  # no engine page is passed on
 
 
 def test_serve_makes_no_outbound_connection_for_any_query(examples):
@@ -260,11 +267,33 @@ def test_serve_makes_no_outbound_connection_for_any_query(examples):
         graph = urllib.parse.quote(f"{there}/g", safe="")
         assert http(examples.port, f"/store?graph={graph}")[0] == 404
         assert select.select([listener], [], [], 0.3)[0] == [], "the endpoint connected out"
-        # The control: Oxigraph itself, without the gate, does call the listener.
-        with contextlib.suppress(OSError):
-            http(examples.engine_port(), "/query?" + urllib.parse.urlencode(
-                {"query": refused[0]}), timeout=0.5)
-        assert select.select([listener], [], [], 5)[0] != [], "the control never connected"
+        # The engine is reachable by the gate only: its socket is in a folder of its owner's,
+        # and without the run's secret it answers 403, whatever the query.
+        path = examples.engine_socket()
+        assert os.stat(os.path.dirname(path)).st_mode & 0o077 == 0
+        status, _ = engine_request(path, refused[0], secret=None)
+        assert status == 403
+        assert select.select([listener], [], [], 0.3)[0] == []
+        assert "QL1706KG" not in " ".join(examples.engine().cmdline())
+        assert not any(c.laddr and getattr(c.laddr, "port", None) for c in
+                       examples.engine().net_connections(kind="inet")), "a TCP listener"
+
+
+def engine_request(path: str, query: str, secret: str | None) -> tuple[int, bytes]:
+    """A query sent straight to the engine's socket, past the gate."""
+    from ql1706kg.semweb.engine import UnixConnection
+
+    connection = UnixConnection(path, timeout=5)
+    try:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if secret is not None:
+            headers["X-Ql1706kg-Engine"] = secret
+        connection.request("POST", "/query", body=urllib.parse.urlencode(
+            {"query": query}).encode(), headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
 
 
 def test_serve_stops_a_runaway_query_at_its_timeout(examples):

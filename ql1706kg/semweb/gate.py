@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hmac
 import http.client
+import ipaddress
 import socket
 import socketserver
 import time
@@ -42,14 +43,18 @@ from .describe import (
     engine_asker,
     service_description,
     void_description,
-    wants_description,
 )
 from .engine import Engine, EngineUnavailable
 from .safety import QueryError, QueryRefused, checked_query
 
 MAX_BODY_BYTES = 1 << 20
 HOLD_BYTES = 16 << 20
-STATIC = ("/", "/yasgui.min.css", "/yasgui.min.js", "/logo.svg")
+PAGE = (b"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>ql1706kg "
+        b"SPARQL endpoint</title></head><body><h1>ql1706kg SPARQL endpoint (read-only)</h1>"
+        b"<form action=\"/query\" method=\"get\"><textarea name=\"query\" rows=\"12\" "
+        b"cols=\"80\">SELECT * WHERE { ?s ?p ?o } LIMIT 10</textarea><br><button>Run"
+        b"</button></form><p>SPARQL 1.1 Protocol at /query; graphs at /store?graph=IRI."
+        b"</p></body></html>\n")
 QUERY_PATHS = ("/query", "/sparql")
 DATASET_PARAMETERS = ("default-graph-uri", "named-graph-uri", "union-default-graph")
 
@@ -80,9 +85,46 @@ class Gate(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
 
-    def attach(self, engine: Engine, token: str | None, timeout: float) -> None:
+    def attach(self, engine: Engine, token: str | None, timeout: float,
+               names: tuple[str, ...] = ()) -> None:
         self.engine, self.token, self.timeout_s = engine, token, timeout
         self.statistics = Statistics()
+        self.names = {name.lower().strip("[]") for name in names if name}
+
+    def host_allowed(self, host: str | None) -> bool:
+        """The Host header names this endpoint: a loopback name or address, or a name it was
+        given (``--host``). Against DNS rebinding: a page of another site whose name now
+        points at 127.0.0.1 sends its own name. Beyond loopback with a token, any name (the
+        token is what a page cannot have). No header (HTTP/1.0) is let through."""
+        if host is None:
+            return True
+        name = _host_name(host)
+        if name is None:
+            return False
+        if name in getattr(self, "names", set()) or name == "localhost" or \
+                name.endswith(".localhost"):
+            return True
+        try:
+            if ipaddress.ip_address(name).is_loopback:
+                return True
+        except ValueError:
+            pass
+        return self.token is not None
+
+
+def _host_name(host: str) -> str | None:
+    """The name of a Host header (``name``, ``name:port``, ``[v6]:port``), lower case; None
+    when it is not one."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, bracket, rest = host[1:].partition("]")
+        if not bracket or (rest and not rest[1:].isdigit()) or (rest and rest[0] != ":"):
+            return None
+        return name
+    name, _, port = host.partition(":")
+    if port and not port.isdigit():
+        return None
+    return name if name and all(c.isalnum() or c in "-._" for c in name) else None
 
 
 class Gate6(Gate):
@@ -125,6 +167,10 @@ class GateHandler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         self.close_connection = True
         try:
+            if not self.server.host_allowed(self.headers.get("Host")):
+                raise Refusal(421, "this endpoint answers only to its own name (the Host "
+                                   "header names another: a page that rebinds a name to this "
+                                   "machine is refused)")
             if not self._authorised():
                 raise Refusal(401, "a bearer token is required (Authorization: Bearer TOKEN)",
                               {"WWW-Authenticate": 'Bearer realm="ql1706kg"'})
@@ -148,9 +194,9 @@ class GateHandler(BaseHTTPRequestHandler):
 
     def _route(self, method: str) -> None:
         parts = urllib.parse.urlsplit(self.path)
-        if parts.path in STATIC:
+        if parts.path == "/":
             self._allow(method, ("GET", "HEAD"))
-            self._forward(method, parts.path, None, {})
+            _send(self, PAGE, "text/html; charset=utf-8", method)
         elif parts.path in QUERY_PATHS:
             self._allow(method, ("GET", "POST"))
             self._query(method, parts.query)
@@ -192,10 +238,7 @@ class GateHandler(BaseHTTPRequestHandler):
         queries = [value for key, value in params if key == "query"]
         if not queries:
             if method == "GET" and not params:  # the service description
-                if wants_description(self.headers.get("Accept")):
-                    self._describe(method, service_description)
-                else:
-                    self._forward("GET", "/query", None, {})
+                self._describe(method, service_description)
                 return
             raise Refusal(400, "no query: give the 'query' parameter")
         if len(queries) > 1:
@@ -206,17 +249,27 @@ class GateHandler(BaseHTTPRequestHandler):
             raise Refusal(403, str(exc)) from None
         except QueryError as exc:
             raise Refusal(400, str(exc)) from None
-        # the engine is given the text that was checked (its canonical form), nothing else
-        sent = [("query", checked)] + [(k, v) for k, v in params if k in DATASET_PARAMETERS]
+        # the engine is given the text that was checked (its canonical form), nothing else;
+        # relative IRIs resolve against the endpoint's URL, as Oxigraph's server does
+        sent = [("query", checked), ("base", f"http://{self._host()}/query")] + [
+            (k, v) for k, v in params if k in DATASET_PARAMETERS]
         self._forward("POST", "/query", urllib.parse.urlencode(sent).encode("utf-8"),
                       {"Content-Type": "application/x-www-form-urlencoded"})
+
+    def _host(self) -> str:
+        host = self.headers.get("Host")
+        if host and _host_name(host) is not None:
+            return host.strip()
+        return f"{self.server.server_name}:{self.server.server_port}"
 
     def _describe(self, method: str, make) -> None:
         """The service or VoID description (:mod:`.describe`), counted once in the store."""
         server = self.server
         try:
-            port, _generation = server.engine.current(wait=min(10.0, server.timeout_s))
-            found = server.statistics.get(engine_asker(port, server.timeout_s))
+            engine = server.engine
+            address, _generation = engine.current(wait=min(10.0, server.timeout_s))
+            found = server.statistics.get(engine_asker(
+                lambda: engine.connection(address, server.timeout_s), engine.headers()))
         except (EngineUnavailable, OSError, ValueError, KeyError, http.client.HTTPException):
             raise Refusal(503, "the description cannot be made now; try again") from None
         where = endpoint_url(self.headers.get("Host"), f"{server.server_name}:"
@@ -239,14 +292,11 @@ class GateHandler(BaseHTTPRequestHandler):
         deadline = time.monotonic() + self.server.timeout_s
         engine = self.server.engine
         try:
-            port, generation = engine.current(wait=min(10.0, self.server.timeout_s))
+            address, generation = engine.current(wait=min(10.0, self.server.timeout_s))
         except EngineUnavailable as exc:
             raise Refusal(503, str(exc)) from None
-        sent = {"Accept": self.headers.get("Accept") or "*/*", **headers}
-        host = self.headers.get("Host")
-        if host and host.isprintable():
-            sent["Host"] = host  # Oxigraph resolves relative IRIs against the request's URL
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=None)
+        sent = {"Accept": self.headers.get("Accept") or "*/*", **headers, **engine.headers()}
+        connection = engine.connection(address, timeout=None)
         try:
             connection.timeout = _left(deadline)
             connection.request(method, path, body=body, headers=sent)

@@ -70,6 +70,8 @@ def checked_query(text: str) -> tuple[ParseResults, str]:
     except ServiceToken:
         raise QueryRefused(_NO_SERVICE) from None
     except LexicalError as exc:
+        if mentions_service(text):  # e.g. \u0053ERVICE: the standard's reading is SERVICE
+            raise QueryRefused(_NO_SERVICE) from None
         raise QueryError(f"not a valid SPARQL query: {exc}") from None
     try:
         with _PARSER:  # pyparsing's grammar objects are shared state: one parse at a time

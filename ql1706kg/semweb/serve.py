@@ -22,12 +22,12 @@ import ipaddress
 import secrets
 import shutil
 import socket
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import EnvironmentFailure, Ql1706kgError
+from ..leftovers import owned_folder
 from .dataset import (
     ONTOLOGY_GRAPH,
     OPTIMIZE_FROM,
@@ -53,10 +53,12 @@ class SettingError(Ql1706kgError):
     """A setting that cannot work: an unknown host, an unusable token file (a usage error)."""
 
 
-def build_store(location: Path, fill: Callable[[Store], object]) -> Store:
+def build_store(location: Path, fill: Callable[[Store], object], scratch: Path) -> Store:
     """An Oxigraph store at ``location`` holding the ontology and the shapes, and whatever
-    ``fill`` loads (:func:`~.dataset.load_inputs`: the verdicts, streamed to the bulk loader)."""
-    store = Store(location, location.parent / f"{location.name}-scratch")
+    ``fill`` loads (:func:`~.dataset.load_inputs`: the verdicts, streamed to the bulk loader);
+    its scratch files in ``scratch`` (a folder of this run's own, never one beside a store
+    the user named)."""
+    store = Store(location, scratch)
     load_protocol(store)
     fill(store)
     if store.patients >= OPTIMIZE_FROM:
@@ -74,7 +76,9 @@ def open_gate(host: str, port: int) -> Gate:
     family, *_rest, address = infos[0]
     server_class = Gate6 if family == socket.AF_INET6 else Gate
     try:
-        return server_class(address[:2], GateHandler)
+        gate = server_class(address[:2], GateHandler)
+        gate.configured_name = host
+        return gate
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise ServeError(f"cannot listen on {host}:{port}: the port is already in use"
@@ -117,16 +121,15 @@ def run_endpoint(gate: Gate, fill: Callable[[Store], object], timeout: float,
     """Load the store (``fill``), start the engine behind the gate and serve until
     interrupted (KeyboardInterrupt, which SIGTERM and SIGHUP raise): then the engine is
     stopped and waited for, and the temporary store removed, whatever happened."""
-    with tempfile.TemporaryDirectory(prefix="ql1706kg-serve-") as tmp:
-        location = store or Path(tmp) / "store"
-        built = build_store(location, fill)
-        if store is not None:
-            shutil.rmtree(built.scratch, ignore_errors=True)
-        engine = Engine(oxigraph_binary(), location, timeout, Path(tmp) / "oxigraph.log")
+    with owned_folder("ql1706kg-serve-") as tmp:
+        location = store or tmp / "store"
+        build_store(location, fill, tmp / "scratch")
+        shutil.rmtree(tmp / "scratch", ignore_errors=True)
+        engine = Engine(location, timeout, tmp / "engine.log", tmp / "engine")
         serving = None
         try:
             engine.start()
-            gate.attach(engine, token, timeout)
+            gate.attach(engine, token, timeout, (getattr(gate, "configured_name", ""),))
             serving = threading.Thread(target=gate.serve_forever, name="ql1706kg-gate",
                                        daemon=True)
             serving.start()
