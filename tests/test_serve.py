@@ -456,3 +456,42 @@ def test_serve_answers_a_void_description_of_what_it_holds(examples):
     assert properties["https://w3id.org/ql1706kg#verdict"] == 19
     assert URIRef("https://w3id.org/ql1706kg#") in set(graph.objects(dataset, void.vocabulary))
     assert http(examples.port, "/.well-known/void", method="POST", data=b"")[0] == 405
+
+
+def test_concurrent_queries_all_answer(examples):
+    """Twenty queries at once through the gate (its parser is not shared unguarded between
+    threads): each answers 200 with the same rows as alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = [ELIGIBLE_COUNT, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }",
+               "PREFIX ql: <https://w3id.org/ql1706kg#>\nSELECT ?id WHERE { ?c ql:criterionId "
+               "?id } ORDER BY ?id # a comment\n", "ASK { ?s ?p ?o }"] * 5
+    alone = {q: sparql(examples.port, q) for q in set(queries)}
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda q: sparql(examples.port, q), queries))
+    for query, answer in zip(queries, answers, strict=True):
+        assert answer == alone[query] and answer[0] == 200
+
+
+def test_a_host_header_of_another_name_is_refused(examples):
+    """DNS rebinding: a page of another site whose name now points at 127.0.0.1 sends its own
+    name as Host; only loopback names and addresses (and --host) are answered."""
+    for host in ("evil.example", "evil.example:7878", "127.0.0.1.evil.example", "bad host"):
+        status, _ = sparql(examples.port, ELIGIBLE_COUNT, headers={"Host": host})
+        assert status == 421, host
+    for host in ("localhost", f"localhost:{examples.port}", "127.0.0.1", "[::1]:80",
+                 "app.localhost"):
+        assert sparql(examples.port, ELIGIBLE_COUNT, headers={"Host": host})[0] == 200, host
+
+
+def test_serve_store_never_touches_a_folder_it_did_not_make(tmp_path):
+    """--store DIR keeps the store; its scratch files live in the run's own temporary folder,
+    so a user's DIR-scratch beside it is never removed (it was)."""
+    sibling = tmp_path / "kept-scratch"
+    sibling.mkdir()
+    (sibling / "notes.txt").write_text("mine")
+    with running(tmp_path / "run", str(ONE_PATIENT), "--as-of", "2026-11-20", "--store",
+                 str(tmp_path / "kept")) as endpoint:
+        assert rows(endpoint.port, ELIGIBLE_COUNT)[0]["n"]["value"] == "0"
+    assert (sibling / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "kept" / "CURRENT").is_file()

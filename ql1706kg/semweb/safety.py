@@ -4,9 +4,10 @@ Two readers of a query use this: ``query`` (rdflib evaluates it here) and the ``
 (Oxigraph evaluates it behind the gate). Both refuse, before anything runs:
 
 - ``SERVICE`` in any form (``SILENT``, a variable, an IRI spelled with ``\\u`` escapes): it
-  makes the engine call another host. The parse tree is searched, and, as a second line in case
-  two parsers ever disagree on a text, the text itself (raw and with its code-point escapes
-  expanded) is searched for the keyword followed by an IRI, a variable or a prefixed name.
+  makes the engine call another host. The canonical text's tokens are searched (a word holding
+  it, a prefixed name starting with it: :mod:`.sparql_text`), then the parse tree; a text that
+  cannot be read into tokens is refused as SERVICE when, its code-point escapes expanded, it
+  holds the keyword before an IRI, a variable or a prefixed name, and as invalid otherwise.
 - updates (``INSERT``, ``DELETE``, ``LOAD``, ``CLEAR`` …): ``LOAD`` fetches a document, and the
   data is read-only anyway.
 - for rdflib only, dataset clauses (``FROM``, ``FROM NAMED``): rdflib dereferences their IRIs.
@@ -84,7 +85,7 @@ def checked_query(text: str) -> tuple[ParseResults, str]:
                                "data is read-only and nothing is ever loaded from the "
                                "network") from None
         raise QueryError(f"not a valid SPARQL query: {_one_line(exc)}") from None
-    if _has_service(tree) or mentions_service(text):
+    if _has_service(tree):  # the tokens were checked too (.sparql_text): both must agree
         raise QueryRefused(_NO_SERVICE)
     return tree, text
 
