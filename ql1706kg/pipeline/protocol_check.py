@@ -18,18 +18,23 @@ from pathlib import Path
 from ..protocol import meta, shape_walk
 from ..protocol.check import ProtocolRefused, folder_files, folder_hash, static_check
 from ..protocol.resources import cache_dir, protocol, read_cache, use_protocol, write_cache
+from ..version import __version__
 from . import protocol_probe
 from .validate import engine
 
 __all__ = ["ProtocolRefused", "check_protocol", "checked_protocol", "load_protocol"]
-_CODE = (Path(__file__), Path(protocol_probe.__file__), protocol_probe.PROBES_FILE)
+_HERE = Path(__file__).resolve().parent
+# what a check's outcome depends on besides the folder: the probe, its patients, and the
+# steps that screen them (a new release that changes one checks the folder again)
+_CODE = (Path(__file__), Path(protocol_probe.__file__), protocol_probe.PROBES_FILE,
+         _HERE / "validate.py", _HERE / "shacl_compiled.py", _HERE / "judge.py")
 
 
 def check_protocol(folder: Path | str) -> list[str]:
     """The notes on a protocol folder that can be used; :class:`ProtocolRefused` otherwise."""
     folder = Path(folder)
     files = folder_files(folder)
-    key = f"{folder_hash(files, *_CODE, *_meta_files())}-{engine()}"
+    key = f"{folder_hash(files, *_CODE, *_meta_files())}-{engine()}-{__version__}"
     path = cache_dir() / f"protocol-check-{key}.pickle"
     cached = read_cache(path, lambda value: isinstance(value, dict) and value.get("key") == key)
     if cached is not None:

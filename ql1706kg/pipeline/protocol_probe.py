@@ -450,28 +450,32 @@ def probe(folder: Path, folder_shapes: Graph, folder_ontology: Graph) -> int:
     return len(tests)
 
 
-def _sampled(tests: list[tuple[Probe, tuple[str, ...]]], per_family: int = 2
+def _sampled(tests: list[tuple[Probe, tuple[str, ...]]], per_family: int = 3
              ) -> list[tuple[Probe, tuple[str, ...]]]:
     """At most ``per_family`` probes of each family (the same change to the same criteria,
-    on the same path and side of a limit): the nearest to the limit first."""
-    def family(probe_: Probe, tested: tuple) -> tuple:
-        kind = probe_.key[0]
-        if kind in ("near", "far"):
-            return (kind, tested, probe_.key[3], probe_.key[4], probe_.key[5 if kind == "far"
-                                                                            else 6])
-        return (kind, tested, probe_.key[2] if kind in ("drop", "unit") else ())
-
-    def nearness(item: tuple[Probe, tuple]) -> Decimal:
-        key = item[0].key
-        return abs(key[-1] - key[-2]) if key[0] == "far" else Decimal(0)
-
-    counts: dict[tuple, int] = {}
+    on the same path and side of a limit), spread over it: the nearest to the limit, the
+    farthest, and one between (each at another value)."""
+    families: dict[tuple, list[tuple[Probe, tuple[str, ...]]]] = {}
+    for probe_, tested in tests:
+        key = probe_.key
+        if key[0] in ("near", "far"):
+            name = (key[0], tested, key[3], key[4], key[5 if key[0] == "far" else 6])
+        else:
+            name = (key[0], tested, key[2:] if key[0] in ("drop", "unit") else ())
+        families.setdefault(name, []).append((probe_, tested))
     out = []
-    for probe_, tested in sorted(tests, key=nearness):
-        name = family(probe_, tested)
-        if counts.get(name, 0) < per_family:
-            counts[name] = counts.get(name, 0) + 1
-            out.append((probe_, tested))
+    for members in families.values():
+        if members[0][0].key[0] != "far":
+            out += members[:per_family]
+            continue
+        by_point: dict = {}
+        for member in members:  # one probe per value (the first probe patient that has it)
+            key = member[0].key
+            by_point.setdefault(key[-1], (abs(key[-1] - key[-2]), member))
+        ranked = [member for _distance, member in sorted(by_point.values(),
+                                                         key=lambda item: item[0])]
+        picks = {0, len(ranked) - 1, len(ranked) // 2}
+        out += [ranked[i] for i in sorted(picks)][:per_family]
     return out
 
 

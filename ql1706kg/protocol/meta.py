@@ -49,6 +49,7 @@ class Meta:
     numbers: dict[URIRef, tuple[Decimal, Decimal]]
     policies: dict[URIRef, frozenset[URIRef]]
     limits: tuple[LimitRange, ...]
+    whole: frozenset[URIRef] = frozenset()
 
 
 @cache
@@ -71,7 +72,9 @@ def meta() -> Meta:
                                  graph.value(node, QLM.bound) == QLM.Minimum,
                                  _number(graph, node, QLM.allowedMinimum),
                                  _number(graph, node, QLM.allowedMaximum)))
-    return Meta(numbers, policies, tuple(sorted(limits, key=str)))
+    whole = frozenset(s for s in graph.subjects(QLM.wholeNumber, None) if isinstance(s, URIRef)
+                      and graph.value(s, QLM.wholeNumber).toPython() is True)
+    return Meta(numbers, policies, tuple(sorted(limits, key=str)), whole)
 
 
 def _number(graph: Graph, subject, predicate) -> Decimal:
@@ -99,6 +102,9 @@ def check_parameters(ontology: Graph) -> None:
         number = literal_number(values[0])
         if number is None or not number.is_finite():
             raise MetaViolation(f"{where}: its value {_shown(values[0])} is not a number")
+        if parameter in known.whole and number != number.to_integral_value():
+            raise MetaViolation(f"{where}: its value {format_decimal(number)} is not a whole "
+                                "number")
         if not low <= number <= high:
             raise MetaViolation(f"{where}: its value {format_decimal(number)} is outside the "
                                 f"range the package allows ({format_decimal(low)} to "

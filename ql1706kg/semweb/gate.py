@@ -1,28 +1,33 @@
-"""The gate of ``serve``: the only listener on ``--host``, in front of the Oxigraph child.
+"""The gate of ``serve``: the only listener on ``--host``, in front of the engine child.
 
-Oxigraph's server evaluates ``SERVICE`` by calling the named host, and has no option to turn
-that off; its ``--timeout-s`` does not stop every runaway query (see :mod:`.engine`). So the
-port users reach is this small threaded HTTP server (standard library), which:
+Oxigraph evaluates ``SERVICE`` by calling the named host, and has no option to turn that
+off; its own timeout does not stop every runaway query (see :mod:`.engine`). So the port users
+reach is this small threaded HTTP server (standard library), which:
 
+- answers only requests whose ``Host`` header is a loopback name or address or the name it
+  was given (421 otherwise: DNS rebinding), beyond loopback with a token any name;
 - checks a bearer token on every request when one is set (401 without it; the comparison is
   constant-time), before anything else;
 - reads every query (``GET``/``POST /query`` and ``/sparql``, form or
-  ``application/sparql-query`` bodies) and parses it with rdflib's SPARQL parser: ``SERVICE``
-  in any form and updates are refused with 403 and one line, a text that does not parse with
-  400; an accepted query is sent on as exactly the text that was checked, with only the
-  protocol's dataset parameters (``default-graph-uri``, ``named-graph-uri``,
-  ``union-default-graph``), which Oxigraph resolves in its own store, never over the network;
-- passes on, read-only, what else Oxigraph's read-only server offers: the Graph Store read
-  (``GET``/``HEAD /store``, ``?graph=IRI``, ``?default``), the service description
-  (``GET /query`` without a query, unless Turtle is asked for: then the gate's own,
-  :mod:`.describe`, as is the VoID description at ``/.well-known/void``) and the query
-  page (``/``, its script, style and logo);
+  ``application/sparql-query`` bodies) in its canonical form and parses that with rdflib's
+  SPARQL parser (:func:`~.safety.checked_query`): ``SERVICE`` in any form and updates are
+  refused with 403 and one line, a text that does not read or parse with 400; an accepted
+  query is sent on as exactly the canonical text that was checked, with only the protocol's
+  dataset parameters (``default-graph-uri``, ``named-graph-uri``), which the engine resolves
+  in its own store, never over the network;
+- passes on, read-only, the Graph Store read (``GET``/``HEAD /store``, ``?graph=IRI``,
+  ``?default``); answers the service description (``GET /query`` without a query) and the
+  VoID description (``/.well-known/void``) itself (:mod:`.describe`), and a small query page
+  at ``/``;
 - refuses every write (``/update``, ``PUT``/``POST``/``DELETE /store``) with 403;
 - stops waiting for an answer at the timeout: 504 and one line if nothing has been sent yet
   (answers are held up to :data:`HOLD_BYTES` so that a slow query still gets a proper status),
   or, for a larger answer already streaming, the connection is cut before the end of its
   chunked body, so the client sees an incomplete answer, never a short one taken for whole.
   Either way the engine's child is replaced, so the query stops using CPU.
+
+The engine is reached on its Unix socket with the run's secret (:mod:`.engine`); nothing else
+can reach it.
 """
 
 from __future__ import annotations

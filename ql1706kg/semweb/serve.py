@@ -2,17 +2,19 @@
 
 ``serve`` loads the ontology, the shapes and one named graph per patient assessment into an
 Oxigraph store (:mod:`.dataset`: the verdicts are streamed from the screening into Oxigraph's
-bulk loader, never held as one graph here), runs Oxigraph's read-only server on it on a
-private loopback port (:mod:`.engine`), and puts the gate (:mod:`.gate`) on the address users
-reach. Oxigraph is a real SPARQL 1.1 server shipped as one binary in the ``oxigraph`` wheel
-(no Java, no service to install); the gate adds what it lacks here: no outbound request of
-any kind, a timeout that stops the query, and a bearer token when the endpoint is reachable
-beyond this machine.
+bulk loader, never held as one graph here), runs Oxigraph's engine on it read-only in a child
+process reachable only by the gate (:mod:`.engine`: a Unix socket and a secret), and puts the
+gate (:mod:`.gate`) on the address users reach. The gate adds what the engine lacks here: no
+outbound request of any kind, the same reading of a query for the check and the engine, a
+timeout that stops the query, a Host check, and a bearer token when the endpoint is
+reachable beyond this machine.
 
 The endpoint holds patient data. Bound to a loopback address it may stay open (only this
 machine's users reach it); bound to any other address it never runs without a token: the one
 in ``--token-file``, or a new one printed once. The port is bound before anything else is
-done, so a port in use is reported at once.
+done, so a port in use is reported at once. The run's temporary folder is marked with its
+owner (:mod:`ql1706kg.leftovers`): a ``serve`` killed outright leaves it, and the next removes
+it.
 """
 
 from __future__ import annotations
