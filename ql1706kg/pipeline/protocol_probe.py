@@ -34,33 +34,33 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import orjson
-from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import XSD
+from rdflib import Graph, URIRef
 
 from ..errors import InputError
 from ..inputs.records import SourcedRecord, parse_record
 from ..protocol.meta import limit_range
+from ..protocol.namespaces import QL
 from ..protocol.resources import cache_dir, protocol, protocol_hash, read_cache, write_cache
 from ..protocol.shape_walk import Bound, bounds, criterion_ids, fact_paths, literals_of
 from ..protocol.terminology import terminology
 from .assessment import Assessment
 from .batch import patient_graph
-from .graph import PatientGraph, copy_graph
+from .graph import PatientGraph
 from .judge import criterion_outcomes, verdict_of
 from .lift import patient_iri
+from .probe_changes import JUNK, leaves, value_at, without_links
 from .shacl_compiled import CompiledShapes
 from .validate import Violation, engine, shapes, validate_graph, validate_graphs
 
 PROBES_FILE = Path(__file__).resolve().parents[1] / "protocol" / "data" / "probe-patients.json"
 FAILS = ("unknown", "not_met")
-JUNK = Literal("unreadable")
 UNREADABLE_UNIT = "no-such-unit"
 _STEP = Decimal("0.001")  # a step beyond a limit: 0.1 % of it (at least 0.001)
 
@@ -87,61 +87,6 @@ def probe_records() -> tuple[date, list[dict]]:
     return date.fromisoformat(document["as_of"]), document["patients"]
 
 
-# -- changes to a patient graph ---------------------------------------------------------------
-
-def _nodes(graph: PatientGraph, start, path: tuple) -> list:
-    found = [start]
-    for predicate in path:
-        found = [o for node in found for o in graph.objects(node, predicate)]
-    return found
-
-
-def _copy(graph: PatientGraph, drop: set[tuple], add: Iterable[tuple] = ()) -> PatientGraph:
-    out = copy_graph(graph)
-    for triple in drop:
-        out.remove(triple)
-    for triple in add:
-        out.add(triple)
-    return out
-
-
-def _without_links(paths: set[tuple]) -> Callable:
-    firsts = {path[0] for path in paths}
-
-    def change(graph: PatientGraph, patient: URIRef) -> PatientGraph | None:
-        drop = {(patient, p, o) for p in firsts for o in graph.objects(patient, p)}
-        return _copy(graph, drop) if drop else None
-    return change
-
-
-def _leaves(paths: set[tuple], replacement: Literal | None) -> Callable:
-    def change(graph: PatientGraph, patient: URIRef) -> PatientGraph | None:
-        drop, add = set(), []
-        for path in paths:
-            for node in _nodes(graph, patient, path[:-1]):
-                for value in graph.objects(node, path[-1]):
-                    drop.add((node, path[-1], value))
-                    if replacement is not None:
-                        add.append((node, path[-1], replacement))
-        return _copy(graph, drop, add) if drop else None
-    return change
-
-
-_DECIMAL = XSD.decimal
-
-
-def _value(path: tuple, number: Decimal) -> Callable:
-    literal = Literal(str(number), datatype=_DECIMAL)
-
-    def change(graph: PatientGraph, patient: URIRef) -> PatientGraph | None:
-        holders = _nodes(graph, patient, path[:-1])
-        if not holders:
-            return None
-        drop = {(n, path[-1], v) for n in holders for v in graph.objects(n, path[-1])}
-        return _copy(graph, drop, [(n, path[-1], literal) for n in holders])
-    return change
-
-
 # -- the probes -------------------------------------------------------------------------------
 
 def _step(value: Decimal) -> Decimal:
@@ -155,11 +100,11 @@ def _shown(path: tuple) -> str:
 def _fact_probes(base: int, facts: dict[str, set[tuple]]) -> Iterator[Probe]:
     for cid, paths in sorted(facts.items()):
         listed = ", ".join(sorted(_shown(p) for p in paths))
-        changes = (("missing", f"its facts missing ({listed})", _without_links(paths)),
+        changes = (("missing", f"its facts missing ({listed})", without_links(paths)),
                    ("no value", f"its facts recorded without a value ({listed})",
-                    _leaves(paths, None)),
+                    leaves(paths, None)),
                    ("unreadable", f"its facts recorded with unreadable values ({listed})",
-                    _leaves(paths, JUNK)))
+                    leaves(paths, JUNK)))
         for kind, what, change in changes:
             yield Probe((kind, base, cid), base, (cid,), what, change, change)
 
@@ -193,7 +138,7 @@ def _limit_probes(base: int, bundled: list[Bound], folder: list[Bound],
                 at, there = ours + sign * _step(ours), its + sign * _step(its)
                 yield Probe(("near", base, cid, path, minimum, rank, sign, at, there), base,
                             (cid,), f"{_shown(path)} = {there}, a step {side} its {kind} "
-                                    f"{its}", _value(path, at), _value(path, there))
+                                    f"{its}", value_at(path, at), value_at(path, there))
             ours = mine[-1] if sign > 0 else mine[0]
             its = (theirs[-1] if sign > 0 else theirs[0]) if theirs else ours
             oracle = ours + sign * _step(ours)
@@ -204,7 +149,7 @@ def _limit_probes(base: int, bundled: list[Bound], folder: list[Bound],
                 yield Probe(("far", base, cid, path, minimum, sign, oracle, point), base,
                             (cid,), f"{_shown(path)} = {point}, {side} its {kind} {its} "
                                     f"(the package allows it from {low} to {high})",
-                            _value(path, oracle), _value(path, point))
+                            value_at(path, oracle), value_at(path, point))
 
 
 def _record_probes(base: int, record: dict) -> Iterator[Probe]:
@@ -483,8 +428,7 @@ def _message(cid: str, probe_: Probe, after: Screened, records: list[dict], shap
              ids: dict[URIRef, str]) -> str:
     outcome = after.outcomes.get(cid, "not judged")
     tops = sorted({s.n3(shapes_graph.namespace_manager) for s, c in
-                   shapes_graph.subject_objects(URIRef(str(_QL) + "criterion"))
-                   if ids.get(c) == cid})
+                   shapes_graph.subject_objects(QL.criterion) if ids.get(c) == cid})
     record_id = records[probe_.base].get("id")
     verdict = f" (verdict {after.verdict})" if after.verdict else ""
     return (f"criterion {cid} (shapes {', '.join(tops) or 'none'}): a synthetic patient "
@@ -492,7 +436,5 @@ def _message(cid: str, probe_: Probe, after: Screened, records: list[dict], shap
             "patient whose data is missing, unreadable or outside a limit must be unknown or "
             "not_met, never eligible")
 
-
-_QL = "https://w3id.org/ql1706kg#"
 
 __all__ = ["FAILS", "Probe", "ProbeFailure", "build_probes", "probe", "probe_records"]

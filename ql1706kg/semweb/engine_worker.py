@@ -76,21 +76,11 @@ _GRAPHS = {f.media_type: f for f in (ox.RdfFormat.N_TRIPLES, ox.RdfFormat.TURTLE
 _DATASETS = {f.media_type: f for f in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG)}
 
 
-class EngineServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-    store: ox.Store
-    secret: str
+class EveryMethod:
+    """Each HTTP method handed to ``_handle`` (the gate's handler and the engine's)."""
 
-
-class EngineHandler(BaseHTTPRequestHandler):
-    server: EngineServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args) -> None:
-        """Quiet: requests carry patient data."""
-
-    def address_string(self) -> str:
-        return "gate"
+    def _handle(self, method: str) -> None:
+        raise NotImplementedError
 
     def do_GET(self) -> None:
         self._handle("GET")
@@ -100,6 +90,35 @@ class EngineHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_OPTIONS(self) -> None:
+        self._handle("OPTIONS")
+
+
+class EngineServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    store: ox.Store
+    secret: str
+
+
+class EngineHandler(EveryMethod, BaseHTTPRequestHandler):
+    server: EngineServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args) -> None:
+        """Quiet: requests carry patient data."""
+
+    def address_string(self) -> str:
+        return "gate"
 
     def _handle(self, method: str) -> None:
         self.close_connection = True

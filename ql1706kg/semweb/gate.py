@@ -50,6 +50,7 @@ from .describe import (
     void_description,
 )
 from .engine import Engine, EngineUnavailable
+from .engine_worker import EveryMethod
 from .safety import QueryError, QueryRefused, checked_query
 
 MAX_BODY_BYTES = 1 << 20
@@ -136,32 +137,11 @@ class Gate6(Gate):
     address_family = socket.AF_INET6
 
 
-class GateHandler(BaseHTTPRequestHandler):
+class GateHandler(EveryMethod, BaseHTTPRequestHandler):
     server: Gate
     server_version = "ql1706kg-gate"
     protocol_version = "HTTP/1.1"
     timeout = 30  # reading a request
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_HEAD(self) -> None:
-        self._handle("HEAD")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
-    def do_PATCH(self) -> None:
-        self._handle("PATCH")
-
-    def do_OPTIONS(self) -> None:
-        self._handle("OPTIONS")
 
     def version_string(self) -> str:
         return self.server_version
