@@ -40,7 +40,14 @@ from rdflib import BNode, Graph, Literal, URIRef
 from ..errors import Ql1706kgError
 from .meta import MetaViolation, check_limits, check_parameters
 from .namespaces import QL, RDF, SH
-from .resources import PROTOCOL_PARTS, bundled_data_dir, cache_dir, read_cache, write_cache
+from .resources import (
+    PROTOCOL_PARTS,
+    bundled_data_dir,
+    cache_dir,
+    content_hash,
+    read_cache,
+    write_cache,
+)
 from .shape_walk import bounds, criterion_ids, find_cycle
 from .texts import TemplateError, has_placeholder, render
 from .texts import literal_number as _number
@@ -50,6 +57,7 @@ _BOUNDS = {SH.minInclusive: "sh:minInclusive", SH.minExclusive: "sh:minExclusive
 _MINIMA = (SH.minInclusive, SH.minExclusive)
 _MAXIMA = (SH.maxInclusive, SH.maxExclusive)
 # A number the quote compares with: "≥1.5 × 10⁹/L", "≤ 2.5 × ULN", "< 3".
+BUNDLED_QUERIES = Path(__file__).resolve().parents[1] / "queries"
 _QUOTED = re.compile(r"(?:[≥≤<>]=?|at least|at most|no more than)\s*(\d+(?:[.,]\d+)?)")
 
 
@@ -65,7 +73,7 @@ def static_check(folder: Path) -> tuple[list[str], dict[str, Graph]]:
     files = folder_files(folder)
     graphs = {file: _parse(file) for file in files if file.suffix == ".ttl"}
     for file in files:
-        if file.suffix == ".rq":
+        if file.suffix == ".rq" and not _is_bundled(file, BUNDLED_QUERIES):
             _parse_query(file)
     ontology_by_file = {f: g for f, g in graphs.items() if f.parent.name == "ontology"}
     ontology = _union(ontology_by_file.values())
@@ -204,8 +212,8 @@ def _subjects_in_several(graphs: dict[Path, Graph]) -> bool:
     return False
 
 
-def _is_bundled(file: Path) -> bool:
-    bundled = bundled_data_dir("shapes") / file.name
+def _is_bundled(file: Path, folder: Path | None = None) -> bool:
+    bundled = (folder or bundled_data_dir("shapes")) / file.name
     try:
         return bundled.is_file() and bundled.read_bytes() == file.read_bytes()
     except OSError:
@@ -248,8 +256,25 @@ def _criterion_ids(ontology: Graph) -> dict[URIRef, str]:
 
 
 def _bundled_ids() -> set[str]:
-    graph = Graph().parse(bundled_data_dir("ontology") / "ql1706kg.ttl", format="turtle")
-    return set(criterion_ids(graph).values())
+    return set(_bundled()["ids"])
+
+
+def _bundled() -> dict:
+    """The bundled protocol's criterion ids and limits (what a folder is compared with),
+    cached on disk by the bundled files' content: a check parses only the folder."""
+    files = [*sorted(bundled_data_dir("ontology").glob("*.ttl")),
+             *sorted(bundled_data_dir("shapes").glob("*.ttl"))]
+    key = content_hash(files, Path(__file__).read_bytes())
+    path = cache_dir() / f"protocol-bundled-{key}.pickle"
+    found = read_cache(path, lambda value: isinstance(value, dict) and value.get("key") == key)
+    if found is None:
+        ontology = Graph().parse(bundled_data_dir("ontology") / "ql1706kg.ttl",
+                                 format="turtle")
+        shapes = _union(_parse(f) for f in sorted(bundled_data_dir("shapes").glob("*.ttl")))
+        found = {"key": key, "ids": set(criterion_ids(ontology).values()),
+                 "limits": _limits(shapes)}
+        write_cache(path, pickle.dumps(found))
+    return found
 
 
 def _criteria(ontology: Graph, shapes: Graph, shapes_by_file: dict[Path, Graph],
@@ -429,7 +454,7 @@ def _limits(shapes: Graph) -> dict[URIRef, set[Decimal]]:
 
 
 def _bundled_limits() -> dict[URIRef, set[Decimal]]:
-    return _limits(_union(_parse(f) for f in sorted(bundled_data_dir("shapes").glob("*.ttl"))))
+    return _bundled()["limits"]
 
 
 def _quotes(ontology: Graph, shapes: Graph) -> list[str]:
