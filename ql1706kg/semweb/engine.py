@@ -70,7 +70,7 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 
 
 class Engine:
-    """An ``oxigraph serve-read-only`` child over a store folder, replaceable at any time."""
+    """The engine child (:mod:`.engine_worker`) over a store folder, replaceable at any time."""
 
     def __init__(self, location: Path, timeout: float, log: Path, folder: Path) -> None:
         self.location, self.timeout, self.log = location, timeout, log
