@@ -15,6 +15,8 @@ criterion that reads a fact the reader set aside as untrusted is never met while
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from rdflib import URIRef
 
 from ..protocol.namespaces import QL
@@ -55,10 +57,24 @@ def possible_outcomes(shapes: list[ShapeInfo], world: dict[URIRef, bool]) -> set
     return {outcome_of(certain)} | {outcome_of([*certain, o]) for o in possible}
 
 
-def judge(patient: URIRef, graph: PatientGraph, violations: list[Violation], shapes: Shapes,
-          term: Terminology, assessment: Assessment, source: str) -> PatientResult:
-    """Return the outcome and explanation of every criterion, and the verdict, of a patient."""
-    patient = graph.own(patient)  # the graph's own term: lookups by identity
+@dataclass(frozen=True)
+class Decision:
+    """One criterion's outcome and what decided it: the shapes that count (``hit``), the
+    outcomes uncertain data left open (``undecided``), the set-aside facts that keep it from
+    being met (``blocked``) and every set-aside fact it reads (``aside``)."""
+
+    outcome: str
+    hit: list[ShapeInfo]
+    undecided: tuple[str, ...] = ()
+    blocked: list = field(default_factory=list)
+    aside: list = field(default_factory=list)
+
+
+def decide(patient: URIRef, graph: PatientGraph, violations: list[Violation], shapes: Shapes,
+           term: Terminology) -> tuple[dict[str, Decision], set[URIRef]]:
+    """Every criterion's decision for ``patient`` (keyed by criterion id), and the condition
+    probes that failed for certain. The one place outcomes are decided: :func:`judge` explains
+    them, the protocol probe (:func:`criterion_outcomes`) only counts them."""
     mine = [v for v in violations if v.focus is patient or v.focus == patient]
     worlds: list[dict[URIRef, bool]] = [{} for _ in range(max((v.worlds for v in mine),
                                                               default=1))]
@@ -69,8 +85,7 @@ def judge(patient: URIRef, graph: PatientGraph, violations: list[Violation], sha
     touched = {s for w in worlds for s in w}
     probes_failing = {iri for iri in violated if shapes.info[iri].is_probe}
     has_aside = graph.value(patient, QL.setAsideFact) is not None
-    explainer = Explainer(graph, patient, term, shapes, assessment, probes_failing)
-    results = []
+    decisions: dict[str, Decision] = {}
     for crit in term.criteria.values():
         own = shapes.by_criterion(crit["id"])
         undecided: tuple[str, ...] = ()
@@ -84,10 +99,20 @@ def judge(patient: URIRef, graph: PatientGraph, violations: list[Violation], sha
             hit = [s for s in own if s.iri in touched and (undecided or s.outcome == outcome)]
         aside = blocking_facts(graph, patient, crit, shapes, term) if has_aside else []
         blocked = aside if outcome == "met" else []
-        if blocked:
-            outcome = "unknown"
-        results.append(explainer.explain(crit, outcome, hit, undecided=undecided,
-                                         blocked=blocked, aside=aside))
+        decisions[crit["id"]] = Decision("unknown" if blocked else outcome, hit, undecided,
+                                         blocked, aside)
+    return decisions, probes_failing
+
+
+def judge(patient: URIRef, graph: PatientGraph, violations: list[Violation], shapes: Shapes,
+          term: Terminology, assessment: Assessment, source: str) -> PatientResult:
+    """Return the outcome and explanation of every criterion, and the verdict, of a patient."""
+    patient = graph.own(patient)  # the graph's own term: lookups by identity
+    decisions, probes_failing = decide(patient, graph, violations, shapes, term)
+    explainer = Explainer(graph, patient, term, shapes, assessment, probes_failing)
+    results = [explainer.explain(crit, d.outcome, d.hit, undecided=d.undecided,
+                                 blocked=d.blocked, aside=d.aside)
+               for crit, d in ((crit, decisions[crit["id"]]) for crit in term.criteria.values())]
     patient_id = str(graph.value(patient, QL.patientId) or patient)
     verdict = verdict_of([r.outcome for r in results])
     what_if = WhatIf(graph, patient, term, shapes, assessment, probes_failing)
@@ -96,3 +121,11 @@ def judge(patient: URIRef, graph: PatientGraph, violations: list[Violation], sha
                          verdict=verdict, criteria=tuple(results), iri=patient, graph=graph,
                          valid_until=what_if.valid_until(verdict, results),
                          eligible_from=what_if.eligible_from(results))
+
+
+def criterion_outcomes(patient: URIRef, graph: PatientGraph, violations: list[Violation],
+                       shapes: Shapes, term: Terminology) -> dict[str, str]:
+    """The outcome of every criterion of a patient, as :func:`judge` decides it, without the
+    explanations (the protocol probe screens hundreds of synthetic patients with it)."""
+    decisions, _probes = decide(graph.own(patient), graph, violations, shapes, term)
+    return {cid: d.outcome for cid, d in decisions.items()}

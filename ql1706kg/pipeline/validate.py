@@ -39,7 +39,9 @@ from ..protocol.resources import (
     shape_files,
     write_cache,
 )
+from ..protocol.terminology import terminology
 from ..protocol.texts import render_graph, shape_children
+from ..protocol.visible import visible
 from ..version import __version__
 from .graph import PatientGraph
 from .shacl_compiled import CompiledShapes, Unsupported, compile_shapes
@@ -100,6 +102,7 @@ class Shapes:
     _compiled: object = field(default=None, repr=False)
     _uncertain: UncertainShapes | None = field(default=None, repr=False)
     _limits: list | None = field(default=None, repr=False)
+    _subsets: dict = field(default_factory=dict, repr=False)
 
     @property
     def uncertain(self) -> UncertainShapes:
@@ -137,6 +140,27 @@ class Shapes:
 
             self._compiled = ShapesGraph(self.graph)
         return self._compiled
+
+    def subset(self, tops: frozenset) -> tuple[Graph, object]:
+        """The shapes graph of some top-level shapes and of every node they use (nested
+        shapes, named helpers, lists), and pySHACL's compiled form of it; made once each."""
+        from pyshacl.shapes_graph import ShapesGraph
+
+        found = self._subsets.get(tops)
+        if found is None:
+            graph = Graph()
+            todo, seen = list(tops), set(tops)
+            while todo:
+                node = todo.pop()
+                for triple in self.graph.triples((node, None, None)):
+                    graph.add(triple)
+                    child = triple[2]
+                    if isinstance(child, URIRef | BNode) and child not in seen and (
+                            child, None, None) in self.graph:
+                        seen.add(child)
+                        todo.append(child)
+            found = self._subsets[tops] = (graph, ShapesGraph(graph))
+        return found
 
     def by_criterion(self, criterion: str) -> list[ShapeInfo]:
         """Return the shapes of one criterion, in a stable order (indexed on first use)."""
@@ -205,11 +229,13 @@ def _index(graph: Graph) -> Shapes:
     triples = tuple(graph)
     result = Shapes(triples=triples, fast=_compile(PatientGraph(triples)), _graph=graph,
                     prefixes=tuple((str(p), str(n)) for p, n in graph.namespaces()))
+    # a shape's criterion is known by the id in the criterion's data, not by its IRI
+    ids = {crit["iri"]: cid for cid, crit in terminology().criteria.items()}
     for top in set(graph.subjects(QL.criterion, None)) | set(graph.subjects(QL.role, None)):
         nested = _nested_shapes(graph, top)
         numeric = any(graph.value(n, c) is not None for n in _limit_holders(graph, nested)
                       for c in _NUMERIC)
-        result.info[top] = _shape_info(graph, top, numeric)
+        result.info[top] = _shape_info(graph, top, numeric, ids)
         for node in nested:
             result.owner.setdefault(node, top)
     if not result.info:
@@ -229,12 +255,12 @@ def _limit_holders(graph: Graph, nested: Iterable[object]) -> set[object]:
 
 def _text(graph: Graph, node, prop) -> str:
     value = graph.value(node, prop)
-    return str(value) if value is not None else ""
+    return visible(value) if value is not None else ""  # a folder's text: shown, never raw
 
 
-def _shape_info(graph: Graph, top: URIRef, numeric: bool) -> ShapeInfo:
+def _shape_info(graph: Graph, top: URIRef, numeric: bool, ids: dict) -> ShapeInfo:
     criterion = graph.value(top, QL.criterion)
-    crit_id = str(criterion).rsplit("#", 1)[-1] if criterion is not None else None
+    crit_id = ids.get(criterion) if criterion is not None else None
     return ShapeInfo(
         iri=top,
         criterion=crit_id,
@@ -380,14 +406,18 @@ def _uncertain(graph: PatientGraph, index: Shapes, compiled: bool) -> list[Viola
                       worlds=len(per_world)) for k, world in enumerate(per_world) for v in world]
 
 
-def validate_graph(data: Graph) -> list[Violation]:
-    """Validate one data graph (one or several patients) with pySHACL, the reference."""
+def validate_graph(data: Graph, only: frozenset | None = None) -> list[Violation]:
+    """Validate one data graph (one or several patients) with pySHACL, the reference; with
+    ``only`` (top-level shapes), against those shapes and what they use alone (the protocol
+    probe tests one criterion at a time)."""
     from pyshacl.graph_abstraction import DataGraph
 
     index = shapes()
-    validator = _results_only()(DataGraph.from_rdflib(data), shacl_graph=index.graph,
+    shacl_graph, compiled = (index.graph, index.compiled) if only is None else \
+        index.subset(only)
+    validator = _results_only()(DataGraph.from_rdflib(data), shacl_graph=shacl_graph,
                                 options=_options())
-    validator.shacl_graph = index.compiled  # reuse the compiled shapes
+    validator.shacl_graph = compiled  # reuse the compiled shapes
     with _without_result_texts():
         _conforms, results, _ = validator.run()
     return [v for raw in results if (v := _violation(raw, index)) is not None]

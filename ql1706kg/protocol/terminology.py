@@ -29,6 +29,7 @@ from .resources import (
     write_cache,
 )
 from .texts import render_graph, shown
+from .visible import visible
 
 # How a code system is named in input -> the ontology's annotation property for it.
 CODE_SYSTEMS: dict[str, URIRef] = {
@@ -365,20 +366,24 @@ def _criteria_table(closure: Graph) -> dict[str, dict]:
     """Return the atomic criteria by id, in protocol order, with what explanations cite."""
     table = {}
     for crit in closure.subjects(RDF.type, QL.AtomicCriterion):
-        cid = str(closure.value(crit, QL.criterionId))
+        # the id is the criterion's identity (never its IRI's spelling); ids and texts from a
+        # protocol folder are made visible here, once, for every output (a newline in an id
+        # must not forge a line of the text report)
+        cid = visible(str(closure.value(crit, QL.criterionId)))
         table[cid] = {
             "iri": crit,
             "id": cid,
-            "order": int(closure.value(crit, QL.criterionOrder)),
-            "text": str(closure.value(crit, SKOS.definition)),
-            "rule": str(closure.value(crit, QL.ruleAsRead) or ""),
-            "collect": str(closure.value(crit, QL.collectHint) or ""),
+            "order": _order(closure.value(crit, QL.criterionOrder)),
+            "text": visible(closure.value(crit, SKOS.definition)),
+            "rule": visible(closure.value(crit, QL.ruleAsRead) or ""),
+            "collect": visible(closure.value(crit, QL.collectHint) or ""),
             "window": bool(closure.value(crit, QL.screeningWindowApplies)),
+            "group": closure.value(crit, QL.partOf),
             "evidence": sorted(closure.objects(crit, QL.evidenceProperty)),
             "tests": sorted(closure.objects(crit, QL.usesTest)),
             "histologies": sorted(closure.objects(crit, QL.appliesToHistology)),
         }
-    return dict(sorted(table.items(), key=lambda item: item[1]["order"]))
+    return dict(sorted(table.items(), key=lambda item: (item[1]["order"], item[0])))
 
 
 def _scopes(closure: Graph, term: Terminology) -> dict[URIRef, dict[str, str]]:
@@ -426,3 +431,11 @@ def _scopes(closure: Graph, term: Terminology) -> dict[URIRef, dict[str, str]]:
         if scope:
             out[c] = scope
     return out
+
+
+def _order(value: object) -> int:
+    """A criterion's place in protocol order; one without a usable number goes last."""
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return 1 << 30
