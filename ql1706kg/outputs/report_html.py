@@ -139,7 +139,7 @@ def patient_page(patient: PatientResult, screening: Screening) -> str:
     """One patient: the verdict, what would change it, then every criterion by id and name
     with its outcome and its explanation folded (evidence and limits inside)."""
     rows = "".join(
-        f"<tr><td>{c.id}</td><td>{h(criterion_name(c.id))}</td>"
+        f"<tr><td>{h(c.id)}</td><td>{h(criterion_name(c.id))}</td>"
         f"<td class=\"{c.outcome}\">{c.outcome}</td><td>"
         + folded([c.explanation, *(f"Evidence: {e}" for e in c.evidence),
                   *(f"Limit: {limit}" for limit in c.limits)])

@@ -12,12 +12,13 @@ real ``rdflib.Graph`` (SPARQL, serialisation), and ``rdflib_graph += patient_gra
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import cast
+from typing import TypeVar, cast
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
 
 Triple = tuple[Node, Node, Node]
+_N = TypeVar("_N", bound=Node)
 Pattern = tuple[Node | None, Node | None, Node | None]
 _NONE: dict = {}
 
@@ -113,7 +114,7 @@ class PatientGraph:
         return self
 
     # -- reading --------------------------------------------------------------------------
-    def own(self, node: Node) -> Node:
+    def own(self, node: _N) -> _N:
         """The graph's own object for a subject equal to ``node`` (else ``node`` itself).
 
         A lookup with an equal but distinct term (a patient IRI made again from the record's
@@ -223,3 +224,15 @@ class PatientGraph:
 
 
 __all__ = ["PatientGraph"]
+
+
+def copy_graph(graph: PatientGraph) -> PatientGraph:
+    """An independent copy of a patient graph (its indexes copied, the terms shared): ~20×
+    faster than adding every triple again (the protocol probe makes a thousand variants)."""
+    out = PatientGraph()
+    out._spo = {s: {p: (o if type(o) is tuple else dict(cast(dict, o))) for p, o in by_p.items()}
+                for s, by_p in graph._spo.items()}
+    out._pos = {p: {o: (s if type(s) is tuple else dict(cast(dict, s))) for o, s in by_o.items()}
+                for p, by_o in graph._pos.items()}
+    out._size = graph._size
+    return out

@@ -66,14 +66,16 @@ _QUERIES = {
 }
 
 
-def engine_asker(port: int, timeout: float) -> Ask:
-    """Ask the engine on its loopback port (SPARQL 1.1 Protocol, JSON results)."""
+def engine_asker(connect: Callable[[], http.client.HTTPConnection],
+                 headers: dict[str, str]) -> Ask:
+    """Ask the engine over the connections ``connect`` opens, with ``headers`` (its secret)
+    (SPARQL 1.1 Protocol, JSON results)."""
     def ask(query: str) -> list[dict]:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        connection = connect()
         try:
             connection.request("POST", "/query", body=urllib.parse.urlencode(
                 {"query": query}).encode(), headers={
-                "Content-Type": "application/x-www-form-urlencoded",
+                **headers, "Content-Type": "application/x-www-form-urlencoded",
                 "Accept": "application/sparql-results+json"})
             response = connection.getresponse()
             body = response.read()

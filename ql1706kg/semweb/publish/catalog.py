@@ -30,7 +30,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
-from rdflib.namespace import DCTERMS, FOAF, OWL, RDF, SKOS, XSD
+from rdflib.namespace import DCTERMS, FOAF, OWL, RDF, RDFS, SKOS, XSD
 
 from ...pipeline.assessment import EARLIEST_AS_OF, LATEST_AS_OF
 from .export import publication_graph
@@ -158,6 +158,13 @@ class _Record:
         self.add(iri, DCTERMS.title, Literal(title, lang="en"))
         return iri
 
+    def web_resource(self, iri: URIRef) -> URIRef:
+        """A URL typed ``rdfs:Resource``, as the class ranges of the release's generated shapes
+        (shacl/dcat-ap-SHACL.ttl: ``sh:class rdfs:Resource`` on access, download and endpoint
+        URLs) ask of a validator that runs with no RDFS inference."""
+        self.add(iri, RDF.type, RDFS.Resource)
+        return iri
+
     def rights(self, iri: str) -> URIRef:
         node = self.concept(iri)
         self.add(node, RDF.type, DCTERMS.RightsStatement)
@@ -270,8 +277,9 @@ def _distributions(r: _Record, dataset: URIRef) -> None:
                 f"{what[0].upper()}{what[1:]} as one {syntax.label} file "
                 f"({syntax.media_type}), as `ql1706kg export --what {part}` writes it; its "
                 "persistent IRI answers this syntax by content negotiation.", lang="en"))
-            r.add(node, DCAT.accessURL, access)
-            r.add(node, DCAT.downloadURL, URIRef(f"{r.files}{part}.{syntax.suffix}"))
+            r.add(node, DCAT.accessURL, r.web_resource(access))
+            download = URIRef(f"{r.files}{part}.{syntax.suffix}")
+            r.add(node, DCAT.downloadURL, r.web_resource(download))
             r.add(node, DCAT.mediaType, media)
             r.add(media, RDF.type, DCTERMS.MediaType)
             r.add(node, DCTERMS["format"], file_type)
@@ -297,7 +305,7 @@ def _service(r: _Record, service: URIRef, dataset: URIRef, endpoint: URIRef) -> 
                 "is restricted: the verdicts are patient data, and a bearer token is required "
                 "beyond the site's own machine.")
     r.add(service, DCTERMS.license, r.licence)
-    r.add(service, DCAT.endpointURL, endpoint)
+    r.add(service, DCAT.endpointURL, r.web_resource(endpoint))
     r.add(service, DCAT.endpointDescription, endpoint)
     r.add(service, DCAT.servesDataset, dataset)
     r.add(service, DCTERMS.conformsTo, URIRef(STANDARDS["sparql"][0]))
