@@ -11,8 +11,14 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from ql1706kg import screen
+
+# Property tests are deterministic (the same examples every run, on every machine) and write no
+# example database into the working tree; a new seed is a deliberate change, not a CI lottery.
+settings.register_profile("deterministic", derandomize=True, database=None)
+settings.load_profile("deterministic")
 
 AS_OF = "2026-11-20"
 DATA_DIR = Path(__file__).parent / "data"
