@@ -168,6 +168,7 @@ class Engine:
                 process = subprocess.Popen(tethered(self.command(address)),
                                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                            stderr=log)
+            assert process.stdin is not None  # (stdin=PIPE)
             with contextlib.suppress(OSError):
                 process.stdin.write(self.secret.encode() + b"\n")
                 process.stdin.close()
