@@ -4,7 +4,7 @@ A protocol folder's criteria are exactly the atomic criteria its ontology declar
 (``ql:AtomicCriterion`` with a ``ql:criterionId``). Each has a place in protocol order, which
 every output follows. An author who leaves ``ql:criterionOrder`` out gets one derived, so that
 no output drops the criterion or places it by chance: the criteria that state an order keep
-it, and the others follow them in the natural order of their ids ("IC2" before "IC10", as a
+it, and the others follow them in the natural order of their ids ("C2" before "C10", as a
 reader counts, not as a string sorts). The derived order is added to the graph as it is
 loaded (:func:`complete_order`), so the screening tables, the stores, the published ontology
 and the queries all see one order.
@@ -23,7 +23,7 @@ _PIECES = re.compile(r"(\d+)")
 
 
 def natural_key(identifier: str) -> tuple:
-    """A sort key that orders the numbers inside an id by value ("IC9.2" < "IC10")."""
+    """A sort key that orders the numbers inside an id by value ("C9.2" < "C10")."""
     return tuple((0, int(piece), "") if piece.isdigit() else (1, 0, piece.casefold())
                  for piece in _PIECES.split(identifier) if piece)
 
