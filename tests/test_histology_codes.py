@@ -97,7 +97,11 @@ def test_codes_that_name_no_histology_decide_nothing(system, code):
     ({"system": "SNOMED-CT", "code": "1163022006"}, "met"),
     ({"system": "ICD-O-3", "code": "8500/3"}, "not_met"),
     ({"system": "SNOMED-CT", "code": "92814006"}, "not_met"),
-    ({"system": "ICD-O-3", "code": "9999/3"}, "not_met"),  # another ICD-O-3 morphology
+    ({"system": "ICD-O-3", "code": "9999/3"}, "unknown"),  # a code the terminology lacks
+    ({"system": "ICD-O-3", "code": "9120/6"}, "met"),  # a metastasis of a listed histology
+    ({"system": "ICD-O-3", "code": "9040/3"}, "not_met"),  # synovial sarcoma: listed, outside
+    ({"system": "ICD-O-3", "code": "9064/3"}, "unknown"),  # a real code it does not list
+    ("9999/3", "unknown"),  # the code alone, no system
     ({"system": "ICD-O-3", "code": "8850/3"}, "unknown"),  # liposarcoma NOS
     ({"system": "SNOMED-CT", "code": "254837009"}, "unknown"),  # breast cancer: a site only
     ({"system": "SNOMED-CT", "code": "1"}, "unknown"),  # not a code the terminology knows

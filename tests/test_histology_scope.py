@@ -29,6 +29,7 @@ ALL = frozenset(HISTOLOGY_CRITERIA)
 # Not specified enough to be one of the eight or another histology: what it may still be.
 NOT_SPECIFIED = {
     "Neoplasm": ALL, "Sarcoma": ALL, "ProtocolHistology": ALL, "UnrecognisedHistology": ALL,
+    "UnlistedHistologyCode": ALL,                   # an ICD-O-3 code the terminology lacks
     "SoftTissueSarcoma": ALL,                       # ASPS, the five, angiosarcoma
     "BoneSarcoma": ALL,                             # chordoma; angiosarcoma, LMS, UPS of bone
     "Liposarcoma": frozenset({"IC5.1"}),            # dedifferentiated, or another sub-type

@@ -132,12 +132,13 @@ class FactDescriber(HistoryDescriber):
                    == str(on) else "the assessment date, as no ICF date is on record")
             return (f"age {fmt_number(value)} years on {on} ({why}; born "
                     f"{g.value(self.p, QL.birthDate)})")
-        if method == QL.CockcroftGault:
+        equation = self.term.equations.get(method) if isinstance(method, URIRef) else None
+        if equation is not None:
             born = g.value(self.p, QL.birthDate)
             sex = self.label_of(g.value(self.p, QL.sex))
-            return (f"creatinine clearance {fmt_number(value)} mL/min by Cockcroft-Gault "
-                    f"(from the creatinine and weight below, {sex}, age on "
-                    f"{g.value(node, QL.ageReferenceDate)}, born {born})")
+            return (f"{self.term.label(equation.result)} {fmt_number(value)} {equation.unit} "
+                    f"by {equation.short_name} (from the {equation.nouns} below, {sex}, age "
+                    f"on {g.value(node, QL.ageReferenceDate)}, born {born})")
         sources = [self.describe_observation(s) for s in g.objects(node, _DERIVED_FROM)
                    if (s, RDF.type, QL.Observation) in g]
         return f"creatinine clearance {fmt_number(value)} mL/min as measured" + (

@@ -37,7 +37,8 @@ from pathlib import Path
 
 from rdflib import BNode, Graph, Literal, URIRef
 
-from ..errors import Ql1706kgError
+from .check_criteria import ProtocolRefused, criterion_set, shapes_and_criteria
+from .equations import EquationError, named_equations
 from .meta import MetaViolation, check_limits, check_parameters
 from .namespaces import QL, RDF, SH
 from .resources import (
@@ -61,10 +62,6 @@ BUNDLED_QUERIES = Path(__file__).resolve().parents[1] / "queries"
 _QUOTED = re.compile(r"(?:[≥≤<>]=?|at least|at most|no more than)\s*(\d+(?:[.,]\d+)?)")
 
 
-class ProtocolRefused(Ql1706kgError):
-    """A protocol folder that cannot be used; the message names the file (and shape)."""
-
-
 def static_check(folder: Path) -> tuple[list[str], dict[str, Graph]]:
     """The notes on a protocol folder whose files pass the static checks (see the module
     docstring), and its parsed ``ontology`` and ``shapes`` graphs; :class:`ProtocolRefused`
@@ -81,14 +78,15 @@ def static_check(folder: Path) -> tuple[list[str], dict[str, Graph]]:
     shapes = _union(shapes_by_file.values())
     _no_cycles(shapes, shapes_by_file)
     _parameters(ontology, ontology_by_file)
-    notes = _criteria(ontology, shapes, shapes_by_file, folder)
-    ids = _criterion_ids(ontology)
+    _equations(ontology, ontology_by_file)
+    ids = criterion_set(ontology, ontology_by_file)
+    notes = shapes_and_criteria(ids, shapes, shapes_by_file, folder, _bundled_ids())
     _missing_data_guarded(ids, shapes, shapes_by_file, folder)
     _contradictions(shapes, shapes_by_file)
     _limits_in_range(ids, shapes, folder)
     _templates(graphs)
     _meta_shacl(shapes, shapes_by_file)  # the costly check last (~1 s a file with pySHACL)
-    return notes + _quotes(ontology, shapes), {"ontology": ontology, "shapes": shapes}
+    return notes + _quotes(ontology, shapes, ids), {"ontology": ontology, "shapes": shapes}
 
 
 def folder_files(folder: Path) -> list[Path]:
@@ -238,23 +236,6 @@ def _meta_problems(graph: Graph, shapes: Graph, shapes_by_file: dict[Path, Graph
     return problems
 
 
-def _criterion_ids(ontology: Graph) -> dict[URIRef, str]:
-    """Each atomic criterion and its id (``ql:criterionId``, its identity: never the spelling
-    of its IRI); a criterion without one is refused."""
-    for criterion in sorted(set(ontology.subjects(RDF.type, QL.AtomicCriterion)), key=str):
-        if ontology.value(criterion, QL.criterionId) is None:
-            raise ProtocolRefused(f"criterion {_name(criterion, ontology)} has no "
-                                  "ql:criterionId: a criterion is known by its id")
-    ids = criterion_ids(ontology)
-    seen: dict[str, URIRef] = {}
-    for criterion, cid in sorted(ids.items(), key=str):
-        if seen.setdefault(cid, criterion) != criterion:
-            raise ProtocolRefused(f"two criteria have the id {cid!r} "
-                                  f"({_name(seen[cid], ontology)} and "
-                                  f"{_name(criterion, ontology)}): an id names one criterion")
-    return ids
-
-
 def _bundled_ids() -> set[str]:
     return set(_bundled()["ids"])
 
@@ -277,34 +258,6 @@ def _bundled() -> dict:
     return found
 
 
-def _criteria(ontology: Graph, shapes: Graph, shapes_by_file: dict[Path, Graph],
-              folder: Path) -> list[str]:
-    """Every shape names a criterion of the ontology and every criterion has shapes; the
-    criteria the folder removes or adds (against the bundled protocol) are listed as notes:
-    another trial may be encoded, but never silently."""
-    ids = _criterion_ids(ontology)
-    for shape, criterion in sorted(shapes.subject_objects(QL.criterion), key=str):
-        if criterion not in ids:
-            raise ProtocolRefused(
-                f"{_file_of(shape, shapes_by_file)}: shape {_name(shape, shapes)} names "
-                f"criterion {_name(criterion, shapes)}, which the ontology lacks (no "
-                "ql:AtomicCriterion with a ql:criterionId)")
-    named = set(shapes.objects(None, QL.criterion))
-    for criterion, cid in sorted(ids.items(), key=lambda item: item[1]):
-        if criterion not in named:
-            raise ProtocolRefused(f"{folder / 'shapes'}: no shape names criterion {cid} "
-                                  "(ql:criterion); every criterion needs its shapes")
-    bundled, mine = _bundled_ids(), set(ids.values())
-    notes = []
-    if bundled - mine:
-        notes.append(f"{folder}: this protocol removes criteria of the bundled protocol: "
-                     f"{', '.join(sorted(bundled - mine))}")
-    if mine - bundled:
-        notes.append(f"{folder}: this protocol adds criteria the bundled protocol lacks: "
-                     f"{', '.join(sorted(mine - bundled))}")
-    return notes
-
-
 def _no_cycles(shapes: Graph, shapes_by_file: dict[Path, Graph]) -> None:
     ring = find_cycle(shapes)
     if ring is not None:
@@ -322,6 +275,18 @@ def _parameters(ontology: Graph, ontology_by_file: dict[Path, Graph]) -> None:
     except MetaViolation as exc:
         where = next((f for f in sorted(ontology_by_file)
                       if (None, RDF.type, QL.RuleParameter) in ontology_by_file[f]),
+                     next(iter(sorted(ontology_by_file)), "ontology"))
+        raise ProtocolRefused(f"{where}: {exc}") from None
+
+
+def _equations(ontology: Graph, ontology_by_file: dict[Path, Graph]) -> None:
+    """Every equation a criterion names is one the software computes from its data
+    (:mod:`.equations`); a name it cannot compute is refused, never ignored."""
+    try:
+        named_equations(ontology)
+    except EquationError as exc:
+        where = next((f for f in sorted(ontology_by_file)
+                      if (None, QL.usesEquation, None) in ontology_by_file[f]),
                      next(iter(sorted(ontology_by_file)), "ontology"))
         raise ProtocolRefused(f"{where}: {exc}") from None
 
@@ -457,14 +422,14 @@ def _bundled_limits() -> dict[URIRef, set[Decimal]]:
     return _bundled()["limits"]
 
 
-def _quotes(ontology: Graph, shapes: Graph) -> list[str]:
+def _quotes(ontology: Graph, shapes: Graph, ids: dict[URIRef, str]) -> list[str]:
     """Notes on quoted protocol texts that state a limit the shapes no longer hold: a number
     the quote compares with (``≥1.5``) that is a limit of the criterion in the bundled
     protocol but not in this one. (Numbers a quote states in other units, such as weeks for
     a limit in days, are not limits of the bundled protocol either, and are left alone.)"""
     before, now = _bundled_limits(), _limits(shapes)
     notes = []
-    for criterion, cid in sorted(_criterion_ids(ontology).items(), key=lambda item: item[1]):
+    for criterion, cid in sorted(ids.items(), key=lambda item: item[1]):
         quote = ontology.value(criterion, QL.protocolText)
         if quote is None:
             continue

@@ -25,7 +25,7 @@ from typing import cast
 
 from rdflib import Graph, Literal, Namespace, URIRef
 
-from .namespaces import QL
+from .namespaces import QL, RDF
 from .shape_walk import Bound, simple_path
 from .texts import format_decimal, literal_number
 
@@ -93,9 +93,10 @@ def _local(iri: object) -> str:
 
 
 def check_parameters(ontology: Graph) -> None:
-    """Every rule parameter of the package, present in ``ontology`` with an allowed value
-    (:class:`MetaViolation` otherwise). A parameter the package does not know is left alone:
-    nothing reads it."""
+    """Every rule parameter of the package, present in ``ontology`` with an allowed value;
+    and no rule parameter or policy the software does not implement (:class:`MetaViolation`
+    otherwise): nothing would read such a parameter, so a rule the protocol states would
+    silently not be applied."""
     known = meta()
     for parameter, (low, high) in sorted(known.numbers.items(), key=str):
         values = list(ontology.objects(parameter, QL.parameterValue))
@@ -122,6 +123,29 @@ def check_parameters(ontology: Graph) -> None:
             raise MetaViolation(f"{where}: its policy {_shown(chosen[0])} is not one this "
                                 "software implements (allowed: " + ", ".join(
                                     sorted(map(_local, allowed))) + ")")
+    _nothing_unimplemented(ontology, known)
+
+
+def _nothing_unimplemented(ontology: Graph, known: Meta) -> None:
+    """Refuse a rule parameter the software does not read and a policy it does not
+    implement, wherever the folder states them (a parameter typed ``ql:RuleParameter`` or
+    given a ``ql:policy`` or ``ql:parameterValue``; a policy typed ``ql:RulePolicy`` or
+    named by a ``ql:policy``)."""
+    parameters = {*known.numbers, *known.policies}
+    stated = (set(ontology.subjects(RDF.type, QL.RuleParameter))
+              | set(ontology.subjects(QL.policy, None))
+              | set(ontology.subjects(QL.parameterValue, None)))
+    for parameter in sorted(stated - parameters, key=str):
+        raise MetaViolation(f"rule parameter {_shown(parameter)} is not one this software "
+                            "reads, so the rule it states would not be applied (it reads: "
+                            + ", ".join(sorted(map(_local, parameters))) + ")")
+    implemented = set().union(*known.policies.values())
+    policies = set(ontology.subjects(RDF.type, QL.RulePolicy)) | set(
+        ontology.objects(None, QL.policy))
+    for policy in sorted(policies - implemented, key=str):
+        raise MetaViolation(f"policy {_shown(policy)} is not one this software implements "
+                            "(it implements: " + ", ".join(sorted(map(_local, implemented)))
+                            + ")")
 
 
 def _shown(value: object) -> str:

@@ -22,7 +22,11 @@ from rdflib.term import Node
 
 from ..errors import ShapesError
 from ..version import __version__
+from . import equations as equations_module
+from . import order as order_module
+from .equations import Equation, EquationError, named_equations
 from .namespaces import OWL, QL, RDF, RDFS, SKOS, dumps_interned, intern_all
+from .order import complete_order
 from .resources import (
     cache_dir,
     content_hash,
@@ -99,6 +103,8 @@ class Terminology:
     histology_scope: dict[URIRef, dict[str, str]] = field(default_factory=dict)
     parameters: dict[str, Decimal] = field(default_factory=dict)  # ql:RuleParameter numbers
     policies: dict[str, URIRef] = field(default_factory=dict)  # ql:RuleParameter choices
+    # the equations the criteria name (ql:usesEquation), ready to compute (.equations)
+    equations: dict[URIRef, Equation] = field(default_factory=dict)
     # a code system's names (ql:codeSystemUri, ql:codeSystemName; casefolded) and URI prefixes
     code_systems: dict[URIRef, tuple[frozenset[str], tuple[str, ...]]] = field(
         default_factory=dict)
@@ -198,7 +204,7 @@ def load_ontology(rendered: bool = True) -> Graph:
     graph = Graph()
     for path in ontology_files():
         graph.parse(path, format="turtle")
-    return render_graph(graph) if rendered else graph
+    return render_graph(graph) if rendered else complete_order(graph)
 
 
 def compute_closure(ontology: Graph) -> Graph:
@@ -220,7 +226,9 @@ def closure_graph() -> Graph:
 
 def _ontology_hash() -> str:
     # this file too: a new table layout invalidates old caches
-    return content_hash(ontology_files(), __version__.encode(), Path(__file__).read_bytes())
+    return content_hash(ontology_files(), __version__.encode(), Path(__file__).read_bytes(),
+                        Path(order_module.__file__).read_bytes(),
+                        Path(equations_module.__file__).read_bytes())
 
 
 def _cache_dir() -> Path:
@@ -274,6 +282,10 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
     for subject, value in iri_pairs(closure, QL.derivedFromProperty):
         term.derived_from[subject] = (*term.derived_from.get(subject, ()), cast(URIRef, value))
     term.criteria = _criteria_table(closure)
+    try:
+        term.equations = named_equations(closure)
+    except EquationError as exc:
+        raise ShapesError(str(exc)) from None
     term.histology_scope = _scopes(closure, term)
     for system in set(closure.subjects(QL.codeSystemUri, None)) | set(
             closure.subjects(QL.codeSystemName, None)):
@@ -367,12 +379,19 @@ def _decimal_or_none(value: object) -> Decimal | None:
 
 def _criteria_table(closure: Graph) -> dict[str, dict]:
     """Return the atomic criteria by id, in protocol order, with what explanations cite."""
-    table = {}
+    table: dict[str, dict] = {}
     for crit in closure.subjects(RDF.type, QL.AtomicCriterion):
         # the id is the criterion's identity (never its IRI's spelling); ids and texts from a
         # protocol folder are made visible here, once, for every output (a newline in an id
         # must not forge a line of the text report)
+        ids = sorted(map(str, closure.objects(crit, QL.criterionId)))
+        if len(ids) > 1:
+            raise ShapesError(f"the criterion {crit} has {len(ids)} ids ({', '.join(ids)}): "
+                              "one criterion, one id")
         cid = visible(str(closure.value(crit, QL.criterionId)))
+        if cid in table and table[cid]["iri"] != crit:
+            raise ShapesError(f"two criteria have the id {cid!r} ({table[cid]['iri']} and "
+                              f"{crit}): an id names one criterion")
         table[cid] = {
             "iri": crit,
             "id": cid,

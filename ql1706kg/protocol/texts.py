@@ -43,7 +43,9 @@ from rdflib import BNode, Graph, Literal, URIRef
 
 from ..errors import ShapesError
 from ..version import __version__
+from . import order as order_module
 from .namespaces import QL, QLS, RDF, SH
+from .order import complete_order
 from .resources import (
     cache_dir,
     content_hash,
@@ -252,7 +254,7 @@ def protocol_graph() -> Graph:
 
 def _texts_hash() -> str:
     return content_hash((*ontology_files(), *shape_files()), __version__.encode(),
-                        Path(__file__).read_bytes())
+                        Path(__file__).read_bytes(), Path(order_module.__file__).read_bytes())
 
 
 @protocol_cache
@@ -294,7 +296,7 @@ def render_graph(graph: Graph) -> Graph:
     for old, new in changes:
         graph.remove(old)
         graph.add(new)
-    return graph
+    return complete_order(graph)
 
 
 def rendered_file(part: str, scratch: Path) -> Path:

@@ -1,14 +1,18 @@
-"""Derive the creatinine clearance IC9.3 compares: a measured one, else Cockcroft-Gault
-(clinical-rules.md §3), over intervals when an input is a bound or an age from a partial date.
+"""Derive the results of the kidney function equations the criteria name
+(:mod:`ql1706kg.protocol.equations`: Cockcroft-Gault, CKD-EPI 2021, MDRD, or any stated as
+data): a measured value where the equation prefers one, else the equation computed from its
+data, over intervals when an input is a bound or an age from a partial date.
 """
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import cast
 
 from rdflib import URIRef
 
+from ...errors import UnitError
+from ...protocol.equations import AGE, SEXES, Equation
 from ...protocol.namespaces import PROV, QL, RDF
 from ...protocol.units import convert
 from ..literals import d, text
@@ -20,73 +24,108 @@ _ZERO = Decimal(0)
 _CENT = Decimal("0.01")
 
 
+def node_name(prop: URIRef) -> str:
+    """The derived node's name from its property: ql:creatinineClearance ->
+    creatinine-clearance."""
+    local = str(prop).rsplit("#", 1)[-1]
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", local).lower()
+
+
 class ClearanceDeriver(DeriveBase):
-    """Creatinine clearance (IC9.3)."""
+    """Kidney function by the equations the protocol's criteria name."""
 
     def derive_clearance(self) -> None:
-        """Use a measured clearance if on record, else Cockcroft-Gault (clinical-rules §3), its
-        coefficients and the date of its age the ontology's rule parameters
-        (``ql:CockcroftGault*``, ``ql:AgeDateForCockcroftGault``). A bound, an age from a
-        partial birth date or an undecided screening result gives the interval the formula
-        takes over all of them (it falls with age and creatinine and rises with weight)."""
+        """Compute every equation the protocol's criteria name, in a stable order."""
+        for _iri, equation in sorted(self.term.equations.items(), key=lambda i: str(i[0])):
+            self._derive(equation)
+
+    def _derive(self, equation: Equation) -> None:
+        """Use a measured value if the equation prefers one and it is on record, else the
+        equation from its inputs (the age on the date its ``ql:ageDateParameter``'s policy
+        says). A bound, an age from a partial birth date or an undecided screening result
+        gives the interval the equation takes over all of them."""
         g, p = self.g, self.p
-        node = URIRef(f"{p}/derived/creatinine-clearance")
-        measured = self.selected.get(QL.MeasuredCreatinineClearance)
+        node = URIRef(f"{p}/derived/{node_name(equation.result)}")
+        measured = (self.selected.get(equation.prefer_measured)
+                    if equation.prefer_measured is not None else None)
         value = interval_of(g.value(measured, QL.normalisedValue)) if measured is not None \
             else None
         if value is not None and measured is not None:
-            self._clearance(node, value, QL.MeasuredClearance, [measured])
+            self._record(equation, node, value, QL.MeasuredClearance, [measured])
             return
-        creatinine, weight = self.selected.get(QL.Creatinine), self.selected.get(QL.BodyWeight)
-        born, sex = span(g, p, QL.birthDate), g.value(p, QL.sex)
-        if creatinine is None or weight is None or born is None or sex not in (QL.Male,
-                                                                               QL.Female):
+        found_sex = g.value(p, QL.sex)
+        sex = found_sex if isinstance(found_sex, URIRef) else None
+        if equation.needs_sex() and sex not in SEXES:
             return
-        scr_umol = interval_of(g.value(creatinine, QL.normalisedValue))
-        kg = interval_of(g.value(weight, QL.normalisedValue))
-        if scr_umol is None or kg is None or (scr_umol.hi is not None and scr_umol.hi <= 0):
+        spans, sources = self._inputs(equation)
+        if spans is None:
             return
-        mass = self.term.tests[QL.Creatinine].molar_mass
-        term = self.term
-        term.policy("AgeDateForCockcroftGault", ("AgeOnAssessmentDate",))
-        young = completed_years(born.last, self.a.as_of)
-        old = completed_years(born.first, self.a.as_of)
-        constant = term.parameter("CockcroftGaultAgeConstant")
-        factor = term.parameter("CockcroftGaultCreatinineFactor")
-        female = term.parameter("CockcroftGaultFemaleFactor") if sex == QL.Female else None
-
-        def formula(age: int, weight_kg: Decimal, scr: Decimal) -> Decimal:
-            crcl = (constant - age) * weight_kg / (factor * convert(scr, "umol/L", "mg/dL",
-                                                                    mass))
-            return crcl * female if female is not None else crcl
-
-        if scr_umol.exact and kg.exact and young == old:
-            crcl = Interval.point(formula(old, cast(Decimal, kg.lo),  # (exact: known)
-                                          cast(Decimal, scr_umol.lo)).quantize(_CENT))
+        if all(lo is not None and lo == hi for lo, hi in spans.values()):
+            point = {i: lo for i, (lo, _hi) in spans.items()}
+            result = Interval.point(equation.compute(point, sex).quantize(_CENT))
         else:
-            low = (formula(old, kg.lo or _ZERO, scr_umol.hi) if scr_umol.hi is not None
-                   else _ZERO)
-            high = (formula(young, kg.hi, scr_umol.lo)
-                    if kg.hi is not None and scr_umol.lo is not None and scr_umol.lo > 0
-                    else None)
-            crcl = Interval(max(low, _ZERO).quantize(_CENT, ROUND_FLOOR),
-                            None if high is None else high.quantize(_CENT, ROUND_CEILING))
-        self._clearance(node, crcl, QL.CockcroftGault, [creatinine, weight, p])
-        g.add((node, QL.ageReferenceDate, d(self.a.as_of)))
-        if not crcl.exact:
-            note(g, node, f"the Cockcroft-Gault clearance is {describe_interval(crcl)} mL/min "
-                          "over the values the data allow")
+            low, high = equation.bounds(spans, sex)
+            result = Interval(max(low, _ZERO).quantize(_CENT, ROUND_FLOOR),
+                              None if high is None else high.quantize(_CENT, ROUND_CEILING))
+        self._record(equation, node, result, equation.iri, [*sources, p])
+        if AGE in spans:
+            g.add((node, QL.ageReferenceDate, d(self.a.as_of)))
+        if not result.exact:
+            note(g, node, f"the {equation.value_name} is {describe_interval(result)} "
+                          f"{equation.unit} over the values the data allow")
 
-    def _clearance(self, node: URIRef, value: Interval, method: URIRef,
-                   sources: list[URIRef]) -> None:
+    def _inputs(self, equation: Equation):
+        """Each input's interval in the unit its term takes it in, and the facts read; None
+        when one is missing or unusable (no value is computed: the criterion is unknown)."""
+        g, p = self.g, self.p
+        spans: dict[URIRef, tuple[Decimal | None, Decimal | None]] = {}
+        sources = []
+        for source in equation.inputs:
+            if source == AGE:
+                born = span(g, p, QL.birthDate)
+                if born is None:
+                    return None, []
+                if equation.age_parameter is not None:
+                    self.term.policy(str(equation.age_parameter).rsplit("#", 1)[-1],
+                                     ("AgeOnAssessmentDate",))
+                spans[AGE] = (Decimal(completed_years(born.last, self.a.as_of)),
+                              Decimal(completed_years(born.first, self.a.as_of)))
+                continue
+            observation = self.selected.get(source)
+            found = interval_of(g.value(observation, QL.normalisedValue)) \
+                if observation is not None else None
+            if found is None:
+                return None, []
+            divides = any(t.input == source and t.exponent < 0 for t in equation.terms)
+            if divides and found.hi is not None and found.hi <= 0:
+                return None, []
+            try:
+                spans[source] = (self._unit(equation, source, found.lo),
+                                 self._unit(equation, source, found.hi))
+            except UnitError:
+                return None, []
+            sources.append(observation)
+        return spans, sources
+
+    def _unit(self, equation: Equation, source: URIRef, value: Decimal | None
+              ) -> Decimal | None:
+        """A test's value (in its canonical unit) in the unit the equation's term takes."""
+        info = self.term.tests[source]
+        unit = next(t.unit for t in equation.terms if t.input == source)
+        if value is None or unit == info.canonical_unit:
+            return value
+        return convert(value, info.canonical_unit, unit, info.molar_mass)
+
+    def _record(self, equation: Equation, node: URIRef, value: Interval, method: URIRef,
+                sources: list[URIRef]) -> None:
         g = self.g
-        g.add((self.p, QL.creatinineClearance, node))
+        g.add((self.p, equation.result, node))
         g.add((node, RDF.type, QL.DerivedValue))
         put(g, node, QL.normalisedValue, value)
-        g.add((node, QL.normalisedUnit, text("mL/min")))
+        g.add((node, QL.normalisedUnit, text(equation.unit)))
         g.add((node, QL.method, method))
         for source in sources:
             g.add((node, PROV.wasDerivedFrom, source))
             if g.value(source, QL.onlyPossiblyVia) is not None:
-                possibly(g, node, QL.creatinineClearance, "a result it is computed from may "
+                possibly(g, node, equation.result, "a result it is computed from may "
                          "not be a screening result")

@@ -65,10 +65,15 @@ class DiseaseLifter(LiftBase):
         written, hit, is_icdo3 = self.histology_term(histology)
         self.add(node, QL.histologyText, Literal(written))
         if hit is None:
-            # Every ICD-O-3 code of the eight histologies is in the terminology, so another
-            # ICD-O-3 morphology code is another histology; free text we cannot read is unknown.
-            hit = QL.NonProtocolHistology if is_icdo3 else QL.UnrecognisedHistology
+            # Only a histology the terminology knows is in or outside the protocol's set: a
+            # well-formed ICD-O-3 morphology code it does not list (a newer edition's, a
+            # typing slip, a code a protocol folder's terminology left out) may be any
+            # histology, so the histology criteria are unknown, with the code named; so is
+            # free text the terminology cannot read. Never "another histology" (not_met).
+            hit = QL.UnlistedHistologyCode if is_icdo3 else QL.UnrecognisedHistology
             self.add(node, RDF.type, hit)
+            if hit != QL.UnrecognisedHistology:
+                self.add(node, RDF.type, QL.UnrecognisedHistology)
             return hit
         self.add(node, RDF.type, hit)
         for cls in self.term.types.get(hit, ()):

@@ -132,15 +132,18 @@ def study() -> Study:
 def criteria(study_iri: URIRef) -> tuple[tuple[str, str], ...]:
     """Return (id, text) of the study's atomic criteria in protocol order.
 
-    An atomic criterion belongs to the study when it is one of its inclusion criteria or part
-    of one (``ql:partOf?``); its text is its ``skos:definition``.
+    A protocol's criteria are exactly the atomic criteria its ontology declares (one trial a
+    protocol), whether or not they are grouped under the study's inclusion criteria; the
+    order is stated or derived (:mod:`ql1706kg.protocol.order`); the text is the
+    ``skos:definition``, else the quoted protocol text, else the id.
     """
     rows = _rows("""
-        SELECT DISTINCT ?id ?text ?order WHERE {
-          ?s ql:hasInclusionCriterion ?ic .
-          ?c a ql:AtomicCriterion ; ql:partOf? ?ic ;
-             ql:criterionId ?id ; ql:criterionOrder ?order ; skos:definition ?text .
-        } ORDER BY ?order""", s=study_iri)
+        SELECT ?id (SAMPLE(?shown) AS ?text) (MIN(?place) AS ?order) WHERE {
+          ?c a ql:AtomicCriterion ; ql:criterionId ?id ; ql:criterionOrder ?place .
+          OPTIONAL { ?c skos:definition ?definition }
+          OPTIONAL { ?c ql:protocolText ?quoted }
+          BIND(COALESCE(?definition, ?quoted, ?id) AS ?shown)
+        } GROUP BY ?id ORDER BY ?order ?id""")
     return tuple((str(r.id), str(r.text)) for r in rows)
 
 
