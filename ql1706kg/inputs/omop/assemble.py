@@ -1,0 +1,332 @@
+"""One person's facts (rows of sql/facts.sql) assembled into the project's record.
+
+The record is the one the JSON and FHIR readers produce (``models.PatientRecord``), so lifting,
+screening, explanations, what-if, the report and SPARQL are the same for every input. Which
+section a row fills is data: ``mapping.toml``'s ``[[facts]]`` rules name, per table, the
+ontology classes a concept may be read as, in order, and the step below that writes it (each
+step's reading of a concept is the FHIR reader's, and is computed once per concept in a run).
+
+A section nothing filled stays absent ("not recorded": its criteria are unknown, saying what to
+collect), unless the run reads the CDM as closed-world (``--closed-world``) and the person has
+an observation period: then the mapping's list sections are "recorded: none". Rows that
+contradict each other (two death dates, a birth date that disagrees with the year, month and
+day of birth) make the person one input error; the other persons are screened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from rdflib import URIRef
+
+from ...errors import InputError
+from ...protocol.namespaces import QL
+from ...protocol.terminology import Terminology
+from ..fhir.observations import _karnofsky_score, _test_of
+from ..fhir.values import reading_rules
+from .disease import (
+    Disease,
+    DiseaseReader,
+    match_cancer,
+    match_condition,
+    match_metastasis,
+    match_staging,
+)
+from .relevance import Relevance
+from .treatment import Treatment, TreatmentReader, match_drug, match_procedure
+from .vocab import Vocabulary, fixed, mapping
+
+MEMO_LIMIT = 200_000  # concept readings kept per run (a run reads far fewer distinct concepts)
+ORDER = ("person", "death", "observation_period", "condition_occurrence", "episode",
+         "episode_event", "measurement", "observation", "drug_exposure",
+         "procedure_occurrence", "specimen")
+_RANK = {kind: n for n, kind in enumerate(ORDER)}
+
+
+class Fact(NamedTuple):
+    """One row of sql/facts.sql (what each column holds for each table is said there)."""
+
+    kind: str
+    person_id: int
+    row_id: int | None
+    concept_id: int | None
+    source_concept_id: int | None
+    source_value: str | None
+    start_date: dt.date | None
+    end_date: dt.date | None
+    number: float | None
+    value_concept_id: int | None
+    text: str | None
+    unit_concept_id: int | None
+    unit_text: str | None
+    low: float | None
+    high: float | None
+    operator_concept_id: int | None
+    link_id: int | None
+    link_field: int | None
+    extra_concept_id: int | None
+
+
+def _match_karnofsky(ctx, table, concept_id, cc) -> Any:
+    return True if ctx.rules.term_of(cc, QL.PerformanceStatusScale) is not None else None
+
+
+def _match_pregnancy_status(ctx, table, concept_id, cc) -> Any:
+    return True if ctx.rules.coded(cc, QL.PregnancyStatus) else None
+
+
+def _match_result(ctx, table, concept_id, cc) -> Any:
+    test, written = _test_of(ctx.term, cc)
+    return (test, written) if test is not None else None
+
+
+def _match_support(ctx, table, concept_id, cc) -> Any:
+    return match_procedure(ctx, table, concept_id, cc)
+
+
+MATCHERS = {"metastasis": match_metastasis, "cancer": match_cancer,
+            "condition": match_condition, "staging": match_staging,
+            "karnofsky": _match_karnofsky, "pregnancy_status": _match_pregnancy_status,
+            "result": _match_result, "support": _match_support}
+
+
+@dataclass
+class Context:
+    """What a run shares across its persons: the terminology, the concepts, what is relevant,
+    the rules of the mapping by table, and each concept's reading once made."""
+
+    term: Terminology
+    vocabulary: Vocabulary
+    relevance: Relevance
+    source: str
+    closed_world: bool = False
+    memo: dict[tuple, tuple[str, Any] | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.rules = reading_rules()
+        self.by_table: dict[str, list[str]] = {}
+        for rule in mapping()["facts"]:
+            for table in rule["tables"]:
+                self.by_table.setdefault(table, []).append(rule["reader"])
+        self.drug_tables = set(mapping()["drugs"]["tables"])
+        episodes = mapping()["episodes"]
+        self.disease_episodes = set(episodes["disease"])
+        self.regimen_episodes = set(episodes["regimen"])
+
+    def reading(self, fact: Fact) -> tuple[str, Any] | None:
+        """(step, what it found) for a row, or None when no rule reads it."""
+        known = self.vocabulary.get(fact.concept_id) is not None
+        key = (fact.kind, fact.concept_id, fact.source_concept_id,
+               None if known else fact.source_value)
+        if key in self.memo:
+            return self.memo[key]
+        if len(self.memo) > MEMO_LIMIT:
+            self.memo.clear()
+        found = self._read(fact)
+        self.memo[key] = found
+        return found
+
+    def _read(self, fact: Fact) -> tuple[str, Any] | None:
+        table = fact.kind
+        if table in self.drug_tables:
+            found = match_drug(self, table, fact.concept_id or 0, {}, fact.source_value)
+            return ("therapy", found) if found is not None else None
+        cc = self.vocabulary.codeable(fact.concept_id, fact.source_concept_id,
+                                      text=fact.source_value)
+        for reader in self.by_table.get(table, ()):
+            matcher = MATCHERS.get(reader)
+            found = matcher(self, table, fact.concept_id or 0, cc) if matcher else None
+            if found is not None:
+                return reader, found
+        return None
+
+
+class PersonBuilder(DiseaseReader, TreatmentReader):
+    """What one person's facts say, in the record's form."""
+
+    def __init__(self, ctx: Context, person_id: int) -> None:
+        self.ctx, self.person_id = ctx, person_id
+        self.rec: dict[str, Any] = {"id": str(person_id), "observations": []}
+        self.disease, self.treatment = Disease(), Treatment()
+        self.notes: list[str] = []
+        self.periods: list[tuple[dt.date | None, dt.date | None]] = []
+        self.person_seen = False
+
+    def build(self, facts: list[Fact]) -> dict:
+        """The record (raises :class:`Inconsistent` for rows that contradict each other)."""
+        for fact in sorted(facts, key=_order):
+            self.take(fact)
+        self.settle_disease()
+        self.settle_treatment()
+        if not self.person_seen:
+            raise Inconsistent("person", "no row in the person table")
+        if self.ctx.closed_world and self.periods:
+            for section in mapping()["closed_world"]["sections"]:
+                self.rec.setdefault(section, [])
+        return self.rec
+
+    def take(self, fact: Fact) -> None:
+        kind = fact.kind
+        if kind == "person":
+            return self.read_person(fact)
+        if kind == "death":
+            return self.read_death(fact)
+        if kind == "observation_period":
+            self.periods.append((fact.start_date, fact.end_date))
+            return None
+        if kind == "episode_event":
+            return self.read_episode_event(fact)
+        if kind == "episode" and fact.extra_concept_id in self.ctx.regimen_episodes:
+            return self.read_episode_regimen(fact)
+        found = self.ctx.reading(fact)
+        if found is not None:
+            reader, value = found
+            getattr(self, f"read_{reader}")(fact, value)
+        return None
+
+    # -- person, death ------------------------------------------------------------------------
+    def read_person(self, fact: Fact) -> None:
+        self.person_seen = True
+        sex = fixed("gender").get(fact.concept_id or 0)
+        if sex is None and fact.source_value:
+            words = mapping()["gender_source_values"]
+            sex = words.get(fact.source_value.strip().casefold())
+        if sex is not None:
+            self.rec["sex"] = sex
+        year = int(fact.number) if fact.number is not None else None
+        month, day = fact.link_id, fact.link_field
+        parts = None
+        if year and month and day:
+            try:
+                parts = dt.date(year, int(month), int(day))
+            except ValueError:
+                raise Inconsistent("person.day_of_birth", f"year, month and day of birth "
+                                   f"{year}-{month}-{day} are no date") from None
+        born = fact.start_date or parts
+        if fact.start_date and parts and fact.start_date != parts:
+            raise Inconsistent("person.birth_datetime", f"birth_datetime {fact.start_date} "
+                               f"contradicts year, month and day of birth {parts}")
+        if fact.start_date and year and fact.start_date.year != year:
+            raise Inconsistent("person.year_of_birth", f"birth_datetime {fact.start_date} "
+                               f"contradicts year_of_birth {year}")
+        if born is not None:
+            self.rec["birth_date"] = born.isoformat()
+        elif year:
+            # SET-ASIDE (issue 20, CONTRACT-20 item 1): a year (and month) of birth becomes a
+            # partial date once the record takes one; until then the age is not known.
+            self.notes.append(f"only the year{' and month' if month else ''} of birth is "
+                              "recorded, so the age is not known")
+
+    def read_death(self, fact: Fact) -> None:
+        when = fact.start_date.isoformat() if fact.start_date else True
+        known = self.rec.get("deceased")
+        if known is not None and known != when:
+            raise Inconsistent("death.death_date", f"two deaths are recorded ({known} and "
+                               f"{when})")
+        self.rec["deceased"] = when
+
+    # -- results --------------------------------------------------------------------------------
+    def read_result(self, fact: Fact, found: tuple[URIRef, Any]) -> None:
+        test, written = found
+        value = self.value_of(fact)
+        if value is None or fact.start_date is None:
+            self.notes.append(f"{fact.kind} {fact.row_id}: a result of "
+                              f"{self.ctx.term.label(test)} without a value or a date")
+            return
+        item: dict[str, Any] = {"test": written, "value": value,
+                                "date": fact.start_date.isoformat()}
+        unit = self.unit_of(fact)
+        if unit:
+            item["unit"] = unit
+        if fact.high is not None:
+            item["uln"] = fact.high
+        if fact.low is not None:
+            item["lln"] = fact.low
+        self.rec["observations"].append(item)
+
+    def value_of(self, fact: Fact) -> float | str | None:
+        """A number (a bound when an operator says so), a value concept's term, or text."""
+        if fact.number is not None:
+            operator = fixed("operators").get(fact.operator_concept_id or 0, "=")
+            if operator != "=":
+                # SET-ASIDE (issue 20, CONTRACT-20 item 3): a bound is written as its text
+                # ("<0.5") until the record's observations[].comparator is merged; no limit is
+                # met on it meanwhile (the value is not a number), and the record's own reading
+                # of such a text takes it as the same bound then.
+                return f"{operator}{_number_text(fact.number)}"
+            return fact.number
+        if fact.value_concept_id:
+            concept = self.ctx.vocabulary.get(fact.value_concept_id)
+            if concept is not None:
+                hit = self.ctx.term.find(self.ctx.vocabulary.code(concept))
+                return self.ctx.term.label(hit) if hit is not None else concept.name
+        return fact.text.strip() if fact.text and fact.text.strip() else None
+
+    def unit_of(self, fact: Fact) -> str | None:
+        concept = self.ctx.vocabulary.get(fact.unit_concept_id)
+        if concept is not None:
+            if concept.vocabulary in mapping()["vocabularies"]:
+                return concept.code
+            return fact.unit_text or concept.name
+        return fact.unit_text.strip() if fact.unit_text and fact.unit_text.strip() else None
+
+    def read_karnofsky(self, fact: Fact, _found: Any) -> None:
+        """A Karnofsky score as the ECOG result its conversion row stands for (as in FHIR)."""
+        if fact.start_date is None:
+            return
+        rules = self.ctx.rules
+        data: dict[str, Any] = {}
+        if fact.number is not None:
+            data["valueQuantity"] = {"value": fact.number}
+        elif fact.value_concept_id or fact.text:
+            data["valueCodeableConcept"] = self.ctx.vocabulary.codeable(fact.value_concept_id,
+                                                                        text=fact.text)
+        score, shown = _karnofsky_score(data)
+        row = rules.karnofsky.get(score) if score is not None else None
+        value = (rules.labels[row] if row is not None
+                 else f"Karnofsky {shown}, not a step of the scale (0 to 100 by 10)")
+        self.rec["observations"].append({"test": self.ctx.term.label(QL.ECOGPerformanceStatus),
+                                         "value": value, "date": fact.start_date.isoformat()})
+
+    def read_pregnancy_status(self, fact: Fact, _found: Any) -> None:
+        """A pregnancy status is no test (as in FHIR): 'not pregnant' and 'unknown' are not
+        read; any other status keeps IC10 unknown until a negative test."""
+        rules = self.ctx.rules
+        value = self.ctx.vocabulary.codeable(fact.value_concept_id, text=fact.text)
+        status = rules.term_of(value, QL.PregnancyStatusValue)
+        if status in (QL.NotPregnant, QL.PregnancyStatusUnknown) or fact.start_date is None:
+            return
+        shown = rules.labels[status] if status is not None else (fact.text or "unreadable")
+        self.rec["observations"].append({
+            "test": self.ctx.term.label(QL.PregnancyTest), "date": fact.start_date.isoformat(),
+            "value": f"pregnancy status: {shown}, a status, not a test result"})
+
+
+class Inconsistent(Exception):
+    """Rows of one person that contradict each other (the field, and why)."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field_name, message
+
+
+def _order(fact: Fact) -> tuple:
+    return (_RANK.get(fact.kind, len(ORDER)), fact.start_date or dt.date.min,
+            fact.row_id if fact.row_id is not None else -1, fact.concept_id or 0)
+
+
+def _number_text(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else repr(float(number))
+
+
+def assemble(ctx: Context, person_id: int, facts: list[Fact]) -> tuple[dict | InputError,
+                                                                        list[str]]:
+    """The record of one person (or the input error that stands for it) and its notes."""
+    builder = PersonBuilder(ctx, person_id)
+    source = f"{ctx.source}#person/{person_id}"
+    try:
+        return builder.build(facts), builder.notes
+    except Inconsistent as exc:
+        return InputError(source, exc.message, record=str(person_id), field=exc.field), []

@@ -1,0 +1,153 @@
+"""Treatment in an OMOP CDM: prior systemic therapy, haematologic support, samples.
+
+A drug exposure is read as its ingredients (relevance.py: the RxNorm ingredients the drug
+reader takes for an anticancer or support drug, with their ATC groups), else, without a
+hierarchy, as the drug concept's name, else (concept 0) its source value: the same reading as
+a FHIR medication's or a record's drug name (:mod:`ql1706kg.protocol.drugs`).
+
+* Anticancer drugs become prior regimens: the drugs an oncology-extension treatment regimen
+  episode groups (``episode_event``) are one regimen, named by the regimen's concept (HemOnc);
+  any other exposures of one ingredient are one regimen, from the first start to the last end.
+* A haematologic support product (a drug, or a transfusion procedure) is given on every day of
+  its exposure: IC9.0 counts the days before the screening labs.
+* Intolerance is not in the CDM (``drug_exposure.stop_reason`` is free text, retired in v6):
+  it comes from the site supplement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...protocol.drugs import drug_index
+from ...protocol.namespaces import QL
+from ..fhir.codes import lookup
+from ..fhir.medications import _kind, drug_item
+from .vocab import mapping
+
+# SET-ASIDE (issue 20, /work/wt/CONTRACT-20.md item 2): until the record carries a support
+# product's period (supportive_care[].start/end), a course is written as the days it covers,
+# at most this many (a longer course is sampled evenly, never more than a few days apart).
+MAX_COURSE_DAYS = 400
+
+
+@dataclass
+class Treatment:
+    """What one person's rows say of treatment so far."""
+
+    regimens: dict[int, dict] = field(default_factory=dict)  # episode id -> regimen
+    grouped: dict[int, int] = field(default_factory=dict)  # drug_exposure id -> episode id
+    courses: dict[object, dict] = field(default_factory=dict)  # group -> therapy so far
+
+
+def match_drug(ctx, table: str, concept_id: int, cc: dict, source_value: str | None = None
+               ) -> Any:
+    """('therapy' | 'support', drug value) for an exposure the drug reader takes."""
+    if concept_id and concept_id in ctx.relevance.drugs:
+        item = ctx.relevance.drugs[concept_id]
+        return ctx.relevance.kinds[concept_id], item.value
+    if not concept_id and source_value:
+        index = drug_index(ctx.term)
+        item = drug_item(index, {"text": source_value})
+        kind = _kind(index, item, False)
+        if kind in ("therapy", "support"):
+            return kind, item.value
+    return None
+
+
+def match_procedure(ctx, table: str, concept_id: int, cc: dict) -> Any:
+    """('support', product) for a transfusion or other support procedure."""
+    if lookup(ctx.term, cc, QL.HaematologicSupportProduct) is None:
+        return None
+    return "support", drug_item(drug_index(ctx.term), cc).value
+
+
+def course_days(start: dt.date | None, end: dt.date | None) -> list[dt.date]:
+    """Every day of an exposure (its start alone without an end or with an end before it)."""
+    if start is None:
+        return []
+    if end is None or end <= start:
+        return [start]
+    span = (end - start).days + 1
+    step = max(1, math.ceil(span / MAX_COURSE_DAYS))
+    days = [start + dt.timedelta(days=n) for n in range(0, span, step)]
+    if days[-1] != end:
+        days.append(end)
+    return days
+
+
+class TreatmentReader:
+    """The treatment part of :class:`~.assemble.PersonBuilder` (whose state it uses)."""
+
+    ctx: Any
+    rec: dict[str, Any]
+    treatment: Treatment
+
+    def read_episode_regimen(self, fact) -> None:
+        concept = self.ctx.vocabulary.get(fact.concept_id)
+        name = (concept.name if concept is not None else None) or fact.source_value
+        self.treatment.regimens[fact.row_id] = {
+            "name": name or f"regimen {len(self.treatment.regimens) + 1}",
+            "start": fact.start_date, "end": fact.end_date}
+
+    def read_episode_event(self, fact) -> None:
+        if fact.link_field == mapping()["event_fields"]["drug_exposure"]:
+            self.treatment.grouped[fact.row_id] = fact.link_id
+
+    def read_therapy(self, fact, found) -> None:
+        kind, value = found
+        if kind == "support":
+            return self.read_support(fact, found)
+        episode = self.treatment.grouped.get(fact.row_id)
+        regimen = self.treatment.regimens.get(episode) if episode is not None else None
+        key: object = ("regimen", episode) if regimen is not None else ("drug", str(value))
+        course = self.treatment.courses.get(key)
+        if course is None:
+            course = self.treatment.courses[key] = {
+                "name": regimen["name"] if regimen else _name(value), "drugs": [],
+                "start": regimen["start"] if regimen else None,
+                "end": regimen["end"] if regimen else None, "episode": regimen is not None}
+        if value not in course["drugs"]:
+            course["drugs"].append(value)
+        if not course["episode"]:
+            course["start"] = _earliest(course["start"], fact.start_date)
+            course["end"] = _latest(course["end"], fact.end_date or fact.start_date)
+        elif course["start"] is None:
+            course["start"] = fact.start_date
+
+    def read_support(self, fact, found) -> None:
+        value = found[1]
+        items = self.rec.setdefault("supportive_care", [])
+        days = course_days(fact.start_date, fact.end_date)
+        if not days:
+            items.append({"product": value})
+        for day in days:
+            items.append({"product": value, "date": day.isoformat()})
+
+    def settle_treatment(self) -> None:
+        therapies = []
+        for course in self.treatment.courses.values():
+            therapy: dict[str, Any] = {"name": course["name"], "drugs": course["drugs"]}
+            for key in ("start", "end"):
+                if course[key] is not None:
+                    therapy[key] = course[key].isoformat()
+            therapies.append(therapy)
+        if therapies:
+            self.rec.setdefault("prior_therapies", []).extend(
+                sorted(therapies, key=lambda t: (t.get("start") or "", t["name"])))
+
+
+def _name(value: dict | str) -> str:
+    if isinstance(value, dict):
+        return str(value.get("display") or value.get("code"))
+    return str(value)
+
+
+def _earliest(a: dt.date | None, b: dt.date | None) -> dt.date | None:
+    return min(x for x in (a, b) if x is not None) if (a or b) else None
+
+
+def _latest(a: dt.date | None, b: dt.date | None) -> dt.date | None:
+    return max(x for x in (a, b) if x is not None) if (a or b) else None
