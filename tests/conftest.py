@@ -67,3 +67,23 @@ def explain(rec: dict, criterion: str, as_of: str = AS_OF) -> str:
 def base() -> dict:
     """A fresh copy of the eligible base record."""
     return copy.deepcopy(BASE)
+
+
+def pytest_configure(config) -> None:
+    """The controller names the folder the session's PostgreSQL cluster will live in (the
+    xdist workers inherit it, so they share one cluster: tests/omop_support.py)."""
+    if not hasattr(config, "workerinput"):
+        import os
+        import tempfile
+
+        from .omop_support import STATE_VARIABLE
+
+        os.environ[STATE_VARIABLE] = tempfile.mkdtemp(prefix="qlpg-", dir="/tmp")
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """The controller stops and removes the session's PostgreSQL cluster, if one started."""
+    if not hasattr(session.config, "workerinput"):
+        from .omop_support import stop_cluster
+
+        stop_cluster()

@@ -23,12 +23,12 @@ from .common import (
     as_of_option,
     echo_error,
     output_option,
-    paths_argument,
     protocol_option,
     refuse_clashes,
     window_option,
     write_output,
 )
+from .omop import database_files, database_options, inputs_with_database, paths_or_database
 from .pseudonymise import pseudonymise_option, read_key_option
 
 
@@ -156,7 +156,8 @@ def publish_command(kind: str, status: str, endpoint_url: str, files_url: str,
 
 @click.command("report")
 @protocol_option()
-@paths_argument
+@paths_or_database
+@database_options
 @as_of_option
 @window_option
 @click.option("-o", "--output", "out_dir", required=True,
@@ -168,8 +169,8 @@ def publish_command(kind: str, status: str, endpoint_url: str, files_url: str,
                    "bundled one) and the verdict counts before and after.")
 def report_command(paths: tuple[Path, ...], as_of: date, window_days: int, out_dir: Path,
                    jobs: int, against: Path | None) -> None:
-    """Screen PATHS and write the HTML attrition report (funnel, outcomes, worklist, one page
-    per patient) into a folder; it opens offline."""
+    """Screen PATHS (or the OMOP CDM of --omop) and write the HTML attrition report (funnel,
+    outcomes, worklist, one page per patient) into a folder; it opens offline."""
     from ..api import screen
     from ..outputs.compare import comparison_html
     from ..outputs.report import write_report
@@ -177,15 +178,16 @@ def report_command(paths: tuple[Path, ...], as_of: date, window_days: int, out_d
     from .compare import checked_protocol, screen_both
 
     before = checked_protocol(against, "'--against'")
-    _refuse_report_clashes(paths, out_dir)
+    inputs = inputs_with_database(paths)
+    _refuse_report_clashes((*paths, *database_files()), out_dir)
     workers = jobs or os.cpu_count() or 1
     # Opened (so locked) before screening; every page is put in place only when all are done.
     with OutputFolder(out_dir) as folder:
         if against is None:
-            result, sections = screen(paths, as_of=as_of, window_days=window_days,
+            result, sections = screen(inputs, as_of=as_of, window_days=window_days,
                                       jobs=workers, keep_graphs=False), ()
         else:
-            comparison = screen_both(paths, as_of, window_days, workers, protocol_root(),
+            comparison = screen_both(inputs, as_of, window_days, workers, protocol_root(),
                                      before)
             result, sections = comparison.after, (comparison_html(comparison),)
         index = write_report(result, folder, sections)

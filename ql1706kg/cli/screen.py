@@ -51,12 +51,12 @@ from .common import (
     echo_error,
     echo_note,
     output_option,
-    paths_argument,
     progress,
     protocol_option,
     refuse_clashes,
     window_option,
 )
+from .omop import database_files, database_options, inputs_with_database, paths_or_database
 
 FLUSH_SECONDS = 1.0  # --format ndjson -o FILE: the longest a written line waits in a buffer
 
@@ -89,7 +89,8 @@ def _scheduler_address(_ctx, _param, value: str | None) -> str | None:
 
 @click.command("screen")
 @protocol_option()
-@paths_argument
+@paths_or_database
+@database_options
 @as_of_option
 @window_option
 @click.option("--format", "fmt", type=click.Choice([*RENDERERS, "ndjson"]), default="text",
@@ -112,15 +113,18 @@ def _scheduler_address(_ctx, _param, value: str | None) -> str | None:
 def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: str,
                    output: Path | None, jobs: int, shacl_report: Path | None, quiet: bool,
                    resume: bool, scheduler: str | None) -> None:
-    """Screen the patient records in PATHS (files or folders) and explain every criterion."""
+    """Screen the patient records in PATHS (files or folders), or the OMOP CDM of --omop, and
+    explain every criterion."""
     workers = jobs or os.cpu_count() or 1
     if resume and (fmt != "ndjson" or output is None):
         raise click.UsageError("--resume needs --format ndjson and -o FILE (the output of the "
                                "interrupted run)")
-    refuse_clashes(paths, {"'-o' / '--output'": output, "'--shacl-report'": shacl_report})
+    inputs = inputs_with_database(paths)
+    refuse_clashes((*paths, *database_files()),
+                   {"'-o' / '--output'": output, "'--shacl-report'": shacl_report})
     assessment = assessment_for(as_of, window_days)
     people = ProgressTotal()  # the progress bar's total learns the FHIR people from the run
-    run = functools.partial(iter_screen, paths, assessment, jobs=workers, scheduler=scheduler,
+    run = functools.partial(iter_screen, inputs, assessment, jobs=workers, scheduler=scheduler,
                             on_note=lambda note: echo_note(str(note)), on_people=people.tell)
     run.people = people  # each output's loop hands it to its progress bar
     out: Output | None = None

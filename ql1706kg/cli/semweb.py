@@ -21,6 +21,7 @@ from .common import (
     window_option,
     write_output,
 )
+from .omop import database_options, inputs_with_database, paths_or_database
 from .pseudonymise import pseudonymise_option, read_key_option
 
 jobs_option = click.option(
@@ -105,7 +106,8 @@ def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool,
 
 @click.command("serve")
 @protocol_option()
-@paths_argument
+@paths_or_database
+@database_options
 @as_of_option
 @window_option
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -124,7 +126,8 @@ def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool,
 def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: str,
                   port: int, timeout: float, token_file: Path | None,
                   store: Path | None, jobs: int) -> None:
-    """Screen PATHS and serve ontology, shapes and verdicts read-only over SPARQL 1.1.
+    """Screen PATHS (or the OMOP CDM of --omop) and serve ontology, shapes and verdicts
+    read-only over SPARQL 1.1.
 
     Queries go to http://HOST:PORT/query; each assessment is a named graph (its IRI), the
     ontology is <https://w3id.org/ql1706kg>, the shapes <https://w3id.org/ql1706kg/shapes>,
@@ -141,6 +144,7 @@ def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: 
         run_endpoint,
     )
 
+    inputs = inputs_with_database(paths)
     try:
         token = read_token(token_file) if token_file else None
         gate = open_gate(host, port)
@@ -154,7 +158,7 @@ def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: 
             token = shown_token = new_token()
 
         def fill(into) -> None:
-            errors.extend(load_inputs(into, paths, as_of, window_days, jobs, split=True,
+            errors.extend(load_inputs(into, inputs, as_of, window_days, jobs, split=True,
                                       on_error=echo_error))
 
         def announce() -> None:

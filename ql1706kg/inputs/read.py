@@ -174,7 +174,8 @@ def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
     ``fhir_report``, when given, receives one line per FHIR resource: used, or ignored and why.
     ``validate=False`` yields :class:`RawRecord` items, validated later by their ``parse``.
     ``on_note`` receives what is worth knowing but not an error (default: the ``ql1706kg``
-    logger's warnings). An :class:`~.omop.OmopInput` among ``paths`` is read last, in place. FHIR resources are indexed on disk as they are read, then each person
+    logger's warnings). An :class:`~.omop.OmopInput` among ``paths`` is read last, in place.
+    FHIR resources are indexed on disk as they are read, then each person
     is assembled on its own (memory stays bounded however large the export): here, or, given
     ``fhir_workspace`` (which then owns the index, and removes it when the caller is done),
     by whoever screens them: a :class:`FhirPerson` is yielded for each person. ``on_people``

@@ -69,6 +69,11 @@ def parse_url(text: str) -> OmopUrl:
                    "or postgresql://host/database?schema=cdm")
 
 
+def is_identifier(name: str) -> bool:
+    """Whether a schema name can be put into the SQL as it is (letters, digits, _ and $)."""
+    return bool(_IDENTIFIER.match(name))
+
+
 def _schemas(query: dict[str, str], default: str) -> tuple[str, str]:
     schema = query.get("schema") or default
     vocabulary = query.get("vocabulary_schema") or schema
@@ -118,7 +123,8 @@ def _postgres_url(text: str) -> OmopUrl:
     ours = {k: v for k, v in query if k in _OUR_PARAMETERS}
     schema, vocabulary = _schemas(ours, "public")
     libpq = [(k, v) for k, v in query if k not in _OUR_PARAMETERS]
-    target = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(libpq), ""))
+    query_text = urlencode(libpq)
+    target = f"postgresql://{parts.netloc}{parts.path}" + (f"?{query_text}" if query_text else "")
     hosts = dict(libpq).get("host") or parts.hostname or "the local server (PGHOST)"
     where = hosts + (f":{port}" if port else "")
     service = dict(libpq).get("service")

@@ -13,6 +13,7 @@ from typing import Any
 
 from ...protocol.namespaces import QL
 from ..fhir.disease_observations import disease_codes, system_key
+from ..fhir.medications import KEPT_ATC_PREFIXES, SUPPORT_ATC_PREFIXES
 from .vocab import fixed, mapping
 from .write import EHR, FALLBACK_DATE, CdmWriter
 
@@ -32,8 +33,8 @@ _EMPTY = {"metastases": "no_metastases", "prior_therapies": "no_prior_therapy",
 class RecordEtl:
     """Writes one record through a :class:`CdmWriter`."""
 
-    def __init__(self, writer: CdmWriter, record: dict) -> None:
-        self.w, self.rec = writer, record
+    def __init__(self, writer: CdmWriter, record: dict, complete_lists: bool = True) -> None:
+        self.w, self.rec, self.complete_lists = writer, record, complete_lists
         writer.persons += 1
         self.person = writer.persons
         self.even = self.person % 2 == 0
@@ -55,17 +56,17 @@ class RecordEtl:
     def person_row(self) -> None:
         rec, w = self.rec, self.w
         genders = {v: k for k, v in fixed("gender").items()}
-        born = rec.get("birth_date")
-        parts = [int(p) for p in born.split("-")] if born else [1900, None, None]
+        born = rec["birth_date"]
+        parts = [int(p) for p in born.split("-")]
         w.row("person", {"person_id": self.person, "gender_concept_id":
                          genders.get(rec.get("sex"), 0), "year_of_birth": parts[0],
                          "month_of_birth": parts[1], "day_of_birth": parts[2],
-                         "birth_datetime": f"{born} 00:00:00" if born else None,
+                         "birth_datetime": f"{born} 00:00:00",
                          "race_concept_id": 0, "ethnicity_concept_id": 0,
                          "person_source_value": str(rec.get("id", ""))[:50],
                          "gender_source_value": rec.get("sex")})
         w.row("observation_period", {"person_id": self.person,
-                                     "observation_period_start_date": born or self.fallback,
+                                     "observation_period_start_date": born,
                                      "observation_period_end_date": "2026-12-31",
                                      "period_type_concept_id": EHR})
         deceased = rec.get("deceased")
@@ -173,9 +174,12 @@ class RecordEtl:
         for value in self.rec.get("conditions") or []:
             self.condition(value, QL.ClinicalCondition, None, (str(QL.snomedCode),))
 
-    def drug(self, value: Any) -> int:
+    def drug(self, value: Any, group: str) -> int:
         """A drug as an RxNorm ingredient (its terminology code, else a local concept of its
-        name) under its ATC group, with a clinical drug below it; the clinical drug's id."""
+        name) under its ATC group, with a clinical drug below it; the clinical drug's id. A
+        drug the terminology does not know goes under ``group`` (the ATC group of the record's
+        section: a prior systemic therapy is an antineoplastic, a support product an
+        anti-anaemic or a growth factor), as a real vocabulary classes it."""
         w = self.w
         hit, name, _coding = self.coded_term(value, QL.Drug)
         if hit is not None:
@@ -188,10 +192,11 @@ class RecordEtl:
                             f"{name} Injectable Solution", "Drug", "Clinical Drug")
         w.below(ingredient, product)
         atc = w.codes.first(hit, str(QL.atcCode)) if hit is not None else None
-        if atc is not None:
-            group = w.concept("ATC", atc[1], name, "Drug", "ATC 5th", standard="C")
-            w.below(group, ingredient)
-            w.below(group, product, 2)
+        code = atc[1] if atc is not None else (group if hit is None else None)
+        if code is not None:
+            concept = w.concept("ATC", code, name if atc else code, "Drug", "ATC", standard="C")
+            w.below(concept, ingredient)
+            w.below(concept, product, 2)
         return product
 
     def exposure(self, product: int, name: str, start: str, end: str | None) -> int:
@@ -206,7 +211,7 @@ class RecordEtl:
             start = therapy.get("start") or self.fallback
             end = therapy.get("end") or start
             names = [self.coded_term(d, QL.Drug)[1] for d in therapy["drugs"]]
-            rows = [self.exposure(self.drug(d), n, start, end)
+            rows = [self.exposure(self.drug(d, KEPT_ATC_PREFIXES[0]), n, start, end)
                     for d, n in zip(therapy["drugs"], names, strict=True)]
             if w.version != "5.4" or not rows:
                 continue
@@ -237,13 +242,9 @@ class RecordEtl:
                                   "Procedure"),
                     "procedure_date": date, "procedure_type_concept_id": EHR,
                     "procedure_source_value": name[:50]})
-            elif hit is not None:
-                self.exposure(self.drug(item["product"]), name, date, date)
             else:
-                w.row("drug_exposure", {
-                    "person_id": self.person, "drug_concept_id": 0,
-                    "drug_exposure_start_date": date, "drug_exposure_end_date": date,
-                    "drug_type_concept_id": EHR, "drug_source_value": name[:50]})
+                self.exposure(self.drug(item["product"], SUPPORT_ATC_PREFIXES[0]), name, date,
+                              date)
 
     def observations(self) -> None:
         w = self.w
@@ -316,8 +317,8 @@ class RecordEtl:
                 for group in self.regimen_names(therapy):
                     add("intolerance", "yes" if therapy["intolerance"] else "no", group=group)
         for section, element in _EMPTY.items():
-            if rec.get(section) == []:
-                add(element)
+            if rec.get(section) is not None and self.complete_lists:
+                add(element)  # the list is complete: what the CDM holds is all there is
         for row in rows:
             self.w.row("supplement", row)
 

@@ -21,7 +21,7 @@ from ...protocol.terminology import terminology
 from ..records import RawRecord, SourcedRecord, parse_record
 from . import OmopInput
 from .assemble import Context, Fact, assemble
-from .connect import Database, connect, integers, literal, parse_url
+from .connect import Database, connect, integers, is_identifier, literal, parse_url
 from .relevance import compute
 from .schema import Schema, read_schema, render, sql_file
 from .supplement import Conflict, merge, read_supplement
@@ -104,6 +104,8 @@ def candidates(db: Database, schema: Schema, spec: OmopInput, source: str,
 def _cohort(db: Database, schema: Schema, spec: OmopInput, source: str) -> list[int]:
     table = mapping()["cohort"]
     where = (spec.cohort_schema or schema.cdm).casefold()
+    if not is_identifier(where):
+        raise InputError(source, f"'{where}' is not a schema name", field="cohort_schema")
     columns = {c for (s, t, c) in db.rows(render(sql_file("run.sql")["columns"].text,
                                                  {"schemas": literal(where)}))
                if t == table["table"]}

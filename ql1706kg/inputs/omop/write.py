@@ -74,7 +74,7 @@ TABLES = {
                    "cdm_version_concept_id", "vocabulary_version"),
 }
 V54_ONLY = {"episode", "episode_event", "measurement.measurement_event_id",
-            "measurement.meas_event_field_concept_id"}
+            "measurement.meas_event_field_concept_id", "cdm_source.cdm_version_concept_id"}
 SUPPLEMENT = ("patient", "element", "value", "unit", "date", "code", "system", "group",
               "site", "slice_thickness")
 
@@ -175,18 +175,19 @@ class CdmWriter:
         """Finish the vocabulary and the files; the CSV file of each table."""
         for handle in self.files.values():
             handle.close()
+        source = {"cdm_source_name": "ql1706kg test CDM", "cdm_source_abbreviation": "ql1706kg",
+                  "cdm_holder": "ql1706kg", "source_release_date": "2026-01-01",
+                  "cdm_release_date": "2026-01-01", "cdm_version": f"v{self.version}",
+                  "cdm_version_concept_id": 756265, "vocabulary_version": "mini"}
         extra = {"concept": [*self.concept_rows, *self.fixed_concepts()],
                  "concept_ancestor": [(a, d, n, n) for a, d, n in sorted(self.ancestors)],
-                 "cdm_source": [("ql1706kg test CDM", "ql1706kg", "ql1706kg", "2026-01-01",
-                                 "2026-01-01", f"v{self.version}", 756265 if self.version ==
-                                 "5.4" else 0, "mini")]}
+                 "cdm_source": [tuple(source[c] for c in self.columns("cdm_source"))]}
         for table, rows in extra.items():
             with (self.folder / f"{table}.csv").open("w", newline="", encoding="utf-8") as f:
                 out = csv.writer(f)
-                out.writerow(self.columns(table) if table != "cdm_source"
-                             else TABLES["cdm_source"])
+                out.writerow(self.columns(table))
                 out.writerows(rows)
-        return {p.stem: p for p in sorted(self.folder.glob("*.csv"))}
+        return {name: self.folder / f"{name}.csv" for name in sorted({*self.files, *extra})}
 
     def fixed_concepts(self) -> list[tuple]:
         """The operators, episode kinds and type concept written (genders left out)."""
@@ -198,16 +199,33 @@ class CdmWriter:
         return out
 
 
-def write_cdm(records, folder: Path, version: str = "5.4", hierarchy: bool = True
-              ) -> dict[str, Path]:
+@dataclass
+class Written:
+    """What :func:`write_cdm` wrote: the file of each table (and ``supplement``), the record
+    id of each person_id, and the records it could not write (no birth date: OMOP's
+    conventions drop a person without a year of birth)."""
+
+    files: dict[str, Path]
+    persons: dict[int, str]
+    skipped: list[str]
+
+
+def write_cdm(records, folder: Path, version: str = "5.4", hierarchy: bool = True,
+              complete_lists: bool = True) -> Written:
     """Write records (project JSON dicts) as CDM tables and a supplement (CSV files in
-    ``folder``); the file of each table, and ``supplement``."""
+    ``folder``). ``complete_lists``: a list a record holds (even empty) is marked complete in
+    the supplement (``no_prior_therapy``...): the CDM cannot say a list is complete."""
     from .etl import RecordEtl
 
     writer = CdmWriter(folder, version, hierarchy)
+    persons, skipped = {}, []
     for record in records:
-        RecordEtl(writer, record).write()
-    return writer.close()
+        if not isinstance(record, dict) or not record.get("birth_date"):
+            skipped.append(str(record.get("id") if isinstance(record, dict) else record))
+            continue
+        etl = RecordEtl(writer, record, complete_lists)
+        persons[etl.write()] = str(record.get("id"))
+    return Written(writer.close(), persons, skipped)
 
 
 def load_duckdb(files: dict[str, Path], path: Path, version: str = "5.4",
