@@ -49,7 +49,8 @@ def _person_ids(ctx: click.Context, param: click.Parameter, value: str | None):
         except (OSError, UnicodeDecodeError) as exc:
             raise click.BadParameter(f"cannot read {visible(value[1:])}: {exc}", ctx=ctx,
                                      param=param) from None
-    words = [w for w in text.replace(",", " ").split() if not w.startswith("#")]
+    lines = [line.partition("#")[0] for line in text.splitlines()]  # '#' starts a comment
+    words = " ".join(lines).replace(",", " ").split()
     try:
         ids = tuple(int(w) for w in words)
     except ValueError:
