@@ -41,7 +41,8 @@ def example_records() -> list[dict]:
 
 def duckdb_cdm(records: list[dict], folder: Path, **options):
     """A DuckDB CDM of the records: (url, what was written)."""
-    from ql1706kg.inputs.omop.write import load_duckdb, write_cdm
+    from ql1706kg.inputs.omop.etl import write_cdm
+    from ql1706kg.inputs.omop.write import load_duckdb
 
     version = options.get("version", "5.4")
     written = write_cdm(records, folder / "csv", **options)
@@ -181,7 +182,8 @@ def postgres_cdm(records: list[dict], folder: Path, name: str, **options):
     """A PostgreSQL CDM of the records in schema cdm of a new database: (url, written)."""
     import psycopg
 
-    from ql1706kg.inputs.omop.write import load_postgres, write_cdm
+    from ql1706kg.inputs.omop.etl import write_cdm
+    from ql1706kg.inputs.omop.write import load_postgres
 
     uri = new_database(name)
     written = write_cdm(records, folder / "csv", **options)

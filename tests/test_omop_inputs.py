@@ -22,6 +22,7 @@ from ql1706kg.cli import main
 from ql1706kg.errors import InputError
 from ql1706kg.inputs.omop import OmopInput
 from ql1706kg.inputs.omop.connect import UrlError, parse_url
+from ql1706kg.inputs.omop.read import read_omop
 
 from .conftest import AS_OF, BASE
 from .omop_support import duckdb_cdm
@@ -117,7 +118,7 @@ def test_options_of_omop_need_it_and_paths_or_omop_are_needed(small):
 ])
 def test_a_missing_table_or_column_is_named(small, tmp_path, statements, named):
     url = altered(small, tmp_path, *statements)
-    items = list(OmopInput(url, person_ids=(1,)).items(validate=False))
+    items = list(read_omop(OmopInput(url, person_ids=(1,)), False))
     (error,) = items
     assert isinstance(error, InputError) and named in str(error)
     result = run("screen", "--omop", url, "--as-of", AS_OF)
@@ -133,10 +134,11 @@ def test_a_missing_table_or_column_is_named(small, tmp_path, statements, named):
 ])
 def test_a_person_whose_rows_contradict_each_other_is_one_error(small, tmp_path, statement):
     url = altered(small, tmp_path, statement)
-    _, written = small
-    result = screen([OmopInput(url, supplement=written.files["supplement"])], as_of=AS_OF)
-    assert [e.record for e in result.errors] == ["1"]
-    assert [p.id for p in result.patients] == ["2"]
+    items = list(read_omop(OmopInput(url), True))
+    assert [(type(i).__name__, i.record if isinstance(i, InputError) else i.id)
+            for i in items] == [
+        ("InputError", "1"), ("SourcedRecord", "2")]
+    assert items[0].field.startswith(("death.", "person."))
 
 
 def test_a_comparator_makes_a_bound_that_never_meets_a_limit(small, tmp_path):
@@ -157,11 +159,12 @@ def test_candidates_from_an_atlas_cohort_or_an_id_file(small, tmp_path):
                   "INSERT INTO results.cohort VALUES (7, 2, '2026-01-01', '2026-12-31')")
 
     def ids(**options) -> list[str]:
-        return [i.raw["id"] for i in OmopInput(url, **options).items(False) if hasattr(i, "raw")]
+        items = read_omop(OmopInput(url, **options), False)
+        return [i.raw["id"] for i in items if hasattr(i, "raw")]
 
     assert ids(cohort_id=7, cohort_schema="results") == ["2"]
     assert ids(cohort_id=8, cohort_schema="results") == []
-    (error,) = OmopInput(url, cohort_id=7, cohort_schema="nowhere").items(False)
+    (error,) = read_omop(OmopInput(url, cohort_id=7, cohort_schema="nowhere"), False)
     assert isinstance(error, InputError) and "nowhere.cohort" in str(error)
     listed = tmp_path / "ids.txt"
     listed.write_text("# screening list\n2\n1\n77\n")

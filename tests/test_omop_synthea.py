@@ -19,7 +19,7 @@ from ql1706kg.api import screen
 from ql1706kg.errors import InputError
 from ql1706kg.inputs.omop import OmopInput
 from ql1706kg.inputs.omop.connect import connect, integers, parse_url
-from ql1706kg.inputs.omop.read import facts_statement
+from ql1706kg.inputs.omop.read import facts_statement, read_omop
 from ql1706kg.inputs.omop.relevance import compute
 from ql1706kg.inputs.omop.schema import read_schema, render
 from ql1706kg.inputs.omop.vocab import Vocabulary
@@ -52,7 +52,7 @@ def synthea(request):
 
 
 def records(url: str) -> list:
-    return list(OmopInput(url, person_ids=EVERYONE).items(validate=False))
+    return list(read_omop(OmopInput(url, person_ids=EVERYONE), False))
 
 
 def test_every_person_is_read_or_named_and_the_dead_are_not_screened(synthea):
@@ -79,7 +79,7 @@ def test_every_person_is_read_or_named_and_the_dead_are_not_screened(synthea):
 
 def test_no_cancer_no_candidate(synthea):
     """The default candidates are those with a sarcoma on record: none here, and no error."""
-    assert list(OmopInput(synthea).items(validate=False)) == []
+    assert list(read_omop(OmopInput(synthea), False)) == []
 
 
 def test_duckdb_and_postgresql_give_identical_facts(duckdb_synthea, postgres_synthea):

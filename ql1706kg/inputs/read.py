@@ -220,8 +220,10 @@ def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
                 yield item
         if fhir_report is not None:
             fhir_report.extend(fhir.report_lines())
+        if databases:
+            from .omop.read import read_omop
         for database in databases:
-            for item in database.items(validate):
+            for item in read_omop(database, validate):
                 if isinstance(item, InputNote):
                     note(item)
                 else:

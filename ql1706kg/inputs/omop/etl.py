@@ -9,6 +9,8 @@ says is empty ("recorded: none") is the supplement's ``no_metastases`` / ``no_pr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ...protocol.namespaces import QL
@@ -30,49 +32,14 @@ _EMPTY = {"metastases": "no_metastases", "prior_therapies": "no_prior_therapy",
           "supportive_care": "no_supportive_care"}
 
 
-class RecordEtl:
-    """Writes one record through a :class:`CdmWriter`."""
+class _Etl:
+    """What the parts of :class:`RecordEtl` share."""
 
-    def __init__(self, writer: CdmWriter, record: dict, complete_lists: bool = True) -> None:
-        self.w, self.rec, self.complete_lists = writer, record, complete_lists
-        writer.persons += 1
-        self.person = writer.persons
-        self.even = self.person % 2 == 0
-        self.fallback = _earliest_date(record) or record.get("birth_date") or FALLBACK_DATE
-        self.diagnosis_row: int | None = None
-
-    def write(self) -> int:
-        self.person_row()
-        self.diagnosis()
-        self.metastases()
-        self.conditions()
-        self.therapies()
-        self.support()
-        self.observations()
-        self.supplement()
-        return self.person
-
-    # -- the CDM -------------------------------------------------------------------------------
-    def person_row(self) -> None:
-        rec, w = self.rec, self.w
-        genders = {v: k for k, v in fixed("gender").items()}
-        born = rec["birth_date"]
-        parts = [int(p) for p in born.split("-")]
-        w.row("person", {"person_id": self.person, "gender_concept_id":
-                         genders.get(rec.get("sex"), 0), "year_of_birth": parts[0],
-                         "month_of_birth": parts[1], "day_of_birth": parts[2],
-                         "birth_datetime": f"{born} 00:00:00",
-                         "race_concept_id": 0, "ethnicity_concept_id": 0,
-                         "person_source_value": str(rec.get("id", ""))[:50],
-                         "gender_source_value": rec.get("sex")})
-        w.row("observation_period", {"person_id": self.person,
-                                     "observation_period_start_date": born,
-                                     "observation_period_end_date": "2026-12-31",
-                                     "period_type_concept_id": EHR})
-        deceased = rec.get("deceased")
-        if isinstance(deceased, str):
-            w.row("death", {"person_id": self.person, "death_date": deceased,
-                            "death_type_concept_id": EHR})
+    w: CdmWriter
+    rec: dict
+    person: int
+    even: bool
+    fallback: str
 
     def coded_term(self, value: Any, within) -> tuple[Any, str, dict | None]:
         """(term, name, coding) of a record's name or code: the coding is the written one,
@@ -84,25 +51,6 @@ class RecordEtl:
         hit = term.find(str(value), within)
         return hit, str(value), None
 
-    def condition(self, value: Any, within, date: str | None, keys: tuple[str, ...],
-                  end: str | None = None) -> int:
-        """A condition row: coded by the value's code, else the term's first code in one of
-        ``keys``'s systems, else unmapped (concept 0, the name as source value)."""
-        w = self.w
-        hit, name, coding = self.coded_term(value, within)
-        concept = 0
-        if coding is not None:
-            concept = self.concept_for(coding["system"], coding["code"], name, "Condition")
-        elif hit is not None:
-            found = w.codes.first(hit, *keys)
-            if found is not None:
-                concept = self.concept_for(found[0], found[1], w.term.label(hit), "Condition")
-        return w.row("condition_occurrence", {
-            "person_id": self.person, "condition_concept_id": concept,
-            "condition_start_date": date or self.fallback, "condition_end_date": end,
-            "condition_type_concept_id": EHR, "condition_source_value": name[:50],
-            "condition_source_concept_id": 0})
-
     def concept_for(self, system: str, code: str, name: str, domain: str) -> int:
         """The mini vocabulary's concept of a code in a system (a name, a URI or a key)."""
         w = self.w
@@ -113,66 +61,9 @@ class RecordEtl:
                              "ICDO Condition")
         return w.concept(vocabulary, code, name, domain, "Clinical Finding")
 
-    def diagnosis(self) -> None:
-        dx = self.rec.get("diagnosis") or {}
-        keys = (str(QL.icdO3Morphology), str(QL.snomedCode), str(QL.ncitCode))
-        if dx.get("histology") is not None:
-            self.diagnosis_row = self.condition(dx["histology"], QL.Neoplasm, dx.get("date"),
-                                                keys)
-            if self.w.version == "5.4" and self.even:
-                self.disease_episode(dx)
-        for other in dx.get("other_active_histologies") or []:
-            self.condition(other, QL.Neoplasm, dx.get("date"), keys)
 
-    def disease_episode(self, dx: dict) -> None:
-        """The same cancer as an oncology-extension disease episode."""
-        hit, name, coding = self.coded_term(dx["histology"], QL.Neoplasm)
-        found = (coding["system"], coding["code"]) if coding else (
-            self.w.codes.first(hit, str(QL.icdO3Morphology)) if hit is not None else None)
-        if found is None:
-            return
-        concept = self.concept_for(found[0], found[1], name, "Condition")
-        self.w.row("episode", {"person_id": self.person,
-                               "episode_concept_id": mapping()["episodes"]["disease"][0],
-                               "episode_start_date": dx.get("date") or self.fallback,
-                               "episode_object_concept_id": concept,
-                               "episode_type_concept_id": EHR, "episode_source_value": name[:50]})
-
-    def metastases(self) -> None:
-        w = self.w
-        modifier = mapping()["cancer_modifier"]
-        for item in self.rec.get("metastases") or []:
-            site = w.term.find_in_phrase(item["site"], QL.AnatomicalSite)
-            label = w.term.label(site) if site is not None else item["site"]
-            date = item.get("date") or self.fallback
-            snomed = str(QL.snomedCode)
-            codes = [iri for iri, s in disease_codes().sites.items() if s == site]
-            coded = next((w.codes.first(c, snomed) for c in codes if w.codes.first(c, snomed)),
-                         None) if site is not None else None
-            if coded is None or (self.even and self.diagnosis_row is not None):
-                concept = w.concept(modifier["vocabulary"], f"QL-MET-{label}"[:50],
-                                    f"Metastasis to {label}", "Measurement",
-                                    modifier["metastasis_classes"][0])
-                linked = w.version == "5.4" and self.diagnosis_row is not None
-                w.row("measurement", {
-                    "person_id": self.person, "measurement_concept_id": concept,
-                    "measurement_date": date, "measurement_type_concept_id": EHR,
-                    "measurement_source_value": f"metastasis to {label}"[:50],
-                    "measurement_event_id": self.diagnosis_row if linked else None,
-                    "meas_event_field_concept_id":
-                        mapping()["event_fields"]["condition_occurrence"] if linked else None})
-                continue
-            concept = self.concept_for("SNOMED-CT", coded[1], f"Metastasis to {label}",
-                                       "Condition")
-            w.row("condition_occurrence", {
-                "person_id": self.person, "condition_concept_id": concept,
-                "condition_start_date": date, "condition_type_concept_id": EHR,
-                "condition_source_value": f"metastasis to {item['site']}"[:50],
-                "condition_source_concept_id": 0})
-
-    def conditions(self) -> None:
-        for value in self.rec.get("conditions") or []:
-            self.condition(value, QL.ClinicalCondition, None, (str(QL.snomedCode),))
+class _Treatment(_Etl):
+    """Prior therapies and support products as drug exposures, procedures and regimens."""
 
     def drug(self, value: Any, group: str) -> int:
         """A drug as an RxNorm ingredient (its terminology code, else a local concept of its
@@ -246,6 +137,10 @@ class RecordEtl:
                 self.exposure(self.drug(item["product"], SUPPORT_ATC_PREFIXES[0]), name, date,
                               date)
 
+
+class _Results(_Etl):
+    """Results as measurements and observations."""
+
     def observations(self) -> None:
         w = self.w
         for obs in self.rec.get("observations") or []:
@@ -281,6 +176,10 @@ class RecordEtl:
             else:
                 values["value_as_string"] = None if number is not None else str(value)[:60]
             w.row(table, values)
+
+
+class _Supplement(_Etl):
+    """What the CDM cannot hold, as the supplement's long-table rows."""
 
     # -- the supplement --------------------------------------------------------------------------
     def supplement(self) -> None:
@@ -332,6 +231,130 @@ class RecordEtl:
                 for d, n in zip(therapy["drugs"], names, strict=True)]
 
 
+class RecordEtl(_Treatment, _Results, _Supplement):
+    """Writes one record through a :class:`CdmWriter`."""
+
+    def __init__(self, writer: CdmWriter, record: dict, complete_lists: bool = True) -> None:
+        self.w, self.rec, self.complete_lists = writer, record, complete_lists
+        writer.persons += 1
+        self.person = writer.persons
+        self.even = self.person % 2 == 0
+        self.fallback = _earliest_date(record) or record.get("birth_date") or FALLBACK_DATE
+        self.diagnosis_row: int | None = None
+
+    def write(self) -> int:
+        self.person_row()
+        self.diagnosis()
+        self.metastases()
+        self.conditions()
+        self.therapies()
+        self.support()
+        self.observations()
+        self.supplement()
+        return self.person
+
+    # -- the CDM -------------------------------------------------------------------------------
+    def person_row(self) -> None:
+        rec, w = self.rec, self.w
+        genders = {v: k for k, v in fixed("gender").items()}
+        born = rec["birth_date"]
+        parts = [int(p) for p in born.split("-")]
+        w.row("person", {"person_id": self.person, "gender_concept_id":
+                         genders.get(rec.get("sex"), 0), "year_of_birth": parts[0],
+                         "month_of_birth": parts[1], "day_of_birth": parts[2],
+                         "birth_datetime": f"{born} 00:00:00",
+                         "race_concept_id": 0, "ethnicity_concept_id": 0,
+                         "person_source_value": str(rec.get("id", ""))[:50],
+                         "gender_source_value": rec.get("sex")})
+        w.row("observation_period", {"person_id": self.person,
+                                     "observation_period_start_date": born,
+                                     "observation_period_end_date": "2026-12-31",
+                                     "period_type_concept_id": EHR})
+        deceased = rec.get("deceased")
+        if isinstance(deceased, str):
+            w.row("death", {"person_id": self.person, "death_date": deceased,
+                            "death_type_concept_id": EHR})
+
+    def condition(self, value: Any, within, date: str | None, keys: tuple[str, ...],
+                  end: str | None = None) -> int:
+        """A condition row: coded by the value's code, else the term's first code in one of
+        ``keys``'s systems, else unmapped (concept 0, the name as source value)."""
+        w = self.w
+        hit, name, coding = self.coded_term(value, within)
+        concept = 0
+        if coding is not None:
+            concept = self.concept_for(coding["system"], coding["code"], name, "Condition")
+        elif hit is not None:
+            found = w.codes.first(hit, *keys)
+            if found is not None:
+                concept = self.concept_for(found[0], found[1], w.term.label(hit), "Condition")
+        return w.row("condition_occurrence", {
+            "person_id": self.person, "condition_concept_id": concept,
+            "condition_start_date": date or self.fallback, "condition_end_date": end,
+            "condition_type_concept_id": EHR, "condition_source_value": name[:50],
+            "condition_source_concept_id": 0})
+
+    def diagnosis(self) -> None:
+        dx = self.rec.get("diagnosis") or {}
+        keys = (str(QL.icdO3Morphology), str(QL.snomedCode), str(QL.ncitCode))
+        if dx.get("histology") is not None:
+            self.diagnosis_row = self.condition(dx["histology"], QL.Neoplasm, dx.get("date"),
+                                                keys)
+            if self.w.version == "5.4" and self.even:
+                self.disease_episode(dx)
+        for other in dx.get("other_active_histologies") or []:
+            self.condition(other, QL.Neoplasm, dx.get("date"), keys)
+
+    def disease_episode(self, dx: dict) -> None:
+        """The same cancer as an oncology-extension disease episode."""
+        hit, name, coding = self.coded_term(dx["histology"], QL.Neoplasm)
+        found = (coding["system"], coding["code"]) if coding else (
+            self.w.codes.first(hit, str(QL.icdO3Morphology)) if hit is not None else None)
+        if found is None:
+            return
+        concept = self.concept_for(found[0], found[1], name, "Condition")
+        self.w.row("episode", {"person_id": self.person,
+                               "episode_concept_id": mapping()["episodes"]["disease"][0],
+                               "episode_start_date": dx.get("date") or self.fallback,
+                               "episode_object_concept_id": concept,
+                               "episode_type_concept_id": EHR, "episode_source_value": name[:50]})
+
+    def metastases(self) -> None:
+        w = self.w
+        modifier = mapping()["cancer_modifier"]
+        for item in self.rec.get("metastases") or []:
+            site = w.term.find_in_phrase(item["site"], QL.AnatomicalSite)
+            label = w.term.label(site) if site is not None else item["site"]
+            date = item.get("date") or self.fallback
+            snomed = str(QL.snomedCode)
+            codes = [iri for iri, s in disease_codes().sites.items() if s == site]
+            coded = next((w.codes.first(c, snomed) for c in codes if w.codes.first(c, snomed)),
+                         None) if site is not None else None
+            if coded is None or (self.even and self.diagnosis_row is not None):
+                concept = w.concept(modifier["vocabulary"], f"QL-MET-{label}"[:50],
+                                    f"Metastasis to {label}", "Measurement",
+                                    modifier["metastasis_classes"][0])
+                linked = w.version == "5.4" and self.diagnosis_row is not None
+                w.row("measurement", {
+                    "person_id": self.person, "measurement_concept_id": concept,
+                    "measurement_date": date, "measurement_type_concept_id": EHR,
+                    "measurement_source_value": f"metastasis to {label}"[:50],
+                    "measurement_event_id": self.diagnosis_row if linked else None,
+                    "meas_event_field_concept_id":
+                        mapping()["event_fields"]["condition_occurrence"] if linked else None})
+                continue
+            concept = self.concept_for("SNOMED-CT", coded[1], f"Metastasis to {label}",
+                                       "Condition")
+            w.row("condition_occurrence", {
+                "person_id": self.person, "condition_concept_id": concept,
+                "condition_start_date": date, "condition_type_concept_id": EHR,
+                "condition_source_value": f"metastasis to {item['site']}"[:50],
+                "condition_source_concept_id": 0})
+
+    def conditions(self) -> None:
+        for value in self.rec.get("conditions") or []:
+            self.condition(value, QL.ClinicalCondition, None, (str(QL.snomedCode),))
+
 def _earliest_date(record: dict) -> str | None:
     """The earliest full date a record gives (for CDM dates it does not)."""
     found: list[str] = []
@@ -350,3 +373,30 @@ def _earliest_date(record: dict) -> str | None:
 
     walk({k: v for k, v in record.items() if k not in ("birth_date", "deceased")})
     return min(found) if found else None
+
+
+@dataclass
+class Written:
+    """What :func:`write_cdm` wrote: the file of each table (and ``supplement``), the record
+    id of each person_id, and the records it could not write (no birth date: OMOP's
+    conventions drop a person without a year of birth)."""
+
+    files: dict[str, Path]
+    persons: dict[int, str]
+    skipped: list[str]
+
+
+def write_cdm(records, folder: Path, version: str = "5.4", hierarchy: bool = True,
+              complete_lists: bool = True) -> Written:
+    """Write records (project JSON dicts) as CDM tables and a supplement (CSV files in
+    ``folder``). ``complete_lists``: a list a record holds (even empty) is marked complete in
+    the supplement (``no_prior_therapy``...): the CDM cannot say a list is complete."""
+    writer = CdmWriter(folder, version, hierarchy)
+    persons, skipped = {}, []
+    for record in records:
+        if not isinstance(record, dict) or not record.get("birth_date"):
+            skipped.append(str(record.get("id") if isinstance(record, dict) else record))
+            continue
+        etl = RecordEtl(writer, record, complete_lists)
+        persons[etl.write()] = str(record.get("id"))
+    return Written(writer.close(), persons, skipped)

@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from ...errors import InputError, InputNote
 from ...protocol.terminology import terminology
 from ..records import RawRecord, SourcedRecord, parse_record
-from . import OmopInput
 from .assemble import Context, Fact, assemble
 from .connect import Database, connect, integers, is_identifier, literal, parse_url
 from .relevance import compute
 from .schema import Schema, read_schema, render, sql_file
+from .spec import OmopInput
 from .supplement import Conflict, merge, read_supplement
 from .vocab import Vocabulary, mapping
 

@@ -199,35 +199,6 @@ class CdmWriter:
         return out
 
 
-@dataclass
-class Written:
-    """What :func:`write_cdm` wrote: the file of each table (and ``supplement``), the record
-    id of each person_id, and the records it could not write (no birth date: OMOP's
-    conventions drop a person without a year of birth)."""
-
-    files: dict[str, Path]
-    persons: dict[int, str]
-    skipped: list[str]
-
-
-def write_cdm(records, folder: Path, version: str = "5.4", hierarchy: bool = True,
-              complete_lists: bool = True) -> Written:
-    """Write records (project JSON dicts) as CDM tables and a supplement (CSV files in
-    ``folder``). ``complete_lists``: a list a record holds (even empty) is marked complete in
-    the supplement (``no_prior_therapy``...): the CDM cannot say a list is complete."""
-    from .etl import RecordEtl
-
-    writer = CdmWriter(folder, version, hierarchy)
-    persons, skipped = {}, []
-    for record in records:
-        if not isinstance(record, dict) or not record.get("birth_date"):
-            skipped.append(str(record.get("id") if isinstance(record, dict) else record))
-            continue
-        etl = RecordEtl(writer, record, complete_lists)
-        persons[etl.write()] = str(record.get("id"))
-    return Written(writer.close(), persons, skipped)
-
-
 def load_duckdb(files: dict[str, Path], path: Path, version: str = "5.4",
                 schema: str = "main") -> Path:
     """A new DuckDB CDM at ``path`` from the files of :func:`write_cdm` (the supplement stays
