@@ -30,6 +30,15 @@ SYNTHEA = Path(__file__).parent / "data" / "omop" / "synthea27nj"
 STATE_VARIABLE = "QL1706KG_TEST_POSTGRES"
 
 
+def read_cdm(spec) -> list:
+    """What reading a CDM gives a screening: each person assembled as a worker assembles it
+    (an unvalidated record, or the error that stands for the person), and the errors."""
+    from ql1706kg.inputs.omop.read import read_omop
+
+    return [item.assemble()[0] if hasattr(item, "assemble") else item
+            for item in read_omop(spec, False)]
+
+
 def example_records() -> list[dict]:
     """The bundled example patients, in file order."""
     out: list[dict] = []

@@ -14,10 +14,9 @@ import pytest
 
 from ql1706kg.api import screen
 from ql1706kg.inputs.omop import OmopInput
-from ql1706kg.inputs.omop.read import read_omop
 from ql1706kg.inputs.synthetic import patients
 
-from .omop_support import EXAMPLES, duckdb_cdm, example_records, postgres_cdm
+from .omop_support import EXAMPLES, duckdb_cdm, example_records, postgres_cdm, read_cdm
 
 AS_OF = "2026-11-20"
 
@@ -72,7 +71,7 @@ def test_every_example_gives_the_json_verdict_and_all_28_outcomes(examples_cdm, 
 def test_duckdb_and_postgresql_give_identical_facts(duckdb_examples, postgres_examples):
     def records(url, written):
         spec = OmopInput(url, supplement=written.files["supplement"])
-        return [(item.source.rpartition("#")[2], item.raw) for item in read_omop(spec, False)
+        return [(item.source.rpartition("#")[2], item.raw) for item in read_cdm(spec)
                 if hasattr(item, "raw")]
 
     duck, pg = records(*duckdb_examples), records(*postgres_examples)
@@ -83,7 +82,7 @@ def test_the_default_candidates_are_everyone_with_a_sarcoma_on_record(duckdb_exa
     """Every example has a sarcoma (synovial sarcoma included): all 19 are candidates, in
     person_id order, without naming them."""
     url, written = duckdb_examples
-    ids = [item.raw["id"] for item in read_omop(OmopInput(url), False) if hasattr(item, "raw")]
+    ids = [item.raw["id"] for item in read_cdm(OmopInput(url)) if hasattr(item, "raw")]
     assert ids == [str(i) for i in sorted(written.persons)]
 
 

@@ -25,7 +25,7 @@ from ql1706kg.inputs.omop.connect import UrlError, parse_url
 from ql1706kg.inputs.omop.read import read_omop
 
 from .conftest import AS_OF, BASE
-from .omop_support import duckdb_cdm
+from .omop_support import duckdb_cdm, read_cdm
 
 OTHER = {**copy.deepcopy(BASE), "id": "QL-OTHER", "sex": "female",
          "birth_date": "1980-01-02"}
@@ -118,7 +118,7 @@ def test_options_of_omop_need_it_and_paths_or_omop_are_needed(small):
 ])
 def test_a_missing_table_or_column_is_named(small, tmp_path, statements, named):
     url = altered(small, tmp_path, *statements)
-    items = list(read_omop(OmopInput(url, person_ids=(1,)), False))
+    items = read_cdm(OmopInput(url, person_ids=(1,)))
     (error,) = items
     assert isinstance(error, InputError) and named in str(error)
     result = run("screen", "--omop", url, "--as-of", AS_OF)
@@ -159,12 +159,12 @@ def test_candidates_from_an_atlas_cohort_or_an_id_file(small, tmp_path):
                   "INSERT INTO results.cohort VALUES (7, 2, '2026-01-01', '2026-12-31')")
 
     def ids(**options) -> list[str]:
-        items = read_omop(OmopInput(url, **options), False)
+        items = read_cdm(OmopInput(url, **options))
         return [i.raw["id"] for i in items if hasattr(i, "raw")]
 
     assert ids(cohort_id=7, cohort_schema="results") == ["2"]
     assert ids(cohort_id=8, cohort_schema="results") == []
-    (error,) = read_omop(OmopInput(url, cohort_id=7, cohort_schema="nowhere"), False)
+    (error,) = read_cdm(OmopInput(url, cohort_id=7, cohort_schema="nowhere"))
     assert isinstance(error, InputError) and "nowhere.cohort" in str(error)
     listed = tmp_path / "ids.txt"
     listed.write_text("# screening list\n2\n1\n77\n")

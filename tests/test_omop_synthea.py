@@ -18,15 +18,15 @@ import pytest
 from ql1706kg.api import screen
 from ql1706kg.errors import InputError
 from ql1706kg.inputs.omop import OmopInput
-from ql1706kg.inputs.omop.connect import connect, integers, parse_url
-from ql1706kg.inputs.omop.read import facts_statement, read_omop
+from ql1706kg.inputs.omop.connect import connect, parse_url
+from ql1706kg.inputs.omop.read import batch_rows, facts_statement
 from ql1706kg.inputs.omop.relevance import compute
 from ql1706kg.inputs.omop.schema import read_schema, render
 from ql1706kg.inputs.omop.vocab import Vocabulary
 from ql1706kg.protocol.namespaces import QL
 from ql1706kg.protocol.terminology import terminology
 
-from .omop_support import new_database, synthea_duckdb, synthea_postgres
+from .omop_support import new_database, read_cdm, synthea_duckdb, synthea_postgres
 
 EVERYONE = tuple(range(1, 29))
 
@@ -52,7 +52,7 @@ def synthea(request):
 
 
 def records(url: str) -> list:
-    return list(read_omop(OmopInput(url, person_ids=EVERYONE), False))
+    return read_cdm(OmopInput(url, person_ids=EVERYONE))
 
 
 def test_every_person_is_read_or_named_and_the_dead_are_not_screened(synthea):
@@ -79,7 +79,7 @@ def test_every_person_is_read_or_named_and_the_dead_are_not_screened(synthea):
 
 def test_no_cancer_no_candidate(synthea):
     """The default candidates are those with a sarcoma on record: none here, and no error."""
-    assert list(read_omop(OmopInput(synthea), False)) == []
+    assert read_cdm(OmopInput(synthea)) == []
 
 
 def test_duckdb_and_postgresql_give_identical_facts(duckdb_synthea, postgres_synthea):
@@ -101,7 +101,7 @@ def test_unrelated_rows_never_leave_the_database(duckdb_synthea):
         term = terminology()
         relevance = compute(db, schema, vocabulary, term)
         statement = render(facts_statement(schema, "synthea"),
-                           {**relevance.values(schema), "persons": integers(EVERYONE)})
+                           {**relevance.values(schema), "persons": batch_rows(list(EVERYONE))})
         rows = db.rows(statement)
         read = Counter(row[0] for row in rows)
         total = {t: db.rows(f"SELECT count(*) FROM {t}")[0][0]

@@ -87,24 +87,52 @@ class RowError(ValueError):
 def read_table(path: Path) -> Iterator[SourcedRecord | InputError]:
     """Yield one record per patient of a long-format table, or an error naming row and column."""
     try:
-        rows = _xlsx_rows(path) if path.suffix.lower() == ".xlsx" else _csv_rows(path)
-        header, body = _header(rows, str(path))
+        header, patients = table_rows(path)
     except InputError as exc:
         yield exc
         return
-    patients: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-    for number, raw in body:
-        row = {name: _cell(raw, index) for name, index in header.items()}
-        if not any(v not in (None, "") for v in row.values()):
-            continue
-        if str(row.get("patient") or "").startswith("#"):
-            continue
-        patients.setdefault(str(row.get("patient") or "").strip(), []).append((number, row))
     for patient, patient_rows in patients.items():
-        yield _patient(path, patient, patient_rows)
+        yield patient_record(path, patient, patient_rows, header)
 
 
-def _csv_rows(path: Path) -> list[tuple[int, list[Any]]]:
+Rows = list[tuple[int, list[Any]]]  # (row number, the row's cells as read)
+
+
+def table_rows(path: Path) -> tuple[dict[str, int], dict[str, Rows]]:
+    """The header (column -> index) and the rows of a long-format table by patient; an
+    unreadable file or header raises :class:`InputError`. Cheap: each patient's record is
+    assembled from its rows (:func:`patient_record`) where it is needed."""
+    header, body = table_body(path)
+    patients: dict[str, Rows] = {}
+    for patient, number, raw in body:
+        patients.setdefault(patient, []).append((number, raw))
+    return header, patients
+
+
+def table_body(path: Path) -> tuple[dict[str, int], Iterator[tuple[str, int, list[Any]]]]:
+    """The header, and the rows as they are read: (patient, row number, cells), blank and
+    comment rows left out. A CSV file is read row by row (its text once, not its rows: a
+    site supplement of 100,000 persons is 1.4 million rows)."""
+    rows = iter(_xlsx_rows(path)) if path.suffix.lower() == ".xlsx" else _csv_rows(path)
+    header = _header(rows, str(path))
+    at, columns = header["patient"], tuple(header.values())
+
+    def body() -> Iterator[tuple[str, int, list[Any]]]:
+        for number, raw in rows:
+            patient = str(_cell(raw, at) or "")
+            if not patient and not any(_cell(raw, index) not in (None, "")
+                                       for index in columns):
+                continue
+            if patient.startswith("#"):
+                continue
+            yield patient.strip(), number, raw
+
+    return header, body()
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
+    """The rows of a CSV file (numbered from 1, comment rows left out), read as iterated; an
+    unreadable file raises :class:`InputError` on the first row asked for."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -116,9 +144,9 @@ def _csv_rows(path: Path) -> list[tuple[int, list[Any]]]:
     except csv.Error:
         dialect = csv.excel
     with _no_field_limit():
-        return [(number, row) for number, row in enumerate(csv.reader(io.StringIO(text),
-                                                                        dialect), 1)
-                if not (row and str(row[0]).lstrip().startswith("#"))]
+        for number, row in enumerate(csv.reader(io.StringIO(text), dialect), 1):
+            if not (row and str(row[0]).lstrip().startswith("#")):
+                yield number, row
 
 
 @contextlib.contextmanager
@@ -166,17 +194,18 @@ def _is_formula(value: object) -> bool:
     return isinstance(value, str) and value.startswith("=")
 
 
-def _header(rows: list[tuple[int, list[Any]]], source: str
-            ) -> tuple[dict[str, int], list[tuple[int, list[Any]]]]:
-    if not rows:
+def _header(rows: Iterator[tuple[int, list[Any]]], source: str) -> dict[str, int]:
+    """The header row (the first row, consumed): column name -> index."""
+    first = next(rows, None)
+    if first is None:
         raise InputError(source, "the table is empty (a header row is needed)")
-    names = [str(c or "").strip().casefold() for c in rows[0][1]]
+    names = [str(c or "").strip().casefold() for c in first[1]]
     header = {name: index for index, name in enumerate(names) if name in COLUMNS}
     missing = [name for name in REQUIRED if name not in header]
     if missing:
         raise InputError(source, f"missing column(s) {', '.join(missing)} (columns: "
                                  f"{', '.join(COLUMNS)})", field=missing[0])
-    return header, rows[1:]
+    return header
 
 
 def _cell(row: list[Any], index: int) -> Any:
@@ -186,8 +215,12 @@ def _cell(row: list[Any], index: int) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-def _patient(path: Path, patient: str, rows: list[tuple[int, dict[str, Any]]]
-             ) -> SourcedRecord | InputError:
+def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, int]
+                   ) -> SourcedRecord | InputError:
+    """One patient's record from its rows (of :func:`table_rows`), validated; or the error
+    naming the row and column."""
+    rows = [(number, {name: _cell(raw, index) for name, index in header.items()})
+            for number, raw in raw_rows]
     record: dict[str, Any] = {"id": patient, "observations": []}
     regimens: dict[str, dict[str, Any]] = {}
     first_rows: dict[str, tuple[int, Any]] = {}

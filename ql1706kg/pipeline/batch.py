@@ -20,6 +20,7 @@ import orjson
 from ..errors import InputError
 from ..inputs.fhir.handle import FhirPerson
 from ..inputs.models import PatientRecord
+from ..inputs.omop.person import OmopPerson
 from ..inputs.plausibility import date_problem
 from ..inputs.records import RawRecord, SourcedRecord
 from ..protocol.terminology import terminology
@@ -31,7 +32,10 @@ from .lift import lift, patient_iri
 from .results import EncodedResult, PatientResult, Result, ScreeningError
 from .validate import shapes, validate_graphs
 
-Item = SourcedRecord | RawRecord | InputError | FhirPerson
+Item = SourcedRecord | RawRecord | InputError | FhirPerson | OmopPerson
+# Persons assembled into a record where they are screened (FHIR from the run's index, OMOP
+# from the facts the reading process sends along)
+HANDLES = (FhirPerson, OmopPerson)
 
 
 def patient_graph(record: PatientRecord, assessment: Assessment,
@@ -48,20 +52,20 @@ def unique_ids(items: Iterable[Item]) -> Iterator[Item]:
 
     A FHIR person (:class:`FhirPerson`) is assembled where it is screened; it is assembled
     here only when its id is already used, to compare the records."""
-    seen: dict[str, tuple[str, bytes | FhirPerson | None]] = {}
+    seen: dict[str, tuple[str, bytes | FhirPerson | OmopPerson | None]] = {}
     for item in items:
         key = None if isinstance(item, InputError) else item.id
         if key is None:
             yield item
             continue
         first = seen.get(key)
-        if first is not None and isinstance(item, FhirPerson):
+        if first is not None and isinstance(item, HANDLES):
             *errors, item = item.assemble()  # compared as read: its record, or its error
             yield from errors
             if isinstance(item, InputError):
                 yield item
                 continue
-        if first is not None and isinstance(first[1], FhirPerson):
+        if first is not None and isinstance(first[1], HANDLES):
             assembled = first[1].assemble()[-1]
             # an error entry holds no id; a record is compared by what it says
             first = None if isinstance(assembled, InputError) else (first[0],
@@ -69,7 +73,7 @@ def unique_ids(items: Iterable[Item]) -> Iterator[Item]:
             if first is not None:
                 seen[key] = first
         if first is None:
-            seen[key] = (item.source, item if isinstance(item, FhirPerson) else _digest(item))
+            seen[key] = (item.source, item if isinstance(item, HANDLES) else _digest(item))
             yield item
             continue
         digest = _digest(item)
@@ -142,7 +146,7 @@ def _assembled(chunk: list[Item]) -> list[SourcedRecord | RawRecord | InputError
     malformed resources, then its record (or the error that stands for it)."""
     out: list[SourcedRecord | RawRecord | InputError] = []
     for item in chunk:
-        if isinstance(item, FhirPerson):
+        if isinstance(item, HANDLES):
             out.extend(item.assemble())
         else:
             out.append(item)

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from rdflib import URIRef
 
 from ...errors import InputError
 from ...protocol.namespaces import QL
-from ...protocol.terminology import Terminology
+from ...protocol.terminology import Terminology, terminology
 from ..fhir.observations import _karnofsky_score, _test_of
 from ..fhir.values import reading_rules
+from ..records import RawRecord
 from .disease import (
     Disease,
     DiseaseReader,
@@ -35,8 +37,9 @@ from .disease import (
     match_staging,
 )
 from .relevance import Relevance
+from .supplement import Conflict, merge, supplement_record
 from .treatment import Treatment, TreatmentReader, match_drug, match_procedure
-from .vocab import Vocabulary, fixed, mapping
+from .vocab import Concept, Vocabulary, fixed, mapping
 
 MEMO_LIMIT = 200_000  # concept readings kept per run (a run reads far fewer distinct concepts)
 ORDER = ("person", "death", "observation_period", "condition_occurrence", "episode",
@@ -321,12 +324,54 @@ def _number_text(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else repr(float(number))
 
 
-def assemble(ctx: Context, person_id: int, facts: list[Fact]) -> tuple[dict | InputError,
-                                                                        list[str]]:
-    """The record of one person (or the input error that stands for it) and its notes."""
-    builder = PersonBuilder(ctx, person_id)
-    source = f"{ctx.source}#person/{person_id}"
+def build_person(handle: Any, ctx: Context | None = None
+                 ) -> tuple[dict | InputError, list[str]]:
+    """The record of the person of a :class:`~.person.OmopPerson` (with the supplement's
+    facts), or the input error that stands for it, and its notes. ``ctx``: the run's (in the
+    reading process), else this process's context of the run, fed with the concepts and drugs
+    the handle carries."""
+    source, closed_world = handle.run
+    if ctx is None:
+        ctx = _context(source, closed_world)
+    vocabulary = ctx.vocabulary
+    for row in handle.concepts:
+        if row[0] not in vocabulary.concepts:
+            vocabulary.concepts[row[0]] = Concept(*row)
+    for concept_id, kind, value in handle.drugs:
+        ctx.relevance.drugs[concept_id] = value
+        ctx.relevance.kinds[concept_id] = kind
+    builder = PersonBuilder(ctx, int(handle.id))
     try:
-        return builder.build(facts), builder.notes
+        record = builder.build([Fact._make(row) for row in handle.facts])
     except Inconsistent as exc:
-        return InputError(source, exc.message, record=str(person_id), field=exc.field), []
+        return InputError(handle.source, exc.message, record=handle.id, field=exc.field), []
+    if handle.supplement is not None:
+        path, rows, header = handle.supplement
+        extra = supplement_record(Path(path), handle.id, rows, header)
+        if isinstance(extra, InputError):
+            return extra, builder.notes
+        try:
+            record = merge(record, extra, path)
+        except Conflict as exc:
+            return InputError(handle.source, exc.message, record=handle.id,
+                              field=exc.field), builder.notes
+    return record, builder.notes
+
+
+def assemble_person(handle: Any) -> RawRecord | InputError:
+    """A handle assembled where it is screened: its record, unvalidated (notes are not
+    carried back: what they say, the criteria's explanations say too)."""
+    record, _notes = build_person(handle)
+    return record if isinstance(record, InputError) else RawRecord(handle.source, record)
+
+
+_CONTEXTS: dict[tuple[str, bool], Context] = {}
+
+
+def _context(source: str, closed_world: bool) -> Context:
+    """This process's context of a run (a worker's: its concepts come with the handles)."""
+    key = (source, closed_world)
+    if key not in _CONTEXTS:
+        _CONTEXTS[key] = Context(terminology(), Vocabulary(None, ""), Relevance(), source,
+                                 closed_world)
+    return _CONTEXTS[key]

@@ -5,7 +5,8 @@ The order of a run: open the database read-only (:mod:`.connect`); check what it
 terminology's codes down (:mod:`.relevance`, once); choose the candidates (an id list, an ATLAS
 cohort, or everyone with a sarcoma on record); then per batch of persons one statement
 (``sql/facts.sql``), never one per person, and each person assembled (:mod:`.assemble`) and
-joined with the site supplement (:mod:`.supplement`). Memory holds one batch at a time.
+joined with the site supplement (:mod:`.supplement`), where it is screened
+(:mod:`.person`). Memory holds one batch at a time.
 
 A person whose rows contradict each other, or who is not in the CDM, is one input error
 naming the database, the person and the field; the other persons are read.
@@ -18,31 +19,32 @@ from collections.abc import Iterator
 
 from ...errors import InputError, InputNote
 from ...protocol.terminology import terminology
-from ..records import RawRecord, SourcedRecord, parse_record
-from .assemble import Context, Fact, assemble
+from ..records import SourcedRecord, parse_record
+from .assemble import Context, build_person
 from .connect import Database, connect, integers, is_identifier, literal, parse_url
+from .person import OmopPerson
 from .relevance import compute
 from .schema import Schema, read_schema, render, sql_file
 from .spec import OmopInput
-from .supplement import Conflict, merge, read_supplement
+from .supplement import SupplementIndex, read_supplement
 from .vocab import Vocabulary, mapping
 
-Item = RawRecord | SourcedRecord | InputError | InputNote
+Item = OmopPerson | SourcedRecord | InputError | InputNote
 
 
 def read_omop(spec: OmopInput, validate: bool = True) -> Iterator[Item]:
-    """Yield every candidate's record (unvalidated :class:`RawRecord` when ``validate`` is
-    False), the input errors and the notes. An unreachable database raises
-    :class:`~ql1706kg.errors.EnvironmentFailure` (exit 3)."""
+    """Yield every candidate's record (an :class:`OmopPerson` to be assembled where it is
+    screened when ``validate`` is False), the input errors and the notes. An unreachable
+    database raises :class:`~ql1706kg.errors.EnvironmentFailure` (exit 3)."""
     url = parse_url(spec.url)
     source = url.shown
-    supplement: dict[str, dict] = {}
+    supplement = None
     if spec.supplement is not None:
-        for item in read_supplement(spec.supplement):
-            if isinstance(item, InputError):
-                yield item
-            else:
-                supplement[item[0]] = item[1]
+        found = read_supplement(spec.supplement)
+        if isinstance(found, InputError):
+            yield found  # the CDM is still read: what only the supplement holds is unknown
+        else:
+            supplement = found
     db = connect(url)
     try:
         term = terminology()
@@ -62,23 +64,34 @@ def read_omop(spec: OmopInput, validate: bool = True) -> Iterator[Item]:
         for start in range(0, len(persons), spec.batch_size):
             batch = persons[start:start + spec.batch_size]
             yield from _batch(db, ctx, statement, batch, supplement, used, spec, validate)
-        unused = sorted(set(supplement) - used)
+        unused = [p for p in supplement.persons() if p not in used] if supplement else []
         if unused:
             yield InputNote(str(spec.supplement), f"{len(unused)} person(s) of the supplement "
                             f"are not candidates here and were not screened (first: {unused[0]})")
     finally:
         db.close()
+        if supplement is not None:
+            supplement.close()
 
 
 def facts_statement(schema: Schema, source: str) -> str:
-    """The UNION of the sections of facts.sql this database has, its columns checked."""
+    """The batch CTE, then the UNION of the sections of facts.sql this database has, their
+    columns checked."""
+    parts = sql_file("facts.sql")
     selects = []
-    for part in sql_file("facts.sql").values():
+    for part in parts.values():
+        if part.name == "batch":
+            continue
         if not schema.usable(part, source):
             continue
         schema.check(part, source)
         selects.append(schema.fill_optional(part.text, part.aliases))
-    return "\nUNION ALL\n".join(selects)
+    return parts["batch"].text + "\n" + "\nUNION ALL\n".join(selects)
+
+
+def batch_rows(persons: list[int]) -> str:
+    """The batch's ids as the rows of a VALUES list."""
+    return ", ".join(f"({int(p)})" for p in persons)
 
 
 def candidates(db: Database, schema: Schema, spec: OmopInput, source: str,
@@ -135,32 +148,57 @@ def _sarcoma(db: Database, schema: Schema) -> list[int]:
 
 
 def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
-           supplement: dict[str, dict], used: set[str], spec: OmopInput, validate: bool
-           ) -> Iterator[Item]:
-    rows = db.rows(render(statement, {"persons": integers(batch)}))
-    by_person: dict[int, list[Fact]] = defaultdict(list)
+           supplement: SupplementIndex | None, used: set[str], spec: OmopInput,
+           validate: bool) -> Iterator[Item]:
+    """One query for the batch; each person as an :class:`OmopPerson` to be assembled where
+    it is screened (``validate``: assembled and validated here, with its notes)."""
+    rows = db.rows(render(statement, {"persons": batch_rows(batch)}))
+    by_person: dict[int, list[tuple]] = defaultdict(list)
     ids: set[int] = set()
     for row in rows:
-        fact = Fact._make(row)
-        by_person[fact.person_id].append(fact)
-        ids.update((fact.concept_id, fact.source_concept_id, fact.value_concept_id,
-                    fact.unit_concept_id))
+        by_person[row[1]].append(row)
+        ids.update((row[3], row[4], row[9], row[11]))
     ids.discard(None)
-    ctx.vocabulary.fetch(ids)
+    vocabulary = ctx.vocabulary
+    vocabulary.fetch(ids)
+    drugs = ctx.relevance.drugs
+    run = (ctx.source, spec.closed_world)
+    extras = supplement.rows([str(p) for p in batch]) if supplement is not None else {}
     for person in batch:
-        record, notes = assemble(ctx, person, by_person.pop(person, []))
-        where = f"{ctx.source}#person/{person}"
-        for note in notes:
-            yield InputNote(where, note)
-        if isinstance(record, InputError):
-            yield record
-            continue
-        extra = supplement.get(record["id"])
+        facts = by_person.pop(person, [])
+        named = {i for row in facts for i in (row[3], row[4], row[9], row[11]) if i}
+        concepts = _with_anchors(vocabulary, named)
+        key = str(person)
+        extra = extras.get(key)
         if extra is not None:
-            used.add(record["id"])
-            try:
-                record = merge(record, extra, str(spec.supplement))
-            except Conflict as exc:
-                yield InputError(where, exc.message, record=record["id"], field=exc.field)
-                continue
-        yield parse_record(record, where) if validate else RawRecord(where, record)
+            used.add(key)
+        handle = OmopPerson(
+            f"{ctx.source}#person/{person}", key, run, tuple(facts),
+            tuple(_concept_row(c) for c in concepts),
+            tuple((i, ctx.relevance.kinds[i], drugs[i]) for i in named if i in drugs),
+            (str(spec.supplement), extra, supplement.header) if extra is not None else None)
+        if not validate:
+            yield handle
+            continue
+        record, notes = build_person(handle, ctx)
+        yield from (InputNote(handle.source, note) for note in notes)
+        yield (record if isinstance(record, InputError)
+               else parse_record(record, handle.source))
+
+
+def _with_anchors(vocabulary: Vocabulary, ids: set[int]) -> list:
+    """The concepts of ``ids`` and the known concepts above them (read with them)."""
+    out, seen, todo = [], set(), list(ids)
+    while todo:
+        concept = vocabulary.get(todo.pop())
+        if concept is None or concept.id in seen:
+            continue
+        seen.add(concept.id)
+        out.append(concept)
+        todo.extend(concept.anchors)
+    return out
+
+
+def _concept_row(concept) -> tuple:
+    return (concept.id, concept.vocabulary, concept.code, concept.name, concept.concept_class,
+            concept.anchors)

@@ -23,7 +23,7 @@ from ...protocol.drugs import drug_index
 from ...protocol.namespaces import QL
 from ...protocol.terminology import Terminology
 from ..fhir.disease_observations import concept_term, disease_codes, system_key
-from ..fhir.medications import KEPT_ATC_PREFIXES, DrugItem, _kind, drug_item
+from ..fhir.medications import KEPT_ATC_PREFIXES, _kind, drug_item
 from ..fhir.values import reading_rules
 from .connect import Database, integers, literal
 from .schema import Schema, render, sql_file
@@ -38,9 +38,10 @@ class Relevance:
 
     concepts: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     words: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    drugs: dict[int, DrugItem] = field(default_factory=dict)  # ingredient (or drug) -> reading
+    drugs: dict[int, object] = field(default_factory=dict)  # ingredient (or drug) -> as written
     kinds: dict[int, str] = field(default_factory=dict)  # ... -> 'therapy' or 'support'
-    patterns: list[str] = field(default_factory=list)  # drug names and stems (unmapped rows)
+    names: list[str] = field(default_factory=list)  # drug names (unmapped rows, no hierarchy)
+    stems: list[str] = field(default_factory=list)  # INN stems of the drug reader
     sarcoma: set[int] = field(default_factory=set)
 
     def values(self, schema: Schema) -> dict[str, str]:
@@ -49,7 +50,10 @@ class Relevance:
         out = {"cdm": schema.cdm, "vocab": schema.vocabulary,
                "ingredients": integers(sorted(self.drugs)),
                "drug_concepts": integers(sorted(self.drugs)),
-               "drug_source_patterns": _likes("de.drug_source_value", self.patterns),
+               "drug_first_words": _texts(sorted({n.split()[0] for n in self.names})),
+               "drug_source_stems": " OR ".join(
+                   f"lower(split_part(de.drug_source_value, ' ', 1)) LIKE {literal('%' + s)}"
+                   for s in sorted(self.stems)) or "1 = 0",
                "episode_kinds": integers(sorted({*table["episodes"]["disease"],
                                                  *table["episodes"]["regimen"]})),
                "event_fields": integers(sorted(table["event_fields"].values()))}
@@ -167,7 +171,7 @@ def _drugs(db: Database, schema: Schema, vocabulary: Vocabulary, term: Terminolo
     rxnorm = {code for (prop, code), iri in term.by_code.items()
               if prop == QL.rxnormCode and iri in drugs}
     atc = {code for (prop, code), iri in term.by_code.items() if prop == QL.atcCode}
-    found.patterns = [*names, *stems]
+    found.names, found.stems = names, stems
     run = sql_file("run.sql")
     common = {"vocab": schema.vocabulary, "drug_codes": _texts(sorted(rxnorm))}
     if "concept_ancestor" in schema.nonempty:
@@ -184,7 +188,7 @@ def _drugs(db: Database, schema: Schema, vocabulary: Vocabulary, term: Terminolo
         rows = db.rows(query)
     else:
         rows = [(*row, None) for row in db.rows(render(run["drug_concepts"].text, {
-            **common, "name_patterns": _likes("c.concept_name", found.patterns)}))]
+            **common, "name_patterns": _likes("c.concept_name", [*names, *stems])}))]
     atc_of: dict[int, list[str]] = defaultdict(list)
     for row in rows:
         concept = vocabulary.add(row[:5])
@@ -200,7 +204,7 @@ def _drugs(db: Database, schema: Schema, vocabulary: Vocabulary, term: Terminolo
         item = drug_item(index, {"coding": codings})
         kind = _kind(index, item, False)
         if kind in ("therapy", "support"):
-            found.drugs[concept_id] = item
+            found.drugs[concept_id] = item.value
             found.kinds[concept_id] = kind
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-BATCH_PERSONS = 500  # persons per facts query (design/omop.md: batches of ~500, no ORDER BY)
+# Persons per facts query: each query costs DuckDB ~0.2 s of binding whatever its size (its
+# literal lists), and holds the batch's rows in memory; 1,000 measured 1.4x the rate of 500.
+BATCH_PERSONS = 1_000
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,17 @@ lets the investigator's answer win (``[supplement] wins``).
 
 from __future__ import annotations
 
+import pickle
+import shutil
+import sqlite3
+import tempfile
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ...errors import InputError
-from ..records import SourcedRecord
-from ..tables import read_table
+from ..tables import patient_record, table_body
 from .vocab import mapping
 
 
@@ -34,15 +38,66 @@ class Conflict(Exception):
         self.field, self.message = field_name, message
 
 
-def read_supplement(path: Path) -> Iterator[tuple[str, dict] | InputError]:
-    """(person id, the record the supplement gives) per person, or an error naming the row."""
-    for item in read_table(path):
-        if isinstance(item, InputError):
-            yield item
-        elif isinstance(item, SourcedRecord):
-            raw = dict(item.raw) if isinstance(item.raw, dict) else {}
-            key = str(raw.get("id") or item.record.id).strip()
-            yield key, raw
+class SupplementIndex:
+    """The supplement's rows by person, on disk (a private SQLite file removed on close):
+    memory stays flat however many persons it holds; a batch's rows are looked up at once."""
+
+    AT_ONCE = 900  # persons per lookup (SQLite's bound-parameter limit is 999)
+
+    def __init__(self, path: Path) -> None:
+        """Read the file (an unreadable one, or one without the columns, raises
+        :class:`InputError` naming it)."""
+        self.path = path
+        self.header, body = table_body(path)
+        self.folder = tempfile.mkdtemp(prefix="ql1706kg-supplement-")
+        self._finalizer = weakref.finalize(self, shutil.rmtree, self.folder, True)
+        self.db = sqlite3.connect(str(Path(self.folder) / "rows.sqlite"))
+        self.db.execute("PRAGMA journal_mode = OFF")
+        self.db.execute("PRAGMA synchronous = OFF")
+        self.db.execute("CREATE TABLE rows (patient TEXT, number INTEGER, cells BLOB)")
+        self.db.executemany("INSERT INTO rows VALUES (?, ?, ?)",
+                            ((patient, number, pickle.dumps(raw))
+                             for patient, number, raw in body))
+        self.db.execute("CREATE INDEX rows_patient ON rows (patient, number)")
+
+    def rows(self, persons: list[str]) -> dict[str, list]:
+        """person -> its rows (row number, cells), for the persons that have any."""
+        out: dict[str, list] = {}
+        for start in range(0, len(persons), self.AT_ONCE):
+            chunk = persons[start:start + self.AT_ONCE]
+            marks = ", ".join("?" * len(chunk))
+            for patient, number, cells in self.db.execute(
+                    f"SELECT patient, number, cells FROM rows WHERE patient IN ({marks}) "
+                    "ORDER BY patient, number", chunk):
+                out.setdefault(patient, []).append((number, pickle.loads(cells)))
+        return out
+
+    def persons(self) -> Iterator[str]:
+        """Every person the supplement names."""
+        for (patient,) in self.db.execute("SELECT DISTINCT patient FROM rows ORDER BY 1"):
+            yield patient
+
+    def close(self) -> None:
+        self.db.close()
+        self._finalizer()
+
+
+def read_supplement(path: Path) -> SupplementIndex | InputError:
+    """The supplement, indexed (each person's record is assembled from its rows where the
+    person is screened, :func:`supplement_record`); an unreadable file is an error."""
+    try:
+        return SupplementIndex(path)
+    except InputError as exc:
+        return exc
+
+
+def supplement_record(path: Path, person: str, rows: list, header: dict[str, int]
+                      ) -> dict | InputError:
+    """The record the supplement's rows of one person give, or the error naming the row."""
+    item = patient_record(path, person, rows, header)
+    if isinstance(item, InputError):
+        return item
+    return dict(item.raw) if isinstance(item.raw, dict) else {}
 
 
 def merge(record: dict, extra: dict, where: str) -> dict:

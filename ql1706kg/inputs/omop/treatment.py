@@ -46,8 +46,7 @@ def match_drug(ctx, table: str, concept_id: int, cc: dict, source_value: str | N
                ) -> Any:
     """('therapy' | 'support', drug value) for an exposure the drug reader takes."""
     if concept_id and concept_id in ctx.relevance.drugs:
-        item = ctx.relevance.drugs[concept_id]
-        return ctx.relevance.kinds[concept_id], item.value
+        return ctx.relevance.kinds[concept_id], ctx.relevance.drugs[concept_id]
     if not concept_id and source_value:
         index = drug_index(ctx.term)
         item = drug_item(index, {"text": source_value})

@@ -19,6 +19,13 @@
 --   end_date, number, value_concept_id, text, unit_concept_id, unit_text, low, high,
 --   operator_concept_id, link_id, link_field, extra_concept_id
 -- Dates are dates (a datetime's day, never its time zone); numbers are DOUBLE PRECISION.
+-- A row of concept 0 (unmapped) is read by its source value, when that is one of the codes or
+-- names of the terminology (lower-cased; for a drug, its first word or an INN stem).
+
+-- @section batch
+-- The batch's person ids, bound once (an IN list in every section cost DuckDB 60 ms a section
+-- for 2,000 persons, the CTE 0.5 s for the whole batch).
+WITH batch(person_id) AS (VALUES @persons)
 
 -- @section person person
 -- @alias p=person
@@ -35,7 +42,7 @@ SELECT 'person' AS kind, CAST(p.person_id AS BIGINT) AS person_id,
        CAST(NULL AS BIGINT) AS operator_concept_id, CAST(p.month_of_birth AS BIGINT) AS link_id,
        CAST(p.day_of_birth AS BIGINT) AS link_field, CAST(NULL AS BIGINT) AS extra_concept_id
 FROM @cdm.person p
-WHERE p.person_id IN (@persons)
+WHERE p.person_id IN (SELECT person_id FROM batch)
 
 -- @section death death
 -- @alias d=death
@@ -46,7 +53,7 @@ SELECT 'death', CAST(d.person_id AS BIGINT), CAST(NULL AS BIGINT),
        CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT),
        CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)
 FROM @cdm.death d
-WHERE d.person_id IN (@persons)
+WHERE d.person_id IN (SELECT person_id FROM batch)
 
 -- @section observation_period observation_period
 -- @alias op=observation_period
@@ -58,7 +65,7 @@ SELECT 'observation_period', CAST(op.person_id AS BIGINT),
        CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT),
        CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)
 FROM @cdm.observation_period op
-WHERE op.person_id IN (@persons)
+WHERE op.person_id IN (SELECT person_id FROM batch)
 
 -- @section condition_occurrence condition_occurrence
 -- @alias co=condition_occurrence c=concept
@@ -73,10 +80,10 @@ SELECT 'condition_occurrence', CAST(co.person_id AS BIGINT),
        CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
        CAST(co.condition_status_concept_id AS BIGINT)
 FROM @cdm.condition_occurrence co
-WHERE co.person_id IN (@persons)
+WHERE co.person_id IN (SELECT person_id FROM batch)
   AND (co.condition_concept_id IN (@condition_occurrence_concepts)
        OR co.condition_source_concept_id IN (@condition_occurrence_concepts)
-       OR lower(co.condition_source_value) IN (@condition_occurrence_words)
+       OR (co.condition_concept_id = 0 AND lower(co.condition_source_value) IN (@condition_occurrence_words))
        OR EXISTS (SELECT 1 FROM @vocab.concept c
                   WHERE c.concept_id = co.condition_concept_id
                     AND c.vocabulary_id IN (@condition_occurrence_vocabularies)))
@@ -96,10 +103,10 @@ SELECT 'measurement', CAST(m.person_id AS BIGINT), CAST(m.measurement_id AS BIGI
        CAST(m.operator_concept_id AS BIGINT), CAST({m.measurement_event_id} AS BIGINT),
        CAST({m.meas_event_field_concept_id} AS BIGINT), CAST(NULL AS BIGINT)
 FROM @cdm.measurement m
-WHERE m.person_id IN (@persons)
+WHERE m.person_id IN (SELECT person_id FROM batch)
   AND (m.measurement_concept_id IN (@measurement_concepts)
        OR m.measurement_source_concept_id IN (@measurement_concepts)
-       OR lower(m.measurement_source_value) IN (@measurement_words)
+       OR (m.measurement_concept_id = 0 AND lower(m.measurement_source_value) IN (@measurement_words))
        OR EXISTS (SELECT 1 FROM @vocab.concept c
                   WHERE c.concept_id = m.measurement_concept_id
                     AND c.vocabulary_id IN (@measurement_vocabularies)))
@@ -119,10 +126,10 @@ SELECT 'observation', CAST(o.person_id AS BIGINT), CAST(o.observation_id AS BIGI
        CAST({o.observation_event_id} AS BIGINT), CAST({o.obs_event_field_concept_id} AS BIGINT),
        CAST(o.qualifier_concept_id AS BIGINT)
 FROM @cdm.observation o
-WHERE o.person_id IN (@persons)
+WHERE o.person_id IN (SELECT person_id FROM batch)
   AND (o.observation_concept_id IN (@observation_concepts)
        OR o.observation_source_concept_id IN (@observation_concepts)
-       OR lower(o.observation_source_value) IN (@observation_words)
+       OR (o.observation_concept_id = 0 AND lower(o.observation_source_value) IN (@observation_words))
        OR EXISTS (SELECT 1 FROM @vocab.concept c
                   WHERE c.concept_id = o.observation_concept_id
                     AND c.vocabulary_id IN (@observation_vocabularies)))
@@ -143,7 +150,7 @@ SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id A
 FROM @cdm.drug_exposure de
 JOIN @vocab.concept_ancestor ca
   ON ca.descendant_concept_id = de.drug_concept_id AND ca.ancestor_concept_id IN (@ingredients)
-WHERE de.person_id IN (@persons)
+WHERE de.person_id IN (SELECT person_id FROM batch)
 
 -- @section drug_exposure_named drug_exposure unless concept_ancestor
 -- @alias de=drug_exposure
@@ -158,12 +165,12 @@ SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id A
        CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
        CAST(NULL AS BIGINT), CAST(de.drug_type_concept_id AS BIGINT)
 FROM @cdm.drug_exposure de
-WHERE de.person_id IN (@persons) AND de.drug_concept_id IN (@drug_concepts)
+WHERE de.person_id IN (SELECT person_id FROM batch) AND de.drug_concept_id IN (@drug_concepts)
 
 -- @section drug_exposure_unmapped drug_exposure
 -- @alias de=drug_exposure
--- Unmapped exposures (drug_concept_id 0): the source value, when it holds a drug or a stem of
--- the terminology; concept_id 0.
+-- Unmapped exposures (drug_concept_id 0): the source value, when its first word is a drug name
+-- of the terminology or ends in one of its INN stems; concept_id 0.
 SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id AS BIGINT),
        CAST(0 AS BIGINT), CAST(0 AS BIGINT),
        CAST(de.drug_source_value AS VARCHAR), CAST(de.drug_exposure_start_date AS DATE),
@@ -173,8 +180,9 @@ SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id A
        CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
        CAST(NULL AS BIGINT), CAST(de.drug_type_concept_id AS BIGINT)
 FROM @cdm.drug_exposure de
-WHERE de.person_id IN (@persons) AND de.drug_concept_id = 0
-  AND (@drug_source_patterns)
+WHERE de.person_id IN (SELECT person_id FROM batch) AND de.drug_concept_id = 0
+  AND (lower(split_part(de.drug_source_value, ' ', 1)) IN (@drug_first_words)
+       OR @drug_source_stems)
 
 -- @section procedure_occurrence procedure_occurrence
 -- @alias po=procedure_occurrence
@@ -188,10 +196,10 @@ SELECT 'procedure_occurrence', CAST(po.person_id AS BIGINT),
        CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT),
        CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(po.modifier_concept_id AS BIGINT)
 FROM @cdm.procedure_occurrence po
-WHERE po.person_id IN (@persons)
+WHERE po.person_id IN (SELECT person_id FROM batch)
   AND (po.procedure_concept_id IN (@procedure_occurrence_concepts)
        OR po.procedure_source_concept_id IN (@procedure_occurrence_concepts)
-       OR lower(po.procedure_source_value) IN (@procedure_occurrence_words))
+       OR (po.procedure_concept_id = 0 AND lower(po.procedure_source_value) IN (@procedure_occurrence_words)))
 
 -- @section specimen specimen
 -- @alias s=specimen
@@ -205,9 +213,9 @@ SELECT 'specimen', CAST(s.person_id AS BIGINT), CAST(s.specimen_id AS BIGINT),
        CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT),
        CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(s.disease_status_concept_id AS BIGINT)
 FROM @cdm.specimen s
-WHERE s.person_id IN (@persons)
+WHERE s.person_id IN (SELECT person_id FROM batch)
   AND (s.specimen_concept_id IN (@specimen_concepts)
-       OR lower(s.specimen_source_value) IN (@specimen_words))
+       OR (s.specimen_concept_id = 0 AND lower(s.specimen_source_value) IN (@specimen_words)))
 
 -- @section episode episode optional
 -- @alias e=episode
@@ -223,7 +231,7 @@ SELECT 'episode', CAST(e.person_id AS BIGINT), CAST(e.episode_id AS BIGINT),
        CAST(e.episode_parent_id AS BIGINT), CAST(NULL AS BIGINT),
        CAST(e.episode_concept_id AS BIGINT)
 FROM @cdm.episode e
-WHERE e.person_id IN (@persons) AND e.episode_concept_id IN (@episode_kinds)
+WHERE e.person_id IN (SELECT person_id FROM batch) AND e.episode_concept_id IN (@episode_kinds)
 
 -- @section episode_event episode_event optional requires episode
 -- @alias ee=episode_event e=episode
@@ -238,5 +246,5 @@ SELECT 'episode_event', CAST(e.person_id AS BIGINT), CAST(ee.event_id AS BIGINT)
        CAST(NULL AS BIGINT)
 FROM @cdm.episode_event ee
 JOIN @cdm.episode e ON e.episode_id = ee.episode_id
-WHERE e.person_id IN (@persons) AND e.episode_concept_id IN (@episode_kinds)
+WHERE e.person_id IN (SELECT person_id FROM batch) AND e.episode_concept_id IN (@episode_kinds)
   AND ee.episode_event_field_concept_id IN (@event_fields)
