@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .records import SourcedRecord, parse_record
+from .records import RawRecord, SourcedRecord, parse_record
 
 REQUIRED = ("patient", "element", "value")
 COLUMNS = (*REQUIRED, "unit", "uln", "lln", "date", "code", "system", "group", "site",
@@ -215,10 +215,11 @@ def _cell(row: list[Any], index: int) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, int]
-                   ) -> SourcedRecord | InputError:
-    """One patient's record from its rows (of :func:`table_rows`), validated; or the error
-    naming the row and column."""
+def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, int],
+                   validate: bool = True) -> SourcedRecord | RawRecord | InputError:
+    """One patient's record from its rows (of :func:`table_rows`), validated (else a
+    :class:`RawRecord`, for a caller that validates what it makes of it); or the error naming
+    the row and column."""
     rows = [(number, {name: _cell(raw, index) for name, index in header.items()})
             for number, raw in raw_rows]
     record: dict[str, Any] = {"id": patient, "observations": []}
@@ -235,6 +236,8 @@ def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, i
                               field=f"row {number}: {exc.column}")
     if regimens:
         record.setdefault("prior_therapies", []).extend(regimens.values())
+    if not validate:
+        return RawRecord(f"{path}#{patient}", record)
     result = parse_record(record, f"{path}")
     if isinstance(result, InputError):
         return result
@@ -251,10 +254,12 @@ _SINGLE = ("sex", "birth_date", "consent.icf_signed", "consent.able_to_comply",
            "reproductive.contraception_agreed")
 
 
+_SINGLE_PARTS = tuple((path, *path.rpartition(".")[::2]) for path in _SINGLE)
+
+
 def _single_values(record: dict) -> dict[str, Any]:
     out = {}
-    for path in _SINGLE:
-        section, _, name = path.rpartition(".")
+    for path, section, name in _SINGLE_PARTS:
         holder = record.get(section) if section else record
         if isinstance(holder, dict) and name in holder:
             out[path] = holder[name]

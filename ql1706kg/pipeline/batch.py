@@ -51,7 +51,9 @@ def unique_ids(items: Iterable[Item]) -> Iterator[Item]:
     into one patient in the verdict graph (the same record read twice is screened twice).
 
     A FHIR person (:class:`FhirPerson`) is assembled where it is screened; it is assembled
-    here only when its id is already used, to compare the records."""
+    here only when its id is already used, to compare the records. An OMOP person is not kept
+    (its facts would hold the whole run in memory): another record under its id is another
+    person (a person_id names one person of one CDM)."""
     seen: dict[str, tuple[str, bytes | FhirPerson | OmopPerson | None]] = {}
     for item in items:
         key = None if isinstance(item, InputError) else item.id
@@ -73,7 +75,8 @@ def unique_ids(items: Iterable[Item]) -> Iterator[Item]:
             if first is not None:
                 seen[key] = first
         if first is None:
-            seen[key] = (item.source, item if isinstance(item, HANDLES) else _digest(item))
+            seen[key] = (item.source, item if isinstance(item, FhirPerson)
+                         else None if isinstance(item, OmopPerson) else _digest(item))
             yield item
             continue
         digest = _digest(item)

@@ -57,8 +57,8 @@ class Fact(NamedTuple):
     concept_id: int | None
     source_concept_id: int | None
     source_value: str | None
-    start_date: dt.date | None
-    end_date: dt.date | None
+    start_date: str | None  # ISO dates (YYYY-MM-DD), as the SQL gives them
+    end_date: str | None
     number: float | None
     value_concept_id: int | None
     text: str | None
@@ -154,7 +154,7 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
         self.rec: dict[str, Any] = {"id": str(person_id), "observations": []}
         self.disease, self.treatment = Disease(), Treatment()
         self.notes: list[str] = []
-        self.periods: list[tuple[dt.date | None, dt.date | None]] = []
+        self.periods: list[tuple[str | None, str | None]] = []
         self.person_seen = False
 
     def build(self, facts: list[Fact]) -> dict:
@@ -207,15 +207,16 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
             except ValueError:
                 raise Inconsistent("person.day_of_birth", f"year, month and day of birth "
                                    f"{year}-{month}-{day} are no date") from None
-        born = fact.start_date or parts
-        if fact.start_date and parts and fact.start_date != parts:
-            raise Inconsistent("person.birth_datetime", f"birth_datetime {fact.start_date} "
+        written = fact.start_date
+        born = written or (parts.isoformat() if parts else None)
+        if written and parts and written != parts.isoformat():
+            raise Inconsistent("person.birth_datetime", f"birth_datetime {written} "
                                f"contradicts year, month and day of birth {parts}")
-        if fact.start_date and year and fact.start_date.year != year:
-            raise Inconsistent("person.year_of_birth", f"birth_datetime {fact.start_date} "
+        if written and year and int(written[:4]) != year:
+            raise Inconsistent("person.year_of_birth", f"birth_datetime {written} "
                                f"contradicts year_of_birth {year}")
         if born is not None:
-            self.rec["birth_date"] = born.isoformat()
+            self.rec["birth_date"] = born
         elif year:
             # SET-ASIDE (issue 20, CONTRACT-20 item 1): a year (and month) of birth becomes a
             # partial date once the record takes one; until then the age is not known.
@@ -223,7 +224,7 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
                               "recorded, so the age is not known")
 
     def read_death(self, fact: Fact) -> None:
-        when = fact.start_date.isoformat() if fact.start_date else True
+        when = fact.start_date or True
         known = self.rec.get("deceased")
         if known is not None and known != when:
             raise Inconsistent("death.death_date", f"two deaths are recorded ({known} and "
@@ -238,8 +239,7 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
             self.notes.append(f"{fact.kind} {fact.row_id}: a result of "
                               f"{self.ctx.term.label(test)} without a value or a date")
             return
-        item: dict[str, Any] = {"test": written, "value": value,
-                                "date": fact.start_date.isoformat()}
+        item: dict[str, Any] = {"test": written, "value": value, "date": fact.start_date}
         unit = self.unit_of(fact)
         if unit:
             item["unit"] = unit
@@ -291,7 +291,7 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
         value = (rules.labels[row] if row is not None
                  else f"Karnofsky {shown}, not a step of the scale (0 to 100 by 10)")
         self.rec["observations"].append({"test": self.ctx.term.label(QL.ECOGPerformanceStatus),
-                                         "value": value, "date": fact.start_date.isoformat()})
+                                         "value": value, "date": fact.start_date})
 
     def read_pregnancy_status(self, fact: Fact, _found: Any) -> None:
         """A pregnancy status is no test (as in FHIR): 'not pregnant' and 'unknown' are not
@@ -303,7 +303,7 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
             return
         shown = rules.labels[status] if status is not None else (fact.text or "unreadable")
         self.rec["observations"].append({
-            "test": self.ctx.term.label(QL.PregnancyTest), "date": fact.start_date.isoformat(),
+            "test": self.ctx.term.label(QL.PregnancyTest), "date": fact.start_date,
             "value": f"pregnancy status: {shown}, a status, not a test result"})
 
 
@@ -316,7 +316,7 @@ class Inconsistent(Exception):
 
 
 def _order(fact: Fact) -> tuple:
-    return (_RANK.get(fact.kind, len(ORDER)), fact.start_date or dt.date.min,
+    return (_RANK.get(fact.kind, len(ORDER)), fact.start_date or "",
             fact.row_id if fact.row_id is not None else -1, fact.concept_id or 0)
 
 

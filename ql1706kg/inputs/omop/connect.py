@@ -228,7 +228,7 @@ def _postgres(url: OmopUrl) -> object:
     except ImportError:
         raise EnvironmentFailure("reading a PostgreSQL OMOP database needs psycopg 3: "
                                  "pip install 'ql1706kg[omop]'") from None
-    options = (f"-c default_transaction_read_only=on -c jit=off "
+    options = (f"-c default_transaction_read_only=on -c jit=off -c DateStyle=ISO "
                f"-c statement_timeout={STATEMENT_TIMEOUT_MS}")
     try:
         connection = psycopg.connect(url.target, options=options, autocommit=True,

@@ -107,13 +107,13 @@ class DiseaseReader:
                                                  "cancer)" if kind == "history"
                                                  else "unspecified site")}
         if fact.start_date:
-            item["date"] = fact.start_date.isoformat()
+            item["date"] = fact.start_date
         self.rec.setdefault("metastases", []).append(item)
 
     def read_cancer(self, fact, key) -> None:
         disease = self.disease
         cancer = disease.cancers.get(key)
-        when = fact.start_date.isoformat() if fact.start_date else None
+        when = fact.start_date
         if cancer is None:
             cc = self.ctx.vocabulary.codeable(fact.concept_id, fact.source_concept_id,
                                               text=fact.source_value)
@@ -134,7 +134,7 @@ class DiseaseReader:
     def read_staging(self, fact, kind) -> None:
         vocabulary = self.ctx.vocabulary
         target = self.disease_target(fact)
-        when = fact.start_date.isoformat() if fact.start_date else None
+        when = fact.start_date
         if kind == "concept":
             cc = vocabulary.codeable(fact.concept_id)
             if m_category(cc) == "M1" or stage_iv(cc):

@@ -94,7 +94,7 @@ def read_supplement(path: Path) -> SupplementIndex | InputError:
 def supplement_record(path: Path, person: str, rows: list, header: dict[str, int]
                       ) -> dict | InputError:
     """The record the supplement's rows of one person give, or the error naming the row."""
-    item = patient_record(path, person, rows, header)
+    item = patient_record(path, person, rows, header, validate=False)  # merged, then validated
     if isinstance(item, InputError):
         return item
     return dict(item.raw) if isinstance(item.raw, dict) else {}

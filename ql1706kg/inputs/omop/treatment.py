@@ -63,17 +63,19 @@ def match_procedure(ctx, table: str, concept_id: int, cc: dict) -> Any:
     return "support", drug_item(drug_index(ctx.term), cc).value
 
 
-def course_days(start: dt.date | None, end: dt.date | None) -> list[dt.date]:
-    """Every day of an exposure (its start alone without an end or with an end before it)."""
-    if start is None:
+def course_days(first: str | None, last: str | None) -> list[str]:
+    """Every day of an exposure (ISO dates; its start alone without an end or with an end
+    before it)."""
+    if first is None:
         return []
-    if end is None or end <= start:
-        return [start]
+    if last is None or last <= first:
+        return [first]
+    start, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
     span = (end - start).days + 1
     step = max(1, math.ceil(span / MAX_COURSE_DAYS))
-    days = [start + dt.timedelta(days=n) for n in range(0, span, step)]
-    if days[-1] != end:
-        days.append(end)
+    days = [(start + dt.timedelta(days=n)).isoformat() for n in range(0, span, step)]
+    if days[-1] != last:
+        days.append(last)
     return days
 
 
@@ -123,7 +125,7 @@ class TreatmentReader:
         if not days:
             items.append({"product": value})
         for day in days:
-            items.append({"product": value, "date": day.isoformat()})
+            items.append({"product": value, "date": day})
 
     def settle_treatment(self) -> None:
         therapies = []
@@ -131,7 +133,7 @@ class TreatmentReader:
             therapy: dict[str, Any] = {"name": course["name"], "drugs": course["drugs"]}
             for key in ("start", "end"):
                 if course[key] is not None:
-                    therapy[key] = course[key].isoformat()
+                    therapy[key] = course[key]
             therapies.append(therapy)
         if therapies:
             self.rec.setdefault("prior_therapies", []).extend(
@@ -144,9 +146,9 @@ def _name(value: dict | str) -> str:
     return str(value)
 
 
-def _earliest(a: dt.date | None, b: dt.date | None) -> dt.date | None:
+def _earliest(a: str | None, b: str | None) -> str | None:
     return min(x for x in (a, b) if x is not None) if (a or b) else None
 
 
-def _latest(a: dt.date | None, b: dt.date | None) -> dt.date | None:
+def _latest(a: str | None, b: str | None) -> str | None:
     return max(x for x in (a, b) if x is not None) if (a or b) else None

@@ -32,6 +32,7 @@ def mapping() -> dict[str, Any]:
     return tomllib.loads(text)
 
 
+@cache
 def fixed(table: str) -> dict[int, str]:
     """One of the mapping's tables of OMOP's fixed concept ids (gender, operators)."""
     return {int(key): str(value) for key, value in mapping()[table].items()}

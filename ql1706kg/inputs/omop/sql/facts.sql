@@ -18,7 +18,9 @@
 --   kind, person_id, row_id, concept_id, source_concept_id, source_value, start_date,
 --   end_date, number, value_concept_id, text, unit_concept_id, unit_text, low, high,
 --   operator_concept_id, link_id, link_field, extra_concept_id
--- Dates are dates (a datetime's day, never its time zone); numbers are DOUBLE PRECISION.
+-- Dates are ISO text, YYYY-MM-DD (a datetime's day, never its time zone; PostgreSQL sessions
+-- are opened with DateStyle ISO; text is cheaper to carry to the workers than date objects);
+-- numbers are DOUBLE PRECISION.
 -- A row of concept 0 (unmapped) is read by its source value, when that is one of the codes or
 -- names of the terminology (lower-cased; for a drug, its first word or an INN stem).
 
@@ -34,7 +36,7 @@ SELECT 'person' AS kind, CAST(p.person_id AS BIGINT) AS person_id,
        CAST(p.person_id AS BIGINT) AS row_id, CAST(p.gender_concept_id AS BIGINT) AS concept_id,
        CAST(p.gender_source_concept_id AS BIGINT) AS source_concept_id,
        CAST(p.gender_source_value AS VARCHAR) AS source_value,
-       CAST(p.birth_datetime AS DATE) AS start_date, CAST(NULL AS DATE) AS end_date,
+       CAST(CAST(p.birth_datetime AS DATE) AS VARCHAR) AS start_date, CAST(NULL AS VARCHAR) AS end_date,
        CAST(p.year_of_birth AS DOUBLE PRECISION) AS number,
        CAST(NULL AS BIGINT) AS value_concept_id, CAST(p.person_source_value AS VARCHAR) AS text,
        CAST(NULL AS BIGINT) AS unit_concept_id, CAST(NULL AS VARCHAR) AS unit_text,
@@ -48,7 +50,7 @@ WHERE p.person_id IN (SELECT person_id FROM batch)
 -- @alias d=death
 SELECT 'death', CAST(d.person_id AS BIGINT), CAST(NULL AS BIGINT),
        CAST(d.cause_concept_id AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR),
-       CAST(d.death_date AS DATE), CAST(NULL AS DATE), CAST(NULL AS DOUBLE PRECISION),
+       CAST(CAST(d.death_date AS DATE) AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS DOUBLE PRECISION),
        CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR),
        CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT),
        CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)
@@ -59,8 +61,8 @@ WHERE d.person_id IN (SELECT person_id FROM batch)
 -- @alias op=observation_period
 SELECT 'observation_period', CAST(op.person_id AS BIGINT),
        CAST(op.observation_period_id AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
-       CAST(NULL AS VARCHAR), CAST(op.observation_period_start_date AS DATE),
-       CAST(op.observation_period_end_date AS DATE), CAST(NULL AS DOUBLE PRECISION),
+       CAST(NULL AS VARCHAR), CAST(CAST(op.observation_period_start_date AS DATE) AS VARCHAR),
+       CAST(CAST(op.observation_period_end_date AS DATE) AS VARCHAR), CAST(NULL AS DOUBLE PRECISION),
        CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR),
        CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT),
        CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)
@@ -73,8 +75,8 @@ WHERE op.person_id IN (SELECT person_id FROM batch)
 SELECT 'condition_occurrence', CAST(co.person_id AS BIGINT),
        CAST(co.condition_occurrence_id AS BIGINT), CAST(co.condition_concept_id AS BIGINT),
        CAST(co.condition_source_concept_id AS BIGINT),
-       CAST(co.condition_source_value AS VARCHAR), CAST(co.condition_start_date AS DATE),
-       CAST(co.condition_end_date AS DATE), CAST(NULL AS DOUBLE PRECISION),
+       CAST(co.condition_source_value AS VARCHAR), CAST(CAST(co.condition_start_date AS DATE) AS VARCHAR),
+       CAST(CAST(co.condition_end_date AS DATE) AS VARCHAR), CAST(NULL AS DOUBLE PRECISION),
        CAST(NULL AS BIGINT), CAST(co.stop_reason AS VARCHAR), CAST(NULL AS BIGINT),
        CAST(NULL AS VARCHAR), CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS DOUBLE PRECISION),
        CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
@@ -95,8 +97,8 @@ WHERE co.person_id IN (SELECT person_id FROM batch)
 -- measurement_event_id and meas_event_field_concept_id (v5.4: what the measurement is about)
 SELECT 'measurement', CAST(m.person_id AS BIGINT), CAST(m.measurement_id AS BIGINT),
        CAST(m.measurement_concept_id AS BIGINT), CAST(m.measurement_source_concept_id AS BIGINT),
-       CAST(m.measurement_source_value AS VARCHAR), CAST(m.measurement_date AS DATE),
-       CAST(NULL AS DATE), CAST(m.value_as_number AS DOUBLE PRECISION),
+       CAST(m.measurement_source_value AS VARCHAR), CAST(CAST(m.measurement_date AS DATE) AS VARCHAR),
+       CAST(NULL AS VARCHAR), CAST(m.value_as_number AS DOUBLE PRECISION),
        CAST(m.value_as_concept_id AS BIGINT), CAST(m.value_source_value AS VARCHAR),
        CAST(m.unit_concept_id AS BIGINT), CAST(m.unit_source_value AS VARCHAR),
        CAST(m.range_low AS DOUBLE PRECISION), CAST(m.range_high AS DOUBLE PRECISION),
@@ -117,8 +119,8 @@ WHERE m.person_id IN (SELECT person_id FROM batch)
 -- extra_concept_id: qualifier_concept_id; link_*: observation_event_id, obs_event_field_concept_id
 SELECT 'observation', CAST(o.person_id AS BIGINT), CAST(o.observation_id AS BIGINT),
        CAST(o.observation_concept_id AS BIGINT), CAST(o.observation_source_concept_id AS BIGINT),
-       CAST(o.observation_source_value AS VARCHAR), CAST(o.observation_date AS DATE),
-       CAST(NULL AS DATE), CAST(o.value_as_number AS DOUBLE PRECISION),
+       CAST(o.observation_source_value AS VARCHAR), CAST(CAST(o.observation_date AS DATE) AS VARCHAR),
+       CAST(NULL AS VARCHAR), CAST(o.value_as_number AS DOUBLE PRECISION),
        CAST(o.value_as_concept_id AS BIGINT),
        CAST(COALESCE(o.value_as_string, {o.value_source_value}) AS VARCHAR),
        CAST(o.unit_concept_id AS BIGINT), CAST(o.unit_source_value AS VARCHAR),
@@ -141,8 +143,8 @@ WHERE o.person_id IN (SELECT person_id FROM batch)
 -- ingredient, source_concept_id the drug as exposed. number: quantity; text: stop_reason.
 SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id AS BIGINT),
        CAST(ca.ancestor_concept_id AS BIGINT), CAST(de.drug_concept_id AS BIGINT),
-       CAST(de.drug_source_value AS VARCHAR), CAST(de.drug_exposure_start_date AS DATE),
-       CAST(de.drug_exposure_end_date AS DATE), CAST(de.quantity AS DOUBLE PRECISION),
+       CAST(de.drug_source_value AS VARCHAR), CAST(CAST(de.drug_exposure_start_date AS DATE) AS VARCHAR),
+       CAST(CAST(de.drug_exposure_end_date AS DATE) AS VARCHAR), CAST(de.quantity AS DOUBLE PRECISION),
        CAST(de.drug_source_concept_id AS BIGINT), CAST(de.stop_reason AS VARCHAR),
        CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS DOUBLE PRECISION),
        CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
@@ -158,8 +160,8 @@ WHERE de.person_id IN (SELECT person_id FROM batch)
 -- a stem of the terminology (relevance.py); concept_id is the drug as exposed.
 SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id AS BIGINT),
        CAST(de.drug_concept_id AS BIGINT), CAST(de.drug_concept_id AS BIGINT),
-       CAST(de.drug_source_value AS VARCHAR), CAST(de.drug_exposure_start_date AS DATE),
-       CAST(de.drug_exposure_end_date AS DATE), CAST(de.quantity AS DOUBLE PRECISION),
+       CAST(de.drug_source_value AS VARCHAR), CAST(CAST(de.drug_exposure_start_date AS DATE) AS VARCHAR),
+       CAST(CAST(de.drug_exposure_end_date AS DATE) AS VARCHAR), CAST(de.quantity AS DOUBLE PRECISION),
        CAST(de.drug_source_concept_id AS BIGINT), CAST(de.stop_reason AS VARCHAR),
        CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS DOUBLE PRECISION),
        CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
@@ -173,8 +175,8 @@ WHERE de.person_id IN (SELECT person_id FROM batch) AND de.drug_concept_id IN (@
 -- of the terminology or ends in one of its INN stems; concept_id 0.
 SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id AS BIGINT),
        CAST(0 AS BIGINT), CAST(0 AS BIGINT),
-       CAST(de.drug_source_value AS VARCHAR), CAST(de.drug_exposure_start_date AS DATE),
-       CAST(de.drug_exposure_end_date AS DATE), CAST(de.quantity AS DOUBLE PRECISION),
+       CAST(de.drug_source_value AS VARCHAR), CAST(CAST(de.drug_exposure_start_date AS DATE) AS VARCHAR),
+       CAST(CAST(de.drug_exposure_end_date AS DATE) AS VARCHAR), CAST(de.quantity AS DOUBLE PRECISION),
        CAST(de.drug_source_concept_id AS BIGINT), CAST(de.stop_reason AS VARCHAR),
        CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS DOUBLE PRECISION),
        CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
@@ -190,8 +192,8 @@ WHERE de.person_id IN (SELECT person_id FROM batch) AND de.drug_concept_id = 0
 SELECT 'procedure_occurrence', CAST(po.person_id AS BIGINT),
        CAST(po.procedure_occurrence_id AS BIGINT), CAST(po.procedure_concept_id AS BIGINT),
        CAST(po.procedure_source_concept_id AS BIGINT),
-       CAST(po.procedure_source_value AS VARCHAR), CAST(po.procedure_date AS DATE),
-       CAST({po.procedure_end_date} AS DATE), CAST(po.quantity AS DOUBLE PRECISION),
+       CAST(po.procedure_source_value AS VARCHAR), CAST(CAST(po.procedure_date AS DATE) AS VARCHAR),
+       CAST(CAST({po.procedure_end_date} AS DATE) AS VARCHAR), CAST(po.quantity AS DOUBLE PRECISION),
        CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR),
        CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT),
        CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(po.modifier_concept_id AS BIGINT)
@@ -206,8 +208,8 @@ WHERE po.person_id IN (SELECT person_id FROM batch)
 -- extra_concept_id: disease_status_concept_id; value_concept_id: anatomic_site_concept_id
 SELECT 'specimen', CAST(s.person_id AS BIGINT), CAST(s.specimen_id AS BIGINT),
        CAST(s.specimen_concept_id AS BIGINT), CAST(NULL AS BIGINT),
-       CAST(s.specimen_source_value AS VARCHAR), CAST(s.specimen_date AS DATE),
-       CAST(NULL AS DATE), CAST(s.quantity AS DOUBLE PRECISION),
+       CAST(s.specimen_source_value AS VARCHAR), CAST(CAST(s.specimen_date AS DATE) AS VARCHAR),
+       CAST(NULL AS VARCHAR), CAST(s.quantity AS DOUBLE PRECISION),
        CAST(s.anatomic_site_concept_id AS BIGINT), CAST(NULL AS VARCHAR),
        CAST(s.unit_concept_id AS BIGINT), CAST(s.unit_source_value AS VARCHAR),
        CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT),
@@ -224,8 +226,8 @@ WHERE s.person_id IN (SELECT person_id FROM batch)
 -- link_id: episode_parent_id
 SELECT 'episode', CAST(e.person_id AS BIGINT), CAST(e.episode_id AS BIGINT),
        CAST(e.episode_object_concept_id AS BIGINT), CAST(e.episode_source_concept_id AS BIGINT),
-       CAST(e.episode_source_value AS VARCHAR), CAST(e.episode_start_date AS DATE),
-       CAST(e.episode_end_date AS DATE), CAST(e.episode_number AS DOUBLE PRECISION),
+       CAST(e.episode_source_value AS VARCHAR), CAST(CAST(e.episode_start_date AS DATE) AS VARCHAR),
+       CAST(CAST(e.episode_end_date AS DATE) AS VARCHAR), CAST(e.episode_number AS DOUBLE PRECISION),
        CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR),
        CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT),
        CAST(e.episode_parent_id AS BIGINT), CAST(NULL AS BIGINT),
@@ -238,8 +240,8 @@ WHERE e.person_id IN (SELECT person_id FROM batch) AND e.episode_concept_id IN (
 -- Which events an episode groups. row_id: the event's id in its table; link_id: the episode;
 -- link_field: episode_event_field_concept_id (which table the event is in)
 SELECT 'episode_event', CAST(e.person_id AS BIGINT), CAST(ee.event_id AS BIGINT),
-       CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS DATE),
-       CAST(NULL AS DATE), CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT),
+       CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR),
+       CAST(NULL AS VARCHAR), CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT),
        CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR),
        CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT),
        CAST(ee.episode_id AS BIGINT), CAST(ee.episode_event_field_concept_id AS BIGINT),
