@@ -213,3 +213,25 @@ def test_the_sparql_store_of_serve_loads_the_cdm(small):
                             "{ ?a a ql:Assessment ; ql:verdict ?v }", store)
     expected = screen([BASE, OTHER], as_of=AS_OF)
     assert sorted(r[0] for r in rows) == sorted(p.verdict for p in expected.patients)
+
+
+def test_a_specimen_shows_a_sample_can_be_provided_unless_the_supplement_says_no(small,
+                                                                                tmp_path):
+    """specimen_concept_id SNOMED CT 119376003 (tissue), 122555007 (venous blood): IC7's
+    samples are on record; the investigator's answer in the supplement wins."""
+    url = altered(small, tmp_path,
+                  "INSERT INTO concept VALUES (2100000001, 'Tissue specimen', 'Specimen', "
+                  "'SNOMED', 'Specimen', 'S', '119376003', '1970-01-01', '2099-12-31', NULL), "
+                  "(2100000002, 'Venous blood specimen', 'Specimen', 'SNOMED', 'Specimen', "
+                  "'S', '122555007', '1970-01-01', '2099-12-31', NULL)",
+                  "INSERT INTO specimen (specimen_id, person_id, specimen_concept_id, "
+                  "specimen_type_concept_id, specimen_date) VALUES "
+                  "(1, 1, 2100000001, 32817, '2025-01-20'), (2, 1, 2100000002, 32817, "
+                  "'2026-11-12'), (3, 2, 2100000001, 32817, '2025-01-20')")
+    read = {r.raw["id"]: r.raw for r in read_cdm(OmopInput(url)) if hasattr(r, "raw")}
+    assert read["1"]["samples"] == {"tumour_tissue": True, "blood": True}
+    supplement = tmp_path / "supplement.csv"
+    supplement.write_text("patient,element,value\n2,tumour_tissue,no\n")
+    read = {r.raw["id"]: r.raw for r in read_cdm(OmopInput(url, supplement=supplement))
+            if hasattr(r, "raw")}
+    assert read["2"]["samples"] == {"tumour_tissue": False}

@@ -38,7 +38,7 @@ from .disease import (
 )
 from .relevance import Relevance
 from .supplement import Conflict, merge, supplement_record
-from .treatment import Treatment, TreatmentReader, match_drug, match_procedure
+from .treatment import Treatment, TreatmentReader, match_drug, match_procedure, match_specimen
 from .vocab import Concept, Vocabulary, fixed, mapping
 
 MEMO_LIMIT = 200_000  # concept readings kept per run (a run reads far fewer distinct concepts)
@@ -92,7 +92,7 @@ def _match_support(ctx, table, concept_id, cc) -> Any:
 MATCHERS = {"metastasis": match_metastasis, "cancer": match_cancer,
             "condition": match_condition, "staging": match_staging,
             "karnofsky": _match_karnofsky, "pregnancy_status": _match_pregnancy_status,
-            "result": _match_result, "support": _match_support}
+            "result": _match_result, "support": _match_support, "specimen": match_specimen}
 
 
 @dataclass

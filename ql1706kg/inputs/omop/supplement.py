@@ -40,41 +40,64 @@ class Conflict(Exception):
 
 class SupplementIndex:
     """The supplement's rows by person, on disk (a private SQLite file removed on close):
-    memory stays flat however many persons it holds; a batch's rows are looked up at once."""
+    memory stays flat however many persons it holds; a batch's persons are looked up at once,
+    one stored blob each (their rows)."""
 
     AT_ONCE = 900  # persons per lookup (SQLite's bound-parameter limit is 999)
+    CHUNK = 20_000  # rows per insert
 
     def __init__(self, path: Path) -> None:
-        """Read the file (an unreadable one, or one without the columns, raises
+        """Read and index the file (an unreadable one, or one without the columns, raises
         :class:`InputError` naming it)."""
         self.path = path
         self.header, body = table_body(path)
         self.folder = tempfile.mkdtemp(prefix="ql1706kg-supplement-")
         self._finalizer = weakref.finalize(self, shutil.rmtree, self.folder, True)
-        self.db = sqlite3.connect(str(Path(self.folder) / "rows.sqlite"))
-        self.db.execute("PRAGMA journal_mode = OFF")
-        self.db.execute("PRAGMA synchronous = OFF")
+        self.db = sqlite3.connect(str(Path(self.folder) / "rows.sqlite"), isolation_level=None)
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", "locking_mode = EXCLUSIVE"):
+            self.db.execute(f"PRAGMA {pragma}")
         self.db.execute("CREATE TABLE rows (patient TEXT, number INTEGER, cells BLOB)")
-        self.db.executemany("INSERT INTO rows VALUES (?, ?, ?)",
-                            ((patient, number, pickle.dumps(raw))
-                             for patient, number, raw in body))
-        self.db.execute("CREATE INDEX rows_patient ON rows (patient, number)")
+        self.db.execute("BEGIN")
+        chunk: list[tuple] = []
+        for patient, number, raw in body:
+            chunk.append((patient, number, pickle.dumps(raw)))
+            if len(chunk) >= self.CHUNK:
+                self.db.executemany("INSERT INTO rows VALUES (?, ?, ?)", chunk)
+                chunk = []
+        self.db.executemany("INSERT INTO rows VALUES (?, ?, ?)", chunk)
+        self.db.execute("CREATE TABLE persons (patient TEXT PRIMARY KEY, rows BLOB)")
+        self.db.executemany("INSERT INTO persons VALUES (?, ?)", self._grouped())
+        self.db.execute("DROP TABLE rows")
+        self.db.execute("COMMIT")
 
-    def rows(self, persons: list[str]) -> dict[str, list]:
-        """person -> its rows (row number, cells), for the persons that have any."""
+    def _grouped(self) -> Iterator[tuple[str, bytes]]:
+        """Each person's rows as one pickled list (one load a person when looked up)."""
+        last, found = None, []
+        for patient, number, cells in self.db.execute(
+                "SELECT patient, number, cells FROM rows ORDER BY patient, number"):
+            if patient != last and found:
+                yield last, pickle.dumps(found)
+                found = []
+            last = patient
+            found.append((number, pickle.loads(cells)))
+        if found:
+            yield last, pickle.dumps(found)
+
+    def rows(self, persons: list[str]) -> dict[str, bytes]:
+        """person -> its rows (a pickled list of (row number, cells): unpickled where the
+        person is assembled, :func:`supplement_record`), for the persons that have any."""
         out: dict[str, list] = {}
         for start in range(0, len(persons), self.AT_ONCE):
             chunk = persons[start:start + self.AT_ONCE]
             marks = ", ".join("?" * len(chunk))
-            for patient, number, cells in self.db.execute(
-                    f"SELECT patient, number, cells FROM rows WHERE patient IN ({marks}) "
-                    "ORDER BY patient, number", chunk):
-                out.setdefault(patient, []).append((number, pickle.loads(cells)))
+            for patient, blob in self.db.execute(
+                    f"SELECT patient, rows FROM persons WHERE patient IN ({marks})", chunk):
+                out[patient] = blob
         return out
 
     def persons(self) -> Iterator[str]:
         """Every person the supplement names."""
-        for (patient,) in self.db.execute("SELECT DISTINCT patient FROM rows ORDER BY 1"):
+        for (patient,) in self.db.execute("SELECT patient FROM persons ORDER BY 1"):
             yield patient
 
     def close(self) -> None:
@@ -91,10 +114,12 @@ def read_supplement(path: Path) -> SupplementIndex | InputError:
         return exc
 
 
-def supplement_record(path: Path, person: str, rows: list, header: dict[str, int]
+def supplement_record(path: Path, person: str, rows: bytes, header: dict[str, int]
                       ) -> dict | InputError:
-    """The record the supplement's rows of one person give, or the error naming the row."""
-    item = patient_record(path, person, rows, header, validate=False)  # merged, then validated
+    """The record the supplement's rows of one person give (``rows`` as
+    :meth:`SupplementIndex.rows` gives them), or the error naming the row."""
+    item = patient_record(path, person, pickle.loads(rows), header,
+                          validate=False)  # merged into the CDM's record, then validated
     if isinstance(item, InputError):
         return item
     return dict(item.raw) if isinstance(item.raw, dict) else {}

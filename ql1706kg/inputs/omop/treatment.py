@@ -1,4 +1,4 @@
-"""Treatment in an OMOP CDM: prior systemic therapy, haematologic support, samples.
+"""Treatment in an OMOP CDM: prior systemic therapy, haematologic support; and samples.
 
 A drug exposure is read as its ingredients (relevance.py: the RxNorm ingredients the drug
 reader takes for an anticancer or support drug, with their ATC groups), else, without a
@@ -10,6 +10,8 @@ a FHIR medication's or a record's drug name (:mod:`ql1706kg.protocol.drugs`).
   any other exposures of one ingredient are one regimen, from the first start to the last end.
 * A haematologic support product (a drug, or a transfusion procedure) is given on every day of
   its exposure: IC9.0 counts the days before the screening labs.
+* A specimen of a kind the ontology names (a tissue, a blood specimen) shows that sample can
+  be provided (IC7), unless the site supplement answers otherwise.
 * Intolerance is not in the CDM (``drug_exposure.stop_reason`` is free text, retired in v6):
   it comes from the site supplement.
 """
@@ -61,6 +63,17 @@ def match_procedure(ctx, table: str, concept_id: int, cc: dict) -> Any:
     if lookup(ctx.term, cc, QL.HaematologicSupportProduct) is None:
         return None
     return "support", drug_item(drug_index(ctx.term), cc).value
+
+
+def match_specimen(ctx, table: str, concept_id: int, cc: dict) -> Any:
+    """The samples field a specimen of a kind the ontology names shows (``[specimens]``)."""
+    hit = ctx.rules.term_of(cc)  # the ontology's closure knows its kinds' superclasses
+    if hit is None or not ctx.term.is_a(hit, QL.SpecimenKind):
+        return None
+    for kind, field_name in mapping()["specimens"].items():
+        if hit == QL[kind] or ctx.term.is_a(hit, QL[kind]):
+            return field_name
+    return None
 
 
 def course_days(first: str | None, last: str | None) -> list[str]:
@@ -126,6 +139,11 @@ class TreatmentReader:
             items.append({"product": value})
         for day in days:
             items.append({"product": value, "date": day})
+
+    def read_specimen(self, fact, field_name: str) -> None:
+        """A specimen on record: that sample can be provided (unless the supplement says
+        otherwise: it wins, ``[supplement] wins``)."""
+        self.rec.setdefault("samples", {})[field_name] = True
 
     def settle_treatment(self) -> None:
         therapies = []
