@@ -14,6 +14,8 @@ import pytest
 
 from ql1706kg.api import screen
 from ql1706kg.inputs.omop import OmopInput
+from ql1706kg.inputs.omop.connect import connect, parse_url
+from ql1706kg.inputs.omop.schema import read_schema
 from ql1706kg.inputs.synthetic import patients
 
 from .omop_support import EXAMPLES, duckdb_cdm, example_records, postgres_cdm, read_cdm
@@ -93,6 +95,13 @@ def test_cdm_v53_without_a_hierarchy_read_closed_world(tmp_path, from_json):
     records = example_records()
     url, written = duckdb_cdm(records, tmp_path, version="5.3", hierarchy=False,
                               complete_lists=False)
+    db = connect(parse_url(url))
+    try:
+        schema = read_schema(db, url)
+        assert schema.version == "5.3" and "concept_ancestor" not in schema.nonempty
+        assert not schema.has("episode")
+    finally:
+        db.close()
     names = {str(k): v for k, v in written.persons.items()}
     lists = ("metastases", "prior_therapies", "supportive_care")
     complete = {r["id"] for r in records if all(key in r for key in lists)}

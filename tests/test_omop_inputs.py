@@ -9,6 +9,7 @@ error and the others are screened.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import shutil
 import socket
@@ -16,6 +17,8 @@ import socket
 import duckdb
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ql1706kg.api import screen
 from ql1706kg.cli import main
@@ -75,6 +78,42 @@ def test_refused_urls(url):
     with pytest.raises(UrlError) as refused:
         parse_url(url)
     assert "s3cret" not in str(refused.value)
+
+
+_WORD = st.text(st.characters(codec="ascii", categories=("L", "N")), min_size=1, max_size=12)
+
+
+@given(user=_WORD, password=_WORD, host=_WORD, query=st.booleans())
+def test_no_url_with_a_password_is_accepted_nor_its_password_shown(user, password, host, query):
+    url = (f"postgresql://{user}@{host}/db?password={password}" if query
+           else f"postgresql://{user}:{password}@{host}/db")
+    with pytest.raises(UrlError) as refused:
+        parse_url(url)
+    assert f":{password}@" not in str(refused.value) and f"={password}" not in str(
+        refused.value)
+
+
+@pytest.mark.parametrize(("start", "end", "days"), [
+    ("2026-11-01", None, ["2026-11-01"]),
+    ("2026-11-01", "2026-11-01", ["2026-11-01"]),
+    ("2026-11-01", "2026-10-01", ["2026-11-01"]),
+    ("2026-11-01", "2026-11-03", ["2026-11-01", "2026-11-02", "2026-11-03"]),
+])
+def test_a_support_course_is_given_on_every_day_of_its_exposure(start, end, days):
+    from ql1706kg.inputs.omop.treatment import course_days
+
+    assert course_days(start, end) == days
+
+
+def test_a_long_support_course_is_sampled_never_more_than_a_few_days_apart():
+    import datetime as dt
+
+    from ql1706kg.inputs.omop.treatment import MAX_COURSE_DAYS, course_days
+
+    days = [dt.date.fromisoformat(d) for d in course_days("2020-01-01", "2026-11-20")]
+    gaps = {(b - a).days for a, b in itertools.pairwise(days)}
+    assert len(days) <= MAX_COURSE_DAYS + 1 and max(gaps) <= 7
+    assert days[0].isoformat() == "2020-01-01" and days[-1].isoformat() == "2026-11-20"
 
 
 def test_a_password_on_the_command_line_is_a_usage_error_that_does_not_repeat_it():

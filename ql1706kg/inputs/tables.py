@@ -48,7 +48,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
-import io
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,29 +130,32 @@ def table_body(path: Path) -> tuple[dict[str, int], Iterator[tuple[str, int, lis
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
-    """The rows of a CSV file (numbered from 1, comment rows left out), read as iterated; an
-    unreadable file raises :class:`InputError` on the first row asked for."""
+    """The rows of a CSV file (numbered from 1, comment rows left out), read from the file as
+    iterated (a site supplement of 100,000 persons is 200 MB of text: never all in memory);
+    an unreadable file raises :class:`InputError` when the row that cannot be read is asked
+    for (the readers read a table whole before using any of it)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            first = next((line for line in handle if line.strip()
+                          and not line.lstrip().startswith("#")), "")
+            try:
+                dialect = csv.Sniffer().sniff(first.rstrip("\r\n"), delimiters=",;\t")
+            except csv.Error:
+                dialect = csv.excel
+            handle.seek(0)
+            with _no_field_limit():
+                for number, row in enumerate(csv.reader(handle, dialect), 1):
+                    if not (row and str(row[0]).lstrip().startswith("#")):
+                        yield number, row
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(str(path), f"cannot be read as UTF-8 text: {exc}") from None
-    first = next((line for line in text.splitlines() if line.strip()
-                  and not line.lstrip().startswith("#")), "")
-    try:
-        dialect = csv.Sniffer().sniff(first, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    with _no_field_limit():
-        for number, row in enumerate(csv.reader(io.StringIO(text), dialect), 1):
-            if not (row and str(row[0]).lstrip().startswith("#")):
-                yield number, row
 
 
 @contextlib.contextmanager
 def _no_field_limit() -> Iterator[None]:
-    """The csv module refuses a field over 128 KB with an error that names no row or patient;
-    the text is in memory already, so read every cell and let the record's own limits refuse
-    the long one, naming its patient and field (``plausibility.MAX_TEXT``)."""
+    """The csv module refuses a field over 128 KB with an error that names no row or patient:
+    read every cell and let the record's own limits refuse the long one, naming its patient
+    and field (``plausibility.MAX_TEXT``)."""
     saved = csv.field_size_limit()
     csv.field_size_limit(sys.maxsize)
     try:
@@ -228,6 +230,9 @@ def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, i
     for number, row in rows:
         try:
             _refuse_unsaved_formulas(row)
+            if str(row.get("element") or "").strip().casefold() not in _SINGLE_ELEMENTS:
+                _apply(record, regimens, row)  # adds to a list: no fact a patient has once
+                continue
             before = _single_values(record)
             _apply(record, regimens, row)
             _check_single_values(before, _single_values(record), first_rows, number)
@@ -254,6 +259,9 @@ _SINGLE = ("sex", "birth_date", "consent.icf_signed", "consent.able_to_comply",
            "reproductive.contraception_agreed")
 
 
+# The elements whose row may set one of them (the others add to a list).
+_SINGLE_ELEMENTS = frozenset({"sex", "birth_date", "icf_signed", "histology", "recist_measurable",
+                              "expected_survival", *_SECTION})
 _SINGLE_PARTS = tuple((path, *path.rpartition(".")[::2]) for path in _SINGLE)
 
 

@@ -164,7 +164,8 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
     drugs = ctx.relevance.drugs
     run = (ctx.source, spec.closed_world)
     extras = supplement.rows([str(p) for p in batch]) if supplement is not None else {}
-    for person in batch:
+    shared = ctx.concept_rows  # one tuple per concept for the whole run: pickling a chunk of
+    for person in batch:  # persons for a worker then writes each concept once
         facts = by_person.pop(person, [])
         named = {i for row in facts for i in (row[3], row[4], row[9], row[11]) if i}
         concepts = _with_anchors(vocabulary, named)
@@ -174,7 +175,8 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
             used.add(key)
         handle = OmopPerson(
             f"{ctx.source}#person/{person}", key, run, tuple(facts),
-            tuple(_concept_row(c) for c in concepts),
+            tuple(shared.get(c.id) or shared.setdefault(c.id, _concept_row(c))
+                  for c in concepts),
             tuple((i, ctx.relevance.kinds[i], drugs[i]) for i in named if i in drugs),
             (str(spec.supplement), extra, supplement.header) if extra is not None else None)
         if not validate:

@@ -40,11 +40,12 @@ class Conflict(Exception):
 
 class SupplementIndex:
     """The supplement's rows by person, on disk (a private SQLite file removed on close):
-    memory stays flat however many persons it holds; a batch's persons are looked up at once,
-    one stored blob each (their rows)."""
+    memory stays flat however many persons it holds. A run of rows of one person (a long
+    table is written person by person) is stored as one blob; a batch's persons are looked
+    up at once."""
 
     AT_ONCE = 900  # persons per lookup (SQLite's bound-parameter limit is 999)
-    CHUNK = 20_000  # rows per insert
+    CHUNK = 2_000  # blobs per insert
 
     def __init__(self, path: Path) -> None:
         """Read and index the file (an unreadable one, or one without the columns, raises
@@ -56,48 +57,40 @@ class SupplementIndex:
         self.db = sqlite3.connect(str(Path(self.folder) / "rows.sqlite"), isolation_level=None)
         for pragma in ("journal_mode = OFF", "synchronous = OFF", "locking_mode = EXCLUSIVE"):
             self.db.execute(f"PRAGMA {pragma}")
-        self.db.execute("CREATE TABLE rows (patient TEXT, number INTEGER, cells BLOB)")
+        self.db.execute("CREATE TABLE runs (patient TEXT, rows BLOB)")
         self.db.execute("BEGIN")
-        chunk: list[tuple] = []
-        for patient, number, raw in body:
-            chunk.append((patient, number, pickle.dumps(raw)))
-            if len(chunk) >= self.CHUNK:
-                self.db.executemany("INSERT INTO rows VALUES (?, ?, ?)", chunk)
-                chunk = []
-        self.db.executemany("INSERT INTO rows VALUES (?, ?, ?)", chunk)
-        self.db.execute("CREATE TABLE persons (patient TEXT PRIMARY KEY, rows BLOB)")
-        self.db.executemany("INSERT INTO persons VALUES (?, ?)", self._grouped())
-        self.db.execute("DROP TABLE rows")
+        self.db.executemany("INSERT INTO runs VALUES (?, ?)", self._runs(body))
+        self.db.execute("CREATE INDEX runs_patient ON runs (patient)")
         self.db.execute("COMMIT")
 
-    def _grouped(self) -> Iterator[tuple[str, bytes]]:
-        """Each person's rows as one pickled list (one load a person when looked up)."""
-        last, found = None, []
-        for patient, number, cells in self.db.execute(
-                "SELECT patient, number, cells FROM rows ORDER BY patient, number"):
-            if patient != last and found:
-                yield last, pickle.dumps(found)
-                found = []
+    def _runs(self, body: Iterator[tuple[str, int, list]]) -> Iterator[tuple[str, bytes]]:
+        last, run = None, []
+        for patient, number, raw in body:
+            if patient != last and run:
+                yield last, pickle.dumps(run)
+                run = []
             last = patient
-            found.append((number, pickle.loads(cells)))
-        if found:
-            yield last, pickle.dumps(found)
+            run.append((number, raw))
+        if run:
+            yield last, pickle.dumps(run)
 
-    def rows(self, persons: list[str]) -> dict[str, bytes]:
-        """person -> its rows (a pickled list of (row number, cells): unpickled where the
-        person is assembled, :func:`supplement_record`), for the persons that have any."""
-        out: dict[str, list] = {}
+    def rows(self, persons: list[str]) -> dict[str, tuple[bytes, ...]]:
+        """person -> its runs of rows (each a pickled list of (row number, cells): unpickled
+        where the person is assembled, :func:`supplement_record`), for the persons that have
+        any."""
+        out: dict[str, tuple[bytes, ...]] = {}
         for start in range(0, len(persons), self.AT_ONCE):
             chunk = persons[start:start + self.AT_ONCE]
             marks = ", ".join("?" * len(chunk))
             for patient, blob in self.db.execute(
-                    f"SELECT patient, rows FROM persons WHERE patient IN ({marks})", chunk):
-                out[patient] = blob
+                    f"SELECT patient, rows FROM runs WHERE patient IN ({marks}) ORDER BY rowid",
+                    chunk):
+                out[patient] = (*out.get(patient, ()), blob)
         return out
 
     def persons(self) -> Iterator[str]:
         """Every person the supplement names."""
-        for (patient,) in self.db.execute("SELECT patient FROM persons ORDER BY 1"):
+        for (patient,) in self.db.execute("SELECT DISTINCT patient FROM runs ORDER BY 1"):
             yield patient
 
     def close(self) -> None:
@@ -114,11 +107,12 @@ def read_supplement(path: Path) -> SupplementIndex | InputError:
         return exc
 
 
-def supplement_record(path: Path, person: str, rows: bytes, header: dict[str, int]
-                      ) -> dict | InputError:
-    """The record the supplement's rows of one person give (``rows`` as
+def supplement_record(path: Path, person: str, runs: tuple[bytes, ...],
+                      header: dict[str, int]) -> dict | InputError:
+    """The record the supplement's rows of one person give (``runs`` as
     :meth:`SupplementIndex.rows` gives them), or the error naming the row."""
-    item = patient_record(path, person, pickle.loads(rows), header,
+    rows = sorted(row for run in runs for row in pickle.loads(run))
+    item = patient_record(path, person, rows, header,
                           validate=False)  # merged into the CDM's record, then validated
     if isinstance(item, InputError):
         return item
