@@ -230,12 +230,13 @@ def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, i
     for number, row in rows:
         try:
             _refuse_unsaved_formulas(row)
-            if str(row.get("element") or "").strip().casefold() not in _SINGLE_ELEMENTS:
+            paths = _SINGLE_ELEMENTS.get(str(row.get("element") or "").strip().casefold())
+            if paths is None:
                 _apply(record, regimens, row)  # adds to a list: no fact a patient has once
                 continue
-            before = _single_values(record)
+            before = _single_values(record, paths)
             _apply(record, regimens, row)
-            _check_single_values(before, _single_values(record), first_rows, number)
+            _check_single_values(before, _single_values(record, paths), first_rows, number)
         except RowError as exc:
             return InputError(f"{path}:{number}", str(exc), record=patient or None,
                               field=f"row {number}: {exc.column}")
@@ -259,15 +260,24 @@ _SINGLE = ("sex", "birth_date", "consent.icf_signed", "consent.able_to_comply",
            "reproductive.contraception_agreed")
 
 
-# The elements whose row may set one of them (the others add to a list).
-_SINGLE_ELEMENTS = frozenset({"sex", "birth_date", "icf_signed", "histology", "recist_measurable",
-                              "expected_survival", *_SECTION})
+# The elements whose row may set one of them, and which (a row of any other adds to a list).
+_SINGLE_ELEMENTS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    element: tuple((path, *path.rpartition(".")[::2]) for path in paths)
+    for element, paths in {
+        "sex": ("sex",), "birth_date": ("birth_date",), "icf_signed": ("consent.icf_signed",),
+        "histology": ("diagnosis.histology", "diagnosis.date"), "recist_measurable": ("recist",),
+        "expected_survival": ("expected_survival",),
+        **{name: (f"{section}.{_FIELD.get(name, name)}",) for name, section in _SECTION.items()},
+    }.items()}
 _SINGLE_PARTS = tuple((path, *path.rpartition(".")[::2]) for path in _SINGLE)
+assert {p for parts in _SINGLE_ELEMENTS.values() for p, *_ in parts} == set(_SINGLE)
 
 
-def _single_values(record: dict) -> dict[str, Any]:
+def _single_values(record: dict, parts: tuple[tuple[str, str, str], ...] = _SINGLE_PARTS
+                   ) -> dict[str, Any]:
+    """The facts a patient has once that ``record`` holds (of ``parts``: all by default)."""
     out = {}
-    for path, section, name in _SINGLE_PARTS:
+    for path, section, name in parts:
         holder = record.get(section) if section else record
         if isinstance(holder, dict) and name in holder:
             out[path] = holder[name]

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 from ...errors import InputError, InputNote
 from ...protocol.terminology import terminology
+from ..fhir.index import release_memory
 from ..records import SourcedRecord, parse_record
 from .assemble import Context, build_person
 from .connect import Database, connect, integers, is_identifier, literal, parse_url
@@ -45,6 +46,7 @@ def read_omop(spec: OmopInput, validate: bool = True) -> Iterator[Item]:
             yield found  # the CDM is still read: what only the supplement holds is unknown
         else:
             supplement = found
+            release_memory()  # what reading a large supplement freed, before workers fork
     db = connect(url)
     try:
         term = terminology()
