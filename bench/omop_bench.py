@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 PROGRAM = str(Path(sys.executable).parent / "ql1706kg")
 
 
@@ -85,19 +85,11 @@ print(json.dumps({{"persons": count, "seconds": time.perf_counter() - start}}))
 
 
 def screened(command: list[str]) -> dict:
-    """One CLI run under a watcher: seconds and the peak RSS of its largest process."""
-    out = subprocess.run([sys.executable, __file__, "--watch", *command], check=True,
-                         capture_output=True, text=True).stdout
+    """One CLI run under memory_bench's watcher: seconds, and the peak RSS of its largest
+    process."""
+    out = subprocess.run([sys.executable, str(HERE / "memory_bench.py"), "--watch", *command],
+                         check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
-
-
-def watch(command: list[str]) -> None:
-    start = time.perf_counter()
-    code = subprocess.run(command, check=False, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL).returncode
-    elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(json.dumps({"seconds": elapsed, "peak_rss_mb": round(peak, 1), "exit": code}))
 
 
 def omop_command(cdm: dict, out: Path, jobs: int) -> list[str]:
@@ -156,9 +148,6 @@ def load() -> str:
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["--watch"]:
-        watch(sys.argv[2:])
-        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--ratio-n", type=int, default=10000)

@@ -83,14 +83,14 @@ def test_refused_urls(url):
 _WORD = st.text(st.characters(codec="ascii", categories=("L", "N")), min_size=1, max_size=12)
 
 
-@given(user=_WORD, password=_WORD, host=_WORD, query=st.booleans())
-def test_no_url_with_a_password_is_accepted_nor_its_password_shown(user, password, host, query):
+@given(user=_WORD, secret=_WORD, host=_WORD, query=st.booleans())
+def test_no_url_with_a_password_is_accepted_nor_its_password_shown(user, secret, host, query):
+    password = f"Pw~{secret}~"  # a password no message could hold by chance
     url = (f"postgresql://{user}@{host}/db?password={password}" if query
            else f"postgresql://{user}:{password}@{host}/db")
     with pytest.raises(UrlError) as refused:
         parse_url(url)
-    assert f":{password}@" not in str(refused.value) and f"={password}" not in str(
-        refused.value)
+    assert password not in str(refused.value)
 
 
 @pytest.mark.parametrize(("start", "end", "days"), [

@@ -52,10 +52,6 @@ class OmopUrl:
     shown: str  # the URL as errors and sources show it (never a password: none is accepted)
     host: str = ""  # what an unreachable database is named by
 
-    @property
-    def label(self) -> str:
-        return self.shown
-
 
 def parse_url(text: str) -> OmopUrl:
     """Check a ``--omop`` URL (raises :class:`UrlError` with the reason)."""

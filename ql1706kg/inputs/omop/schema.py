@@ -47,10 +47,6 @@ class Part:
         body = _OPTIONAL.sub("", _strip_comments(self.text))
         return {(self.aliases[a], c) for a, c in _COLUMN.findall(body) if a in self.aliases}
 
-    def optional_columns(self) -> set[tuple[str, str]]:
-        return {(self.aliases[a], c) for a, c in _OPTIONAL.findall(self.text)
-                if a in self.aliases}
-
 
 def _strip_comments(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
