@@ -87,3 +87,19 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         from .omop_support import stop_cluster
 
         stop_cluster()
+
+
+def protocol_criteria_rows() -> int:
+    """How many rows the ``protocol-criteria`` query gives: one per criterion and limit shape,
+    counted with rdflib over the published ontology and shapes (not a number that goes stale
+    when the protocol gains a limit)."""
+    from rdflib import Dataset, URIRef
+
+    from ql1706kg.semweb.publish.export import publication_graph
+    from ql1706kg.semweb.query import named_queries
+
+    dataset = Dataset()
+    for what, name in (("ontology", "https://w3id.org/ql1706kg"),
+                       ("shapes", "https://w3id.org/ql1706kg/shapes")):
+        dataset.graph(URIRef(name)).__iadd__(publication_graph(what))
+    return len(list(dataset.query(named_queries()["protocol-criteria"].text)))

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ql1706kg"
 # Lower layers first; a module may import its own layer and those before it. The README's
 # "How it works" draws the same map.
 LAYERS = (
-    ("errors", "version"),
+    ("errors", "version", "leftovers"),
     ("protocol",),
     ("inputs",),
     ("pipeline",),

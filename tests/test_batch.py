@@ -101,9 +101,12 @@ def test_a_batch_that_fails_validation_is_validated_patient_by_patient(tmp_path,
 
 def test_patients_plus_errors_equal_records_on_a_mixed_batch(tmp_path):
     good = [record(f"G-{i}") for i in range(5)]
-    bad = [{"id": "B-1", "sex": "robot"}, {"id": "B-2", "birth_date": "2030-01-01"},
-           record("B-3", consent={"icf_signed": "9999-12-31"}), 42, record("G-0", sex="female")]
-    write(tmp_path, "x.json", good + bad)
+    # an ICF dated 9999-12-31 is a fact after the assessment date: set aside, not an error
+    # (issue 20: a retrospective screen runs on exports holding later data), so B-3 is screened
+    late = record("B-3", consent={"icf_signed": "9999-12-31"})
+    bad = [{"id": "B-1", "sex": "robot"}, {"id": "B-2", "birth_date": "2030-01-01"}, 42,
+           record("G-0", sex="female")]
+    write(tmp_path, "x.json", [*good, late, *bad])
     result = screen([tmp_path], as_of="2026-11-20")
-    assert len(result.patients) + len(result.errors) == len(good) + len(bad)
-    assert len(result.patients) == 5
+    assert len(result.patients) + len(result.errors) == len(good) + len(bad) + 1
+    assert len(result.patients) == 6

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .conftest import BASE, explain, outcomes, record, with_observation
+from .reference_compare import FORMS, screened
 
 
 def lesion(kind="non_nodal", method="CT", ld=None, sa=None, slices=None, irradiated=False):
@@ -134,6 +135,35 @@ def test_ic10(sex, reproductive, test, expected):
 ])
 def test_ic11(reproductive, expected):
     assert outcomes(record(reproductive=reproductive))["IC11"] == expected
+
+
+# criteria.md: "IC11 is unknown when it [childbearing potential] is not recorded": a refusal
+# excludes only a subject of childbearing potential (issue 24). JSON and FHIR alike.
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize(("reproductive", "expected"), [
+    ({"contraception_agreed": False}, "unknown"),
+    ({"lactating": False, "contraception_agreed": False}, "unknown"),
+    ({"childbearing_potential": True, "contraception_agreed": False}, "not_met"),
+    ({"childbearing_potential": False, "contraception_agreed": False}, "not_applicable"),
+])
+def test_ic11_a_refusal_while_the_potential_is_not_recorded(form, reproductive, expected,
+                                                            tmp_path):
+    rec = record(reproductive=reproductive)
+    assert screened(rec, form, tmp_path).outcome("IC11") == expected
+
+
+# An unidentified product is never assumed harmless, but matters only when it may have been
+# given within the lookback: undated, it may have been (issue 24). JSON only: a FHIR
+# administration is dated, and FHIR cannot say "these products and no others".
+@pytest.mark.parametrize(("care", "expected"), [
+    ([{"product": "zorblax"}], "unknown"),                              # undated
+    ([{"product": "zorblax", "date": "2026-10-28"}], "met"),            # day 15: cannot matter
+    ([{"product": "zorblax", "date": "2026-10-29"}], "unknown"),        # day 14: may matter
+    ([{"product": "zorblax", "date": "2026-11-13"}], "met"),            # after the labs
+    ([{"product": "dexamethasone"}], "met"),                            # undated, not one
+])
+def test_ic9_0_an_unidentified_product(care, expected):
+    assert outcomes(record(supportive_care=care))["IC9.0"] == expected
 
 
 def test_unknown_lvef_says_what_to_collect_and_by_when():

@@ -182,7 +182,9 @@ def test_only_resources_a_criterion_can_use_are_checked_against_their_models(tmp
                                                       "Observation.valueQuantity.value")]
     lines = {line.resource: line for line in report}
     assert lines["Observation/hr"].reason == "not a test the protocol uses"
-    assert lines["Observation/hb"].reason.startswith("malformed: ")
+    # malformed, and what it would have given is set aside (never read as if absent)
+    assert lines["Observation/hb"].reason.startswith("set aside: malformed: ")
+    assert "haemoglobin" in lines["Observation/hb"].reason
     assert len(report) == 3
 
 

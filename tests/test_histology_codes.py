@@ -136,7 +136,8 @@ def test_metastasis_codes_without_a_site_are_never_read_as_liver(system, code):
 
 
 def test_primary_cancer_icd10_codes_are_not_metastases():
-    assert find_disease_term(terminology(), "http://hl7.org/fhir/sid/icd-10-cm", "C50.9") is None
+    hit = find_disease_term(terminology(), "http://hl7.org/fhir/sid/icd-10-cm", "C50.9")
+    assert hit == QL.MalignantNeoplasmOfBreast and hit not in disease_codes().sites
 
 
 @pytest.mark.parametrize(("value", "category"), [

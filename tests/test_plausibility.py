@@ -1,9 +1,11 @@
-"""Records that hold what no patient can have are refused with file, record and field named.
+"""What no patient can have: a record that is not a record is refused with file, record and
+field named; an impossible fact in a record is set aside, named, and the rest is screened.
 
 Each class of impossible input found in the hardening review has a row here: the JSON value
-itself (non-finite, huge, deep, long, invalid characters), the model (true as a number), the
-protocol's plausible ranges (read from the ontology: the boundary rows are built from the
-literals, exactly at each limit and one step either side) and contradicting dates.
+itself (non-finite, huge, deep, long, invalid characters: refused), the model (true as a number:
+refused), the protocol's plausible ranges (read from the ontology: the boundary rows are built
+from the literals, exactly at each limit and one step either side: set aside) and
+contradicting dates (set aside). Issue 20: one doubtful fact never costs the record.
 """
 
 from __future__ import annotations
@@ -39,6 +41,19 @@ def refused(item: object) -> tuple[str | None, str]:
     result = parse_record(item, "t.json")
     assert isinstance(result, Exception), f"accepted: {item!r:.200}"
     return result.field, result.detail
+
+
+def set_aside(item: object) -> list:
+    """The facts the reader set aside from a record it accepted."""
+    result = parse_record(item, "t.json")
+    assert not isinstance(result, Exception), result
+    return list(result.record.set_aside)
+
+
+def aside_field(item: object) -> tuple[str, str]:
+    """The one fact set aside: its field and its reason."""
+    (fact,) = set_aside(item)
+    return fact.field, fact.reason
 
 
 # -- the JSON value ---------------------------------------------------------------------------
@@ -87,8 +102,8 @@ def test_true_is_not_a_number():
 def test_numbers_written_as_text_are_checked_too(text):
     record = record_with()
     observation_of(record, "AST")["value"] = text
-    field, _message = refused(record)
-    assert field.endswith(".value")
+    field, reason = aside_field(record)
+    assert field.endswith(".value") and reason.startswith("implausible")
 
 
 @pytest.mark.parametrize("raw", [
@@ -161,12 +176,13 @@ def test_plausible_ranges_at_and_beyond_each_limit(test, unit, value, accepted):
     obs = {"test": label, "value": float(value), "date": "2026-11-12"}
     if unit:
         obs["unit"] = unit
-    result = parse_record({"id": "R", "observations": [obs]}, "t.json")
+    aside = set_aside({"id": "R", "observations": [obs]})
     if accepted:
-        assert not isinstance(result, Exception), result
+        assert aside == []
     else:
-        assert isinstance(result, Exception) and result.field == "observations[0].value"
-        assert "outside what a patient can have" in result.detail
+        (fact,) = aside
+        assert fact.field == "observations[0].value" and fact.section == "observations"
+        assert "outside what a patient can have" in fact.reason
 
 
 def test_every_laboratory_test_of_ic9_has_a_plausible_range():
@@ -185,10 +201,10 @@ def test_every_laboratory_test_of_ic9_has_a_plausible_range():
     ("haemoglobin", 1500, "g/dL", "outside"),       # 15,000 g/L: a unit mistake
     ("creatinine", 900, "mg/dL", "outside"),        # 79,560 µmol/L
 ])
-def test_the_hardening_review_cases_are_refused(test, value, unit, words):
+def test_the_hardening_review_cases_are_set_aside(test, value, unit, words):
     record = {"id": "R", "observations": [{"test": test, "value": value, "unit": unit,
                                            "date": "2026-11-12"}]}
-    field, message = refused(record)
+    field, message = aside_field(record)
     assert field == "observations[0].value" and words in message
 
 
@@ -198,7 +214,7 @@ def test_a_range_is_checked_in_the_unit_the_value_was_given_in():
     for value, ok in ((12.8, True), (0.5, False)):
         record = {"id": "R", "observations": [{"test": "Hb", "value": value, "unit": "g/dL",
                                                "date": "2026-11-12"}]}
-        assert isinstance(parse_record(record, "t"), Exception) is not ok
+        assert (set_aside(record) == []) is ok
 
 
 @pytest.mark.parametrize(("uln", "lln", "field"), [(0, None, "uln"), (-40, None, "uln"),
@@ -207,21 +223,21 @@ def test_normal_limits_must_make_sense(uln, lln, field):
     obs = {"test": "AST", "value": 30, "unit": "U/L", "uln": uln, "date": "2026-11-12"}
     if lln is not None:
         obs["lln"] = lln
-    got_field, _ = refused({"id": "R", "observations": [obs]})
+    got_field, _ = aside_field({"id": "R", "observations": [obs]})
     assert got_field == f"observations[0].{field}"
 
 
 def test_an_unconvertible_unit_is_left_to_the_criterion_not_refused():
     record = {"id": "R", "observations": [{"test": "AST", "value": 30, "unit": "furlongs",
                                            "date": "2026-11-12"}]}
-    assert not isinstance(parse_record(record, "t"), Exception)
+    assert set_aside(record) == []
 
 
 def test_ecog_is_ranged_as_the_number_itself():
     for value, ok in ((0, True), (5, True), (6, False)):
         record = {"id": "R", "observations": [{"test": "ECOG", "value": value,
                                                "date": "2026-11-16"}]}
-        assert isinstance(parse_record(record, "t"), Exception) is not ok
+        assert (set_aside(record) == []) is ok
 
 
 # -- dates ------------------------------------------------------------------------------------
@@ -231,40 +247,55 @@ def test_ecog_is_ranged_as_the_number_itself():
     ({"birth_date": "2026-11-11"}, "birth_date"),          # after the ICF of 2026-11-10
     ({"consent": {"icf_signed": "1850-01-01"}}, "consent.icf_signed"),
 ])
-def test_dates_that_contradict_each_other_are_refused(changes, field):
-    got, _message = refused(record_with(**changes))
-    assert got == field
+def test_dates_that_contradict_each_other_are_set_aside(changes, field):
+    got, reason = aside_field(record_with(**changes))
+    assert got == field and reason.startswith("implausible")
+
+
+def test_a_contradicting_birth_date_leaves_the_age_unknown_and_the_rest_screened():
+    result = screen([record_with(id="B", birth_date="2026-11-11")], as_of="2026-11-20")
+    (patient,) = result.patients
+    ic2 = next(c for c in patient.criteria if c.id == "IC2")
+    assert ic2.outcome == "unknown" and "birth_date" in ic2.explanation
+    assert patient.outcome("IC9.1-ANC") == "met"
 
 
 def test_a_regimen_cannot_end_before_it_starts():
     record = record_with(prior_therapies=[{"drugs": ["doxorubicin"], "start": "2025-03-10",
                                            "end": "2025-01-01"}])
-    field, _ = refused(record)
+    field, _ = aside_field(record)
     assert field == "prior_therapies[0].end"
 
 
-@pytest.mark.parametrize(("icf", "as_of", "bad"), [
-    ("9999-12-31", "2026-11-20", True),
-    ("2027-11-21", "2026-11-20", True),     # 366 days after: beyond the slack
-    ("2027-11-20", "2026-11-20", False),    # 365 days after: set aside, not refused
-    ("2026-11-21", "2026-11-20", False),
-])
-def test_dates_years_after_the_assessment_are_input_errors(icf, as_of, bad):
+@pytest.mark.parametrize("icf", ["9999-12-31", "2027-11-21", "2027-11-20", "2026-11-21"])
+def test_dates_after_the_assessment_are_never_input_errors(icf):
+    """However far after the assessment date, a fact is only not known yet (issue 20: a
+    retrospective screen runs on an export that holds later data)."""
     from datetime import date
 
     record = parse_record(record_with(consent={"icf_signed": icf, "able_to_comply": True}),
                           "t").record
-    problem = date_problem(record, date.fromisoformat(as_of))
-    assert (problem is not None) is bad
-    if bad:
-        assert problem[0] == "consent.icf_signed"
+    assert date_problem(record, date(2026, 11, 20)) is None
 
 
-def test_an_icf_in_9999_is_an_input_error_not_an_age(tmp_path):
+def test_an_icf_in_9999_is_set_aside_as_late_not_an_age(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps(record_with(
         id="FAR", consent={"icf_signed": "9999-12-31", "able_to_comply": True})))
     result = screen([tmp_path], as_of="2026-11-20")
-    assert result.patients == [] and result.errors[0].field == "consent.icf_signed"
+    (patient,) = result.patients
+    assert result.errors == [] and patient.outcome("IC1") == "unknown"
+    ic2 = next(c for c in patient.criteria if c.id == "IC2")
+    assert "9999" not in ic2.explanation.split("Set aside")[0]
+
+
+def test_a_patient_not_yet_born_or_already_dead_is_not_screened():
+    from datetime import date
+
+    record = parse_record({"id": "R", "birth_date": "2027"}, "t").record
+    assert date_problem(record, date(2026, 11, 20))[0] == "birth_date"
+    record = parse_record({"id": "R", "birth_date": "1970", "deceased": "2026-11"}, "t").record
+    assert date_problem(record, date(2026, 11, 30))[0] == "deceased"
+    assert date_problem(record, date(2026, 11, 20)) is None  # may have died after as-of
 
 
 def test_json_problem_is_quiet_on_a_real_record():

@@ -47,6 +47,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 SHARED: set[int] = set()  # servers a module-scoped fixture keeps for several tests
 
 
+def _is_engine(process: psutil.Process) -> bool:
+    """An Oxigraph process: the binary (push's store, the loader), or serve's engine child."""
+    return "oxigraph" in process.name() or "ql1706kg.semweb.engine_worker" in " ".join(
+        process.cmdline())
+
+
 def oxigraph_children(but_shared: bool = False) -> list[psutil.Process]:
     """Oxigraph processes under this test process (but those of shared servers)."""
     skip = set()
@@ -57,7 +63,7 @@ def oxigraph_children(but_shared: bool = False) -> list[psutil.Process]:
     found = []
     for child in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
-            if ("oxigraph" in child.name() and child.status() != psutil.STATUS_ZOMBIE
+            if (_is_engine(child) and child.status() != psutil.STATUS_ZOMBIE
                     and child.pid not in skip):
                 found.append(child)
     return found
@@ -121,12 +127,12 @@ class Endpoint:
 
     def engine(self) -> psutil.Process:
         (child,) = [c for c in psutil.Process(self.process.pid).children(recursive=True)
-                    if "oxigraph" in c.name() and c.status() != psutil.STATUS_ZOMBIE]
+                    if _is_engine(c) and c.status() != psutil.STATUS_ZOMBIE]
         return child
 
-    def engine_port(self) -> int:
+    def engine_socket(self) -> str:
         command = self.engine().cmdline()
-        return int(command[command.index("--bind") + 1].rsplit(":", 1)[1])
+        return command[command.index("--socket") + 1]
 
     def store(self) -> Path:
         command = self.engine().cmdline()
@@ -222,6 +228,7 @@ def test_serve_is_read_only_and_offers_the_graph_store_read(examples):
     assert body.count(b"\n") > 100
     assert http(port, f"/store?graph={graph}", method="HEAD")[0] == 200
     assert http(port, "/")[0] == 200 and http(port, "/nowhere")[0] == 404
+    assert http(port, "/yasgui.min.js")[0] == 404  # no engine page is passed on
 
 
 def test_serve_makes_no_outbound_connection_for_any_query(examples):
@@ -260,11 +267,33 @@ def test_serve_makes_no_outbound_connection_for_any_query(examples):
         graph = urllib.parse.quote(f"{there}/g", safe="")
         assert http(examples.port, f"/store?graph={graph}")[0] == 404
         assert select.select([listener], [], [], 0.3)[0] == [], "the endpoint connected out"
-        # The control: Oxigraph itself, without the gate, does call the listener.
-        with contextlib.suppress(OSError):
-            http(examples.engine_port(), "/query?" + urllib.parse.urlencode(
-                {"query": refused[0]}), timeout=0.5)
-        assert select.select([listener], [], [], 5)[0] != [], "the control never connected"
+        # The engine is reachable by the gate only: its socket is in a folder of its owner's,
+        # and without the run's secret it answers 403, whatever the query.
+        path = examples.engine_socket()
+        assert os.stat(os.path.dirname(path)).st_mode & 0o077 == 0
+        status, _ = engine_request(path, refused[0], secret=None)
+        assert status == 403
+        assert select.select([listener], [], [], 0.3)[0] == []
+        assert "QL1706KG" not in " ".join(examples.engine().cmdline())
+        assert not any(c.laddr and getattr(c.laddr, "port", None) for c in
+                       examples.engine().net_connections(kind="inet")), "a TCP listener"
+
+
+def engine_request(path: str, query: str, secret: str | None) -> tuple[int, bytes]:
+    """A query sent straight to the engine's socket, past the gate."""
+    from ql1706kg.semweb.engine import UnixConnection
+
+    connection = UnixConnection(path, timeout=5)
+    try:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if secret is not None:
+            headers["X-Ql1706kg-Engine"] = secret
+        connection.request("POST", "/query", body=urllib.parse.urlencode(
+            {"query": query}).encode(), headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
 
 
 def test_serve_stops_a_runaway_query_at_its_timeout(examples):
@@ -417,8 +446,9 @@ def test_serve_answers_a_void_description_of_what_it_holds(examples):
     (dataset,) = graph.subjects(RDF.type, void.Dataset)
     assert graph.value(dataset, void.sparqlEndpoint) == URIRef(
         f"http://127.0.0.1:{examples.port}/query")
-    quads = rows(examples.port, "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
-    assert graph.value(dataset, void.triples).toPython() == int(quads[0]["n"]["value"])
+    distinct = rows(examples.port, "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o "
+                                   "WHERE { GRAPH ?g { ?s ?p ?o } } }")
+    assert graph.value(dataset, void.triples).toPython() == int(distinct[0]["n"]["value"])
     classes = {str(graph.value(p, void["class"])): graph.value(p, void.entities).toPython()
                for p in graph.objects(dataset, void.classPartition)}
     assert classes["https://w3id.org/ql1706kg#Assessment"] == 19
@@ -427,3 +457,42 @@ def test_serve_answers_a_void_description_of_what_it_holds(examples):
     assert properties["https://w3id.org/ql1706kg#verdict"] == 19
     assert URIRef("https://w3id.org/ql1706kg#") in set(graph.objects(dataset, void.vocabulary))
     assert http(examples.port, "/.well-known/void", method="POST", data=b"")[0] == 405
+
+
+def test_concurrent_queries_all_answer(examples):
+    """Twenty queries at once through the gate (its parser is not shared unguarded between
+    threads): each answers 200 with the same rows as alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = [ELIGIBLE_COUNT, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }",
+               "PREFIX ql: <https://w3id.org/ql1706kg#>\nSELECT ?id WHERE { ?c ql:criterionId "
+               "?id } ORDER BY ?id # a comment\n", "ASK { ?s ?p ?o }"] * 5
+    alone = {q: sparql(examples.port, q) for q in set(queries)}
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda q: sparql(examples.port, q), queries))
+    for query, answer in zip(queries, answers, strict=True):
+        assert answer == alone[query] and answer[0] == 200
+
+
+def test_a_host_header_of_another_name_is_refused(examples):
+    """DNS rebinding: a page of another site whose name now points at 127.0.0.1 sends its own
+    name as Host; only loopback names and addresses (and --host) are answered."""
+    for host in ("evil.example", "evil.example:7878", "127.0.0.1.evil.example", "bad host"):
+        status, _ = sparql(examples.port, ELIGIBLE_COUNT, headers={"Host": host})
+        assert status == 421, host
+    for host in ("localhost", f"localhost:{examples.port}", "127.0.0.1", "[::1]:80",
+                 "app.localhost"):
+        assert sparql(examples.port, ELIGIBLE_COUNT, headers={"Host": host})[0] == 200, host
+
+
+def test_serve_store_never_touches_a_folder_it_did_not_make(tmp_path):
+    """--store DIR keeps the store; its scratch files live in the run's own temporary folder,
+    so a user's DIR-scratch beside it is never removed (it was)."""
+    sibling = tmp_path / "kept-scratch"
+    sibling.mkdir()
+    (sibling / "notes.txt").write_text("mine")
+    with running(tmp_path / "run", str(ONE_PATIENT), "--as-of", "2026-11-20", "--store",
+                 str(tmp_path / "kept")) as endpoint:
+        assert rows(endpoint.port, ELIGIBLE_COUNT)[0]["n"]["value"] == "0"
+    assert (sibling / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "kept" / "CURRENT").is_file()

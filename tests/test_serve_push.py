@@ -4,7 +4,9 @@ from the command line and never echoed (not in errors either); exit codes by cau
 from __future__ import annotations
 
 import base64
+import contextlib
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -113,3 +115,84 @@ def test_push_input_errors_exit_1_and_the_others_are_pushed(store, tmp_path):
                                        "2026-11-20", "--endpoint", store])
     assert result.exit_code == 1 and len(Store.seen) == 2 + 1  # ontology, shapes, patient
     assert result.stderr.startswith(f"error: {bad}: not valid turtle")
+
+
+class Hostile(BaseHTTPRequestHandler):
+    """A store that misbehaves: ``mode`` 'slow' answers one byte a second for ever, 'huge'
+    refuses with a body of 600 MB (streamed, never held), 'padded' refuses with the token
+    after 190 characters of text (where a cut would split it)."""
+
+    mode = "slow"
+    sent: ClassVar[list[int]] = []
+
+    def do_PUT(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        header = self.headers.get("Authorization") or ""
+        if self.mode == "slow":
+            self.wfile.write(b"H")
+            with contextlib.suppress(OSError):
+                for _ in range(120):
+                    time.sleep(0.5)
+                    self.wfile.write(b"T")
+                    self.wfile.flush()
+            return
+        if self.mode == "padded":
+            body = ("x" * 190 + " " + header).encode()
+            self.send_response(403)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(500)
+        self.send_header("Content-Length", str(600 << 20))
+        self.end_headers()
+        sent = 0
+        with contextlib.suppress(OSError):
+            while sent < 600 << 20:
+                self.wfile.write(b"e" * (1 << 20))
+                sent += 1 << 20
+        type(self).sent.append(sent)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def hostile():
+    Hostile.sent = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/store"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_store_answering_a_byte_a_second_is_stopped_at_the_deadline(hostile):
+    Hostile.mode = "slow"
+    began = time.monotonic()
+    result = push(hostile, "--deadline", "2", env={"QL1706KG_PUSH_TOKEN": SECRET})
+    took = time.monotonic() - began
+    assert result.exit_code == 3, result.output
+    assert "did not answer within the push's 2 s deadline" in result.stderr
+    assert "0 graph(s) were stored" in result.stderr and SECRET not in result.output
+    assert took < 15
+
+
+def test_the_token_is_masked_before_a_long_refusal_is_cut(hostile):
+    Hostile.mode = "padded"
+    result = push(hostile, env={"QL1706KG_PUSH_TOKEN": SECRET})
+    assert result.exit_code == 3
+    said = result.stderr
+    for length in range(6, len(SECRET) + 1):  # no piece of the token, however cut
+        assert all(SECRET[i:i + length] not in said for i in range(len(SECRET) - length + 1))
+    assert "***" in said
+
+
+def test_a_huge_error_body_is_not_read_whole(hostile):
+    Hostile.mode = "huge"
+    began = time.monotonic()
+    result = push(hostile)
+    assert result.exit_code == 3 and "HTTP 500" in result.stderr
+    assert len(result.stderr) < 1000 and time.monotonic() - began < 20

@@ -22,6 +22,7 @@ from ql1706kg.outputs.render import render_json, render_text, screening_run, ver
 from ql1706kg.protocol.namespaces import QL
 
 from .conftest import AS_OF, BASE, record, with_observation
+from .reference_compare import FORMS, screened
 
 LABS = "2026-11-12"  # the base record's laboratory date; its LVEF is of 2026-11-05
 
@@ -81,6 +82,32 @@ def test_an_ineligible_verdict_on_undated_data_has_no_valid_until():
                                              "synovial sarcoma"}), "ANC", 1.2, "10*9/L")
     patient = one(rec)
     assert patient.verdict == "ineligible" and patient.valid_until is None
+
+
+# Issue 24: a verdict not met on IC10 lasts as long as what makes IC10 not met: a lactation
+# status is not a screening result and never leaves the window; a positive pregnancy test does.
+FEMALE = {"childbearing_potential": True, "contraception_agreed": True}
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize(("lactating", "test", "expected"), [
+    (True, "negative", None),                    # lactating: the test leaving changes nothing
+    (True, "positive", None),
+    (True, None, None),
+    (False, "positive", "2026-12-15"),           # the test of 2026-11-17, + 28 days
+])
+def test_valid_until_of_a_verdict_not_met_on_ic10(form, lactating, test, expected, tmp_path):
+    rec = record(sex="female", reproductive={**FEMALE, "lactating": lactating})
+    if test:
+        rec = with_observation(rec, "pregnancy test", test, date="2026-11-17")
+    patient = screened(rec, form, tmp_path)
+    assert patient.outcome("IC10") == "not_met" and patient.verdict == "ineligible"
+    assert patient.valid_until == (day(expected) if expected else None)
+    last = expected or "2026-12-31"  # long after every result has left the window
+    assert screened(rec, form, tmp_path, as_of=last).verdict == "ineligible"
+    if expected:
+        assert screened(rec, form, tmp_path, as_of=str(day(expected, 1))).verdict != \
+            "ineligible"
 
 
 def test_an_incomplete_verdict_has_no_valid_until():
@@ -204,10 +231,34 @@ def test_unknown_with_a_value_names_the_value_and_the_missing_alternative():
     assert "(not on record)" in result.change_needed
 
 
-def test_met_criteria_and_unknown_without_a_value_have_no_change_needed():
+# Issue 24: an unknown criterion with a value on record says what would decide it.
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize(("creatinine", "expected"), [
+    # above 1.5 × ULN, no weight for Cockcroft-Gault: a creatinine at the limit, or a weight
+    ((200, "umol/L", 110), ["creatinine 200 µmol/L on 2026-11-12 = 1.818×ULN; needs ≤1.5×ULN "
+                            "(≤165 µmol/L, a fall of at least 35 µmol/L)",
+                            "creatinine clearance ≥50", "(not on record)", "body weight"]),
+    # no upper limit of normal: the ratio cannot be taken
+    ((200, "umol/L", None), ["creatinine 200 µmol/L on 2026-11-12 (its ratio to ULN is not "
+                             "known); needs ≤1.5×ULN", "body weight",
+                             "upper limit of normal"]),
+])
+def test_change_needed_of_an_unknown_ic9_3_with_a_value(form, creatinine, expected, tmp_path):
+    value, unit, uln = creatinine
+    rec = with_observation(with_observation(BASE, "creatinine", value, unit, uln=uln),
+                           "weight", None)
+    crit = criterion(screened(rec, form, tmp_path), "IC9.3-CR")
+    assert crit.outcome == "unknown"
+    assert all(part in crit.change_needed for part in expected), crit.change_needed
+    assert crit.change_needed.endswith(f"to decide, collect {crit.to_collect}")
+
+
+def test_an_unknown_criterion_without_a_value_says_what_to_collect_and_met_ones_nothing():
     patient = one(with_observation(BASE, "ANC", None))
-    assert criterion(patient, "IC9.1-ANC").outcome == "unknown"
-    assert all(c.change_needed is None for c in patient.criteria)
+    anc = criterion(patient, "IC9.1-ANC")
+    assert anc.outcome == "unknown"
+    assert anc.change_needed == f"to decide, collect {anc.to_collect}"
+    assert all(c.change_needed is None for c in patient.criteria if c.outcome == "met")
 
 
 # -- every output carries them ---------------------------------------------------------------

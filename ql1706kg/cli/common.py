@@ -82,7 +82,7 @@ def _use_protocol(ctx: click.Context, param: click.Parameter, value: Path | None
 
         use_protocol(None)
         return None
-    from ..protocol.check import ProtocolRefused, load_protocol
+    from ..pipeline.protocol_check import ProtocolRefused, load_protocol
 
     try:
         notes = load_protocol(value)

@@ -27,7 +27,7 @@ from .common import (
 
 def checked_protocol(folder: Path | None, option: str) -> Path | None:
     """A protocol folder checked as ``--protocol`` checks it (usage error when refused)."""
-    from ..protocol.check import ProtocolRefused, check_protocol
+    from ..pipeline.protocol_check import ProtocolRefused, check_protocol
 
     if folder is None:
         return None

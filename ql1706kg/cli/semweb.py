@@ -76,12 +76,12 @@ def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool,
     """
     from ..semweb.query import (
         QueryError,
-        check_safe,
         evaluate,
         format_result,
         named_queries,
         query_store,
         query_text,
+        safe_text,
     )
 
     if list_queries or name is None:
@@ -89,8 +89,7 @@ def query_command(name: str | None, paths: tuple[Path, ...], list_queries: bool,
             click.echo(f"{query.name:<22} {query.purpose}")
         return
     try:
-        text = query_text(name)
-        check_safe(text)
+        text = safe_text(query_text(name))  # the engine runs the text that was checked
     except QueryError as exc:
         raise click.UsageError(str(exc)) from None
     with query_store(paths, as_of=as_of, window_days=window_days, jobs=jobs,
@@ -194,9 +193,15 @@ def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: 
               help="File whose first line is a bearer token or user:password (default: "
                    "QL1706KG_PUSH_TOKEN, or QL1706KG_PUSH_USER and QL1706KG_PUSH_PASSWORD).")
 @pseudonymise_option
+@click.option("--deadline", type=click.FloatRange(min=0, min_open=True), default=3600,
+              show_default=True, metavar="SECONDS",
+              help="Stop the whole push after this long (exit 3, saying how many graphs were "
+                   "stored); each request also ends within 30 s, however slowly the store "
+                   "answers.")
 @jobs_option
 def push_command(paths: tuple[Path, ...], as_of: date, window_days: int, endpoint: str,
-                 credentials_file: Path | None, key_file: Path | None, jobs: int) -> None:
+                 credentials_file: Path | None, key_file: Path | None, deadline: float,
+                 jobs: int) -> None:
     """Screen PATHS (or read verdict graphs) and PUT the ontology, the shapes and one named
     graph per assessment (with --pseudonymise, no identity: see the README's table).
 
@@ -231,7 +236,8 @@ def push_command(paths: tuple[Path, ...], as_of: date, window_days: int, endpoin
         echo_error(error)
 
     pushed = put_graphs(itertools.chain(protocol_graphs(), cohort_graphs(
-        paths, as_of, window_days, jobs, on_error=failed, key=key)), endpoint, credentials)
+        paths, as_of, window_days, jobs, on_error=failed, key=key)), endpoint, credentials,
+        deadline=deadline)
     click.echo(f"{len(pushed) - len(PROTOCOL_GRAPHS)} assessment graph(s) stored at "
                f"{shown(endpoint)}, with the ontology and shapes graphs"
                + (" (pseudonymised)" if key else ""))

@@ -7,6 +7,7 @@ every example). Codes come from the terminology: the first code of each system i
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -46,6 +47,40 @@ def concept(name, within, *systems):
     return out
 
 
+_BOUND = re.compile(r"^\s*(<=|>=|=<|=>|≤|≥|<|>)\s*(?=\d)")
+
+
+def instant(when: str) -> str:
+    """A record's date as an effectiveDateTime: a day gets the examples' time of day; a
+    partial date or a dateTime stays as written."""
+    return when + "T09:00:00+08:00" if len(when) == 10 else when
+
+
+def _clinical(code: str) -> dict:
+    return {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                        "code": code}]}
+
+
+def _over(resolved: object) -> dict:
+    """A record's ``resolved`` as a Condition says it: resolved, abated on that date."""
+    if resolved is None or resolved is False:
+        return {}
+    out = {"clinicalStatus": _clinical("resolved")}
+    if isinstance(resolved, str):
+        out["abatementDateTime"] = resolved
+    return out
+
+
+def _course(name: str, item: dict, time: str = "") -> dict:
+    """A record's ``date`` or course (``start``/``end``/``ongoing``) as ``name[x]`` (a day's
+    date with ``time`` of day, as the examples write administrations)."""
+    if item.get("date"):
+        date = item["date"]
+        return {f"{name}DateTime": date + time if len(date) == 10 else date}
+    period = {k: item[k] for k in ("start", "end") if item.get(k)}
+    return {f"{name}Period": period} if period else {}
+
+
 def pcode(code, display=None):
     return {"coding": [{"system": P, "code": code, "display": display or code.replace("-", " ")}]}
 
@@ -80,7 +115,7 @@ class Writer:
         res = {"resourceType": "Observation", "status": "final", "code": code,
                "subject": self.subject, **value}
         if when:
-            res["effectiveDateTime"] = when + "T09:00:00+08:00"
+            res["effectiveDateTime"] = instant(when)
         self.add(res)
 
     def pobs(self, code, value, when=None):
@@ -107,13 +142,17 @@ class Writer:
         _write_measurements(self, r)
         _write_results(self, r)
         _write_reproductive(self, r)
+        _write_set_aside(self, r)
         return {"resourceType": "Bundle", "id": f"{self.pid.lower()}-screening",
                 "type": "collection", "entry": self.entries}
 
     def observation(self, o):
         hit = terminology().find(o["test"]) if isinstance(o["test"], str) else None
         code = concept(o["test"], QL.Test, "LOINC")
-        value = o["value"]
+        value, comparator = o["value"], o.get("comparator")
+        bound = _BOUND.match(value) if isinstance(value, str) else None
+        if bound:  # '<1.0' as written: the number with its comparator
+            comparator, value = bound.group(1), float(value[bound.end(1):].strip())
         extra = {}
         if hit == QL.ECOGPerformanceStatus and not isinstance(value, str):
             extra["valueInteger"] = int(value)
@@ -127,6 +166,9 @@ class Writer:
                 extra["valueCodeableConcept"] = {"text": value.capitalize()}
         else:
             q = {"value": value}
+            if comparator:  # a bound: Quantity.comparator
+                q["comparator"] = {"≤": "<=", "≥": ">=", "=<": "<=", "=>": ">="}.get(
+                    comparator, comparator)
             if o.get("unit"):
                 q.update({"unit": o["unit"], "system": UCUM, "code": o["unit"]})
             extra["valueQuantity"] = q
@@ -177,6 +219,10 @@ def _write_disease(w: Writer, r: dict) -> None:
         if dx.get("date"):
             cond["onsetDateTime"] = dx["date"]
         w.add(cond)
+        for other in dx.get("other_active_histologies") or []:  # another current primary
+            w.add({key: value for key, value in cond.items()
+                   if key not in ("id", "onsetDateTime", "code")}
+                  | {"code": concept(other, QL.Neoplasm, "ICD-O-3", "SNOMED-CT")})
     for key, code in (("confirmed_at_this_institution", "histology-confirmed-here"),
                       ("extent", "disease-extent"), ("resectable", "resectable")):
         if dx.get(key) is not None:
@@ -190,10 +236,16 @@ def _write_disease(w: Writer, r: dict) -> None:
                "bodySite": [{"text": m["site"]}], "subject": w.subject}
         if m.get("date"):
             res["onsetDateTime"] = m["date"]
+        res.update(_over(m.get("resolved")))
         w.add(res)
     for cnd in r.get("conditions") or []:
-        w.add({"resourceType": "Condition", "code": concept(cnd, QL.ClinicalCondition),
-                  "subject": w.subject})
+        item = cnd if isinstance(cnd, dict) and "condition" in cnd else {"condition": cnd}
+        res = {"resourceType": "Condition", "subject": w.subject,
+               "code": concept(item["condition"], QL.ClinicalCondition)}
+        if item.get("date"):
+            res["onsetDateTime"] = item["date"]
+        res.update(_over(item.get("resolved")))
+        w.add(res)
 
 
 def _write_therapies(w: Writer, r: dict) -> None:
@@ -203,7 +255,8 @@ def _write_therapies(w: Writer, r: dict) -> None:
     for t in r.get("prior_therapies") or []:
         for drug in t["drugs"]:
             med = concept(drug, QL.Drug, "ATC", "RxNorm")
-            res = {"resourceType": "MedicationStatement", "status": "completed",
+            res = {"resourceType": "MedicationStatement",
+                   "status": "active" if t.get("ongoing") else "completed",
                    "subject": w.subject}
             if w.style == "uuid":
                 res["contained"] = [{"resourceType": "Medication", "id": "med",
@@ -271,13 +324,12 @@ def _write_results(w: Writer, r: dict) -> None:
             res = {"resourceType": "Procedure", "status": "completed",
                    "code": concept(sc["product"], QL.Drug, "SNOMED-CT"),
                    "subject": w.subject}
-            if sc.get("date"):
-                res["performedDateTime"] = sc["date"]
+            res.update(_course("performed", sc))
         else:
-            res = {"resourceType": "MedicationAdministration", "status": "completed",
+            res = {"resourceType": "MedicationAdministration",
+                   "status": "in-progress" if sc.get("ongoing") else "completed",
                    "medicationCodeableConcept": concept(sc["product"], QL.Drug, "ATC"),
-                   "subject": w.subject}
-            res["effectiveDateTime"] = (sc.get("date") or "") + "T08:00:00+08:00"
+                   "subject": w.subject, **_course("effective", sc, "T08:00:00+08:00")}
         w.add(res)
 
 
@@ -288,6 +340,36 @@ def _write_reproductive(w: Writer, r: dict) -> None:
                       ("contraception_agreed", "contraception-agreed")):
         if (r.get("reproductive") or {}).get(key) is not None:
             w.pobs(code, r["reproductive"][key])
+    for pregnancy in (r.get("reproductive") or {}).get("pregnancies") or []:
+        res = {"resourceType": "Condition", "subject": w.subject,
+               "code": {"coding": [{"system": SYS["SNOMED-CT"], "code": "77386006",
+                                    "display": "Pregnant"}]},
+               "clinicalStatus": _clinical("resolved" if pregnancy.get("end") else "active")}
+        if pregnancy.get("start") or pregnancy.get("date"):
+            res["onsetDateTime"] = pregnancy.get("start") or pregnancy["date"]
+        if pregnancy.get("end"):
+            res["abatementDateTime"] = pregnancy["end"]
+        w.add(res)
+
+
+def _write_set_aside(w: Writer, r: dict) -> None:
+    """A fact set aside, as FHIR says one: a resource of that section with a modifier
+    extension no reader understands (the reader sets it aside again)."""
+    modifier = [{"url": "https://w3id.org/ql1706kg/fhir/StructureDefinition/not-understood",
+                 "valueBoolean": True}]
+    for item in r.get("set_aside") or []:
+        section, test = item["section"], item.get("test")
+        if section == "observations":
+            w.obs(concept(test or "haemoglobin", QL.Test, "LOINC"), "2026-11-12",
+                  valueQuantity={"value": 1}, modifierExtension=modifier)
+        elif section in ("prior_therapies", "supportive_care"):
+            drug = "doxorubicin" if section == "prior_therapies" else "filgrastim"
+            w.add({"resourceType": "MedicationStatement", "status": "completed",
+                   "subject": w.subject, "modifierExtension": modifier,
+                   "medicationCodeableConcept": concept(drug, QL.Drug, "ATC"),
+                   "effectiveDateTime": "2025-01-01"})
+        else:
+            raise ValueError(f"no FHIR resource is written for a set-aside {section}")
 
 
 def to_bundle(record: dict[str, Any], style: str = "relative") -> dict[str, Any]:

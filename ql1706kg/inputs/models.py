@@ -6,15 +6,30 @@ criteria.md; the criterion ids that use a field are named in its description.
 
 A section that is absent means "not recorded" (the criterion is ``unknown``); an empty list
 means "recorded: none" (e.g. ``"prior_therapies": []`` is a therapy-naive patient).
+
+Time and certainty (issue 20, docs/record.md): every date is a :class:`~.when.When` (a day, a
+month, a year or an instant: an interval of days); a course has a ``start``, an ``end`` or is
+``ongoing``; a metastasis or a condition may be ``resolved``; a result may be a bound
+(``comparator``, or a value written ``"<0.5"``); and ``set_aside`` lists the facts a reader
+could not read or trust, so that no criterion reading them is met on their absence.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import math
+import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+from .when import When
 
 
 def _not_a_boolean(value: object) -> object:
@@ -36,6 +51,24 @@ def _finite_and_sane(value: float) -> float:
 Number = Annotated[float, BeforeValidator(_not_a_boolean), AfterValidator(_finite_and_sane)]
 
 Sex = Literal["female", "male", "other", "unknown"]
+
+# A bound instead of a value: FHIR Quantity.comparator's four (absent means "="). "≤" and "≥"
+# are read as "<=" and ">=".
+Comparator = Literal["<", "<=", ">", ">="]
+_COMPARATOR_SPELLINGS = {"<": "<", "<=": "<=", "≤": "<=", "=<": "<=", ">": ">", ">=": ">=",
+                         "≥": ">=", "=>": ">="}
+# A result written as a bound: "<0.5", "≤ 0.5", ">=3", "< 1e-3".
+_BOUND_TEXT = re.compile(r"^\s*(<=|>=|=<|=>|<|>|≤|≥)\s*([+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)\s*$")
+
+
+def _comparator(value: object) -> object:
+    """Accept the spellings of a comparator (≤, ≥, =<, =>) as the four the record names."""
+    if isinstance(value, str):
+        return _COMPARATOR_SPELLINGS.get(value.strip(), value)
+    return value
+
+
+ComparatorField = Annotated[Comparator, BeforeValidator(_comparator)]
 Extent = Literal["metastatic", "locally_advanced", "localised"]
 
 
@@ -56,7 +89,7 @@ class Coded(_Strict):
 class Consent(_Strict):
     """IC1, IC2: informed consent and the investigator's judgement of compliance."""
 
-    icf_signed: dt.date | None = Field(None, description="Date the ICF was signed (IC1, IC2).")
+    icf_signed: When | None = Field(None, description="Date the ICF was signed (IC1, IC2).")
     able_to_comply: bool | None = Field(
         None, description="Investigator's judgement that the subject can comply (IC1)."
     )
@@ -73,7 +106,8 @@ class Diagnosis(_Strict):
     )
     extent: Extent | None = Field(None, description="Disease extent (IC3.2).")
     resectable: bool | None = Field(None, description="Surgically resectable (IC3.2).")
-    date: dt.date | None = None
+    date: When | None = Field(None, description="Date of the diagnosis (a diagnosis made after "
+                              "the assessment date is not yet on record).")
     other_active_histologies: list[str | Coded] | None = Field(
         None, description="Histologies of other primary cancers that are current too (active, "
         "recurrent or relapsed, with a histology that differs from this one): which cancer is "
@@ -81,11 +115,34 @@ class Diagnosis(_Strict):
     )
 
 
+def _no_end_when_ongoing(model: BaseModel) -> BaseModel:
+    if getattr(model, "ongoing", None) and getattr(model, "end", None) is not None:
+        raise ValueError("a course is either ongoing or has an end, not both (leave out "
+                         "'ongoing' to give the end, or 'end' when it had not ended)")
+    return model
+
+
 class Metastasis(_Strict):
     """A metastasis: the site drives the liver-metastasis limit (IC9.2), the date IC5.2."""
 
     site: str = Field(description="Organ, e.g. 'liver', 'lung', 'bone'.")
-    date: dt.date | None = Field(None, description="Date the metastasis was first found.")
+    date: When | None = Field(None, description="Date the metastasis was first found.")
+    resolved: When | bool | None = Field(
+        None, description="Resolved: the date it resolved, or true (resolved, date not known: "
+        "taken as resolved by the assessment date). A metastasis resolved on or before the "
+        "assessment date no longer raises the liver limits of IC9.2; one that may have "
+        "resolved by then makes them unknown between the two limits. It still counts as "
+        "metastatic disease (IC3.2) and as metastasis after a regimen (IC5.2).")
+
+
+class Condition(_Strict):
+    """A relevant condition with when it was found and whether it has resolved."""
+
+    condition: str | Coded = Field(description="e.g. 'Gilbert syndrome' or a SNOMED CT code.")
+    date: When | None = Field(None, description="Date it was found or recorded (onset).")
+    resolved: When | bool | None = Field(
+        None, description="Resolved (a date, or true): a condition resolved on or before the "
+        "assessment date no longer changes a limit.")
 
 
 class Therapy(_Strict):
@@ -93,17 +150,22 @@ class Therapy(_Strict):
 
     name: str | None = Field(None, description="Regimen name, e.g. 'AI' or 'weekly paclitaxel'.")
     drugs: list[str | Coded] = Field(description="Every drug, by name or ATC/RxNorm/NCIt code.")
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: When | None = Field(None, description="First day of the regimen.")
+    end: When | None = Field(None, description="Last day of the regimen.")
+    ongoing: bool | None = Field(
+        None, description="true: not ended when recorded; it runs up to the assessment date "
+        "(not with 'end').")
     intolerance: bool | None = Field(
         None, description="Stopped for intolerance to this therapy (IC5.2)."
     )
+
+    _check = model_validator(mode="after")(_no_end_when_ongoing)
 
 
 class TumourMeasurement(_Strict):
     """A dated sum of longest diameters of the target lesions (IC5.2 progression)."""
 
-    date: dt.date
+    date: When
     sum_of_diameters_mm: Number = Field(ge=0, le=5000)
 
 
@@ -117,14 +179,14 @@ class Lesion(_Strict):
     slice_thickness_mm: Number | None = Field(None, gt=0, le=100)
     previously_irradiated: bool = False
     site: str | None = None
-    date: dt.date | None = None
+    date: When | None = None
 
 
 class Recist(_Strict):
     """The investigator's own RECIST 1.1 baseline assessment (IC6)."""
 
     measurable_disease: bool
-    date: dt.date | None = None
+    date: When | None = None
 
 
 class Samples(_Strict):
@@ -139,22 +201,60 @@ class Observation(_Strict):
 
     ``test`` is a name known to the terminology ('AST', 'haemoglobin', 'LVEF', 'ECOG',
     'weight', 'urine protein dipstick', 'pregnancy test'...) or a LOINC code. ``value`` is a
-    number, or a word for ordinal and qualitative results ('2+', 'negative').
+    number, or a word for ordinal and qualitative results ('2+', 'negative'). A bound is a
+    ``comparator`` with the number, or the number written with it (``"<0.5"``, ``"≥ 3"``):
+    a limit is met or not met only when every value the bound allows gives that answer.
     """
 
     test: str | Coded
     value: Number | str
+    comparator: ComparatorField | None = Field(
+        None, description="The value is a bound: '<', '<=', '>' or '>=' (absent: the value "
+        "itself). A text value '<0.5' gives the same bound.")
     unit: str | None = Field(None, description="UCUM code or common spelling ('g/dL', '10*9/L').")
     uln: Number | None = Field(None, description="Upper limit of normal, in the value's unit.")
     lln: Number | None = Field(None, description="Lower limit of normal, in the value's unit.")
-    date: dt.date
+    date: When = Field(description="Date of the result; a date and time orders the results of "
+                       "one day (without one, same-day results that disagree are unknown).")
+
+    @model_validator(mode="after")
+    def _bound(self) -> Observation:
+        """Read a value written as a bound ('<0.5') into the comparator and the number."""
+        if isinstance(self.value, str):
+            match = _BOUND_TEXT.match(self.value)
+            if match is not None:
+                written = _COMPARATOR_SPELLINGS[match.group(1)]
+                if self.comparator is not None and self.comparator != written:
+                    raise ValueError(f"the value '{self.value}' and the comparator "
+                                     f"'{self.comparator}' disagree")
+                object.__setattr__(self, "comparator", written)
+                object.__setattr__(self, "value", match.group(2))
+                return self
+        if self.comparator is not None and not _is_number(self.value):
+            raise ValueError(f"a comparator bounds a number, not '{self.value}'")
+        return self
 
 
 class SupportiveCare(_Strict):
-    """A transfusion or a haematopoietic/anti-anaemic product, with its date (IC9.0)."""
+    """A transfusion or a haematopoietic/anti-anaemic product (IC9.0): one administration
+    (``date``) or a course (``start``, ``end`` or ``ongoing``)."""
 
     product: str | Coded = Field(description="e.g. 'red blood cell transfusion', 'filgrastim'.")
-    date: dt.date | None = None
+    date: When | None = Field(None, description="One administration, on some day of this date.")
+    start: When | None = Field(None, description="A course: its first day.")
+    end: When | None = Field(None, description="A course: its last day (absent and not ongoing: "
+                             "not known, so it may have run up to the assessment date).")
+    ongoing: bool | None = Field(None, description="A course not ended when recorded: it runs "
+                                 "up to the assessment date (not with 'end').")
+
+    @model_validator(mode="after")
+    def _one_or_course(self) -> SupportiveCare:
+        if self.date is not None and (self.start is not None or self.end is not None
+                                      or self.ongoing is not None):
+            raise ValueError("give 'date' for one administration or 'start'/'end'/'ongoing' "
+                             "for a course, not both")
+        _no_end_when_ongoing(self)
+        return self
 
 
 class ExpectedSurvival(_Strict):
@@ -162,7 +262,20 @@ class ExpectedSurvival(_Strict):
 
     value: Number = Field(ge=0, le=36500)
     unit: Literal["days", "weeks", "months"] = "weeks"
-    date: dt.date | None = None
+    date: When | None = None
+
+
+class Pregnancy(_Strict):
+    """A pregnancy on record (IC10): one that covers the assessment date makes IC10 not met
+    whatever a test says; one that may cover it makes IC10 unknown."""
+
+    date: When | None = Field(None, description="Recorded as pregnant on this date.")
+    start: When | None = Field(None, description="First day (onset), if known.")
+    end: When | None = Field(None, description="Last day (delivery or end), if known.")
+    ongoing: bool | None = Field(None, description="Not ended when recorded: it runs up to the "
+                                 "assessment date (not with 'end').")
+
+    _check = model_validator(mode="after")(_no_end_when_ongoing)
 
 
 class Reproductive(_Strict):
@@ -175,6 +288,31 @@ class Reproductive(_Strict):
     contraception_agreed: bool | None = Field(
         None, description="Agrees to effective contraception until 180 days after the last dose."
     )
+    pregnancies: list[Pregnancy] | None = Field(
+        None, description="Pregnancies on record (IC10); an empty list says: none.")
+
+
+# The sections of a record a fact set aside can belong to (every field but id and set_aside).
+Section = Literal["sex", "birth_date", "consent", "diagnosis", "metastases", "conditions",
+                  "prior_therapies", "tumour_measurements", "lesions", "recist", "samples",
+                  "expected_survival", "observations", "supportive_care", "reproductive",
+                  "deceased"]
+
+
+class SetAside(_Strict):
+    """A fact the reader could not read or trust (an unknown modifier extension, an implausible
+    value, a value its interpretation contradicts, a resource it does not read that could carry
+    the fact...). While it stands, no criterion that reads its section (for observations, its
+    test) can be met; the explanation names the source, the field and the reason."""
+
+    section: Section = Field(description="The record section the fact would have gone to.")
+    test: str | Coded | None = Field(None, description="For observations: the test, by name "
+                                     "or code (absent: any test).")
+    source: str | None = Field(None, description="Where it was read, e.g. 'bundle.json#"
+                               "Observation/42'.")
+    field: str | None = Field(None, description="The element or field, e.g. "
+                              "'modifierExtension' or 'observations[3].value'.")
+    reason: str = Field(min_length=1, description="Why it was set aside, in words.")
 
 
 class PatientRecord(_Strict):
@@ -191,12 +329,14 @@ class PatientRecord(_Strict):
 
     id: str = Field(min_length=1, description="The patient's screening id.")
     sex: Sex | None = None
-    birth_date: dt.date | None = None
+    birth_date: When | None = Field(None, description="Date of birth; a year or a month "
+                                    "gives the ages every day of it allows (IC2).")
     consent: Consent | None = None
     diagnosis: Diagnosis | None = None
     metastases: list[Metastasis] | None = None
-    conditions: list[str | Coded] | None = Field(
-        None, description="Relevant conditions, e.g. 'Gilbert syndrome'."
+    conditions: list[str | Coded | Condition] | None = Field(
+        None, description="Relevant conditions, e.g. 'Gilbert syndrome', each as a name, a "
+        "code, or with when it was found and whether it resolved."
     )
     prior_therapies: list[Therapy] | None = None
     tumour_measurements: list[TumourMeasurement] | None = None
@@ -207,10 +347,23 @@ class PatientRecord(_Strict):
     observations: list[Observation] = Field(default_factory=list)
     supportive_care: list[SupportiveCare] | None = None
     reproductive: Reproductive | None = None
-    deceased: dt.date | bool | None = Field(
+    deceased: When | bool | None = Field(
         None, description="Recorded as deceased: true, or the date of death. A patient dead on "
                           "or before the assessment date is not screened (an input error); a "
                           "death after it is set aside.")
+    set_aside: list[SetAside] = Field(
+        default_factory=list, description="Facts the reader could not read or trust: no "
+        "criterion reading their section (and test) is met while they stand.")
+
+
+def _is_number(value: object) -> bool:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return True
+    try:
+        float(str(value).strip())
+    except ValueError:
+        return False
+    return True
 
 
 def record_json_schema() -> dict:

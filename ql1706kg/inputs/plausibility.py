@@ -1,19 +1,25 @@
 """What a record may not hold: values no patient can have, and dates that contradict each other.
 
-The rule above all: a fact we cannot trust never makes a patient eligible. A well-formed record
-can still hold an impossible fact (an AST of -50 U/L, a creatinine of 0, an ANC of 3,000 ×10⁹/L,
-a birth after the consent, an ICF dated 9999-12-31); screened, it would give an outcome (an AST
-of -50 is "below the limit") or an absurd explanation ("age 8031 years"). Such a record is
-refused with its file, record and field named, and the rest of the batch is screened.
+The rule above all: a fact we cannot trust never makes a patient eligible, and one doubtful fact
+never costs the rest of the record (issue 20). A well-formed record can still hold an impossible
+fact (an AST of -50 U/L, a creatinine of 0, an ANC of 3,000 ×10⁹/L, a birth after the consent, a
+regimen that ends before it starts); screened, it would give an outcome (an AST of -50 is "below
+the limit") or an absurd explanation ("age 8031 years"). Such a fact is *set aside*: taken out of
+the record and listed in its ``set_aside`` with the field and the reason, so every criterion that
+reads it is at best unknown, naming it, and the rest of the record is screened.
 
 Three layers, each with one entry point:
 * :func:`json_problem` checks the JSON value before the model sees it: nesting depth, finite and
-  sane numbers, text length, lone surrogates, control characters (none at all in an id).
-* :func:`record_problem` checks a validated record against the protocol's data: each test's
+  sane numbers, text length, lone surrogates, control characters (none at all in an id). These
+  are structural: the record is refused.
+* :func:`implausible` lists what a validated record holds that no patient can have: each test's
   plausible range (``ql:plausibleMinimum``/``ql:plausibleMaximum`` in the ontology, in the
-  test's canonical unit), normal limits above zero, and dates that contradict each other.
-* :func:`date_problem` checks the dates against the assessment date: a date years after it is
-  a typing mistake, not a fact to set aside.
+  test's canonical unit), normal limits above zero, and dates that contradict each other;
+  :func:`without_implausible` sets them aside. Only a death before the birth refuses the record
+  (:func:`record_problem`): a record that says the patient died is not screened at all.
+* :func:`date_problem` checks the record against the assessment date: a patient not yet born or
+  already dead is not screened. A date after the assessment date, however far, is a fact the
+  screen does not see yet (a retrospective screen), not an error.
 """
 
 from __future__ import annotations
@@ -21,21 +27,22 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from ..errors import UnitError
 from ..protocol.namespaces import QL
 from ..protocol.terminology import TestInfo, terminology
 from ..protocol.units import convert
-from .models import Coded, PatientRecord
+from .models import Coded, PatientRecord, SetAside
+from .when import When
 
 MAX_DEPTH = 16  # a record nests 4 levels deep; anything deeper is not a record
 MAX_TEXT = 4_000  # characters in any text value
 MAX_ID = 128  # characters in a patient id
 MAX_MAGNITUDE = 10**12  # no number a record holds comes near it
 EARLIEST = date(1900, 1, 1)  # no date of a living patient's record is older
-FUTURE_SLACK = timedelta(days=365)  # later than as-of by more than this: a typing mistake
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, CR and LF are text
 _ID_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # an id is one plain line
@@ -92,21 +99,73 @@ def _text_problem(text: str, limit: int) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Problem:
+    """An implausible fact: its field, why, and where it sits (section, item index, test)."""
+
+    field: str
+    message: str
+    section: str
+    index: int | None = None  # the item in a list section (None: the section's own field)
+    test: str | Coded | None = None
+
+
 def record_problem(record: PatientRecord) -> tuple[str, str] | None:
-    """The first impossible value or contradiction in a validated record, as (field, message)."""
+    """What refuses a validated record as a whole: a date of death before the birth."""
+    born = record.birth_date
+    if isinstance(record.deceased, When) and born is not None and \
+            record.deceased.last < born.first:
+        return "deceased", f"the date of death {record.deceased} is before the birth {born}"
+    return None
+
+
+def implausible(record: PatientRecord) -> list[Problem]:
+    """Every impossible value or contradiction in a validated record."""
+    out = []
     for index, obs in enumerate(record.observations):
         problem = _observation_problem(obs)
         if problem is not None:
             field, message = problem
-            return f"observations[{index}].{field}", message
-    return _dates_problem(record)
+            out.append(Problem(f"observations[{index}].{field}", message, "observations",
+                               index, obs.test))
+    return out + _dates_problems(record)
+
+
+def without_implausible(record: PatientRecord, source: str) -> PatientRecord:
+    """The record with its implausible facts taken out and listed in ``set_aside``."""
+    problems = implausible(record)
+    if not problems:
+        return record
+    update: dict[str, object] = {}
+    dropped: dict[str, set[int]] = {}
+    for problem in problems:
+        if problem.index is not None:
+            dropped.setdefault(problem.section, set()).add(problem.index)
+        elif problem.section == "birth_date":
+            update["birth_date"] = None
+        else:  # a date field of a one-item section: consent.icf_signed, diagnosis.date...
+            name = problem.field.split(".")[-1]
+            section = update.get(problem.section, getattr(record, problem.section))
+            update[problem.section] = section.model_copy(update={name: None})
+    for section, indices in dropped.items():
+        if section == "reproductive":  # its list of pregnancies
+            rep = record.reproductive
+            update[section] = rep.model_copy(update={"pregnancies": [
+                item for i, item in enumerate(rep.pregnancies or []) if i not in indices]})
+            continue
+        items = getattr(record, section) or []
+        update[section] = [item for i, item in enumerate(items) if i not in indices]
+    aside = [SetAside(section=p.section, test=p.test, source=source, field=p.field,
+                      reason=f"implausible: {p.message}") for p in problems]
+    update["set_aside"] = [*record.set_aside, *aside]
+    return record.model_copy(update=update)
 
 
 def _observation_problem(obs) -> tuple[str, str] | None:
     for name in ("uln", "lln"):
         limit = getattr(obs, name)
         if limit is not None and limit <= 0 and not (name == "lln" and limit == 0):
-            return name, (f"a {'upper' if name == 'uln' else 'lower'} limit of normal of "
+            return name, (f"an {'upper' if name == 'uln' else 'lower'} limit of normal of "
                           f"{limit:g} is impossible (it must be above 0)")
     if obs.uln is not None and obs.lln is not None and obs.lln >= obs.uln:
         return "lln", (f"the lower limit of normal ({obs.lln:g}) is not below the upper "
@@ -121,11 +180,13 @@ def _observation_problem(obs) -> tuple[str, str] | None:
         return None
     if value < 0:
         return "value", f"a {info.label} result cannot be negative ({value})"
-    return _range_problem(info, value, obs.unit)
+    return _range_problem(info, value, obs.unit, obs.comparator)
 
 
-def _range_problem(info: TestInfo, value: Decimal, unit: str | None) -> tuple[str, str] | None:
-    """The value against the test's plausible range, in the test's canonical unit."""
+def _range_problem(info: TestInfo, value: Decimal, unit: str | None,
+                   comparator: str | None = None) -> tuple[str, str] | None:
+    """The value against the test's plausible range, in the test's canonical unit. A bound
+    is implausible only when every value it allows is ('<3' albumin in g/L; not '<300')."""
     low, high = info.plausible_min, info.plausible_max
     if low is None and high is None:
         return None
@@ -139,9 +200,15 @@ def _range_problem(info: TestInfo, value: Decimal, unit: str | None) -> tuple[st
             return None  # an unconvertible unit makes the criterion unknown (derive says why)
         shown = f"{value} {unit or ''}".strip()
     in_unit = f" {info.canonical_unit}" if info.canonical_unit else ""
-    if (low is not None and canonical < low) or (high is not None and canonical > high):
-        return "value", (f"a {info.label} of {shown} is outside what a patient can have "
-                         f"({low}–{high}{in_unit}); check the value and its unit")
+    upward, downward = comparator in (">", ">="), comparator in ("<", "<=")
+    too_low = low is not None and not upward and (
+        canonical <= low if comparator == "<" else canonical < low)
+    too_high = high is not None and not downward and (
+        canonical >= high if comparator == ">" else canonical > high)
+    if too_low or too_high:
+        return "value", (f"a {info.label} of {comparator or ''}{shown} is outside what a "
+                         f"patient can have ({low}–{high}{in_unit}); check the value and its "
+                         "unit")
     return None
 
 
@@ -165,56 +232,88 @@ def _test_of(test: str | Coded) -> TestInfo | None:
     return term.tests.get(hit) if hit is not None else None
 
 
-def _dated_fields(record: PatientRecord) -> Iterator[tuple[str, date]]:
-    """Every date a record holds, with its field path (the birth date excepted)."""
-    if record.consent and record.consent.icf_signed:
-        yield "consent.icf_signed", record.consent.icf_signed
-    if record.diagnosis and record.diagnosis.date:
-        yield "diagnosis.date", record.diagnosis.date
-    for name in ("metastases", "prior_therapies", "tumour_measurements", "lesions",
-                 "observations", "supportive_care"):
-        for index, item in enumerate(getattr(record, name) or ()):
-            for key in ("date", "start", "end"):
+# The dated items of a record: list sections, and the date fields each item may hold.
+_DATED_LISTS = (("metastases", ("date", "resolved")), ("prior_therapies", ("start", "end")),
+                ("tumour_measurements", ("date",)), ("lesions", ("date",)),
+                ("observations", ("date",)), ("supportive_care", ("date", "start", "end")),
+                ("conditions", ("date", "resolved")))
+_DATED_FIELDS = (("consent", "icf_signed"), ("diagnosis", "date"), ("recist", "date"),
+                 ("expected_survival", "date"))
+
+
+def _dated_fields(record: PatientRecord) -> Iterator[tuple[str, str, int | None, When]]:
+    """Every date a record holds (the birth date excepted): (field path, section, item
+    index or None, date)."""
+    for section, name in _DATED_FIELDS:
+        item = getattr(record, section)
+        when = getattr(item, name, None) if item is not None else None
+        if isinstance(when, When):
+            yield f"{section}.{name}", section, None, when
+    for section, keys in _DATED_LISTS:
+        for index, item in enumerate(getattr(record, section) or ()):
+            for key in keys:
                 when = getattr(item, key, None)
-                if when is not None:
-                    yield f"{name}[{index}].{key}", when
-    for name in ("recist", "expected_survival"):
-        section = getattr(record, name)
-        if section is not None and section.date is not None:
-            yield f"{name}.date", section.date
+                if isinstance(when, When):
+                    yield f"{section}[{index}].{key}", section, index, when
+    pregnancies = record.reproductive.pregnancies if record.reproductive else None
+    for index, item in enumerate(pregnancies or ()):
+        for key in ("date", "start", "end"):
+            when = getattr(item, key)
+            if when is not None:
+                yield f"reproductive.pregnancies[{index}].{key}", "reproductive", index, when
 
 
-def _dates_problem(record: PatientRecord) -> tuple[str, str] | None:
+def _dates_problems(record: PatientRecord) -> list[Problem]:
+    out: list[Problem] = []
     born = record.birth_date
-    if born is not None and born < EARLIEST:
-        return "birth_date", f"a birth date of {born} is before {EARLIEST.year}"
-    for field, when in _dated_fields(record):
-        if when < EARLIEST:
-            return field, f"a date of {when} is before {EARLIEST.year}"
-        if born is not None and when < born:
-            return "birth_date", f"the birth date {born} is after {field} ({when})"
-    if isinstance(record.deceased, date) and born is not None and record.deceased < born:
-        return "deceased", f"the date of death {record.deceased} is before the birth {born}"
-    for index, therapy in enumerate(record.prior_therapies or ()):
-        if therapy.start and therapy.end and therapy.end < therapy.start:
-            return (f"prior_therapies[{index}].end",
-                    f"the regimen ends ({therapy.end}) before it starts ({therapy.start})")
-    return None
+    if born is not None and born.last < EARLIEST:
+        out.append(Problem("birth_date", f"a birth date of {born} is before {EARLIEST.year}",
+                           "birth_date"))
+        born = None
+    for field, section, index, when in _dated_fields(record):
+        if when.last < EARLIEST:
+            out.append(Problem(field, f"a date of {when} is before {EARLIEST.year}", section,
+                               index))
+        elif born is not None and when.last < born.first:
+            out.append(Problem("birth_date", f"the birth date {born} is after {field} "
+                                             f"({when})", "birth_date"))
+            born = None
+    for section, first, then, words in (
+            ("prior_therapies", "start", "end", "the regimen ends ({then}) before it starts "
+                                                "({first})"),
+            ("supportive_care", "start", "end", "the course ends ({then}) before it starts "
+                                                "({first})"),
+            ("metastases", "date", "resolved", "it resolved ({then}) before it was found "
+                                               "({first})"),
+            ("conditions", "date", "resolved", "it resolved ({then}) before it was found "
+                                               "({first})")):
+        for index, item in enumerate(getattr(record, section) or ()):
+            a, b = getattr(item, first, None), getattr(item, then, None)
+            if isinstance(a, When) and isinstance(b, When) and b.last < a.first:
+                out.append(Problem(f"{section}[{index}].{then}",
+                                   words.format(first=a, then=b), section, index))
+    return _unique(out)
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    seen, out = set(), []
+    for problem in problems:
+        key = (problem.section, problem.index, problem.field if problem.index is None else "")
+        if key not in seen:
+            seen.add(key)
+            out.append(problem)
+    return out
 
 
 def date_problem(record: PatientRecord, as_of: date) -> tuple[str, str] | None:
-    """A date that no assessment on ``as_of`` can take as written: the birth after the
-    assessment, or any date more than a year after it (9999-12-31 is a typing mistake; a date
-    a few days after it is only set aside)."""
-    if record.birth_date is not None and record.birth_date > as_of:
-        return "birth_date", f"the birth date {record.birth_date} is after the assessment " \
-                             f"date {as_of}"
+    """What no assessment on ``as_of`` can screen: a patient not yet born on it, or recorded
+    as dead on or before it. A fact dated after ``as_of`` (however far) is not a problem: the
+    screen does not see it yet (derive's as-of cut)."""
+    born = record.birth_date
+    if born is not None and born.first > as_of:
+        return "birth_date", f"the birth date {born} is after the assessment date {as_of}"
     dead = record.deceased
-    if dead is True or (isinstance(dead, date) and dead <= as_of):
-        when = f" on {dead}" if isinstance(dead, date) else ""
+    if dead is True or (isinstance(dead, When) and dead.last <= as_of):
+        when = f" on {dead}" if isinstance(dead, When) else ""
         return "deceased", f"recorded as deceased{when}: not a candidate, not screened"
-    for field, when in _dated_fields(record):
-        if when > as_of + FUTURE_SLACK:
-            return field, (f"{when} is more than a year after the assessment date {as_of}; "
-                           "check the date")
     return None

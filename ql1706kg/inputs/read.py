@@ -20,12 +20,27 @@ from typing import TYPE_CHECKING
 
 from ..errors import InputError, InputNote
 from .jsonio import ArrayReader, Unreadable, json_loads, text_lines
+from .models import PatientRecord
 from .records import RawRecord, SourcedRecord, parse_record
 
 if TYPE_CHECKING:
     from .fhir import FhirInput, FhirPerson, Workspace
 
 UTF8_BOM = b"\xef\xbb\xbf"
+# The fields of a record: a JSON object with none of them (and no resourceType) is no record.
+RECORD_FIELDS = frozenset(PatientRecord.model_fields)
+# Files npm FHIR packages and tools put beside resources: never records, never resources.
+PACKAGE_FILES = frozenset({"package.json", ".index.json", "package-lock.json"})
+# Other JSON documents found beside exports, by the keys that say what they are (each a list of
+# alternatives that must all be present); a document with no record field that is none of
+# these is still an error (a record whose every field is misspelt must not pass as a note).
+NOT_RECORDS = (
+    ("an npm package manifest", (("name",), ("version",),
+                                 ("fhirVersions", "dependencies", "canonical"))),
+    ("an FHIR package index", (("index-version",), ("files",))),
+    ("a log entry", (("level", "severity", "levelname"), ("msg", "message", "event"))),
+    ("a bulk export manifest", (("transactionTime",), ("output",))),
+)
 INPUT_SUFFIXES = (".json", ".ndjson", ".csv", ".xlsx")
 
 
@@ -43,7 +58,7 @@ def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path | InputError]:
 
 
 def read_file(path: Path, fhir_pool: FhirInput | None = None, validate: bool = True
-              ) -> Iterator[SourcedRecord | RawRecord | InputError]:
+              ) -> Iterator[SourcedRecord | RawRecord | InputError | InputNote]:
     """Yield the records of one file, or an error for each record that cannot be read.
 
     FHIR resources are not records on their own: they are indexed by ``fhir_pool`` (a
@@ -87,7 +102,25 @@ def read_file(path: Path, fhir_pool: FhirInput | None = None, validate: bool = T
         return
     if is_json_schema(data):
         return  # e.g. examples/patient-record.schema.json beside the records: not a patient
+    why = not_fhir_nor_record(data, path)
+    if why is not None:  # an npm package's manifest or index, a log: skipped, said so
+        yield InputNote(source, f"skipped: {why}")
+        return
     yield parse_record(data, source) if validate else RawRecord(source, data)
+
+
+def not_fhir_nor_record(data: object, path: Path) -> str | None:
+    """Why a JSON document is neither a FHIR resource nor a patient record (an npm FHIR
+    package's manifest or index, a log...), or None when it may be a record (one with a
+    field of the record, misspelt ones beside it, is an error naming them, not skipped)."""
+    if path.name in PACKAGE_FILES:
+        return f"{path.name} of an npm package, not patient data"
+    if not isinstance(data, dict) or "resourceType" in data or data.keys() & RECORD_FIELDS:
+        return None
+    for kind, marks in NOT_RECORDS:
+        if all(any(key in data for key in alternatives) for alternatives in marks):
+            return f"{kind}, neither a FHIR resource nor a patient record"
+    return None  # no record field, but nothing says what else it is: an error names it
 
 
 def is_json_schema(data: object) -> bool:
@@ -198,7 +231,11 @@ def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
                 yield path
             else:
                 try:
-                    yield from read_file(path, fhir, validate)
+                    for item in read_file(path, fhir, validate):
+                        if isinstance(item, InputNote):
+                            note(item)
+                        else:
+                            yield item
                 except InputError as exc:
                     yield exc
                 except Exception as exc:  # a bug must cost this file, named, not the run

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from ..errors import InputError
 from .models import PatientRecord, _Strict
-from .plausibility import json_problem, record_problem
+from .plausibility import json_problem, record_problem, without_implausible
 
 # Field names of every record model: a location part that is one of these is a field, even
 # when it is also the name of a type that pydantic uses for a union branch ("date").
@@ -45,7 +45,8 @@ class SourcedRecord:
 
 
 def _validated(source: str, raw: dict) -> SourcedRecord:
-    return SourcedRecord(source, PatientRecord.model_validate(raw), raw)
+    return SourcedRecord(source, without_implausible(PatientRecord.model_validate(raw), source),
+                         raw)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ def parse_record(item: object, source: str, index: int | None = None) -> Sourced
     problem = record_problem(record)
     if problem is not None:
         return InputError(source, problem[1], record=record_name, field=problem[0])
-    return SourcedRecord(source, record, item)
+    # an implausible fact is set aside (named in the record's set_aside), never the record
+    return SourcedRecord(source, without_implausible(record, source), item)
 
 
 def _record_name(item: object, index: int | None) -> str | None:

@@ -6,12 +6,16 @@
 * an exclusive lock is held on the target from the start of the run to its end: a lock file
   beside it, ``.NAME.lock``, locked with ``flock`` (and holding the owner's process id), so a
   second run on the same target stops at once and names the lock instead of interleaving;
-* data goes to a temporary file in the target's own folder (``.NAME.XXXXXXXX.tmp``), renamed
-  over the target only when complete; on a failure or an interruption the temporary file is
-  removed and the old target is left as it was;
+* data goes to a temporary file in the target's own folder
+  (``.NAME.ql1706kg-PID-START-XXXXXXXX.tmp``, marked with its owner: :mod:`ql1706kg.leftovers`),
+  renamed over the target only when complete; on a failure or an interruption the temporary
+  file is removed and the old target is left as it was; after a run killed outright
+  (SIGKILL), the next run on the same target removes the file that run left (its owner gone),
+  and never a file it did not make;
 * a *checkpoint* output (``--format ndjson``, whose whole lines are results in their own
   right) instead keeps, on a failure or an interruption, the whole lines written so far in
-  the target (never a line cut short), which ``--resume`` continues; appending
+  the target (never a line cut short), which ``--resume`` continues; after SIGKILL the next
+  run on the target puts the killed run's file in place the same way first; appending
   (``--resume``) writes to the target itself and cuts it back to its last whole line;
 * every operating-system error (disk full, read-only, permission) becomes one
   :class:`~ql1706kg.errors.EnvironmentFailure` naming the target (exit code 3 in the CLI).
@@ -26,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import signal
 import stat
 import sys
@@ -35,6 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import EnvironmentFailure
+from ..leftovers import stale_temps, temp_name
 
 try:
     import fcntl
@@ -182,14 +186,19 @@ class OutputFile:
         old = check_target(self.target)
         if self._lock is not None:
             self._lock.acquire()
+            try:
+                if self._take_leftovers():
+                    old = check_target(self.target)
+            except BaseException:
+                self._lock.release()
+                raise
         try:
             if self.append and old is not None:
                 self.fd = os.open(self.target, os.O_WRONLY | os.O_APPEND | _NOFOLLOW | _CLOEXEC)
                 self.length = os.fstat(self.fd).st_size
             else:
                 self.append = False
-                self.temp = self.target.parent / (
-                    f".{self.target.name}.{secrets.token_hex(4)}.tmp")
+                self.temp = self.target.parent / temp_name(self.target.name)
                 self.fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
                                   | _CLOEXEC, 0o666)
                 if old is not None and hasattr(os, "fchmod"):
@@ -201,6 +210,30 @@ class OutputFile:
             self._cleanup(keep=False)
             raise
         return self
+
+    def _take_leftovers(self) -> bool:
+        """What a run killed outright (SIGKILL) left for this target, now that the lock is
+        ours: its temporary files (marked, their owner gone; :mod:`ql1706kg.leftovers`) are
+        removed, but for a checkpoint, whose newest leftover holds the whole lines that run
+        wrote: it is put in place as an interruption would have (cut to its last whole line),
+        so that ``--resume`` continues it. Return whether the target changed."""
+        found = stale_temps(self.target.parent, self.target.name)
+        taken = False
+        if found and self.checkpoint:
+            newest, found = found[0], found[1:]
+            with contextlib.suppress(OSError, EnvironmentFailure):
+                with open(newest, "r+b") as handle:
+                    handle.truncate(_whole_lines(handle))
+                    size = handle.seek(0, os.SEEK_END)
+                if size:
+                    check_target(self.target)
+                    os.replace(newest, self.target)
+                    taken = True
+            found.append(newest)
+        for path in found:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        return taken
 
     def write(self, data: bytes) -> None:
         self._buffer += data
@@ -305,6 +338,21 @@ class OutputFile:
             self.kept = self.written > 0
         if self._lock is not None:
             self._lock.release()
+
+
+def _whole_lines(handle) -> int:
+    """The length of a file cut after its last line break (0 if it has none)."""
+    end = handle.seek(0, os.SEEK_END)
+    position = end
+    while position > 0:
+        step = min(1 << 16, position)
+        handle.seek(position - step)
+        block = handle.read(step)
+        cut = block.rfind(b"\n")
+        if cut >= 0:
+            return position - step + cut + 1
+        position -= step
+    return 0
 
 
 def sync_folder(folder: Path) -> None:

@@ -13,6 +13,7 @@ import stat
 from pathlib import Path
 
 from ..errors import EnvironmentFailure
+from ..leftovers import remove_stale_temps
 from .files import Lock, OutputFile, failure, signals_deferred, sync_folder
 
 
@@ -44,6 +45,8 @@ class OutputFolder:
         self._lock.acquire()
         try:
             self._make(self.folder)
+            for where, _dirs, _files in os.walk(self.folder):
+                remove_stale_temps(Path(where))  # what a killed run left (its owner gone)
         except BaseException:
             self.abort()
             raise

@@ -69,6 +69,7 @@ _TYPE, _LABEL = str(RDF) + "type", str(RDFS) + "label"
 _INTEGER, _DATE, _DATETIME = _XSD + "integer", _XSD + "date", _XSD + "dateTime"
 _OUTCOME = {"met": _QL + "Met", "not_met": _QL + "NotMet", "unknown": _QL + "Unknown",
             "not_applicable": _QL + "NotApplicable"}
+_ID_SAFE = "-._~"  # what a criterion id may keep in an IRI as it is (IC9.1-ANC)
 _COUNT = {"met": "metCount", "not_met": "notMetCount", "unknown": "unknownCount",
           "not_applicable": "notApplicableCount"}
 
@@ -84,6 +85,10 @@ class RdfRun:
     stamp: str  # prov:endedAtTime, one per run
     order: dict[str, int] = field(default_factory=dict)  # criterion id -> protocol order
     protocol_hash: str = ""  # the content hash of the protocol's files (ql:protocolHash)
+    # criterion id -> the criterion's IRI and its inclusion criterion's (ql:partOf), as the
+    # ontology states them: a criterion is known by its id, never by its IRI's spelling
+    iris: dict[str, str] = field(default_factory=dict)
+    groups: dict[str, str] = field(default_factory=dict)
 
     @property
     def software(self) -> str:
@@ -96,7 +101,10 @@ def rdf_run(as_of: str, protocol_version: str, stamp: str | None = None) -> RdfR
     return RdfRun(as_of, protocol_version, term.ontology_version, term.ontology_version_iri,
                   stamp or datetime.now(UTC).replace(microsecond=0).isoformat(),
                   {cid: info["order"] for cid, info in term.criteria.items()},
-                  protocol_hash())
+                  protocol_hash(),
+                  {cid: str(info["iri"]) for cid, info in term.criteria.items()},
+                  {cid: str(info["group"]) for cid, info in term.criteria.items()
+                   if info.get("group") is not None})
 
 
 def assessment_iri(patient_id: str, as_of: str) -> str:
@@ -135,12 +143,14 @@ def assessment_triples(patient: PatientResult, run: RdfRun) -> list[Triple]:
     undecided: list[Triple] = []
     groups: dict[str, None] = {}
     for crit in patient.criteria:
-        node, criterion = f"{a}/{crit.id}", _QL + crit.id
+        node = f"{a}/{quote(crit.id, safe=_ID_SAFE)}"  # an id is data: never raw in an IRI
+        criterion = run.iris.get(crit.id) or _QL + quote(crit.id, safe=_ID_SAFE)
         counts[crit.outcome] = counts.get(crit.outcome, 0) + 1
         order = run.order.get(crit.id)
         if crit.outcome == "not_met":
             failing.append((a, _QL + "notMetCriterion", criterion))
-            groups[_QL + inclusion_criterion(crit.id)] = None
+            groups[run.groups.get(crit.id) or
+                   _QL + quote(inclusion_criterion(crit.id), safe=_ID_SAFE)] = None
             if order is not None and (first is None or order < first[0]):
                 first = (order, criterion)
         elif crit.outcome == "unknown":

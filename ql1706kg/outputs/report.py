@@ -134,7 +134,7 @@ def _index(screening: Screening, names: list[str], sections: tuple[str, ...] = (
 
 
 def _funnel_html(screening: Screening) -> str:
-    rows = "".join(f"<tr><td>{s.criterion}</td><td>{s.removed}</td><td>{s.remaining}</td></tr>"
+    rows = "".join(f"<tr><td>{_h(s.criterion)}</td><td>{s.removed}</td><td>{s.remaining}</td></tr>"
                    for s in funnel(screening))
     return (f"<table><tr><th>criterion</th><th>removed</th><th>remaining</th></tr>"
             f"<tr><td>screened</td><td></td><td>{len(screening.patients)}</td></tr>{rows}"
@@ -143,7 +143,7 @@ def _funnel_html(screening: Screening) -> str:
 
 def _outcomes_html(screening: Screening) -> str:
     head = "".join(f"<th>{o}</th>" for o in OUTCOMES)
-    rows = "".join(f"<tr><td>{cid}</td>" + "".join(f"<td>{counts[o]}</td>" for o in OUTCOMES)
+    rows = "".join(f"<tr><td>{_h(cid)}</td>" + "".join(f"<td>{counts[o]}</td>" for o in OUTCOMES)
                    + "</tr>" for cid, counts in outcome_table(screening).items())
     return f"<table><tr><th>criterion</th>{head}</tr>{rows}</table>"
 
@@ -177,7 +177,7 @@ def _what_if_html(patient: PatientResult, screening: Screening) -> str:
     open_ = [c for c in patient.criteria if c.outcome in ("not_met", "unknown")]
     if open_:
         items = "".join(
-            f"<li><b>{c.id}</b> <span class=\"{c.outcome}\">{c.outcome}</span>: "
+            f"<li><b>{_h(c.id)}</b> <span class=\"{c.outcome}\">{c.outcome}</span>: "
             + _h(c.change_needed or c.explanation.split('" ', 1)[-1])
             + (f"<br>To collect: {_h(c.to_collect)}" if c.to_collect else "") + "</li>"
             for c in open_)
@@ -193,7 +193,7 @@ def _what_if_html(patient: PatientResult, screening: Screening) -> str:
 
 def _patient_page(patient: PatientResult, screening: Screening) -> str:
     rows = "".join(
-        f"<tr><td>{c.id}</td><td class=\"{c.outcome}\">{c.outcome}</td>"
+        f"<tr><td>{_h(c.id)}</td><td class=\"{c.outcome}\">{c.outcome}</td>"
         f"<td>{_h(c.explanation)}"
         + (f"<br><b>Evidence:</b> {_h('; '.join(c.evidence))}" if c.evidence else "")
         + (f"<br><b>Limit:</b> {_h('; '.join(c.limits))}" if c.limits else "")
@@ -231,7 +231,7 @@ def _pyplot():
 def _funnel_svg(screening: Screening) -> str:
     plt = _pyplot()
     steps = [s for s in funnel(screening) if s.removed]
-    labels = ["screened"] + [f"after {s.criterion}" for s in steps]
+    labels = ["screened"] + [f"after {_plain(s.criterion)}" for s in steps]
     values = [len(screening.patients)] + [s.remaining for s in steps]
     figure, axes = plt.subplots(figsize=(8, 0.45 * len(labels) + 1))
     for index, bar in enumerate(axes.barh(labels[::-1], values[::-1], color="#1565c0")):
@@ -247,11 +247,11 @@ def _funnel_svg(screening: Screening) -> str:
 def _outcomes_svg(screening: Screening) -> str:
     plt = _pyplot()
     table = outcome_table(screening)
-    criteria = list(table)[::-1]
+    criteria = [_plain(c) for c in table][::-1]
     figure, axes = plt.subplots(figsize=(8, 0.3 * len(criteria) + 1.2))
     left = [0] * len(criteria)
     for outcome in OUTCOMES:
-        counts = [table[c][outcome] for c in criteria]
+        counts = [table[c][outcome] for c in list(table)[::-1]]
         bars = axes.barh(criteria, counts, left=left, color=COLOURS[outcome], label=outcome)
         for index, bar in enumerate(bars):
             bar.set_gid(f"bar-{outcome}-{index}")
@@ -264,6 +264,11 @@ def _outcomes_svg(screening: Screening) -> str:
     legend.set_gid("legend")
     axes.set_title("Outcome of each criterion")
     return _svg(figure)
+
+
+def _plain(text: str) -> str:
+    """A criterion id as a chart label: matplotlib reads ``$…$`` as mathematics."""
+    return str(text).replace("$", r"\$")
 
 
 def _whole_patients(axes) -> None:

@@ -15,48 +15,16 @@ from rdflib import Literal, URIRef
 
 from ..protocol.namespaces import QL, RDF, RDFS
 from ..protocol.terminology import Terminology
-from ..protocol.texts import format_decimal
+from .describe_history import HistoryDescriber
 from .graph import PatientGraph
+from .wording import fmt_number, show_unit
+
+__all__ = ["FactDescriber", "fmt_number", "show_unit"]
 
 _BOOL_WORDS = {True: "yes", False: "no"}
 _TRUE = Literal(True)  # made once: rdflib's Literal constructor is ~8 µs
 _GENERAL = frozenset((QL.SarcomaDiagnosis, QL.Neoplasm))
-
-
-# How UCUM codes read to a coordinator; presentation only, never used for arithmetic.
-_UNIT_DISPLAY = {"10*9/L": "×10⁹/L", "10*12/L": "×10¹²/L", "10*3/uL": "×10³/µL",
-                 "10*6/uL": "×10⁶/µL", "/uL": "/µL", "umol/L": "µmol/L", "{INR}": "",
-                 "[IU]/L": "IU/L", "g/d": "g/day", "mg/d": "mg/day", "mL/min": "mL/min"}
-
-
-def show_unit(unit: object) -> str:
-    """Return a unit as written for people, with a leading space, or '' for none."""
-    if unit is None:
-        return ""
-    shown = _UNIT_DISPLAY.get(str(unit), str(unit))
-    return f" {shown}" if shown else ""
-
-
-def fmt_number(value: object) -> str:
-    """Write a number without float noise: 1.50 -> 1.5, 2.3333333 -> 2.33."""
-    if isinstance(value, Literal):
-        value = value.toPython()
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return str(value)
-    written = str(value)
-    key = (type(value), written)  # what the text depends on (-0.0 and 0.0 differ)
-    text = _FORMATTED.get(key)
-    if text is None:
-        if len(_FORMATTED) >= 1 << 16:
-            _FORMATTED.clear()
-        text = _FORMATTED[key] = _format(Decimal(written))
-    return text
-
-
-_FORMATTED: dict[tuple[type, str], str] = {}  # a cohort repeats its numbers
-
-
-_format = format_decimal  # one formatter: limits in protocol texts are written the same way
+_COMPARATOR_SHOWN = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 
 
 # The describer of each kind of fact, by its class.
@@ -67,10 +35,12 @@ _DESCRIBERS = {
     QL.SupportiveCareEvent: "describe_supportive_care", QL.Lesion: "describe_lesion",
     QL.NonNodalLesion: "describe_lesion", QL.NodalLesion: "describe_lesion",
     QL.DiameterSumChange: "describe_change", QL.SurvivalEstimate: "describe_survival",
+    QL.ScreeningResultChoice: "describe_choice", QL.Pregnancy: "describe_pregnancy",
+    QL.UntrustedFact: "describe_untrusted",
 }
 
 
-class FactDescriber:
+class FactDescriber(HistoryDescriber):
     """Describes the facts of one patient's graph, each once."""
 
     def __init__(self, graph: PatientGraph, patient: URIRef, term: Terminology) -> None:
@@ -126,8 +96,11 @@ class FactDescriber:
         unit = g.value(obs, QL.unit)
         shown = self.label_of(concept) if concept is not None and not isinstance(
             raw, Literal) else fmt_number(raw)
+        comparator = g.value(obs, QL.comparator)
+        if comparator is not None:
+            shown = f"{_COMPARATOR_SHOWN.get(str(comparator), comparator)}{shown}"
         text = f"{test} {shown}" + show_unit(unit)
-        text += f" on {g.value(obs, QL.effectiveDate)}"
+        text += f" on {g.value(obs, QL.effectiveInstant) or g.value(obs, QL.effectiveDate)}"
         extras = []
         normalised, canonical = g.value(obs, QL.normalisedValue), g.value(obs, QL.normalisedUnit)
         if normalised is not None and canonical is not None and str(canonical) != str(unit):
@@ -144,6 +117,9 @@ class FactDescriber:
         if interpretation is not None and concept is None:
             extras.append(self.label_of(interpretation))
         return text + (f" ({', '.join(extras)})" if extras else "")
+
+
+
 
     def describe_derived(self, node) -> str:
         g = self.g
@@ -189,47 +165,11 @@ class FactDescriber:
             facts.append(f"extent: {self.label_of(extent)}")
         return text + (f" ({'; '.join(facts)})" if facts else "")
 
-    def describe_therapy(self, therapy) -> str:
-        g = self.g
-        drugs = []
-        for drug in sorted(g.objects(therapy, QL.includesDrug), key=str):
-            name = self.label_of(drug)
-            if (drug, RDF.type, QL.UnrecognisedDrug) in g:
-                name += " (not in the terminology: class unknown)"
-            drugs.append(name)
-        name = g.value(therapy, RDFS.label)
-        text = (f"{name}: " if name is not None else "regimen: ") + " + ".join(drugs)
-        start, end = g.value(therapy, QL.startDate), g.value(therapy, QL.endDate)
-        if start is not None:
-            text += f" from {start}" + (f" to {end}" if end is not None else "")
-        if g.value(therapy, QL.stoppedForIntolerance) == _TRUE:
-            text += ", stopped for intolerance"
-        if g.value(therapy, QL.metastasisAfterStart) == _TRUE:
-            text += ", metastasis found after it started"
-        return text
 
-    def describe_metastasis(self, met) -> str:
-        when = self.g.value(met, QL.effectiveDate)
-        return f"metastasis: {self.label_of(self.g.value(met, QL.site))}" + (
-            f" (found {when})" if when is not None else "")
 
     def describe_consent(self, consent) -> str:
         return f"ICF signed on {self.g.value(consent, QL.signedOn)}"
 
-    def describe_supportive_care(self, event) -> str:
-        g = self.g
-        product = g.value(event, QL.product)
-        text = self.label_of(product)
-        if (product, RDF.type, QL.UnrecognisedDrug) in g:
-            text += " (not in the terminology)"
-        when = g.value(event, QL.effectiveDate)
-        text += f" on {when}" if when is not None else " (undated)"
-        days, lab = g.value(event, QL.daysBeforeScreeningLab), g.value(event,
-                                                                       QL.relatedScreeningLab)
-        if days is not None and lab is not None:
-            text += (f", {days} days before the {self.label_of(g.value(lab, QL.test))} of "
-                     f"{g.value(lab, QL.effectiveDate)}")
-        return text
 
     def describe_lesion(self, lesion) -> str:
         g = self.g

@@ -12,13 +12,17 @@ from __future__ import annotations
 
 from rdflib import URIRef
 
-from ..protocol.namespaces import QL
+from ..protocol.namespaces import PROV, QL, RDF
 from ..protocol.terminology import Terminology
 from .assessment import Assessment
 from .describe import FactDescriber
 from .graph import PatientGraph
+from .reads import criterion_paths
 from .results import CriterionResult
+from .uncertain import span_of
 from .validate import ShapeInfo, Shapes
+
+_DERIVED_FROM = PROV.wasDerivedFrom
 
 
 class Explainer:
@@ -31,8 +35,12 @@ class Explainer:
         self.facts = FactDescriber(graph, patient, term)
 
     # -- the criterion -------------------------------------------------------------------
-    def explain(self, crit: dict, outcome: str, violated: list[ShapeInfo]) -> CriterionResult:
-        """Return the CriterionResult of one criterion."""
+    def explain(self, crit: dict, outcome: str, violated: list[ShapeInfo],
+                undecided: tuple[str, ...] = (), blocked: list | None = None,
+                aside: list | None = None) -> CriterionResult:
+        """Return the CriterionResult of one criterion (``undecided``: the outcomes uncertain
+        data leave open; ``blocked``: the untrusted facts that keep it from being met;
+        ``aside``: every untrusted fact it reads, named whatever the outcome)."""
         evidence = tuple(self.evidence(crit))
         nodes = tuple(self.evidence_nodes(crit))
         limits = tuple(self.limits(crit["id"]))
@@ -45,20 +53,36 @@ class Explainer:
                 s.message for s in violated if s.outcome == "not_applicable")
         elif outcome == "not_met":
             body = "Not met: " + " ".join(s.message for s in violated if s.outcome == "not_met")
+        elif blocked:
+            collect = "a check of the facts set aside (correct or confirm them at the source)"
+            body = ("Unknown: it would be met, but it reads facts the reader set aside as "
+                    "untrusted, which might decide it otherwise: "
+                    + "; ".join(self.facts.describe_untrusted(f) for f in blocked)
+                    + f". To decide, collect {collect}.")
+        elif undecided:
+            collect = ("the exact value or date of what is uncertain above, or "
+                       + self.to_collect(crit, [s for s in violated if s.outcome == "unknown"]))
+            body = self.undecided(crit, undecided, violated) + f" To decide, collect {collect}."
         else:
             collect = self.to_collect(crit, [s for s in violated if s.outcome == "unknown"])
             problems = self.data_problems(crit)
             body = "Unknown: " + " ".join(s.message for s in violated if s.outcome == "unknown")
             if problems:
                 body += " " + " ".join(problems)
+            notes = self.uncertainty_notes(crit)
+            if notes:
+                body += " Uncertain on record: " + "; ".join(notes) + "."
             body += f" To decide, collect {collect}."
         parts = [head, body]
         if evidence:
             parts.append("On record: " + "; ".join(evidence) + ".")
-        aside = self.set_aside(crit)
-        if aside:
+        if aside and not blocked:
+            parts.append("Set aside as untrusted: " + "; ".join(
+                self.facts.describe_untrusted(f) for f in aside) + ".")
+        late = self.set_aside(crit)
+        if late:
             parts.append(f"Set aside as dated after the assessment date {self.a.as_of}: "
-                         + "; ".join(aside) + ".")
+                         + "; ".join(late) + ".")
         if limits and outcome in {"met", "not_met"}:
             parts.append("Limit applied: " + "; ".join(limits) + ".")
         return CriterionResult(id=crit["id"], text=crit["text"], outcome=outcome,
@@ -66,14 +90,46 @@ class Explainer:
                                evidence_nodes=nodes,
                                to_collect=collect, shapes=tuple(str(s.iri) for s in violated))
 
+    def undecided(self, crit: dict, outcomes: tuple[str, ...], shapes: list[ShapeInfo]) -> str:
+        """Why uncertain data cannot decide a criterion: the outcomes left open, what the
+        bound or interval was, and which limit it could not decide."""
+        words = {"met": "met", "not_met": "not met", "unknown": "unknown",
+                 "not_applicable": "not applicable"}
+        notes = self.uncertainty_notes(crit)
+        limits = [s.name for s in shapes if s.outcome in ("not_met", "not_applicable")
+                  and s.name]
+        text = ("Unknown: the data on record cannot decide it (it could be "
+                + " or ".join(words[o] for o in outcomes) + ")")
+        if notes:
+            text += ": " + "; ".join(notes)
+        if limits:
+            text += ". Not decided: " + "; ".join(dict.fromkeys(limits))
+        return text + "."
+
+    def uncertainty_notes(self, crit: dict) -> list[str]:
+        """The notes of the uncertain facts a criterion reads: the facts on the properties it
+        reads, the results a screening choice stands for, the sources of a derived value."""
+        g, out = self.g, []
+        read = criterion_paths(self.shapes, self.term).get(crit["id"], frozenset())
+        seen = set()
+        stack = [value for prop in sorted(read, key=str) for value in g.objects(self.p, prop)
+                 if isinstance(value, URIRef)]
+        while stack:
+            node = stack.pop(0)
+            if node in seen or node == self.p:
+                continue
+            seen.add(node)
+            out.extend(str(n) for n in g.objects(node, QL.uncertaintyNote))
+            for prop in (QL.candidateResult, _DERIVED_FROM):
+                stack.extend(v for v in g.objects(node, prop) if isinstance(v, URIRef))
+        return list(dict.fromkeys(out))
+
     def to_collect(self, crit: dict, unknown: list[ShapeInfo]) -> str:
-        """What to collect: the hints of the shapes that could not decide, when each has one
-        (so a recorded lactation status is not asked for again), else the criterion's hint."""
-        hints = list(dict.fromkeys(s.collect for s in unknown))
-        if hints and all(hints):
-            hint = " and ".join(hints)
-        else:
-            hint = crit["collect"] or "the data named in the criterion"
+        """What to collect: the hint of each shape that could not decide (so a recorded
+        lactation status is not asked for again), the criterion's hint for a shape without
+        one."""
+        default = crit["collect"] or "the data named in the criterion"
+        hint = " and ".join(dict.fromkeys(s.collect or default for s in unknown)) or default
         if crit["window"]:
             return (f"{hint} dated from {self.a.window_start.isoformat()} to "
                     f"{self.a.as_of.isoformat()} (the {self.a.window_days}-day screening window)")
@@ -120,6 +176,8 @@ class Explainer:
                   for source in self.term.derived_from.get(prop, ())}
         out = []
         for fact in self.g.objects(self.p, QL.setAsideFact):
+            if (fact, RDF.type, QL.UntrustedFact) in self.g:
+                continue  # not late: named where it keeps a criterion from being met
             link = self.g.value(fact, QL.setAsideFrom)
             if link in cited or (link == QL.hasObservation
                                  and self.g.value(fact, QL.test) in crit["tests"]):
@@ -140,18 +198,21 @@ class Explainer:
             if info is None:
                 continue
             observed = sorted(
-                (g.value(o, QL.effectiveDate).toPython(), o)
+                (when.first, when.last, o)
                 for o in g.objects(self.p, QL.hasObservation) if g.value(o, QL.test) == test
+                and (when := span_of(g.value(o, QL.effectiveDate))) is not None
             )
             selected = info.screening_property and g.value(self.p, info.screening_property)
             if selected is not None:
                 problem = g.value(selected, QL.dataProblem)
                 if problem is not None:
-                    out.append(f"The {info.label} of {g.value(selected, QL.effectiveDate)} "
-                               f"cannot be used: {problem}.")
+                    dated = g.value(selected, QL.effectiveDate) or ", ".join(sorted(
+                        str(g.value(c, QL.effectiveDate))
+                        for c in g.objects(selected, QL.candidateResult)))
+                    out.append(f"The {info.label} of {dated} cannot be used: {problem}.")
                 continue
-            before = [o for when, o in observed if when < self.a.window_start]
-            after = [o for when, o in observed if when > self.a.as_of]
+            before = [o for _first, last, o in observed if last < self.a.window_start]
+            after = [o for first, _last, o in observed if first > self.a.as_of]
             if before:
                 out.append(f"The latest {info.label} on record "
                            f"({g.value(before[-1], QL.effectiveDate)}) is older than the "

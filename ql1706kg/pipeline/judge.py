@@ -4,9 +4,18 @@ The rule is data, not code: every shape says which criterion it decides and what
 violation means (``ql:onViolation``). A criterion is not_applicable if any of its
 applicability shapes is violated, else not_met if any limit shape is, else unknown if any
 data shape is, else met (criteria.md: "A patient is never eligible on missing data").
+
+Uncertain data (issue 20: bounds, partial dates, facts that may not hold on the assessment
+date) leave some shapes only possibly violated, in one or more readings of the condition
+probes: a criterion is decided only when every way those could go gives the same outcome;
+otherwise it is unknown and its explanation says which values could not decide it. And a
+criterion that reads a fact the reader set aside as untrusted is never met while it stands
+(pipeline/reads.py): at best unknown, naming the fact's source, field and reason.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from rdflib import URIRef
 
@@ -15,8 +24,9 @@ from ..protocol.terminology import Terminology
 from .assessment import Assessment
 from .explain import Explainer
 from .graph import PatientGraph
-from .results import PatientResult
-from .validate import Shapes, Violation
+from .reads import blocking_facts
+from .results import OUTCOMES, PatientResult
+from .validate import ShapeInfo, Shapes, Violation
 from .what_if import WhatIf
 
 PRECEDENCE = ("not_applicable", "not_met", "unknown")
@@ -39,18 +49,70 @@ def outcome_of(violated: list[str]) -> str:
     return "met"
 
 
+def possible_outcomes(shapes: list[ShapeInfo], world: dict[URIRef, bool]) -> set[str]:
+    """The outcomes a criterion can have in one reading: its shapes violated for certain
+    (True) always count, each shape possibly violated (False) may or may not."""
+    certain = [s.outcome for s in shapes if world.get(s.iri) is True]
+    possible = [s.outcome for s in shapes if world.get(s.iri) is False]
+    return {outcome_of(certain)} | {outcome_of([*certain, o]) for o in possible}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One criterion's outcome and what decided it: the shapes that count (``hit``), the
+    outcomes uncertain data left open (``undecided``), the set-aside facts that keep it from
+    being met (``blocked``) and every set-aside fact it reads (``aside``)."""
+
+    outcome: str
+    hit: list[ShapeInfo]
+    undecided: tuple[str, ...] = ()
+    blocked: list = field(default_factory=list)
+    aside: list = field(default_factory=list)
+
+
+def decide(patient: URIRef, graph: PatientGraph, violations: list[Violation], shapes: Shapes,
+           term: Terminology) -> tuple[dict[str, Decision], set[URIRef]]:
+    """Every criterion's decision for ``patient`` (keyed by criterion id), and the condition
+    probes that failed for certain. The one place outcomes are decided: :func:`judge` explains
+    them, the protocol probe (:func:`criterion_outcomes`) only counts them."""
+    mine = [v for v in violations if v.focus is patient or v.focus == patient]
+    worlds: list[dict[URIRef, bool]] = [{} for _ in range(max((v.worlds for v in mine),
+                                                              default=1))]
+    for v in mine:
+        worlds[v.world][v.shape] = worlds[v.world].get(v.shape, False) or v.certain
+    uncertain = len(worlds) > 1 or any(not sure for w in worlds for sure in w.values())
+    violated = set.intersection(*({s for s, sure in w.items() if sure} for w in worlds))
+    touched = {s for w in worlds for s in w}
+    probes_failing = {iri for iri in violated if shapes.info[iri].is_probe}
+    has_aside = graph.value(patient, QL.setAsideFact) is not None
+    decisions: dict[str, Decision] = {}
+    for crit in term.criteria.values():
+        own = shapes.by_criterion(crit["id"])
+        undecided: tuple[str, ...] = ()
+        if not uncertain:
+            hit = [s for s in own if s.iri in violated]
+            outcome = outcome_of([s.outcome for s in hit])
+        else:
+            outcomes = set().union(*(possible_outcomes(own, w) for w in worlds))
+            outcome = outcomes.pop() if len(outcomes) == 1 else "unknown"
+            undecided = tuple(o for o in OUTCOMES if o in outcomes) if outcomes else ()
+            hit = [s for s in own if s.iri in touched and (undecided or s.outcome == outcome)]
+        aside = blocking_facts(graph, patient, crit, shapes, term) if has_aside else []
+        blocked = aside if outcome == "met" else []
+        decisions[crit["id"]] = Decision("unknown" if blocked else outcome, hit, undecided,
+                                         blocked, aside)
+    return decisions, probes_failing
+
+
 def judge(patient: URIRef, graph: PatientGraph, violations: list[Violation], shapes: Shapes,
           term: Terminology, assessment: Assessment, source: str) -> PatientResult:
     """Return the outcome and explanation of every criterion, and the verdict, of a patient."""
     patient = graph.own(patient)  # the graph's own term: lookups by identity
-    violated = {v.shape for v in violations if v.focus is patient or v.focus == patient}
-    probes_failing = {iri for iri in violated if shapes.info[iri].is_probe}
+    decisions, probes_failing = decide(patient, graph, violations, shapes, term)
     explainer = Explainer(graph, patient, term, shapes, assessment, probes_failing)
-    results = []
-    for crit in term.criteria.values():
-        mine = [s for s in shapes.by_criterion(crit["id"]) if s.iri in violated]
-        outcome = outcome_of([s.outcome for s in mine])
-        results.append(explainer.explain(crit, outcome, mine))
+    results = [explainer.explain(crit, d.outcome, d.hit, undecided=d.undecided,
+                                 blocked=d.blocked, aside=d.aside)
+               for crit, d in ((crit, decisions[crit["id"]]) for crit in term.criteria.values())]
     patient_id = str(graph.value(patient, QL.patientId) or patient)
     verdict = verdict_of([r.outcome for r in results])
     what_if = WhatIf(graph, patient, term, shapes, assessment, probes_failing)
@@ -60,3 +122,10 @@ def judge(patient: URIRef, graph: PatientGraph, violations: list[Violation], sha
                          valid_until=what_if.valid_until(verdict, results),
                          eligible_from=what_if.eligible_from(results))
 
+
+def criterion_outcomes(patient: URIRef, graph: PatientGraph, violations: list[Violation],
+                       shapes: Shapes, term: Terminology) -> dict[str, str]:
+    """The outcome of every criterion of a patient, as :func:`judge` decides it, without the
+    explanations (the protocol probe screens hundreds of synthetic patients with it)."""
+    decisions, _probes = decide(graph.own(patient), graph, violations, shapes, term)
+    return {cid: d.outcome for cid, d in decisions.items()}

@@ -78,6 +78,9 @@ class ProtocolLimits:
 
     comparisons: dict[URIRef, tuple[Comparison, ...]] = field(default_factory=dict)
     waiting: tuple[WaitingPeriod, ...] = ()
+    # the patient's properties each not-met shape reads (the first step of every path taken
+    # from the patient): what a violation rests on, when it makes no comparison
+    reads: dict[URIRef, frozenset[URIRef]] = field(default_factory=dict)
 
     def waiting_criteria(self) -> set[str]:
         return {w.criterion for w in self.waiting}
@@ -123,6 +126,8 @@ def _read(shapes: Shapes) -> ProtocolLimits:
     for info in shapes.info.values():
         if info.criterion is None or info.outcome not in ("not_met", "unknown"):
             continue
+        if info.outcome == "not_met":
+            out.reads[info.iri] = _patient_steps(graph, info.iri)
         if info.outcome == "not_met" and info.is_limit:
             direct = _comparison(graph, info.iri)
             if direct is not None:
@@ -136,6 +141,30 @@ def _read(shapes: Shapes) -> ProtocolLimits:
         waiting.extend(_waiting(graph, info.iri, info.criterion, info.outcome))
     out.waiting = tuple(sorted(set(waiting), key=lambda w: (w.criterion, str(w.shape))))
     return out
+
+
+def _patient_steps(graph: PatientGraph, top: URIRef) -> frozenset[URIRef]:
+    """The first step of every path a shape takes from its focus node (the patient): its
+    own, its property shapes' and those of the shapes it combines (sh:or, sh:and, sh:xone,
+    sh:not, sh:node), but not those nested below a path (they start from the values)."""
+    steps: set[URIRef] = set()
+    seen, stack = {top}, [top]
+    while stack:
+        node = stack.pop()
+        path = _path(graph, node)
+        if path is not None:
+            steps.add(path[0])
+            continue
+        same_focus = [*graph.objects(node, SH.property), *graph.objects(node, SH.node),
+                      *graph.objects(node, SH["not"])]
+        for combinator in (SH["or"], SH["and"], SH.xone):
+            for head in graph.objects(node, combinator):
+                same_focus.extend(rdf_list(graph, head))
+        for child in same_focus:
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return frozenset(steps)
 
 
 def _waiting(graph: PatientGraph, top: URIRef, criterion: str, outcome: str):

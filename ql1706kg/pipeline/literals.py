@@ -7,7 +7,7 @@ times, so lifting and deriving share these cached constructors.
 from __future__ import annotations
 
 import functools
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from rdflib import Literal
@@ -21,6 +21,26 @@ from ..protocol.namespaces import XSD
 def d(value: date) -> Literal:
     """Return an xsd:date literal."""
     return Literal(value.isoformat(), datatype=XSD.date)
+
+
+def when(value) -> Literal:
+    """A record's date (:class:`~ql1706kg.inputs.when.When`) as the XSD literal of its
+    precision: ``xsd:date`` for a day (an instant's day as written), ``xsd:gYearMonth`` for a
+    month, ``xsd:gYear`` for a year; never a partial date read as its first day."""
+    if value.first == value.last:
+        return d(value.first)
+    return _partial(value.written[:7] if len(value.written) >= 7 else value.written[:4])
+
+
+@functools.lru_cache(maxsize=4096)
+def _partial(written: str) -> Literal:
+    return Literal(written, datatype=XSD.gYearMonth if len(written) == 7 else XSD.gYear)
+
+
+@functools.lru_cache(maxsize=4096)
+def instant(value: datetime) -> Literal:
+    """Return an xsd:dateTime literal (the moment that orders results of one day)."""
+    return Literal(value.isoformat(), datatype=XSD.dateTime)
 
 
 def dec(value: float | Decimal | str) -> Literal:

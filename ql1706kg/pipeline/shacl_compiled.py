@@ -42,7 +42,7 @@ Path = Callable[[PatientGraph, Node], Iterable[Node]]
 _EMPTY: dict = {}
 
 _IGNORED = {RDF.type, SH.name, SH.message, SH.severity, SH.description, SH.targetClass, SH.path,
-            RDFS.label, RDFS.comment, RDFS.seeAlso, SH.order, SH.group}
+            RDFS.label, RDFS.comment, RDFS.seeAlso, SH.order, SH.group, SH.deactivated}
 _OWN_PREFIX = "https://w3id.org/ql1706kg"
 
 
@@ -124,14 +124,29 @@ def compile_shapes(shapes: Data) -> CompiledShapes:
     compiler = _Compiler(shapes)
     compiled = CompiledShapes()
     for shape in sorted(set(shapes.subjects(SH.targetClass, None)), key=str):
-        if any(shapes.objects(shape, SH.deactivated)):
-            raise Unsupported("sh:deactivated")
+        if _deactivated(shapes, shape):
+            continue  # SHACL 2.1.5: a deactivated shape yields no result
         compiled.targets[shape] = sorted(shapes.objects(shape, SH.targetClass), key=str)
         compiled.checks[shape] = compiler.shape(shape)
     for prop in (SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf, SH.target):
         if next(shapes.subjects(prop, None), None) is not None:
             raise Unsupported(str(prop))
     return compiled
+
+
+def _deactivated(shapes: Data, node: Node) -> bool:
+    """``sh:deactivated true``; any other value than one boolean is left to pySHACL."""
+    values = list(shapes.objects(node, SH.deactivated))
+    if not values:
+        return False
+    if len(values) > 1 or not isinstance(values[0], Literal) or not isinstance(
+            values[0].toPython(), bool):
+        raise Unsupported("sh:deactivated with a value other than one boolean")
+    return values[0].toPython()
+
+
+def _conforms(_data: PatientGraph, _focus: Node) -> bool:
+    return True
 
 
 class _Compiler:
@@ -143,6 +158,9 @@ class _Compiler:
         """Return a check that tells whether a focus node conforms to ``node``."""
         if node in self.memo:
             return self.memo[node]
+        if _deactivated(self.g, node):  # every focus conforms to a deactivated shape
+            self.memo[node] = _conforms
+            return _conforms
         cell: list[Check] = []
         self.memo[node] = lambda data, focus: cell[0](data, focus)  # recursion guard
         path = self.g.value(node, SH.path)

@@ -39,10 +39,14 @@ from ..protocol.resources import (
     shape_files,
     write_cache,
 )
+from ..protocol.terminology import terminology
 from ..protocol.texts import render_graph, shape_children
+from ..protocol.visible import visible
 from ..version import __version__
 from .graph import PatientGraph
 from .shacl_compiled import CompiledShapes, Unsupported, compile_shapes
+from .shacl_uncertain import UncertainShapes, compile_uncertain, is_uncertain
+from .worlds import limits_of, readings
 
 OUTCOME_OF = {QL.NotApplicable: "not_applicable", QL.NotMet: "not_met", QL.Unknown: "unknown"}
 _NUMERIC = (SH.minInclusive, SH.maxInclusive, SH.minExclusive, SH.maxExclusive)
@@ -67,11 +71,19 @@ class ShapeInfo:
 
 @dataclass(frozen=True)
 class Violation:
-    """One result of a validation: which shape, on which patient, with which value."""
+    """One result of a validation: which shape, on which patient, with which value.
+
+    For a patient graph holding uncertain data (pipeline/uncertain.py), ``certain`` is False
+    when the shape is only possibly violated, and ``world`` numbers the reading of the
+    condition probes (``worlds`` of them) the result belongs to; the judge decides a
+    criterion only when every reading gives the same outcome."""
 
     focus: URIRef
     shape: URIRef
     value: object = None
+    certain: bool = True
+    world: int = 0
+    worlds: int = 1
 
 
 @dataclass
@@ -88,6 +100,25 @@ class Shapes:
     prefixes: tuple[tuple[str, str], ...] = ()
     _graph: Graph | None = field(default=None, repr=False)
     _compiled: object = field(default=None, repr=False)
+    _uncertain: UncertainShapes | None = field(default=None, repr=False)
+    _limits: list | None = field(default=None, repr=False)
+    _subsets: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def uncertain(self) -> UncertainShapes:
+        """The must/may evaluator of the shapes (pipeline/shacl_uncertain.py), compiled on
+        first use: only patients with uncertain data need it."""
+        if self._uncertain is None:
+            self._uncertain = compile_uncertain(
+                PatientGraph(self.triples), [i.iri for i in self.info.values() if i.is_probe])
+        return self._uncertain
+
+    @property
+    def limits(self) -> list:
+        """Every numeric limit of the shapes (where the reference engine reads intervals)."""
+        if self._limits is None:
+            self._limits = limits_of(self.triples)
+        return self._limits
 
     @property
     def graph(self) -> Graph:
@@ -109,6 +140,27 @@ class Shapes:
 
             self._compiled = ShapesGraph(self.graph)
         return self._compiled
+
+    def subset(self, tops: frozenset) -> tuple[Graph, object]:
+        """The shapes graph of some top-level shapes and of every node they use (nested
+        shapes, named helpers, lists), and pySHACL's compiled form of it; made once each."""
+        from pyshacl.shapes_graph import ShapesGraph
+
+        found = self._subsets.get(tops)
+        if found is None:
+            graph = Graph()
+            todo, seen = list(tops), set(tops)
+            while todo:
+                node = todo.pop()
+                for triple in self.graph.triples((node, None, None)):
+                    graph.add(triple)
+                    child = triple[2]
+                    if isinstance(child, URIRef | BNode) and child not in seen and (
+                            child, None, None) in self.graph:
+                        seen.add(child)
+                        todo.append(child)
+            found = self._subsets[tops] = (graph, ShapesGraph(graph))
+        return found
 
     def by_criterion(self, criterion: str) -> list[ShapeInfo]:
         """Return the shapes of one criterion, in a stable order (indexed on first use)."""
@@ -177,11 +229,13 @@ def _index(graph: Graph) -> Shapes:
     triples = tuple(graph)
     result = Shapes(triples=triples, fast=_compile(PatientGraph(triples)), _graph=graph,
                     prefixes=tuple((str(p), str(n)) for p, n in graph.namespaces()))
+    # a shape's criterion is known by the id in the criterion's data, not by its IRI
+    ids = {crit["iri"]: cid for cid, crit in terminology().criteria.items()}
     for top in set(graph.subjects(QL.criterion, None)) | set(graph.subjects(QL.role, None)):
         nested = _nested_shapes(graph, top)
         numeric = any(graph.value(n, c) is not None for n in _limit_holders(graph, nested)
                       for c in _NUMERIC)
-        result.info[top] = _shape_info(graph, top, numeric)
+        result.info[top] = _shape_info(graph, top, numeric, ids)
         for node in nested:
             result.owner.setdefault(node, top)
     if not result.info:
@@ -201,12 +255,12 @@ def _limit_holders(graph: Graph, nested: Iterable[object]) -> set[object]:
 
 def _text(graph: Graph, node, prop) -> str:
     value = graph.value(node, prop)
-    return str(value) if value is not None else ""
+    return visible(value) if value is not None else ""  # a folder's text: shown, never raw
 
 
-def _shape_info(graph: Graph, top: URIRef, numeric: bool) -> ShapeInfo:
+def _shape_info(graph: Graph, top: URIRef, numeric: bool, ids: dict) -> ShapeInfo:
     criterion = graph.value(top, QL.criterion)
-    crit_id = str(criterion).rsplit("#", 1)[-1] if criterion is not None else None
+    crit_id = ids.get(criterion) if criterion is not None else None
     return ShapeInfo(
         iri=top,
         criterion=crit_id,
@@ -311,26 +365,59 @@ ENGINES = ("compiled", "pyshacl")
 
 def validate_graphs(graphs: list[PatientGraph], engine_name: str | None = None) -> list[Violation]:
     """Validate patient graphs: one by one with the compiled evaluator, or merged in one
-    pySHACL call (pySHACL's cost per call makes small batches cheaper per patient)."""
+    pySHACL call (pySHACL's cost per call makes small batches cheaper per patient). A graph
+    holding uncertain data is validated on its own, three-valuedly."""
     index = shapes()
-    if (engine_name or engine()) == "compiled" and index.fast is not None:
-        return [Violation(focus=focus, shape=shape) for graph in graphs
-                for focus, shape in index.fast.violations(graph)
-                if shape in index.info and isinstance(focus, URIRef)]
-    data = Graph()
+    compiled = (engine_name or engine()) == "compiled" and index.fast is not None
+    out: list[Violation] = []
+    plain = []
     for graph in graphs:
-        data += graph
-    return validate_graph(data)
+        if is_uncertain(graph):
+            out.extend(_uncertain(graph, index, compiled))
+        else:
+            plain.append(graph)
+    if compiled:
+        out.extend(Violation(focus=focus, shape=shape) for graph in plain
+                   for focus, shape in index.fast.violations(graph)
+                   if shape in index.info and isinstance(focus, URIRef))
+        return out
+    if plain:
+        data = Graph()
+        for graph in plain:
+            data += graph
+        out.extend(validate_graph(data))
+    return out
 
 
-def validate_graph(data: Graph) -> list[Violation]:
-    """Validate one data graph (one or several patients) with pySHACL, the reference."""
+def _uncertain(graph: PatientGraph, index: Shapes, compiled: bool) -> list[Violation]:
+    """The results of one uncertain patient graph, per world, each certain or possible: by
+    the must/may evaluator, or (the reference engine) by pySHACL on every reading."""
+    if compiled:
+        worlds = index.uncertain.statuses(graph)
+        return [Violation(focus=focus, shape=shape, certain=sure, world=k, worlds=len(worlds))
+                for k, world in enumerate(worlds) for (focus, shape), sure in world.items()
+                if shape in index.info and isinstance(focus, URIRef)]
+    found = readings(graph, index.limits)
+    if found is None:  # too many readings: every shape may be violated
+        foci = [s for s in graph.subjects(RDF.type, QL.Patient) if isinstance(s, URIRef)]
+        return [Violation(focus=f, shape=s, certain=False) for f in foci for s in index.info]
+    per_world = [validate_graph(world.to_rdflib()) for world in found]
+    return [Violation(focus=v.focus, shape=v.shape, value=v.value, world=k,
+                      worlds=len(per_world)) for k, world in enumerate(per_world) for v in world]
+
+
+def validate_graph(data: Graph, only: frozenset | None = None) -> list[Violation]:
+    """Validate one data graph (one or several patients) with pySHACL, the reference; with
+    ``only`` (top-level shapes), against those shapes and what they use alone (the protocol
+    probe tests one criterion at a time)."""
     from pyshacl.graph_abstraction import DataGraph
 
     index = shapes()
-    validator = _results_only()(DataGraph.from_rdflib(data), shacl_graph=index.graph,
+    shacl_graph, compiled = (index.graph, index.compiled) if only is None else \
+        index.subset(only)
+    validator = _results_only()(DataGraph.from_rdflib(data), shacl_graph=shacl_graph,
                                 options=_options())
-    validator.shacl_graph = index.compiled  # reuse the compiled shapes
+    validator.shacl_graph = compiled  # reuse the compiled shapes
     with _without_result_texts():
         _conforms, results, _ = validator.run()
     return [v for raw in results if (v := _violation(raw, index)) is not None]

@@ -162,12 +162,16 @@ class _Wording(_Reader):
 
     # -- change needed -------------------------------------------------------------------
     def annotate(self, results: list[CriterionResult]) -> list[CriterionResult]:
-        """The results, each not met or unknown one with its ``change_needed``."""
+        """The results, each not met or unknown one with its ``change_needed``: for an
+        unknown one, always what would decide it (its values against the limits, and what
+        to collect)."""
         out = []
         for result in results:
             line = None
             if result.outcome in ("not_met", "unknown"):
                 line = self.change_needed(result.id, result.outcome)
+            if result.outcome == "unknown" and result.to_collect:
+                line = (f"{line}; " if line else "") + f"to decide, collect {result.to_collect}"
             out.append(dataclasses.replace(result, change_needed=line) if line else result)
         return out
 
@@ -178,18 +182,36 @@ class _Wording(_Reader):
             return self._waiting_line(criterion)
         lines = []
         for shape, why in self.applicable(criterion):
-            clauses, failing = [], False
+            clauses, failing, found = [], False, False
             for comparison in self.limits.comparisons[shape.iri]:
                 node, value = self._at(comparison)
                 if value is None:
-                    clauses.append(f"{self._name(comparison, node)} "
-                                   f"{self._limit(comparison, node)} (not on record)")
+                    clauses.append(self._unusable(comparison, node))
+                    found |= node is not None and self.g.value(node, QL.value) is not None
                     continue
                 failing |= not comparison.holds(value)
+                found = True
                 clauses.append(self._clause(comparison, node, value))
-            if failing:
+            # an unknown criterion's values are shown even when none fails: they say what
+            # is on record, and what is missing beside them
+            if failing or (found and outcome == "unknown"):
                 lines.append("; or ".join(clauses) + (f" (the limit because {why})" if why else ""))
         return " | ".join(lines) or None
+
+    def _unusable(self, comparison: Comparison, node) -> str:
+        """A comparison without its value: not on record, or on record without what the
+        comparison needs (a result without its upper limit of normal)."""
+        name, limit = self._name(comparison, node), self._limit(comparison, node)
+        raw = self.g.value(node, QL.value) if node is not None else None
+        if raw is None:
+            return f"{name} {limit} (not on record)"
+        when = self.g.value(node, QL.effectiveDate)
+        unit = show_unit(self.g.value(node, QL.unit))
+        on = f" on {when}" if when is not None else ""
+        number = _number(raw)
+        shown = fmt_number(number) if number is not None else str(raw)
+        return (f"{name} {shown}{unit}{on} (its {self.term.label(comparison.path[-1])} is "
+                f"not known); needs {limit}")
 
     def _name(self, comparison: Comparison, node) -> str:
         info = self._test(comparison, node)
@@ -317,44 +339,59 @@ class WhatIf(_Wording):
         return sorted(d for v in self.g.objects(self.p, QL.screeningLabDate)
                       if (d := _date(v)) is not None)
 
-    def holds_until(self, criterion: dict, outcome: str) -> date | None:
-        """The last as-of date on which a met or not-met criterion keeps its outcome as its
-        results leave the window (None: not limited by the window)."""
+    def holds_until(self, criterion: dict) -> date | None:
+        """The last as-of date on which a met criterion stays met as its results leave the
+        window (None: not limited by the window)."""
         cid = criterion["id"]
         if cid in self.limits.waiting_criteria():
             labs = self._lab_dates()
-            if outcome == "met":
-                return labs[-1] + self.window if labs else None
+            return labs[-1] + self.window if labs else None
+        shapes = self.applicable(cid)
+        if not shapes:
+            return self._evidence_expiry(criterion)
+        # held while any alternative that holds is still read
+        return _earliest([_latest([self._expiry(n) for c, n, v in self._present(shape)
+                                   if c.holds(v)]) for shape, _why in shapes])
+
+    def _present(self, shape: ShapeInfo) -> list[tuple[Comparison, object, Decimal]]:
+        """The comparisons of a limit shape whose value is on record, with the node read."""
+        return [(c, node, value) for c in self.limits.comparisons[shape.iri]
+                for node, value in [self._at(c)] if value is not None]
+
+    def not_met_until(self, criterion: dict, violated: tuple[str, ...]) -> date | None:
+        """The last as-of date on which a criterion not met stays not met: while any of its
+        violated shapes still is (None: never ends with the window). A violated shape lasts
+        while every value it reads is still read: a comparison's values (an absent
+        alternative passes), else the values of the patient's properties its paths start
+        with; one that reads no windowed value (a lactation status, a histology) never ends.
+        """
+        cid = criterion["id"]
+        if cid in self.limits.waiting_criteria():
+            labs = self._lab_dates()
             ends = [max(d for d in labs if given <= d <= given + timedelta(days=days))
                     for given, _e, days in self._violating(cid)
                     if any(given <= d <= given + timedelta(days=days) for d in labs)]
             return max(ends) + self.window if ends else None
-        shapes = self.applicable(cid)
-        if not shapes:
-            return self._evidence_expiry(criterion)
         per_shape = []
-        for shape, _why in shapes:
-            present = [(c, node, value) for c in self.limits.comparisons[shape.iri]
-                       for node, value in [self._at(c)] if value is not None]
-            if outcome == "met":
-                # held while any alternative that holds is still read
-                per_shape.append(_latest([self._expiry(n) for c, n, v in present
-                                          if c.holds(v)]))
-            elif any(not c.holds(v) for c, _n, v in present) and len(present) == len(
-                    self.limits.comparisons[shape.iri]):
-                # violated while every alternative is read (an absent one passes)
-                per_shape.append(_earliest([self._expiry(n) for _c, n, _v in present]))
-        if outcome == "met":
-            return _earliest(per_shape)
+        for iri in map(URIRef, violated):
+            info = self.shapes.info.get(iri)
+            if info is None or info.outcome != "not_met":
+                continue
+            if iri in self.limits.comparisons:
+                nodes = [n for _c, n, _v in self._present(info)]
+            else:
+                nodes = [n for prop in sorted(self.limits.reads.get(iri, ()))
+                         for n in self.g.objects(self.p, prop)]
+            per_shape.append(_earliest([self._expiry(n) for n in nodes]))
         return _latest(per_shape) if per_shape else self._evidence_expiry(criterion)
 
     def valid_until(self, verdict: str, results: list[CriterionResult]) -> date | None:
         """The last as-of date with the same verdict on this record (module docstring)."""
         criteria = self.term.criteria
         if verdict == "eligible":
-            return _earliest([self.holds_until(criteria[r.id], "met") for r in results
+            return _earliest([self.holds_until(criteria[r.id]) for r in results
                               if r.outcome == "met" and r.id in criteria])
         if verdict == "ineligible":
-            return _latest([self.holds_until(criteria[r.id], "not_met") for r in results
+            return _latest([self.not_met_until(criteria[r.id], r.shapes) for r in results
                             if r.outcome == "not_met" and r.id in criteria])
         return None

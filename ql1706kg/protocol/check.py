@@ -1,21 +1,27 @@
-"""A protocol folder (``--protocol DIR``) checked before it is used.
+"""The static checks of a protocol folder (``--protocol DIR``), before any patient is read.
 
 A folder is refused (:class:`ProtocolRefused`, naming the file and, where there is one, the
 shape) when a file does not parse (with its line), when its shapes fail the W3C SHACL-SHACL
-meta-validation, when a criterion of the ontology has no shape, a shape names a criterion the
-ontology lacks or one of the bundled protocol's criteria is missing, when missing data could
-meet a criterion (no shape of the criterion makes it unknown, or a limit's path is not required
-by one), and when it contradicts itself: a limit that is not a number, a minimum above a
-maximum, or two shapes of one criterion that set the same bound of the same value differently
-under the same condition.
+meta-validation or use each other in a cycle, when a criterion has no ``ql:criterionId`` (a
+criterion is known by its id, never by the spelling of its IRI) or no shape, a shape names a
+criterion the ontology lacks, when a rule parameter or a limit is outside the package's
+meta-constraints (:mod:`.meta`: they live in the package, not in the folder; policies are an
+enumerated set), when missing data could obviously meet a criterion (no shape of the
+criterion makes it unknown, or a limit's path is not required by one), and when it
+contradicts itself: a limit that is not a number, a minimum above a maximum, or two shapes of
+one criterion that set the same bound of the same value differently under the same
+condition.
 
-A quoted protocol text (``ql:protocolText``) whose numbers differ from its criterion's limits
-is not refused (an amendment may change a limit before the quote is updated): it is reported
-as a note naming the criterion, the quoted number and the limit.
+The criteria a folder removes or adds against the bundled protocol are listed as notes
+(another trial may be encoded, never silently). A quoted protocol text (``ql:protocolText``)
+whose numbers differ from its criterion's limits is not refused (an amendment may change a
+limit before the quote is updated): it is reported as a note naming the criterion, the quoted
+number and the limit.
 
-The outcome of a folder that passes is cached on disk by the folder's content (and this
-module's code), so starting again on the same folder costs a hash; the bundled protocol is
-never checked at run time (the test suite checks it), so the normal path imports no pySHACL.
+These checks read the text; the behavioural check that proves the safety property (patients
+with missing, unreadable or out-of-range data are never eligible under the folder) runs
+after them (:mod:`ql1706kg.pipeline.protocol_check`, which also caches the outcome by
+content).
 """
 
 from __future__ import annotations
@@ -25,24 +31,24 @@ import hashlib
 import operator
 import pickle
 import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from rdflib import BNode, Graph, Literal, URIRef
 
 from ..errors import Ql1706kgError
+from .meta import MetaViolation, check_limits, check_parameters
 from .namespaces import QL, RDF, SH
 from .resources import (
     PROTOCOL_PARTS,
     bundled_data_dir,
     cache_dir,
-    protocol,
+    content_hash,
     read_cache,
-    use_protocol,
     write_cache,
 )
+from .shape_walk import bounds, criterion_ids, find_cycle
 from .texts import TemplateError, has_placeholder, render
 from .texts import literal_number as _number
 
@@ -51,6 +57,7 @@ _BOUNDS = {SH.minInclusive: "sh:minInclusive", SH.minExclusive: "sh:minExclusive
 _MINIMA = (SH.minInclusive, SH.minExclusive)
 _MAXIMA = (SH.maxInclusive, SH.maxExclusive)
 # A number the quote compares with: "≥1.5 × 10⁹/L", "≤ 2.5 × ULN", "< 3".
+BUNDLED_QUERIES = Path(__file__).resolve().parents[1] / "queries"
 _QUOTED = re.compile(r"(?:[≥≤<>]=?|at least|at most|no more than)\s*(\d+(?:[.,]\d+)?)")
 
 
@@ -58,51 +65,35 @@ class ProtocolRefused(Ql1706kgError):
     """A protocol folder that cannot be used; the message names the file (and shape)."""
 
 
-def load_protocol(folder: Path | str) -> list[str]:
-    """Check ``folder`` (see the module docstring) and make it the current protocol; return
-    the notes found (quotes that differ from their limits). Raises :class:`ProtocolRefused`."""
-    notes = check_protocol(Path(folder))
-    use_protocol(folder)
-    return notes
-
-
-@contextmanager
-def checked_protocol(folder: Path | str | None) -> Iterator[list[str]]:
-    """The Python API's ``--protocol``: check ``folder`` as the CLI does (refused with
-    :class:`ProtocolRefused`), then use it for the duration of a ``with`` block, giving the
-    notes (None: the bundled protocol, no notes)."""
-    notes = check_protocol(Path(folder)) if folder is not None else []
-    with protocol(folder):
-        yield notes
-
-
-def check_protocol(folder: Path) -> list[str]:
-    """The notes on a protocol folder that can be used; :class:`ProtocolRefused` otherwise."""
-    files = _files(folder)
-    key = _folder_hash(files)
-    path = cache_dir() / f"protocol-check-{key}.pickle"
-    cached = read_cache(path, lambda value: isinstance(value, dict) and value.get("key") == key)
-    if cached is not None:
-        return [str(note) for note in cached["notes"]]
+def static_check(folder: Path) -> tuple[list[str], dict[str, Graph]]:
+    """The notes on a protocol folder whose files pass the static checks (see the module
+    docstring), and its parsed ``ontology`` and ``shapes`` graphs; :class:`ProtocolRefused`
+    otherwise. The behavioural check (:mod:`ql1706kg.pipeline.protocol_check`) runs after
+    it."""
+    files = folder_files(folder)
     graphs = {file: _parse(file) for file in files if file.suffix == ".ttl"}
     for file in files:
-        if file.suffix == ".rq":
+        if file.suffix == ".rq" and not _is_bundled(file, BUNDLED_QUERIES):
             _parse_query(file)
-    ontology = _union(g for f, g in graphs.items() if f.parent.name == "ontology")
+    ontology_by_file = {f: g for f, g in graphs.items() if f.parent.name == "ontology"}
+    ontology = _union(ontology_by_file.values())
     shapes_by_file = {f: g for f, g in graphs.items() if f.parent.name == "shapes"}
     shapes = _union(shapes_by_file.values())
-    _criteria(ontology, shapes, shapes_by_file, folder)
-    _missing_data_guarded(_criterion_ids(ontology), shapes, shapes_by_file, folder)
-    _rule_parameters(ontology, {f: g for f, g in graphs.items() if f.parent.name == "ontology"})
+    _no_cycles(shapes, shapes_by_file)
+    _parameters(ontology, ontology_by_file)
+    notes = _criteria(ontology, shapes, shapes_by_file, folder)
+    ids = _criterion_ids(ontology)
+    _missing_data_guarded(ids, shapes, shapes_by_file, folder)
     _contradictions(shapes, shapes_by_file)
+    _limits_in_range(ids, shapes, folder)
     _templates(graphs)
-    _meta_shacl(shapes, shapes_by_file)  # the costly check last (~3 s with pySHACL)
-    notes = _quotes(ontology, shapes)
-    write_cache(path, pickle.dumps({"key": key, "notes": notes}))
-    return notes
+    _meta_shacl(shapes, shapes_by_file)  # the costly check last (~1 s a file with pySHACL)
+    return notes + _quotes(ontology, shapes), {"ontology": ontology, "shapes": shapes}
 
 
-def _files(folder: Path) -> list[Path]:
+def folder_files(folder: Path) -> list[Path]:
+    """The protocol files of a folder (ontology, shapes, queries), refused when a part is
+    missing."""
     if not folder.is_dir():
         raise ProtocolRefused(f"{folder} is not a folder (a protocol folder holds ontology/, "
                               "shapes/ and queries/, as 'ql1706kg protocol export' writes)")
@@ -117,8 +108,12 @@ def _files(folder: Path) -> list[Path]:
     return found
 
 
-def _folder_hash(files: Iterable[Path]) -> str:
+def folder_hash(files: Iterable[Path], *code: Path) -> str:
+    """A hash of the files' names and contents and of the checking code (this module, and
+    ``code``): a cache key."""
     digest = hashlib.sha256(Path(__file__).read_bytes())
+    for module in code:
+        digest.update(module.read_bytes())
     for file in files:
         try:
             data = file.read_bytes()
@@ -194,7 +189,7 @@ def _meta_shacl(shapes: Graph, shapes_by_file: dict[Path, Graph]) -> None:
     for files in groups:
         if len(files) == 1 and _is_bundled(files[0]):
             continue
-        key = _folder_hash(files)
+        key = folder_hash(files)
         marker = cache_dir() / f"shacl-shacl-{key}.pickle"
         if read_cache(marker, functools.partial(operator.eq, key)) is not None:
             continue
@@ -217,8 +212,8 @@ def _subjects_in_several(graphs: dict[Path, Graph]) -> bool:
     return False
 
 
-def _is_bundled(file: Path) -> bool:
-    bundled = bundled_data_dir("shapes") / file.name
+def _is_bundled(file: Path, folder: Path | None = None) -> bool:
+    bundled = (folder or bundled_data_dir("shapes")) / file.name
     try:
         return bundled.is_file() and bundled.read_bytes() == file.read_bytes()
     except OSError:
@@ -244,33 +239,98 @@ def _meta_problems(graph: Graph, shapes: Graph, shapes_by_file: dict[Path, Graph
 
 
 def _criterion_ids(ontology: Graph) -> dict[URIRef, str]:
-    return {c: str(ontology.value(c, QL.criterionId) or str(c).rsplit("#", 1)[-1])
-            for c in ontology.subjects(RDF.type, QL.AtomicCriterion) if isinstance(c, URIRef)}
+    """Each atomic criterion and its id (``ql:criterionId``, its identity: never the spelling
+    of its IRI); a criterion without one is refused."""
+    for criterion in sorted(set(ontology.subjects(RDF.type, QL.AtomicCriterion)), key=str):
+        if ontology.value(criterion, QL.criterionId) is None:
+            raise ProtocolRefused(f"criterion {_name(criterion, ontology)} has no "
+                                  "ql:criterionId: a criterion is known by its id")
+    ids = criterion_ids(ontology)
+    seen: dict[str, URIRef] = {}
+    for criterion, cid in sorted(ids.items(), key=str):
+        if seen.setdefault(cid, criterion) != criterion:
+            raise ProtocolRefused(f"two criteria have the id {cid!r} "
+                                  f"({_name(seen[cid], ontology)} and "
+                                  f"{_name(criterion, ontology)}): an id names one criterion")
+    return ids
 
 
 def _bundled_ids() -> set[str]:
-    graph = Graph().parse(bundled_data_dir("ontology") / "ql1706kg.ttl", format="turtle")
-    return set(_criterion_ids(graph).values())
+    return set(_bundled()["ids"])
+
+
+def _bundled() -> dict:
+    """The bundled protocol's criterion ids and limits (what a folder is compared with),
+    cached on disk by the bundled files' content: a check parses only the folder."""
+    files = [*sorted(bundled_data_dir("ontology").glob("*.ttl")),
+             *sorted(bundled_data_dir("shapes").glob("*.ttl"))]
+    key = content_hash(files, Path(__file__).read_bytes())
+    path = cache_dir() / f"protocol-bundled-{key}.pickle"
+    found = read_cache(path, lambda value: isinstance(value, dict) and value.get("key") == key)
+    if found is None:
+        ontology = Graph().parse(bundled_data_dir("ontology") / "ql1706kg.ttl",
+                                 format="turtle")
+        shapes = _union(_parse(f) for f in sorted(bundled_data_dir("shapes").glob("*.ttl")))
+        found = {"key": key, "ids": set(criterion_ids(ontology).values()),
+                 "limits": _limits(shapes)}
+        write_cache(path, pickle.dumps(found))
+    return found
 
 
 def _criteria(ontology: Graph, shapes: Graph, shapes_by_file: dict[Path, Graph],
-              folder: Path) -> None:
+              folder: Path) -> list[str]:
+    """Every shape names a criterion of the ontology and every criterion has shapes; the
+    criteria the folder removes or adds (against the bundled protocol) are listed as notes:
+    another trial may be encoded, but never silently."""
     ids = _criterion_ids(ontology)
-    missing = sorted(_bundled_ids() - set(ids.values()))
-    if missing:
-        raise ProtocolRefused(f"{folder / 'ontology'}: the protocol loses criteria "
-                              f"{', '.join(missing)} (every criterion of the bundled protocol "
-                              "must stay; an amendment changes its shapes, not its id)")
     for shape, criterion in sorted(shapes.subject_objects(QL.criterion), key=str):
         if criterion not in ids:
             raise ProtocolRefused(
                 f"{_file_of(shape, shapes_by_file)}: shape {_name(shape, shapes)} names "
-                f"criterion {_name(criterion, shapes)}, which the ontology lacks")
+                f"criterion {_name(criterion, shapes)}, which the ontology lacks (no "
+                "ql:AtomicCriterion with a ql:criterionId)")
     named = set(shapes.objects(None, QL.criterion))
     for criterion, cid in sorted(ids.items(), key=lambda item: item[1]):
         if criterion not in named:
             raise ProtocolRefused(f"{folder / 'shapes'}: no shape names criterion {cid} "
                                   "(ql:criterion); every criterion needs its shapes")
+    bundled, mine = _bundled_ids(), set(ids.values())
+    notes = []
+    if bundled - mine:
+        notes.append(f"{folder}: this protocol removes criteria of the bundled protocol: "
+                     f"{', '.join(sorted(bundled - mine))}")
+    if mine - bundled:
+        notes.append(f"{folder}: this protocol adds criteria the bundled protocol lacks: "
+                     f"{', '.join(sorted(mine - bundled))}")
+    return notes
+
+
+def _no_cycles(shapes: Graph, shapes_by_file: dict[Path, Graph]) -> None:
+    ring = find_cycle(shapes)
+    if ring is not None:
+        raise ProtocolRefused(
+            f"{_file_of(ring[0], shapes_by_file) or 'shapes'}: shapes use each other in a "
+            "cycle (" + " -> ".join(_name(node, shapes) for node in ring) + "); SHACL "
+            "leaves a recursive shape undefined")
+
+
+def _parameters(ontology: Graph, ontology_by_file: dict[Path, Graph]) -> None:
+    """The rule parameters against the package's meta-constraints (:mod:`.meta`), before any
+    patient is read: numbers in range, policies of the enumerated set."""
+    try:
+        check_parameters(ontology)
+    except MetaViolation as exc:
+        where = next((f for f in sorted(ontology_by_file)
+                      if (None, RDF.type, QL.RuleParameter) in ontology_by_file[f]),
+                     next(iter(sorted(ontology_by_file)), "ontology"))
+        raise ProtocolRefused(f"{where}: {exc}") from None
+
+
+def _limits_in_range(ids: dict[URIRef, str], shapes: Graph, folder: Path) -> None:
+    try:
+        check_limits(bounds(shapes, ids), set(ids.values()))
+    except MetaViolation as exc:
+        raise ProtocolRefused(f"{folder / 'shapes'}: {exc}") from None
 
 
 def _missing_data_guarded(ids: dict[URIRef, str], shapes: Graph,
@@ -303,33 +363,6 @@ def _missing_data_guarded(ids: dict[URIRef, str], shapes: Graph,
                 f"on a path that no shape of {ids.get(criterion, _name(criterion, shapes))} "
                 "requires (ql:onViolation ql:Unknown with sh:minCount 1 on the same sh:path): "
                 "a patient without that value would meet the limit")
-
-
-def _rule_parameters(ontology: Graph, ontology_by_file: dict[Path, Graph]) -> None:
-    """Each rule parameter has one value: a finite number within its ``ql:allowedMinimum`` and
-    ``ql:allowedMaximum`` (the ontology's own range), or one policy the ontology declares (a
-    ``ql:RulePolicy``); anything else is refused here, not met as a crash mid-screening."""
-    for parameter in sorted(set(ontology.subjects(RDF.type, QL.RuleParameter)), key=str):
-        where = f"{_file_of(parameter, ontology_by_file)}: rule parameter " \
-                f"{_name(parameter, ontology)}"
-        values = list(ontology.objects(parameter, QL.parameterValue))
-        policies = list(ontology.objects(parameter, QL.policy))
-        if len(values) + len(policies) != 1:
-            raise ProtocolRefused(f"{where} needs exactly one ql:parameterValue or ql:policy "
-                                  f"(has {len(values) + len(policies)})")
-        if policies:
-            if (policies[0], RDF.type, QL.RulePolicy) not in ontology:
-                raise ProtocolRefused(f"{where}: its policy {_name(policies[0], ontology)} is "
-                                      "not a ql:RulePolicy of the ontology")
-            continue
-        number = _number(values[0])
-        if number is None or not number.is_finite():
-            raise ProtocolRefused(f"{where}: its value {values[0].n3()} is not a number")
-        low = _number(ontology.value(parameter, QL.allowedMinimum))
-        high = _number(ontology.value(parameter, QL.allowedMaximum))
-        if (low is not None and number < low) or (high is not None and number > high):
-            raise ProtocolRefused(f"{where}: its value {number} is outside the range the "
-                                  f"ontology allows ({low} to {high})")
 
 
 def _templates(graphs: dict[Path, Graph]) -> None:
@@ -421,7 +454,7 @@ def _limits(shapes: Graph) -> dict[URIRef, set[Decimal]]:
 
 
 def _bundled_limits() -> dict[URIRef, set[Decimal]]:
-    return _limits(_union(_parse(f) for f in sorted(bundled_data_dir("shapes").glob("*.ttl"))))
+    return _bundled()["limits"]
 
 
 def _quotes(ontology: Graph, shapes: Graph) -> list[str]:

@@ -27,6 +27,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..leftovers import remove_stale_temps, temp_name
+
 _PACKAGE = "ql1706kg"
 PROTOCOL_PARTS = ("ontology", "shapes", "queries")
 
@@ -180,9 +182,10 @@ def read_cache(path: Path, valid: Callable[[Any], bool]) -> Any:
 def write_cache(path: Path, data: bytes) -> None:
     """Put ``data`` in ``path`` atomically (a temporary file renamed over it, so a reader never
     sees half a file); a failure (read-only home, disk full) is ignored."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(temp_name(path.name))  # marked: a killed run's is swept next time
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(path.parent, path.name)
         tmp.write_bytes(data)
         tmp.replace(path)
     except OSError:

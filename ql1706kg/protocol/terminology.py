@@ -29,6 +29,7 @@ from .resources import (
     write_cache,
 )
 from .texts import render_graph, shown
+from .visible import visible
 
 # How a code system is named in input -> the ontology's annotation property for it.
 CODE_SYSTEMS: dict[str, URIRef] = {
@@ -90,8 +91,14 @@ class Terminology:
     derived_from: dict[URIRef, tuple[URIRef, ...]] = field(default_factory=dict)
     bears_on: dict[URIRef, tuple[str, ...]] = field(default_factory=dict)  # class -> ids
     criteria: dict[str, dict] = field(default_factory=dict)
+    # histology class -> {criterion id: "in" | "possibly"} (absent: out of scope), from the
+    # criteria's ql:appliesToHistology over the hierarchy and ql:mayBe (:func:`_scopes`)
+    histology_scope: dict[URIRef, dict[str, str]] = field(default_factory=dict)
     parameters: dict[str, Decimal] = field(default_factory=dict)  # ql:RuleParameter numbers
     policies: dict[str, URIRef] = field(default_factory=dict)  # ql:RuleParameter choices
+    # a code system's names (ql:codeSystemUri, ql:codeSystemName; casefolded) and URI prefixes
+    code_systems: dict[URIRef, tuple[frozenset[str], tuple[str, ...]]] = field(
+        default_factory=dict)
     protocol_version: str = ""
     ontology_version: str = ""
     ontology_version_iri: str = ""
@@ -119,6 +126,11 @@ class Terminology:
                               f"{'ql:' + chosen if chosen else 'none'}; this software "
                               f"implements {', '.join('ql:' + k for k in known)}")
         return chosen
+
+    def scope_of(self, histology: URIRef) -> dict[str, str]:
+        """Which histology-dependent criteria a histology class is in scope of ("in") or
+        may be ("possibly"); a criterion left out does not apply to it."""
+        return self.histology_scope.get(histology, {})
 
     def is_a(self, iri: URIRef, cls: URIRef) -> bool:
         """Tell whether a term is (an instance or subclass of) a class, per the closure."""
@@ -259,6 +271,15 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
     for subject, value in closure.subject_objects(QL.derivedFromProperty):
         term.derived_from[subject] = (*term.derived_from.get(subject, ()), value)
     term.criteria = _criteria_table(closure)
+    term.histology_scope = _scopes(closure, term)
+    for system in set(closure.subjects(QL.codeSystemUri, None)) | set(
+            closure.subjects(QL.codeSystemName, None)):
+        names = frozenset(str(v).strip().casefold() for prop in (QL.codeSystemUri,
+                                                                  QL.codeSystemName)
+                          for v in closure.objects(system, prop))
+        prefixes = tuple(sorted(str(v).strip().casefold()
+                                for v in closure.objects(system, QL.codeSystemUriPrefix)))
+        term.code_systems[system] = (names, prefixes)
     for subject in closure.subjects(RDF.type, QL.RuleParameter):
         name = str(subject).rsplit("#", 1)[-1]
         value, policy = closure.value(subject, QL.parameterValue), closure.value(subject,
@@ -345,16 +366,76 @@ def _criteria_table(closure: Graph) -> dict[str, dict]:
     """Return the atomic criteria by id, in protocol order, with what explanations cite."""
     table = {}
     for crit in closure.subjects(RDF.type, QL.AtomicCriterion):
-        cid = str(closure.value(crit, QL.criterionId))
+        # the id is the criterion's identity (never its IRI's spelling); ids and texts from a
+        # protocol folder are made visible here, once, for every output (a newline in an id
+        # must not forge a line of the text report)
+        cid = visible(str(closure.value(crit, QL.criterionId)))
         table[cid] = {
             "iri": crit,
             "id": cid,
-            "order": int(closure.value(crit, QL.criterionOrder)),
-            "text": str(closure.value(crit, SKOS.definition)),
-            "rule": str(closure.value(crit, QL.ruleAsRead) or ""),
-            "collect": str(closure.value(crit, QL.collectHint) or ""),
+            "order": _order(closure.value(crit, QL.criterionOrder)),
+            "text": visible(closure.value(crit, SKOS.definition)),
+            "rule": visible(closure.value(crit, QL.ruleAsRead) or ""),
+            "collect": visible(closure.value(crit, QL.collectHint) or ""),
             "window": bool(closure.value(crit, QL.screeningWindowApplies)),
+            "group": closure.value(crit, QL.partOf),
             "evidence": sorted(closure.objects(crit, QL.evidenceProperty)),
             "tests": sorted(closure.objects(crit, QL.usesTest)),
+            "histologies": sorted(closure.objects(crit, QL.appliesToHistology)),
         }
-    return dict(sorted(table.items(), key=lambda item: item[1]["order"]))
+    return dict(sorted(table.items(), key=lambda item: (item[1]["order"], item[0])))
+
+
+def _scopes(closure: Graph, term: Terminology) -> dict[URIRef, dict[str, str]]:
+    """For every histology class, the criteria it is in scope of or may be in scope of.
+
+    A class C is in scope of a criterion when it is (a sub-type of) a class the criterion
+    applies to. It may be when one of its own sub-types is (a sarcoma not otherwise specified
+    may be a chordoma: the terminology's hierarchy is what a histology may turn out to be),
+    or when a class it may be (``ql:mayBe``) is in or may be in scope. Otherwise the criterion
+    does not apply: a liposarcoma, whatever its sub-type, is never a chordoma.
+    """
+    applies = {cid: set(crit["histologies"]) for cid, crit in term.criteria.items()
+               if crit["histologies"]}
+    classes = {c for c in closure.subjects(RDF.type, OWL.Class)
+               if isinstance(c, URIRef) and term.is_a(c, QL.Neoplasm)
+               and c != OWL.Nothing} | {QL.Neoplasm}  # owl:Nothing is below every class
+    below: dict[URIRef, set[URIRef]] = {c: {c} for c in classes}
+    for c in classes:
+        for parent in term.types.get(c, ()):
+            if parent in below:
+                below[parent].add(c)
+    may_be: dict[URIRef, set[URIRef]] = {}
+    for s, o in closure.subject_objects(QL.mayBe):
+        if s in classes and o in classes:
+            may_be.setdefault(s, set()).add(o)
+
+    def is_one(c: URIRef, targets: set[URIRef]) -> bool:
+        return c in targets or any(t in term.types.get(c, ()) for t in targets)
+
+    def may_be_one(c: URIRef, targets: set[URIRef], seen: set[URIRef]) -> bool:
+        if c in seen:
+            return False
+        seen.add(c)
+        return any(is_one(d, targets) for d in below[c]) or any(
+            may_be_one(m, targets, seen) for m in may_be.get(c, ()))
+
+    out: dict[URIRef, dict[str, str]] = {}
+    for c in sorted(classes):
+        scope = {}
+        for cid, targets in applies.items():
+            if is_one(c, targets):
+                scope[cid] = "in"
+            elif may_be_one(c, targets, set()):
+                scope[cid] = "possibly"
+        if scope:
+            out[c] = scope
+    return out
+
+
+def _order(value: object) -> int:
+    """A criterion's place in protocol order; one without a usable number goes last."""
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return 1 << 30

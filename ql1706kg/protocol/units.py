@@ -12,31 +12,26 @@ Values are Decimals so that a result exactly at a limit is never flipped by bina
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 from ..errors import UnitError
 from .resources import unit_cache_file
 
-# Common non-UCUM spellings a coordinator types, rewritten to UCUM before lookup.
-_SPELLINGS = {
-    "iu/l": "[IU]/L", "u/l": "U/L", "g/dl": "g/dL", "g/l": "g/L", "mg/dl": "mg/dL",
-    "mg/l": "mg/L", "umol/l": "umol/L", "mmol/l": "mmol/L", "ml/min": "mL/min",
-    "cells/ul": "/uL", "{cells}/ul": "/uL", "/ul": "/uL", "/mm3": "/mm3", "g/24h": "g/(24.h)",
-    "mg/24h": "mg/(24.h)", "g/24 h": "g/(24.h)", "mg/24 h": "mg/(24.h)", "g/day": "g/d",
-    "mg/day": "mg/d", "sec": "s", "seconds": "s", "lb": "[lb_av]", "lbs": "[lb_av]",
-    "kg": "kg", "percent": "%", "inr": "{INR}", "ratio": "1", "g/l ": "g/L", "giga/l": "10*9/L",
-}
-_POWER = re.compile(r"^(?:x|×)?\s*10\s*(?:\^|\*|e)\s*(\d+)\s*/\s*(l|ul|mm3|cumm|cmm)$",
+# Spellings a laboratory or a coordinator writes that are not UCUM, each with its source:
+# data/unit-spellings.csv (read once). Powers of ten are read by pattern (10^9/L, x10E3/uL,
+# 10(3)/mcL, 10**9/L), counts by their multiplier word (K/uL, thou/mm3, M/uL), and "mc" for
+# micro (mcL, mcmol/L) as UCUM's u.
+_POWER = re.compile(r"^(?:x|×)?\s*10\.?\s*(?:\^|\*\*?|e|\(|x)\s*(\d+)\)?\s*/\s*(.+)$",
                     re.IGNORECASE)
-# US laboratory interfaces write thousands per microlitre as K/uL, thou/uL, k/mm3 ... ("K" is
-# kelvin in UCUM, which no count can be): a count per microlitre (clinical-rules.md §1).
-_THOUSANDS = re.compile(r"^(?:k|thou|thous|thousand|thousands)\s*/\s*(ul|mm3|cumm|cmm)$",
-                        re.IGNORECASE)
 # A UCUM annotation {...} does not change a unit (UCUM §6.4); standing alone it is the unity 1.
 _ANNOTATION = re.compile(r"\{[^{}]*\}")
 _FACTOR_ANNOTATION = re.compile(r"(?:^|[/.])\{")  # an annotation standing as a factor of its own
@@ -46,23 +41,68 @@ _ARBITRARY = re.compile(r"\[(?:IU|iU|arb'U|USP'U|[A-Za-z']*'U)\]")
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 
 
+@dataclass(frozen=True)
+class Spellings:
+    """The table of spellings (data/unit-spellings.csv) by kind."""
+
+    units: dict[str, str]  # casefolded spelling -> UCUM
+    exact: dict[str, str]  # spelling whose case matters (G/L is not g/L) -> UCUM
+    multipliers: dict[str, str]  # word before "/volume" -> power of ten (K -> 10*3)
+    volumes: dict[str, str]  # volume spelling -> UCUM (cumm -> uL)
+    prefixes: dict[str, str]  # prefix spelling -> UCUM prefix (mc -> u)
+
+
+@cache
+def spellings() -> Spellings:
+    """The unit spelling table, read once from the package data."""
+    text = (resources.files(__package__) / "data" / "unit-spellings.csv").read_text("utf-8")
+    table: dict[str, dict[str, str]] = {k: {} for k in ("unit", "exact", "multiplier",
+                                                         "volume", "prefix")}
+    for row in csv.DictReader(io.StringIO(text)):
+        key = row["written"] if row["kind"] == "exact" else row["written"].casefold()
+        table[row["kind"]][key] = row["ucum"]
+    return Spellings(table["unit"], table["exact"], table["multiplier"], table["volume"],
+                     table["prefix"])
+
+
 def ucum_spelling(unit: str | None) -> str | None:
-    """Rewrite a unit as typed ('x10^9/L', 'µmol/l', 'mg/24h') to its UCUM code."""
+    """Rewrite a unit as typed ('x10^9/L', 'µmol/l', 'mg/24h', 'K/mcL') to its UCUM code."""
     if unit is None:
         return None
     text = unit.strip().replace("µ", "u").replace("μ", "u")
     text = re.sub(r"10([⁰¹²³⁴⁵⁶⁷⁸⁹]+)", lambda m: "10^" + m.group(1).translate(_SUPERSCRIPTS),
-                  text)
+                  text).replace("³", "3")
     if not text:
         return None
     text = _without_annotations(text)
+    table = spellings()
+    if text in table.exact:
+        return table.exact[text]
+    text = _micro(text, table)
     power = _POWER.match(text.replace(" ", ""))
     if power:
-        per = {"l": "L", "ul": "uL", "mm3": "mm3"}.get(power.group(2).lower(), "mm3")
-        return f"10*{power.group(1)}/{per}"
-    if _THOUSANDS.match(text.replace(" ", "")):
-        return "10*3/uL"
-    return _SPELLINGS.get(text.casefold(), text)
+        volume = table.volumes.get(power.group(2).casefold())
+        if volume is not None:
+            return f"10*{power.group(1)}/{volume}"
+    head, slash, tail = text.rpartition("/")
+    # a count per microlitre only: K/L is kelvin per litre, never thousands
+    if slash and head.strip().casefold() in table.multipliers and \
+            table.volumes.get(tail.strip().casefold()) == "uL":
+        return f"{table.multipliers[head.strip().casefold()]}/uL"
+    if slash and head.strip() in ("", "#") and tail.strip().casefold() in table.volumes and \
+            table.volumes[tail.strip().casefold()] == "uL":
+        return "/uL"
+    return table.units.get(text.casefold(), text)
+
+
+_MICRO_ATOMS = r"(?=(?:L|l|g|mol|\[IU\]|IU|U)(?:$|[/.\s]))"
+
+
+def _micro(text: str, table: Spellings) -> str:
+    """'mc' for micro (mcL, mcg/L, mcmol/L) as UCUM's prefix 'u'."""
+    for written, ucum in table.prefixes.items():
+        text = re.sub(rf"(?<![A-Za-z]){written}{_MICRO_ATOMS}", ucum, text)
+    return text
 
 
 def _without_annotations(text: str) -> str:

@@ -15,9 +15,9 @@ error entry; the others are used.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import functools
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -26,6 +26,7 @@ from pathlib import Path
 from rdflib import Graph, URIRef
 
 from ..errors import InputError
+from ..leftovers import make_owned_folder
 from ..pipeline.results import ScreeningError
 from ..protocol.namespaces import QL, QLP, RDF
 from ..protocol.texts import rendered_file
@@ -196,9 +197,9 @@ class QueryStore(Store):
     def __init__(self, inputs: Iterable[str | Path] = (), as_of: date | str | None = None,
                  window_days: int | None = None, jobs: int = 0,
                  on_error: OnError | None = None, location: Path | None = None) -> None:
-        self._folder = tempfile.TemporaryDirectory(prefix="ql1706kg-query-")
+        self._folder = make_owned_folder("query")
         try:
-            root = Path(self._folder.name)
+            root = self._folder
             new = location is None or not location.exists() or not any(location.iterdir())
             super().__init__(location or root / "store", root / "scratch")
             if new:
@@ -212,8 +213,7 @@ class QueryStore(Store):
             raise
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._folder.cleanup()
+        shutil.rmtree(self._folder, ignore_errors=True)
 
     def __enter__(self) -> QueryStore:
         return self

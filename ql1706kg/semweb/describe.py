@@ -1,7 +1,8 @@
 """What ``serve`` says about itself: a SPARQL 1.1 Service Description and a VoID description.
 
-- ``GET /query`` (or ``/sparql``) without a query, asking for Turtle (or anything, ``*/*``),
-  is answered with the service description (SPARQL 1.1 Service Description, W3C
+- ``GET /query`` (or ``/sparql``) without a query, asking for Turtle, N-Triples, JSON-LD or
+  RDF/XML (or anything, ``*/*``; :mod:`.negotiation`), is answered with the service
+  description (SPARQL 1.1 Service Description, W3C
   Recommendation 2013, §3 "Service Description Vocabulary" and §2 "Accessing a Service
   Description": the description is what a GET of the endpoint URL returns). Ours, not
   Oxigraph's own, since that one advertises ``sd:BasicFederatedQuery`` (the gate refuses
@@ -13,9 +14,14 @@
 - ``GET /.well-known/void`` is the VoID description (Describing Linked Datasets with the VoID
   Vocabulary, W3C Interest Group Note 2011, §3.1 for the statistics, §6.2 for the
   ``/.well-known/void`` path): a ``void:Dataset`` with ``void:sparqlEndpoint``,
-  ``void:triples`` (quads in the store), ``void:distinctSubjects``, ``void:classPartition``
-  (``void:class``, ``void:entities``), ``void:propertyPartition`` (``void:property``,
-  ``void:triples``) and ``void:vocabulary``, counted in the loaded store.
+  ``void:triples``, ``void:distinctSubjects``, ``void:classPartition`` (``void:class``,
+  ``void:entities``), ``void:propertyPartition`` (``void:property``, ``void:triples``) and
+  ``void:vocabulary``, counted in the loaded store, in the same syntaxes.
+
+The triples counted are the distinct triples of the default graph (the union of the named
+graphs), which is what VoID's ``void:triples`` and the service description's default graph
+describe: a triple held in two graphs (the ontology's declarations that the shapes restate, a
+patient fact in two assessments) is one triple there, not two quads.
 
 The counts are asked of the engine once (the store is read-only while served) and kept.
 """
@@ -46,28 +52,30 @@ MAX_LISTED_GRAPHS = 1000
 
 Ask = Callable[[str], list[dict]]
 
+_DISTINCT = "{ SELECT DISTINCT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } } }"
 _QUERIES = {
-    "quads": "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }",
+    "quads": f"SELECT (COUNT(*) AS ?n) WHERE {_DISTINCT}",
     "subjects": "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }",
     "graphs": "SELECT (COUNT(DISTINCT ?g) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }",
     "classes": "SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { GRAPH ?g { ?s a ?c } } "
                "GROUP BY ?c ORDER BY ?c",
-    "properties": "SELECT ?p (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } "
-                  "GROUP BY ?p ORDER BY ?p",
+    "properties": f"SELECT ?p (COUNT(*) AS ?n) WHERE {_DISTINCT} GROUP BY ?p ORDER BY ?p",
     "listed": "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } FILTER(?g NOT IN "
               f"(<{ONTOLOGY_GRAPH}>, <{SHAPES_GRAPH}>)) }} ORDER BY ?g "
               f"LIMIT {MAX_LISTED_GRAPHS}",
 }
 
 
-def engine_asker(port: int, timeout: float) -> Ask:
-    """Ask the engine on its loopback port (SPARQL 1.1 Protocol, JSON results)."""
+def engine_asker(connect: Callable[[], http.client.HTTPConnection],
+                 headers: dict[str, str]) -> Ask:
+    """Ask the engine over the connections ``connect`` opens, with ``headers`` (its secret)
+    (SPARQL 1.1 Protocol, JSON results)."""
     def ask(query: str) -> list[dict]:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        connection = connect()
         try:
             connection.request("POST", "/query", body=urllib.parse.urlencode(
                 {"query": query}).encode(), headers={
-                "Content-Type": "application/x-www-form-urlencoded",
+                **headers, "Content-Type": "application/x-www-form-urlencoded",
                 "Accept": "application/sparql-results+json"})
             response = connection.getresponse()
             body = response.read()
@@ -104,7 +112,7 @@ def endpoint_url(host: str | None, fallback: str) -> str:
     return f"http://{fallback}/query"
 
 
-def service_description(endpoint: str, found: dict[str, list[dict]]) -> str:
+def service_description(endpoint: str, found: dict[str, list[dict]]) -> Graph:
     g = Graph()
     g.bind("sd", SD)
     g.bind("void", VOID)
@@ -126,10 +134,10 @@ def service_description(endpoint: str, found: dict[str, list[dict]]) -> str:
         g.add((dataset, SD.namedGraph, node))
         g.add((node, RDF.type, SD.NamedGraph))
         g.add((node, SD.name, URIRef(name)))
-    return g.serialize(format="turtle")
+    return g
 
 
-def void_description(endpoint: str, found: dict[str, list[dict]]) -> str:
+def void_description(endpoint: str, found: dict[str, list[dict]]) -> Graph:
     g = Graph()
     g.bind("void", VOID)
     root = endpoint.rsplit("/", 1)[0]
@@ -152,11 +160,4 @@ def void_description(endpoint: str, found: dict[str, list[dict]]) -> str:
         g.add((dataset, VOID.propertyPartition, node))
         g.add((node, VOID.property, URIRef(row["p"]["value"])))
         g.add((node, VOID.triples, Literal(int(row["n"]["value"]), datatype=XSD.integer)))
-    return g.serialize(format="turtle")
-
-
-def wants_description(accept: str | None) -> bool:
-    """Whether a GET of the endpoint without a query asks for our Turtle description (Turtle,
-    anything, or nothing said); other types (an HTML page) go on to the engine."""
-    accept = (accept or "*/*").lower()
-    return "text/turtle" in accept or "*/*" in accept or "application/x-turtle" in accept
+    return g

@@ -1,24 +1,30 @@
-"""The Oxigraph server behind the ``serve`` gate: one child process, on a private port.
+"""The query engine behind the ``serve`` gate: one child process, reachable by the gate only.
 
-The child listens on a free port of 127.0.0.1 only; nothing but the gate talks to it. It is
-started, replaced and stopped from the main thread, which also watches it (a child that dies is
-started again), so that on Linux the kernel's parent-death signal, which is tied to the thread
-that started a child, kills it with the main thread even if this process is killed outright.
+The child (:mod:`.engine_worker`: Oxigraph through pyoxigraph, the engine and version of the
+``oxigraph`` binary) listens on a Unix socket in a folder only this user can enter (mode 0700),
+and answers only requests carrying a secret made for this run (given to it through a pipe,
+added by the gate to each request). Before, it was ``oxigraph serve-read-only`` on a loopback
+TCP port: any local user could send it a query there, past the gate; the binary offers neither
+a Unix socket nor a secret. The child is started, replaced and stopped from the main thread,
+which also watches it (a child that dies is started again), so that on Linux the kernel's
+parent-death signal, which is tied to the thread that started a child, kills it with the main
+thread even if this process is killed outright.
 
 Replacing the child is how a runaway query is stopped. Measured with oxigraph 0.5.13 on the
 example verdicts (~10,000 triples): its own ``--timeout-s 1`` stopped a two-way cartesian
 COUNT at 1 s, but a three-way one only after ~20 s, kept streaming a three-way ``SELECT *``
 (2.7 GB in 60 s) and kept an ``ORDER BY`` over it burning a core after the client had gone.
 So the gate enforces the timeout and the engine kills and restarts the child when it fires
-(~0.1 s; queries in flight at that moment get a 503). ``--timeout-s`` is still passed, a few
-seconds longer than the gate's, so Oxigraph's own HTTP timeout (60 s by default) never cuts a
-query the gate still allows.
+(queries in flight at that moment get a 503).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
-import math
+import http.client
+import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -28,6 +34,7 @@ import time
 from pathlib import Path
 
 from ..errors import EnvironmentFailure
+from .engine_worker import SECRET_HEADER, reachable
 
 # A child that keeps dying is not restarted for ever.
 MAX_RESTARTS_PER_MINUTE = 5
@@ -44,10 +51,17 @@ class EngineUnavailable(EnvironmentFailure):
     """The Oxigraph child is being replaced or has stopped."""
 
 
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class UnixConnection(http.client.HTTPConnection):
+    """An HTTP connection to the engine's Unix socket."""
+
+    def __init__(self, path: str, timeout: float | None = None) -> None:
+        super().__init__("engine", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -56,23 +70,41 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 
 
 class Engine:
-    """An ``oxigraph serve-read-only`` child over a store folder, replaceable at any time."""
+    """The engine child (:mod:`.engine_worker`) over a store folder, replaceable at any time."""
 
-    def __init__(self, binary: str, location: Path, timeout: float, log: Path) -> None:
-        self.binary, self.location, self.timeout, self.log = binary, location, timeout, log
+    def __init__(self, location: Path, timeout: float, log: Path, folder: Path) -> None:
+        self.location, self.timeout, self.log = location, timeout, log
+        self.folder = folder  # made 0700 here: the socket files live in it
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
+        self.secret = secrets.token_urlsafe(32)
+        self._folder_path: str | None = None  # how this process names the folder (short)
         self._state = threading.Condition()
         self._process: subprocess.Popen | None = None
-        self.port = 0
+        self.address = ""
         self.generation = 0
         self._ready = False
         self._replace_wanted = False
         self._stopped = False
         self._restarts: list[float] = []
 
-    def command(self, port: int) -> list[str]:
-        return [self.binary, "serve-read-only", "--location", str(self.location), "--bind",
-                f"127.0.0.1:{port}", "--union-default-graph", "--timeout-s",
-                str(math.ceil(self.timeout) + 5)]
+    def command(self, address: str) -> list[str]:
+        return [sys.executable, "-m", "ql1706kg.semweb.engine_worker", "--location",
+                str(self.location), "--socket", address]
+
+    def connection(self, address: str, timeout: float | None) -> UnixConnection:
+        """A connection to the child at ``address`` (what :meth:`current` gave)."""
+        return UnixConnection(self._short(address), timeout)
+
+    def _short(self, address: str) -> str:
+        folder, name = os.path.split(address)
+        if self._folder_path is None:
+            self._folder_path = reachable(os.path.join(folder, "x"))[:-1]
+        return self._folder_path + name
+
+    def headers(self) -> dict[str, str]:
+        """What every request to the child must carry (the run's secret)."""
+        return {SECRET_HEADER: self.secret}
 
     @property
     def pid(self) -> int | None:
@@ -82,14 +114,14 @@ class Engine:
         """Start the child and wait until it listens (main thread)."""
         self._replace()
 
-    def current(self, wait: float) -> tuple[int, int]:
-        """The port and generation of a listening child, waiting up to ``wait`` seconds while
-        it is being replaced (any thread)."""
+    def current(self, wait: float) -> tuple[str, int]:
+        """The socket address and generation of a listening child, waiting up to ``wait``
+        seconds while it is being replaced (any thread)."""
         with self._state:
             if not self._state.wait_for(lambda: self._ready or self._stopped, wait) or (
                     self._stopped):
                 raise EngineUnavailable("the query engine is restarting; try again")
-            return self.port, self.generation
+            return self.address, self.generation
 
     def replace(self, generation: int) -> None:
         """Ask for the child of ``generation`` to be killed and replaced (any thread); a no-op
@@ -135,28 +167,35 @@ class Engine:
             self._ready = False
         self._kill(grace=0)
         for _attempt in range(3):
-            port = free_loopback_port()
+            address = str(self.folder / f"engine-{self.generation + 1}.sock")
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(address)
             with self.log.open("ab") as log:
-                process = subprocess.Popen(self.command(port), stdin=subprocess.DEVNULL,
+                process = subprocess.Popen(self.command(address), stdin=subprocess.PIPE,
                                            stdout=subprocess.DEVNULL, stderr=log,
                                            preexec_fn=_die_with_parent)
+            with contextlib.suppress(OSError):
+                process.stdin.write(self.secret.encode() + b"\n")
+                process.stdin.close()
             self._process = process
-            if self._wait_listening(process, port):
+            if self._wait_listening(process, address):
                 with self._state:
-                    self.port, self.generation = port, self.generation + 1
+                    self.address, self.generation = address, self.generation + 1
                     self._ready, self._replace_wanted = True, False
                     self._state.notify_all()
                 return
             self._kill(grace=0)
         raise EnvironmentFailure(f"the Oxigraph server did not start: {self._last_log()}")
 
-    def _wait_listening(self, process: subprocess.Popen, port: int) -> bool:
+    def _wait_listening(self, process: subprocess.Popen, address: str) -> bool:
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 return False
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                    probe.settimeout(1)
+                    probe.connect(self._short(address))
                     return True
             except OSError:
                 time.sleep(0.02)

@@ -8,11 +8,9 @@ over 1,000 patients; it is no longer used for evaluation.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from rdflib import Graph
 
+from ..leftovers import owned_folder
 from .results import QueryResult
 from .store import DEFAULT_TIMEOUT, QueryTimeout, Store
 
@@ -26,8 +24,8 @@ def evaluate(text: str, target: Store | Graph, timeout: float | None = DEFAULT_T
     it runs longer than ``timeout`` seconds (None: no limit)."""
     if isinstance(target, Store):
         return target.query(text, timeout)
-    with tempfile.TemporaryDirectory(prefix="ql1706kg-query-") as folder:
-        store = Store(Path(folder) / "store", Path(folder) / "scratch")
+    with owned_folder("query") as folder:
+        store = Store(folder / "store", folder / "scratch")
         with store.loader("nt") as pipe:
             pipe.write(target.serialize(format="nt", encoding="utf-8"))
         return store.query(text, timeout)

@@ -1,34 +1,41 @@
-"""The gate of ``serve``: the only listener on ``--host``, in front of the Oxigraph child.
+"""The gate of ``serve``: the only listener on ``--host``, in front of the engine child.
 
-Oxigraph's server evaluates ``SERVICE`` by calling the named host, and has no option to turn
-that off; its ``--timeout-s`` does not stop every runaway query (see :mod:`.engine`). So the
-port users reach is this small threaded HTTP server (standard library), which:
+Oxigraph evaluates ``SERVICE`` by calling the named host, and has no option to turn that
+off; its own timeout does not stop every runaway query (see :mod:`.engine`). So the port users
+reach is this small threaded HTTP server (standard library), which:
 
+- answers only requests whose ``Host`` header is a loopback name or address or the name it
+  was given (421 otherwise: DNS rebinding), beyond loopback with a token any name;
 - checks a bearer token on every request when one is set (401 without it; the comparison is
   constant-time), before anything else;
 - reads every query (``GET``/``POST /query`` and ``/sparql``, form or
-  ``application/sparql-query`` bodies) and parses it with rdflib's SPARQL parser: ``SERVICE``
-  in any form and updates are refused with 403 and one line, a text that does not parse with
-  400; an accepted query is sent on as exactly the text that was checked, with only the
-  protocol's dataset parameters (``default-graph-uri``, ``named-graph-uri``,
-  ``union-default-graph``), which Oxigraph resolves in its own store, never over the network;
-- passes on, read-only, what else Oxigraph's read-only server offers: the Graph Store read
-  (``GET``/``HEAD /store``, ``?graph=IRI``, ``?default``), the service description
-  (``GET /query`` without a query, unless Turtle is asked for: then the gate's own,
-  :mod:`.describe`, as is the VoID description at ``/.well-known/void``) and the query
-  page (``/``, its script, style and logo);
+  ``application/sparql-query`` bodies) in its canonical form and parses that with rdflib's
+  SPARQL parser (:func:`~.safety.checked_query`): ``SERVICE`` in any form and updates are
+  refused with 403 and one line, a text that does not read or parse with 400; an accepted
+  query is sent on as exactly the canonical text that was checked, with only the protocol's
+  dataset parameters (``default-graph-uri``, ``named-graph-uri``), which the engine resolves
+  in its own store, never over the network;
+- passes on, read-only, the Graph Store read (``GET``/``HEAD /store``, ``?graph=IRI``,
+  ``?default``); answers the service description (``GET /query`` without a query) and the
+  VoID description (``/.well-known/void``) itself (:mod:`.describe`), in the RDF syntax the
+  Accept header negotiates (:mod:`.negotiation`; a browser asking for HTML is sent to the
+  query page), and a small query page at ``/``;
 - refuses every write (``/update``, ``PUT``/``POST``/``DELETE /store``) with 403;
 - stops waiting for an answer at the timeout: 504 and one line if nothing has been sent yet
   (answers are held up to :data:`HOLD_BYTES` so that a slow query still gets a proper status),
   or, for a larger answer already streaming, the connection is cut before the end of its
   chunked body, so the client sees an incomplete answer, never a short one taken for whole.
   Either way the engine's child is replaced, so the query stops using CPU.
+
+The engine is reached on its Unix socket with the run's secret (:mod:`.engine`); nothing else
+can reach it.
 """
 
 from __future__ import annotations
 
 import hmac
 import http.client
+import ipaddress
 import socket
 import socketserver
 import time
@@ -42,14 +49,20 @@ from .describe import (
     engine_asker,
     service_description,
     void_description,
-    wants_description,
 )
 from .engine import Engine, EngineUnavailable
-from .safety import QueryError, QueryRefused, parse_query
+from .engine_worker import EveryMethod
+from .negotiation import OFFERED, serialise, wants_page
+from .safety import QueryError, QueryRefused, checked_query
 
 MAX_BODY_BYTES = 1 << 20
 HOLD_BYTES = 16 << 20
-STATIC = ("/", "/yasgui.min.css", "/yasgui.min.js", "/logo.svg")
+PAGE = (b"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>ql1706kg "
+        b"SPARQL endpoint</title></head><body><h1>ql1706kg SPARQL endpoint (read-only)</h1>"
+        b"<form action=\"/query\" method=\"get\"><textarea name=\"query\" rows=\"12\" "
+        b"cols=\"80\">SELECT * WHERE { ?s ?p ?o } LIMIT 10</textarea><br><button>Run"
+        b"</button></form><p>SPARQL 1.1 Protocol at /query; graphs at /store?graph=IRI."
+        b"</p></body></html>\n")
 QUERY_PATHS = ("/query", "/sparql")
 DATASET_PARAMETERS = ("default-graph-uri", "named-graph-uri", "union-default-graph")
 
@@ -80,41 +93,57 @@ class Gate(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
 
-    def attach(self, engine: Engine, token: str | None, timeout: float) -> None:
+    def attach(self, engine: Engine, token: str | None, timeout: float,
+               names: tuple[str, ...] = ()) -> None:
         self.engine, self.token, self.timeout_s = engine, token, timeout
         self.statistics = Statistics()
+        self.names = {name.lower().strip("[]") for name in names if name}
+
+    def host_allowed(self, host: str | None) -> bool:
+        """The Host header names this endpoint: a loopback name or address, or a name it was
+        given (``--host``). Against DNS rebinding: a page of another site whose name now
+        points at 127.0.0.1 sends its own name. Beyond loopback with a token, any name (the
+        token is what a page cannot have). No header (HTTP/1.0) is let through."""
+        if host is None:
+            return True
+        name = _host_name(host)
+        if name is None:
+            return False
+        if name in getattr(self, "names", set()) or name == "localhost" or \
+                name.endswith(".localhost"):
+            return True
+        try:
+            if ipaddress.ip_address(name).is_loopback:
+                return True
+        except ValueError:
+            pass
+        return self.token is not None
+
+
+def _host_name(host: str) -> str | None:
+    """The name of a Host header (``name``, ``name:port``, ``[v6]:port``), lower case; None
+    when it is not one."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, bracket, rest = host[1:].partition("]")
+        if not bracket or (rest and not rest[1:].isdigit()) or (rest and rest[0] != ":"):
+            return None
+        return name
+    name, _, port = host.partition(":")
+    if port and not port.isdigit():
+        return None
+    return name if name and all(c.isalnum() or c in "-._" for c in name) else None
 
 
 class Gate6(Gate):
     address_family = socket.AF_INET6
 
 
-class GateHandler(BaseHTTPRequestHandler):
+class GateHandler(EveryMethod, BaseHTTPRequestHandler):
     server: Gate
     server_version = "ql1706kg-gate"
     protocol_version = "HTTP/1.1"
     timeout = 30  # reading a request
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_HEAD(self) -> None:
-        self._handle("HEAD")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
-    def do_PATCH(self) -> None:
-        self._handle("PATCH")
-
-    def do_OPTIONS(self) -> None:
-        self._handle("OPTIONS")
 
     def version_string(self) -> str:
         return self.server_version
@@ -125,6 +154,10 @@ class GateHandler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         self.close_connection = True
         try:
+            if not self.server.host_allowed(self.headers.get("Host")):
+                raise Refusal(421, "this endpoint answers only to its own name (the Host "
+                                   "header names another: a page that rebinds a name to this "
+                                   "machine is refused)")
             if not self._authorised():
                 raise Refusal(401, "a bearer token is required (Authorization: Bearer TOKEN)",
                               {"WWW-Authenticate": 'Bearer realm="ql1706kg"'})
@@ -148,9 +181,9 @@ class GateHandler(BaseHTTPRequestHandler):
 
     def _route(self, method: str) -> None:
         parts = urllib.parse.urlsplit(self.path)
-        if parts.path in STATIC:
+        if parts.path == "/":
             self._allow(method, ("GET", "HEAD"))
-            self._forward(method, parts.path, None, {})
+            _send(self, PAGE, "text/html; charset=utf-8", method)
         elif parts.path in QUERY_PATHS:
             self._allow(method, ("GET", "POST"))
             self._query(method, parts.query)
@@ -192,35 +225,49 @@ class GateHandler(BaseHTTPRequestHandler):
         queries = [value for key, value in params if key == "query"]
         if not queries:
             if method == "GET" and not params:  # the service description
-                if wants_description(self.headers.get("Accept")):
-                    self._describe(method, service_description)
+                if wants_page(self.headers.get("Accept")):  # a browser: the query page
+                    raise Refusal(303, "the query page is at /", {"Location": "/"})
                 else:
-                    self._forward("GET", "/query", None, {})
+                    self._describe(method, service_description)
                 return
             raise Refusal(400, "no query: give the 'query' parameter")
         if len(queries) > 1:
             raise Refusal(400, "more than one 'query' parameter")
         try:
-            parse_query(queries[0])
+            _tree, checked = checked_query(queries[0])
         except QueryRefused as exc:
             raise Refusal(403, str(exc)) from None
         except QueryError as exc:
             raise Refusal(400, str(exc)) from None
-        sent = [("query", queries[0])] + [(k, v) for k, v in params if k in DATASET_PARAMETERS]
+        # the engine is given the text that was checked (its canonical form), nothing else;
+        # relative IRIs resolve against the endpoint's URL, as Oxigraph's server does
+        sent = [("query", checked), ("base", f"http://{self._host()}/query")] + [
+            (k, v) for k, v in params if k in DATASET_PARAMETERS]
         self._forward("POST", "/query", urllib.parse.urlencode(sent).encode("utf-8"),
                       {"Content-Type": "application/x-www-form-urlencoded"})
+
+    def _host(self) -> str:
+        host = self.headers.get("Host")
+        if host and _host_name(host) is not None:
+            return host.strip()
+        return f"{self.server.server_name}:{self.server.server_port}"
 
     def _describe(self, method: str, make) -> None:
         """The service or VoID description (:mod:`.describe`), counted once in the store."""
         server = self.server
         try:
-            port, _generation = server.engine.current(wait=min(10.0, server.timeout_s))
-            found = server.statistics.get(engine_asker(port, server.timeout_s))
+            engine = server.engine
+            address, _generation = engine.current(wait=min(10.0, server.timeout_s))
+            found = server.statistics.get(engine_asker(
+                lambda: engine.connection(address, server.timeout_s), engine.headers()))
         except (EngineUnavailable, OSError, ValueError, KeyError, http.client.HTTPException):
             raise Refusal(503, "the description cannot be made now; try again") from None
         where = endpoint_url(self.headers.get("Host"), f"{server.server_name}:"
                                                         f"{server.server_port}")
-        _send(self, make(where, found).encode("utf-8"), "text/turtle; charset=utf-8", method)
+        answer = serialise(make(where, found), self.headers.get("Accept"))
+        if answer is None:
+            raise Refusal(406, f"the description is offered as {OFFERED}")
+        _send(self, answer[0], answer[1], method)
 
     def _body(self) -> bytes:
         if self.headers.get("Transfer-Encoding"):
@@ -238,14 +285,11 @@ class GateHandler(BaseHTTPRequestHandler):
         deadline = time.monotonic() + self.server.timeout_s
         engine = self.server.engine
         try:
-            port, generation = engine.current(wait=min(10.0, self.server.timeout_s))
+            address, generation = engine.current(wait=min(10.0, self.server.timeout_s))
         except EngineUnavailable as exc:
             raise Refusal(503, str(exc)) from None
-        sent = {"Accept": self.headers.get("Accept") or "*/*", **headers}
-        host = self.headers.get("Host")
-        if host and host.isprintable():
-            sent["Host"] = host  # Oxigraph resolves relative IRIs against the request's URL
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=None)
+        sent = {"Accept": self.headers.get("Accept") or "*/*", **headers, **engine.headers()}
+        connection = engine.connection(address, timeout=None)
         try:
             connection.timeout = _left(deadline)
             connection.request(method, path, body=body, headers=sent)

@@ -22,12 +22,15 @@ is shown with the secrets masked.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
+import http.client
 import ipaddress
 import os
-import urllib.error
+import socket
+import threading
+import time
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -233,30 +236,95 @@ def cohort_graphs(inputs: Iterable[str | Path], as_of: date | str | None, window
             yield rename(assessment_iri(result.id, shared.as_of)), result.data
 
 
+ERROR_BODY_BYTES = 4096  # what a refusal's body may add to the message (read no more)
+DEFAULT_DEADLINE = 3600.0
+
+
+class _Deadline:
+    """The time left of the whole push; each request gets the per-request timeout or what is
+    left, whichever is less, and a request that runs past it is stopped between reads."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.end = None if seconds is None else time.monotonic() + seconds
+
+    def left(self, timeout: float) -> float:
+        if self.end is None:
+            return timeout
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        return min(timeout, left)
+
+
 def put_graphs(graphs: Iterable[tuple[str, bytes]], endpoint: str,
-               credentials: Credentials | None = None, timeout: float = 30) -> list[str]:
+               credentials: Credentials | None = None, timeout: float = 30,
+               deadline: float | None = DEFAULT_DEADLINE) -> list[str]:
     """PUT each (graph IRI, Turtle) to a Graph Store Protocol endpoint, as they come; return
-    the graph IRIs."""
+    the graph IRIs. Each request must end within ``timeout`` seconds (connecting, sending and
+    reading the whole answer, however slowly the store sends it), and the whole push within
+    ``deadline`` seconds (None: no limit); a store's answer is read up to a small bound.
+    Redirects are not followed (credentials go to the endpoint named, nowhere else)."""
     check_endpoint(endpoint)
     mask = credentials.mask if credentials else (lambda text: text)
     where = shown(endpoint)
     headers = {"Content-Type": "text/turtle"}
     if credentials:
         headers["Authorization"] = credentials.header
-    pushed = []
-    for name, body in graphs:
-        separator = "&" if "?" in endpoint else "?"
-        url = f"{endpoint}{separator}graph={urllib.parse.quote(name, safe='')}"
-        request = urllib.request.Request(url, data=body, method="PUT", headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                response.read()
-        except urllib.error.HTTPError as exc:
-            said = " ".join(exc.read()[:200].decode(errors="replace").split())
-            raise ServeError(mask(f"{where} refused graph {name}: HTTP {exc.code} {said}"
-                                  ).strip()) from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise ServeError(mask(f"cannot reach {where}: {getattr(exc, 'reason', exc)}")
-                             ) from None
-        pushed.append(name)
+    pushed: list[str] = []
+    clock = _Deadline(deadline)
+    try:
+        for name, body in graphs:
+            _put(endpoint, name, body, headers, clock.left(timeout), where, mask)
+            pushed.append(name)
+    except TimeoutError:
+        limit = (f"the push's {clock.seconds:g} s deadline (--deadline)"
+                 if clock.end is not None and time.monotonic() >= clock.end - 0.01
+                 else f"the {timeout:g} s a request may take")
+        raise ServeError(f"{where} did not answer within {limit}; {len(pushed)} graph(s) "
+                         "were stored before it was stopped") from None
     return pushed
+
+
+def _put(endpoint: str, name: str, body: bytes, headers: dict[str, str], seconds: float,
+         where: str, mask: Callable[[str], str]) -> None:
+    """One PUT, all of it (connection, request, answer) within ``seconds``: a watchdog shuts
+    the socket at the end, so a store that answers one byte a second is stopped too."""
+    parts = urllib.parse.urlsplit(endpoint)
+    path = (parts.path or "/") + "?" + "&".join(
+        [p for p in (parts.query, f"graph={urllib.parse.quote(name, safe='')}") if p])
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else \
+        http.client.HTTPConnection
+    connection = kind(parts.hostname, parts.port, timeout=seconds)
+    fired = threading.Event()
+
+    def stop() -> None:
+        fired.set()
+        with contextlib.suppress(OSError, AttributeError):
+            connection.sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(seconds, stop)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        connection.request("PUT", path, body=body, headers=headers)
+        response = connection.getresponse()
+        said = response.read(ERROR_BODY_BYTES)  # never more: the rest is not read
+        if not 200 <= response.status < 300:
+            # the secrets are masked in the whole text before any of it is cut short
+            text = mask(f"{where} refused graph {name}: HTTP {response.status} "
+                        + " ".join(said.decode(errors="replace").split()))
+            raise ServeError(_cut(text, 500))
+    except (OSError, http.client.HTTPException) as exc:
+        if fired.is_set() or isinstance(exc, TimeoutError):
+            raise TimeoutError from None
+        reason = getattr(exc, "strerror", None) or exc
+        raise ServeError(_cut(mask(f"cannot reach {where}: {reason}"), 500)) from None
+    finally:
+        watchdog.cancel()
+        connection.close()
+
+
+def _cut(text: str, limit: int) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit - 1] + "…"

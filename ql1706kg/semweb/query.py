@@ -32,13 +32,14 @@ from .dataset import QueryStore, input_error
 from .evaluate import DEFAULT_TIMEOUT, QueryTimeout, evaluate
 from .rdf_input import RDF_SUFFIXES, is_rdf, read_rdf
 from .results import QueryResult, format_result, format_rows
-from .safety import QueryError, QueryRefused, has_dataset_clause, parse_query
+from .safety import QueryError, QueryRefused, checked_query, has_dataset_clause
 from .store import Store
 
 __all__ = ["DEFAULT_TIMEOUT", "RDF_SUFFIXES", "NamedQuery", "QueryError", "QueryRefused",
            "QueryResult", "QueryStore", "QueryTimeout", "check_safe", "evaluate",
            "format_result", "format_rows", "input_error", "is_rdf", "named_queries",
-           "query_graph", "query_store", "query_text", "read_rdf", "run", "run_query"]
+           "query_graph", "query_store", "query_text", "read_rdf", "run", "run_query",
+           "safe_text"]
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,17 @@ def query_text(name_or_path: str) -> str:
 def check_safe(text: str) -> Query:
     """Parse a query for rdflib and refuse anything that could reach the network or change
     data; only SELECT and ASK are run."""
-    tree = parse_query(text)
+    return _checked(text)[0]
+
+
+def safe_text(text: str) -> str:
+    """The text to give the engine for a query: the canonical form that was checked
+    (:func:`~.safety.checked_query`); refused as :func:`check_safe` refuses."""
+    return _checked(text)[1]
+
+
+def _checked(text: str) -> tuple[Query, str]:
+    tree, text = checked_query(text)
     if has_dataset_clause(tree):
         raise QueryRefused("FROM / FROM NAMED is refused: a query never loads a graph by IRI")
     try:
@@ -102,7 +113,7 @@ def check_safe(text: str) -> Query:
                          ) from None
     if prepared.algebra.name not in ("SelectQuery", "AskQuery"):
         raise QueryError("only SELECT and ASK queries are run")
-    return prepared
+    return prepared, text
 
 
 def query_store(inputs: Iterable[str | Path], as_of: date | str | None = None,
@@ -148,8 +159,7 @@ def run_query(text: str, target: Store | Graph, timeout: float | None = DEFAULT_
               ) -> QueryResult:
     """Check and run a SELECT or ASK query over a store or a graph; stopped at ``timeout``
     seconds (None: no limit)."""
-    check_safe(text)
-    return evaluate(text, target, timeout)
+    return evaluate(safe_text(text), target, timeout)
 
 
 def run(text: str, target: Store | Graph, timeout: float | None = None

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
+from ..protocol.visible import visible
+
 FORMATS = ("table", "csv", "json")
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -101,12 +103,15 @@ def format_result(result: QueryResult, fmt: str) -> str:
 
 def format_rows(names: list[str], rows: list[list[str]], fmt: str) -> str:
     """Rows of plain strings as a table or CSV (JSON needs the terms: :func:`format_result`)."""
-    if fmt == "csv":
-        return "".join(",".join(csv_cell(cell) for cell in line) + "\n"
-                       for line in [names, *rows])
     if fmt == "json":
         return format_result(QueryResult(names, [[Literal(v) if v != "" else None for v in row]
                                                  for row in rows]), "json")
+    # text for a terminal or a spreadsheet: no control character raw (a line break in a
+    # criterion id of a protocol folder must not forge a row)
+    names, rows = [visible(n) for n in names], [[visible(v) for v in row] for row in rows]
+    if fmt == "csv":
+        return "".join(",".join(csv_cell(cell) for cell in line) + "\n"
+                       for line in [names, *rows])
     widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
     lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)),
              "  ".join("-" * w for w in widths)]

@@ -4,9 +4,10 @@ Two readers of a query use this: ``query`` (rdflib evaluates it here) and the ``
 (Oxigraph evaluates it behind the gate). Both refuse, before anything runs:
 
 - ``SERVICE`` in any form (``SILENT``, a variable, an IRI spelled with ``\\u`` escapes): it
-  makes the engine call another host. The parse tree is searched, and, as a second line in case
-  two parsers ever disagree on a text, the text itself (raw and with its code-point escapes
-  expanded) is searched for the keyword followed by an IRI, a variable or a prefixed name.
+  makes the engine call another host. The canonical text's tokens are searched (a word holding
+  it, a prefixed name starting with it: :mod:`.sparql_text`), then the parse tree; a text that
+  cannot be read into tokens is refused as SERVICE when, its code-point escapes expanded, it
+  holds the keyword before an IRI, a variable or a prefixed name, and as invalid otherwise.
 - updates (``INSERT``, ``DELETE``, ``LOAD``, ``CLEAR`` …): ``LOAD`` fetches a document, and the
   data is read-only anyway.
 - for rdflib only, dataset clauses (``FROM``, ``FROM NAMED``): rdflib dereferences their IRIs.
@@ -14,21 +15,28 @@ Two readers of a query use this: ``query`` (rdflib evaluates it here) and the ``
   tests prove no connection is made).
 
 A text that rdflib cannot parse is refused too, so a query reaches an engine only in a form that
-was checked.
+was checked. Both read the query in its canonical form (:mod:`.sparql_text`: the text read once
+by the engine's lexical rules, written again with no comment and no escape outside strings),
+and that canonical text is what the engine is given (:func:`checked_query`): the parser of the
+gate and the parser of the engine read the same characters the same way.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 
 from pyparsing import ParseResults
 from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 
 from ..errors import Ql1706kgError
+from .sparql_text import LexicalError, ServiceToken, canonical
 
 # The largest query text either face accepts (the named queries are ~2 KB).
 MAX_QUERY_CHARS = 100_000
+_NO_SERVICE = "SERVICE is refused: queries never reach the network"
+_PARSER = threading.RLock()
 
 
 class QueryError(Ql1706kgError):
@@ -48,10 +56,27 @@ _SERVICE_TEXT = re.compile(rf"(?<![\w:?$/#.\-])SERVICE{_GAP}(?:SILENT{_GAP})?"
 def parse_query(text: str) -> ParseResults:
     """Parse a SPARQL 1.1 query (rdflib's parser), refusing anything that could reach the
     network or change data. Raise :class:`QueryRefused` or :class:`QueryError`."""
+    return checked_query(text)[0]
+
+
+def checked_query(text: str) -> tuple[ParseResults, str]:
+    """The parse tree of a query and the exact text an engine must be given: the query in
+    its canonical form (:mod:`.sparql_text`), which is the text that was checked; refusing
+    anything that could reach the network or change data (:class:`QueryRefused`) or that
+    cannot be read (:class:`QueryError`). Safe from any thread."""
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"the query is longer than {MAX_QUERY_CHARS} characters")
     try:
-        tree = parseQuery(text)
+        text = canonical(text)
+    except ServiceToken:
+        raise QueryRefused(_NO_SERVICE) from None
+    except LexicalError as exc:
+        if mentions_service(text):  # e.g. \u0053ERVICE: the standard's reading is SERVICE
+            raise QueryRefused(_NO_SERVICE) from None
+        raise QueryError(f"not a valid SPARQL query: {exc}") from None
+    try:
+        with _PARSER:  # pyparsing's grammar objects are shared state: one parse at a time
+            tree = parseQuery(text)
     except RecursionError:
         raise QueryError("not a valid SPARQL query: nested too deeply") from None
     except Exception as exc:
@@ -60,9 +85,9 @@ def parse_query(text: str) -> ParseResults:
                                "data is read-only and nothing is ever loaded from the "
                                "network") from None
         raise QueryError(f"not a valid SPARQL query: {_one_line(exc)}") from None
-    if _has_service(tree) or mentions_service(text):
-        raise QueryRefused("SERVICE is refused: queries never reach the network")
-    return tree
+    if _has_service(tree):  # the tokens were checked too (.sparql_text): both must agree
+        raise QueryRefused(_NO_SERVICE)
+    return tree, text
 
 
 def has_dataset_clause(tree: ParseResults) -> bool:
@@ -104,7 +129,8 @@ def _nodes(tree: object):
 
 def _is_update(text: str) -> bool:
     try:
-        parseUpdate(text)
+        with _PARSER:
+            parseUpdate(text)
     except Exception:
         return False
     return True

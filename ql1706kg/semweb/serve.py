@@ -2,17 +2,19 @@
 
 ``serve`` loads the ontology, the shapes and one named graph per patient assessment into an
 Oxigraph store (:mod:`.dataset`: the verdicts are streamed from the screening into Oxigraph's
-bulk loader, never held as one graph here), runs Oxigraph's read-only server on it on a
-private loopback port (:mod:`.engine`), and puts the gate (:mod:`.gate`) on the address users
-reach. Oxigraph is a real SPARQL 1.1 server shipped as one binary in the ``oxigraph`` wheel
-(no Java, no service to install); the gate adds what it lacks here: no outbound request of
-any kind, a timeout that stops the query, and a bearer token when the endpoint is reachable
-beyond this machine.
+bulk loader, never held as one graph here), runs Oxigraph's engine on it read-only in a child
+process reachable only by the gate (:mod:`.engine`: a Unix socket and a secret), and puts the
+gate (:mod:`.gate`) on the address users reach. The gate adds what the engine lacks here: no
+outbound request of any kind, the same reading of a query for the check and the engine, a
+timeout that stops the query, a Host check, and a bearer token when the endpoint is
+reachable beyond this machine.
 
 The endpoint holds patient data. Bound to a loopback address it may stay open (only this
 machine's users reach it); bound to any other address it never runs without a token: the one
 in ``--token-file``, or a new one printed once. The port is bound before anything else is
-done, so a port in use is reported at once.
+done, so a port in use is reported at once. The run's temporary folder is marked with its
+owner (:mod:`ql1706kg.leftovers`): a ``serve`` killed outright leaves it, and the next removes
+it.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ import ipaddress
 import secrets
 import shutil
 import socket
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import EnvironmentFailure, Ql1706kgError
+from ..leftovers import owned_folder
 from .dataset import (
     ONTOLOGY_GRAPH,
     OPTIMIZE_FROM,
@@ -53,10 +55,12 @@ class SettingError(Ql1706kgError):
     """A setting that cannot work: an unknown host, an unusable token file (a usage error)."""
 
 
-def build_store(location: Path, fill: Callable[[Store], object]) -> Store:
+def build_store(location: Path, fill: Callable[[Store], object], scratch: Path) -> Store:
     """An Oxigraph store at ``location`` holding the ontology and the shapes, and whatever
-    ``fill`` loads (:func:`~.dataset.load_inputs`: the verdicts, streamed to the bulk loader)."""
-    store = Store(location, location.parent / f"{location.name}-scratch")
+    ``fill`` loads (:func:`~.dataset.load_inputs`: the verdicts, streamed to the bulk loader);
+    its scratch files in ``scratch`` (a folder of this run's own, never one beside a store
+    the user named)."""
+    store = Store(location, scratch)
     load_protocol(store)
     fill(store)
     if store.patients >= OPTIMIZE_FROM:
@@ -74,7 +78,9 @@ def open_gate(host: str, port: int) -> Gate:
     family, *_rest, address = infos[0]
     server_class = Gate6 if family == socket.AF_INET6 else Gate
     try:
-        return server_class(address[:2], GateHandler)
+        gate = server_class(address[:2], GateHandler)
+        gate.configured_name = host
+        return gate
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise ServeError(f"cannot listen on {host}:{port}: the port is already in use"
@@ -117,16 +123,15 @@ def run_endpoint(gate: Gate, fill: Callable[[Store], object], timeout: float,
     """Load the store (``fill``), start the engine behind the gate and serve until
     interrupted (KeyboardInterrupt, which SIGTERM and SIGHUP raise): then the engine is
     stopped and waited for, and the temporary store removed, whatever happened."""
-    with tempfile.TemporaryDirectory(prefix="ql1706kg-serve-") as tmp:
-        location = store or Path(tmp) / "store"
-        built = build_store(location, fill)
-        if store is not None:
-            shutil.rmtree(built.scratch, ignore_errors=True)
-        engine = Engine(oxigraph_binary(), location, timeout, Path(tmp) / "oxigraph.log")
+    with owned_folder("ql1706kg-serve-") as tmp:
+        location = store or tmp / "store"
+        build_store(location, fill, tmp / "scratch")
+        shutil.rmtree(tmp / "scratch", ignore_errors=True)
+        engine = Engine(location, timeout, tmp / "engine.log", tmp / "engine")
         serving = None
         try:
             engine.start()
-            gate.attach(engine, token, timeout)
+            gate.attach(engine, token, timeout, (getattr(gate, "configured_name", ""),))
             serving = threading.Thread(target=gate.serve_forever, name="ql1706kg-gate",
                                        daemon=True)
             serving.start()

@@ -18,23 +18,33 @@ from typing import Any
 
 from ...errors import InputError
 from ...protocol.terminology import Terminology
-from .codes import _codes, _project_code, _text
+from .aside import SetAsideReader
+from .codes import _codings, _project_code, _text
 from .conditions import ConditionReader
+from .elements import element_table
 from .entries import Entry
 from .medications import MedicationReader
 from .observations import ObservationReader
+from .patients import birth_date, deceased, first_identifier, not_a_candidate
 from .pool import Pool
-from .values import _date, reading_rules
+from .semantics import Reading, read
+from .timing import When, record_date
+from .unread import UnreadReader
+from .values import reading_rules
 
-ANIMAL = "http://hl7.org/fhir/StructureDefinition/patient-animal"  # R4 core extension
-
-IGNORED_STATUS = frozenset({"entered-in-error", "cancelled", "not-done", "not-taken",
-                            "refuted", "intended", "draft", "proposed", "rejected"})
+# Resource types whose readers weigh their own status (a cancer's clinical status chooses the
+# diagnosis; the ontology's consent rule names the statuses of an ICF; a List's status, mode
+# and emptyReason decide together).
+OWN_STATUS = frozenset({"Condition", "Consent", "List"})
+# What a fact that may still happen (intended, draft, planned) can change: a support product
+# may be given inside the IC9.0 window; a planned therapy is no prior therapy.
+PLANNED_MATTERS = ("supportive_care",)
 
 
 # -- one patient --------------------------------------------------------------------------------
 
-class RecordBuilder(ConditionReader, ObservationReader, MedicationReader):
+class RecordBuilder(ConditionReader, ObservationReader, MedicationReader, SetAsideReader,
+                    UnreadReader):
     """Collects what one patient's resources say, in the project's record form."""
 
     def __init__(self, patient: Entry, pool: Pool, term: Terminology) -> None:
@@ -44,15 +54,18 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader):
         self.consents: list[dt.date] = []
         self.diagnosis: dict[str, Any] = {}
         self.therapies: list[dict] = []
+        self.unidentified: list[str] = []  # drugs that may be anticancer or support products
         self.notes: list[str] = []
         self.origins: dict[str, str] = {}  # single-valued fact -> the resource that gave it
         self.conflicts: list[str] = []
         # resource key -> criteria it could have changed had it been readable (lift --report)
         self.could_change: dict[str, tuple[str, ...]] = {}
         self.excluded: tuple[str, str] | None = None  # (element, why not screened)
+        self.birth: When | None = None
+        self.reading = Reading(read("Patient", {}).status)  # the resource being read
         self.current = patient.key
         data = patient.data
-        self.rec["id"] = str(data.get("id") or _first_identifier(data) or patient.full_url)
+        self.rec["id"] = str(data.get("id") or first_identifier(data) or patient.full_url)
         self.read_patient(patient)
 
     def read_patient(self, patient: Entry) -> None:
@@ -61,24 +74,26 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader):
         self.current = f"{patient.key} ({patient.source})"
         data = patient.data
         if self.excluded is None:
-            self.excluded = _not_a_candidate(data)
+            self.excluded = not_a_candidate(patient)
             if self.excluded is not None:
                 self.notes.append(f"not screened: {self.excluded[1]}")
         if self.excluded is not None:
             return
         if data.get("gender"):
             self.set_single("", "sex", data["gender"])
-        birth = str(data.get("birthDate") or "")
-        if len(birth) == 10:
-            self.set_single("", "birth_date", birth)
-        elif birth:
-            # FHIR allows a year or year-month; an age in completed years needs the day.
-            self.notes.append(f"birthDate '{birth}' is partial, so the age is not known")
-        deceased = _deceased(data)
-        if deceased is not None:
+        birth, note = birth_date(data)
+        if note:
+            self.notes.append(note)
+        if birth is not None:  # a partial date is written as such: the ages it allows
+            written = record_date(birth)
+            if (written is None or self.set_single("", "birth_date", written)) and \
+                    self.birth is None:
+                self.birth = birth  # the interval, for ages (onsetAge)
+        died = deceased(data)
+        if died is not None:
             # Whether a death excludes the patient depends on the assessment date, which the
             # screening knows (plausibility.date_problem), not the reader.
-            self.set_single("", "deceased", deceased)
+            self.set_single("", "deceased", died)
 
     def set_single(self, section: str, name: str, value: Any) -> bool:
         """Record a fact a patient has once; a second resource that says otherwise is a
@@ -113,21 +128,41 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader):
         if self.therapies:
             rec["prior_therapies"] = self.therapies
         for key in ("metastases", "prior_therapies", "supportive_care"):
-            if key in self.complete_lists:
-                rec.setdefault(key, [])
+            if key not in self.complete_lists:
+                continue
+            if self.unidentified and key != "metastases":
+                # a drug that may be one of those the List says there are none of
+                rec.setdefault("set_aside", []).append({
+                    "section": key, "source": self.source(), "field": "List.emptyReason",
+                    "reason": f"the List says none, but {', '.join(self.unidentified[:3])} "
+                              "names a drug that could not be identified"})
+                continue
+            rec.setdefault(key, [])
         return {"__source__": self.source(), **rec}
 
     def take(self, entry: Entry) -> tuple[bool, str]:
-        """Use one resource of this patient; say why not when it is not used."""
+        """Use one resource of this patient; say why not when it is not used. The semantics
+        layer speaks first (:func:`.semantics.read`): a resource set aside, or whose status
+        says it does not count, never reaches its reader."""
         if self.excluded is not None:
             return False, f"its patient is not screened ({self.excluded[1]})"
-        status = str(entry.data.get("status") or "")
-        verification = _codes(entry.data.get("verificationStatus"))
-        if status in IGNORED_STATUS or IGNORED_STATUS & verification:
-            return False, f"status {status or '/'.join(sorted(verification))}"
-        handler = getattr(self, "take_" + entry.type)
         self.current = f"{entry.key} ({entry.source})"
-        return handler(entry)
+        if entry.aside is not None:
+            return self.set_aside(entry, *entry.aside)
+        self.reading = reading = read(entry.type, entry.data, self.birth, entry.clean)
+        if reading.set_aside is not None:
+            return self.set_aside(entry, *reading.set_aside)
+        status = reading.status
+        if entry.type not in OWN_STATUS and not status.counts:
+            field = f"{entry.type}.{status.said.split(' ')[0]}"
+            if status.category == "uncertain":
+                return self.set_aside(entry, field, f"{status.said}: whether it stands is not "
+                                                    "known")
+            if status.category == "planned":
+                return self.set_aside(entry, field, f"{status.said}: it may yet be given",
+                                      only=PLANNED_MATTERS, otherwise=status.said)
+            return False, status.said
+        return getattr(self, "take_" + entry.type)(entry)
 
     # -- resource kinds ------------------------------------------------------------------------
     def take_Consent(self, entry: Entry) -> tuple[bool, str]:
@@ -136,18 +171,35 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader):
         why_not = _not_the_study_consent(entry.data)
         if why_not:
             return False, why_not
-        when = _date(entry.data.get("dateTime"))
-        if when is None:
-            return False, "no Consent.dateTime"
-        self.consents.append(when)
+        when = self.reading.date
+        if when is None or not when.exact:
+            return False, ("no Consent.dateTime" if when is None else
+                           f"Consent.dateTime {when.text} is not a full date")
+        self.consents.append(when.first)
         return True, "ICF signature date (IC1, IC2)"
 
     def take_List(self, entry: Entry) -> tuple[bool, str]:
+        """A List of the project says 'none' only when FHIR lets it: current, not a list of
+        changes, emptyReason nilknown and no entry left (a deleted entry is no entry)."""
         names = {"prior-systemic-therapy": "prior_therapies", "metastases": "metastases",
                  "supportive-care": "supportive_care"}
-        code = _project_code(entry.data.get("code"))
+        data = entry.data
+        code = _project_code(data.get("code"))
         if code not in names:
             return False, "not a list the protocol uses"
+        status = self.reading.status
+        if not status.counts:
+            return False, f"{status.said}: the list says nothing"
+        entries = [e for e in data.get("entry") or [] if not (
+            isinstance(e, dict) and e.get("deleted") is True)]
+        if entries:
+            return False, (f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} in the "
+                           "list: not 'none' (each entry is read as its own resource)")
+        reasons = element_table().values("List.emptyReason")
+        said = {c.get("code") for c in _codings(data.get("emptyReason"))}
+        if not said or any(reasons.get(str(c)) != "none" for c in said):
+            shown = "/".join(sorted(str(c) for c in said)) or "none given"
+            return False, f"emptyReason {shown}: nothing is known, which is not 'none'"
         self.complete_lists.add(names[code])
         return True, f"the {names[code].replace('_', ' ')} list is complete"
 
@@ -172,35 +224,3 @@ def _not_the_study_consent(data: dict) -> str | None:
     if kind in rules.voiding_provisions:
         return f"not the study's informed consent: its provision is '{kind}' (a refusal)"
     return None
-
-
-def _not_a_candidate(data: dict) -> tuple[str, str] | None:
-    """Why a Patient is no candidate for screening (element, reason), or None."""
-    for extension in data.get("extension") or []:
-        if isinstance(extension, dict) and extension.get("url") == ANIMAL:
-            species = next((_text(part.get("valueCodeableConcept"))
-                            for part in extension.get("extension") or []
-                            if isinstance(part, dict) and part.get("url") == "species"), None)
-            return ("Patient.extension:animal",
-                    f"not a human subject (patient-animal extension, species "
-                    f"{species or 'not given'})")
-    return None
-
-
-def _deceased(data: dict) -> str | bool | None:
-    """``deceased[x]`` in the record's form: the date of death, or True (a flag, or a death
-    date too partial to compare with the assessment date: never screened as alive)."""
-    if data.get("deceasedBoolean") is True:
-        return True
-    when = data.get("deceasedDateTime")
-    if when:
-        return str(when)[:10] if len(str(when)) >= 10 else True
-    return None
-
-
-def _first_identifier(data: dict) -> str | None:
-    for identifier in data.get("identifier") or []:
-        if identifier.get("value"):
-            return identifier["value"]
-    return None
-

@@ -20,8 +20,8 @@ mCODE profiles as a secondary cancer. The reading of each resource is mixed into
 
 from __future__ import annotations
 
-import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from rdflib import URIRef
 from ...protocol.namespaces import QL
 from ...protocol.terminology import Terminology
 from .codes import _codes, _codings, _project_code, _text, coded, lookup
+from .condition_facts import ConditionFactsReader
 from .disease_observations import (
     DiseaseFact,
     DiseaseObservationReader,
@@ -41,7 +42,9 @@ from .disease_observations import (
     system_key,
 )
 from .entries import Entry
-from .values import _date
+from .semantics import Reading
+from .timing import When, record_date
+from .values import _date, reading_rules
 
 MCODE_MORPHOLOGY = ("http://hl7.org/fhir/us/mcode/StructureDefinition/"
                     "mcode-histology-morphology-behavior")
@@ -84,12 +87,15 @@ class DiseaseState:
     staged: dict | None = None  # the metastasis read from TNM M1 / stage IV, if any
 
 
-class ConditionReader(DiseaseObservationReader):
+class ConditionReader(DiseaseObservationReader, ConditionFactsReader):
     """The Condition part of :class:`~.builder.RecordBuilder` (whose state it uses)."""
 
     term: Terminology
     rec: dict[str, Any]
     diagnosis: dict[str, Any]
+    reading: Reading
+    set_aside: Callable[..., tuple[bool, str]]
+    aside_fact: Callable[..., None]
 
     def disease_state(self) -> DiseaseState:
         state = self.__dict__.get("_disease_state")
@@ -102,14 +108,18 @@ class ConditionReader(DiseaseObservationReader):
         key = entry.key if data.get("id") else f"Condition#{len(state.seen)}"
         if key in state.seen:
             return False, f"the same Condition as in {state.seen[key]}: read once"
+        status = self.reading.status
+        if status.category in ("removed", "not-given", "retired"):
+            return False, status.said
         state.seen[key] = entry.source
-        when = _date(data.get("onsetDateTime") or data.get("recordedDate"))
+        span = self.reading.span
+        when = (span.start if span is not None else None) or self.reading.recorded
         profiles = " ".join(p for p in (data.get("meta") or {}).get("profile") or []
                             if isinstance(p, str)).lower()
         code = data.get("code") or {}
         is_metastasis, site = metastasis_site(self.term, code, QL.MetastasisCode)
         if is_metastasis or "secondary-cancer" in profiles or _project_code(code) == "metastasis":
-            return self.add_metastasis(data, when, site)
+            return self.add_metastasis(entry, when, site)
         morphology = _morphology(data)
         concepts = [c for c in (morphology, code) if isinstance(c, dict)]
         histology = resolve_histology(self.term, concepts)
@@ -117,26 +127,40 @@ class ConditionReader(DiseaseObservationReader):
                 or any(system_key(c.get("system")) == str(QL.icdO3Morphology)
                        for concept in concepts for c in _codings(concept))):
             return self.add_cancer(key, data, concepts, when, histology)
+        if reading_rules().term_of(code, QL.PregnancyStatusValue) == QL.Pregnant:
+            return self.add_pregnancy(entry, when)
         if lookup(self.term, code, QL.ClinicalCondition) is not None:
-            self.rec.setdefault("conditions", []).append(
-                coded(self.term, code, QL.ClinicalCondition))
-            return True, "a condition that changes a limit (IC9.2)"
+            if self.uncertain_here(entry):
+                return self.set_aside(entry, "Condition.verificationStatus",
+                                      f"{status.said}: not a confirmed condition")
+            item: Any = coded(self.term, code, QL.ClinicalCondition)
+            resolved = self.resolved_on()
+            if record_date(when) or resolved is not None:
+                item = {"condition": item, **({"date": record_date(when)} if record_date(when)
+                                              else {}),
+                        **({"resolved": resolved} if resolved is not None else {})}
+            self.rec.setdefault("conditions", []).append(item)
+            return True, "a condition that changes a limit (IC9.2)" + (
+                " (over)" if resolved is not None else "")
         return False, "not a condition the protocol uses"
 
-    def add_cancer(self, key: str, data: dict, concepts: list, when: dt.date | None,
+    def add_cancer(self, key: str, data: dict, concepts: list, when: When | None,
                    histology: Histology) -> tuple[bool, str]:
         state = self.disease_state()
         status = _codes(data.get("clinicalStatus"))
         rank = min((_STATUS_RANK[s] for s in status if s in _STATUS_RANK), default=None)
         if rank is None:  # no clinical status: an abatement says it is over, else maybe current
-            rank = 2 if any(k.startswith("abatement") for k in data) else 0
+            rank = 2 if self.reading.abated else 0
+        said = self.reading.status
         unconfirmed = next((s for s in _UNCONFIRMED if s in _codes(data.get("verificationStatus"))),
                            None)
-        written = data.get("onsetDateTime") or (data.get("onsetPeriod") or {}).get("start") \
-            or data.get("recordedDate")
+        if said.category == "resolved":
+            rank = max(rank, 2)
+        elif said.category == "uncertain" and unconfirmed is None:
+            unconfirmed = said.said
         state.cancers[key] = Cancer(
-            key, rank, str(written)[:10] if isinstance(written, str) else None,
-            when.isoformat() if when else None, concepts, unconfirmed, len(state.cancers))
+            key, rank, when.first.isoformat() if when else None, record_date(when), concepts,
+            unconfirmed, len(state.cancers))
         for stage in data.get("stage") or []:
             if isinstance(stage, dict) and is_tnm_staging(stage.get("summary"), stage.get("type")) \
                     and stage_iv(stage.get("summary")):
@@ -146,16 +170,6 @@ class ConditionReader(DiseaseObservationReader):
         words = "/".join(sorted(status)) or "no clinical status"
         return True, (f"a cancer ({words}; {_written(histology.record)}), read for the "
                       "diagnosis (IC3, IC4, IC5): the current cancer is the diagnosis")
-
-    def add_metastasis(self, data: dict, when: dt.date | None, site: str | None = None
-                       ) -> tuple[bool, str]:
-        sites = data.get("bodySite") or []
-        site = site or (_text(sites[0]) if sites and isinstance(sites[0], dict) else None)
-        item: dict[str, Any] = {"site": site or "unspecified site"}
-        if when:
-            item["date"] = when.isoformat()
-        self.rec.setdefault("metastases", []).append(item)
-        return True, f"a metastasis: {item['site']} (IC3.2, IC5.2, IC9.2)"
 
     def settle_diagnosis(self) -> None:
         """Choose the diagnosis among the cancers read so far (called after each one, so the

@@ -26,7 +26,7 @@ from rdflib import Graph, URIRef
 
 from ...protocol.namespaces import QL
 from ...protocol.resources import ontology_files, protocol_cache
-from ...protocol.terminology import CODE_SYSTEMS, Terminology
+from ...protocol.terminology import CODE_SYSTEMS, Terminology, terminology
 from .codes import SYSTEMS, _codings, _concept_text
 from .entries import Entry
 from .pool import Pool
@@ -80,11 +80,14 @@ def disease_codes() -> DiseaseCodes:
 
 
 def system_key(system: object) -> str:
-    """One name for a code system however it is written: a FHIR URI, 'SNOMED-CT', 'sct'..."""
+    """One name for a code system however it is written: a FHIR URI, 'SNOMED-CT', 'sct'...;
+    ICD-10 and every national modification of it (ontology ``ql:ICD10``) are one."""
     text = str(system or "").strip()
     named = SYSTEMS.get(text, text)
     folded = named.casefold()
-    if folded in _ICD10_SYSTEMS or text in _ICD10_SYSTEMS:
+    names, prefixes = terminology().code_systems.get(QL.ICD10, (frozenset(), ()))
+    if folded in _ICD10_SYSTEMS or folded in names or text.casefold() in names or \
+            any(text.casefold().startswith(prefix) for prefix in prefixes):
         return ICD10
     prop = CODE_SYSTEMS.get(folded)
     return str(prop) if prop is not None else folded
@@ -108,6 +111,8 @@ def find_disease_term(term: Terminology, system: object, code: object,
         return None
     if key == ICDO3_KEY:
         code = primary_behaviour(code)
+    if key == ICD10:
+        code = icd10_stem(code)
     hit = None
     if key != ICD10:
         hit = term.find_code(SYSTEMS.get(str(system), str(system)), code, within)
@@ -120,6 +125,19 @@ def find_disease_term(term: Terminology, system: object, code: object,
     if hit is not None and (within is None or hit == within or term.is_a(hit, within)):
         return hit
     return None
+
+
+_ICD10_MARKS = re.compile(r"[\s+*!†‡]+[A-Z]?$|[+*!†‡]+")
+_ICD10_BARE = re.compile(r"^([A-Z]\d\d)(\w+)$")
+
+
+def icd10_stem(code: str) -> str:
+    """A code of any ICD-10 modification as its ICD-10 form: markers of dual coding (+ * !
+    † ‡) and a certainty letter after a space (ICD-10-GM: 'C50.9 G') dropped, a code written
+    without its period given one ('C509' -> 'C50.9')."""
+    code = _ICD10_MARKS.sub("", code.strip().upper()).strip()
+    bare = _ICD10_BARE.match(code)
+    return f"{bare.group(1)}.{bare.group(2)}" if bare else code
 
 
 def _icd10_parents(code: str) -> list[str]:
@@ -136,10 +154,12 @@ def concept_term(term: Terminology, concept: object, within: URIRef
     """The term of a CodeableConcept (by any coding, then by a display or the text) and the
     record form of what named it (a coded value, or the name)."""
     codings = [c for c in _codings(concept) if c.get("code")]
-    for coding in codings:
-        hit = find_disease_term(term, coding.get("system", ""), coding["code"], within)
-        if hit is not None:
-            return hit, as_coded(coding)
+    hits = [(hit, coding) for coding in codings
+            if (hit := find_disease_term(term, coding.get("system", ""), coding["code"],
+                                         within)) is not None]
+    if hits:
+        hit, coding = most_specific(term, hits)
+        return hit, as_coded(coding)
     names = [str(c["display"]) for c in _codings(concept) if c.get("display")]
     names += [_concept_text(concept) or ""]
     for name in names:
@@ -149,6 +169,21 @@ def concept_term(term: Terminology, concept: object, within: URIRef
     if codings:
         return None, as_coded(codings[0])
     return None, next((n for n in names if n), None)
+
+
+def most_specific(term: Terminology, hits: list[tuple[URIRef, object]]) -> tuple:
+    """Of the terms several codings name, the one that says most: a histology over a site
+    ('C50.9' and 'infiltrating duct carcinoma'), a sub-type over its parent; else the first."""
+    best = hits[0]
+    for hit, found in hits[1:]:
+        if hit != best[0] and (term.is_a(hit, best[0]) or (
+                _histology(term, hit) and not _histology(term, best[0]))):
+            best = (hit, found)
+    return best
+
+
+def _histology(term: Terminology, hit: URIRef) -> bool:
+    return term.is_a(hit, QL.ProtocolHistology) or term.is_a(hit, QL.NonProtocolHistology)
 
 
 def as_coded(coding: dict) -> dict:
@@ -162,7 +197,10 @@ def as_coded(coding: dict) -> dict:
 
 
 _ICD10_NAMES = {"http://hl7.org/fhir/sid/icd-10-cm": "ICD-10-CM",
-                "http://hl7.org/fhir/sid/icd-10": "ICD-10"}
+                "http://hl7.org/fhir/sid/icd-10": "ICD-10",
+                "http://fhir.de/CodeSystem/bfarm/icd-10-gm": "ICD-10-GM",
+                "http://fhir.de/CodeSystem/dimdi/icd-10-gm": "ICD-10-GM",
+                "http://hl7.org/fhir/sid/icd-10-am": "ICD-10-AM"}
 
 
 def metastasis_site(term: Terminology, concept: object, within: URIRef

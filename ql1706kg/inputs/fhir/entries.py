@@ -18,6 +18,10 @@ from ...errors import InputError
 from ..jsonio import json_loads
 
 REQUEST_ONLY = "Bundle.entry"
+# The lines of an NDJSON file looked at for another FHIR release: a bulk export file is of one
+# release (a later line of another that slipped through fails its R4 model, and is set aside).
+RELEASE_LINES = 50
+MODIFIER_WORDS = (b"modifierExtension", b"implicitRules")
 
 
 @dataclass
@@ -74,6 +78,13 @@ class Entry:
     folder: str = ""
     span: tuple[int, int] | None = None  # (offset, length) of its NDJSON line, in bytes
     seq: int = 0  # its place in the run's index (:mod:`.index`), once indexed
+    # (field, reason) when the resource is read only to be set aside: an entry modifier, two
+    # versions that disagree, a file of another FHIR release (:mod:`.bundles`, :mod:`.versions`)
+    aside: tuple[str, str] | None = None
+    # what a Bundle made of it when it is not a fact to read (:class:`.bundles.Fate`): a
+    # superseded or deleted version, a failed request, a bodiless request (with its target)
+    fate: object = None
+    clean: bool = False  # its JSON is known to spell no modifierExtension nor implicitRules
 
     @property
     def type(self) -> str:
@@ -107,19 +118,30 @@ def _resolved(path: str) -> str:
     return str(Path(path).resolve())
 
 
-def entries_of(data: dict, source: str, scope: str | None = None
-               ) -> Iterator[Entry | InputError]:
-    """Yield the resources of a Bundle (any type) or a single resource."""
+def entries_of(data: dict, source: str, scope: str | None = None,
+               refused: tuple[str, str] | None = None) -> Iterator[Entry | InputError]:
+    """Yield the resources of a Bundle (any type, resolved to the state it describes:
+    :mod:`.bundles`) or a single resource. A file of a FHIR release the reader does not read
+    (:mod:`.versions`) is one error, and its resources are yielded to be set aside."""
     folder = folder_scope(source)
+    if refused is None:
+        refused = _release_refusal(data, folder)
+        if refused is not None:
+            yield InputError(source, refused[1], field="FHIR version")
+    clean = _clean(data)
     if data.get("resourceType") != "Bundle":
-        yield Entry(source, data, scope=scope or folder, folder=folder)
+        yield Entry(source, data, scope=scope or folder, folder=folder, aside=refused,
+                    clean=clean)
         return
     scope = scope or _resolved(source)  # a file's bundle: its own scope
     entries = data.get("entry") or []
     if not isinstance(entries, list):
         yield InputError(source, "Bundle.entry must be an array", field="Bundle.entry")
         return
-    for index, item in enumerate(entries):
+    from .bundles import plan
+
+    for fate, item in zip(plan(data), entries, strict=True):
+        index = fate.index
         full_url = item.get("fullUrl") if isinstance(item, dict) else None
         if full_url is not None and not isinstance(full_url, str):
             yield InputError(source, "a fullUrl must be a string (a URI)",
@@ -131,22 +153,50 @@ def entries_of(data: dict, source: str, scope: str | None = None
             # A transaction's DELETE, a batch's GET, a transaction-response's outcome: a
             # request or a response without a resource; nothing to read (valid R4).
             yield Entry(source, {"resourceType": REQUEST_ONLY, "id": str(index)}, scope=scope,
-                        folder=folder)
+                        folder=folder, fate=fate)
             continue
         if not isinstance(resource, dict) or "resourceType" not in resource:
             yield InputError(source, "a Bundle entry has no resource with a resourceType",
                              field=f"Bundle.entry[{index}].resource")
             continue
         if resource.get("resourceType") == "Bundle":
-            yield from entries_of(resource, source, scope)
-        else:
-            yield Entry(source, resource, full_url, scope=scope, folder=folder)
+            yield from entries_of(resource, source, scope, refused or _NOT_REFUSED)
+            continue
+        aside = refused if refused is not _NOT_REFUSED else None
+        if fate.fate == "aside" and aside is None:
+            aside = (f"Bundle.entry[{index}]", fate.reason)
+        yield Entry(source, resource, full_url, scope=scope, folder=folder, aside=aside,
+                    fate=fate if fate.fate not in ("read", "aside") else None, clean=clean)
+
+
+_NOT_REFUSED = ("", "")  # a nested Bundle of a file already found to be R4
+
+
+def _clean(data: dict) -> bool:
+    """Whether a file's JSON spells no modifierExtension nor implicitRules anywhere (told once
+    for a whole Bundle: its resources then need no look for them)."""
+    from .semantics import _mentions_modifier
+
+    return not _mentions_modifier(data)
+
+
+def _release_refusal(data: dict, folder: str) -> tuple[str, str] | None:
+    """('FHIR version', the error) when the file is of a release the reader does not read."""
+    from .versions import of_resources, refusal
+
+    resources = [data]
+    if data.get("resourceType") == "Bundle" and isinstance(data.get("entry"), list):
+        resources = [item["resource"] for item in data["entry"] if isinstance(item, dict)
+                     and isinstance(item.get("resource"), dict)]
+    found = of_resources(resources, folder)
+    return ("FHIR version", refusal(*found)) if found is not None else None
 
 
 def ndjson_entries(path: Path) -> Iterator[Entry | InputError]:
     """Yield the resources of an NDJSON bulk-export file, one per line; a resource alone on
     its line knows where the line is (``span``), to be read again from the file."""
     folder = str(path.resolve().parent)  # one bulk export: its files join
+    told = None  # a file of another FHIR release is one error, however many lines it has
     for number, offset, raw in _numbered_lines(path):
         source = f"{path}:{number}"
         try:
@@ -166,8 +216,15 @@ def ndjson_entries(path: Path) -> Iterator[Entry | InputError]:
             continue
         if data.get("resourceType") == "Bundle":
             yield from entries_of(data, source, folder)
-        else:
-            yield Entry(source, data, scope=folder, folder=folder, span=(offset, len(raw)))
+            continue
+        refused = told or (_release_refusal(data, folder) if number <= RELEASE_LINES
+                           else None)
+        if refused is not None and not told:  # the file's one error; every line set aside
+            told = refused
+            yield InputError(str(path), refused[1], field="FHIR version")
+        yield Entry(source, data, scope=folder, folder=folder, span=(offset, len(raw)),
+                    aside=refused, clean=MODIFIER_WORDS[0] not in raw
+                    and MODIFIER_WORDS[1] not in raw)
 
 
 def _numbered_lines(path: Path) -> Iterator[tuple[int, int, bytes]]:

@@ -37,12 +37,14 @@ from .index import (
     dec,
     enc,
 )
-from .pool import _base, resolve
+from .pool import IDENTIFIER, USED_TYPES, _base, resolve
 from .relevance import can_be_used
 from .reports import date_and_adopt
 
 Hit = tuple[int, str]
 OWNED_ELSEWHERE = ("Patient", "Medication", "DiagnosticReport")
+# Resources that tied to no patient are set aside for the people they may be about.
+UNTIED_TYPES = USED_TYPES - set(OWNED_ELSEWHERE)
 
 
 class Lookups:
@@ -93,12 +95,14 @@ class Grouping:
         self.lookups: Lookups | None = None
         self.people = 0
         self._owner_cache: dict[tuple, int | None] = {}
+        self._scope_people: dict[int, list] = {}  # scope -> people with a Patient in it
 
     def run(self) -> None:
         self.index.flush()
         self.db.executescript(INDEXES)  # commits what the first pass wrote
         self.db.execute("BEGIN")
         self.lookups = Lookups(self.db)
+        self.apply_effects()
         self.check_shared_names()
         self.people_of_patients()
         self.tell_apart()
@@ -129,7 +133,8 @@ class Grouping:
                                  else ("scope = ? AND url = ?", (scope, url))
                                  if scope is not None else ("url = ?", (url,)))
                 for row in self.db.execute(f"SELECT {ROW} FROM res WHERE {where} AND state = ? "
-                                           "ORDER BY seq", (*values, UNCHECKED)).fetchall():
+                                           "AND aside IS NULL ORDER BY seq",
+                                           (*values, UNCHECKED)).fetchall():
                     self.check(row)
 
     def check(self, row: tuple) -> bool:
@@ -182,6 +187,12 @@ class Grouping:
         ref, scope, folder, url = dec(row[11]), row[5], row[6], dec(row[7])
         if not isinstance(ref, str):
             return None
+        if ref.startswith(IDENTIFIER):  # a logical reference: the Patient with that identifier
+            system, _, value = ref[len(IDENTIFIER):].partition("|")
+            found = self.db.execute(
+                "SELECT p.first FROM idents i JOIN persons p ON p.num = i.person WHERE "
+                "i.key = ?", (pickle.dumps((system, value)),)).fetchone()
+            return found[0] if found is not None else None
         cache_key = (ref, scope, folder, _base(url))
         if cache_key in self._owner_cache:
             return self._owner_cache[cache_key]
@@ -215,10 +226,40 @@ class Grouping:
                         person_of[patient] = person
                 if person is not None:
                     owned.append((person, row[0]))
+                elif row[11] is None and row[1] in UNTIED_TYPES and self.untie(row):
+                    continue  # tied to no one: set aside for every person it may be about
                 else:
                     orphaned.append((row[0], "", row[2]))
             self.db.executemany("INSERT INTO owned VALUES (?, ?)", owned)
             self.db.executemany("INSERT INTO orphans VALUES (?, ?, ?)", orphaned)
+
+    def untie(self, row: list | tuple) -> bool:
+        """A resource that names no patient (no subject, or a display only) may be about any
+        person whose Patient is in its bundle (or, outside bundles, its folder): it is set aside
+        for each of them, so its absence makes none of them eligible. False when there is
+        none."""
+        if len(self._scope_people) > 4_096:
+            self._scope_people.clear()
+        people = self._scope_people.get(row[5])
+        if people is None:
+            people = self._scope_people[row[5]] = self.db.execute(
+                "SELECT DISTINCT pe.person FROM res r JOIN people pe ON pe.seq = r.seq WHERE "
+                "r.kind = 'Patient' AND r.scope = ?", (row[5],)).fetchall()
+        self.db.executemany("INSERT INTO untied VALUES (?, ?)",
+                            [(person, row[0]) for (person,) in people])
+        return bool(people)
+
+    def apply_effects(self) -> None:
+        """A DELETE or PATCH, in a transaction or history Bundle, of a resource that is in
+        another file of the same folder: which came first cannot be told from files, so the
+        resource is neither read as current nor dropped: it is set aside, naming the
+        request."""
+        for seq, key, folder, effect, source in self.db.execute(
+                "SELECT seq, key, folder, effect, source FROM effects ORDER BY seq").fetchall():
+            aside = pickle.dumps(("Bundle.entry.request", f"a {effect.upper()} of it in "
+                                  f"{dec(source)}: its current state is not known"))
+            self.db.execute("UPDATE res SET aside = ? WHERE key = ? AND folder = ? AND "
+                            "aside IS NULL AND seq != ?", (aside, key, folder, seq))
 
     def orphans(self) -> None:
         """Resources whose patient is not in the input: checked if a criterion could use them

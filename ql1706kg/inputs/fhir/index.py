@@ -34,7 +34,7 @@ from .entries import REQUEST_ONLY, Entry, ReportLine
 from .pool import USED_TYPES, subject_reference
 from .workspace import _OPEN
 
-UNCHECKED, CHECKED, MALFORMED = 0, 1, 2
+UNCHECKED, CHECKED, MALFORMED, ASIDE = 0, 1, 2, 3
 CHECKED_FIRST = frozenset({"Patient", "DiagnosticReport", "Medication"})
 # Report phases: the order in which lift --report lists resources (then by input order).
 READ, PATIENTS, RESOURCES, REFERENCED = 0, 1, 2, 3
@@ -46,7 +46,8 @@ CREATE TABLE scopes(id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
 CREATE TABLE res(seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL,
                  file INTEGER NOT NULL, line INTEGER, scope INTEGER NOT NULL,
                  folder INTEGER NOT NULL, url TEXT, off INTEGER, len INTEGER, blob BLOB,
-                 ref TEXT, has_subject INTEGER NOT NULL, state INTEGER NOT NULL);
+                 ref TEXT, has_subject INTEGER NOT NULL, state INTEGER NOT NULL, aside BLOB,
+                 clean INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE patients(seq INTEGER PRIMARY KEY, rec_id TEXT NOT NULL, keys BLOB NOT NULL,
                       scope_name TEXT NOT NULL);
 CREATE TABLE people(seq INTEGER PRIMARY KEY, person INTEGER NOT NULL);
@@ -63,6 +64,9 @@ CREATE TABLE owned(person INTEGER NOT NULL, seq INTEGER NOT NULL,
 CREATE TABLE orphans(seq INTEGER PRIMARY KEY, file TEXT NOT NULL, key TEXT NOT NULL);
 CREATE TABLE errors(seq INTEGER NOT NULL, error BLOB NOT NULL);
 CREATE TABLE shared(n INTEGER PRIMARY KEY, scope INTEGER, key BLOB, url BLOB);
+CREATE TABLE untied(person INTEGER NOT NULL, seq INTEGER NOT NULL);
+CREATE TABLE effects(seq INTEGER PRIMARY KEY, key TEXT NOT NULL, folder INTEGER NOT NULL,
+                     effect TEXT NOT NULL, source TEXT NOT NULL);
 """
 INDEXES = """
 CREATE INDEX res_key ON res(scope, key, seq);
@@ -72,7 +76,8 @@ CREATE INDEX res_kind ON res(kind, seq);
 CREATE INDEX errors_seq ON errors(seq);
 """
 # One row of res as the look-ups and the assembly read it.
-ROW = "seq, kind, key, file, line, scope, folder, url, off, len, blob, ref, has_subject, state"
+ROW = ("seq, kind, key, file, line, scope, folder, url, off, len, blob, ref, has_subject, state, "
+       "aside, clean")
 
 
 # The same without the resource itself, for look-ups that only need where it is.
@@ -194,6 +199,18 @@ class FhirIndex:
         identity or references depend on it."""
         seq, kind, data = self.seq, entry.type, entry.data
         entry.seq = seq
+        fate = entry.fate
+        if fate is not None:  # not a fact: a version replaced, a deletion, a request
+            if fate.target is not None:
+                self.db.execute("INSERT INTO effects VALUES (?, ?, ?, ?, ?)",
+                                (seq, enc(fate.target), self._scope(entry.folder), fate.effect,
+                                 enc(entry.source)))
+            if self.lines is not None:
+                key = entry.key if kind != REQUEST_ONLY else f"Bundle.entry[{data.get('id')}]"
+                self.lines.append((READ, seq, len(self.lines), ReportLine(
+                    entry.source, key, False, f"{fate.fate}: {fate.reason}" if fate.reason
+                    else fate.fate)))
+            return
         if kind == REQUEST_ONLY:
             self.line(READ, seq, entry, False, "a request without a resource (e.g. DELETE or GET)")
             return
@@ -207,11 +224,15 @@ class FhirIndex:
             return
         state = UNCHECKED
         if kind in CHECKED_FIRST:
-            if self.malformed(seq, entry, model_problem(kind, data)):
+            if entry.aside is None and self.malformed(seq, entry, model_problem(kind, data)):
                 return
             state = CHECKED
-            if kind == "Patient":
+            if kind == "Patient":  # one set aside is a person not screened, named
                 self._patients.append((seq, *identity(entry)))
+            elif (why := entry.aside[1] if entry.aside is not None else _distrusted(
+                    kind, data)) is not None:  # a report or a drug that cannot be trusted:
+                state = ASIDE  # never named by a reference (a drug read as unidentified)
+                self.line(READ, seq, entry, False, f"set aside: {why}")
             elif kind == "DiagnosticReport":
                 self._reports.append((seq, *report_results(data)))
         span = entry.span
@@ -219,7 +240,8 @@ class FhirIndex:
             seq, kind, enc(entry.key), file_id, line, self._scope(entry.scope),
             self._scope(entry.folder), enc(entry.full_url), span[0] if span else None,
             span[1] if span else None, None if span else pack(data),
-            enc(subject_reference(kind, data)), int("subject" in data), state))
+            enc(subject_reference(kind, data)), int("subject" in data), state,
+            pickle.dumps(entry.aside) if entry.aside is not None else None, int(entry.clean)))
 
     def malformed(self, seq: int, entry: Entry, problem: tuple[str, str] | None) -> bool:
         """Report a resource that breaks its FHIR model (an error naming the element)."""
@@ -241,7 +263,7 @@ class FhirIndex:
                 entry.source, entry.key, used, reason, patient, could_change)))
 
     def flush(self) -> None:
-        self.db.executemany(f"INSERT INTO res({ROW}) VALUES ({', '.join('?' * 14)})",
+        self.db.executemany(f"INSERT INTO res({ROW}) VALUES ({', '.join('?' * 16)})",
                             self._rows)
         self.db.executemany("INSERT INTO patients(seq, rec_id, keys, scope_name) "
                             "VALUES (?, ?, ?, ?)", self._patients)
@@ -286,16 +308,19 @@ class RowReader:
     def entry(self, row: tuple) -> Entry:
         seq, _kind, _key, file_id, line, scope, folder, url, off, length, blob = row[:11]
         path = self.path(file_id)
+        clean = bool(row[15]) if len(row) > 15 else False
         if blob is not None:
             data = unpack(blob)
         else:
             handle = self._handle(file_id, path)
             handle.seek(off)
-            data = json_loads(handle.read(length).decode("utf-8"))
+            raw = handle.read(length)
+            data = json_loads(raw.decode("utf-8"))
         contained = {c.get("id"): c for c in data.get("contained") or [] if isinstance(c, dict)} \
             if isinstance(data.get("contained"), list) else {}
+        aside = pickle.loads(row[14]) if len(row) > 14 and row[14] is not None else None
         return Entry(path if line is None else f"{path}:{line}", data, dec(url), contained,
-                     self.scope(scope), self.scope(folder), seq=seq)
+                     self.scope(scope), self.scope(folder), seq=seq, aside=aside, clean=clean)
 
     def path(self, file_id: int) -> str:
         found = self._paths.get(file_id)
@@ -327,6 +352,20 @@ class RowReader:
         for handle in self._handles.values():
             handle.close()
         self._handles.clear()
+
+
+def _distrusted(kind: str, data: dict) -> str | None:
+    """Why a Medication or a DiagnosticReport cannot be used by what references it: a modifier
+    the reader does not understand, or a status that says it does not count (a report
+    entered in error dates no result; a Medication entered in error names no drug)."""
+    from .semantics import read
+
+    reading = read(kind, data)
+    if reading.set_aside is not None:
+        return reading.set_aside[1]
+    if not reading.status.counts:
+        return reading.status.said
+    return None
 
 
 def identity(entry: Entry) -> tuple[bytes, bytes, bytes]:
@@ -364,8 +403,11 @@ def _content_key(data: dict, seq: int) -> str:
 
 
 def _identifiers(data: dict) -> list[tuple[str, str]]:
+    """A Patient's identifiers (system, value), but those no longer valid (use 'old': a
+    modifier of Identifier)."""
     return [(str(i["system"]), str(i["value"])) for i in data.get("identifier") or []
-            if isinstance(i, dict) and i.get("system") and i.get("value")]
+            if isinstance(i, dict) and i.get("system") and i.get("value")
+            and i.get("use") != "old"]
 
 
 def _first_identifier(data: dict) -> str | None:

@@ -17,7 +17,6 @@ Dates after the assessment date are set aside by the pipeline, not here.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -26,9 +25,11 @@ from ...protocol.drugs import DrugIndex, DrugReading, drug_index, intolerance_of
 from ...protocol.namespaces import QL
 from ...protocol.terminology import Terminology
 from .codes import SYSTEMS, _codings, _concept_text, lookup
+from .elements import element_table
 from .entries import Entry
 from .pool import Pool
-from .values import _date
+from .semantics import Reading
+from .timing import Span, record_date
 
 # ATC groups whose drugs are kept even when the terminology does not know them, so that an
 # unclassified antineoplastic or haematologic product is never assumed harmless (IC4, IC5, IC9.0).
@@ -39,7 +40,6 @@ TERMINATION_REASON = ("http://hl7.org/fhir/us/mcode/StructureDefinition/"
                       "mcode-treatment-termination-reason")
 CANCER_WORDS = re.compile(r"cancer|carcinom|sarcom|neoplas|tumou?r|malignan|leuka?emi|lymphom|"
                           r"myelom|melanom|metasta|blastoma|oncolog", re.IGNORECASE)
-NOT_ORDERS = frozenset({"proposal", "plan", "directive", "option"})
 REQUEST_NOTES = {"active": "requested, active", "on-hold": "requested, on hold",
                  "completed": "requested, completed", "stopped": "requested, stopped",
                  "unknown": "requested, status unknown"}
@@ -66,61 +66,59 @@ class MedicationReader:
     rec: dict[str, Any]
     could_change: dict[str, tuple[str, ...]]
     therapies: list[dict]
+    unidentified: list[str]
+    reading: Reading
+    aside_fact: Any
 
     def take_MedicationStatement(self, entry: Entry) -> tuple[bool, str]:
-        data = entry.data
-        period = _dict(data.get("effectivePeriod"))
-        start = _date(period.get("start") or data.get("effectiveDateTime"))
-        return self.medication(entry, start, _date(period.get("end")), None)
+        return self.medication(entry, self.reading.span, None)
 
     def take_MedicationAdministration(self, entry: Entry) -> tuple[bool, str]:
-        data = entry.data
-        period = _dict(data.get("effectivePeriod"))
-        start = _date(data.get("effectiveDateTime") or period.get("start"))
-        return self.medication(entry, start, _date(period.get("end")), None)
+        return self.medication(entry, self.reading.span, None)
 
     def take_MedicationRequest(self, entry: Entry) -> tuple[bool, str]:
-        data = entry.data
-        status = str(data.get("status") or "")
-        if status not in REQUEST_NOTES:
-            return False, f"a request with status '{status or 'none'}' was not given"
-        if str(data.get("intent") or "") in NOT_ORDERS or data.get("doNotPerform") is True:
-            return False, "a proposal, plan or do-not-perform request: not an exposure"
-        instructions = data.get("dosageInstruction")
-        first = _dict(instructions[0]) if isinstance(instructions, list) and instructions else {}
-        bounds = _dict(_dict(_dict(first.get("timing")).get("repeat")).get("boundsPeriod"))
-        start = _date(bounds.get("start") or data.get("authoredOn"))
-        return self.medication(entry, start, _date(bounds.get("end")), REQUEST_NOTES[status])
+        """An order being given (active, on hold) or given (completed, stopped): the statuses,
+        intents and doNotPerform that say otherwise are the semantics layer's."""
+        reading = self.reading
+        span = reading.span
+        if span is None or span.start is None:  # dated by its authoring, else not at all
+            span = Span(reading.recorded, span.end if span else None,
+                        span.ongoing if span else False)
+        status = str(entry.data.get("status") or "")
+        return self.medication(entry, span, REQUEST_NOTES.get(status, f"requested, {status}"))
 
     def take_MedicationDispense(self, entry: Entry) -> tuple[bool, str]:
-        data = entry.data
-        status = str(data.get("status") or "")
-        if status not in DISPENSE_NOTES:
-            return False, f"a dispense with status '{status or 'none'}' was not handed over"
-        start = _date(data.get("whenHandedOver") or data.get("whenPrepared"))
-        return self.medication(entry, start, None, DISPENSE_NOTES[status])
+        reading = self.reading
+        span = reading.span
+        if span is None or span.start is None:
+            span = Span(reading.recorded, span.end if span else None)
+        status = str(entry.data.get("status") or "")
+        return self.medication(entry, span, DISPENSE_NOTES.get(status, "dispensed"))
 
     def take_Procedure(self, entry: Entry) -> tuple[bool, str]:
         data = entry.data
         code = data.get("code") or {}
         if lookup(self.term, code, QL.HaematologicSupportProduct) is None:
+            if _therapy_procedure(code):  # its drugs could be any: IC4, IC5 cannot be met
+                self.aside_fact(entry, "prior_therapies", None, "Procedure.code",
+                                "a systemic therapy given as a procedure, naming no drug")
+                return False, "set aside: a systemic therapy procedure that names no drug"
             return False, "not a transfusion or procedure the protocol uses"
-        when = _date(data.get("performedDateTime") or _dict(data.get("performedPeriod"))
-                     .get("start"))
         item: dict[str, Any] = {"product": drug_item(drug_index(self.term), code).value}
-        if when:
-            item["date"] = when.isoformat()
+        item.update(course(self.reading.span))
         self.rec.setdefault("supportive_care", []).append(item)
         return True, "a transfusion (IC9.0)"
 
-    def medication(self, entry: Entry, start: dt.date | None, end: dt.date | None,
-                   note: str | None) -> tuple[bool, str]:
+    def medication(self, entry: Entry, span: Span | None, note: str | None
+                   ) -> tuple[bool, str]:
         """A drug given: a support product (IC9.0), a prior systemic therapy (IC4, IC5), or
-        neither (ignored, named)."""
+        neither (ignored, named). Its time is the course the semantics layer read: a course
+        still running is ``ongoing``, never dated by its start alone."""
         index = drug_index(self.term)
         items = self.drug_items(entry, index)
         if not items:
             self.could_change[entry.key] = _bearing(index, None)
+            self.unidentified.append(entry.key)
             return False, "no medication code, name or ingredient"
         related = self.cancer_related(entry, items)
         therapy_items, support_items, others = [], [], []
@@ -129,15 +127,14 @@ class MedicationReader:
             {"therapy": therapy_items, "support": support_items}.get(kind, others).append(item)
         if support_items and not therapy_items:
             for item in support_items:
-                care: dict[str, Any] = {"product": item.value}
-                if start:
-                    care["date"] = start.isoformat()
+                care: dict[str, Any] = {"product": item.value, **course(span)}
                 self.rec.setdefault("supportive_care", []).append(care)
             return True, "a haematologic support product (IC9.0)"
         if not therapy_items:
             could = _bearing(index, others)
             if could:
                 self.could_change[entry.key] = could
+                self.unidentified.append(entry.key)
             named = "; ".join(_describe(index, item) for item in others)
             return False, (f"not an anticancer or haematologic support drug: {named} (add it "
                            "to ontology/terminology-drugs.ttl if it is one)")
@@ -145,9 +142,7 @@ class MedicationReader:
         name = _medication_text(self.medication_concept(entry)) or " + ".join(
             i.reading.written for i in therapy_items)
         therapy["name"] = f"{name} ({note})" if note else name
-        for key, value in (("start", start), ("end", end)):
-            if value:
-                therapy[key] = value.isoformat()
+        therapy.update(course(span, point=False))
         intolerance = course_intolerance(index, entry)
         if intolerance is not None:
             therapy["intolerance"] = intolerance
@@ -217,6 +212,36 @@ class MedicationReader:
         return False
 
 
+def _therapy_procedure(concept: object) -> bool:
+    """Whether a Procedure's code says a systemic anticancer therapy was given (the element
+    table's ``therapy_procedures``: codes, else words of a display or the text)."""
+    table = element_table().therapy_procedures
+    codings = _codings(concept)
+    if any(f"{c.get('system')}|{c.get('code')}" in table["codes"] for c in codings):
+        return True
+    words = [str(c.get("display") or "") for c in codings] + [_concept_text(concept) or ""]
+    return any(word in text.casefold() for text in words for word in table["words"])
+
+
+def course(span: Span | None, point: bool = True) -> dict[str, Any]:
+    """A course in the record's form: ``date`` for one administration (``point``: when the
+    record has that form), else ``start``, ``end`` and ``ongoing`` (not ended when recorded);
+    an end or start that is not known is left out, never guessed."""
+    if span is None:
+        return {}
+    start, end = record_date(span.start), record_date(span.end)
+    if point and start and start == end and not span.ongoing:
+        return {"date": start}
+    out: dict[str, Any] = {}
+    if start:
+        out["start"] = start
+    if end:
+        out["end"] = end
+    if span.ongoing:
+        out["ongoing"] = True
+    return out
+
+
 def drug_item(index: DrugIndex, concept: dict) -> DrugItem:
     """One CodeableConcept read as a drug: the first coding (or the text) that names a drug
     the terminology knows, else the one that says most about what the drug may be."""
@@ -282,8 +307,16 @@ def _bearing(index: DrugIndex, items: list[DrugItem] | None) -> tuple[str, ...]:
     bears = index.term.bears_on
     if items is None:
         return tuple(sorted({cid for ids in bears.values() for cid in ids}))
-    return tuple(sorted({cid for item in items for part in item.reading.parts
+    return tuple(sorted({cid for item in items if not _atc_rules_out(item)
+                         for part in item.reading.parts
                          for cls in part.possible for cid in bears.get(cls, ())}))
+
+
+def _atc_rules_out(item: DrugItem) -> bool:
+    """Whether a drug's ATC codes place it outside every group an anticancer or support
+    product belongs to (an analgesic N02BE01 is no anthracycline, whatever its name): the ATC
+    classification itself decides the class, even for a code the terminology does not hold."""
+    return bool(item.atc) and not any(a.startswith(KEPT_ATC_PREFIXES) for a in item.atc)
 
 
 def _describe(index: DrugIndex, item: DrugItem) -> str:

@@ -16,7 +16,6 @@ status (LOINC 82810-3) is not a test result (see :meth:`ObservationReader.pregna
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -35,7 +34,9 @@ from .codes import (
 )
 from .entries import Entry
 from .pool import Pool
-from .values import _date, _decimal, _has_value, _project_value, _range, _value, reading_rules
+from .semantics import COMPARATORS, Bound, Reading, interpretation_conflict, unreadable_value
+from .timing import when
+from .values import _decimal, _has_value, _project_value, _range, _value, reading_rules
 
 _METHODS = {"CT", "MRI", "caliper", "chest_x_ray", "ultrasound", "PET", "other"}
 _SCORE = re.compile(r"^\s*(\d{1,3}(?:\.0+)?)\s*%?\s*$")  # a Karnofsky score: 90, 90%, 90.0
@@ -48,30 +49,33 @@ class ObservationReader:
     term: Terminology
     rec: dict[str, Any]
     set_single: Callable[[str, str, Any], bool]
+    aside_fact: Callable[..., None]
+    reading: Reading
 
     def take_Observation(self, entry: Entry) -> tuple[bool, str]:
         if (disease := self.take_disease_observation(entry)) is not None:  # .conditions reads
             return disease  # the cancer's histology, TNM M, stage group, metastasis history
         data = entry.data
-        when = _date(data.get("effectiveDateTime") or (data.get("effectivePeriod") or {})
-                     .get("start") or data.get("effectiveInstant")
-                     or self.pool.report_dates.get(id(data)) or data.get("issued"))
+        point = self.reading.date or when(self.pool.report_dates.get(id(data))) or when(
+            data.get("issued"))
+        date = point.text or None if point is not None else None
         project = _project_code(data.get("code"))
         if project:
-            return self.project_observation(project, data, when)
+            return self.project_observation(project, data, date)
         rules = reading_rules()
         if rules.term_of(data.get("code"), QL.PerformanceStatusScale) is not None:
-            return self.karnofsky(data, when)
+            return self.karnofsky(data, date)
         if rules.coded(data.get("code"), QL.PregnancyStatus):
-            return self.pregnancy_status(data, when)
-        if when is None:
+            return self.pregnancy_status(data, date)
+        if date is None:
             return False, "no effective date: the result cannot be placed in the screening window"
         used = []
         if "dataAbsentReason" not in data and _has_value(data):
-            used += self.lab(data, data, when)
+            used += self.lab(entry, data, data, date)
         for index, component in enumerate(data.get("component") or []):
-            if "dataAbsentReason" not in component and _has_value(component):
-                used += self.lab(component, data, when, f"component[{index}]")
+            if isinstance(component, dict) and "dataAbsentReason" not in component \
+                    and _has_value(component):
+                used += self.lab(entry, component, data, date, f"component[{index}]")
         if used:
             report = self.pool.adopted.get(id(data))
             return True, "result of " + ", ".join(used) + (
@@ -81,13 +85,34 @@ class ObservationReader:
             return False, "no value (dataAbsentReason)"
         return False, "not a test the protocol uses"
 
-    def lab(self, part: dict, obs: dict, when: dt.date | None, where: str = "") -> list[str]:
-        """Add one result (an Observation or one of its components) if the test is known."""
+    def lab(self, entry: Entry, part: dict, obs: dict, date: str, where: str = ""
+            ) -> list[str]:
+        """Add one result (an Observation or one of its components) if the test is known: its
+        value with its bound (a comparator is a bound, not the value), the reference range in
+        its unit; a value no record can hold, or an interpretation that contradicts the value
+        and its range, sets the result aside."""
         test, written = _test_of(self.term, part.get("code"))
-        if test is None or when is None:
+        if test is None:
             return []
-        value, unit = _value(part, self.term)
-        item: dict[str, Any] = {"test": written, "value": value, "date": when.isoformat()}
+        label = self.term.label(test)
+        shown = label + (f" ({where})" if where else "")
+        element = f"Observation.{where + '.' if where else ''}value[x]"
+        unreadable = unreadable_value(part)
+        if unreadable:
+            self.aside_fact(entry, "observations", label, element.replace(
+                "value[x]", unreadable), f"a {unreadable[5:]} value, which the record cannot "
+                "hold as a result or a bound")
+            return [f"{shown}, set aside"]
+        quantity = part.get("valueQuantity")
+        if isinstance(quantity, dict) and quantity.get("comparator") not in (None, *COMPARATORS):
+            self.aside_fact(entry, "observations", label, element.replace(
+                "value[x]", "valueQuantity.comparator"), f"the comparator "
+                f"'{quantity['comparator']}' is no bound the record can hold")
+            return [f"{shown}, set aside"]
+        value, unit, comparator = _value(part, self.term)
+        item: dict[str, Any] = {"test": written, "value": value, "date": date}
+        if comparator not in (None, "="):
+            item["comparator"] = comparator
         if unit:
             item["unit"] = unit
         high, low = _range(part.get("referenceRange") or obs.get("referenceRange") or [], unit,
@@ -99,10 +124,20 @@ class ObservationReader:
         info = self.term.tests.get(test)
         if info is not None and info.value_set == QL.QualitativeResult:
             _interpret(item, part.get("interpretation"))  # a component's own, never its panel's
+        else:
+            number = _decimal(value)
+            conflict = interpretation_conflict(
+                Bound(comparator or "=", number) if number is not None else None,
+                _decimal(high), _decimal(low), part.get("interpretation"))
+            if conflict:
+                where_i = f"Observation.{where + '.' if where else ''}interpretation"
+                self.aside_fact(entry, "observations", label, where_i,
+                                f"the interpretation contradicts the value: {conflict}")
+                return [f"{shown}, set aside"]
         self.rec["observations"].append(item)
-        return [self.term.label(test) + (f" ({where})" if where else "")]
+        return [shown]
 
-    def karnofsky(self, data: dict, when: dt.date | None) -> tuple[bool, str]:
+    def karnofsky(self, data: dict, when: str | None) -> tuple[bool, str]:
         """A Karnofsky score as the ECOG result its conversion row stands for (IC8.1); a score
         that is no step of the scale is kept as an ECOG result that cannot be used, so IC8.1
         says why it is unknown."""
@@ -122,15 +157,16 @@ class ObservationReader:
             reason = (f"Karnofsky {score}, read as ECOG {low}" + (f"-{high}" if high != low
                                                                   else "") + " (IC8.1)")
         self.rec["observations"].append({"test": self.term.label(QL.ECOGPerformanceStatus),
-                                         "value": value, "date": when.isoformat()})
+                                         "value": value, "date": when})
         return True, reason
 
-    def pregnancy_status(self, data: dict, when: dt.date | None) -> tuple[bool, str]:
+    def pregnancy_status(self, data: dict, when: str | None) -> tuple[bool, str]:
         """A pregnancy status is a status, not a test result: IC10 needs a negative pregnancy
         test (criteria.md). 'Not pregnant' and 'unknown' say nothing IC10 can use and are
-        ignored; 'pregnant', or a status the reader cannot place, cannot be set aside either:
-        it is kept as a pregnancy test that cannot be interpreted, so IC10 is unknown until a
-        negative test dated after it (never met on it)."""
+        ignored; 'pregnant' is a pregnancy on record on that date (``reproductive.
+        pregnancies``); a status the reader cannot place cannot be set aside either: it is kept
+        as a pregnancy test that cannot be interpreted, so IC10 is unknown until a negative test
+        dated after it (never met on it)."""
         if "dataAbsentReason" in data or not _has_value(data):
             return False, "no value (dataAbsentReason)"
         rules = reading_rules()
@@ -143,14 +179,18 @@ class ObservationReader:
                            "test: IC10 needs a negative pregnancy test")
         if when is None:
             return False, "no effective date: the status cannot be placed in the screening window"
+        if status == QL.Pregnant:  # a pregnancy on record on that date (IC10)
+            self.rec.setdefault("reproductive", {}).setdefault("pregnancies", []).append(
+                {"date": when})
+            return True, f"a pregnancy status 'pregnant' on {when}: a pregnancy on record (IC10)"
         shown = rules.labels[status] if status is not None else (_text(concept) or "unreadable")
         self.rec["observations"].append({
-            "test": self.term.label(QL.PregnancyTest), "date": when.isoformat(),
+            "test": self.term.label(QL.PregnancyTest), "date": when,
             "value": f"pregnancy status: {shown} (LOINC 82810-3), a status, not a test result"})
         return True, (f"a pregnancy status ({shown}): IC10 unknown until a negative pregnancy "
                       "test dated after it")
 
-    def project_observation(self, code: str, data: dict, when: dt.date | None
+    def project_observation(self, code: str, data: dict, when: str | None
                             ) -> tuple[bool, str]:
         """Screening facts with no standard code: the project's CodeSystem (docs/fhir.md)."""
         value = _project_value(data)
@@ -160,7 +200,7 @@ class ObservationReader:
                 return self.lesion(data, when)
             if code == "sum-of-longest-diameters" and value is not None and when:
                 self.rec.setdefault("tumour_measurements", []).append(
-                    {"date": when.isoformat(), "sum_of_diameters_mm": value})
+                    {"date": when[:10], "sum_of_diameters_mm": value})
                 return True, "a sum of longest diameters (IC5.2)"
             if code == "expected-survival" and value is not None:
                 unit = ((data.get("valueQuantity") or {}).get("code") or "wk")
@@ -175,10 +215,10 @@ class ObservationReader:
         if not self.set_single(section or "", name, value):
             return False, f"contradicts an earlier resource on {code.replace('-', ' ')}"
         if code == "recist-measurable-disease" and when:
-            self.rec["recist"]["date"] = when.isoformat()
+            self.rec["recist"]["date"] = when[:10]
         return True, code.replace("-", " ")
 
-    def lesion(self, data: dict, when: dt.date | None) -> tuple[bool, str]:
+    def lesion(self, data: dict, when: str | None) -> tuple[bool, str]:
         parts = {_project_code(c.get("code")): c for c in data.get("component") or []}
         kind = _project_code((parts.get("lesion-kind") or {}).get("valueCodeableConcept"))
         method = _text(data.get("method")) or "other"
@@ -195,7 +235,7 @@ class ObservationReader:
         if data.get("bodySite"):
             item["site"] = _text(data["bodySite"])
         if when:
-            item["date"] = when.isoformat()
+            item["date"] = when[:10]
         self.rec.setdefault("lesions", []).append(item)
         return True, "a baseline lesion measurement (IC6)"
 

@@ -38,6 +38,9 @@ from .pool import Pool
 from .relevance import can_be_used
 
 Line = tuple[int, int, ReportLine]
+# What a resource that names no patient would give (index path, seq) -> (entry, sections):
+# read once, set aside for each patient of its bundle or folder.
+_UNTIED: dict[tuple[str, int], tuple[Entry, list]] = {}
 
 
 def assemble(index: str, person: int, source: str = "", rec_id: str = "",
@@ -90,7 +93,8 @@ def _assemble(index: str, person: int, report: bool
     for entry, state in members:
         if entry.type == "Patient":
             continue
-        skip_check = state == CHECKED or not can_be_used(term, entry.type, entry.data)
+        skip_check = state == CHECKED or entry.aside is not None or not can_be_used(
+            term, entry.type, entry.data)  # a resource set aside is not read as R4
         problem = None if skip_check else pool.problem(entry)
         if problem is None:
             try:
@@ -108,10 +112,32 @@ def _assemble(index: str, person: int, report: bool
             message, where = problem
             errors.append(InputError(entry.source, message, record=entry.key,
                                      field=f"{entry.type}.{where}"))
-            line(READ, entry, False, "malformed: " + message)
+            # what it would have said, had it been well formed, cannot count either
+            _, said = builder.set_aside(entry, f"{entry.type}.{where}", f"malformed: {message}")
+            line(READ, entry, False, said if said.startswith("set aside") else
+                 "malformed: " + message)
             continue
         could = () if used else could_change(builder, entry, reason)
         line(RESOURCES, entry, used, reason, builder.rec.get("id", ""), could)
+    for row in db.execute(f"SELECT {columns('r')} FROM untied u JOIN res r ON r.seq = u.seq "
+                          "WHERE u.person = ? ORDER BY r.seq", (person,)).fetchall():
+        if builder.excluded is not None:
+            continue
+        field = f"{row[1]}.{'patient' if row[1] == 'Consent' else 'subject'}"
+        why = ("it names no patient, and its bundle or folder holds this one: it may be this "
+               "patient's")
+        known = _UNTIED.get((index, row[0]))
+        if known is None:  # read once per process; every other patient it may be about
+            entry = pool.load(row)  # gets the same entries
+            found = builder.would_give(entry)
+            if len(_UNTIED) > 4_096:
+                _UNTIED.clear()
+            known = _UNTIED[(index, row[0])] = (entry, found)
+        entry, found = known
+        for section, test in found:
+            builder.aside_fact(entry, section, test, field, why)
+        line(RESOURCES, entry, False, f"set aside: {why}" if found else
+             "it names no patient; no criterion reads what it says", builder.rec.get("id", ""))
     return [*errors, _record_or_conflict(builder)], lines
 
 

@@ -17,9 +17,12 @@ from typing import TypeVar
 from .entries import Entry
 
 USED_TYPES = frozenset({"Patient", "Consent", "Condition", "Observation", "MedicationStatement",
+                        "AllergyIntolerance", "AdverseEvent", "Immunization", "ClinicalImpression",
+                        "CarePlan",
                         "MedicationAdministration", "MedicationRequest", "MedicationDispense",
                         "Procedure", "Medication", "List", "DiagnosticReport"})
-SUBJECT = {"Consent": "patient"}
+# The element that names a resource's patient, where it is not 'subject'.
+SUBJECT = {"Consent": "patient", "AllergyIntolerance": "patient", "Immunization": "patient"}
 
 Hit = TypeVar("Hit")
 # The three look-ups a reference needs, each giving the first usable resource: by fullUrl in
@@ -28,12 +31,25 @@ UrlLookup = Callable[[object, str], "Hit | None"]
 KeyLookup = Callable[[object, str], "Hit | None"]
 
 
+IDENTIFIER = "identifier:"  # a logical reference, as the index keeps it: identifier:system|value
+
+
 def subject_reference(kind: str, data: dict) -> str | None:
     """The reference a resource gives to the patient it is about (``Consent.patient``, else
-    ``subject``), if it gives one as FHIR JSON writes it."""
+    ``subject``), if it gives one as FHIR JSON writes it: a literal reference, else a logical
+    one (``identifier`` with system and value, kept as 'identifier:system|value'); a display
+    alone ties nothing."""
     value = data.get(SUBJECT.get(kind, "subject"))
-    reference = value.get("reference") if isinstance(value, dict) else None
-    return reference if isinstance(reference, str) else None
+    if not isinstance(value, dict):
+        return None
+    reference = value.get("reference")
+    if isinstance(reference, str):
+        return reference
+    identifier = value.get("identifier")
+    if isinstance(identifier, dict) and isinstance(identifier.get("system"), str) \
+            and isinstance(identifier.get("value"), str) and identifier.get("use") != "old":
+        return f"{IDENTIFIER}{identifier['system']}|{identifier['value']}"
+    return None
 
 
 def resolve(reference: str | None, scope: object, folder: object, full_url: str | None,
@@ -49,7 +65,7 @@ def resolve(reference: str | None, scope: object, folder: object, full_url: str 
     referencing entry's own bundle first: examples of one folder reuse fullUrls
     (https://example.com/base/Observation/o3) across bundles.
     """
-    if not reference:
+    if not reference or reference.startswith(IDENTIFIER):
         return None
     reference = reference.split("/_history/")[0].rstrip("/")
 

@@ -28,9 +28,12 @@ from .disease_observations import (
     concept_term,
     metastasis_site,
 )
+from .elements import element_table
+from .medications import _therapy_procedure
 from .observations import _test_of
 from .values import reading_rules
 
+UNREAD = frozenset(kind for kind, item in element_table().unread.items() if item["carries"])
 _PROFILES = (PROFILE_HISTOLOGY, PROFILE_HISTORY, PROFILE_M_CATEGORY, PROFILE_STAGE_GROUP)
 
 
@@ -48,7 +51,10 @@ def can_be_used(term: Terminology, kind: str, data: dict) -> bool:
                     _SEEN[key] = found
             return found
         if kind == "Procedure":
-            return lookup(term, data.get("code") or {}, QL.HaematologicSupportProduct) is not None
+            return lookup(term, data.get("code") or {}, QL.HaematologicSupportProduct) is not None \
+                or _therapy_procedure(data.get("code"))
+        if kind in UNREAD:  # read only to be set aside: never as R4 facts
+            return False
     except Exception:  # an element of an unexpected shape: check it against its model
         return True
     return True

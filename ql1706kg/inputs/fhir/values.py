@@ -48,26 +48,44 @@ def _has_value(part: dict) -> bool:
     return any(key.startswith("value") for key in part)
 
 
-def _value(part: dict, term: Terminology) -> tuple[str | float | int, str | None]:
-    """The result as the record writes it: a number kept exact as text, or a word/code."""
+def _value(part: dict, term: Terminology) -> tuple[str | float | int, str | None, str | None]:
+    """The result as the record writes it, with its unit and its comparator: a number kept
+    exact as text (a Quantity's comparator, or one written in a string such as '<0.5', makes
+    it a bound), or a word/code."""
+    from .semantics import quantity_bound, range_bound, string_bound
+
     if "valueQuantity" in part:
         quantity = part["valueQuantity"]
         unit = quantity.get("code") if quantity.get("system") == UCUM else None
-        return _exact(quantity.get("value")), unit or quantity.get("unit")
+        bound = quantity_bound(quantity)
+        return (_exact(quantity.get("value")), unit or quantity.get("unit"),
+                bound.comparator if bound is not None else None)
+    if "valueRange" in part:
+        bound = range_bound(part["valueRange"])
+        end = (part["valueRange"].get("low") if bound is not None and bound.comparator == ">="
+               else part["valueRange"].get("high")) or {}
+        unit = end.get("code") if end.get("system") == UCUM else None
+        return (_exact(end.get("value")), unit or end.get("unit"),
+                bound.comparator if bound is not None else None)
     if "valueInteger" in part:
-        return part["valueInteger"], None
+        return part["valueInteger"], None, None
     if "valueCodeableConcept" in part:
         concept = part["valueCodeableConcept"]
         for coding in concept.get("coding") or []:
             hit = term.find(str(coding["code"])) if coding.get("code") else None
             if hit is not None:
-                return term.label(hit), None  # the grade's own name, e.g. "urine protein 2+"
-        return _text(concept) or "", None
+                return term.label(hit), None, None  # the grade's own name, "urine protein 2+"
+        return _text(concept) or "", None, None
     if "valueString" in part:
-        return str(part["valueString"]), None
+        text = str(part["valueString"])
+        parsed = string_bound(text)
+        if parsed is not None:
+            bound, unit = parsed
+            return str(bound.value), unit, bound.comparator
+        return text, None, None
     if "valueBoolean" in part:
-        return "positive" if part["valueBoolean"] else "negative", None
-    return "", None
+        return "positive" if part["valueBoolean"] else "negative", None, None
+    return "", None, None
 
 
 def _exact(value: object) -> str:

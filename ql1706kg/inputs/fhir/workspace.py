@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import weakref
 from pathlib import Path
+
+from ...leftovers import make_owned_folder
 
 # This process's read-only connections to indexes (a forked worker opens its own).
 # index path: (pid, sqlite3 connection, index.RowReader); typed loosely, so that this
@@ -45,7 +46,9 @@ class Workspace:
 
     def folder(self) -> Path:
         if self._folder is None:
-            self._folder = tempfile.mkdtemp(prefix="ql1706kg-fhir-")
+            # marked with its owner: a run killed outright leaves it, and the next run that
+            # makes one removes it (ql1706kg.leftovers)
+            self._folder = str(make_owned_folder("fhir"))
             self._finalizer = weakref.finalize(self, _remove, self._folder, self._owner)
         return Path(self._folder)
 

@@ -4,9 +4,11 @@ Formulas and date arithmetic are not portable in SPARQL (pitfalls.md) and are th
 SHACL-SPARQL, so they are computed here once: unit-normalised values, ratios to ULN, the
 screening result of each test (most recent on or before ``as_of`` within the window), age,
 creatinine clearance, dipstick grades, day counts for IC9.0, changes of the sum of diameters
-for IC5.2. No protocol threshold is written here: the limits are in shapes/. Each derived value
-is either stored on the fact it comes from or is a ``ql:DerivedValue`` node linked to its
-sources with ``prov:wasDerivedFrom``.
+for IC5.2, what holds on the assessment date (current metastases, conditions, pregnancies).
+Dates are intervals and results may be bounds: a value the data cannot fix is derived as the
+interval of what it can be (pipeline/uncertain.py). No protocol threshold is written here:
+the limits are in shapes/. Each derived value is either stored on the fact it comes from or is
+a ``ql:DerivedValue`` node linked to its sources with ``prov:wasDerivedFrom``.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from ...protocol.terminology import Terminology, terminology
 from ..assessment import Assessment
 from ..graph import PatientGraph
 from ..literals import d, integer
+from .clearance import ClearanceDeriver
+from .courses import CourseDeriver
 from .cut import cut_after
 from .dates import add_months, calendar_months_apart, completed_years
 from .labs import LabDeriver
+from .status import StatusDeriver
 from .timeline import TimelineDeriver
 
 __all__ = ["add_months", "calendar_months_apart", "completed_years", "derive"]
@@ -33,7 +38,7 @@ def derive(graph: PatientGraph, patient: URIRef, assessment: Assessment,
     return graph
 
 
-class _Deriver(LabDeriver, TimelineDeriver):
+class _Deriver(LabDeriver, ClearanceDeriver, TimelineDeriver, CourseDeriver, StatusDeriver):
     """One patient's derivation, in the order the graph has always been built."""
 
     def run(self) -> None:
@@ -41,6 +46,7 @@ class _Deriver(LabDeriver, TimelineDeriver):
         g.add((p, QL.assessmentDate, d(self.a.as_of)))
         g.add((p, QL.screeningWindowDays, integer(self.a.window_days)))
         cut_after(g, p, self.a.as_of)  # first: no later step sees a fact dated after as-of
+        self.derive_current()
         for obs in list(g.objects(p, QL.hasObservation)):
             self.normalise(obs)
         self.select_screening_results()

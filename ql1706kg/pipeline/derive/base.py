@@ -12,10 +12,18 @@ from rdflib import Literal, URIRef
 from ...protocol.terminology import Terminology
 from ..assessment import Assessment
 from ..graph import PatientGraph
+from ..uncertain import Span, span_of
 
 
 def _date(value) -> date | None:
-    return value.toPython() if isinstance(value, Literal) and value.datatype else None
+    """The day of an exact date literal (None for a month, a year or no date)."""
+    span = span_of(value)
+    return span.first if span is not None and span.exact else None
+
+
+def span(graph: PatientGraph, node, prop) -> Span | None:
+    """The span of days of a node's date property (None if it has none)."""
+    return span_of(graph.value(node, prop)) if node is not None else None
 
 
 def _number(value) -> Decimal | None:

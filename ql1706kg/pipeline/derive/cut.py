@@ -6,39 +6,61 @@ lesion measured after it did not exist yet: such a fact is moved off the propert
 read (``ql:hasMetastasis``…) onto ``ql:setAsideFact``, remembering where it came from
 (``ql:setAsideFrom``), so no criterion uses it and every criterion that would have read it can
 name it in its explanation. A list whose every item is set aside is no longer "recorded": an
-empty list read as "none" would be a claim the record never made about that date.
+empty list read as "none" would be a claim the record never made about that date. However far
+after the assessment date a fact lies, it is only invisible, never an error: a retrospective
+screen ("who was eligible on 2024-03-01") runs on an export that holds later data.
+
+A partial date (a month, a year) may straddle the assessment date: such a fact is kept but
+marked as holding only possibly (``ql:onlyPossiblyVia``, pipeline/uncertain.py), so a criterion
+that needs it is decided only when both readings agree. Observations are not marked: which
+result is the screening one is settled by the selection (derive/selection.py).
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from rdflib import Literal, URIRef
+from rdflib import URIRef
 
 from ...protocol.namespaces import QL
 from ..graph import PatientGraph
+from ..uncertain import possibly, span_of
 
-# The dated facts of a patient: the property that links them and the property that dates them,
-# and the "recorded" flag a list of them carries.
-DATED: tuple[tuple[URIRef, URIRef, URIRef | None], ...] = (
-    (QL.informedConsent, QL.signedOn, None),
-    (QL.hasDiagnosis, QL.effectiveDate, None),
-    (QL.hasMetastasis, QL.effectiveDate, QL.metastasesRecorded),
-    (QL.hadPriorTherapy, QL.startDate, QL.priorTherapyRecorded),
-    (QL.hasTumourMeasurement, QL.effectiveDate, None),
-    (QL.hasLesion, QL.effectiveDate, None),
-    (QL.hasObservation, QL.effectiveDate, None),
-    (QL.receivedSupportiveCare, QL.effectiveDate, QL.supportiveCareRecorded),
-    (QL.expectedSurvival, QL.effectiveDate, None),
+# The dated facts of a patient: the property that links them, the properties that date them
+# (the first one present), and the "recorded" flag a list of them carries.
+DATED: tuple[tuple[URIRef, tuple[URIRef, ...], URIRef | None], ...] = (
+    (QL.informedConsent, (QL.signedOn,), None),
+    (QL.hasDiagnosis, (QL.effectiveDate,), None),
+    (QL.hasMetastasis, (QL.effectiveDate,), QL.metastasesRecorded),
+    (QL.hasConditionRecord, (QL.effectiveDate,), None),
+    (QL.hadPriorTherapy, (QL.startDate,), QL.priorTherapyRecorded),
+    (QL.hasTumourMeasurement, (QL.effectiveDate,), None),
+    (QL.hasLesion, (QL.effectiveDate,), None),
+    (QL.hasObservation, (QL.effectiveDate,), None),
+    (QL.receivedSupportiveCare, (QL.effectiveDate, QL.startDate), QL.supportiveCareRecorded),
+    (QL.expectedSurvival, (QL.effectiveDate,), None),
+    (QL.hasPregnancy, (QL.startDate, QL.effectiveDate), QL.pregnanciesRecorded),
 )
 
 
 def cut_after(graph: PatientGraph, patient: URIRef, as_of: date) -> list[URIRef]:
-    """Set aside every fact of ``patient`` dated after ``as_of``; return the facts set aside."""
+    """Set aside every fact of ``patient`` dated after ``as_of``; mark those that may be;
+    return the facts set aside."""
     aside: list[URIRef] = []
     for link, dated_by, recorded in DATED:
         facts = list(graph.objects(patient, link))
-        late = [fact for fact in facts if _after(graph.value(fact, dated_by), as_of)]
+        late = []
+        for fact in facts:
+            when = next((v for prop in dated_by if (v := graph.value(fact, prop)) is not None),
+                        None)
+            span = span_of(when)
+            if span is None or span.last <= as_of:
+                continue
+            if span.first > as_of:
+                late.append(fact)
+            elif link != QL.hasObservation:
+                possibly(graph, fact, link, f"dated {when}, which may be after the assessment "
+                                            f"date {as_of}")
         for fact in late:
             graph.remove((patient, link, fact))
             graph.add((patient, QL.setAsideFact, fact))
@@ -48,10 +70,3 @@ def cut_after(graph: PatientGraph, patient: URIRef, as_of: date) -> list[URIRef]
             for flag in list(graph.objects(patient, recorded)):
                 graph.remove((patient, recorded, flag))
     return aside
-
-
-def _after(value: object, as_of: date) -> bool:
-    if not isinstance(value, Literal):
-        return False
-    when = value.toPython()
-    return isinstance(when, date) and when > as_of

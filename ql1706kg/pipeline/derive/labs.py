@@ -1,37 +1,39 @@
 """Derive what the laboratory criteria (IC9) compare: values in the test's canonical unit,
-ratios to ULN, dipstick grades, the screening result of each test, creatinine clearance.
+ratios to ULN, dipstick grades; a result that is a bound gives intervals.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 from rdflib import Literal, URIRef
 
 from ...errors import UnitError
-from ...protocol.namespaces import PROV, QL, RDF
+from ...protocol.namespaces import QL
 from ...protocol.units import convert
-from ..literals import d, dec, integer, text
-from .base import DeriveBase, _date, _number
-from .dates import completed_years
+from ..literals import dec, text
+from ..uncertain import (
+    Interval,
+    bound,
+    contains,
+    describe_interval,
+    holds_all,
+    note,
+    put,
+    span_of,
+)
+from .base import _number
+from .selection import SelectionDeriver, laboratory_tests
 
-_LAB_TESTS: dict[int, tuple[object, set[URIRef]]] = {}
 _CODED = {QL.ECOGGrade: "ecog", QL.QualitativeResult: "qualitative",
           QL.DipstickGrade: "dipstick"}
+_ZERO = Decimal(0)  # no result is negative (inputs/plausibility.py sets such a one aside)
+_CENT = Decimal("0.01")
+
+__all__ = ["LabDeriver", "laboratory_tests"]
 
 
-def laboratory_tests(deriver: DeriveBase) -> set[URIRef]:
-    """``deriver.laboratory_tests_of_ic9()``, computed once per terminology (not per patient).
-    """
-    term = deriver.term
-    known = _LAB_TESTS.get(id(term))
-    if known is None or known[0] is not term:
-        known = _LAB_TESTS[id(term)] = (term, deriver.laboratory_tests_of_ic9())
-    return known[1]
-
-
-class LabDeriver(DeriveBase):
+class LabDeriver(SelectionDeriver):
     """Observations: normalised, graded, selected; clearance."""
 
     def __init__(self, graph, patient: URIRef, assessment, term) -> None:
@@ -40,12 +42,15 @@ class LabDeriver(DeriveBase):
 
     # -- observations ---------------------------------------------------------------------
     def normalise(self, obs: URIRef) -> None:
-        """Normalise an observation's value to its test's canonical unit, with ratio to ULN."""
+        """Normalise an observation's value to its test's canonical unit, with ratio to ULN;
+        a bound (``ql:comparator``) gives intervals (pipeline/uncertain.py)."""
         g = self.g
         info = self.term.tests.get(g.value(obs, QL.test))
-        when = _date(g.value(obs, QL.effectiveDate))
+        when = span_of(g.value(obs, QL.effectiveDate))
         if when is not None:
-            g.add((obs, QL.daysBeforeAssessment, integer((self.a.as_of - when).days)))
+            put(g, obs, QL.daysBeforeAssessment, Interval(
+                Decimal((self.a.as_of - when.last).days),
+                Decimal((self.a.as_of - when.first).days)), integer=True)
         if info is None:
             return
         raw, concept = g.value(obs, QL.value), g.value(obs, QL.valueConcept)
@@ -53,7 +58,9 @@ class LabDeriver(DeriveBase):
         if concept is not None:
             self.interpret_concept(obs, concept)
         elif value is not None:
-            self.normalise_quantity(obs, info, value, str(unit) if unit is not None else None)
+            comparator = g.value(obs, QL.comparator)
+            self.normalise_quantity(obs, info, value, str(unit) if unit is not None else None,
+                                    str(comparator) if comparator is not None else None)
         elif raw is not None:
             g.add((obs, QL.dataProblem, Literal(
                 f"result '{raw}' is not a number or a known grade")))
@@ -65,7 +72,11 @@ class LabDeriver(DeriveBase):
         if self.term.is_a(concept, QL.QualitativeResult):
             self.g.add((obs, QL.resultInterpretation, concept))
 
-    def normalise_quantity(self, obs: URIRef, info, value: Decimal, unit: str | None) -> None:
+    def normalise_quantity(self, obs: URIRef, info, value: Decimal, unit: str | None,
+                           comparator: str | None = None) -> None:
+        if comparator is not None:
+            self.normalise_bound(obs, info, bound(value, comparator), unit, comparator)
+            return
         g = self.g
         uln = _number(g.value(obs, QL.upperLimitOfNormal))
         # A number given for a test whose results are coded is read through its value set
@@ -94,6 +105,55 @@ class LabDeriver(DeriveBase):
         if info.canonical_unit:
             g.add((obs, QL.normalisedUnit, text(info.canonical_unit)))
 
+    def normalise_bound(self, obs: URIRef, info, values: Interval, unit: str | None,
+                        comparator: str) -> None:
+        """A result that is a bound ('<2.0'): every derived value is the interval of what
+        the bound allows, cut to what a result can be (never negative; the test's plausible
+        range), and a note says so."""
+        g = self.g
+        written = f"{comparator}{g.value(obs, QL.value)}" + (f" {unit}" if unit else "")
+        note(g, obs, f"the result {written} is a bound, not a value: it allows "
+                     f"{describe_interval(values.clamped(_ZERO, None))}")
+        uln = _number(g.value(obs, QL.upperLimitOfNormal))
+        coded = _CODED.get(info.value_set) if info.value_set is not None else None
+        if coded == "ecog":
+            ranks = sorted(r for c, r in self.term.ranks.items()
+                           if self.term.is_a(c, info.value_set))
+            self.add_ranks(obs, values, ranks)
+            return
+        if coded == "qualitative":
+            if uln is not None:
+                if holds_all(values, "gt", uln):
+                    g.add((obs, QL.resultInterpretation, QL.Positive))
+                elif holds_all(values, "le", uln):
+                    g.add((obs, QL.resultInterpretation, QL.Negative))
+            return
+        try:
+            if coded == "dipstick":
+                mg_dl = values.clamped(_ZERO, None).map(lambda v: convert(v, unit, "mg/dL"))
+                self.grade_dipstick_interval(obs, mg_dl)
+                return
+            high = info.plausible_max
+            normalised = values.map(lambda v: convert(v, unit, info.canonical_unit,
+                                                      info.molar_mass, info.unit_aliases))
+        except UnitError as exc:
+            g.add((obs, QL.dataProblem, Literal(str(exc))))
+            return
+        normalised = normalised.clamped(_ZERO, high)
+        if uln is not None and uln > 0:
+            put(g, obs, QL.ratioToULN, values.clamped(_ZERO, None).scaled(1 / uln))
+        put(g, obs, QL.normalisedValue, normalised)
+        if info.canonical_unit:
+            g.add((obs, QL.normalisedUnit, text(info.canonical_unit)))
+
+    def add_ranks(self, obs: URIRef, values: Interval, ranks: list[Decimal]) -> None:
+        """An ordinal result given as a bound: the ranks of the scale it allows."""
+        allowed = [r for r in ranks if contains(values, r)]
+        if allowed:
+            put(self.g, obs, QL.ordinalRank, Interval(allowed[0], allowed[-1]))
+        else:
+            self.g.add((obs, QL.dataProblem, Literal("the bound allows no grade of the scale")))
+
     def grade_dipstick(self, obs: URIRef, value: Decimal, unit: str | None) -> None:
         """A semi-quantitative dipstick in mg/dL takes the highest grade it reaches."""
         try:
@@ -101,76 +161,23 @@ class LabDeriver(DeriveBase):
         except UnitError as exc:
             self.g.add((obs, QL.dataProblem, Literal(str(exc))))
             return
-        reached = [(conc, grade) for grade, conc in self.term.concentrations.items()
-                   if conc <= mg_dl]
-        if reached:
-            grade = max(reached)[1]
+        grade = self._grade(mg_dl)
+        if grade is not None:
             self.g.add((obs, QL.valueConcept, grade))
             self.g.add((obs, QL.ordinalRank, dec(self.term.ranks[grade])))
 
-    def select_screening_results(self) -> None:
-        """Link the most recent usable-dated result in the window of each test to the patient
-        (the policy ``ql:MostRecentInWindow`` of ``ql:ScreeningResultSelection``)."""
-        self.term.policy("ScreeningResultSelection", ("MostRecentInWindow",))
-        g, start, end = self.g, self.a.window_start, self.a.as_of
-        best: dict[URIRef, tuple[tuple[date, bool, int], URIRef]] = {}
-        for index, obs in enumerate(sorted(g.objects(self.p, QL.hasObservation))):
-            test, when = g.value(obs, QL.test), _date(g.value(obs, QL.effectiveDate))
-            if test not in self.term.tests or when is None or not start <= when <= end:
-                continue
-            # latest date first; on the same day a usable result beats an unusable one
-            key = (when, g.value(obs, QL.dataProblem) is None, index)
-            if test not in best or key > best[test][0]:
-                best[test] = (key, obs)
-        lab_tests = laboratory_tests(self)
-        for test, ((when, _usable, _index), obs) in best.items():
-            self.selected[test] = obs
-            prop = self.term.tests[test].screening_property
-            if prop is not None:
-                g.add((self.p, prop, obs))
-            if test in lab_tests:
-                g.add((self.p, QL.screeningLabDate, d(when)))
+    def _grade(self, mg_dl: Decimal) -> URIRef | None:
+        reached = [(conc, grade) for grade, conc in self.term.concentrations.items()
+                   if conc <= mg_dl]
+        return max(reached)[1] if reached else None
 
-    def derive_clearance(self) -> None:
-        """Use a measured clearance if on record, else Cockcroft-Gault (clinical-rules §3), its
-        coefficients and the date of its age the ontology's rule parameters
-        (``ql:CockcroftGault*``, ``ql:AgeDateForCockcroftGault``)."""
-        g, p = self.g, self.p
-        node = URIRef(f"{p}/derived/creatinine-clearance")
-        measured = self.selected.get(QL.MeasuredCreatinineClearance)
-        value = _number(g.value(measured, QL.normalisedValue)) if measured is not None else None
-        if value is not None:
-            self._clearance(node, value, QL.MeasuredClearance, [measured])
+    def grade_dipstick_interval(self, obs: URIRef, mg_dl: Interval) -> None:
+        """A dipstick bound in mg/dL: the grades from its lowest to its highest value."""
+        low = self._grade(mg_dl.lo) if mg_dl.lo is not None else None
+        high = self._grade(mg_dl.hi) if mg_dl.hi is not None else max(
+            self.term.concentrations, key=self.term.concentrations.get, default=None)
+        if low is None or high is None:
             return
-        creatinine, weight = self.selected.get(QL.Creatinine), self.selected.get(QL.BodyWeight)
-        born, sex = _date(g.value(p, QL.birthDate)), g.value(p, QL.sex)
-        if creatinine is None or weight is None or born is None or sex not in (QL.Male,
-                                                                               QL.Female):
-            return
-        scr_umol = _number(g.value(creatinine, QL.normalisedValue))
-        kg = _number(g.value(weight, QL.normalisedValue))
-        if scr_umol is None or kg is None or scr_umol <= 0:
-            return
-        mass = self.term.tests[QL.Creatinine].molar_mass
-        scr_mg_dl = convert(scr_umol, "umol/L", "mg/dL", mass)
-        term = self.term
-        term.policy("AgeDateForCockcroftGault", ("AgeOnAssessmentDate",))
-        age = completed_years(born, self.a.as_of)
-        crcl = ((term.parameter("CockcroftGaultAgeConstant") - age) * kg
-                / (term.parameter("CockcroftGaultCreatinineFactor") * scr_mg_dl))
-        if sex == QL.Female:
-            crcl *= term.parameter("CockcroftGaultFemaleFactor")
-        self._clearance(node, crcl.quantize(Decimal("0.01")), QL.CockcroftGault,
-                        [creatinine, weight, p])
-        g.add((node, QL.ageReferenceDate, d(self.a.as_of)))
-
-    def _clearance(self, node: URIRef, value: Decimal, method: URIRef,
-                   sources: list[URIRef]) -> None:
-        g = self.g
-        g.add((self.p, QL.creatinineClearance, node))
-        g.add((node, RDF.type, QL.DerivedValue))
-        g.add((node, QL.normalisedValue, dec(value)))
-        g.add((node, QL.normalisedUnit, text("mL/min")))
-        g.add((node, QL.method, method))
-        for source in sources:
-            g.add((node, PROV.wasDerivedFrom, source))
+        if low == high:
+            self.g.add((obs, QL.valueConcept, low))
+        put(self.g, obs, QL.ordinalRank, Interval(self.term.ranks[low], self.term.ranks[high]))

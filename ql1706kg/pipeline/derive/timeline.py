@@ -1,104 +1,106 @@
-"""Derive the dated facts of the history: age at the ICF, days from supportive care to the
-screening labs (IC9.0), metastasis after a regimen and changes of the sum of diameters (IC5.2),
-RECIST's slice-thickness minimum (IC6), expected survival in days (IC8.2).
+"""Derive the dated facts of the history: age at the ICF, metastasis after a regimen and
+changes of the sum of diameters (IC5.2), RECIST's slice-thickness minimum (IC6), expected
+survival in days (IC8.2). Dates are spans of days (pipeline/uncertain.py): a value they cannot
+fix is an interval, a comparison they cannot decide is left out, with a note saying why.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from decimal import Decimal
 
 from rdflib import Literal, URIRef
 
 from ...errors import UnitError
 from ...protocol.namespaces import PROV, QL, RDF
 from ...protocol.units import convert
-from ..literals import boolean, d, dec, integer, text
-from .base import DeriveBase, _date, _number
+from ..literals import boolean, d, dec, text
+from ..uncertain import Interval, Span, describe_interval, note, possibly, put
+from .base import DeriveBase, _number, span
 from .dates import calendar_months_apart, completed_years
-from .labs import laboratory_tests
 
 
 class TimelineDeriver(DeriveBase):
     """Consent and age, and the history's timing."""
 
-    # -- age and clearance ----------------------------------------------------------------
+    # -- age ----------------------------------------------------------------------------
     def derive_consent_and_age(self) -> None:
-        g, p = self.g, self.p
+        """Days from the ICF to the assessment date (IC1), and the age in completed years on
+        the ICF date, else on the assessment date (IC2): intervals when a date is a month or
+        a year (a birth year 1960 gives 65 or 66 on 2026-11-20: both within 18-75)."""
+        g, p, as_of = self.g, self.p, self.a.as_of
         consent = g.value(p, QL.informedConsent)
-        signed = _date(g.value(consent, QL.signedOn)) if consent is not None else None
+        signed = span(g, consent, QL.signedOn)
         if signed is not None:
-            g.add((consent, QL.daysBeforeAssessment, integer((self.a.as_of - signed).days)))
-        born = _date(g.value(p, QL.birthDate))
+            put(g, consent, QL.daysBeforeAssessment, Interval(
+                Decimal((as_of - signed.last).days),
+                Decimal((as_of - signed.first).days)), integer=True)
+        born = span(g, p, QL.birthDate)
         if born is None:
             return
         self.term.policy("AgeDateForIC2", ("AgeOnICFDateElseAssessmentDate",))
-        on = signed or self.a.as_of
+        # an ICF that may be after the assessment date: the age is taken on it or on as-of
+        on = Span(signed.first, min(signed.last, as_of)) if signed is not None else \
+            Span(as_of, as_of)
         node = URIRef(f"{p}/derived/age")
         g.add((p, QL.age, node))
         g.add((node, RDF.type, QL.DerivedValue))
-        g.add((node, QL.normalisedValue, dec(completed_years(born, on))))
+        age = Interval(Decimal(completed_years(born.last, on.first)),
+                       Decimal(completed_years(born.first, on.last)))
+        if age.exact:
+            g.add((node, QL.normalisedValue, dec(completed_years(born.first, on.first))))
+        else:
+            put(g, node, QL.normalisedValue, age)
         g.add((node, QL.normalisedUnit, text("a")))
-        g.add((node, QL.ageReferenceDate, d(on)))
+        g.add((node, QL.ageReferenceDate, d(on.first) if on.exact else
+               g.value(consent, QL.signedOn)))
         g.add((node, QL.method, QL.AgeInCompletedYears))
         g.add((node, PROV.wasDerivedFrom, p))
         if consent is not None and signed is not None:
             g.add((node, PROV.wasDerivedFrom, consent))
+        if not age.exact:
+            note(g, node, f"born {g.value(p, QL.birthDate)}, on "
+                          f"{'the ICF date ' if signed is not None else ''}{on}: age "
+                          f"{describe_interval(age)}")
 
-    # -- IC9.0, IC5.2, IC6, IC8.2 -----------------------------------------------------------
-    def derive_supportive_care_days(self) -> None:
-        """Days from each product to the nearest screening laboratory result on or after it
-        (``ql:NearestScreeningLabOnOrAfter``, the policy of ``ql:SupportiveCareAnchor``)."""
-        self.term.policy("SupportiveCareAnchor", ("NearestScreeningLabOnOrAfter",))
-        g = self.g
-        labs: list[tuple[date, URIRef]] = []
-        for test in laboratory_tests(self):
-            obs = self.selected.get(test)
-            when = _date(g.value(obs, QL.effectiveDate)) if obs is not None else None
-            if when is not None:
-                labs.append((when, obs))
-        # by date, then by IRI: the order of the (date, URIRef) tuples, without a Python-level
-        # comparison of terms for every pair of results of one day
-        labs.sort(key=lambda item: (item[0], str(item[1])))
-        for event in g.objects(self.p, QL.receivedSupportiveCare):
-            given = _date(g.value(event, QL.effectiveDate))
-            if given is None:
-                continue
-            after = [(when, obs) for when, obs in labs if when >= given]
-            if after:
-                when, obs = after[0]
-                g.add((event, QL.daysBeforeScreeningLab, integer((when - given).days)))
-                g.add((event, QL.relatedScreeningLab, obs))
-
+    # -- IC5.2, IC6, IC8.2 ------------------------------------------------------------------
     def derive_therapy_timing(self) -> None:
         """Whether a metastasis was found on or after each regimen started (IC5.2; the policy
-        ``ql:MetastasisOnOrAfterRegimenStart`` of ``ql:MetastasisTimingForIC5.2``)."""
+        ``ql:MetastasisOnOrAfterRegimenStart`` of ``ql:MetastasisTimingForIC5.2``): true when
+        one certainly was, false when every one certainly was found before, else left out
+        (the shapes then say unknown)."""
         self.term.policy("MetastasisTimingForIC5.2", ("MetastasisOnOrAfterRegimenStart",))
         g, p = self.g, self.p
         if g.value(p, QL.metastasesRecorded) is None:
             return
-        dates = [_date(g.value(m, QL.effectiveDate)) for m in g.objects(p, QL.hasMetastasis)]
+        found = [(span(g, m, QL.effectiveDate), g.value(m, QL.onlyPossiblyVia) is None)
+                 for m in g.objects(p, QL.hasMetastasis)]
         for therapy in g.objects(p, QL.hadPriorTherapy):
-            start = _date(g.value(therapy, QL.startDate))
+            start = span(g, therapy, QL.startDate)
             if start is None:
                 continue
-            if any(when is not None and when >= start for when in dates):
+            if any(when is not None and sure and when.first >= start.last
+                   for when, sure in found):
                 g.add((therapy, QL.metastasisAfterStart, boolean(True)))
-            elif all(when is not None for when in dates):
+            elif all(when is not None and when.last < start.first for when, _sure in found):
                 g.add((therapy, QL.metastasisAfterStart, boolean(False)))
+            elif any(when is None or when.last >= start.first for when, _sure in found):
+                note(g, therapy, f"the dates cannot tell whether a metastasis was found on or "
+                                 f"after this regimen started ({g.value(therapy, QL.startDate)})")
 
     def derive_diameter_changes(self) -> None:
-        """Every ordered pair of sums of diameters: ratio later/earlier, months apart (IC5.2)."""
+        """Every pair of sums of diameters in a certain order: ratio later/earlier and the
+        calendar months apart (an interval when a date is a month or a year) (IC5.2)."""
         g, p = self.g, self.p
         measured = sorted(
-            (when, m) for m in g.objects(p, QL.hasTumourMeasurement)
-            if (when := _date(g.value(m, QL.effectiveDate))) is not None
+            (when.first, when.last, m) for m in g.objects(p, QL.hasTumourMeasurement)
+            if (when := span(g, m, QL.effectiveDate)) is not None
         )
-        for i, (first_date, first) in enumerate(measured):
+        for i, (first_from, first_to, first) in enumerate(measured):
             first_sum = _number(g.value(first, QL.sumOfDiametersMm))
             for j in range(i + 1, len(measured)):
-                second_date, second = measured[j]
+                second_from, second_to, second = measured[j]
                 second_sum = _number(g.value(second, QL.sumOfDiametersMm))
-                if not first_sum or second_sum is None or second_date <= first_date:
+                if not first_sum or second_sum is None or second_from <= first_to:
                     continue
                 node = URIRef(f"{p}/derived/sum-change/{i + 1}-{j + 1}")
                 g.add((p, QL.hasDiameterSumChange, node))
@@ -106,10 +108,15 @@ class TimelineDeriver(DeriveBase):
                 g.add((node, QL.fromMeasurement, first))
                 g.add((node, QL.toMeasurement, second))
                 g.add((node, QL.sumRatio, dec(second_sum / first_sum)))
-                g.add((node, QL.calendarMonthsApart,
-                       integer(calendar_months_apart(first_date, second_date))))
+                months = Interval(Decimal(calendar_months_apart(first_to, second_from)),
+                                  Decimal(calendar_months_apart(first_from, second_to)))
+                put(g, node, QL.calendarMonthsApart, months, integer=True)
                 g.add((node, PROV.wasDerivedFrom, first))
                 g.add((node, PROV.wasDerivedFrom, second))
+                if g.value(first, QL.onlyPossiblyVia) is not None or \
+                        g.value(second, QL.onlyPossiblyVia) is not None:
+                    possibly(g, node, QL.hasDiameterSumChange, "a measurement of this pair "
+                             "may be after the assessment date")
 
     def derive_lesions(self) -> None:
         """RECIST: a lesion on CT/MRI measures at least a multiple of the slice thickness (the

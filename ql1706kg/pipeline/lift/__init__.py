@@ -16,7 +16,7 @@ from ...inputs.models import PatientRecord
 from ...protocol.namespaces import QL, RDF
 from ...protocol.terminology import Terminology, terminology
 from ..graph import PatientGraph
-from ..literals import d
+from ..literals import when
 from .base import patient_iri
 from .disease import DiseaseLifter
 from .observations import ObservationLifter
@@ -45,7 +45,7 @@ class _Lifter(PersonLifter, DiseaseLifter, ObservationLifter):
         if r.sex:
             self.add(p, QL.sex, _SEX[r.sex])
         if r.birth_date:
-            self.add(p, QL.birthDate, d(r.birth_date))
+            self.add(p, QL.birthDate, when(r.birth_date))
         self.lift_consent()
         self.lift_diagnosis()
         self.lift_history()
@@ -54,4 +54,5 @@ class _Lifter(PersonLifter, DiseaseLifter, ObservationLifter):
         self.lift_observations()
         self.lift_supportive_care()
         self.lift_reproductive()
+        self.lift_set_aside()
         return self.graph

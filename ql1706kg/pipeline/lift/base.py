@@ -14,7 +14,7 @@ from ...protocol.drugs import drug_index, node_types
 from ...protocol.namespaces import QL, QLP, RDF, RDFS
 from ...protocol.terminology import Terminology
 from ..graph import PatientGraph
-from ..literals import text
+from ..literals import boolean, text, when
 
 
 def patient_iri(patient_id: str) -> URIRef:
@@ -85,6 +85,22 @@ class LiftBase:
             self.copy_types(iri)
             self.graph.add((node, QL.hasComponentDrug, iri))
         return node
+
+    def lift_course(self, node: URIRef, item) -> None:
+        """A course's start, end and whether it is ongoing (therapies, supportive care,
+        pregnancies)."""
+        for prop, value in ((QL.startDate, item.start), (QL.endDate, item.end)):
+            if value is not None:
+                self.add(node, prop, when(value))
+        if item.ongoing is not None:
+            self.add(node, QL.ongoing, boolean(item.ongoing))
+
+    def lift_resolution(self, node: URIRef, resolved) -> None:
+        """Resolved on a date, or resolved (true); false or absent says nothing."""
+        if resolved is True:
+            self.add(node, QL.resolved, boolean(True))
+        elif resolved is not None and resolved is not False:
+            self.add(node, QL.resolvedDate, when(resolved))
 
     def copy_types(self, iri: URIRef) -> None:
         if iri in self._typed:

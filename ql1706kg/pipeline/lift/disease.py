@@ -7,10 +7,10 @@ from __future__ import annotations
 from rdflib import Literal, URIRef
 
 from ...inputs.fhir.disease_observations import find_disease_term, primary_behaviour
-from ...inputs.models import Coded
+from ...inputs.models import Coded, Condition
 from ...protocol.namespaces import QL, RDF, RDFS
 from ...protocol.terminology import looks_like_icdo3
-from ..literals import boolean, d, dec
+from ..literals import boolean, dec, when
 from .base import LiftBase
 
 _EXTENT = {"metastatic": QL.Metastatic, "locally_advanced": QL.LocallyAdvanced,
@@ -29,8 +29,10 @@ class DiseaseLifter(LiftBase):
         node = self.node("diagnosis")
         self.add(self.patient, QL.hasDiagnosis, node)
         self.add(node, RDF.type, QL.SarcomaDiagnosis)
+        histology = QL.Neoplasm  # none recorded: it may be any
         if dx.histology is not None:
-            self.type_histology(node, dx.histology)
+            histology = self.type_histology(node, dx.histology)
+        self.scope_histology(node, histology)
         if dx.confirmed_at_this_institution is not None:
             self.add(node, QL.confirmedAtThisInstitution, boolean(dx.confirmed_at_this_institution))
         if dx.extent:
@@ -38,7 +40,7 @@ class DiseaseLifter(LiftBase):
         if dx.resectable is not None:
             self.add(node, QL.resectable, boolean(dx.resectable))
         if dx.date:
-            self.add(node, QL.effectiveDate, d(dx.date))
+            self.add(node, QL.effectiveDate, when(dx.date))
         for i, other in enumerate(dx.other_active_histologies or ()):
             self.lift_other_active_cancer(i + 1, other)
 
@@ -57,19 +59,29 @@ class DiseaseLifter(LiftBase):
         return histology, self.term.find(histology, QL.Neoplasm), looks_like_icdo3(
             primary_behaviour(histology))
 
-    def type_histology(self, node: URIRef, histology: str | Coded) -> None:
-        """Type the diagnosis by its histology class and every superclass of it."""
+    def type_histology(self, node: URIRef, histology: str | Coded) -> URIRef:
+        """Type the diagnosis by its histology class and every superclass of it; return the
+        class."""
         written, hit, is_icdo3 = self.histology_term(histology)
         self.add(node, QL.histologyText, Literal(written))
         if hit is None:
             # Every ICD-O-3 code of the eight histologies is in the terminology, so another
             # ICD-O-3 morphology code is another histology; free text we cannot read is unknown.
-            self.add(node, RDF.type, QL.NonProtocolHistology if is_icdo3 else
-                     QL.UnrecognisedHistology)
-            return
+            hit = QL.NonProtocolHistology if is_icdo3 else QL.UnrecognisedHistology
+            self.add(node, RDF.type, hit)
+            return hit
         self.add(node, RDF.type, hit)
         for cls in self.term.types.get(hit, ()):
             self.add(node, RDF.type, cls)
+        return hit
+
+    def scope_histology(self, node: URIRef, histology: URIRef) -> None:
+        """Say which histology-dependent criteria apply to the diagnosis, or may (the
+        criteria's ql:appliesToHistology read over the terminology: Terminology.scope_of); a
+        criterion not named does not apply to it."""
+        for cid, scope in sorted(self.term.scope_of(histology).items()):
+            prop = QL.histologyInScopeOf if scope == "in" else QL.histologyPossiblyInScopeOf
+            self.add(node, prop, self.term.criteria[cid]["iri"])
 
     def lift_other_active_cancer(self, index: int, histology: str | Coded) -> None:
         """Another current primary cancer (IC3.3 unknown until the one under study is
@@ -94,11 +106,23 @@ class DiseaseLifter(LiftBase):
                 self.add(node, QL.site, self.term_ref(met.site, QL.AnatomicalSite, "site",
                                                       QL.AnatomicalSite, in_phrase=True))
                 if met.date:
-                    self.add(node, QL.effectiveDate, d(met.date))
+                    self.add(node, QL.effectiveDate, when(met.date))
+                self.lift_resolution(node, met.resolved)
         if r.conditions is not None:
-            for cond in r.conditions:
-                self.add(self.patient, QL.hasCondition, self.term_ref(
-                    cond, QL.ClinicalCondition, "condition", QL.UnrecognisedCondition))
+            for i, cond in enumerate(r.conditions):
+                if not isinstance(cond, Condition):
+                    self.add(self.patient, QL.hasCondition, self.term_ref(
+                        cond, QL.ClinicalCondition, "condition", QL.UnrecognisedCondition))
+                    continue
+                # dated or resolved: derive decides whether it holds on the assessment date
+                node = self.node("condition", i + 1)
+                self.add(self.patient, QL.hasConditionRecord, node)
+                self.add(node, RDF.type, QL.ConditionRecord)
+                self.add(node, QL.condition, self.term_ref(
+                    cond.condition, QL.ClinicalCondition, "condition", QL.UnrecognisedCondition))
+                if cond.date:
+                    self.add(node, QL.effectiveDate, when(cond.date))
+                self.lift_resolution(node, cond.resolved)
         if r.prior_therapies is not None:
             self.add(self.patient, QL.priorTherapyRecorded, boolean(True))
             for i, therapy in enumerate(r.prior_therapies):
@@ -110,10 +134,7 @@ class DiseaseLifter(LiftBase):
                 for drug in therapy.drugs:
                     self.add(node, QL.includesDrug, self.term_ref(drug, QL.Drug, "drug",
                                                                   QL.UnrecognisedDrug))
-                if therapy.start:
-                    self.add(node, QL.startDate, d(therapy.start))
-                if therapy.end:
-                    self.add(node, QL.endDate, d(therapy.end))
+                self.lift_course(node, therapy)
                 if therapy.intolerance is not None:
                     self.add(node, QL.stoppedForIntolerance, boolean(therapy.intolerance))
 
@@ -123,7 +144,7 @@ class DiseaseLifter(LiftBase):
             node = self.node("tumour-measurement", i + 1)
             self.add(self.patient, QL.hasTumourMeasurement, node)
             self.add(node, RDF.type, QL.TumourMeasurement)
-            self.add(node, QL.effectiveDate, d(m.date))
+            self.add(node, QL.effectiveDate, when(m.date))
             self.add(node, QL.sumOfDiametersMm, dec(m.sum_of_diameters_mm))
         for i, lesion in enumerate(r.lesions or ()):
             node = self.node("lesion", i + 1)
@@ -142,7 +163,7 @@ class DiseaseLifter(LiftBase):
                 self.add(node, QL.site, self.term_ref(lesion.site, QL.AnatomicalSite, "site",
                                                       QL.AnatomicalSite, in_phrase=True))
             if lesion.date:
-                self.add(node, QL.effectiveDate, d(lesion.date))
+                self.add(node, QL.effectiveDate, when(lesion.date))
         if r.recist is not None:
             self.add(self.patient, QL.investigatorReportsMeasurableDisease,
                      boolean(r.recist.measurable_disease))

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from rdflib import Literal, URIRef
 
 from ...protocol.namespaces import QL, RDF
-from ..literals import boolean, d, dec, text
+from ..literals import boolean, dec, instant, text, when
 from .base import LiftBase
 
 
@@ -25,7 +25,11 @@ class ObservationLifter(LiftBase):
             self.add(node, QL.test, test)
             self.add(node, QL.testText, text(obs.test if isinstance(obs.test, str)
                                                 else f"{obs.test.system} {obs.test.code}"))
-            self.add(node, QL.effectiveDate, d(obs.date))
+            self.add(node, QL.effectiveDate, when(obs.date))
+            if obs.date.instant is not None:
+                self.add(node, QL.effectiveInstant, instant(obs.date.instant))
+            if obs.comparator is not None:
+                self.add(node, QL.comparator, text(obs.comparator))
             info = self.term.tests.get(test)
             self.lift_value(node, obs.value, info.value_set if info else None)
             if obs.unit:
@@ -67,5 +71,6 @@ class ObservationLifter(LiftBase):
             self.add(node, RDF.type, QL.SupportiveCareEvent)
             self.add(node, QL.product, self.term_ref(event.product, QL.Drug, "product",
                                                      QL.UnrecognisedDrug))
+            self.lift_course(node, event)
             if event.date:
-                self.add(node, QL.effectiveDate, d(event.date))
+                self.add(node, QL.effectiveDate, when(event.date))

@@ -4,9 +4,31 @@ expected survival, reproductive status.
 
 from __future__ import annotations
 
-from ...protocol.namespaces import QL, RDF
-from ..literals import boolean, d, dec, text
+from rdflib import Literal
+
+from ...protocol.namespaces import QL, RDF, RDFS
+from ..literals import boolean, dec, text, when
 from .base import LiftBase
+
+# The properties each record section is lifted to: a fact set aside from a section stands for
+# them (a criterion that reads one of them, directly or through a derived value, is not met
+# while the fact stands). Observations name their test's screening property too (reads.py).
+SECTION_LINKS = {
+    "sex": (QL.sex,), "birth_date": (QL.birthDate,),
+    "consent": (QL.informedConsent, QL.ableToComply),
+    "diagnosis": (QL.hasDiagnosis, QL.hasOtherActivePrimaryCancer),
+    "metastases": (QL.hasMetastasis, QL.metastasesRecorded),
+    "conditions": (QL.hasCondition,),
+    "prior_therapies": (QL.hadPriorTherapy, QL.priorTherapyRecorded),
+    "tumour_measurements": (QL.hasTumourMeasurement,), "lesions": (QL.hasLesion,),
+    "recist": (QL.investigatorReportsMeasurableDisease,),
+    "samples": (QL.tumourTissueAvailable, QL.bloodSampleAvailable),
+    "expected_survival": (QL.expectedSurvival,), "observations": (QL.hasObservation,),
+    "supportive_care": (QL.receivedSupportiveCare, QL.supportiveCareRecorded),
+    "reproductive": (QL.lactating, QL.childbearingPotential, QL.contraceptionAgreed,
+                     QL.hasPregnancy),
+    "deceased": (),
+}
 
 
 class PersonLifter(LiftBase):
@@ -19,7 +41,7 @@ class PersonLifter(LiftBase):
         if consent.icf_signed:
             node = self.node("consent")
             self.add(node, RDF.type, QL.InformedConsent)
-            self.add(node, QL.signedOn, d(consent.icf_signed))
+            self.add(node, QL.signedOn, when(consent.icf_signed))
             self.add(self.patient, QL.informedConsent, node)
         if consent.able_to_comply is not None:
             self.add(self.patient, QL.ableToComply, boolean(consent.able_to_comply))
@@ -39,7 +61,7 @@ class PersonLifter(LiftBase):
             self.add(node, QL.unit, text({"days": "d", "weeks": "wk", "months": "mo"}[
                 r.expected_survival.unit]))
             if r.expected_survival.date:
-                self.add(node, QL.effectiveDate, d(r.expected_survival.date))
+                self.add(node, QL.effectiveDate, when(r.expected_survival.date))
 
     def lift_reproductive(self) -> None:
         rep, p = self.record.reproductive, self.patient
@@ -50,3 +72,35 @@ class PersonLifter(LiftBase):
                             (QL.contraceptionAgreed, rep.contraception_agreed)):
             if value is not None:
                 self.add(p, prop, boolean(value))
+        if rep.pregnancies is not None:
+            self.add(p, QL.pregnanciesRecorded, boolean(True))
+            for i, pregnancy in enumerate(rep.pregnancies):
+                node = self.node("pregnancy", i + 1)
+                self.add(p, QL.hasPregnancy, node)
+                self.add(node, RDF.type, QL.Pregnancy)
+                if pregnancy.date is not None:
+                    self.add(node, QL.effectiveDate, when(pregnancy.date))
+                self.lift_course(node, pregnancy)
+
+    def lift_set_aside(self) -> None:
+        """The facts a reader set aside (record ``set_aside``): each a node naming its source,
+        field and reason, linked by ``ql:setAsideFact`` and typed ``ql:UntrustedFact``, with
+        the properties its section would have been lifted to (``ql:setAsideFrom``) so that no
+        criterion reading them is met while it stands (pipeline/reads.py)."""
+        for i, fact in enumerate(self.record.set_aside):
+            node = self.node("set-aside", i + 1)
+            self.add(self.patient, QL.setAsideFact, node)
+            self.add(node, RDF.type, QL.UntrustedFact)
+            self.add(node, QL.recordSection, text(fact.section))
+            for link in SECTION_LINKS.get(fact.section, ()):
+                self.add(node, QL.setAsideFrom, link)
+            if fact.test is not None:
+                test = self.term_ref(fact.test, QL.Test, "test", QL.UnrecognisedTest)
+                if (test, RDF.type, QL.UnrecognisedTest) not in self.graph:
+                    self.add(node, QL.test, test)
+                else:  # a test the terminology does not know may be any test
+                    self.add(node, RDFS.label, Literal(str(fact.test)))
+            for prop, value in ((QL.sourceRef, fact.source), (QL.sourceField, fact.field),
+                                (QL.setAsideReason, fact.reason)):
+                if value:
+                    self.add(node, prop, Literal(value))

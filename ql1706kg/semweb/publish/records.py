@@ -44,9 +44,13 @@ ENROLLMENT_GROUP_ID = "eligibility"
 def medical_trial_jsonld() -> dict[str, Any]:
     """Return the study as a schema.org ``MedicalTrial`` (JSON-LD), for web pages and indexes.
 
-    schema.org has no eligibility-criteria property; the criteria go in ``population`` ("any
-    characteristics of the population used in the study"), one ``id: text`` line each, in
-    protocol order.
+    Only terms of the current schema.org release (30.0; tests/test_schema_terms.py checks each
+    against it, with its domain): ``phase`` and ``population`` are gone from it. The phase is
+    a ``code`` of the trial (``MedicalTrial`` is a ``MedicalEntity``) in HL7's
+    research-study-phase code system, as the FHIR record gives it; the criteria, one ``id:
+    text`` line each in protocol order, are the ``text`` of the eligibility document the trial
+    is ``subjectOf``, each also a part of it (``hasPart``, with its ``identifier`` and
+    ``position``).
     """
     record = study()
     trial: dict[str, Any] = {
@@ -58,12 +62,31 @@ def medical_trial_jsonld() -> dict[str, Any]:
     if record.definition:
         trial["description"] = record.definition
     if record.phase:
-        trial["phase"] = record.phase
+        trial["code"] = [_schema_phase(record.phase)]
     trial["trialDesign"] = [_schema_design(d) for d in record.designs]
     trial["healthCondition"] = [_schema_condition(c) for c in record.conditions]
     trial["studySubject"] = [_schema_drug(r) for r in record.regimens]
-    trial["population"] = "\n".join(criteria_lines(record))
+    trial["subjectOf"] = [_schema_criteria(record)]
     return trial
+
+
+def _schema_phase(phase: str) -> dict[str, str]:
+    known = FHIR_PHASES.get(phase)
+    node = {"@type": "MedicalCode", "name": phase}
+    if known:
+        node.update(codeValue=known[0], codingSystem=PHASE_SYSTEM)
+    return node
+
+
+def _schema_criteria(record: Study) -> dict[str, Any]:
+    lines = criteria_lines(record)
+    return {
+        "@type": "CreativeWork",
+        "name": f"Eligibility criteria: the {len(lines)} atomic inclusion criteria",
+        "text": "\n".join(lines),
+        "hasPart": [{"@type": "CreativeWork", "identifier": cid, "position": index,
+                     "text": text} for index, (cid, text) in enumerate(record.criteria, 1)],
+    }
 
 
 def _schema_design(design: str) -> dict[str, str]:
