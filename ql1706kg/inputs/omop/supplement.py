@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import InputError
-from ..tables import patient_record, table_body
+from ..table_files import table_body
+from ..tables import patient_record
 from .vocab import mapping
 
 
@@ -137,6 +138,8 @@ def merge(record: dict, extra: dict, where: str) -> dict:
                                    f"'{known}' and the supplement ({where}) as '{item}'; a "
                                    "patient has one, so resolve it at the source")
                 record[key][name] = item
+        elif isinstance(value, str) and value.startswith(f"{record[key]}-"):
+            record[key] = value  # a date the CDM gives partly (a year of birth), refined
         elif record[key] != value and key not in wins:
             raise Conflict(key, f"the CDM gives {key} as '{record[key]}' and the supplement "
                                 f"({where}) as '{value}'; resolve it at the source")
