@@ -133,3 +133,33 @@ def test_seeded_synthetic_patients_give_the_json_outcomes(tmp_path):
                    {str(k): v for k, v in written.persons.items()})
     assert len(got) == len(records) - len(written.skipped) > 90
     assert got == from_json
+
+
+# Issue 20's classes a CDM can hold (tests/data/issue20/README.md): bounds as operator_concept_id,
+# a year of birth without month and day, support courses from an exposure's start to its end,
+# a metastasis whose condition ended, pregnancies as conditions, dated facts after the as-of.
+ISSUE20 = ("bound-albumin-at-least", "bound-anc-below-limit-cannot-decide",
+           "bound-anc-below-limit-decides", "bound-ast-below-uln-met", "course-ended-before-window",
+           "implausible-value-set-aside", "late-fact-invisible", "liver-metastasis-active",
+           "liver-metastasis-resolved", "partial-birth-year-decides",
+           "partial-birth-year-straddles", "pregnancy-ended", "pregnancy-ongoing",
+           "snomed-morphology-histology", "unit-k-per-mcl")
+
+
+def test_issue20_classes_a_cdm_holds_give_the_json_outcomes(tmp_path):
+    """Each fixture written into a CDM gives its JSON record's verdict and 28 outcomes (the
+    bound, the partial birth date, the course, the resolution read, never set aside)."""
+    import json
+    from pathlib import Path
+
+    folder = Path(__file__).parent / "data" / "issue20"
+    records = []
+    for name in ISSUE20:
+        record = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+        records.append({**record, "id": name})
+    url, written = duckdb_cdm(records, tmp_path)
+    from_json = outcomes(screen(records, as_of=AS_OF))
+    got = outcomes(screened(url, written, person_ids=tuple(written.persons)),
+                   {str(k): v for k, v in written.persons.items()})
+    assert not written.skipped
+    assert {k: v for k, v in got.items() if v != from_json[k]} == {}

@@ -9,7 +9,6 @@ error and the others are screened.
 from __future__ import annotations
 
 import copy
-import itertools
 import json
 import shutil
 import socket
@@ -93,29 +92,6 @@ def test_no_url_with_a_password_is_accepted_nor_its_password_shown(user, secret,
     assert password not in str(refused.value)
 
 
-@pytest.mark.parametrize(("start", "end", "days"), [
-    ("2026-11-01", None, ["2026-11-01"]),
-    ("2026-11-01", "2026-11-01", ["2026-11-01"]),
-    ("2026-11-01", "2026-10-01", ["2026-11-01"]),
-    ("2026-11-01", "2026-11-03", ["2026-11-01", "2026-11-02", "2026-11-03"]),
-])
-def test_a_support_course_is_given_on_every_day_of_its_exposure(start, end, days):
-    from ql1706kg.inputs.omop.treatment import course_days
-
-    assert course_days(start, end) == days
-
-
-def test_a_long_support_course_is_sampled_never_more_than_a_few_days_apart():
-    import datetime as dt
-
-    from ql1706kg.inputs.omop.treatment import MAX_COURSE_DAYS, course_days
-
-    days = [dt.date.fromisoformat(d) for d in course_days("2020-01-01", "2026-11-20")]
-    gaps = {(b - a).days for a, b in itertools.pairwise(days)}
-    assert len(days) <= MAX_COURSE_DAYS + 1 and max(gaps) <= 7
-    assert days[0].isoformat() == "2020-01-01" and days[-1].isoformat() == "2026-11-20"
-
-
 def test_a_password_on_the_command_line_is_a_usage_error_that_does_not_repeat_it():
     result = run("screen", "--omop", "postgresql://reader:s3cret@localhost/ohdsi")
     assert result.exit_code == 2 and "password" in result.stderr
@@ -180,16 +156,38 @@ def test_a_person_whose_rows_contradict_each_other_is_one_error(small, tmp_path,
     assert items[0].field.startswith(("death.", "person."))
 
 
-def test_a_comparator_makes_a_bound_that_never_meets_a_limit(small, tmp_path):
-    """operator_concept_id '<' on AST: the value is a bound, never read as the exact value
-    (the record's comparator arrives with issue 20; until then the criterion is unknown)."""
-    url = altered(small, tmp_path, "UPDATE measurement SET operator_concept_id = 4171756 "
-                  "WHERE measurement_source_value = 'AST'")
+def test_bounds_partial_birth_dates_and_unreadable_rows_reach_the_screening(small, tmp_path):
+    """operator_concept_id makes a bound (AST '>': it may exceed the limit, unknown; ALT '<':
+    every value it allows meets it), a year of birth without month and day a partial birth
+    date (never an invented day), and a value concept the vocabulary lacks, or a history of
+    metastasis with a value, a fact set aside: in the record each person's process assembles,
+    so they reach the output whichever process screens the person."""
+    url = altered(small, tmp_path,
+                  "UPDATE measurement SET operator_concept_id = 4172704 "
+                  "WHERE measurement_source_value = 'AST'",
+                  "UPDATE measurement SET operator_concept_id = 4171756 "
+                  "WHERE measurement_source_value = 'ALT'",
+                  "UPDATE measurement SET value_as_number = NULL, value_as_concept_id = 999999 "
+                  "WHERE measurement_source_value = 'creatinine'",
+                  "UPDATE person SET month_of_birth = NULL, day_of_birth = NULL, "
+                  "birth_datetime = NULL WHERE person_id = 1")
     _, written = small
+    (record,) = [i for i in read_cdm(OmopInput(url, person_ids=(1,))) if hasattr(i, "raw")]
+    raw = record.raw
+    assert raw["birth_date"] == BASE["birth_date"][:4]
+    bounds = {str(o["test"].get("display") if isinstance(o["test"], dict) else o["test"]):
+              o.get("comparator") for o in raw["observations"]}
+    assert bounds["AST"] == ">" and bounds["ALT"] == "<" and "creatinine" not in bounds, bounds
+    (aside,) = raw["set_aside"]
+    assert aside["section"] == "observations" and aside["test"] == "creatinine"
+    assert aside["source"].endswith("#measurement/" + aside["source"].rpartition("/")[2])
     result = screen([OmopInput(url, person_ids=(1,), supplement=written.files["supplement"])],
                     as_of=AS_OF)
-    criteria = {c.id: c.outcome for c in result.patients[0].criteria}
-    assert criteria["IC9.2-AST"] == "unknown" and criteria["IC9.2-ALT"] == "met"
+    criteria = {c.id: c for c in result.patients[0].criteria}
+    assert criteria["IC9.2-AST"].outcome == "unknown" and criteria["IC9.2-ALT"].outcome == "met"
+    assert criteria["IC2"].outcome == "met"  # born in 1970: every age it allows is in range
+    assert criteria["IC9.3-CR"].outcome == "unknown"
+    assert "value concept" in criteria["IC9.3-CR"].explanation
 
 
 def test_candidates_from_an_atlas_cohort_or_an_id_file(small, tmp_path):

@@ -80,6 +80,10 @@ def _match_pregnancy_status(ctx, table, concept_id, cc) -> Any:
     return True if ctx.rules.coded(cc, QL.PregnancyStatus) else None
 
 
+def _match_pregnancy(ctx, table, concept_id, cc) -> Any:
+    return True if ctx.rules.term_of(cc, QL.PregnancyStatusValue) == QL.Pregnant else None
+
+
 def _match_result(ctx, table, concept_id, cc) -> Any:
     test, written = _test_of(ctx.term, cc)
     return (test, written) if test is not None else None
@@ -92,6 +96,7 @@ def _match_support(ctx, table, concept_id, cc) -> Any:
 MATCHERS = {"metastasis": match_metastasis, "cancer": match_cancer,
             "condition": match_condition, "staging": match_staging,
             "karnofsky": _match_karnofsky, "pregnancy_status": _match_pregnancy_status,
+            "pregnancy": _match_pregnancy,
             "result": _match_result, "support": _match_support, "specimen": match_specimen}
 
 
@@ -154,7 +159,6 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
         self.ctx, self.person_id = ctx, person_id
         self.rec: dict[str, Any] = {"id": str(person_id), "observations": []}
         self.disease, self.treatment = Disease(), Treatment()
-        self.notes: list[str] = []
         self.periods: list[tuple[str | None, str | None]] = []
         self.person_seen = False
 
@@ -201,28 +205,16 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
             self.rec["sex"] = sex
         year = int(fact.number) if fact.number is not None else None
         month, day = fact.link_id, fact.link_field
-        parts = None
-        if year and month and day:
-            try:
-                parts = dt.date(year, int(month), int(day))
-            except ValueError:
-                raise Inconsistent("person.day_of_birth", f"year, month and day of birth "
-                                   f"{year}-{month}-{day} are no date") from None
+        parts = _birth(year, month, day)
         written = fact.start_date
-        born = written or (parts.isoformat() if parts else None)
-        if written and parts and written != parts.isoformat():
+        if written and parts and not written.startswith(parts):
             raise Inconsistent("person.birth_datetime", f"birth_datetime {written} "
                                f"contradicts year, month and day of birth {parts}")
-        if written and year and int(written[:4]) != year:
-            raise Inconsistent("person.year_of_birth", f"birth_datetime {written} "
-                               f"contradicts year_of_birth {year}")
+        # a year (and month) of birth without the day is a partial date: the ages it allows
+        # (docs/record.md), never an invented day
+        born = written or parts
         if born is not None:
             self.rec["birth_date"] = born
-        elif year:
-            # SET-ASIDE (issue 20, CONTRACT-20 item 1): a year (and month) of birth becomes a
-            # partial date once the record takes one; until then the age is not known.
-            self.notes.append(f"only the year{' and month' if month else ''} of birth is "
-                              "recorded, so the age is not known")
 
     def read_death(self, fact: Fact) -> None:
         when = fact.start_date or True
@@ -235,12 +227,20 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
     # -- results --------------------------------------------------------------------------------
     def read_result(self, fact: Fact, found: tuple[URIRef, Any]) -> None:
         test, written = found
-        value = self.value_of(fact)
-        if value is None or fact.start_date is None:
-            self.notes.append(f"{fact.kind} {fact.row_id}: a result of "
-                              f"{self.ctx.term.label(test)} without a value or a date")
+        value, comparator = self.value_of(fact)
+        if value is None:
+            if fact.value_concept_id:  # a value given that cannot be read: never dropped
+                self.aside(fact, "observations", "value_as_concept_id", "a value concept "
+                           f"({fact.value_concept_id}) that is not in the vocabulary",
+                           self.ctx.term.label(test))
+            return  # no value at all: no result (as an FHIR Observation without a value)
+        if fact.start_date is None:
+            self.aside(fact, "observations", f"{fact.kind}_date", "no date: the result "
+                       "cannot be placed in the screening window", self.ctx.term.label(test))
             return
         item: dict[str, Any] = {"test": written, "value": value, "date": fact.start_date}
+        if comparator is not None:
+            item["comparator"] = comparator
         unit = self.unit_of(fact)
         if unit:
             item["unit"] = unit
@@ -250,23 +250,31 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
             item["lln"] = fact.low
         self.rec["observations"].append(item)
 
-    def value_of(self, fact: Fact) -> float | str | None:
-        """A number (a bound when an operator says so), a value concept's term, or text."""
+    def aside(self, fact: Fact, section: str, field_name: str, reason: str,
+              test: str | None = None) -> None:
+        """A row that says something the record cannot take as read: a ``set_aside`` entry
+        naming the row (it travels with the record, so a worker's reading reaches the
+        output: no criterion that reads ``section`` is met on it, and its explanation says
+        why)."""
+        item = {"section": section, "source": f"{self.ctx.source}#{fact.kind}/{fact.row_id}",
+                "field": f"{fact.kind}.{field_name}", "reason": reason}
+        if test:
+            item["test"] = test
+        self.rec.setdefault("set_aside", []).append(item)
+
+    def value_of(self, fact: Fact) -> tuple[float | str | None, str | None]:
+        """(value, comparator): a number with its operator as a bound (``operator_concept_id``
+        '<', '<=', '>', '>=': the record's ``comparator``; '=' or none: the value itself), a
+        value concept's term, or text."""
         if fact.number is not None:
             operator = fixed("operators").get(fact.operator_concept_id or 0, "=")
-            if operator != "=":
-                # SET-ASIDE (issue 20, CONTRACT-20 item 3): a bound is written as its text
-                # ("<0.5") until the record's observations[].comparator is merged; no limit is
-                # met on it meanwhile (the value is not a number), and the record's own reading
-                # of such a text takes it as the same bound then.
-                return f"{operator}{_number_text(fact.number)}"
-            return fact.number
+            return fact.number, (None if operator == "=" else operator)
         if fact.value_concept_id:
             concept = self.ctx.vocabulary.get(fact.value_concept_id)
             if concept is not None:
                 hit = self.ctx.term.find(self.ctx.vocabulary.code(concept))
-                return self.ctx.term.label(hit) if hit is not None else concept.name
-        return fact.text.strip() if fact.text and fact.text.strip() else None
+                return (self.ctx.term.label(hit) if hit is not None else concept.name), None
+        return (fact.text.strip() if fact.text and fact.text.strip() else None), None
 
     def unit_of(self, fact: Fact) -> str | None:
         concept = self.ctx.vocabulary.get(fact.unit_concept_id)
@@ -302,10 +310,27 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
         status = rules.term_of(value, QL.PregnancyStatusValue)
         if status in (QL.NotPregnant, QL.PregnancyStatusUnknown) or fact.start_date is None:
             return
+        if status == QL.Pregnant:  # a pregnancy on record on that date (IC10), as in FHIR
+            self.rec.setdefault("reproductive", {}).setdefault("pregnancies", []).append(
+                {"date": fact.start_date})
+            return
         shown = rules.labels[status] if status is not None else (fact.text or "unreadable")
         self.rec["observations"].append({
             "test": self.ctx.term.label(QL.PregnancyTest), "date": fact.start_date,
             "value": f"pregnancy status: {shown}, a status, not a test result"})
+
+
+    def read_pregnancy(self, fact: Fact, _found: Any) -> None:
+        """A pregnancy recorded as a condition (as an FHIR Condition): from its start to its
+        end, or, with no end, not ended (IC10 cannot be met whatever a test says)."""
+        item: dict[str, Any] = {}
+        if fact.start_date:
+            item["start"] = fact.start_date
+        if fact.end_date:
+            item["end"] = fact.end_date
+        else:
+            item["ongoing"] = True
+        self.rec.setdefault("reproductive", {}).setdefault("pregnancies", []).append(item)
 
 
 class Inconsistent(Exception):
@@ -321,16 +346,29 @@ def _order(fact: Fact) -> tuple:
             fact.row_id if fact.row_id is not None else -1, fact.concept_id or 0)
 
 
-def _number_text(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else repr(float(number))
+def _birth(year: int | None, month: int | None, day: int | None) -> str | None:
+    """The birth date year_of_birth, month_of_birth and day_of_birth give, as precisely as
+    they give it: ``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY``."""
+    if not year:
+        return None
+    try:
+        if month and day:
+            return dt.date(year, int(month), int(day)).isoformat()
+        if month:
+            return dt.date(year, int(month), 1).isoformat()[:7]
+        return dt.date(year, 1, 1).isoformat()[:4]
+    except ValueError:
+        raise Inconsistent("person.day_of_birth" if day else "person.month_of_birth",
+                           f"year, month and day of birth {year}-{month}-{day} are no "
+                           "date") from None
 
 
-def build_person(handle: Any, ctx: Context | None = None
-                 ) -> tuple[dict | InputError, list[str]]:
+def build_person(handle: Any, ctx: Context | None = None) -> dict | InputError:
     """The record of the person of a :class:`~.person.OmopPerson` (with the supplement's
-    facts), or the input error that stands for it, and its notes. ``ctx``: the run's (in the
-    reading process), else this process's context of the run, fed with the concepts and drugs
-    the handle carries."""
+    facts), or the input error that stands for it. What the rows say that the record cannot
+    take as read is in the record's ``set_aside``, so it reaches the output from whichever
+    process assembles the person. ``ctx``: the run's (in the reading process), else this
+    process's context of the run, fed with the concepts and drugs the handle carries."""
     source, closed_world = handle.run
     if ctx is None:
         ctx = _context(source, closed_world)
@@ -345,24 +383,22 @@ def build_person(handle: Any, ctx: Context | None = None
     try:
         record = builder.build([Fact._make(row) for row in handle.facts])
     except Inconsistent as exc:
-        return InputError(handle.source, exc.message, record=handle.id, field=exc.field), []
+        return InputError(handle.source, exc.message, record=handle.id, field=exc.field)
     if handle.supplement is not None:
         path, rows, header = handle.supplement
         extra = supplement_record(Path(path), handle.id, rows, header)
         if isinstance(extra, InputError):
-            return extra, builder.notes
+            return extra
         try:
             record = merge(record, extra, path)
         except Conflict as exc:
-            return InputError(handle.source, exc.message, record=handle.id,
-                              field=exc.field), builder.notes
-    return record, builder.notes
+            return InputError(handle.source, exc.message, record=handle.id, field=exc.field)
+    return record
 
 
 def assemble_person(handle: Any) -> RawRecord | InputError:
-    """A handle assembled where it is screened: its record, unvalidated (notes are not
-    carried back: what they say, the criteria's explanations say too)."""
-    record, _notes = build_person(handle)
+    """A handle assembled where it is screened: its record, unvalidated."""
+    record = build_person(handle)
     return record if isinstance(record, InputError) else RawRecord(handle.source, record)
 
 

@@ -93,21 +93,23 @@ class DiseaseReader:
     ctx: Any
     rec: dict[str, Any]
     disease: Disease
-    notes: list[str]
+    aside: Any
 
     def read_metastasis(self, fact, found) -> None:
         kind, site = found
         if kind == "history" and (fact.value_concept_id or fact.text):
             # A value ("no", "yes", a number) the FHIR reader would not read either: with no
             # value a history of metastasis is one (mCODE); a "no" is a dated absence only.
-            self.notes.append(f"a history of metastatic cancer with a value ({fact.row_id}) "
-                              "is not read as a metastasis")
+            self.aside(fact, "metastases", "value_as_concept_id", "a history of metastatic "
+                       "cancer with a value, which is not read as a metastasis nor as none")
             return
         item: dict[str, Any] = {"site": site or ("unspecified site (history of metastatic "
                                                  "cancer)" if kind == "history"
                                                  else "unspecified site")}
         if fact.start_date:
             item["date"] = fact.start_date
+        if fact.kind == "condition_occurrence" and fact.end_date:
+            item["resolved"] = fact.end_date  # the condition ended: resolved then
         self.rec.setdefault("metastases", []).append(item)
 
     def read_cancer(self, fact, key) -> None:
@@ -128,6 +130,9 @@ class DiseaseReader:
 
     def read_condition(self, fact, value) -> None:
         conditions = self.rec.setdefault("conditions", [])
+        if fact.end_date:  # it ended: a condition resolved then no longer changes a limit
+            value = {"condition": value, "resolved": fact.end_date,
+                     **({"date": fact.start_date} if fact.start_date else {})}
         if value not in conditions:
             conditions.append(value)
 

@@ -122,7 +122,8 @@ class _Treatment(_Etl):
     def support(self) -> None:
         w = self.w
         for item in self.rec.get("supportive_care") or []:
-            date = item.get("date") or self.fallback
+            date = item.get("date") or item.get("start") or self.fallback
+            end = item.get("end") or date  # an open course: OMOP requires an end
             hit, name, _coding = self.coded_term(item["product"], QL.HaematologicSupportProduct)
             snomed = (w.codes.first(hit, str(QL.snomedCode)) if hit is not None
                       and w.term.is_a(hit, QL.BloodComponentTransfusion) else None)
@@ -132,10 +133,12 @@ class _Treatment(_Etl):
                         w.concept("SNOMED", snomed[1], w.term.label(hit), "Procedure",
                                   "Procedure"),
                     "procedure_date": date, "procedure_type_concept_id": EHR,
-                    "procedure_source_value": name[:50]})
+                    "procedure_source_value": name[:50],
+                    **({"procedure_end_date": end} if end != date and w.version == "5.4"
+                       else {})})
             else:
                 self.exposure(self.drug(item["product"], SUPPORT_ATC_PREFIXES[0]), name, date,
-                              date)
+                              end)
 
 
 class _Results(_Etl):
@@ -165,10 +168,13 @@ class _Results(_Etl):
                 else "measurement"
             prefix = table
             values = {"person_id": self.person, f"{prefix}_concept_id": concept,
-                      f"{prefix}_date": obs["date"], f"{prefix}_type_concept_id": EHR,
+                      f"{prefix}_date": str(obs["date"])[:10], f"{prefix}_type_concept_id": EHR,
                       "value_as_number": number, "value_as_concept_id": word_concept,
                       "unit_concept_id": unit_concept, "unit_source_value": unit,
                       f"{prefix}_source_value": name[:50]}
+            if obs.get("comparator") not in (None, "="):
+                operators = {sign: concept for concept, sign in fixed("operators").items()}
+                values["operator_concept_id"] = operators[obs["comparator"]]
             if table == "measurement":
                 values.update({"range_low": obs.get("lln"), "range_high": obs.get("uln"),
                                "value_source_value": None if number is not None
@@ -257,17 +263,18 @@ class RecordEtl(_Treatment, _Results, _Supplement):
     def person_row(self) -> None:
         rec, w = self.rec, self.w
         genders = {v: k for k, v in fixed("gender").items()}
-        born = rec["birth_date"]
-        parts = [int(p) for p in born.split("-")]
+        born = str(rec["birth_date"])[:10]
+        parts = [int(p) for p in born.split("-")] + [None, None]  # a year, a month: partial
         w.row("person", {"person_id": self.person, "gender_concept_id":
                          genders.get(rec.get("sex"), 0), "year_of_birth": parts[0],
                          "month_of_birth": parts[1], "day_of_birth": parts[2],
-                         "birth_datetime": f"{born} 00:00:00",
+                         "birth_datetime": f"{born} 00:00:00" if parts[2] else None,
                          "race_concept_id": 0, "ethnicity_concept_id": 0,
                          "person_source_value": str(rec.get("id", ""))[:50],
                          "gender_source_value": rec.get("sex")})
         w.row("observation_period", {"person_id": self.person,
-                                     "observation_period_start_date": born,
+                                     "observation_period_start_date":
+                                         (born + "-01-01")[:10],
                                      "observation_period_end_date": "2026-12-31",
                                      "period_type_concept_id": EHR})
         deceased = rec.get("deceased")
@@ -330,7 +337,8 @@ class RecordEtl(_Treatment, _Results, _Supplement):
             codes = [iri for iri, s in disease_codes().sites.items() if s == site]
             coded = next((w.codes.first(c, snomed) for c in codes if w.codes.first(c, snomed)),
                          None) if site is not None else None
-            if coded is None or (self.even and self.diagnosis_row is not None):
+            if coded is None or (self.even and self.diagnosis_row is not None
+                                 and not item.get("resolved")):
                 concept = w.concept(modifier["vocabulary"], f"QL-MET-{label}"[:50],
                                     f"Metastasis to {label}", "Measurement",
                                     modifier["metastasis_classes"][0])
@@ -345,15 +353,40 @@ class RecordEtl(_Treatment, _Results, _Supplement):
                 continue
             concept = self.concept_for("SNOMED-CT", coded[1], f"Metastasis to {label}",
                                        "Condition")
+            resolved = item.get("resolved")
             w.row("condition_occurrence", {
                 "person_id": self.person, "condition_concept_id": concept,
                 "condition_start_date": date, "condition_type_concept_id": EHR,
+                "condition_end_date": resolved if isinstance(resolved, str) else None,
                 "condition_source_value": f"metastasis to {item['site']}"[:50],
                 "condition_source_concept_id": 0})
 
     def conditions(self) -> None:
         for value in self.rec.get("conditions") or []:
-            self.condition(value, QL.ClinicalCondition, None, (str(QL.snomedCode),))
+            item = value if isinstance(value, dict) and "condition" in value else None
+            resolved = item.get("resolved") if item else None
+            self.condition(item["condition"] if item else value, QL.ClinicalCondition,
+                           item.get("date") if item else None, (str(QL.snomedCode),),
+                           resolved if isinstance(resolved, str) else None)
+        for pregnancy in (self.rec.get("reproductive") or {}).get("pregnancies") or []:
+            self.pregnancy(pregnancy)
+
+    def pregnancy(self, item: dict) -> None:
+        """A pregnancy as a condition (SNOMED CT 77386006 'Pregnant'), to its end if any."""
+        w = self.w
+        concept = self.concept_for("SNOMED-CT", "77386006", "Pregnant", "Condition")
+        w.row("condition_occurrence", {
+            "person_id": self.person, "condition_concept_id": concept,
+            "condition_start_date": _first_day(item.get("start") or item.get("date"))
+                                    or self.fallback,
+            "condition_end_date": item.get("end"), "condition_type_concept_id": EHR,
+            "condition_source_value": "pregnant", "condition_source_concept_id": 0})
+
+def _first_day(when: str | None) -> str | None:
+    """A CDM date for a record's date: its day (an instant's), or a partial date's first day
+    (a CDM holds days only: an ETL has to choose one)."""
+    return None if not when else (str(when)[:10] + "-01-01"[len(str(when)[:10]) - 4:])[:10]
+
 
 def _earliest_date(record: dict) -> str | None:
     """The earliest full date a record gives (for CDM dates it does not)."""

@@ -153,7 +153,7 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
            supplement: SupplementIndex | None, used: set[str], spec: OmopInput,
            validate: bool) -> Iterator[Item]:
     """One query for the batch; each person as an :class:`OmopPerson` to be assembled where
-    it is screened (``validate``: assembled and validated here, with its notes)."""
+    it is screened (``validate``: assembled and validated here)."""
     rows = db.rows(render(statement, {"persons": batch_rows(batch)}))
     by_person: dict[int, list[tuple]] = defaultdict(list)
     ids: set[int] = set()
@@ -184,8 +184,7 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
         if not validate:
             yield handle
             continue
-        record, notes = build_person(handle, ctx)
-        yield from (InputNote(handle.source, note) for note in notes)
+        record = build_person(handle, ctx)
         yield (record if isinstance(record, InputError)
                else parse_record(record, handle.source))
 

@@ -8,8 +8,9 @@ a FHIR medication's or a record's drug name (:mod:`ql1706kg.protocol.drugs`).
 * Anticancer drugs become prior regimens: the drugs an oncology-extension treatment regimen
   episode groups (``episode_event``) are one regimen, named by the regimen's concept (HemOnc);
   any other exposures of one ingredient are one regimen, from the first start to the last end.
-* A haematologic support product (a drug, or a transfusion procedure) is given on every day of
-  its exposure: IC9.0 counts the days before the screening labs.
+* A haematologic support product (a drug, or a transfusion procedure) is one administration
+  or a course from the exposure's start to its end: IC9.0 compares its days with the
+  screening labs.
 * A specimen of a kind the ontology names (a tissue, a blood specimen) shows that sample can
   be provided (IC7), unless the site supplement answers otherwise.
 * Intolerance is not in the CDM (``drug_exposure.stop_reason`` is free text, retired in v6):
@@ -18,8 +19,6 @@ a FHIR medication's or a record's drug name (:mod:`ql1706kg.protocol.drugs`).
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,11 +27,6 @@ from ...protocol.namespaces import QL
 from ..fhir.codes import lookup
 from ..fhir.medications import _kind, drug_item
 from .vocab import mapping
-
-# SET-ASIDE (issue 20, /work/wt/CONTRACT-20.md item 2): until the record carries a support
-# product's period (supportive_care[].start/end), a course is written as the days it covers,
-# at most this many (a longer course is sampled evenly, never more than a few days apart).
-MAX_COURSE_DAYS = 400
 
 
 @dataclass
@@ -76,22 +70,6 @@ def match_specimen(ctx, table: str, concept_id: int, cc: dict) -> Any:
     return None
 
 
-def course_days(first: str | None, last: str | None) -> list[str]:
-    """Every day of an exposure (ISO dates; its start alone without an end or with an end
-    before it)."""
-    if first is None:
-        return []
-    if last is None or last <= first:
-        return [first]
-    start, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
-    span = (end - start).days + 1
-    step = max(1, math.ceil(span / MAX_COURSE_DAYS))
-    days = [(start + dt.timedelta(days=n)).isoformat() for n in range(0, span, step)]
-    if days[-1] != last:
-        days.append(last)
-    return days
-
-
 class TreatmentReader:
     """The treatment part of :class:`~.assemble.PersonBuilder` (whose state it uses)."""
 
@@ -132,13 +110,17 @@ class TreatmentReader:
             course["start"] = fact.start_date
 
     def read_support(self, fact, found) -> None:
-        value = found[1]
-        items = self.rec.setdefault("supportive_care", [])
-        days = course_days(fact.start_date, fact.end_date)
-        if not days:
-            items.append({"product": value})
-        for day in days:
-            items.append({"product": value, "date": day})
+        """A support product: one administration on a day (a transfusion procedure without an
+        end, an exposure that starts and ends on one day), else a course given every day from
+        its start to its end (``supportive_care[].start/end``: IC9.0 compares its days with
+        the screening labs)."""
+        item: dict[str, Any] = {"product": found[1]}
+        first, last = fact.start_date, fact.end_date
+        if first is not None and (last is None or last <= first):
+            item["date"] = first  # drug_exposure_end_date is required: None on a procedure
+        elif first is not None:
+            item["start"], item["end"] = first, last
+        self.rec.setdefault("supportive_care", []).append(item)
 
     def read_specimen(self, fact, field_name: str) -> None:
         """A specimen on record: that sample can be provided (unless the supplement says
