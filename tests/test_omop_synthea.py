@@ -145,5 +145,12 @@ def test_an_unmapped_unit_and_a_missing_range_are_read_as_such(duckdb_synthea):
 
 
 def _loinc(observation: dict) -> str | None:
-    test = observation["test"]
-    return test.get("code") if isinstance(test, dict) else None
+    """The LOINC code of a result's test (the reader names a test by its term's label)."""
+    from ql1706kg.protocol.namespaces import QL
+    from ql1706kg.protocol.terminology import terminology
+
+    term = terminology()
+    for code in ("1920-8", "718-7"):
+        if observation["test"] == term.label(term.find_code("http://loinc.org", code, QL.Test)):
+            return code
+    return None

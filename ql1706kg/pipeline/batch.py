@@ -75,7 +75,10 @@ def unique_ids(items: Iterable[Item]) -> Iterator[Item]:
             if first is not None:
                 seen[key] = first
         if first is None:
-            seen[key] = (item.source, item if isinstance(item, FhirPerson)
+            # an OMOP person is named by its database (one string for the run, not one a
+            # person: memory stays flat over a CDM of any size)
+            seen[key] = (item.run[0] if isinstance(item, OmopPerson) else item.source,
+                         item if isinstance(item, FhirPerson)
                          else None if isinstance(item, OmopPerson) else _digest(item))
             yield item
             continue

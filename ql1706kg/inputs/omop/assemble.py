@@ -85,8 +85,11 @@ def _match_pregnancy(ctx, table, concept_id, cc) -> Any:
 
 
 def _match_result(ctx, table, concept_id, cc) -> Any:
-    test, written = _test_of(ctx.term, cc)
-    return (test, written) if test is not None else None
+    """(test, the test as the record names it): its label, which names that term alone (a
+    coded test would be read again where the record is validated and lifted: a third more
+    of a person's record to check)."""
+    test, _written = _test_of(ctx.term, cc)
+    return (test, ctx.term.label(test)) if test is not None else None
 
 
 def _match_support(ctx, table, concept_id, cc) -> Any:

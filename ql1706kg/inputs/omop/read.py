@@ -14,6 +14,7 @@ naming the database, the person and the field; the other persons are read.
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterator
 
@@ -62,11 +63,10 @@ def read_omop(spec: OmopInput, validate: bool = True) -> Iterator[Item]:
         yield from missing
         ctx = Context(term, vocabulary, relevance, source, spec.closed_world)
         statement = render(statement, {**relevance.values(schema), "persons": "@persons"})
-        used: set[str] = set()
         for start in range(0, len(persons), spec.batch_size):
             batch = persons[start:start + spec.batch_size]
-            yield from _batch(db, ctx, statement, batch, supplement, used, spec, validate)
-        unused = [p for p in supplement.persons() if p not in used] if supplement else []
+            yield from _batch(db, ctx, statement, batch, supplement, spec, validate)
+        unused = _unused(supplement, persons) if supplement else []
         if unused:
             yield InputNote(str(spec.supplement), f"{len(unused)} person(s) of the supplement "
                             f"are not candidates here and were not screened (first: {unused[0]})")
@@ -149,8 +149,22 @@ def _sarcoma(db: Database, schema: Schema) -> list[int]:
     return sorted(int(r[0]) for r in db.rows(query))
 
 
+def _unused(supplement: SupplementIndex, persons: list[int]) -> list[str]:
+    """The supplement's persons who are no candidates (the candidates sorted once at the end:
+    no set of every screened person kept during the run)."""
+    ordered = sorted(persons)
+
+    def candidate(name: str) -> bool:
+        if not name.isdigit():
+            return False
+        at = bisect.bisect_left(ordered, int(name))
+        return at < len(ordered) and ordered[at] == int(name) and str(int(name)) == name
+
+    return [p for p in supplement.persons() if not candidate(p)]
+
+
 def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
-           supplement: SupplementIndex | None, used: set[str], spec: OmopInput,
+           supplement: SupplementIndex | None, spec: OmopInput,
            validate: bool) -> Iterator[Item]:
     """One query for the batch; each person as an :class:`OmopPerson` to be assembled where
     it is screened (``validate``: assembled and validated here)."""
@@ -173,8 +187,6 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
         concepts = _with_anchors(vocabulary, named)
         key = str(person)
         extra = extras.get(key)
-        if extra is not None:
-            used.add(key)
         handle = OmopPerson(
             f"{ctx.source}#person/{person}", key, run, tuple(facts),
             tuple(shared.get(c.id) or shared.setdefault(c.id, _concept_row(c))
