@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -87,9 +88,16 @@ print(json.dumps({{"persons": count, "seconds": time.perf_counter() - start}}))
 def screened(command: list[str]) -> dict:
     """One CLI run under memory_bench's watcher: seconds, and the peak RSS of its largest
     process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([sys.executable, str(HERE / "memory_bench.py"), "--watch", *command],
                          check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    figures = json.loads(out.strip().splitlines()[-1])
+    # CPU time of the run and every process it waited for (its workers): on a shared, loaded
+    # machine the fairer comparison of two runs' work
+    figures["cpu_s"] = round(after.ru_utime + after.ru_stime - before.ru_utime
+                             - before.ru_stime, 2)
+    return figures
 
 
 def omop_command(cdm: dict, out: Path, jobs: int) -> list[str]:
@@ -116,7 +124,11 @@ def end_to_end(cdm: dict, folder: Path, jobs: int, repeat: int) -> dict:
                                                        for r in runs["omop"]), 1),
             "ndjson_per_second": round(statistics.median(n / r["seconds"]
                                                          for r in runs["ndjson"]), 1),
-            "ratio": round(statistics.median(ratios), 3), "runs": runs}
+            "ratio": round(statistics.median(ratios), 3),
+            "cpu_ratio": round(statistics.median(
+                d["cpu_s"] / o["cpu_s"] for o, d in zip(runs["omop"], runs["ndjson"],
+                                                         strict=True)), 3),
+            "runs": runs}
 
 
 def postgres(cdm: dict) -> dict:
@@ -178,7 +190,8 @@ def main() -> None:
                 e2e = row["end_to_end"]
                 print(f"  end to end, --jobs {args.jobs}: --omop {e2e['omop_per_second']} "
                       f"patients/s, NDJSON {e2e['ndjson_per_second']} patients/s: "
-                      f"{e2e['ratio']:.0%} of the NDJSON rate", flush=True)
+                      f"{e2e['ratio']:.0%} of the NDJSON rate; in CPU time (all processes) "
+                      f"{e2e['cpu_ratio']:.0%}", flush=True)
                 if args.postgres:
                     row["postgres"] = postgres(cdm)
                     print(f"  PostgreSQL: {json.dumps(row['postgres'])}", flush=True)

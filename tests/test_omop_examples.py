@@ -122,16 +122,16 @@ def test_cdm_v53_without_a_hierarchy_read_closed_world(tmp_path, from_json):
 
 
 def test_seeded_synthetic_patients_give_the_json_outcomes(tmp_path):
-    """100 perturbed patients (units, stale dates, limits crossed, unknown drugs and products,
+    """40 perturbed patients (units, stale dates, limits crossed, unknown drugs and products,
     missing sections); a record without a birth date cannot be a CDM person (OMOP drops it)."""
-    records = list(patients(100, 26))
+    records = list(patients(40, 26))
     url, written = duckdb_cdm(records, tmp_path)
     from_json = outcomes(screen([r for r in records if str(r["id"]) not in written.skipped],
                                 as_of=AS_OF))
     # every person: a perturbation may remove the sarcoma the default candidates look for
     got = outcomes(screened(url, written, person_ids=tuple(written.persons)),
                    {str(k): v for k, v in written.persons.items()})
-    assert len(got) == len(records) - len(written.skipped) > 90
+    assert len(got) == len(records) - len(written.skipped) > 35
     assert got == from_json
 
 
