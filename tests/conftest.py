@@ -11,8 +11,14 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from ql1706kg import screen
+
+# Property tests are deterministic (the same examples every run, on every machine) and write no
+# example database into the working tree; a new seed is a deliberate change, not a CI lottery.
+settings.register_profile("deterministic", derandomize=True, database=None)
+settings.load_profile("deterministic")
 
 AS_OF = "2026-11-20"
 DATA_DIR = Path(__file__).parent / "data"
@@ -103,3 +109,40 @@ def protocol_criteria_rows() -> int:
                        ("shapes", "https://w3id.org/ql1706kg/shapes")):
         dataset.graph(URIRef(name)).__iadd__(publication_graph(what))
     return len(list(dataset.query(named_queries()["protocol-criteria"].text)))
+
+
+# The deep tier: checks against external reasoners, engines and validators, whole-protocol
+# behavioural properties, cold caches, killed processes and large generated cohorts. They are
+# marked ``slow`` here, in one place, so that the README's test command (``pytest``, which
+# deselects them through addopts) stays within its 3 minutes on 2 cores; CI runs them as a
+# second tier (``pytest -m slow``, see .ci/run). Entries are node-id prefixes.
+DEEP_TIER = (
+    "tests/test_owl_profile.py",  # the OWL API (Java) over every document
+    "tests/test_owl_dl.py",  # HermiT and Pellet over the ontology and the patients
+    "tests/test_query_engines.py",  # Jena ARQ and Oxigraph against rdflib
+    "tests/test_plain_store.py",  # a real Oxigraph server, push and pseudonyms
+    "tests/test_protocol_probe.py",  # hostile protocol folders probed behaviourally
+    "tests/test_protocol_safety.py",  # generated folders never admit missing data
+    "tests/test_issue20_engines.py",  # pySHACL and the compiled evaluator on every fixture
+    "tests/test_distributed.py",  # a Dask cluster
+    "tests/test_cold_start.py::test_a_corrupt_cache_is_rebuilt",  # each a cold rebuild
+    "tests/test_cold_start.py::test_an_unreadable_and_unwritable_cache",
+    "tests/test_shacl_compiled.py::test_engines_agree_on_500_generated_patients",
+    "tests/test_shacl_compiled.py::test_generated_patients_exercise_every_outcome",
+    "tests/test_publish.py::test_export_round_trips_to_an_isomorphic_graph[all-",
+    "tests/test_shapes_and_ontology.py::test_shapes_pass_shacl_shacl",
+    "tests/test_reference_reading.py::test_fhir_twins_agree_with_the_reading",
+    "tests/test_leftovers.py::test_sigkill_then_resume",
+    "tests/test_fhir_bulk.py::test_ctrl_c_removes_the_index_folder",
+    "tests/test_sparql_text.py::test_the_check_is_safe_from_many_threads",
+    "tests/test_rdf_stream.py::test_cli_streams_from_worker_processes_in_input_order[nquads]",
+    "tests/test_rdf_stream.py::test_cli_streams_from_worker_processes_in_input_order[jsonld]",
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Mark the deep tier (before ``-m`` deselects by marks)."""
+    for item in items:
+        if item.nodeid.startswith(DEEP_TIER):
+            item.add_marker(pytest.mark.slow)

@@ -21,11 +21,9 @@ So the gate enforces the timeout and the engine kills and restarts the child whe
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import http.client
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -34,17 +32,13 @@ import time
 from pathlib import Path
 
 from ..errors import EnvironmentFailure
-from .engine_worker import SECRET_HEADER, reachable
+from .engine_worker import SECRET_HEADER, fits, through_descriptor
+from .tether import tethered
 
 # A child that keeps dying is not restarted for ever.
 MAX_RESTARTS_PER_MINUTE = 5
 START_SECONDS = 30.0
 
-_PR_SET_PDEATHSIG = 1
-try:
-    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
-except (OSError, AttributeError):  # pragma: no cover - not Linux
-    _PRCTL = None
 
 
 class EngineUnavailable(EnvironmentFailure):
@@ -62,11 +56,6 @@ class UnixConnection(http.client.HTTPConnection):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(self.timeout)
         self.sock.connect(self.unix_path)
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class Engine:
@@ -97,9 +86,14 @@ class Engine:
         return UnixConnection(self._short(address), timeout)
 
     def _short(self, address: str) -> str:
+        """``address`` as this process can connect to it: the child decides by the length of
+        the whole address (:func:`.engine_worker.reachable`), so must this side (deciding by
+        the folder's length alone failed for addresses of 100-107 bytes and beyond)."""
+        if fits(address):
+            return address
         folder, name = os.path.split(address)
         if self._folder_path is None:
-            self._folder_path = reachable(os.path.join(folder, "x"))[:-1]
+            self._folder_path = through_descriptor(folder)
         return self._folder_path + name
 
     def headers(self) -> dict[str, str]:
@@ -171,9 +165,9 @@ class Engine:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(address)
             with self.log.open("ab") as log:
-                process = subprocess.Popen(self.command(address), stdin=subprocess.PIPE,
-                                           stdout=subprocess.DEVNULL, stderr=log,
-                                           preexec_fn=_die_with_parent)
+                process = subprocess.Popen(tethered(self.command(address)),
+                                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                           stderr=log)
             with contextlib.suppress(OSError):
                 process.stdin.write(self.secret.encode() + b"\n")
                 process.stdin.close()

@@ -218,11 +218,21 @@ def reachable(path: str) -> str:
     """A name for a socket file that fits the 107 bytes a Unix socket address may hold: the
     path itself, or, when the folder's path is long, the same file through an open descriptor
     of its folder (``/proc/self/fd/N/NAME``, Linux); the descriptor stays open."""
-    if len(os.fsencode(path)) < 100 or not os.path.isdir("/proc/self/fd"):
+    if fits(path):
         return path
     folder, name = os.path.split(path)
+    return through_descriptor(folder) + name
+
+
+def fits(path: str) -> bool:
+    """Whether ``path`` can be a Unix socket address as it is (or must be, off Linux)."""
+    return len(os.fsencode(path)) < 100 or not os.path.isdir("/proc/self/fd")
+
+
+def through_descriptor(folder: str) -> str:
+    """``folder`` named through a descriptor of it opened now and kept open, ending in '/'."""
     descriptor = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    return f"/proc/self/fd/{descriptor}/{name}"
+    return f"/proc/self/fd/{descriptor}/"
 
 
 def main(argv: list[str] | None = None) -> None:

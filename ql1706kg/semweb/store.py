@@ -29,9 +29,9 @@ import orjson
 from rdflib import BNode, Literal, URIRef
 
 from ..errors import EnvironmentFailure
-from .engine import _die_with_parent
 from .results import QueryResult
 from .safety import QueryError
+from .tether import tethered
 
 DEFAULT_TIMEOUT = 30.0
 # A result larger than this on disk stops the query (a runaway SELECT * writes gigabytes).
@@ -86,9 +86,8 @@ class Store:
         """An ``oxigraph`` child process; killed (and waited for) if still running when the
         block ends; its standard error kept in a file and read into ``message``."""
         with tempfile.TemporaryFile(dir=self.scratch) as log:
-            child = _Child(subprocess.Popen([self.binary, *arguments], stdin=stdin,
-                                            stdout=subprocess.DEVNULL, stderr=log,
-                                            preexec_fn=_die_with_parent))
+            child = _Child(subprocess.Popen(tethered([self.binary, *arguments]), stdin=stdin,
+                                            stdout=subprocess.DEVNULL, stderr=log))
             try:
                 yield child
             finally:

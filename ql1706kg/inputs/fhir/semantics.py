@@ -364,7 +364,9 @@ def read(kind: str, data: dict, birth: When | None = None, clean: bool = False) 
 
 def _course(span: Span | None, supply: Decimal | None, status: Status) -> Span | None:
     """A course's end: a dispense's supply gives it; a status that says the course runs
-    (active, on hold, in progress) leaves it open."""
+    (active, on hold, in progress) leaves it open, even past an end it states: FHIR's
+    ``active`` is "still being taken" when recorded, so a stated end is a planned or last known
+    one and the course may reach any later window."""
     if span is not None and supply is not None and span.start is not None and span.end in (
             None, span.start):
         import datetime as dt
@@ -373,10 +375,7 @@ def _course(span: Span | None, supply: Decimal | None, status: Status) -> Span |
                       span.start.last + dt.timedelta(days=float(max(supply - 1, 0))))
         span = Span(span.start, end)
     if status.category == "ongoing":
-        if span is None:
-            return Span(None, None, ongoing=True)
-        if span.end is None or span.end == span.start:
-            return Span(span.start, None, ongoing=True)
+        return Span(span.start if span else None, None, ongoing=True)
     elif span is not None and span.ongoing and status.category in ("ended", "counts") \
             and status.said:
         return Span(span.start, None, ongoing=False)  # over, its end not recorded
