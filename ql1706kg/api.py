@@ -24,6 +24,7 @@ from .inputs.fhir.workspace import Workspace
 if TYPE_CHECKING:
     from .inputs.fhir.handle import FhirPerson
 from .inputs.models import PatientRecord
+from .inputs.omop import OmopInput
 from .inputs.read import RawRecord, SourcedRecord, read_paths
 from .pipeline.assessment import Assessment
 from .pipeline.batch import Item, batches, patient_graph, screen_batch, unique_ids
@@ -39,7 +40,7 @@ __all__ = ["EncodedResult", "Screening", "ScreeningError", "assessment_for", "it
 BATCH_SIZE = 50
 
 
-Input = str | Path | PatientRecord | dict
+Input = str | Path | PatientRecord | dict | OmopInput
 
 
 def assessment_for(as_of: date | str | None, window_days: int | None = None
@@ -145,14 +146,14 @@ def _records(inputs: Iterable[Input] | Input, jobs: int = 1,
     which is left to the process that screens them (the parent only splits the JSON). FHIR
     input is indexed in ``workspace`` and each person assembled by the process that screens
     them (without a workspace, here)."""
-    if isinstance(inputs, str | Path | PatientRecord | dict):
+    if isinstance(inputs, str | Path | PatientRecord | dict | OmopInput):
         inputs = [inputs]
     paths: list[str | Path] = []
     for index, item in enumerate(inputs):
         if isinstance(item, PatientRecord):
             yield SourcedRecord(f"<record {item.id}>", item)
-        elif isinstance(item, str | Path):
-            paths.append(item)
+        elif isinstance(item, str | Path | OmopInput):
+            paths.append(item)  # files, folders, and OMOP databases read in place
         else:
             # A dict is a record; anything else is reported as a bad record, not a crash.
             yield RawRecord(f"<input {index + 1}>", item)

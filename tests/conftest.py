@@ -76,13 +76,30 @@ def base() -> dict:
     return copy.deepcopy(BASE)
 
 
+def pytest_configure(config) -> None:
+    """The controller names the folder the session's PostgreSQL cluster will live in (the
+    xdist workers inherit it, so they share one cluster: tests/omop_support.py)."""
+    if not hasattr(config, "workerinput"):
+        import os
+        import tempfile
+
+        from .omop_support import STATE_VARIABLE
+
+        os.environ[STATE_VARIABLE] = tempfile.mkdtemp(prefix="qlpg-", dir="/tmp")
+
+
 @pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session) -> None:
-    """Collect the garbage now, after the fixtures' teardown, and freeze what is left. Why:
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """The controller stops and removes the session's PostgreSQL cluster, if one started.
+    Then collect the garbage, after the fixtures' teardown, and freeze what is left. Why:
     once a pytest-xdist worker reports that it has finished, execnet gives it 5 seconds to
     end and then sends it SIGINT; pytest's own collections at unconfigure walked every cached
     object of the run and, on a loaded machine, took longer, so a KeyboardInterrupt traceback
     ("Exception ignored in gc_callback") ended an otherwise passing run."""
+    if not hasattr(session.config, "workerinput"):
+        from .omop_support import stop_cluster
+
+        stop_cluster()
     gc.collect()
     gc.freeze()
 

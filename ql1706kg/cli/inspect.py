@@ -19,11 +19,11 @@ from .common import (
     as_of_option,
     echo_note,
     output_option,
-    paths_argument,
     protocol_option,
     refuse_clashes,
     window_option,
 )
+from .omop import database_files, database_options, inputs_with_database, paths_or_database
 from .summary import RunSummary, no_records
 
 
@@ -73,7 +73,8 @@ Examples:
   ql1706kg lift examples/fhir-bulk --no-derive --report -
 """)
 @protocol_option()
-@paths_argument
+@paths_or_database
+@database_options
 @as_of_option
 @window_option
 @output_option
@@ -84,7 +85,8 @@ Examples:
                    "(TSV: source, resource, status, reason); '-' for standard error.")
 def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output: Path | None,
                  no_derive: bool, report_path: Path | None) -> None:
-    """Write the patient graph(s) of PATHS as Turtle (with derived values by default)."""
+    """Write the patient graph(s) of PATHS (or of the OMOP CDM of --omop) as Turtle (with
+    derived values by default)."""
 
     from rdflib import Graph
 
@@ -98,7 +100,9 @@ def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output:
     from ..protocol.namespaces import bind_prefixes
 
     report_file = None if report_path is None or str(report_path) == "-" else report_path
-    refuse_clashes(paths, {"'-o' / '--output'": output, "'--report'": report_file})
+    inputs = inputs_with_database(paths)
+    refuse_clashes((*paths, *database_files()),
+                   {"'-o' / '--output'": output, "'--report'": report_file})
     graph = bind_prefixes(Graph())
     assessment = assessment_for(as_of, window_days)
     summary = RunSummary.of_command()
@@ -109,7 +113,7 @@ def lift_command(paths: tuple[Path, ...], as_of: date, window_days: int, output:
         out = cast(Output, stack.enter_context(open_output(output)))
         table = (cast(Output, stack.enter_context(open_output(report_file)))
                  if report_file else None)
-        for item in read_paths(paths, fhir_report=report,
+        for item in read_paths(inputs, fhir_report=report,
                                on_note=lambda note: echo_note(str(note))):
             if isinstance(item, InputError):
                 summary.error(ScreeningError(item.source, item.detail, item.record,

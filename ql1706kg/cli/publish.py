@@ -20,12 +20,12 @@ from .common import (
     EnvironmentProblem,
     as_of_option,
     output_option,
-    paths_argument,
     protocol_option,
     refuse_clashes,
     window_option,
     write_output,
 )
+from .omop import database_files, database_options, inputs_with_database, paths_or_database
 from .pseudonymise import pseudonymise_option, read_key_option
 from .summary import RunSummary, no_records, say_wrote
 
@@ -202,7 +202,8 @@ Examples:
       --against bundled-copy -o report-amendment
 """)
 @protocol_option()
-@paths_argument
+@paths_or_database
+@database_options
 @as_of_option
 @window_option
 @click.option("-o", "--output", "out_dir", required=True,
@@ -216,10 +217,10 @@ Examples:
                    "bundled one) and the verdict counts before and after.")
 def report_command(paths: tuple[Path, ...], as_of: date, window_days: int, out_dir: Path,
                    jobs: int, against: Path | None) -> None:
-    """Screen PATHS and write the HTML report into a folder: counts per verdict, the patient
-    table (deciding criteria, what to collect or what would change the verdict), the
-    screening funnel, the outcomes per criterion, the data to collect, one page per patient.
-    It opens offline."""
+    """Screen PATHS (or the OMOP CDM of --omop) and write the HTML report into a folder:
+    counts per verdict, the patient table (deciding criteria, what to collect or what would
+    change the verdict), the screening funnel, the outcomes per criterion, the data to
+    collect, one page per patient. It opens offline."""
     from ..api import screen
     from ..outputs.compare import comparison_html
     from ..outputs.report import require_charts, write_report
@@ -228,16 +229,17 @@ def report_command(paths: tuple[Path, ...], as_of: date, window_days: int, out_d
 
     require_charts()  # the 'report' extra, before anything is screened
     before = checked_protocol(against, "'--against'")
-    _refuse_report_clashes(paths, out_dir)
+    inputs = inputs_with_database(paths)
+    _refuse_report_clashes((*paths, *database_files()), out_dir)
     workers = jobs or os.cpu_count() or 1
     # Opened (so locked) before screening; every page is put in place only when all are done.
     sections: tuple[str, ...]
     with OutputFolder(out_dir) as folder:
         if against is None:
-            result, sections = screen(paths, as_of=as_of, window_days=window_days,
+            result, sections = screen(inputs, as_of=as_of, window_days=window_days,
                                       jobs=workers, keep_graphs=False), ()
         else:
-            comparison = screen_both(paths, as_of, window_days, workers, protocol_root(),
+            comparison = screen_both(inputs, as_of, window_days, workers, protocol_root(),
                                      before)
             result, sections = comparison.after, (comparison_html(comparison),)
         if not result.patients and not result.errors:

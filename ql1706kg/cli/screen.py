@@ -58,12 +58,12 @@ from .common import (
     as_of_option,
     echo_note,
     output_option,
-    paths_argument,
     progress,
     protocol_option,
     refuse_clashes,
     window_option,
 )
+from .omop import database_files, database_options, inputs_with_database, paths_or_database
 from .summary import RunSummary
 
 FLUSH_SECONDS = 1.0  # --format ndjson -o FILE: the longest a written line waits in a buffer
@@ -110,7 +110,8 @@ Examples:
 
 @click.command("screen", epilog=EXAMPLES)
 @protocol_option()
-@paths_argument
+@paths_or_database
+@database_options
 @as_of_option
 @window_option
 @click.option("--format", "fmt", type=click.Choice([*RENDERERS, "ndjson"]), default="text",
@@ -141,7 +142,8 @@ def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: 
                    details: bool | None, output: Path | None, jobs: int,
                    shacl_report: Path | None, quiet: bool, resume: bool,
                    scheduler: str | None) -> None:
-    """Screen the patient records in PATHS (files or folders) and explain every criterion.
+    """Screen the patient records in PATHS (files or folders), or the OMOP CDM of --omop, and
+    explain every criterion.
 
     A folder is searched for *.json, *.ndjson, *.csv and *.xlsx (the project's JSON records,
     FHIR R4 Bundles, resources and bulk exports, tables). Standard error gets each input
@@ -151,7 +153,9 @@ def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: 
     if resume and (fmt != "ndjson" or output is None):
         raise click.UsageError("--resume needs --format ndjson and -o FILE (the output of the "
                                "interrupted run)")
-    refuse_clashes(paths, {"'-o' / '--output'": output, "'--shacl-report'": shacl_report})
+    inputs = inputs_with_database(paths)
+    refuse_clashes((*paths, *database_files()),
+                   {"'-o' / '--output'": output, "'--shacl-report'": shacl_report})
     assessment = assessment_for(as_of, window_days)
     summary = RunSummary.of_command(assessment.as_of, assessment.window_days, quiet)
     people = ProgressTotal()  # the progress bar's total learns the FHIR people from the run
@@ -159,7 +163,7 @@ def screen_command(paths: tuple[Path, ...], as_of: date, window_days: int, fmt: 
     def run(**options) -> Iterator:
         """The results, counted and their errors said by the summary; an input with no
         record at all is refused before anything is written."""
-        return summary.watch(iter_screen(paths, assessment, jobs=workers, scheduler=scheduler,
+        return summary.watch(iter_screen(inputs, assessment, jobs=workers, scheduler=scheduler,
                                          on_note=lambda note: echo_note(str(note)),
                                          on_people=people.tell, **options), paths,
                              fhir_read=lambda: people.people is not None)

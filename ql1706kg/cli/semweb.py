@@ -21,6 +21,7 @@ from .common import (
     window_option,
     write_output,
 )
+from .omop import database_options, inputs_with_database, paths_or_database
 from .pseudonymise import pseudonymise_option, read_key_option
 from .summary import RunSummary
 
@@ -133,7 +134,8 @@ Examples:
   ql1706kg serve verdicts.nq --host 0.0.0.0 --token-file token.txt
 """)
 @protocol_option()
-@paths_argument
+@paths_or_database
+@database_options
 @as_of_option
 @window_option
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -153,7 +155,8 @@ Examples:
 def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: str,
                   port: int, timeout: float, token_file: Path | None,
                   store: Path | None, jobs: int) -> None:
-    """Screen PATHS and serve ontology, shapes and verdicts read-only over SPARQL 1.1.
+    """Screen PATHS (or the OMOP CDM of --omop) and serve ontology, shapes and verdicts
+    read-only over SPARQL 1.1.
 
     Queries go to http://HOST:PORT/query; each assessment is a named graph (its IRI), the
     ontology is <https://w3id.org/ql1706kg>, the shapes <https://w3id.org/ql1706kg/shapes>,
@@ -170,6 +173,7 @@ def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: 
         run_endpoint,
     )
 
+    inputs = inputs_with_database(paths)
     try:
         token = read_token(token_file) if token_file else None
         gate = open_gate(host, port)
@@ -184,7 +188,7 @@ def serve_command(paths: tuple[Path, ...], as_of: date, window_days: int, host: 
             token = shown_token = new_token()
 
         def fill(into) -> None:
-            errors.extend(load_inputs(into, paths, as_of, window_days, jobs, split=True,
+            errors.extend(load_inputs(into, inputs, as_of, window_days, jobs, split=True,
                                       on_error=summary.error))
 
         def announce() -> None:

@@ -2,7 +2,9 @@
 
 A file holds one record or a JSON list of records, or FHIR R4 (a Bundle, a resource, or an
 NDJSON bulk export: see :mod:`ql1706kg.fhir`), or a long-format table (``.csv``/``.xlsx``: see
-:mod:`ql1706kg.tables`); a folder is searched for all of them. A record that cannot be read
+:mod:`ql1706kg.tables`); a folder is searched for all of them. An OMOP CDM database is read in
+place (an :class:`~ql1706kg.inputs.omop.OmopInput` among the paths, ``--omop``). A record that
+cannot be read
 becomes an :class:`InputError` naming the file, the record and the field, and the other
 records of the file are still read: nothing is dropped silently.
 """
@@ -219,7 +221,8 @@ def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
     ``fhir_report``, when given, receives one line per FHIR resource: used, or ignored and why.
     ``validate=False`` yields :class:`RawRecord` items, validated later by their ``parse``.
     ``on_note`` receives what is worth knowing but not an error (default: the ``ql1706kg``
-    logger's warnings). FHIR resources are indexed on disk as they are read, then each person
+    logger's warnings). An :class:`~.omop.OmopInput` among ``paths`` is read last, in place.
+    FHIR resources are indexed on disk as they are read, then each person
     is assembled on its own (memory stays bounded however large the export): here, or, given
     ``fhir_workspace`` (which then owns the index, and removes it when the caller is done),
     by whoever screens them: a :class:`FhirPerson` is yielded for each person. ``on_people``
@@ -229,7 +232,11 @@ def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
     del jobs
     note = on_note or _log_note
     from .fhir.workspace import Workspace
+    from .omop import OmopInput
 
+    paths = list(paths)
+    databases = [p for p in paths if isinstance(p, OmopInput)]  # --omop: read in place
+    paths = [p for p in paths if not isinstance(p, OmopInput)]
     workspace = fhir_workspace or Workspace()
     fhir = _FhirWhenRead(workspace, report=fhir_report is not None)
     try:
@@ -264,6 +271,14 @@ def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
                 yield item
         if fhir_report is not None:
             fhir_report.extend(fhir.report_lines())
+        if databases:
+            from .omop.read import read_omop
+        for database in databases:
+            for item in read_omop(database, validate):
+                if isinstance(item, InputNote):
+                    note(item)
+                else:
+                    yield item
     finally:
         fhir.close()
         if fhir_workspace is None:

@@ -45,22 +45,16 @@ observation                a result; the test in code (name or LOINC code; syste
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import datetime as dt
-import io
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .records import SourcedRecord, parse_record
-from .workbook import check_workbook
+from .records import RawRecord, SourcedRecord, parse_record
+from .table_files import Rows, UnsavedFormula, table_body
+from .table_files import cell as _cell
 
-REQUIRED = ("patient", "element", "value")
-COLUMNS = (*REQUIRED, "unit", "uln", "lln", "date", "code", "system", "group", "site",
-           "slice_thickness")
 _TRUE, _FALSE = {"yes", "y", "true", "1"}, {"no", "n", "false", "0"}
 _SECTION = {"able_to_comply": "consent", "confirmed_at_this_institution": "diagnosis",
             "resectable": "diagnosis", "extent": "diagnosis", "tumour_tissue": "samples",
@@ -88,147 +82,52 @@ class RowError(ValueError):
 def read_table(path: Path) -> Iterator[SourcedRecord | InputError]:
     """Yield one record per patient of a long-format table, or an error naming row and column."""
     try:
-        rows = _xlsx_rows(path) if path.suffix.lower() == ".xlsx" else _csv_rows(path)
-        header, body = _header(rows, str(path))
+        header, patients = table_rows(path)
     except InputError as exc:
         yield exc
         return
-    patients: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-    for number, raw in body:
-        row = {name: _cell(raw, index) for name, index in header.items()}
-        if not any(v not in (None, "") for v in row.values()):
-            continue
-        if str(row.get("patient") or "").startswith("#"):
-            continue
-        patients.setdefault(str(row.get("patient") or "").strip(), []).append((number, row))
     for patient, patient_rows in patients.items():
-        yield _patient(path, patient, patient_rows)
+        yield patient_record(path, patient, patient_rows, header)
 
 
-def _csv_rows(path: Path) -> list[tuple[int, list[Any]]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), f"cannot be read as UTF-8 text: {exc}") from None
-    first = next((line for line in text.splitlines() if line.strip()
-                  and not line.lstrip().startswith("#")), "")
-    dialect = _dialect(first)
-    with _no_field_limit():
-        return [(number, row) for number, row in enumerate(csv.reader(io.StringIO(text),
-                                                                        dialect), 1)
-                if not (row and str(row[0]).lstrip().startswith("#"))]
+def table_rows(path: Path) -> tuple[dict[str, int], dict[str, Rows]]:
+    """The header (column -> index) and the rows of a long-format table by patient; an
+    unreadable file or header raises :class:`InputError`. Cheap: each patient's record is
+    assembled from its rows (:func:`patient_record`) where it is needed."""
+    header, body = table_body(path)
+    patients: dict[str, Rows] = {}
+    for patient, number, raw in body:
+        patients.setdefault(patient, []).append((number, raw))
+    return header, patients
 
 
-SNIFF_CHARS = 1024  # csv.Sniffer is quadratic in its sample: 0.27 s for 4 KB, 1 s for 8 KB
-
-
-def _dialect(header: str) -> type[csv.Dialect]:
-    """The table's separator, from its header line in linear time: the one of comma,
-    semicolon and tab that splits the header into the most known column names (then the most
-    fields); only when none names a column, :class:`csv.Sniffer` on the header's first
-    :data:`SNIFF_CHARS` characters (its cost grows with the square of its sample)."""
-    best, score = None, (0, 0)
-    for delimiter in (",", ";", "\t"):
-        try:
-            fields = next(csv.reader([header], delimiter=delimiter), [])
-        except csv.Error:
-            continue
-        named = sum(field.strip().lower() in COLUMNS for field in fields)
-        if (named, len(fields)) > score and named:
-            best, score = delimiter, (named, len(fields))
-    if best is None:
-        try:
-            return csv.Sniffer().sniff(header[:SNIFF_CHARS], delimiters=",;\t")
-        except csv.Error:
-            return csv.excel
-    return type("Found", (csv.excel,), {"delimiter": best})
-
-
-@contextlib.contextmanager
-def _no_field_limit() -> Iterator[None]:
-    """The csv module refuses a field over 128 KB with an error that names no row or patient;
-    the text is in memory already, so read every cell and let the record's own limits refuse
-    the long one, naming its patient and field (``plausibility.MAX_TEXT``)."""
-    saved = csv.field_size_limit()
-    csv.field_size_limit(sys.maxsize)
-    try:
-        yield
-    finally:
-        csv.field_size_limit(saved)
-
-
-def _xlsx_rows(path: Path) -> list[tuple[int, list[Any]]]:
-    try:
-        import openpyxl
-    except ImportError:
-        raise InputError(str(path), "reading .xlsx needs openpyxl (pip install openpyxl)") from None
-    check_workbook(path)  # sizes and cells counted before openpyxl reads anything
-    try:
-        values = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
-        for book in (values, formulas):
-            # rows are as wide as their cells, never as the sheet's declared dimension
-            book.worksheets[0].reset_dimensions()
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise InputError(str(path), f"not a readable .xlsx workbook: {exc}") from None
-    pairs = zip(values.worksheets[0].iter_rows(values_only=True),
-                formulas.worksheets[0].iter_rows(values_only=True), strict=False)
-    rows = [(number, [UnsavedFormula(formula) if value is None and _is_formula(formula)
-                      else value for value, formula in zip(row, written, strict=False)])
-            for number, (row, written) in enumerate(pairs, 1) if row or written]
-    values.close()
-    formulas.close()
-    return rows
-
-
-class UnsavedFormula(str):
-    """A cell holding a formula whose result the file does not store (a workbook written by a
-    program, never opened and saved in a spreadsheet): its value is unknown, not empty."""
-
-    def __new__(cls, formula: str) -> UnsavedFormula:
-        return super().__new__(cls, f"(formula {formula[:40]} with no saved result)")
-
-
-def _is_formula(value: object) -> bool:
-    return isinstance(value, str) and value.startswith("=")
-
-
-def _header(rows: list[tuple[int, list[Any]]], source: str
-            ) -> tuple[dict[str, int], list[tuple[int, list[Any]]]]:
-    if not rows:
-        raise InputError(source, "the table is empty (a header row is needed)")
-    names = [str(c or "").strip().casefold() for c in rows[0][1]]
-    header = {name: index for index, name in enumerate(names) if name in COLUMNS}
-    missing = [name for name in REQUIRED if name not in header]
-    if missing:
-        raise InputError(source, f"missing column(s) {', '.join(missing)} (columns: "
-                                 f"{', '.join(COLUMNS)})", field=missing[0])
-    return header, rows[1:]
-
-
-def _cell(row: list[Any], index: int) -> Any:
-    value = row[index] if index < len(row) else None
-    if isinstance(value, UnsavedFormula):
-        return value
-    return value.strip() if isinstance(value, str) else value
-
-
-def _patient(path: Path, patient: str, rows: list[tuple[int, dict[str, Any]]]
-             ) -> SourcedRecord | InputError:
+def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, int],
+                   validate: bool = True) -> SourcedRecord | RawRecord | InputError:
+    """One patient's record from its rows (of :func:`table_rows`), validated (else a
+    :class:`RawRecord`, for a caller that validates what it makes of it); or the error naming
+    the row and column."""
+    rows = [(number, {name: _cell(raw, index) for name, index in header.items()})
+            for number, raw in raw_rows]
     record: dict[str, Any] = {"id": patient, "observations": []}
     regimens: dict[str, dict[str, Any]] = {}
     first_rows: dict[str, tuple[int, Any]] = {}
     for number, row in rows:
         try:
             _refuse_unsaved_formulas(row)
-            before = _single_values(record)
+            paths = _SINGLE_ELEMENTS.get(str(row.get("element") or "").strip().casefold())
+            if paths is None:
+                _apply(record, regimens, row)  # adds to a list: no fact a patient has once
+                continue
+            before = _single_values(record, paths)
             _apply(record, regimens, row)
-            _check_single_values(before, _single_values(record), first_rows, number)
+            _check_single_values(before, _single_values(record, paths), first_rows, number)
         except RowError as exc:
             return InputError(f"{path}:{number}", str(exc), record=patient or None,
                               field=f"row {number}: {exc.column}")
     if regimens:
         record.setdefault("prior_therapies", []).extend(regimens.values())
+    if not validate:
+        return RawRecord(f"{path}#{patient}", record)
     result = parse_record(record, f"{path}")
     if isinstance(result, InputError):
         return result
@@ -245,10 +144,24 @@ _SINGLE = ("sex", "birth_date", "consent.icf_signed", "consent.able_to_comply",
            "reproductive.contraception_agreed")
 
 
-def _single_values(record: dict) -> dict[str, Any]:
+# The elements whose row may set one of them, and which (a row of any other adds to a list).
+_SINGLE_ELEMENTS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    element: tuple((path, *path.rpartition(".")[::2]) for path in paths)
+    for element, paths in {
+        "sex": ("sex",), "birth_date": ("birth_date",), "icf_signed": ("consent.icf_signed",),
+        "histology": ("diagnosis.histology", "diagnosis.date"), "recist_measurable": ("recist",),
+        "expected_survival": ("expected_survival",),
+        **{name: (f"{section}.{_FIELD.get(name, name)}",) for name, section in _SECTION.items()},
+    }.items()}
+_SINGLE_PARTS = tuple((path, *path.rpartition(".")[::2]) for path in _SINGLE)
+assert {p for parts in _SINGLE_ELEMENTS.values() for p, *_ in parts} == set(_SINGLE)
+
+
+def _single_values(record: dict, parts: tuple[tuple[str, str, str], ...] = _SINGLE_PARTS
+                   ) -> dict[str, Any]:
+    """The facts a patient has once that ``record`` holds (of ``parts``: all by default)."""
     out = {}
-    for path in _SINGLE:
-        section, _, name = path.rpartition(".")
+    for path, section, name in parts:
         holder = record.get(section) if section else record
         if isinstance(holder, dict) and name in holder:
             out[path] = holder[name]

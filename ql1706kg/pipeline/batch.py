@@ -21,6 +21,7 @@ import orjson
 from ..errors import InputError
 from ..inputs.fhir.handle import FhirPerson
 from ..inputs.models import PatientRecord
+from ..inputs.omop.person import OmopPerson
 from ..inputs.plausibility import date_problem
 from ..inputs.records import RawRecord, SourcedRecord
 from ..protocol.terminology import terminology
@@ -33,7 +34,10 @@ from .results import EncodedResult, PatientResult, Result, ScreeningError
 from .validate import shapes, validate_graphs
 from .window import window_fit
 
-Item = SourcedRecord | RawRecord | InputError | FhirPerson
+Item = SourcedRecord | RawRecord | InputError | FhirPerson | OmopPerson
+# Persons assembled into a record where they are screened (FHIR from the run's index, OMOP
+# from the facts the reading process sends along)
+HANDLES = (FhirPerson, OmopPerson)
 
 
 def patient_graph(record: PatientRecord, assessment: Assessment,
@@ -49,21 +53,23 @@ def unique_ids(items: Iterable[Item]) -> Iterator[Item]:
     into one patient in the verdict graph (the same record read twice is screened twice).
 
     A FHIR person (:class:`FhirPerson`) is assembled where it is screened; it is assembled
-    here only when its id is already used, to compare the records."""
-    seen: dict[str, tuple[str, bytes | FhirPerson | None]] = {}
+    here only when its id is already used, to compare the records. An OMOP person is not kept
+    (its facts would hold the whole run in memory): another record under its id is another
+    person (a person_id names one person of one CDM)."""
+    seen: dict[str, tuple[str, bytes | FhirPerson | OmopPerson | None]] = {}
     for item in items:
         key = None if isinstance(item, InputError) else item.id
         if key is None:
             yield item
             continue
         first = seen.get(key)
-        if first is not None and isinstance(item, FhirPerson):
+        if first is not None and isinstance(item, HANDLES):
             *errors, item = item.assemble()  # compared as read: its record, or its error
             yield from errors
             if isinstance(item, InputError):
                 yield item
                 continue
-        if first is not None and isinstance(first[1], FhirPerson):
+        if first is not None and isinstance(first[1], HANDLES):
             assembled = first[1].assemble()[-1]
             # an error entry holds no id; a record is compared by what it says
             first = None if isinstance(assembled, InputError) else (
@@ -71,8 +77,12 @@ def unique_ids(items: Iterable[Item]) -> Iterator[Item]:
             if first is not None:
                 seen[key] = first
         if first is None:
-            seen[key] = (item.source, item if isinstance(item, FhirPerson) else
-                         _digest(cast(SourcedRecord | RawRecord, item)))
+            # an OMOP person is named by its database (one string for the run, not one a
+            # person: memory stays flat over a CDM of any size)
+            seen[key] = (item.run[0] if isinstance(item, OmopPerson) else item.source,
+                         item if isinstance(item, FhirPerson)
+                         else None if isinstance(item, OmopPerson)
+                         else _digest(cast(SourcedRecord | RawRecord, item)))
             yield item
             continue
         digest = _digest(cast(SourcedRecord | RawRecord, item))
@@ -146,7 +156,7 @@ def _assembled(chunk: list[Item]) -> list[SourcedRecord | RawRecord | InputError
     malformed resources, then its record (or the error that stands for it)."""
     out: list[SourcedRecord | RawRecord | InputError] = []
     for item in chunk:
-        if isinstance(item, FhirPerson):
+        if isinstance(item, HANDLES):
             out.extend(item.assemble())
         else:
             out.append(item)

@@ -96,6 +96,9 @@ def load_inputs(store: Store, inputs: Iterable[str | Path], as_of: date | str | 
 
     patients = []
     for item in inputs:
+        if not isinstance(item, str | Path):  # an OMOP database, read in place (--omop)
+            patients.append(item)
+            continue
         path = Path(item)
         if path.is_file() and is_rdf(path):
             try:

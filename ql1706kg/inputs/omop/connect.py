@@ -1,0 +1,242 @@
+"""Open an OMOP CDM database read-only: DuckDB (a file) or PostgreSQL (psycopg 3).
+
+``--omop`` takes a URL:
+
+* ``duckdb:///abs/path/cdm.duckdb`` or ``duckdb:relative/cdm.duckdb`` (embedded, the default for
+  one machine and for the tests), opened with ``read_only=True``;
+* ``postgresql://host[:port]/db`` (also ``postgres://``), any libpq URI: ``?service=NAME``, a
+  socket folder as ``?host=/run/postgresql``, or nothing but the standard ``PG*`` variables
+  and ``~/.pgpass``. The session is read-only (``default_transaction_read_only``), without JIT
+  (``jit=off``: the planner's JIT made one batch 10.6 s instead of 0.57 s, design/omop.md) and
+  with a statement timeout.
+
+Both URLs take ``schema=`` (the CDM tables; DuckDB ``main`` and PostgreSQL ``public`` by
+default) and ``vocabulary_schema=`` (the vocabulary tables, default the CDM schema). A password
+is never taken from the command line: a URL that carries one is refused (a usage error), so
+that it appears in no shell history or process list. An unreachable database is an
+:class:`~ql1706kg.errors.EnvironmentFailure` (exit 3) naming the host or file, never a password.
+
+No statement is sent with bind parameters: both engines run the same text (sql/facts.sql),
+and every value put into it is an integer, a checked identifier or a quoted literal
+(:func:`literal`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+from ...errors import EnvironmentFailure
+
+STATEMENT_TIMEOUT_MS = 600_000  # ten minutes: one batch takes well under a second
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
+_OUR_PARAMETERS = ("schema", "vocabulary_schema")
+
+
+class UrlError(ValueError):
+    """A ``--omop`` URL that cannot be used (a usage error: exit 2)."""
+
+
+@dataclass(frozen=True)
+class OmopUrl:
+    """A checked ``--omop`` URL: the engine, where, the schemas, and how it is shown."""
+
+    engine: str  # "duckdb" or "postgresql"
+    target: str  # the DuckDB file, or the libpq URI without our own parameters
+    schema: str
+    vocabulary_schema: str
+    shown: str  # the URL as errors and sources show it (never a password: none is accepted)
+    host: str = ""  # what an unreachable database is named by
+
+
+def parse_url(text: str) -> OmopUrl:
+    """Check a ``--omop`` URL (raises :class:`UrlError` with the reason)."""
+    scheme, _, rest = text.partition(":")
+    scheme = scheme.casefold()
+    if scheme == "duckdb":
+        return _duckdb_url(text, rest)
+    if scheme in ("postgresql", "postgres"):
+        return _postgres_url(text)
+    raise UrlError(f"'{text}' is not an OMOP database URL: use duckdb:///path/to/cdm.duckdb "
+                   "or postgresql://host/database?schema=cdm")
+
+
+def is_identifier(name: str) -> bool:
+    """Whether a schema name can be put into the SQL as it is (letters, digits, _ and $)."""
+    return bool(_IDENTIFIER.match(name))
+
+
+def _schemas(query: dict[str, str], default: str) -> tuple[str, str]:
+    schema = query.get("schema") or default
+    vocabulary = query.get("vocabulary_schema") or schema
+    for name in (schema, vocabulary):
+        if not _IDENTIFIER.match(name):
+            raise UrlError(f"'{name}' is not a schema name (letters, digits, _ and $)")
+    return schema, vocabulary
+
+
+def _duckdb_url(text: str, rest: str) -> OmopUrl:
+    path_part, _, query_text = rest.partition("?")
+    if path_part.startswith("//"):
+        host, _, path = path_part[2:].partition("/")
+        if host not in ("", "localhost"):
+            raise UrlError(f"'{text}': a DuckDB database is a local file (duckdb:///path)")
+        path = "/" + path
+    else:
+        path = path_part
+    path = unquote(path)
+    if not path or path == "/":
+        raise UrlError(f"'{text}' names no DuckDB file")
+    query = dict(parse_qsl(query_text))
+    unknown = sorted(set(query) - set(_OUR_PARAMETERS))
+    if unknown:
+        raise UrlError(f"'{text}': unknown parameter {unknown[0]} (DuckDB takes schema= and "
+                       "vocabulary_schema=)")
+    schema, vocabulary = _schemas(query, "main")
+    shown = f"duckdb://{quote(path)}" if path.startswith("/") else f"duckdb:{quote(path)}"
+    return OmopUrl("duckdb", path, schema, vocabulary, shown, host=path)
+
+
+def _postgres_url(text: str) -> OmopUrl:
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise UrlError(f"'{_without_secrets(text)}' is not a PostgreSQL URL ({exc})") from None
+    if parts.password is not None:
+        raise UrlError("the --omop URL carries a password: never give one on the command line "
+                       "(it would be kept in the shell's history and shown to every user by "
+                       "ps); use ~/.pgpass, the PGPASSWORD or PGPASSFILE variables, or "
+                       "?service=NAME with a service file")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key.casefold() == "password" for key, _ in query):
+        raise UrlError("the --omop URL carries password=: never give a password on the command "
+                       "line; use ~/.pgpass, PGPASSWORD or a service file")
+    ours = {k: v for k, v in query if k in _OUR_PARAMETERS}
+    schema, vocabulary = _schemas(ours, "public")
+    libpq = [(k, v) for k, v in query if k not in _OUR_PARAMETERS]
+    query_text = urlencode(libpq)
+    target = f"postgresql://{parts.netloc}{parts.path}" + (f"?{query_text}" if query_text else "")
+    hosts = dict(libpq).get("host") or parts.hostname or "the local server (PGHOST)"
+    where = hosts + (f":{port}" if port else "")
+    service = dict(libpq).get("service")
+    if service:
+        where = f"service {service}" + (f" ({hosts})" if parts.hostname else "")
+    database = parts.path.lstrip("/")
+    shown = _without_secrets(text)
+    return OmopUrl("postgresql", target, schema, vocabulary, shown,
+                   host=where + (f", database {database}" if database else ""))
+
+
+def _without_secrets(text: str) -> str:
+    """A URL as it may be shown: any password removed (a refused URL is still named)."""
+    try:
+        parts = urlsplit(text)
+        netloc = parts.netloc
+        if parts.password is not None:
+            user = parts.username or ""
+            netloc = f"{user}:***@" + netloc.rpartition("@")[2]
+        query = "&".join(f"{k}={'***' if k.casefold() == 'password' else v}"
+                         for k, v in parse_qsl(parts.query, keep_blank_values=True))
+        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    except ValueError:
+        return "the given PostgreSQL URL"
+
+
+def literal(value: str) -> str:
+    """A SQL string literal (standard quoting, the same on both engines)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def integers(values: Iterable[int]) -> str:
+    """A list of integers for ``IN (...)``; never empty (``NULL`` matches nothing)."""
+    text = ", ".join(str(int(v)) for v in values)
+    return text or "NULL"
+
+
+@dataclass
+class Database:
+    """An open, read-only connection and what it runs on; ``rows`` runs a statement."""
+
+    url: OmopUrl
+    connection: object
+    queries: int = field(default=0)
+
+    @property
+    def engine(self) -> str:
+        return self.url.engine
+
+    def rows(self, sql: str) -> list[tuple]:
+        """Run one statement and fetch every row (a failure names the database)."""
+        self.queries += 1
+        try:
+            return self.connection.execute(sql).fetchall()
+        except Exception as exc:
+            raise QueryFailed(self.url, exc) from None
+
+    def close(self) -> None:
+        # closing a broken connection must not hide the first error
+        with contextlib.suppress(Exception):
+            self.connection.close()
+
+
+class QueryFailed(EnvironmentFailure):
+    """A statement the database refused or could not finish (a lost connection, a timeout, a
+    table or column it lacks that the schema check did not foresee): exit 3, naming it."""
+
+    def __init__(self, url: OmopUrl, exc: Exception) -> None:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        self.reason = first
+        super().__init__(f"the OMOP database {url.shown} failed a query: {first}")
+
+
+def connect(url: OmopUrl) -> Database:
+    """Open the database read-only; :class:`EnvironmentFailure` (exit 3) when it cannot be."""
+    if url.engine == "duckdb":
+        return Database(url, _duckdb(url))
+    return Database(url, _postgres(url))
+
+
+def _duckdb(url: OmopUrl) -> object:
+    try:
+        import duckdb
+    except ImportError:
+        raise EnvironmentFailure("reading a DuckDB OMOP database needs the duckdb package: "
+                                 "pip install 'ql1706kg[omop]'") from None
+    path = Path(url.target)
+    if not path.is_file():
+        raise EnvironmentFailure(f"cannot open the OMOP database {url.shown}: no such file "
+                                 f"{path}")
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except Exception as exc:  # locked by a writer, not a DuckDB file, a newer format
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EnvironmentFailure(f"cannot open the OMOP database {url.shown}: {first}") from None
+
+
+def _postgres(url: OmopUrl) -> object:
+    try:
+        import psycopg
+    except ImportError:
+        raise EnvironmentFailure("reading a PostgreSQL OMOP database needs psycopg 3: "
+                                 "pip install 'ql1706kg[omop]'") from None
+    options = (f"-c default_transaction_read_only=on -c jit=off -c DateStyle=ISO "
+               f"-c statement_timeout={STATEMENT_TIMEOUT_MS}")
+    try:
+        connection = psycopg.connect(url.target, options=options, autocommit=True,
+                                     connect_timeout=10, application_name="ql1706kg")
+    except Exception as exc:
+        raise EnvironmentFailure(f"cannot reach the OMOP database at {url.host}: "
+                                 f"{_first_line(exc)}") from None
+    connection.read_only = True
+    return connection
+
+
+def _first_line(exc: Exception) -> str:
+    """libpq's message, first line (it names host and port, never a password)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

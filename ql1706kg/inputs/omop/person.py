@@ -1,0 +1,36 @@
+"""A person of an OMOP CDM, as the reading process hands them to whoever screens them.
+
+The parent reads the facts of a batch of persons in one query; each person is then a
+:class:`OmopPerson` carrying its rows, the concepts and drug readings they name and its rows
+of the site supplement, assembled into a record where it is screened (a worker process, like
+an FHIR person: :mod:`ql1706kg.pipeline.batch`), so the parent only runs SQL. Its own small
+module so that the pipeline can recognise one without importing the OMOP reader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ...errors import InputError
+    from ..records import RawRecord
+
+
+@dataclass(frozen=True)
+class OmopPerson:
+    """One person's facts, to be assembled where it is screened."""
+
+    source: str  # the database and the person: duckdb:///cdm.duckdb#person/42
+    id: str  # the record's id: the person_id
+    run: tuple[str, bool]  # (the database as shown, closed-world)
+    facts: tuple[tuple, ...]  # rows of sql/facts.sql
+    concepts: tuple[tuple, ...]  # (id, vocabulary, code, name, class, anchors)
+    drugs: tuple[tuple, ...]  # (concept id, 'therapy' | 'support', the drug as written)
+    supplement: tuple | None = None  # (the supplement file, this person's rows, its header)
+
+    def assemble(self) -> list[InputError | RawRecord]:
+        """The record (unvalidated), or the input error that stands for the person."""
+        from .assemble import assemble_person
+
+        return [assemble_person(self)]

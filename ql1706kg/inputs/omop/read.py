@@ -1,0 +1,219 @@
+"""Read an OMOP CDM in place: candidates, batches of facts, one record per person.
+
+The order of a run: open the database read-only (:mod:`.connect`); check what it holds
+(:mod:`.schema`: a missing table or column is named before anything is read); push the
+terminology's codes down (:mod:`.relevance`, once); choose the candidates (an id list, an ATLAS
+cohort, or everyone with a sarcoma on record); then per batch of persons one statement
+(``sql/facts.sql``), never one per person, and each person assembled (:mod:`.assemble`) and
+joined with the site supplement (:mod:`.supplement`), where it is screened
+(:mod:`.person`). Memory holds one batch at a time.
+
+A person whose rows contradict each other, or who is not in the CDM, is one input error
+naming the database, the person and the field; the other persons are read.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterator
+
+from ...errors import InputError, InputNote
+from ...protocol.terminology import terminology
+from ..fhir.index import release_memory
+from ..records import SourcedRecord, parse_record
+from .assemble import Context, build_person
+from .connect import Database, connect, integers, is_identifier, literal, parse_url
+from .person import OmopPerson
+from .relevance import compute
+from .schema import Schema, read_schema, render, sql_file
+from .spec import OmopInput
+from .supplement import SupplementIndex, read_supplement
+from .vocab import Vocabulary, mapping
+
+Item = OmopPerson | SourcedRecord | InputError | InputNote
+
+
+def read_omop(spec: OmopInput, validate: bool = True) -> Iterator[Item]:
+    """Yield every candidate's record (an :class:`OmopPerson` to be assembled where it is
+    screened when ``validate`` is False), the input errors and the notes. An unreachable
+    database raises :class:`~ql1706kg.errors.EnvironmentFailure` (exit 3)."""
+    url = parse_url(spec.url)
+    source = url.shown
+    supplement = None
+    if spec.supplement is not None:
+        found = read_supplement(spec.supplement)
+        if isinstance(found, InputError):
+            yield found  # the CDM is still read: what only the supplement holds is unknown
+        else:
+            supplement = found
+            release_memory()  # what reading a large supplement freed, before workers fork
+    db = connect(url)
+    try:
+        term = terminology()
+        try:
+            schema = read_schema(db, source)
+            statement = facts_statement(schema, source)
+            vocabulary = Vocabulary(db, schema.vocabulary)
+            relevance = compute(db, schema, vocabulary, term)
+            persons, missing = candidates(db, schema, spec, source, relevance.sarcoma)
+        except InputError as exc:
+            yield exc
+            return
+        yield from missing
+        ctx = Context(term, vocabulary, relevance, source, spec.closed_world)
+        statement = render(statement, {**relevance.values(schema), "persons": "@persons"})
+        for start in range(0, len(persons), spec.batch_size):
+            batch = persons[start:start + spec.batch_size]
+            yield from _batch(db, ctx, statement, batch, supplement, spec, validate)
+        unused = _unused(supplement, persons) if supplement else []
+        if unused:
+            yield InputNote(str(spec.supplement), f"{len(unused)} person(s) of the supplement "
+                            f"are not candidates here and were not screened (first: {unused[0]})")
+    finally:
+        db.close()
+        if supplement is not None:
+            supplement.close()
+
+
+def facts_statement(schema: Schema, source: str) -> str:
+    """The batch CTE, then the UNION of the sections of facts.sql this database has, their
+    columns checked."""
+    parts = sql_file("facts.sql")
+    selects = []
+    for part in parts.values():
+        if part.name == "batch":
+            continue
+        if not schema.usable(part, source):
+            continue
+        schema.check(part, source)
+        selects.append(schema.fill_optional(part.text, part.aliases))
+    return parts["batch"].text + "\n" + "\nUNION ALL\n".join(selects)
+
+
+def batch_rows(persons: list[int]) -> str:
+    """The batch's ids as the rows of a VALUES list."""
+    return ", ".join(f"({int(p)})" for p in persons)
+
+
+def candidates(db: Database, schema: Schema, spec: OmopInput, source: str,
+               sarcoma: set[int]) -> tuple[list[int], list[InputError]]:
+    """The person ids to screen, and an error for each given id that is not a person."""
+    run = sql_file("run.sql")
+    if spec.person_ids is not None:
+        wanted = list(dict.fromkeys(spec.person_ids))
+        found: set[int] = set()
+        for start in range(0, len(wanted), 10_000):
+            chunk = integers(wanted[start:start + 10_000])
+            found |= {int(r[0]) for r in db.rows(render(run["persons"].text,
+                                                        {"cdm": schema.cdm, "persons": chunk}))}
+        missing = [InputError(f"{source}#person/{p}", "no such person in the CDM's person "
+                              "table", record=str(p), field="person_id")
+                   for p in wanted if p not in found]
+        return [p for p in wanted if p in found], missing
+    if spec.cohort_id is not None:
+        return _cohort(db, schema, spec, source), []
+    return _sarcoma(db, schema), []
+
+
+def _cohort(db: Database, schema: Schema, spec: OmopInput, source: str) -> list[int]:
+    table = mapping()["cohort"]
+    where = (spec.cohort_schema or schema.cdm).casefold()
+    if not is_identifier(where):
+        raise InputError(source, f"'{where}' is not a schema name", field="cohort_schema")
+    columns = {c for (s, t, c) in db.rows(render(sql_file("run.sql")["columns"].text,
+                                                 {"schemas": literal(where)}))
+               if t == table["table"]}
+    needed = {table["definition"], table["subject"]}
+    if not columns or not needed <= columns:
+        what = f"no table {where}.{table['table']}" if not columns else (
+            f"no column {sorted(needed - columns)[0]} in {where}.{table['table']}")
+        raise InputError(source, f"the ATLAS cohort {spec.cohort_id} cannot be read: {what} "
+                                 "(give the results schema with --cohort-schema)",
+                         field="cohort")
+    query = render(sql_file("run.sql")["candidates_cohort"].text, {
+        "subject": table["subject"], "cohort_schema": where, "cohort_table": table["table"],
+        "definition": table["definition"], "cohort_id": str(int(spec.cohort_id))})
+    return sorted(int(r[0]) for r in db.rows(query))
+
+
+def _sarcoma(db: Database, schema: Schema) -> list[int]:
+    """Everyone with a condition (or disease episode) the terminology reads as a sarcoma."""
+    vocabulary = Vocabulary(db, schema.vocabulary)
+    sarcoma = compute(db, schema, vocabulary, terminology()).sarcoma
+    run = sql_file("run.sql")
+    values = {"cdm": schema.cdm, "sarcoma": integers(sorted(sarcoma))}
+    query = render(run["candidates_sarcoma"].text, values)
+    if "episode" in schema.nonempty:
+        query += "\nUNION\n" + render(run["candidates_sarcoma_episodes"].text, values)
+    return sorted(int(r[0]) for r in db.rows(query))
+
+
+def _unused(supplement: SupplementIndex, persons: list[int]) -> list[str]:
+    """The supplement's persons who are no candidates (the candidates sorted once at the end:
+    no set of every screened person kept during the run)."""
+    ordered = sorted(persons)
+
+    def candidate(name: str) -> bool:
+        if not name.isdigit():
+            return False
+        at = bisect.bisect_left(ordered, int(name))
+        return at < len(ordered) and ordered[at] == int(name) and str(int(name)) == name
+
+    return [p for p in supplement.persons() if not candidate(p)]
+
+
+def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
+           supplement: SupplementIndex | None, spec: OmopInput,
+           validate: bool) -> Iterator[Item]:
+    """One query for the batch; each person as an :class:`OmopPerson` to be assembled where
+    it is screened (``validate``: assembled and validated here)."""
+    rows = db.rows(render(statement, {"persons": batch_rows(batch)}))
+    by_person: dict[int, list[tuple]] = defaultdict(list)
+    ids: set[int] = set()
+    for row in rows:
+        by_person[row[1]].append(row)
+        ids.update((row[3], row[4], row[9], row[11]))
+    ids.discard(None)
+    vocabulary = ctx.vocabulary
+    vocabulary.fetch(ids)
+    drugs = ctx.relevance.drugs
+    run = (ctx.source, spec.closed_world)
+    extras = supplement.rows([str(p) for p in batch]) if supplement is not None else {}
+    shared = ctx.concept_rows  # one tuple per concept for the whole run: pickling a chunk of
+    for person in batch:  # persons for a worker then writes each concept once
+        facts = by_person.pop(person, [])
+        named = {i for row in facts for i in (row[3], row[4], row[9], row[11]) if i}
+        concepts = _with_anchors(vocabulary, named)
+        key = str(person)
+        extra = extras.get(key)
+        handle = OmopPerson(
+            f"{ctx.source}#person/{person}", key, run, tuple(facts),
+            tuple(shared.get(c.id) or shared.setdefault(c.id, _concept_row(c))
+                  for c in concepts),
+            tuple((i, ctx.relevance.kinds[i], drugs[i]) for i in named if i in drugs),
+            (str(spec.supplement), extra, supplement.header) if extra is not None else None)
+        if not validate:
+            yield handle
+            continue
+        record = build_person(handle, ctx)
+        yield (record if isinstance(record, InputError)
+               else parse_record(record, handle.source))
+
+
+def _with_anchors(vocabulary: Vocabulary, ids: set[int]) -> list:
+    """The concepts of ``ids`` and the known concepts above them (read with them)."""
+    out, seen, todo = [], set(), list(ids)
+    while todo:
+        concept = vocabulary.get(todo.pop())
+        if concept is None or concept.id in seen:
+            continue
+        seen.add(concept.id)
+        out.append(concept)
+        todo.extend(concept.anchors)
+    return out
+
+
+def _concept_row(concept) -> tuple:
+    return (concept.id, concept.vocabulary, concept.code, concept.name, concept.concept_class,
+            concept.anchors)

@@ -1,0 +1,227 @@
+"""Which concepts matter, pushed down into the SQL: computed once per run from the terminology.
+
+No code is listed here. For each table, ``mapping.toml``'s ``[[facts]]`` rules name the ontology
+classes its rows can be read as (Test, Neoplasm, MetastasisCode, SystemicAntiCancerDrug ...);
+the codes of every term of those classes (the terminology's LOINC, SNOMED CT, ICD-O-3, NCIt,
+ATC and RxNorm codes, and the FHIR codings the ontology keeps, ``ql:fhirCoding``) are looked up
+in the vocabulary once, with the concepts below them where a rule says so (``concept_ancestor``).
+The batch query (sql/facts.sql) then reads only rows of those concepts, of the whole
+vocabularies the mapping names (any ICD-O-3 condition is a cancer), or with a source value that
+is one of their codes or names (an unmapped row, concept 0). Drugs are read as their
+ingredients: the RxNorm ingredients the drug reader (:mod:`ql1706kg.protocol.drugs`) takes for
+an anticancer or haematologic support drug, by code, name, INN stem or ATC group.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from rdflib import URIRef
+
+from ...protocol.drugs import drug_index
+from ...protocol.namespaces import QL
+from ...protocol.terminology import Terminology
+from ..fhir.disease_observations import concept_term, disease_codes, system_key
+from ..fhir.medications import KEPT_ATC_PREFIXES, _kind, drug_item
+from ..fhir.values import reading_rules
+from .connect import Database, integers, literal
+from .schema import Schema, render, sql_file
+from .vocab import Vocabulary, mapping
+
+DESCENDANTS_AT_ONCE = 1_000  # anchor concepts per concept_ancestor statement
+
+
+@dataclass
+class Relevance:
+    """What a run pushes down into every batch, and the drugs it has read."""
+
+    concepts: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    words: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    drugs: dict[int, object] = field(default_factory=dict)  # ingredient (or drug) -> as written
+    kinds: dict[int, str] = field(default_factory=dict)  # ... -> 'therapy' or 'support'
+    names: list[str] = field(default_factory=list)  # drug names (unmapped rows, no hierarchy)
+    stems: list[str] = field(default_factory=list)  # INN stems of the drug reader
+    sarcoma: set[int] = field(default_factory=set)
+
+    def values(self, schema: Schema) -> dict[str, str]:
+        """The @names of facts.sql (all but @persons)."""
+        table = mapping()
+        out = {"cdm": schema.cdm, "vocab": schema.vocabulary,
+               "ingredients": integers(sorted(self.drugs)),
+               "drug_concepts": integers(sorted(self.drugs)),
+               "drug_first_words": _texts(sorted({n.split()[0] for n in self.names})),
+               "drug_source_stems": " OR ".join(
+                   f"lower(split_part(de.drug_source_value, ' ', 1)) LIKE {literal('%' + s)}"
+                   for s in sorted(self.stems)) or "1 = 0",
+               "episode_kinds": integers(sorted({*table["episodes"]["disease"],
+                                                 *table["episodes"]["regimen"]})),
+               "event_fields": integers(sorted(table["event_fields"].values()))}
+        whole = table.get("whole_vocabularies", {})
+        for name in ("condition_occurrence", "measurement", "observation",
+                     "procedure_occurrence", "specimen"):
+            out[f"{name}_concepts"] = integers(sorted(self.concepts[name]))
+            out[f"{name}_words"] = _texts(sorted(self.words[name]))
+            out[f"{name}_vocabularies"] = _texts(whole.get(name, []))
+        return out
+
+
+def _texts(values: list[str]) -> str:
+    return ", ".join(literal(v) for v in values) or "NULL"
+
+
+def _likes(column: str, patterns: list[str]) -> str:
+    """``lower(column) LIKE '%p%' OR ...`` (a pattern's own % and _ are escaped away)."""
+    clean = sorted({p.replace("%", "").replace("_", "") for p in patterns if p.strip()})
+    return " OR ".join(f"lower({column}) LIKE {literal('%' + p + '%')}" for p in clean) \
+        or "1 = 0"
+
+
+def _within(term: Terminology, iri: URIRef, cls: URIRef) -> bool:
+    return iri == cls or term.is_a(iri, cls)
+
+
+def class_codes(term: Terminology, cls: URIRef) -> set[tuple[str, str]]:
+    """(system key, code) of every term of a class: the terminology's codes and the FHIR
+    codings the ontology keeps (disease codes, reading rules)."""
+    out = {(str(prop), code) for (prop, code), iri in term.by_code.items()
+           if prop is not None and _within(term, iri, cls)}
+    out |= {key for key, iri in disease_codes().codings.items() if _within(term, iri, cls)}
+    rules = reading_rules()
+    out |= {(system_key(system), code) for (system, code), iri in rules.codings.items()
+            if _within(term, iri, cls) or rules.is_a(iri, cls)}
+    return out
+
+
+def class_names(term: Terminology, cls: URIRef) -> set[str]:
+    """The (folded) names of every term of a class."""
+    return {name for name, iris in term.by_name.items()
+            if any(_within(term, iri, cls) for iri in iris)}
+
+
+def vocabularies_by_key() -> dict[str, list[str]]:
+    """system key -> the OMOP vocabularies whose codes are that system's."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for vocabulary, system in mapping()["vocabularies"].items():
+        out[system_key(system)].append(vocabulary)
+    return out
+
+
+def compute(db: Database, schema: Schema, vocabulary: Vocabulary, term: Terminology
+            ) -> Relevance:
+    """Look up, once, the concepts of every table's classes, their descendants, the drugs and
+    the sarcomas (for the default candidates)."""
+    found = Relevance()
+    by_key = vocabularies_by_key()
+    hierarchy = "concept_ancestor" in schema.nonempty
+    for rule in mapping()["facts"]:
+        cls = QL[rule["class"]]
+        tables = [t for t in rule["tables"] if t not in mapping()["drugs"]["tables"]]
+        if not tables:
+            continue  # drugs are read as ingredients, below
+        codes = class_codes(term, cls)
+        pairs = sorted({(v, code) for key, code in codes for v in by_key.get(key, ())})
+        anchors = _by_code(db, schema, vocabulary, pairs)
+        concepts = set(anchors)
+        if hierarchy and rule.get("descendants") and anchors:
+            concepts |= _descendants(db, schema, vocabulary, anchors)
+        words = {code.casefold() for _, code in codes} | class_names(term, cls)
+        for table in tables:
+            found.concepts[table] |= concepts
+            found.words[table] |= words
+    _drugs(db, schema, vocabulary, term, found)
+    found.sarcoma = _sarcomas(db, schema, vocabulary, term, found)
+    return found
+
+
+def _by_code(db: Database, schema: Schema, vocabulary: Vocabulary,
+             pairs: list[tuple[str, str]]) -> set[int]:
+    if not pairs:
+        return set()
+    query = sql_file("run.sql")["concepts_by_code"].text
+    out = set()
+    for start in range(0, len(pairs), 2_000):
+        values = ", ".join(f"({literal(v)}, {literal(c)})" for v, c in pairs[start:start + 2000])
+        for row in db.rows(render(query, {"vocab": schema.vocabulary, "codes": values})):
+            out.add(vocabulary.add(row).id)
+    return out
+
+
+def _descendants(db: Database, schema: Schema, vocabulary: Vocabulary, anchors: set[int]
+                 ) -> set[int]:
+    query = sql_file("run.sql")["descendants"].text
+    ordered, out = sorted(anchors), set()
+    for start in range(0, len(ordered), DESCENDANTS_AT_ONCE):
+        chunk = integers(ordered[start:start + DESCENDANTS_AT_ONCE])
+        for row in db.rows(render(query, {"vocab": schema.vocabulary, "concepts": chunk})):
+            out.add(vocabulary.add(row[:5], anchor=int(row[5])).id)
+    return out
+
+
+def _drugs(db: Database, schema: Schema, vocabulary: Vocabulary, term: Terminology,
+           found: Relevance) -> None:
+    """The ingredients (with concept_ancestor) or drug concepts (without) that the drug reader
+    takes for an anticancer or support drug, each with its reading."""
+    index = drug_index(term)
+    table = mapping()["drugs"]
+    drugs = index.drugs
+    names = sorted({name for name, iris in term.by_name.items()
+                    if any(i in drugs for i in iris) and len(name) > 2})
+    stems = sorted({suffix for suffix, _ in index.stems})
+    rxnorm = {code for (prop, code), iri in term.by_code.items()
+              if prop == QL.rxnormCode and iri in drugs}
+    atc = {code for (prop, code), iri in term.by_code.items() if prop == QL.atcCode}
+    found.names, found.stems = names, stems
+    run = sql_file("run.sql")
+    common = {"vocab": schema.vocabulary, "drug_codes": _texts(sorted(rxnorm))}
+    if "concept_ancestor" in schema.nonempty:
+        atc_patterns = " OR ".join([*(f"x.concept_code LIKE {literal(p + '%')}"
+                                      for p in KEPT_ATC_PREFIXES),
+                                    f"x.concept_code IN ({_texts(sorted(atc))})"])
+        query = render(run["ingredients"].text, {
+            **common, "atc": literal(table["atc_vocabulary"]), "atc_patterns": atc_patterns,
+            "ingredient_class": literal(table["ingredient_class"]),
+            "drug_vocabularies": _texts(table["vocabularies"]),
+            "drug_names": _texts(names),
+            "stem_patterns": " OR ".join(f"lower(i.concept_name) LIKE {literal('%' + s)}"
+                                         for s in stems) or "1 = 0"})
+        rows = db.rows(query)
+    else:
+        rows = [(*row, None) for row in db.rows(render(run["drug_concepts"].text, {
+            **common, "name_patterns": _likes("c.concept_name", [*names, *stems])}))]
+    atc_of: dict[int, list[str]] = defaultdict(list)
+    for row in rows:
+        concept = vocabulary.add(row[:5])
+        if row[5]:
+            atc_of[concept.id].append(str(row[5]))
+        else:
+            atc_of.setdefault(concept.id, [])
+    atc_system = mapping()["vocabularies"].get(table["atc_vocabulary"], "")
+    for concept_id, codes in atc_of.items():
+        concept = vocabulary.get(concept_id)
+        codings = [vocabulary.coding(concept),
+                   *({"system": atc_system, "code": c} for c in sorted(set(codes)))]
+        item = drug_item(index, {"coding": codings})
+        kind = _kind(index, item, False)
+        if kind in ("therapy", "support"):
+            found.drugs[concept_id] = item.value
+            found.kinds[concept_id] = kind
+
+
+def _sarcomas(db: Database, schema: Schema, vocabulary: Vocabulary, term: Terminology,
+              found: Relevance) -> set[int]:
+    """Concepts the terminology reads as a sarcoma: of the conditions' relevant concepts, and
+    of the whole vocabularies (ICD-O-3 pairs) by the morphologies of its sarcoma codes."""
+    whole = mapping().get("whole_vocabularies", {}).get("condition_occurrence", [])
+    prefixes = sorted({code[:4] for key, code in class_codes(term, QL.Sarcoma)
+                       if key == str(QL.icdO3Morphology) and code[:4].isdigit()})
+    if whole and prefixes:
+        query = render(sql_file("run.sql")["concepts_by_morphology"].text, {
+            "vocab": schema.vocabulary, "vocabularies": _texts(whole), "width": "4",
+            "prefixes": _texts(prefixes)})
+        for row in db.rows(query):
+            found.concepts.setdefault("sarcoma_candidates", set()).add(vocabulary.add(row).id)
+    ids = found.concepts["condition_occurrence"] | found.concepts.pop("sarcoma_candidates",
+                                                                      set())
+    return {i for i in ids if concept_term(term, vocabulary.codeable(i), QL.Sarcoma)[0]
+            is not None}

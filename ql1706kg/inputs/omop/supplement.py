@@ -1,0 +1,177 @@
+"""The site supplement: what an OMOP CDM cannot hold, in the project's long table.
+
+The ICF, the investigator's judgements (able to comply, confirmed at this institution,
+extent, resectability, the RECIST assessment, expected survival), intolerance to a regimen,
+lactation, childbearing potential and contraception have no place in the CDM. A site keeps
+them in the bulk-table format every coordinator already uses (``.csv``/``.xlsx``, one row per
+fact, docs and :mod:`ql1706kg.inputs.tables`), with the person_id in the ``patient`` column.
+Without it they stay unknown, saying what to collect.
+
+:func:`merge` joins a person's supplement to the record read from the CDM: lists are joined;
+a regimen the supplement names (``group``) with no drugs of its own gives its intolerance or
+end to the CDM's regimen of that name; a fact a patient has once that both give differently is
+an input error for that person (resolve it at the source), except in the sections the mapping
+lets the investigator's answer win (``[supplement] wins``).
+"""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+import sqlite3
+import tempfile
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ...errors import InputError
+from ..table_files import table_body
+from ..tables import patient_record
+from .vocab import mapping
+
+
+class Conflict(Exception):
+    """The CDM and the supplement say different things of one fact."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field_name, message
+
+
+class SupplementIndex:
+    """The supplement's rows by person, on disk (a private SQLite file removed on close):
+    memory stays flat however many persons it holds. A run of rows of one person (a long
+    table is written person by person) is stored as one blob; a batch's persons are looked
+    up at once."""
+
+    AT_ONCE = 900  # persons per lookup (SQLite's bound-parameter limit is 999)
+    CHUNK = 2_000  # blobs per insert
+
+    def __init__(self, path: Path) -> None:
+        """Read and index the file (an unreadable one, or one without the columns, raises
+        :class:`InputError` naming it)."""
+        self.path = path
+        self.header, body = table_body(path)
+        self.folder = tempfile.mkdtemp(prefix="ql1706kg-supplement-")
+        self._finalizer = weakref.finalize(self, shutil.rmtree, self.folder, True)
+        self.db = sqlite3.connect(str(Path(self.folder) / "rows.sqlite"), isolation_level=None)
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", "locking_mode = EXCLUSIVE"):
+            self.db.execute(f"PRAGMA {pragma}")
+        self.db.execute("CREATE TABLE runs (patient TEXT, rows BLOB)")
+        self.db.execute("BEGIN")
+        self.db.executemany("INSERT INTO runs VALUES (?, ?)", self._runs(body))
+        self.db.execute("CREATE INDEX runs_patient ON runs (patient)")
+        self.db.execute("COMMIT")
+
+    def _runs(self, body: Iterator[tuple[str, int, list]]) -> Iterator[tuple[str, bytes]]:
+        last, run = None, []
+        for patient, number, raw in body:
+            if patient != last and run:
+                yield last, pickle.dumps(run)
+                run = []
+            last = patient
+            run.append((number, raw))
+        if run:
+            yield last, pickle.dumps(run)
+
+    def rows(self, persons: list[str]) -> dict[str, tuple[bytes, ...]]:
+        """person -> its runs of rows (each a pickled list of (row number, cells): unpickled
+        where the person is assembled, :func:`supplement_record`), for the persons that have
+        any."""
+        out: dict[str, tuple[bytes, ...]] = {}
+        for start in range(0, len(persons), self.AT_ONCE):
+            chunk = persons[start:start + self.AT_ONCE]
+            marks = ", ".join("?" * len(chunk))
+            for patient, blob in self.db.execute(
+                    f"SELECT patient, rows FROM runs WHERE patient IN ({marks}) ORDER BY rowid",
+                    chunk):
+                out[patient] = (*out.get(patient, ()), blob)
+        return out
+
+    def persons(self) -> Iterator[str]:
+        """Every person the supplement names."""
+        for (patient,) in self.db.execute("SELECT DISTINCT patient FROM runs ORDER BY 1"):
+            yield patient
+
+    def close(self) -> None:
+        self.db.close()
+        self._finalizer()
+
+
+def read_supplement(path: Path) -> SupplementIndex | InputError:
+    """The supplement, indexed (each person's record is assembled from its rows where the
+    person is screened, :func:`supplement_record`); an unreadable file is an error."""
+    try:
+        return SupplementIndex(path)
+    except InputError as exc:
+        return exc
+
+
+def supplement_record(path: Path, person: str, runs: tuple[bytes, ...],
+                      header: dict[str, int]) -> dict | InputError:
+    """The record the supplement's rows of one person give (``runs`` as
+    :meth:`SupplementIndex.rows` gives them), or the error naming the row."""
+    rows = sorted(row for run in runs for row in pickle.loads(run))
+    item = patient_record(path, person, rows, header,
+                          validate=False)  # merged into the CDM's record, then validated
+    if isinstance(item, InputError):
+        return item
+    return dict(item.raw) if isinstance(item.raw, dict) else {}
+
+
+def merge(record: dict, extra: dict, where: str) -> dict:
+    """The CDM's record with the supplement's facts (raises :class:`Conflict`)."""
+    wins = set(mapping()["supplement"]["wins"])
+    for key, value in extra.items():
+        if key == "id":
+            continue
+        if key not in record:
+            record[key] = value
+        elif isinstance(value, list) and isinstance(record[key], list):
+            record[key] = _join(key, record[key], value, where)
+        elif isinstance(value, dict) and isinstance(record[key], dict):
+            for name, item in value.items():
+                known = record[key].get(name)
+                if known is not None and known != item and key not in wins:
+                    raise Conflict(f"{key}.{name}", f"the CDM gives {key}.{name} as "
+                                   f"'{known}' and the supplement ({where}) as '{item}'; a "
+                                   "patient has one, so resolve it at the source")
+                record[key][name] = item
+        elif isinstance(value, str) and value.startswith(f"{record[key]}-"):
+            record[key] = value  # a date the CDM gives partly (a year of birth), refined
+        elif record[key] != value and key not in wins:
+            raise Conflict(key, f"the CDM gives {key} as '{record[key]}' and the supplement "
+                                f"({where}) as '{value}'; resolve it at the source")
+        else:
+            record[key] = value
+    return record
+
+
+def _join(key: str, known: list, extra: list, where: str) -> list:
+    """Join a list section; a supplement regimen with no drugs completes the CDM's regimen
+    of the same name."""
+    out = list(known)
+    for item in extra:
+        target = _same_regimen(out, item) if key == "prior_therapies" else None
+        if target is None:
+            if item not in out:
+                out.append(item)
+            continue
+        for name, value in item.items():
+            if name in ("drugs", "name"):
+                continue
+            if target.get(name) is not None and target[name] != value:
+                raise Conflict(f"prior_therapies.{name}", f"the CDM gives the regimen "
+                               f"'{target['name']}' {name} '{target[name]}' and the supplement "
+                               f"({where}) '{value}'; resolve it at the source")
+            target[name] = value
+    return out
+
+
+def _same_regimen(regimens: list, item: Any) -> dict | None:
+    if not isinstance(item, dict) or item.get("drugs") or not item.get("name"):
+        return None
+    name = str(item["name"]).strip().casefold()
+    return next((r for r in regimens if isinstance(r, dict)
+                 and str(r.get("name", "")).strip().casefold() == name), None)
