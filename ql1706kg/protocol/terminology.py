@@ -20,6 +20,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from ..errors import ShapesError
 from ..version import __version__
 from .namespaces import OWL, QL, RDF, RDFS, SKOS, dumps_interned, intern_all
+from .fact_kinds import FactKind, Selection, build_fact_kinds
 from .resources import (
     cache_dir,
     content_hash,
@@ -99,6 +100,9 @@ class Terminology:
     # a code system's names (ql:codeSystemUri, ql:codeSystemName; casefolded) and URI prefixes
     code_systems: dict[URIRef, tuple[frozenset[str], tuple[str, ...]]] = field(
         default_factory=dict)
+    # declared fact kinds by record key, and the fact selections criteria read (fact_kinds.py)
+    fact_kinds: dict[str, FactKind] = field(default_factory=dict)
+    selections: tuple[Selection, ...] = ()
     protocol_version: str = ""
     ontology_version: str = ""
     ontology_version_iri: str = ""
@@ -271,6 +275,7 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
     for subject, value in closure.subject_objects(QL.derivedFromProperty):
         term.derived_from[subject] = (*term.derived_from.get(subject, ()), value)
     term.criteria = _criteria_table(closure)
+    term.fact_kinds, term.selections = build_fact_kinds(closure)
     term.histology_scope = _scopes(closure, term)
     for system in set(closure.subjects(QL.codeSystemUri, None)) | set(
             closure.subjects(QL.codeSystemName, None)):
@@ -382,6 +387,8 @@ def _criteria_table(closure: Graph) -> dict[str, dict]:
             "evidence": sorted(closure.objects(crit, QL.evidenceProperty)),
             "tests": sorted(closure.objects(crit, QL.usesTest)),
             "histologies": sorted(closure.objects(crit, QL.appliesToHistology)),
+            "exclusion": (crit, RDF.type, QL.ExclusionCriterion) in closure,
+            "anchors": sorted(closure.objects(crit, QL.anchorsWindowOf)),
         }
     return dict(sorted(table.items(), key=lambda item: (item[1]["order"], item[0])))
 

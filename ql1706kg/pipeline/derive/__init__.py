@@ -25,6 +25,7 @@ from .courses import CourseDeriver
 from .cut import cut_after
 from .dates import add_months, calendar_months_apart, completed_years
 from .labs import LabDeriver
+from .selections import SelectionDeriver
 from .status import StatusDeriver
 from .timeline import TimelineDeriver
 
@@ -38,7 +39,8 @@ def derive(graph: PatientGraph, patient: URIRef, assessment: Assessment,
     return graph
 
 
-class _Deriver(LabDeriver, ClearanceDeriver, TimelineDeriver, CourseDeriver, StatusDeriver):
+class _Deriver(LabDeriver, ClearanceDeriver, TimelineDeriver, CourseDeriver, StatusDeriver,
+               SelectionDeriver):
     """One patient's derivation, in the order the graph has always been built."""
 
     def run(self) -> None:
@@ -57,3 +59,4 @@ class _Deriver(LabDeriver, ClearanceDeriver, TimelineDeriver, CourseDeriver, Sta
         self.derive_diameter_changes()
         self.derive_lesions()
         self.derive_survival()
+        self.derive_selections()
