@@ -19,8 +19,8 @@ from rdflib import BNode, Graph, Literal, URIRef
 
 from ..errors import ShapesError
 from ..version import __version__
-from .namespaces import OWL, QL, RDF, RDFS, SKOS, dumps_interned, intern_all
 from .fact_kinds import FactKind, Selection, build_fact_kinds
+from .namespaces import OWL, QL, RDF, RDFS, SKOS, dumps_interned, intern_all
 from .resources import (
     cache_dir,
     content_hash,
