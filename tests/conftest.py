@@ -158,3 +158,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.nodeid.startswith(DEEP_TIER):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def bundled_protocol_after_each_test():
+    """A command run in-process with ``--protocol DIR`` leaves DIR the process's current
+    protocol (as a real run would until it exits); the next test starts from the bundled one."""
+    yield
+    from ql1706kg.protocol.resources import use_protocol
+
+    use_protocol(None)

@@ -299,6 +299,24 @@ Section = Literal["sex", "birth_date", "consent", "diagnosis", "metastases", "co
                   "deceased"]
 
 
+class Fact(_Strict):
+    """A fact of a kind the protocol declares (``ql:FactKind``: an HBsAg result, a vaccination,
+    an allergy, a judgement...). ``kind`` is the kind's record key; ``value`` a yes/no, a
+    number (with ``unit``), a word of the kind's coded values ('positive'), or a date; a kind
+    that is the record itself (a condition, a vaccination) needs no value. A kind this protocol
+    does not declare is not read (no criterion reads it)."""
+
+    kind: str = Field(min_length=1, description="The fact kind's record key (ql:recordKey).")
+    value: bool | Number | str | None = Field(None, description="Yes/no, number, coded word "
+                                              "or date (absent: the record itself).")
+    unit: str | None = Field(None, description="UCUM unit of a number.")
+    date: When | None = Field(None, description="When it was found, given, measured or began.")
+    end: When | None = Field(None, description="When it ended (a course, a resolved condition).")
+    status: str | None = Field(None, description="Its status as written (e.g. 'active', "
+                               "'resolved', 'completed').")
+    code: str | Coded | None = Field(None, description="The code or name it was recorded with.")
+
+
 class SetAside(_Strict):
     """A fact the reader could not read or trust (an unknown modifier extension, an implausible
     value, a value its interpretation contradicts, a resource it does not read that could carry
@@ -351,6 +369,12 @@ class PatientRecord(_Strict):
         None, description="Recorded as deceased: true, or the date of death. A patient dead on "
                           "or before the assessment date is not screened (an input error); a "
                           "death after it is set aside.")
+    facts: list[Fact] | None = Field(
+        None, description="Facts of the kinds the protocol declares (ql:FactKind), beyond the "
+        "sections above.")
+    facts_complete: list[str] | None = Field(
+        None, description="Fact kinds (record keys) recorded complete: no fact of one of them "
+        "means none (the JSON form of a FHIR List with emptyReason nilknown).")
     set_aside: list[SetAside] = Field(
         default_factory=list, description="Facts the reader could not read or trust: no "
         "criterion reading their section (and test) is met while they stand.")

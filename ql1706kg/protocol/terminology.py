@@ -25,6 +25,7 @@ from ..version import __version__
 from . import equations as equations_module
 from . import order as order_module
 from .equations import Equation, EquationError, named_equations
+from .fact_kinds import FactKind, Selection, build_fact_kinds
 from .namespaces import OWL, QL, RDF, RDFS, SKOS, dumps_interned, intern_all
 from .order import complete_order
 from .resources import (
@@ -108,6 +109,9 @@ class Terminology:
     # a code system's names (ql:codeSystemUri, ql:codeSystemName; casefolded) and URI prefixes
     code_systems: dict[URIRef, tuple[frozenset[str], tuple[str, ...]]] = field(
         default_factory=dict)
+    # declared fact kinds by record key, and the fact selections criteria read (fact_kinds.py)
+    fact_kinds: dict[str, FactKind] = field(default_factory=dict)
+    selections: tuple[Selection, ...] = ()
     protocol_version: str = ""
     ontology_version: str = ""
     ontology_version_iri: str = ""
@@ -286,6 +290,7 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
         term.equations = named_equations(closure)
     except EquationError as exc:
         raise ShapesError(str(exc)) from None
+    term.fact_kinds, term.selections = build_fact_kinds(closure)
     term.histology_scope = _scopes(closure, term)
     for system in set(closure.subjects(QL.codeSystemUri, None)) | set(
             closure.subjects(QL.codeSystemName, None)):
@@ -406,6 +411,8 @@ def _criteria_table(closure: Graph) -> dict[str, dict]:
             "evidence": sorted(_iris(closure, crit, QL.evidenceProperty)),
             "tests": sorted(_iris(closure, crit, QL.usesTest)),
             "histologies": sorted(_iris(closure, crit, QL.appliesToHistology)),
+            "exclusion": (crit, RDF.type, QL.ExclusionCriterion) in closure,
+            "anchors": sorted(_iris(closure, crit, QL.anchorsWindowOf)),
         }
     return dict(sorted(table.items(), key=lambda item: (item[1]["order"], item[0])))
 

@@ -21,6 +21,7 @@ from ...protocol.terminology import Terminology
 from .aside import SetAsideReader
 from .codes import _codings, _project_code, _text
 from .conditions import ConditionReader
+from .declared import ALSO_BUILT_IN, complete_kinds, declared_facts
 from .elements import element_table
 from .entries import Entry
 from .medications import MedicationReader
@@ -39,6 +40,8 @@ OWN_STATUS = frozenset({"Condition", "Consent", "List"})
 # What a fact that may still happen (intended, draft, planned) can change: a support product
 # may be given inside the IC9.0 window; a planned therapy is no prior therapy.
 PLANNED_MATTERS = ("supportive_care",)
+# An Appointment that still stands (FHIR R4 AppointmentStatus): its start is a planned date.
+PLANNED_STATUSES = frozenset({"proposed", "pending", "booked", "arrived", "checked-in"})
 
 
 # -- one patient --------------------------------------------------------------------------------
@@ -149,6 +152,13 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader, SetAsi
         self.current = f"{entry.key} ({entry.source})"
         if entry.aside is not None:
             return self.set_aside(entry, *entry.aside)
+        if entry.type == "Appointment":  # a plan: only a declared kind reads it (its date)
+            planned = declared_facts(self.term, entry)
+            if not planned or entry.data.get("status") not in PLANNED_STATUSES:
+                return False, "resource type not used by the protocol"
+            self.rec.setdefault("facts", []).extend(planned)
+            return True, "a planned date of the protocol's kind " + ", ".join(
+                f["kind"] for f in planned)
         self.reading = reading = read(entry.type, entry.data, self.birth, entry.clean)
         if reading.set_aside is not None:
             return self.set_aside(entry, *reading.set_aside)
@@ -162,7 +172,16 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader, SetAsi
                 return self.set_aside(entry, field, f"{status.said}: it may yet be given",
                                       only=PLANNED_MATTERS, otherwise=status.said)
             return False, status.said
-        return getattr(self, "take_" + entry.type)(entry)
+        declared = declared_facts(self.term, entry) if entry.type != "List" else []
+        if not declared:
+            return getattr(self, "take_" + entry.type)(entry)
+        self.rec.setdefault("facts", []).extend(declared)
+        said = "a fact of the protocol's kind " + ", ".join(f["kind"] for f in declared)
+        if entry.type in ALSO_BUILT_IN:
+            used, why = getattr(self, "take_" + entry.type)(entry)
+            if used:
+                return True, f"{why}; {said}"
+        return True, said
 
     # -- resource kinds ------------------------------------------------------------------------
     def take_Consent(self, entry: Entry) -> tuple[bool, str]:
@@ -178,6 +197,9 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader, SetAsi
         self.consents.append(when.first)
         return True, "ICF signature date (IC1, IC2)"
 
+    def _complete_kinds(self, entry: Entry, kinds: list[str]) -> tuple[bool, str]:
+        return _complete_list(self, entry, kinds)
+
     def take_List(self, entry: Entry) -> tuple[bool, str]:
         """A List of the project says 'none' only when FHIR lets it: current, not a list of
         changes, emptyReason nilknown and no entry left (a deleted entry is no entry)."""
@@ -185,6 +207,9 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader, SetAsi
                  "supportive-care": "supportive_care"}
         data = entry.data
         code = _project_code(data.get("code"))
+        kinds = complete_kinds(self.term, data) if code not in names else []
+        if kinds:
+            return self._complete_kinds(entry, kinds)
         if code not in names:
             return False, "not a list the protocol uses"
         status = self.reading.status
@@ -202,6 +227,24 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader, SetAsi
             return False, f"emptyReason {shown}: nothing is known, which is not 'none'"
         self.complete_lists.add(names[code])
         return True, f"the {names[code].replace('_', ' ')} list is complete"
+
+
+def _complete_list(builder: RecordBuilder, entry: Entry, kinds: list[str]) -> tuple[bool, str]:
+    """A List of declared kinds records them complete when FHIR lets it: current, a snapshot,
+    and either its members as entries (each read as its own resource) or emptyReason nilknown."""
+    data = entry.data
+    if not builder.reading.status.counts or data.get("mode") not in (None, "snapshot"):
+        return False, "not a current snapshot: the list says nothing"
+    entries = [e for e in data.get("entry") or [] if isinstance(e, dict)
+               and e.get("deleted") is not True]
+    if not entries:
+        reasons = element_table().values("List.emptyReason")
+        said = {c.get("code") for c in _codings(data.get("emptyReason"))}
+        if not said or any(reasons.get(str(c)) != "none" for c in said):
+            return False, "an empty list without emptyReason nilknown: nothing is known"
+    done = builder.rec.setdefault("facts_complete", [])
+    done.extend(k for k in kinds if k not in done)
+    return True, f"recorded complete: {', '.join(kinds)}"
 
 
 def _not_the_study_consent(data: dict) -> str | None:

@@ -20,7 +20,7 @@ USED_TYPES = frozenset({"Patient", "Consent", "Condition", "Observation", "Medic
                         "AllergyIntolerance", "AdverseEvent", "Immunization", "ClinicalImpression",
                         "CarePlan",
                         "MedicationAdministration", "MedicationRequest", "MedicationDispense",
-                        "Procedure", "Medication", "List", "DiagnosticReport"})
+                        "Procedure", "Medication", "List", "DiagnosticReport", "Appointment"})
 # The element that names a resource's patient, where it is not 'subject'.
 SUBJECT = {"Consent": "patient", "AllergyIntolerance": "patient", "Immunization": "patient"}
 
@@ -40,6 +40,11 @@ def subject_reference(kind: str, data: dict) -> str | None:
     one (``identifier`` with system and value, kept as 'identifier:system|value'); a display
     alone ties nothing."""
     value = data.get(SUBJECT.get(kind, "subject"))
+    if kind == "Appointment":  # its patient is a participant (the first one named)
+        actors = [p.get("actor") for p in data.get("participant") or [] if isinstance(p, dict)]
+        value = next((a for a in actors if isinstance(a, dict) and (
+            a.get("type") in (None, "Patient")) and "Practitioner" not in str(
+            a.get("reference", ""))), None)
     if not isinstance(value, dict):
         return None
     reference = value.get("reference")

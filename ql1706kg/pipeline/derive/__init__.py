@@ -27,6 +27,7 @@ from .courses import CourseDeriver
 from .cut import cut_after
 from .dates import add_months, calendar_months_apart, completed_years
 from .labs import LabDeriver
+from .selections import SelectionDeriver
 from .status import StatusDeriver
 from .timeline import TimelineDeriver
 
@@ -40,7 +41,8 @@ def derive(graph: PatientGraph, patient: URIRef, assessment: Assessment,
     return graph
 
 
-class _Deriver(LabDeriver, ClearanceDeriver, TimelineDeriver, CourseDeriver, StatusDeriver):
+class _Deriver(LabDeriver, ClearanceDeriver, TimelineDeriver, CourseDeriver, StatusDeriver,
+               SelectionDeriver):
     """One patient's derivation, in the order the graph has always been built."""
 
     def run(self) -> None:
@@ -59,3 +61,4 @@ class _Deriver(LabDeriver, ClearanceDeriver, TimelineDeriver, CourseDeriver, Sta
         self.derive_diameter_changes()
         self.derive_lesions()
         self.derive_survival()
+        self.derive_selections()

@@ -43,9 +43,11 @@ class DeriveBase:
         self.selected: dict[URIRef, URIRef] = {}  # test -> selected observation
 
     def laboratory_tests_of_ic9(self) -> set[URIRef]:
-        """Laboratory tests read by the IC9 criteria: their dates anchor IC9.0's 14 days."""
+        """Laboratory tests whose dates anchor another criterion's waiting period: those read
+        by the criteria the ontology says anchor one (``ql:anchorsWindowOf``), not by an id
+        prefix."""
         return {
-            test for crit in self.term.criteria.values() if crit["id"].startswith("IC9.")
+            test for crit in self.term.criteria.values() if crit.get("anchors")
             for test in crit["tests"] if self.term.tests.get(test) and
             self.term.tests[test].is_laboratory
         }

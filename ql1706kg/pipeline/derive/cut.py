@@ -41,6 +41,7 @@ DATED: tuple[tuple[URIRef, tuple[URIRef, ...], URIRef | None], ...] = (
     (QL.receivedSupportiveCare, (QL.effectiveDate, QL.startDate), QL.supportiveCareRecorded),
     (QL.expectedSurvival, (QL.effectiveDate,), None),
     (QL.hasPregnancy, (QL.startDate, QL.effectiveDate), QL.pregnanciesRecorded),
+    (QL.hasFact, (QL.effectiveDate,), None),
 )
 
 

@@ -19,6 +19,7 @@ from ..graph import PatientGraph
 from ..literals import when
 from .base import patient_iri
 from .disease import DiseaseLifter
+from .facts import FactLifter
 from .observations import ObservationLifter
 from .person import PersonLifter
 
@@ -33,7 +34,7 @@ def lift(record: PatientRecord, source: str | None = None,
     return _Lifter(record, term or terminology()).run(source)
 
 
-class _Lifter(PersonLifter, DiseaseLifter, ObservationLifter):
+class _Lifter(PersonLifter, DiseaseLifter, ObservationLifter, FactLifter):
     """One record's lifting: the facts in the order the graph has always been built."""
 
     def run(self, source: str | None) -> PatientGraph:
@@ -54,5 +55,6 @@ class _Lifter(PersonLifter, DiseaseLifter, ObservationLifter):
         self.lift_observations()
         self.lift_supportive_care()
         self.lift_reproductive()
+        self.lift_facts()
         self.lift_set_aside()
         return self.graph

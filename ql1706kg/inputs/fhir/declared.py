@@ -1,0 +1,135 @@
+"""FHIR resources read as facts of the kinds the protocol declares (``ql:FactKind``,
+protocol/fact_kinds.py): the resource type, the element that carries the code and the codes
+come from the declaration, and so does the value (a yes/no, a quantity in the kind's unit, a
+coded value by the kind's value codings, a date) and the List that records the kind complete.
+
+No kind is named here: a protocol folder adds an HBsAg result, a vaccination or an allergy
+by declaring it. A value the declaration cannot read is lifted without a value (the criterion
+that compares it stays unknown); a kind recorded complete by a List lets its absence count.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...protocol.fact_kinds import FactKind
+from ...protocol.terminology import Terminology
+from .codes import _codings
+from .entries import Entry
+
+# Types whose own reader may also read a resource of a declared kind (a metastasis that is
+# also a CNS metastasis); the other types are read as the declared kind only.
+ALSO_BUILT_IN = frozenset({"Condition", "Observation", "MedicationStatement",
+                           "MedicationRequest", "MedicationAdministration", "Procedure"})
+_START = ("onsetDateTime", "occurrenceDateTime", "performedDateTime", "effectiveDateTime",
+          "recordedDate", "authoredOn", "collectedDateTime", "start", "issued")
+_PERIODS = ("performedPeriod", "effectivePeriod", "onsetPeriod", "collectedPeriod")
+_INDEX: dict[int, tuple[Terminology, dict]] = {}
+
+
+def kind_index(term: Terminology) -> dict[tuple[str, str, str], list[FactKind]]:
+    """(resource type, system, code) -> the declared kinds it names (once per terminology)."""
+    known = _INDEX.get(id(term))
+    if known is not None and known[0] is term:
+        return known[1]
+    index: dict[tuple[str, str, str], list[FactKind]] = {}
+    for kind in term.fact_kinds.values():
+        if kind.built_in is not None:
+            continue
+        for rtype in kind.fhir_types:
+            for system, code in kind.codes:
+                index.setdefault((rtype, system, code), []).append(kind)
+    _INDEX[id(term)] = (term, index)
+    return index
+
+
+def _concepts(value: object) -> list[object]:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("concept"), dict):
+        return [value["concept"]]  # a CodeableReference (R5 style)
+    return [value]
+
+
+def _day(value: object) -> str | None:
+    return value[:10] if isinstance(value, str) and len(value) >= 4 else None
+
+
+def _value(kind: FactKind, data: dict) -> tuple[Any, str | None]:
+    """The value of a resource as its kind reads it, and its unit."""
+    if kind.value_type == "boolean":
+        value = data.get("valueBoolean")
+        return (value if isinstance(value, bool) else None), None
+    if kind.value_type == "quantity":
+        quantity = data.get("valueQuantity")
+        if isinstance(quantity, dict) and isinstance(quantity.get("value"), int | float) \
+                and not isinstance(quantity.get("value"), bool):
+            return quantity["value"], quantity.get("code") or quantity.get("unit")
+        return None, None
+    if kind.value_type == "date":
+        return _day(data.get("valueDateTime") or data.get("start")), None
+    if kind.value_type == "coded":
+        for coding in _codings(data.get("valueCodeableConcept")):
+            label = kind.value_label(str(coding.get("system", "")), str(coding.get("code", "")))
+            if label is not None:
+                return label, None
+        return None, None
+    return None, None
+
+
+def _status(data: dict) -> str | None:
+    clinical = _codings(data.get("clinicalStatus"))
+    if clinical:
+        return str(clinical[0].get("code", "")) or None
+    status = data.get("status")
+    return status if isinstance(status, str) else None
+
+
+def declared_facts(term: Terminology, entry: Entry) -> list[dict]:
+    """The facts (record form) a resource gives of the declared kinds (none: not one)."""
+    index = kind_index(term)
+    if not index:
+        return []
+    data, found = entry.data, {}
+    elements = {e for k in term.fact_kinds.values() for e in k.code_elements}
+    for element in sorted(elements):
+        for concept in _concepts(data.get(element)):
+            for coding in _codings(concept):
+                key = (entry.type, str(coding.get("system", "")), str(coding.get("code", "")))
+                for kind in index.get(key, ()):
+                    if element in kind.code_elements:
+                        found.setdefault(kind.key, (kind, coding))
+    facts = []
+    for kind, coding in found.values():
+        value, unit = _value(kind, data)
+        fact: dict[str, Any] = {"kind": kind.key,
+                                "code": {"system": str(coding.get("system", "")),
+                                         "code": str(coding.get("code", ""))}}
+        if value is not None:
+            fact["value"] = value
+        if unit is not None:
+            fact["unit"] = unit
+        start = next((_day(data.get(k)) for k in _START if _day(data.get(k))), None)
+        end = _day(data.get("abatementDateTime"))
+        for period in _PERIODS:
+            if isinstance(data.get(period), dict):
+                start = start or _day(data[period].get("start"))
+                end = end or _day(data[period].get("end"))
+        if kind.value_type == "date" and entry.type == "Appointment":
+            start = None  # a plan: its date is the value, never cut at the assessment date
+        if start:
+            fact["date"] = start
+        if end:
+            fact["end"] = end
+        status = _status(data)
+        if status:
+            fact["status"] = status
+        facts.append(fact)
+    return facts
+
+
+def complete_kinds(term: Terminology, data: dict) -> list[str]:
+    """The declared kinds a List records complete (by its code), if any."""
+    tokens = {(str(c.get("system", "")), str(c.get("code", "")))
+              for c in _codings(data.get("code"))}
+    return sorted(k.key for k in term.fact_kinds.values() if k.list_codes & tokens)

@@ -1,0 +1,118 @@
+"""Fact selections (``ql:FactSelection``, protocol/fact_kinds.py): link the patient to the
+facts each criterion reads, by the selection's own property, so shapes stay comparisons.
+
+A selection keeps the facts of its kinds whose status and value count and whose date lies in
+its window before its anchor (the ICF signature, the assessment date, or the date value of a
+kind such as the planned first dose). A course's date is its last day: its end, or the
+assessment date while it is ongoing. Days are calendar days, both ends included.
+
+What cannot be decided is said, never guessed (``ql:selectionUndecided``): an undated or
+partially dated fact that may or may not lie in the window, or a window whose anchor is not on
+record while a fact could still fall in it (a planned first dose lies on or after the
+assessment date, so a fact more than the window's days before that date is outside it for
+every possible anchor, and decides nothing).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from rdflib import URIRef
+
+from ...protocol.fact_kinds import Selection
+from ...protocol.namespaces import QL
+from ..uncertain import span_of
+from .base import DeriveBase
+
+ONGOING = frozenset({"active", "in-progress", "ongoing", "recurrence", "relapse"})
+
+
+class SelectionDeriver(DeriveBase):
+    """The fact selections of the protocol, for one patient."""
+
+    def derive_selections(self) -> None:
+        if not self.term.selections:
+            return
+        facts = list(self.g.objects(self.p, QL.hasFact))
+        by_kind: dict[URIRef, list[URIRef]] = {}
+        for fact in facts:
+            kind = self.g.value(fact, QL.factKind)
+            if kind is not None:
+                by_kind.setdefault(kind, []).append(fact)
+        for selection in self.term.selections:
+            self._select(selection, by_kind)
+
+    def _anchor(self, anchor: URIRef | None, by_kind: dict) -> date | None:
+        """The anchor's date (None: a planned date not on record)."""
+        if anchor is None or anchor == QL.AssessmentAnchor:
+            return self.a.as_of
+        if anchor == QL.ConsentAnchor:
+            days = [s.first for c in self.g.objects(self.p, QL.informedConsent)
+                    if (s := span_of(self.g.value(c, QL.signedOn))) is not None and s.exact]
+            return min(days) if days else self.a.as_of
+        values = [v.toPython() for f in by_kind.get(anchor, ())
+                  if (v := self.g.value(f, QL.factValue)) is not None]
+        days = [v for v in values if isinstance(v, date)]
+        return max(days) if days else None
+
+    def _day(self, fact: URIRef):
+        """The span of days a fact counts on: its end, or the assessment date while ongoing."""
+        status = self.g.value(fact, QL.factStatus)
+        end = span_of(self.g.value(fact, QL.factEnd))
+        if end is not None:
+            return end
+        start = span_of(self.g.value(fact, QL.effectiveDate))
+        if status is not None and str(status) in ONGOING and start is not None:
+            return span_of(self.a.as_of) or start
+        return start
+
+    def _counts(self, selection: Selection, fact: URIRef) -> bool:
+        status = self.g.value(fact, QL.factStatus)
+        if selection.statuses and (status is None or str(status) not in selection.statuses):
+            return False
+        if selection.values:
+            value = self.g.value(fact, QL.factValue)
+            shown = str(value).casefold() if value is not None else None
+            return shown in selection.values
+        return True
+
+    def _select(self, selection: Selection, by_kind: dict) -> None:
+        g, p = self.g, self.p
+        candidates = [f for k in selection.kinds for f in by_kind.get(k, ())
+                      if self._counts(selection, f)]
+        windowed = selection.max_days is not None or selection.min_days is not None
+        chosen: list[tuple[date, URIRef]] = []
+        undecided = False
+        anchor = self._anchor(selection.anchor, by_kind) if windowed else None
+        for fact in candidates:
+            span = self._day(fact)
+            if not windowed:
+                chosen.append((span.last if span else date.min, fact))
+                continue
+            if span is None:
+                undecided = True
+                continue
+            if anchor is None:  # a planned anchor not on record: on or after as-of
+                lo = self.a.as_of - timedelta(days=selection.max_days or 0)
+                if selection.max_days is None or span.last >= lo:
+                    undecided = True
+                continue
+            inside = [self._inside(selection, anchor, day) for day in (span.first, span.last)]
+            if all(inside):
+                chosen.append((span.last, fact))
+            elif any(inside) or (span.first < anchor - timedelta(
+                    days=selection.max_days or 0) < span.last):
+                undecided = True
+        if selection.most_recent and chosen:
+            chosen = [max(chosen, key=lambda item: item[0])]
+        for _day, fact in chosen:
+            g.add((p, selection.iri, fact))
+        if undecided and not (selection.most_recent and chosen):
+            g.add((p, QL.selectionUndecided, selection.iri))
+
+    @staticmethod
+    def _inside(selection: Selection, anchor: date, day: date) -> bool:
+        before = (anchor - day).days
+        if selection.max_days is not None and not 0 <= before <= selection.max_days:
+            return False
+        return selection.min_days is None or before >= selection.min_days

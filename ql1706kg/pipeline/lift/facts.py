@@ -1,0 +1,70 @@
+"""Lift the facts of declared kinds (``ql:FactKind``, protocol/fact_kinds.py): one node per
+fact with its kind, value, dates and status, read by the kind's declaration alone.
+
+A fact whose kind the protocol does not declare is not lifted: no criterion reads it. A value
+that does not fit its kind's type (a word for a yes/no kind, a number without its kind's unit)
+is lifted without a value, so a criterion that compares it stays unknown, never met.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from rdflib import Literal
+
+from ...protocol.fact_kinds import FactKind
+from ...protocol.namespaces import QL, RDF
+from ..literals import boolean, d, dec, text, when
+from .base import LiftBase
+
+
+def fact_value(kind: FactKind, value: object, unit: str | None) -> Literal | None:
+    """The value as its kind reads it, or None when it does not fit the kind."""
+    if value is None:
+        return boolean(True) if kind.value_type == "presence" else None
+    if kind.value_type == "boolean":
+        return boolean(value) if isinstance(value, bool) else None
+    if kind.value_type == "quantity":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return dec(value) if kind.unit is None or unit == kind.unit else None
+    if kind.value_type == "date":
+        try:
+            return d(date.fromisoformat(str(value)[:10]))
+        except ValueError:
+            return None
+    if kind.value_type == "coded":
+        return text(str(value).strip().casefold()) if isinstance(value, str) else None
+    return boolean(True) if value is True else None
+
+
+class FactLifter(LiftBase):
+    """The ``facts`` and ``facts_complete`` sections."""
+
+    def lift_facts(self) -> None:
+        kinds = self.term.fact_kinds
+        for key in self.record.facts_complete or ():
+            if key in kinds:
+                self.add(self.patient, QL.recordedComplete, kinds[key].iri)
+        for i, fact in enumerate(self.record.facts or ()):
+            kind = kinds.get(fact.kind)
+            if kind is None:
+                continue
+            node = self.node("fact", i + 1)
+            self.add(self.patient, QL.hasFact, node)
+            self.add(node, RDF.type, QL.Fact)
+            self.add(node, QL.factKind, kind.iri)
+            self.add(node, QL.factValue, fact_value(kind, fact.value, fact.unit))
+            if isinstance(fact.value, str):
+                self.add(node, QL.factLabel, text(fact.value))
+            if fact.date is not None:
+                self.add(node, QL.effectiveDate, when(fact.date))
+            if fact.end is not None:
+                self.add(node, QL.factEnd, when(fact.end))
+            if fact.status:
+                self.add(node, QL.factStatus, text(fact.status.casefold()))
+            if fact.code is not None:
+                shown = fact.code if isinstance(fact.code, str) else \
+                    f"{fact.code.system} {fact.code.code}"
+                self.add(node, QL.testText, text(shown))
+

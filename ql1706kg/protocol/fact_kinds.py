@@ -1,0 +1,125 @@
+"""Fact kinds and fact selections as data: what a record can hold beyond the built-in
+sections, how each kind is read, and which facts a criterion looks at.
+
+A ``ql:FactKind`` individual of the protocol's ontology declares one kind of fact: its key in
+the JSON record's ``facts`` list (``ql:recordKey``, also its table column), its value type
+(boolean, coded, quantity, date, or presence of a record), its unit, whether it is dated,
+and how FHIR says it (resource types, the element that carries the code, the codes as
+``system|code`` tokens, the coded values and the label each stands for, the List code that
+records the kind complete). A built-in kind (``ql:readBy``) is read by the engine's own
+reader of its section; the others are read by :mod:`ql1706kg.inputs.fhir.declared` and lifted
+by :mod:`ql1706kg.pipeline.lift.facts` with no Python of their own.
+
+A ``ql:FactSelection`` (an object property of the patient) says which facts a criterion
+reads: the kinds, the statuses that count, and a window of days before an anchor (the ICF,
+the assessment date, or the date value of another kind such as the planned first dose). The
+derivation (:mod:`ql1706kg.pipeline.derive.selections`) links the patient to every selected
+fact by that property, so shapes stay comparisons on the selected facts' values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rdflib import RDFS, Graph, Literal, URIRef
+
+from .namespaces import QL, RDF
+
+VALUE_TYPES = {"BooleanValue": "boolean", "CodedValue": "coded", "QuantityValue": "quantity",
+               "DateValue": "date", "PresenceValue": "presence"}
+
+
+@dataclass(frozen=True)
+class FactKind:
+    """One declared kind of fact and how each input says it."""
+
+    iri: URIRef
+    key: str  # the record's facts[].kind, and the table column
+    label: str
+    value_type: str  # one of VALUE_TYPES' values
+    dated: bool
+    unit: str | None = None
+    built_in: str | None = None  # the record section of the engine's own reader, if any
+    fhir_types: tuple[str, ...] = ()
+    code_elements: tuple[str, ...] = ("code",)
+    codes: frozenset[tuple[str, str]] = frozenset()
+    values: tuple[tuple[tuple[str, str], str], ...] = ()  # (system, code) -> label
+    list_codes: frozenset[tuple[str, str]] = frozenset()
+
+    def value_label(self, system: str, code: str) -> str | None:
+        """The label a coded FHIR value stands for (None: not a value of this kind)."""
+        return next((label for token, label in self.values if token == (system, code)), None)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which facts of a patient a criterion reads (the property the derivation writes)."""
+
+    iri: URIRef
+    kinds: tuple[URIRef, ...]
+    statuses: frozenset[str] = frozenset()  # empty: any status
+    values: frozenset[str] = frozenset()  # empty: any value (coded or boolean labels)
+    anchor: URIRef | None = None  # ql:ConsentAnchor, ql:AssessmentAnchor or a date kind
+    max_days: int | None = None  # anchor - fact date <= max_days
+    min_days: int | None = None  # anchor - fact date >= min_days
+    most_recent: bool = False
+
+
+def _token(value: object) -> tuple[str, str] | None:
+    text = str(value)
+    if "|" not in text:
+        return None
+    system, code = text.rsplit("|", 1)
+    return system.strip(), code.strip()
+
+
+def _int(value: object) -> int | None:
+    return int(value.toPython()) if isinstance(value, Literal) else None
+
+
+def _kind(g: Graph, kind: URIRef) -> FactKind | None:
+    key = g.value(kind, QL.recordKey)
+    if key is None:
+        return None
+    vtype = g.value(kind, QL.valueType)
+    local = str(vtype).rsplit("#", 1)[-1] if vtype is not None else "PresenceValue"
+    values = []
+    for node in g.objects(kind, QL.valueCoding):
+        label = g.value(node, QL.valueLabel)
+        for token in g.objects(node, QL.fhirCode):
+            parsed = _token(token)
+            if parsed and label is not None:
+                values.append((parsed, str(label)))
+    elements = tuple(sorted(str(e) for e in g.objects(kind, QL.fhirCodeElement))) or ("code",)
+    return FactKind(
+        iri=kind, key=str(key), label=str(g.value(kind, RDFS.label) or key),
+        value_type=VALUE_TYPES.get(local, "presence"),
+        dated=bool(g.value(kind, QL.dated, default=Literal(True)).toPython()),
+        unit=str(g.value(kind, QL.canonicalUnit)) if g.value(kind, QL.canonicalUnit) else None,
+        built_in=str(g.value(kind, QL.readBy)) if g.value(kind, QL.readBy) else None,
+        fhir_types=tuple(sorted(str(t) for t in g.objects(kind, QL.fhirResourceType))),
+        code_elements=elements,
+        codes=frozenset(t for t in map(_token, g.objects(kind, QL.fhirCode)) if t),
+        values=tuple(sorted(values)),
+        list_codes=frozenset(t for t in map(_token, g.objects(kind, QL.fhirListCode)) if t))
+
+
+def build_fact_kinds(g: Graph) -> tuple[dict[str, FactKind], tuple[Selection, ...]]:
+    """The declared fact kinds by record key, and the fact selections, of an ontology."""
+    kinds = {}
+    for iri in sorted(set(g.subjects(RDF.type, QL.FactKind))):
+        kind = _kind(g, iri)
+        if kind is not None:
+            kinds[kind.key] = kind
+    selections = []
+    for iri in sorted(set(g.subjects(RDF.type, QL.FactSelection))):
+        selections.append(Selection(
+            iri=iri, kinds=tuple(sorted(g.objects(iri, QL.selectsKind))),
+            statuses=frozenset(str(s) for s in g.objects(iri, QL.selectsStatus)),
+            values=frozenset(str(s) for s in g.objects(iri, QL.selectsValue)),
+            anchor=g.value(iri, QL.windowAnchor),
+            max_days=_int(g.value(iri, QL.withinDaysBefore)),
+            min_days=_int(g.value(iri, QL.atLeastDaysBefore)),
+            most_recent=bool(g.value(iri, QL.mostRecentOnly, default=Literal(False))
+                             .toPython())))
+    return kinds, tuple(selections)
