@@ -23,6 +23,7 @@ from .inputs.fhir.workspace import Workspace
 
 if TYPE_CHECKING:
     from .inputs.fhir.handle import FhirPerson
+    from .inputs.omop.person import OmopPerson
 from .inputs.models import PatientRecord
 from .inputs.omop import OmopInput
 from .inputs.read import RawRecord, SourcedRecord, read_paths
@@ -84,7 +85,8 @@ def screen(inputs: Iterable[Input] | Input, as_of: date | str | None = None,
 
 def iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment,
                 batch_size: int = BATCH_SIZE, jobs: int = 1, keep_graphs: bool = True,
-                skip: Callable[[SourcedRecord | RawRecord | FhirPerson], bool] | None = None,
+                skip: Callable[[SourcedRecord | RawRecord | FhirPerson | OmopPerson], bool]
+                | None = None,
                 scheduler: str | None = None,
                 encode: Callable[[PatientResult], bytes] | None = None,
                 on_note: Callable[[InputNote], None] | None = None,
@@ -112,7 +114,8 @@ def iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment,
 
 def _iter_screen(inputs: Iterable[Input] | Input, assessment: Assessment, batch_size: int,
                  jobs: int, keep_graphs: bool,
-                 skip: Callable[[SourcedRecord | RawRecord | FhirPerson], bool] | None,
+                 skip: Callable[[SourcedRecord | RawRecord | FhirPerson | OmopPerson], bool]
+                 | None,
                  scheduler: str | None, encode: Callable[[PatientResult], bytes] | None,
                  on_note: Callable[[InputNote], None] | None = None,
                  workspace: Workspace | None = None,
@@ -148,7 +151,7 @@ def _records(inputs: Iterable[Input] | Input, jobs: int = 1,
     them (without a workspace, here)."""
     if isinstance(inputs, str | Path | PatientRecord | dict | OmopInput):
         inputs = [inputs]
-    paths: list[str | Path] = []
+    paths: list[str | Path | OmopInput] = []
     for index, item in enumerate(inputs):
         if isinstance(item, PatientRecord):
             yield SourcedRecord(f"<record {item.id}>", item)

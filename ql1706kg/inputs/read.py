@@ -26,6 +26,8 @@ from .records import RawRecord, SourcedRecord, parse_record
 
 if TYPE_CHECKING:
     from .fhir import FhirInput, FhirPerson, Workspace
+    from .omop import OmopInput
+    from .omop.person import OmopPerson
 
 UTF8_BOM = b"\xef\xbb\xbf"
 # The fields of a record: a JSON object with none of them (and no resourceType) is no record.
@@ -210,12 +212,12 @@ def _pool(pool: FhirInput | None, source: str) -> FhirInput:
     return pool
 
 
-def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
+def read_paths(paths: Iterable[str | Path | OmopInput], fhir_report: list | None = None,
                validate: bool = True, jobs: int = 1,
                on_note: Callable[[InputNote], None] | None = None,
                fhir_workspace: Workspace | None = None,
                on_people: Callable[[int], None] | None = None
-               ) -> Iterator[SourcedRecord | RawRecord | InputError | FhirPerson]:
+               ) -> Iterator[SourcedRecord | RawRecord | InputError | FhirPerson | OmopPerson]:
     """Yield every record (or error) of every input path, in order; FHIR patients last.
 
     ``fhir_report``, when given, receives one line per FHIR resource: used, or ignored and why.
@@ -236,11 +238,11 @@ def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
 
     paths = list(paths)
     databases = [p for p in paths if isinstance(p, OmopInput)]  # --omop: read in place
-    paths = [p for p in paths if not isinstance(p, OmopInput)]
+    files = [p for p in paths if not isinstance(p, OmopInput)]
     workspace = fhir_workspace or Workspace()
     fhir = _FhirWhenRead(workspace, report=fhir_report is not None)
     try:
-        for path in expand_paths(paths):
+        for path in expand_paths(files):
             if isinstance(path, InputError):
                 yield path
             else:
@@ -274,11 +276,11 @@ def read_paths(paths: Iterable[str | Path], fhir_report: list | None = None,
         if databases:
             from .omop.read import read_omop
         for database in databases:
-            for item in read_omop(database, validate):
-                if isinstance(item, InputNote):
-                    note(item)
+            for found in read_omop(database, validate):
+                if isinstance(found, InputNote):
+                    note(found)
                 else:
-                    yield item
+                    yield found
     finally:
         fhir.close()
         if fhir_workspace is None:

@@ -48,7 +48,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from ..errors import InputError
 from .records import RawRecord, SourcedRecord, parse_record
@@ -101,6 +101,12 @@ def table_rows(path: Path) -> tuple[dict[str, int], dict[str, Rows]]:
     return header, patients
 
 
+@overload
+def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, int],
+                   validate: Literal[True] = ...) -> SourcedRecord | InputError: ...
+@overload
+def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, int],
+                   validate: bool) -> SourcedRecord | RawRecord | InputError: ...
 def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, int],
                    validate: bool = True) -> SourcedRecord | RawRecord | InputError:
     """One patient's record from its rows (of :func:`table_rows`), validated (else a

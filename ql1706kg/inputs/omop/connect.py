@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from ...errors import EnvironmentFailure
@@ -158,12 +159,24 @@ def integers(values: Iterable[int]) -> str:
     return text or "NULL"
 
 
+class _Cursor(Protocol):
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    """What :class:`Database` needs of a DB-API connection (DuckDB's and psycopg 3's alike)."""
+
+    def execute(self, query: str, /) -> _Cursor: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class Database:
     """An open, read-only connection and what it runs on; ``rows`` runs a statement."""
 
     url: OmopUrl
-    connection: object
+    connection: Connection
     queries: int = field(default=0)
 
     @property
@@ -201,7 +214,7 @@ def connect(url: OmopUrl) -> Database:
     return Database(url, _postgres(url))
 
 
-def _duckdb(url: OmopUrl) -> object:
+def _duckdb(url: OmopUrl) -> Connection:
     try:
         import duckdb
     except ImportError:
@@ -218,7 +231,7 @@ def _duckdb(url: OmopUrl) -> object:
         raise EnvironmentFailure(f"cannot open the OMOP database {url.shown}: {first}") from None
 
 
-def _postgres(url: OmopUrl) -> object:
+def _postgres(url: OmopUrl) -> Connection:
     try:
         import psycopg
     except ImportError:

@@ -40,6 +40,14 @@ class _Etl:
     person: int
     even: bool
     fallback: str
+    complete_lists: bool
+
+    def new_row(self, table: str, values: dict[str, Any]) -> int:
+        """Write a row of a table whose first column is a new id (the writer numbers it);
+        that id."""
+        row_id = self.w.row(table, values)
+        assert row_id is not None, table
+        return row_id
 
     def coded_term(self, value: Any, within) -> tuple[Any, str, dict | None]:
         """(term, name, coding) of a record's name or code: the coding is the written one,
@@ -91,7 +99,7 @@ class _Treatment(_Etl):
         return product
 
     def exposure(self, product: int, name: str, start: str, end: str | None) -> int:
-        return self.w.row("drug_exposure", {
+        return self.new_row("drug_exposure", {
             "person_id": self.person, "drug_concept_id": product,
             "drug_exposure_start_date": start, "drug_exposure_end_date": end or start,
             "drug_type_concept_id": EHR, "quantity": 1, "drug_source_value": name[:50]})
@@ -262,7 +270,7 @@ class RecordEtl(_Treatment, _Results, _Supplement):
     # -- the CDM -------------------------------------------------------------------------------
     def person_row(self) -> None:
         rec, w = self.rec, self.w
-        genders = {v: k for k, v in fixed("gender").items()}
+        genders: dict[str | None, int] = {v: k for k, v in fixed("gender").items()}
         born = str(rec["birth_date"])[:10]
         parts = [int(p) for p in born.split("-")] + [None, None]  # a year, a month: partial
         w.row("person", {"person_id": self.person, "gender_concept_id":
@@ -295,7 +303,7 @@ class RecordEtl(_Treatment, _Results, _Supplement):
             found = w.codes.first(hit, *keys)
             if found is not None:
                 concept = self.concept_for(found[0], found[1], w.term.label(hit), "Condition")
-        return w.row("condition_occurrence", {
+        return self.new_row("condition_occurrence", {
             "person_id": self.person, "condition_concept_id": concept,
             "condition_start_date": date or self.fallback, "condition_end_date": end,
             "condition_type_concept_id": EHR, "condition_source_value": name[:50],

@@ -117,6 +117,7 @@ def candidates(db: Database, schema: Schema, spec: OmopInput, source: str,
 
 
 def _cohort(db: Database, schema: Schema, spec: OmopInput, source: str) -> list[int]:
+    assert spec.cohort_id is not None  # called for a cohort only
     table = mapping()["cohort"]
     where = (spec.cohort_schema or schema.cdm).casefold()
     if not is_identifier(where):
@@ -192,7 +193,8 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
             tuple(shared.get(c.id) or shared.setdefault(c.id, _concept_row(c))
                   for c in concepts),
             tuple((i, ctx.relevance.kinds[i], drugs[i]) for i in named if i in drugs),
-            (str(spec.supplement), extra, supplement.header) if extra is not None else None)
+            (str(spec.supplement), extra, supplement.header)
+            if extra is not None and supplement is not None else None)
         if not validate:
             yield handle
             continue

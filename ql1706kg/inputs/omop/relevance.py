@@ -198,7 +198,7 @@ def _drugs(db: Database, schema: Schema, vocabulary: Vocabulary, term: Terminolo
             atc_of.setdefault(concept.id, [])
     atc_system = mapping()["vocabularies"].get(table["atc_vocabulary"], "")
     for concept_id, codes in atc_of.items():
-        concept = vocabulary.get(concept_id)
+        concept = vocabulary.concepts[concept_id]  # kept by vocabulary.add above
         codings = [vocabulary.coding(concept),
                    *({"system": atc_system, "code": c} for c in sorted(set(codes)))]
         item = drug_item(index, {"coding": codings})

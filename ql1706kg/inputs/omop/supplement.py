@@ -65,7 +65,8 @@ class SupplementIndex:
         self.db.execute("COMMIT")
 
     def _runs(self, body: Iterator[tuple[str, int, list]]) -> Iterator[tuple[str, bytes]]:
-        last, run = None, []
+        last = ""  # the patient of ``run``, set before it gets a row
+        run: list[tuple[int, list]] = []
         for patient, number, raw in body:
             if patient != last and run:
                 yield last, pickle.dumps(run)

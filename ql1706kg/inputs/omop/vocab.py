@@ -53,7 +53,8 @@ class Concept:
 class Vocabulary:
     """The concepts a run has seen, fetched from the database once each."""
 
-    def __init__(self, db: Database, vocabulary_schema: str) -> None:
+    def __init__(self, db: Database | None, vocabulary_schema: str) -> None:
+        """``db`` None: a worker's, whose concepts come with the persons it assembles."""
         self.db, self.schema = db, vocabulary_schema
         self.concepts: dict[int, Concept] = {}
         table = mapping()
@@ -80,6 +81,7 @@ class Vocabulary:
         query = sql_file("run.sql")["concepts"].text
         for start in range(0, len(missing), FETCH_AT_ONCE):
             chunk = missing[start:start + FETCH_AT_ONCE]
+            assert self.db is not None, "a worker's vocabulary fetches nothing"
             for row in self.db.rows(render(query, {"vocab": self.schema,
                                                    "concepts": integers(chunk)})):
                 self.add(row)
