@@ -106,15 +106,15 @@ def _kind(g: Graph, kind: URIRef) -> FactKind | None:
 
 def build_fact_kinds(g: Graph) -> tuple[dict[str, FactKind], tuple[Selection, ...]]:
     """The declared fact kinds by record key, and the fact selections, of an ontology."""
-    kinds = {}
-    for iri in sorted(set(g.subjects(RDF.type, QL.FactKind))):
+    kinds: dict[str, FactKind] = {}
+    for iri in sorted(_named(g.subjects(RDF.type, QL.FactKind))):
         kind = _kind(g, iri)
         if kind is not None:
             kinds[kind.key] = kind
     selections = []
-    for iri in sorted(set(g.subjects(RDF.type, QL.FactSelection))):
+    for iri in sorted(_named(g.subjects(RDF.type, QL.FactSelection))):
         selections.append(Selection(
-            iri=iri, kinds=tuple(sorted(g.objects(iri, QL.selectsKind))),
+            iri=iri, kinds=tuple(sorted(_named(g.objects(iri, QL.selectsKind)))),
             statuses=frozenset(str(s) for s in g.objects(iri, QL.selectsStatus)),
             values=frozenset(str(s) for s in g.objects(iri, QL.selectsValue)),
             anchor=g.value(iri, QL.windowAnchor),
@@ -123,3 +123,8 @@ def build_fact_kinds(g: Graph) -> tuple[dict[str, FactKind], tuple[Selection, ..
             most_recent=bool(g.value(iri, QL.mostRecentOnly, default=Literal(False))
                              .toPython())))
     return kinds, tuple(selections)
+
+
+def _named(nodes) -> set[URIRef]:
+    """The IRIs among ``nodes`` (a blank node or a literal names no kind or selection)."""
+    return {node for node in nodes if isinstance(node, URIRef)}

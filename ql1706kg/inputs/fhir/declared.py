@@ -90,7 +90,8 @@ def declared_facts(term: Terminology, entry: Entry) -> list[dict]:
     index = kind_index(term)
     if not index:
         return []
-    data, found = entry.data, {}
+    data = entry.data
+    found: dict[str, tuple[FactKind, dict]] = {}
     elements = {e for k in term.fact_kinds.values() for e in k.code_elements}
     for element in sorted(elements):
         for concept in _concepts(data.get(element)):

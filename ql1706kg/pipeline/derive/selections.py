@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from rdflib import URIRef
+from rdflib import Literal, URIRef
 
 from ...protocol.fact_kinds import Selection
 from ...protocol.namespaces import QL
@@ -37,7 +37,7 @@ class SelectionDeriver(DeriveBase):
         by_kind: dict[URIRef, list[URIRef]] = {}
         for fact in facts:
             kind = self.g.value(fact, QL.factKind)
-            if kind is not None:
+            if isinstance(kind, URIRef) and isinstance(fact, URIRef):
                 by_kind.setdefault(kind, []).append(fact)
         for selection in self.term.selections:
             self._select(selection, by_kind)
@@ -51,7 +51,7 @@ class SelectionDeriver(DeriveBase):
                     if (s := span_of(self.g.value(c, QL.signedOn))) is not None and s.exact]
             return min(days) if days else self.a.as_of
         values = [v.toPython() for f in by_kind.get(anchor, ())
-                  if (v := self.g.value(f, QL.factValue)) is not None]
+                  if isinstance(v := self.g.value(f, QL.factValue), Literal)]
         days = [v for v in values if isinstance(v, date)]
         return max(days) if days else None
 
