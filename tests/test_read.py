@@ -96,3 +96,24 @@ def test_json_loads_errors_are_the_standard_library_errors(text):
         json_loads(text)
     assert (got.value.msg, got.value.lineno, got.value.colno) == (
         expected.value.msg, expected.value.lineno, expected.value.colno)
+
+
+def test_a_protocol_folder_inside_a_searched_folder_is_skipped_and_named(tmp_path):
+    """A protocol folder (ontology/ and shapes/) is not patient data: its files (an expected
+    outcomes JSON, its own patients) are left out of a folder search, with a note naming it;
+    naming its patients folder reads them."""
+    from ql1706kg.inputs.read import read_paths
+
+    base = BASE
+    (tmp_path / "one.json").write_text(json.dumps(base))
+    trial = tmp_path / "protocols" / "other"
+    for part in ("ontology", "shapes", "patients"):
+        (trial / part).mkdir(parents=True)
+    (trial / "expected.json").write_text('{"not": "a record"}')
+    (trial / "patients" / "p.json").write_text(json.dumps({**base, "id": "OTHER-1"}))
+    notes: list = []
+    found = list(read_paths([tmp_path], on_note=notes.append))
+    assert [item.record.id for item in found] == [base["id"]]
+    assert [(n.source, n.message.split(":")[0]) for n in notes] == [(str(trial), "skipped")]
+    named = list(read_paths([trial / "patients"], on_note=notes.append))
+    assert [item.record.id for item in named] == ["OTHER-1"]

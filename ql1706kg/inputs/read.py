@@ -47,17 +47,32 @@ NOT_RECORDS = (
 INPUT_SUFFIXES = (".json", ".ndjson", ".csv", ".xlsx")
 
 
-def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path | InputError]:
-    """Yield input files: files as given, folders searched recursively, in a stable order."""
+def expand_paths(paths: Iterable[str | Path],
+                 on_skipped: Callable[[Path], None] | None = None
+                 ) -> Iterator[Path | InputError]:
+    """Yield input files: files as given, folders searched recursively, in a stable order.
+
+    A protocol folder met in the search (one with ``ontology/`` and ``shapes/``, such as
+    ``examples/protocols/...``) is not patient data: its files are left out and it is named to
+    ``on_skipped`` (its patients are screened by naming them, with ``--protocol`` it)."""
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
+            protocols = sorted(p for p in path.rglob("*") if p.is_dir() and is_protocol_folder(p))
+            for folder in protocols:
+                if on_skipped is not None:
+                    on_skipped(folder)
             yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in INPUT_SUFFIXES
-                              and p.is_file())
+                              and p.is_file() and not any(f in p.parents for f in protocols))
         elif path.is_file():
             yield path
         else:
             yield InputError(str(path), "no such file or folder")
+
+
+def is_protocol_folder(path: Path) -> bool:
+    """Whether a folder is a protocol folder (``protocol export`` writes one)."""
+    return (path / "ontology").is_dir() and (path / "shapes").is_dir()
 
 
 def read_file(path: Path, fhir_pool: FhirInput | None = None, validate: bool = True
@@ -242,7 +257,12 @@ def read_paths(paths: Iterable[str | Path | OmopInput], fhir_report: list | None
     workspace = fhir_workspace or Workspace()
     fhir = _FhirWhenRead(workspace, report=fhir_report is not None)
     try:
-        for path in expand_paths(files):
+        def skipped(folder: Path) -> None:
+            note(InputNote(str(folder), "skipped: a protocol folder, not patient data (screen "
+                                        "its patients by naming them, with --protocol naming "
+                                        "the folder)"))
+
+        for path in expand_paths(files, skipped):
             if isinstance(path, InputError):
                 yield path
             else:
