@@ -71,6 +71,8 @@ def ucum_spelling(unit: str | None) -> str | None:
     rewriting runs a dozen regular expressions)."""
     if unit is None:
         return None
+    if type(unit) is not str:  # a str subclass (a Literal) or a stray value: as it comes
+        return _spell(unit)
     try:
         return _SPELLED[unit]
     except KeyError:
