@@ -6,11 +6,11 @@
 Why CPU time: the machine is shared, so wall-clock figures move with other people's work by
 more than the changes we want to see. The CPU seconds a command spends (user + system, its
 worker processes included: they are reaped, so ``wait4`` counts them) move much less. Each
-tree screens the same inputs with its own virtual environment (``TREE/.venv``, else this one's;
-a snapshot made with ``git archive`` needs none) through the
-real CLI, the tree first on the path (``screen INPUT --as-of D --format ndjson --quiet -o OUT --jobs J``), one fresh
-process per run; runs alternate base/candidate, the order flipping every pair (AB BA AB ...)
-so that a drift of the machine's speed falls on both alike. Inputs, the same for both trees:
+tree screens the same inputs with its own virtual environment (``TREE/.venv``, else this one's:
+a snapshot made with ``git archive`` needs none), the tree first on the path, through the real
+CLI (``screen INPUT --as-of D --format ndjson --quiet -o OUT --jobs J``), one fresh process per
+run; runs alternate base/candidate, the order flipping every pair (AB BA AB ...) so that a
+drift of the machine's speed falls on both alike. Inputs, the same for both trees:
   * ``json``: ``--json-n`` synthetic patients (ql1706kg.inputs.synthetic) as one JSON list;
   * ``fhir-ndjson`` / ``fhir-bundles``: the realistic FHIR set of ``fhir_bench.py`` (the public
     mCODE examples copied, ids rewritten) at ``--fhir-n`` patients;
