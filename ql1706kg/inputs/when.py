@@ -15,6 +15,7 @@ back). It validates as a pydantic field of its own.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -94,6 +95,7 @@ def _written(value: object) -> object:
     return value.written if isinstance(value, When) else value
 
 
+@functools.lru_cache(maxsize=8192)  # a cohort repeats its dates; a When is immutable
 def parse_when(text: str) -> When:
     """Parse one of the accepted date forms (ValueError naming the form otherwise)."""
     match = _FORM.match(text)

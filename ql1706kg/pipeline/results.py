@@ -33,7 +33,8 @@ class CriterionResult:
     evidence_nodes: tuple[str, ...] = ()  # IRIs of the facts cited (observations, derived...)
     change_needed: str | None = None  # values, limits and changes needed (pipeline/what_if)
 
-    def fields(self) -> tuple:
+    def fields(self) -> tuple[str, str, str, str, tuple[str, ...], tuple[str, ...], str | None,
+                              tuple[str, ...], tuple[str, ...], str | None]:
         """The fields in order: the compact form results travel in between processes."""
         return (self.id, self.text, self.outcome, self.explanation, self.evidence, self.limits,
                 self.to_collect, self.shapes, self.evidence_nodes, self.change_needed)

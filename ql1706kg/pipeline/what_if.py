@@ -28,7 +28,6 @@ states it. Definitions (docs in the README, "What would change the verdict"):
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import cast
@@ -174,7 +173,8 @@ class _Wording(_Reader):
                 line = self.change_needed(result.id, result.outcome)
             if result.outcome == "unknown" and result.to_collect:
                 line = (f"{line}; " if line else "") + f"to decide, collect {result.to_collect}"
-            out.append(dataclasses.replace(result, change_needed=line) if line else result)
+            # built from its fields: dataclasses.replace inspects the class every call
+            out.append(CriterionResult(*result.fields()[:-1], line) if line else result)
         return out
 
     def change_needed(self, criterion: str, outcome: str) -> str | None:

@@ -66,9 +66,27 @@ def spellings() -> Spellings:
 
 
 def ucum_spelling(unit: str | None) -> str | None:
-    """Rewrite a unit as typed ('x10^9/L', 'µmol/l', 'mg/24h', 'K/mcL') to its UCUM code."""
+    """Rewrite a unit as typed ('x10^9/L', 'µmol/l', 'mg/24h', 'K/mcL') to its UCUM code.
+    Remembered per spelling (a cohort writes a handful of units thousands of times, and the
+    rewriting runs a dozen regular expressions)."""
     if unit is None:
         return None
+    if type(unit) is not str:  # a str subclass (a Literal) or a stray value: as it comes
+        return _spell(unit)
+    try:
+        return _SPELLED[unit]
+    except KeyError:
+        pass
+    if len(_SPELLED) >= 1 << 12:
+        _SPELLED.clear()
+    spelled = _SPELLED[unit] = _spell(unit)
+    return spelled
+
+
+_SPELLED: dict[str, str | None] = {}
+
+
+def _spell(unit: str) -> str | None:
     text = unit.strip().replace("µ", "u").replace("μ", "u")
     text = re.sub(r"10([⁰¹²³⁴⁵⁶⁷⁸⁹]+)", lambda m: "10^" + m.group(1).translate(_SUPERSCRIPTS),
                   text).replace("³", "3")

@@ -26,7 +26,7 @@ from typing import Any
 from rdflib import Graph, URIRef
 
 from ...protocol.namespaces import QL
-from ...protocol.resources import ontology_files, protocol_cache
+from ...protocol.resources import on_protocol_change, ontology_files, protocol_cache
 from ...protocol.terminology import CODE_SYSTEMS, Terminology, terminology
 from .codes import SYSTEMS, _codings, _concept_text
 from .entries import Entry
@@ -82,7 +82,23 @@ def disease_codes() -> DiseaseCodes:
 
 def system_key(system: object) -> str:
     """One name for a code system however it is written: a FHIR URI, 'SNOMED-CT', 'sct'...;
-    ICD-10 and every national modification of it (ontology ``ql:ICD10``) are one."""
+    ICD-10 and every national modification of it (ontology ``ql:ICD10``) are one. Remembered
+    per spelling for the current protocol (every coding of every resource asks)."""
+    if not isinstance(system, str):
+        return _system_key(system)
+    found = _SYSTEM_KEYS.get(system)
+    if found is None:
+        if len(_SYSTEM_KEYS) >= 1 << 12:
+            _SYSTEM_KEYS.clear()
+        found = _SYSTEM_KEYS[system] = _system_key(system)
+    return found
+
+
+_SYSTEM_KEYS: dict[str, str] = {}
+on_protocol_change(_SYSTEM_KEYS.clear)  # the ICD-10 systems are the protocol's
+
+
+def _system_key(system: object) -> str:
     text = str(system or "").strip()
     named = SYSTEMS.get(text, text)
     folded = named.casefold()

@@ -336,15 +336,14 @@ def _value_at(data: object, path: list[str], birth: When | None
 def read(kind: str, data: dict, birth: When | None = None, clean: bool = False) -> Reading:
     """The status, the modifier problem and the time of one resource, by the element table
     (``clean``: its JSON is known to spell no modifier, so none is looked for)."""
-    table = element_table()
     status = status_of(kind, data)
     problem = None if clean else modifier_problem(kind, data)
     span = ended = recorded = None
     found = None
     supply: Decimal | None = None
     abated = False
-    for row in table.times(kind):
-        value, where = _value_at(data, row.element.split("."), birth)
+    for row, path in _time_paths(kind):
+        value, where = _value_at(data, path, birth)
         if row.role == "end" and where is not None:
             abated = True
         if value is None:
@@ -368,6 +367,13 @@ def _as_span(value: object) -> Span:
     if isinstance(value, Span):
         return value
     return Span(cast(When, value), cast(When, value))  # (the time rows give times)
+
+
+@functools.cache
+def _time_paths(kind: str) -> tuple[tuple[Row, list[str]], ...]:
+    """The table's time elements of a type, each with its path split (read for every
+    resource)."""
+    return tuple((row, row.element.split(".")) for row in element_table().times(kind))
 
 
 def _course(span: Span | None, supply: Decimal | None, status: Status) -> Span | None:
