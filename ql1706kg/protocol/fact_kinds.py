@@ -7,8 +7,9 @@ the JSON record's ``facts`` list (``ql:recordKey``, also its table column), its 
 and how FHIR says it (resource types, the element that carries the code, the codes as
 ``system|code`` tokens or, for text only, words of the code's text, the coded values and
 the label each stands for, the List code that records the kind complete). A built-in kind
-(``ql:readBy``) is read by the engine's own reader of its section; the others are read by :mod:`ql1706kg.inputs.fhir.declared` and lifted
-by :mod:`ql1706kg.pipeline.lift.facts` with no Python of their own.
+(``ql:readBy``) is read by the engine's own reader of its section; the others are read by
+:mod:`ql1706kg.inputs.fhir.declared` and lifted by :mod:`ql1706kg.pipeline.lift.facts` with
+no Python of their own.
 
 A ``ql:FactSelection`` (an object property of the patient) says which facts a criterion
 reads: the kinds, the statuses that count, and a window of days before an anchor (the ICF,
