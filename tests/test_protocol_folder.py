@@ -180,10 +180,17 @@ def test_a_changed_limit_is_reported_against_the_quote(exported, tmp_path):
      "ql:policy ql:OldestInWindow ;",
      r"rule parameter ql:ScreeningResultSelection: its policy ql:OldestInWindow is not one "
      r"this software implements \(allowed: ql:MostRecentInWindow\)"),
+    ("ontology/ql1706kg.ttl", "ql:IC9.1-ANC a owl:NamedIndividual, ql:AtomicCriterion ;",
+     "ql:IC9.1-ANC a owl:NamedIndividual, ql:AtomicCriterion, ql:KnownConditionCriterion ;",
+     r"IC9\.1-ANC is a ql:KnownConditionCriterion but not a ql:ExclusionCriterion"),
+    ("ontology/ql1706kg.ttl", "ql:IC9.1-ANC a owl:NamedIndividual, ql:AtomicCriterion ;",
+     "ql:IC9.1-ANC a owl:NamedIndividual, ql:AtomicCriterion, ql:CohortLevelCriterion ;",
+     r"IC9\.1-ANC is a ql:CohortLevelCriterion: every shape of it must say ql:NotApplicable"),
 ], ids=["turtle", "meta-shacl", "not-a-number", "min-above-max", "disagree",
         "unknown-criterion", "loses-a-criterion", "criterion-without-shape",
         "missing-data-not-unknown", "limit-path-not-required", "template-names-nothing",
-        "parameter-out-of-range", "parameter-not-a-number", "undeclared-policy"])
+        "parameter-out-of-range", "parameter-not-a-number", "undeclared-policy",
+        "known-on-an-inclusion", "cohort-level-that-decides"])
 def test_a_protocol_folder_that_cannot_be_used_is_refused(exported, tmp_path, file, old, new,
                                                           expected):
     folder = amended(exported, tmp_path, file, old, new)

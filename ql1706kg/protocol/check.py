@@ -37,7 +37,12 @@ from pathlib import Path
 
 from rdflib import BNode, Graph, Literal, URIRef
 
-from .check_criteria import ProtocolRefused, criterion_set, shapes_and_criteria
+from .check_criteria import (
+    ProtocolRefused,
+    criterion_set,
+    shapes_and_criteria,
+    without_unknown_path,
+)
 from .equations import EquationError, named_equations
 from .meta import MetaViolation, check_limits, check_parameters
 from .namespaces import QL, RDF, SH
@@ -81,7 +86,8 @@ def static_check(folder: Path) -> tuple[list[str], dict[str, Graph]]:
     _equations(ontology, ontology_by_file)
     ids = criterion_set(ontology, ontology_by_file)
     notes = shapes_and_criteria(ids, shapes, shapes_by_file, folder, _bundled_ids())
-    _missing_data_guarded(ids, shapes, shapes_by_file, folder)
+    _missing_data_guarded(ids, shapes, shapes_by_file, folder,
+                          without_unknown_path(ontology, ids, shapes, folder))
     _contradictions(shapes, shapes_by_file)
     _limits_in_range(ids, shapes, folder)
     _templates(graphs)
@@ -298,12 +304,14 @@ def _limits_in_range(ids: dict[URIRef, str], shapes: Graph, folder: Path) -> Non
         raise ProtocolRefused(f"{folder / 'shapes'}: {exc}") from None
 
 
-def _missing_data_guarded(ids: dict, shapes: Graph,
-                          shapes_by_file: dict[Path, Graph], folder: Path) -> None:
+def _missing_data_guarded(ids: dict, shapes: Graph, shapes_by_file: dict[Path, Graph],
+                          folder: Path, exempt: set[URIRef]) -> None:
     """A limit only says what a value may be: a patient without the value passes it. So every
     criterion needs a shape that makes missing data unknown (``ql:onViolation ql:Unknown``),
     and a limit on a path needs one with ``sh:minCount`` on that same path; without it, an
-    edit that drops the "is recorded" shape would make a patient with no result eligible."""
+    edit that drops the "is recorded" shape would make a patient with no result eligible.
+    ``exempt``: the criteria whose class says they have no unknown path (a "known"
+    exclusion, a cohort requirement; :func:`.check_criteria.without_unknown_path`)."""
     guarded: dict[object, set[tuple]] = {}
     for shape, criterion in shapes.subject_objects(QL.criterion):
         if shapes.value(shape, QL.onViolation) != QL.Unknown:
@@ -313,7 +321,7 @@ def _missing_data_guarded(ids: dict, shapes: Graph,
         if path is not None and shapes.value(shape, SH.minCount) is not None:
             guarded[criterion].add(_path_key(shapes, path))
     for criterion, cid in sorted(ids.items(), key=lambda item: item[1]):
-        if criterion not in guarded:
+        if criterion not in guarded and criterion not in exempt:
             raise ProtocolRefused(
                 f"{folder / 'shapes'}: no shape makes {cid} unknown when its data is missing "
                 "(ql:onViolation ql:Unknown); without one, a patient with no data would meet it")

@@ -96,3 +96,41 @@ def shapes_and_criteria(ids: dict[URIRef, str], shapes: Graph,
         notes.append(f"{folder}: this protocol adds criteria the bundled protocol lacks: "
                      f"{', '.join(sorted(mine - bundled, key=natural_key))}")
     return notes
+
+
+def without_unknown_path(ontology: Graph, ids: dict[URIRef, str], shapes: Graph,
+                         folder: Path) -> set[URIRef]:
+    """The criteria that rightly have no unknown path, as their class declares:
+
+    - ``ql:KnownConditionCriterion``: an exclusion whose text asks only what is *known*
+      ("known hypersensitivity"): no record of the condition is its absence, so it is met, and
+      missing data cannot make it unknown. Only an exclusion may say so (an inclusion met on
+      nothing recorded would make a patient eligible on missing data), and it needs a shape
+      that makes a recorded condition not_met.
+    - ``ql:CohortLevelCriterion``: a requirement on the cohort, not on a patient; every shape
+      of it says not_applicable, so no patient meets it or fails it.
+
+    Anything else is refused naming the criterion: the safety rule holds for every other one."""
+    def outcomes(criterion: URIRef) -> set:
+        return {shapes.value(s, QL.onViolation) for s in shapes.subjects(QL.criterion, criterion)}
+
+    exempt = set()
+    for criterion, cid in sorted(ids.items(), key=lambda item: item[1]):
+        known = (criterion, RDF.type, QL.KnownConditionCriterion) in ontology
+        cohort = (criterion, RDF.type, QL.CohortLevelCriterion) in ontology
+        if known and (criterion, RDF.type, QL.ExclusionCriterion) not in ontology:
+            raise ProtocolRefused(
+                f"{folder / 'ontology'}: {cid} is a ql:KnownConditionCriterion but not a "
+                "ql:ExclusionCriterion: only an exclusion may be met when nothing is recorded")
+        if known and QL.NotMet not in outcomes(criterion):
+            raise ProtocolRefused(
+                f"{folder / 'shapes'}: {cid} is a ql:KnownConditionCriterion with no shape that "
+                "makes a recorded condition not_met (ql:onViolation ql:NotMet)")
+        if cohort and outcomes(criterion) != {QL.NotApplicable}:
+            raise ProtocolRefused(
+                f"{folder / 'shapes'}: {cid} is a ql:CohortLevelCriterion: every shape of it "
+                "must say ql:NotApplicable (a cohort requirement is never met by one patient)")
+        if known or cohort:
+            exempt.add(criterion)
+    return exempt
+

@@ -5,10 +5,11 @@ A ``ql:FactKind`` individual of the protocol's ontology declares one kind of fac
 the JSON record's ``facts`` list (``ql:recordKey``, also its table column), its value type
 (boolean, coded, quantity, date, or presence of a record), its unit, whether it is dated,
 and how FHIR says it (resource types, the element that carries the code, the codes as
-``system|code`` tokens, the coded values and the label each stands for, the List code that
-records the kind complete). A built-in kind (``ql:readBy``) is read by the engine's own
-reader of its section; the others are read by :mod:`ql1706kg.inputs.fhir.declared` and lifted
-by :mod:`ql1706kg.pipeline.lift.facts` with no Python of their own.
+``system|code`` tokens or, for text only, words of the code's text, the coded values and
+the label each stands for, the List code that records the kind complete). A built-in kind
+(``ql:readBy``) is read by the engine's own reader of its section; the others are read by
+:mod:`ql1706kg.inputs.fhir.declared` and lifted by :mod:`ql1706kg.pipeline.lift.facts` with
+no Python of their own.
 
 A ``ql:FactSelection`` (an object property of the patient) says which facts a criterion
 reads: the kinds, the statuses that count, and a window of days before an anchor (the ICF,
@@ -45,6 +46,9 @@ class FactKind:
     codes: frozenset[tuple[str, str]] = frozenset()
     values: tuple[tuple[tuple[str, str], str], ...] = ()  # (system, code) -> label
     list_codes: frozenset[tuple[str, str]] = frozenset()
+    # Words that name the kind in the code element's text when no coding does (a Specimen
+    # whose type is text only): regular expressions, matched ignoring case.
+    text_patterns: tuple[str, ...] = ()
 
     def value_label(self, system: str, code: str) -> str | None:
         """The label a coded FHIR value stands for (None: not a value of this kind)."""
@@ -101,7 +105,8 @@ def _kind(g: Graph, kind: URIRef) -> FactKind | None:
         code_elements=elements,
         codes=frozenset(t for t in map(_token, g.objects(kind, QL.fhirCode)) if t),
         values=tuple(sorted(values)),
-        list_codes=frozenset(t for t in map(_token, g.objects(kind, QL.fhirListCode)) if t))
+        list_codes=frozenset(t for t in map(_token, g.objects(kind, QL.fhirListCode)) if t),
+        text_patterns=tuple(sorted(str(t) for t in g.objects(kind, QL.fhirCodeText))))
 
 
 def build_fact_kinds(g: Graph) -> tuple[dict[str, FactKind], tuple[Selection, ...]]:

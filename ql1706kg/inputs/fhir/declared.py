@@ -10,6 +10,7 @@ that compares it stays unknown); a kind recorded complete by a List lets its abs
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ...protocol.fact_kinds import FactKind
@@ -24,6 +25,7 @@ ALSO_BUILT_IN = frozenset({"Condition", "Observation", "MedicationStatement",
 _START = ("onsetDateTime", "occurrenceDateTime", "performedDateTime", "effectiveDateTime",
           "recordedDate", "authoredOn", "collectedDateTime", "start", "issued")
 _PERIODS = ("performedPeriod", "effectivePeriod", "onsetPeriod", "collectedPeriod")
+_NESTED = ("collection",)  # Specimen.collection.collected[x] (FHIR R4)
 _INDEX: dict[int, tuple[Terminology, dict]] = {}
 
 
@@ -41,6 +43,28 @@ def kind_index(term: Terminology) -> dict[tuple[str, str, str], list[FactKind]]:
                 index.setdefault((rtype, system, code), []).append(kind)
     _INDEX[id(term)] = (term, index)
     return index
+
+
+def _by_text(term: Terminology, rtype: str, data: dict) -> list[tuple[FactKind, dict]]:
+    """The kinds named by words of the code element's text (``ql:fhirCodeText``), for a
+    resource no coding of theirs names: the text, or a coding's display, matches a pattern."""
+    found = []
+    for kind in term.fact_kinds.values():
+        if kind.built_in is not None or not kind.text_patterns or rtype not in kind.fhir_types:
+            continue
+        for element in kind.code_elements:
+            for concept in _concepts(data.get(element)):
+                texts = [concept.get("text")] if isinstance(concept, dict) else []
+                texts += [c.get("display") for c in _codings(concept)]
+                said = next((t for t in texts if isinstance(t, str) and any(
+                    re.search(p, t, re.IGNORECASE) for p in kind.text_patterns)), None)
+                if said is not None:
+                    found.append((kind, {"text": said}))
+                    break
+            else:
+                continue
+            break
+    return found
 
 
 def _concepts(value: object) -> list[object]:
@@ -88,8 +112,6 @@ def _status(data: dict) -> str | None:
 def declared_facts(term: Terminology, entry: Entry) -> list[dict]:
     """The facts (record form) a resource gives of the declared kinds (none: not one)."""
     index = kind_index(term)
-    if not index:
-        return []
     data = entry.data
     found: dict[str, tuple[FactKind, dict]] = {}
     elements = {e for k in term.fact_kinds.values() for e in k.code_elements}
@@ -100,22 +122,27 @@ def declared_facts(term: Terminology, entry: Entry) -> list[dict]:
                 for kind in index.get(key, ()):
                     if element in kind.code_elements:
                         found.setdefault(kind.key, (kind, coding))
+    for kind, said in _by_text(term, entry.type, data):
+        found.setdefault(kind.key, (kind, said))
     facts = []
     for kind, coding in found.values():
         value, unit = _value(kind, data)
-        fact: dict[str, Any] = {"kind": kind.key,
-                                "code": {"system": str(coding.get("system", "")),
-                                         "code": str(coding.get("code", ""))}}
+        fact: dict[str, Any] = {"kind": kind.key, "code": coding["text"] if "text" in coding
+                                else {"system": str(coding.get("system", "")),
+                                      "code": str(coding.get("code", ""))}}
         if value is not None:
             fact["value"] = value
         if unit is not None:
             fact["unit"] = unit
         start = next((_day(data.get(k)) for k in _START if _day(data.get(k))), None)
         end = _day(data.get("abatementDateTime"))
-        for period in _PERIODS:
-            if isinstance(data.get(period), dict):
-                start = start or _day(data[period].get("start"))
-                end = end or _day(data[period].get("end"))
+        for part in [data] + [data[n] for n in _NESTED if isinstance(data.get(n), dict)]:
+            start = start or next((_day(part.get(k)) for k in _START if _day(part.get(k))),
+                                  None)
+            for period in _PERIODS:
+                if isinstance(part.get(period), dict):
+                    start = start or _day(part[period].get("start"))
+                    end = end or _day(part[period].get("end"))
         if kind.value_type == "date" and entry.type == "Appointment":
             start = None  # a plan: its date is the value, never cut at the assessment date
         if start:

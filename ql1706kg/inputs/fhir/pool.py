@@ -20,7 +20,8 @@ USED_TYPES = frozenset({"Patient", "Consent", "Condition", "Observation", "Medic
                         "AllergyIntolerance", "AdverseEvent", "Immunization", "ClinicalImpression",
                         "CarePlan",
                         "MedicationAdministration", "MedicationRequest", "MedicationDispense",
-                        "Procedure", "Medication", "List", "DiagnosticReport", "Appointment"})
+                        "Procedure", "Medication", "List", "DiagnosticReport", "Appointment",
+                        "Specimen"})
 # The element that names a resource's patient, where it is not 'subject'.
 SUBJECT = {"Consent": "patient", "AllergyIntolerance": "patient", "Immunization": "patient"}
 

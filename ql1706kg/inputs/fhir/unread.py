@@ -64,6 +64,10 @@ class UnreadReader:
     def take_AllergyIntolerance(self, entry: Entry) -> tuple[bool, str]:
         return self._drug(entry, "code", entry.data.get("code"))
 
+    def take_Specimen(self, entry: Entry) -> tuple[bool, str]:
+        """A specimen is read only as a declared kind (an archival tumour block)."""
+        return False, "a Specimen of no kind the protocol declares: ignored"
+
     def take_Immunization(self, entry: Entry) -> tuple[bool, str]:
         return self._drug(entry, "vaccineCode", entry.data.get("vaccineCode"))
 
