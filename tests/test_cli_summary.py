@@ -159,12 +159,12 @@ def test_records_repeating_ids_are_one_grouped_error(tmp_path):
 def test_the_examples_in_every_format_give_one_error_line_not_seventeen():
     result = run("screen", str(ROOT / "examples"), "--as-of", AS_OF, "-j", "1")
     assert result.exit_code == 1
-    # The same patients in several formats (QL1706 in JSON, FHIR and tables; SARC028 in FHIR
-    # and JSON): one line for all the repeated ids. The other line is SARC028's expected.json,
-    # which is not a patient record.
-    (error,) = [e for e in lines_starting(result.stderr, "error: ") if "not screened" in e]
-    assert "40 record(s) not screened" in error and "examples/fhir repeat" in error
-    assert "41 input(s) could not be read:" in result.stdout
+    # The same patients in several formats (JSON, FHIR and tables): one line for all the
+    # repeated ids; the second trial's protocol folder is skipped with a note, not read.
+    (error,) = lines_starting(result.stderr, "error: ")
+    assert "17 record(s) not screened" in error and "examples/fhir repeat" in error
+    assert "17 input(s) could not be read:" in result.stdout
+    assert "examples/protocols/sarc028: skipped: a protocol folder" in result.stderr
 
 
 # -- brief, detailed, streamed ----------------------------------------------------------------
