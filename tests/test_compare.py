@@ -19,12 +19,6 @@ INPUTS = (EXAMPLES, DATA_DIR / "compare")
 HAEMATOLOGY = "shapes/07-labs-haematology.ttl"
 
 
-@pytest.fixture(autouse=True)
-def _bundled_after():
-    yield
-    use_protocol(None)
-
-
 @pytest.fixture(scope="session")
 def anc_protocols(tmp_path_factory) -> dict[str, Path]:
     """The exported protocol with the ANC limit 1.5 changed to 2.0, and to 1.0."""

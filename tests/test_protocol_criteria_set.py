@@ -55,12 +55,6 @@ qls:ADD-1-Limit a sh:PropertyShape ;
 """
 
 
-@pytest.fixture(autouse=True)
-def _bundled_after():
-    yield
-    use_protocol(None)
-
-
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("criteria-set") / "exported"

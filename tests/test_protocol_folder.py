@@ -25,12 +25,6 @@ def run(*args: str):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
-@pytest.fixture(autouse=True)
-def _bundled_after():
-    yield
-    use_protocol(None)  # a --protocol run must not leak into the next test of this worker
-
-
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("protocol") / "exported"

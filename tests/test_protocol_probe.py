@@ -28,12 +28,6 @@ PROBE = r"criterion IC9\.1-ANC \(shapes qls:IC9\.1-ANC-Limit, qls:IC9\.1-ANC-Rec
         r"synthetic patient \(PROBE-\d\) with "
 
 
-@pytest.fixture(autouse=True)
-def _bundled_after():
-    yield
-    use_protocol(None)
-
-
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("probe") / "exported"

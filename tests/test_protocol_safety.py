@@ -20,7 +20,6 @@ import shutil
 from functools import cache
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -110,8 +109,3 @@ def test_no_accepted_folder_makes_a_patient_with_missing_data_eligible(tmp_path_
     eligible = [p.id for p in screening.patients if p.verdict == "eligible"]
     assert eligible == [], f"{what} (seed {seed}): accepted, and {eligible} eligible"
 
-
-@pytest.fixture(autouse=True)
-def _bundled_after():
-    yield
-    use_protocol(None)
