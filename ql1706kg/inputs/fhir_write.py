@@ -197,7 +197,7 @@ def _write_person(w: Writer, r: dict) -> None:
         w.add({"resourceType": "Consent", "status": "active",
                   "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
                                         "consentscope", "code": "research"}]},
-                  "category": [{"text": "QL1706 study informed consent form"}],
+                  "category": [{"text": f"{terminology().trial_name} study informed consent form"}],
                   "patient": w.subject, "dateTime": c["icf_signed"] + "T10:30:00+08:00"})
     if c.get("able_to_comply") is not None:
         w.pobs("able-to-comply", c["able_to_comply"], c.get("icf_signed"))

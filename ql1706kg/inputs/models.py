@@ -334,14 +334,13 @@ class SetAside(_Strict):
 
 
 class PatientRecord(_Strict):
-    """One patient, as a coordinator records them for QL1706 screening."""
+    """One patient, as a coordinator records them for screening."""
 
     model_config = ConfigDict(
         extra="forbid",
         str_strip_whitespace=True,
         json_schema_extra={
             "$id": "https://w3id.org/ql1706kg/schema/patient-record.schema.json",
-            "title": "QL1706 screening record",
         },
     )
 
@@ -391,5 +390,10 @@ def _is_number(value: object) -> bool:
 
 
 def record_json_schema() -> dict:
-    """Return the JSON Schema of a patient record (what ``schema/`` publishes)."""
-    return PatientRecord.model_json_schema()
+    """Return the JSON Schema of a patient record (what ``schema/`` publishes), titled with
+    the protocol's trial name (``ql:trialShortName``)."""
+    from ..protocol.terminology import terminology  # the schema's only use of the protocol
+
+    schema = PatientRecord.model_json_schema()
+    schema["title"] = f"{terminology().trial_name} screening record"
+    return schema

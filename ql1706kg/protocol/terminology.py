@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import cast
 
 from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS
 from rdflib.term import Node
 
 from ..errors import ShapesError
@@ -115,6 +116,10 @@ class Terminology:
     protocol_version: str = ""
     ontology_version: str = ""
     ontology_version_iri: str = ""
+    # what titles call the trial (ql:trialShortName of the study) and the text output's
+    # heading (ql:screeningTitle): the software names no trial (_trial_names)
+    trial_name: str = ""
+    screening_title: str = ""
 
     def label(self, iri: Node | None) -> str:
         """Return a term's label, or the local part of its IRI."""
@@ -321,7 +326,21 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
     term.protocol_version = str(closure.value(ontology, QL.protocolVersion) or "")
     term.ontology_version = str(closure.value(ontology, OWL.versionInfo) or "")
     term.ontology_version_iri = str(closure.value(ontology, OWL.versionIRI) or "")
+    term.trial_name, term.screening_title = _trial_names(closure, ontology)
     return term
+
+
+def _trial_names(closure: Graph, ontology: Node | None) -> tuple[str, str]:
+    """The trial's short name and the screening heading, from the protocol folder: the
+    study's ``ql:trialShortName`` (else its label, else the ontology's title) and its
+    ``ql:screeningTitle`` (else the short name and "screening")."""
+    studies = sorted(s for s in closure.subjects(RDF.type, QL.ClinicalStudy)
+                     if isinstance(s, URIRef))
+    study = studies[0] if studies else None
+    name = visible(closure.value(study, QL.trialShortName) or closure.value(study, RDFS.label)
+                   or closure.value(ontology, DCTERMS.title) or "trial")
+    title = visible(closure.value(study, QL.screeningTitle) or f"{name} screening")
+    return name, title
 
 
 def _index_types(closure: Graph, term: Terminology) -> None:
