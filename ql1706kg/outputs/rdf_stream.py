@@ -20,8 +20,8 @@ explanation, evidence…), each assessment carries the facts the named SPARQL qu
 simple patterns, so that no query walks every result of every patient: ``ql:firstNotMet``
 (the first criterion not met, in protocol order), ``ql:notMetCriterion`` and
 ``ql:unknownCriterion`` (each criterion with that outcome), ``ql:notMetInclusionCriterion``
-(each numbered criterion with a part not met), ``ql:unknownResult`` (each unknown result, which says what
-to collect), ``ql:metCount``, ``ql:notMetCount``, ``ql:unknownCount``,
+(each numbered criterion with a part not met), ``ql:unknownResult`` (each unknown result,
+which says what to collect), ``ql:metCount``, ``ql:notMetCount``, ``ql:unknownCount``,
 ``ql:notApplicableCount``; and each result its criterion's ``ql:criterionOrder``. What would
 change the verdict (:mod:`..pipeline.what_if`): ``ql:validUntil`` and ``ql:eligibleFrom`` on
 the assessment, ``ql:changeNeeded`` on each result that has one.
