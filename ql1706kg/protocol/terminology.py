@@ -433,7 +433,18 @@ def _criteria_table(closure: Graph) -> dict[str, dict]:
             "exclusion": (crit, RDF.type, QL.ExclusionCriterion) in closure,
             "anchors": sorted(_iris(closure, crit, QL.anchorsWindowOf)),
         }
+        table[cid]["reading"] = _reading(table[cid])
     return dict(sorted(table.items(), key=lambda item: (item[1]["order"], item[0])))
+
+
+def _reading(crit: dict) -> str:
+    """What "met" means for an exclusion criterion, said in every output (explanations,
+    publish): the excluding condition is absent, named by the criterion's short name (else
+    "this condition": the quoted text before it); empty for an inclusion criterion."""
+    if not crit["exclusion"]:
+        return ""
+    condition = crit["name"] if crit["name"] != crit["id"] else "this condition"
+    return f"exclusion: met = {condition} absent"
 
 
 def _scopes(closure: Graph, term: Terminology) -> dict[URIRef, dict[str, str]]:
