@@ -39,7 +39,7 @@ class TimelineDeriver(DeriveBase):
         born = span(g, p, QL.birthDate)
         if born is None:
             return
-        self.term.policy("AgeDateForIC2", ("AgeOnICFDateElseAssessmentDate",))
+        self.term.policy("AgeReferenceDate", ("AgeOnICFDateElseAssessmentDate",))
         # an ICF that may be after the assessment date: the age is taken on it or on as-of
         on = Span(signed.first, min(signed.last, as_of)) if signed is not None else \
             Span(as_of, as_of)
@@ -67,10 +67,10 @@ class TimelineDeriver(DeriveBase):
     # -- IC5.2, IC6, IC8.2 ------------------------------------------------------------------
     def derive_therapy_timing(self) -> None:
         """Whether a metastasis was found on or after each regimen started (IC5.2; the policy
-        ``ql:MetastasisOnOrAfterRegimenStart`` of ``ql:MetastasisTimingForIC5.2``): true when
+        ``ql:MetastasisOnOrAfterRegimenStart`` of ``ql:MetastasisAfterRegimenTiming``): true when
         one certainly was, false when every one certainly was found before, else left out
         (the shapes then say unknown)."""
-        self.term.policy("MetastasisTimingForIC5.2", ("MetastasisOnOrAfterRegimenStart",))
+        self.term.policy("MetastasisAfterRegimenTiming", ("MetastasisOnOrAfterRegimenStart",))
         g, p = self.g, self.p
         if g.value(p, QL.metastasesRecorded) is None:
             return
