@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import cast
 
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.namespace import DCTERMS
 from rdflib.term import Node
 
 from ..errors import ShapesError
 from ..version import __version__
 from . import equations as equations_module
 from . import order as order_module
+from . import trial as trial_module
 from .equations import Equation, EquationError, named_equations
 from .fact_kinds import FactKind, Selection, build_fact_kinds
 from .namespaces import OWL, QL, RDF, RDFS, SKOS, dumps_interned, intern_all
@@ -38,6 +38,7 @@ from .resources import (
     write_cache,
 )
 from .texts import render_graph, shown
+from .trial import exclusion_reading, trial_names
 from .visible import visible
 
 # How a code system is named in input -> the ontology's annotation property for it.
@@ -117,7 +118,7 @@ class Terminology:
     ontology_version: str = ""
     ontology_version_iri: str = ""
     # what titles call the trial (ql:trialShortName of the study) and the text output's
-    # heading (ql:screeningTitle): the software names no trial (_trial_names)
+    # heading (ql:screeningTitle): the software names no trial (.trial)
     trial_name: str = ""
     screening_title: str = ""
 
@@ -237,7 +238,8 @@ def _ontology_hash() -> str:
     # this file too: a new table layout invalidates old caches
     return content_hash(ontology_files(), __version__.encode(), Path(__file__).read_bytes(),
                         Path(order_module.__file__).read_bytes(),
-                        Path(equations_module.__file__).read_bytes())
+                        Path(equations_module.__file__).read_bytes(),
+                        Path(trial_module.__file__).read_bytes())
 
 
 def _cache_dir() -> Path:
@@ -326,21 +328,8 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
     term.protocol_version = str(closure.value(ontology, QL.protocolVersion) or "")
     term.ontology_version = str(closure.value(ontology, OWL.versionInfo) or "")
     term.ontology_version_iri = str(closure.value(ontology, OWL.versionIRI) or "")
-    term.trial_name, term.screening_title = _trial_names(closure, ontology)
+    term.trial_name, term.screening_title = trial_names(closure, ontology)
     return term
-
-
-def _trial_names(closure: Graph, ontology: Node | None) -> tuple[str, str]:
-    """The trial's short name and the screening heading, from the protocol folder: the
-    study's ``ql:trialShortName`` (else its label, else the ontology's title) and its
-    ``ql:screeningTitle`` (else the short name and "screening")."""
-    studies = sorted(s for s in closure.subjects(RDF.type, QL.ClinicalStudy)
-                     if isinstance(s, URIRef))
-    study = studies[0] if studies else None
-    name = visible(closure.value(study, QL.trialShortName) or closure.value(study, RDFS.label)
-                   or closure.value(ontology, DCTERMS.title) or "trial")
-    title = visible(closure.value(study, QL.screeningTitle) or f"{name} screening")
-    return name, title
 
 
 def _index_types(closure: Graph, term: Terminology) -> None:
@@ -433,18 +422,8 @@ def _criteria_table(closure: Graph) -> dict[str, dict]:
             "exclusion": (crit, RDF.type, QL.ExclusionCriterion) in closure,
             "anchors": sorted(_iris(closure, crit, QL.anchorsWindowOf)),
         }
-        table[cid]["reading"] = _reading(table[cid])
+        table[cid]["reading"] = exclusion_reading(table[cid])
     return dict(sorted(table.items(), key=lambda item: (item[1]["order"], item[0])))
-
-
-def _reading(crit: dict) -> str:
-    """What "met" means for an exclusion criterion, said in every output (explanations,
-    publish): the excluding condition is absent, named by the criterion's short name (else
-    "this condition": the quoted text before it); empty for an inclusion criterion."""
-    if not crit["exclusion"]:
-        return ""
-    condition = crit["name"] if crit["name"] != crit["id"] else "this condition"
-    return f"exclusion: met = {condition} absent"
 
 
 def _scopes(closure: Graph, term: Terminology) -> dict[URIRef, dict[str, str]]:
