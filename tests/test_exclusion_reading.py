@@ -60,6 +60,6 @@ def test_every_exclusion_explanation_says_met_means_absent(outputs, exclusions):
 def test_the_published_study_says_it_too(outputs, exclusions):
     group = json.loads(outputs["publish"])["contained"][0]
     lines = [c["code"]["text"] for c in group["characteristic"]]
-    assert lines
+    assert lines and group["name"].endswith(f"{len(lines)} atomic criteria")  # not "inclusion"
     for line in lines:
         assert line.endswith(READING) == (line.split(":", 1)[0] in exclusions), line
