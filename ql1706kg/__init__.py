@@ -1,4 +1,4 @@
-"""ql1706kg: the QL1706 sarcoma trial's eligibility criteria as a knowledge graph.
+"""ql1706kg: a sarcoma trial's eligibility criteria as a knowledge graph (the protocol is data).
 
 The public API is small: :func:`screen` turns patient files or records into typed
 :class:`Screening` results; :func:`lift` gives a patient's RDF graph.

@@ -243,7 +243,7 @@ def test_john_anypersons_karnofsky_90_is_ecog_0_to_1():
     assert person.outcome("IC8.1") == "met"
     assert "Karnofsky 90 (ECOG 0-1)" in explained(person, "IC8.1")
     assert report_of(*files)["Observation/karnofsky-performance-status-normal-activity"] == (
-        True, "Karnofsky 90, read as ECOG 0-1 (IC8.1)")
+        True, "Karnofsky 90, read as ECOG 0-1")
 
 
 def test_the_karnofsky_rows_are_one_consistent_table():

@@ -135,9 +135,9 @@ Exit codes: 0 every input screened; 1 some input could not be read (the rest wer
 @click.version_option(__version__, "--version", "-V", prog_name="ql1706kg",
                       message="%(prog)s %(version)s")
 def main() -> None:
-    """Screen patients against the QL1706 sarcoma protocol, criterion by criterion: each of
-    the 28 atomic criteria met, not met, unknown (with what to collect) or not applicable,
-    explained in words."""
+    """Screen patients against a sarcoma trial's protocol, criterion by criterion: each atomic
+    criterion met, not met, unknown (with what to collect) or not applicable, explained in
+    words."""
     _notes_to_stderr()
 
 

@@ -7,8 +7,10 @@ every example). Codes come from the terminology: the first code of each system i
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from importlib import resources
 from typing import Any
 
 from ..protocol.namespaces import QL
@@ -197,7 +199,7 @@ def _write_person(w: Writer, r: dict) -> None:
         w.add({"resourceType": "Consent", "status": "active",
                   "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
                                         "consentscope", "code": "research"}]},
-                  "category": [{"text": "QL1706 study informed consent form"}],
+                  "category": [{"text": f"{terminology().trial_name} study informed consent form"}],
                   "patient": w.subject, "dateTime": c["icf_signed"] + "T10:30:00+08:00"})
     if c.get("able_to_comply") is not None:
         w.pobs("able-to-comply", c["able_to_comply"], c.get("icf_signed"))
@@ -352,6 +354,13 @@ def _write_reproductive(w: Writer, r: dict) -> None:
         w.add(res)
 
 
+def _set_aside_drug(section: str) -> str:
+    """The drug a set-aside fact of ``section`` is written with: a name of the bundled
+    protocol's terminology, from its data (the synthetic cohort's vocabulary)."""
+    data = resources.files("ql1706kg.protocol") / "data" / "synthetic-vocabulary.json"
+    return json.loads(data.read_text("utf-8"))["set_aside_drugs"][section]
+
+
 def _write_set_aside(w: Writer, r: dict) -> None:
     """A fact set aside, as FHIR says one: a resource of that section with a modifier
     extension no reader understands (the reader sets it aside again)."""
@@ -363,7 +372,7 @@ def _write_set_aside(w: Writer, r: dict) -> None:
             w.obs(concept(test or "haemoglobin", QL.Test, "LOINC"), "2026-11-12",
                   valueQuantity={"value": 1}, modifierExtension=modifier)
         elif section in ("prior_therapies", "supportive_care"):
-            drug = "doxorubicin" if section == "prior_therapies" else "filgrastim"
+            drug = _set_aside_drug(section)
             w.add({"resourceType": "MedicationStatement", "status": "completed",
                    "subject": w.subject, "modifierExtension": modifier,
                    "medicationCodeableConcept": concept(drug, QL.Drug, "ATC"),

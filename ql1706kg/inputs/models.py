@@ -87,31 +87,31 @@ class Coded(_Strict):
 
 
 class Consent(_Strict):
-    """IC1, IC2: informed consent and the investigator's judgement of compliance."""
+    """Informed consent and the investigator's judgement of compliance."""
 
-    icf_signed: When | None = Field(None, description="Date the ICF was signed (IC1, IC2).")
+    icf_signed: When | None = Field(None, description="Date the ICF was signed.")
     able_to_comply: bool | None = Field(
-        None, description="Investigator's judgement that the subject can comply (IC1)."
+        None, description="Investigator's judgement that the subject can comply."
     )
 
 
 class Diagnosis(_Strict):
-    """IC3.1-IC3.3: the sarcoma under study."""
+    """The sarcoma under study."""
 
     histology: str | Coded | None = Field(
-        None, description="Histology as a name ('leiomyosarcoma') or a code (IC3.3, IC4, IC5)."
+        None, description="Histology as a name ('leiomyosarcoma') or a code."
     )
     confirmed_at_this_institution: bool | None = Field(
-        None, description="Histology confirmed by this institution's pathology (IC3.1)."
+        None, description="Histology confirmed by this institution's pathology."
     )
-    extent: Extent | None = Field(None, description="Disease extent (IC3.2).")
-    resectable: bool | None = Field(None, description="Surgically resectable (IC3.2).")
+    extent: Extent | None = Field(None, description="Disease extent.")
+    resectable: bool | None = Field(None, description="Surgically resectable.")
     date: When | None = Field(None, description="Date of the diagnosis (a diagnosis made after "
                               "the assessment date is not yet on record).")
     other_active_histologies: list[str | Coded] | None = Field(
         None, description="Histologies of other primary cancers that are current too (active, "
         "recurrent or relapsed, with a histology that differs from this one): which cancer is "
-        "under study must be confirmed, so IC3.3 is unknown and names them."
+        "under study must be confirmed, so the histology criterion is unknown and names them."
     )
 
 
@@ -123,16 +123,17 @@ def _no_end_when_ongoing(model: BaseModel) -> BaseModel:
 
 
 class Metastasis(_Strict):
-    """A metastasis: the site drives the liver-metastasis limit (IC9.2), the date IC5.2."""
+    """A metastasis: the site drives the liver-metastasis limits, the date whether it came
+    after a regimen."""
 
     site: str = Field(description="Organ, e.g. 'liver', 'lung', 'bone'.")
     date: When | None = Field(None, description="Date the metastasis was first found.")
     resolved: When | bool | None = Field(
         None, description="Resolved: the date it resolved, or true (resolved, date not known: "
         "taken as resolved by the assessment date). A metastasis resolved on or before the "
-        "assessment date no longer raises the liver limits of IC9.2; one that may have "
+        "assessment date no longer raises the liver limits; one that may have "
         "resolved by then makes them unknown between the two limits. It still counts as "
-        "metastatic disease (IC3.2) and as metastasis after a regimen (IC5.2).")
+        "metastatic disease and as metastasis after a regimen.")
 
 
 class Condition(_Strict):
@@ -146,9 +147,9 @@ class Condition(_Strict):
 
 
 class Therapy(_Strict):
-    """A prior systemic regimen (IC4, IC5.1, IC5.2)."""
+    """A prior systemic regimen."""
 
-    name: str | None = Field(None, description="Regimen name, e.g. 'AI' or 'weekly paclitaxel'.")
+    name: str | None = Field(None, description="Regimen name, e.g. 'AI' or 'weekly single agent'.")
     drugs: list[str | Coded] = Field(description="Every drug, by name or ATC/RxNorm/NCIt code.")
     start: When | None = Field(None, description="First day of the regimen.")
     end: When | None = Field(None, description="Last day of the regimen.")
@@ -156,21 +157,21 @@ class Therapy(_Strict):
         None, description="true: not ended when recorded; it runs up to the assessment date "
         "(not with 'end').")
     intolerance: bool | None = Field(
-        None, description="Stopped for intolerance to this therapy (IC5.2)."
+        None, description="Stopped for intolerance to this therapy."
     )
 
     _check = model_validator(mode="after")(_no_end_when_ongoing)
 
 
 class TumourMeasurement(_Strict):
-    """A dated sum of longest diameters of the target lesions (IC5.2 progression)."""
+    """A dated sum of longest diameters of the target lesions (progression)."""
 
     date: When
     sum_of_diameters_mm: Number = Field(ge=0, le=5000)
 
 
 class Lesion(_Strict):
-    """A lesion measured at baseline (IC6, RECIST 1.1 measurability)."""
+    """A lesion measured at baseline (RECIST 1.1 measurability)."""
 
     kind: Literal["non_nodal", "lymph_node"]
     method: Literal["CT", "MRI", "caliper", "chest_x_ray", "ultrasound", "PET", "other"]
@@ -183,14 +184,14 @@ class Lesion(_Strict):
 
 
 class Recist(_Strict):
-    """The investigator's own RECIST 1.1 baseline assessment (IC6)."""
+    """The investigator's own RECIST 1.1 baseline assessment."""
 
     measurable_disease: bool
     date: When | None = None
 
 
 class Samples(_Strict):
-    """Availability of biomarker samples (IC7)."""
+    """Availability of biomarker samples."""
 
     tumour_tissue: bool | None = None
     blood: bool | None = None
@@ -236,10 +237,11 @@ class Observation(_Strict):
 
 
 class SupportiveCare(_Strict):
-    """A transfusion or a haematopoietic/anti-anaemic product (IC9.0): one administration
+    """A transfusion or a haematopoietic/anti-anaemic product: one administration
     (``date``) or a course (``start``, ``end`` or ``ongoing``)."""
 
-    product: str | Coded = Field(description="e.g. 'red blood cell transfusion', 'filgrastim'.")
+    product: str | Coded = Field(description="A product's name or code, e.g. a transfusion or a "
+                           "colony-stimulating factor.")
     date: When | None = Field(None, description="One administration, on some day of this date.")
     start: When | None = Field(None, description="A course: its first day.")
     end: When | None = Field(None, description="A course: its last day (absent and not ongoing: "
@@ -258,7 +260,7 @@ class SupportiveCare(_Strict):
 
 
 class ExpectedSurvival(_Strict):
-    """The investigator's estimate of survival (IC8.2)."""
+    """The investigator's estimate of survival."""
 
     value: Number = Field(ge=0, le=36500)
     unit: Literal["days", "weeks", "months"] = "weeks"
@@ -266,8 +268,8 @@ class ExpectedSurvival(_Strict):
 
 
 class Pregnancy(_Strict):
-    """A pregnancy on record (IC10): one that covers the assessment date makes IC10 not met
-    whatever a test says; one that may cover it makes IC10 unknown."""
+    """A pregnancy on record: one that covers the assessment date makes a pregnancy
+    criterion not met whatever a test says; one that may cover it makes it unknown."""
 
     date: When | None = Field(None, description="Recorded as pregnant on this date.")
     start: When | None = Field(None, description="First day (onset), if known.")
@@ -279,17 +281,17 @@ class Pregnancy(_Strict):
 
 
 class Reproductive(_Strict):
-    """IC10 and IC11."""
+    """Pregnancy, breast-feeding, childbearing potential and contraception."""
 
     lactating: bool | None = None
     childbearing_potential: bool | None = Field(
-        None, description="Of childbearing potential (either sex) (IC11)."
+        None, description="Of childbearing potential (either sex)."
     )
     contraception_agreed: bool | None = Field(
         None, description="Agrees to effective contraception until 180 days after the last dose."
     )
     pregnancies: list[Pregnancy] | None = Field(
-        None, description="Pregnancies on record (IC10); an empty list says: none.")
+        None, description="Pregnancies on record; an empty list says: none.")
 
 
 # The sections of a record a fact set aside can belong to (every field but id and set_aside).
@@ -334,21 +336,20 @@ class SetAside(_Strict):
 
 
 class PatientRecord(_Strict):
-    """One patient, as a coordinator records them for QL1706 screening."""
+    """One patient, as a coordinator records them for screening."""
 
     model_config = ConfigDict(
         extra="forbid",
         str_strip_whitespace=True,
         json_schema_extra={
             "$id": "https://w3id.org/ql1706kg/schema/patient-record.schema.json",
-            "title": "QL1706 screening record",
         },
     )
 
     id: str = Field(min_length=1, description="The patient's screening id.")
     sex: Sex | None = None
     birth_date: When | None = Field(None, description="Date of birth; a year or a month "
-                                    "gives the ages every day of it allows (IC2).")
+                                    "gives the ages every day of it allows.")
     consent: Consent | None = None
     diagnosis: Diagnosis | None = None
     metastases: list[Metastasis] | None = None
@@ -391,5 +392,10 @@ def _is_number(value: object) -> bool:
 
 
 def record_json_schema() -> dict:
-    """Return the JSON Schema of a patient record (what ``schema/`` publishes)."""
-    return PatientRecord.model_json_schema()
+    """Return the JSON Schema of a patient record (what ``schema/`` publishes), titled with
+    the protocol's trial name (``ql:trialShortName``)."""
+    from ..protocol.terminology import terminology  # the schema's only use of the protocol
+
+    schema = PatientRecord.model_json_schema()
+    schema["title"] = f"{terminology().trial_name} screening record"
+    return schema

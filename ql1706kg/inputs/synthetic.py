@@ -13,49 +13,18 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Iterator
+from importlib import resources
 from typing import Any
 
 import orjson
 
 AS_OF = "2026-11-20"
 
-BASE: dict[str, Any] = {
-    "id": "SYN-0",
-    "sex": "male",
-    "birth_date": "1970-06-15",
-    "consent": {"icf_signed": "2026-11-10", "able_to_comply": True},
-    "diagnosis": {"histology": "leiomyosarcoma", "confirmed_at_this_institution": True,
-                  "extent": "metastatic", "resectable": False, "date": "2025-01-20"},
-    "metastases": [{"site": "lung", "date": "2025-02-01"}],
-    "conditions": [],
-    "prior_therapies": [{"name": "AI", "drugs": ["doxorubicin", "ifosfamide"],
-                         "start": "2025-03-01", "end": "2025-08-01"}],
-    "tumour_measurements": [],
-    "lesions": [{"kind": "non_nodal", "method": "CT", "longest_diameter_mm": 25,
-                 "slice_thickness_mm": 5, "site": "lung", "date": "2026-11-05"}],
-    "samples": {"tumour_tissue": True, "blood": True},
-    "expected_survival": {"value": 24, "unit": "weeks"},
-    "supportive_care": [],
-    "reproductive": {"childbearing_potential": True, "contraception_agreed": True},
-    "observations": [
-        {"test": "ECOG", "value": 1, "date": "2026-11-16"},
-        {"test": "weight", "value": 72, "unit": "kg", "date": "2026-11-16"},
-        {"test": "ANC", "value": 3.2, "unit": "10*9/L", "date": "2026-11-12"},
-        {"test": "platelets", "value": 210, "unit": "10*9/L", "date": "2026-11-12"},
-        {"test": "haemoglobin", "value": 128, "unit": "g/L", "date": "2026-11-12"},
-        {"test": "AST", "value": 30, "unit": "U/L", "uln": 40, "date": "2026-11-12"},
-        {"test": "ALT", "value": 28, "unit": "U/L", "uln": 40, "date": "2026-11-12"},
-        {"test": "total bilirubin", "value": 12, "unit": "umol/L", "uln": 21,
-         "date": "2026-11-12"},
-        {"test": "albumin", "value": 41, "unit": "g/L", "date": "2026-11-12"},
-        {"test": "creatinine", "value": 80, "unit": "umol/L", "uln": 110, "date": "2026-11-12"},
-        {"test": "APTT", "value": 32, "unit": "s", "uln": 40, "date": "2026-11-12"},
-        {"test": "INR", "value": 1.0, "unit": "{INR}", "date": "2026-11-12"},
-        {"test": "PT", "value": 12, "unit": "s", "uln": 14, "date": "2026-11-12"},
-        {"test": "urine protein dipstick", "value": "negative", "date": "2026-11-12"},
-        {"test": "LVEF", "value": 62, "unit": "%", "date": "2026-11-05"},
-    ],
-}
+# The names the cohort is made of (an eligible base record, the histologies, regimens and
+# support products its perturbations choose from) are the bundled protocol's data.
+VOCABULARY: dict[str, Any] = orjson.loads(
+    (resources.files("ql1706kg.protocol") / "data" / "synthetic-vocabulary.json").read_bytes())
+BASE: dict[str, Any] = VOCABULARY["base"]
 
 Change = Callable[[dict[str, Any], random.Random], None]
 _BASE_JSON = orjson.dumps(BASE)  # a fresh copy of BASE is orjson.loads(_BASE_JSON): ~5x deepcopy
@@ -87,20 +56,17 @@ def _drop_test(*tests: str) -> Change:
 
 
 def _histology(rec: dict[str, Any], rng: random.Random) -> None:
-    name = rng.choice(["angiosarcoma", "chordoma", "alveolar soft part sarcoma",
-                       "undifferentiated pleomorphic sarcoma", "dedifferentiated liposarcoma",
-                       "myxofibrosarcoma", "synovial sarcoma", "sarcoma", "spindly thing",
-                       "undifferentiated spindle cell sarcoma"])
+    name = rng.choice(VOCABULARY["histologies"])
     rec.setdefault("diagnosis", {})["histology"] = name
 
 
 def _therapy(rec: dict[str, Any], rng: random.Random) -> None:
-    rec["prior_therapies"] = rng.choice([
-        [], [{"drugs": ["gemcitabine", "docetaxel"], "start": "2025-03-01"}],
-        [{"drugs": ["toripalimab"], "start": "2025-03-01"}],
-        [{"drugs": ["paclitaxel"], "start": "2026-06-01", "intolerance": rng.random() < .5}],
-        [{"drugs": ["mystery-agent"], "start": "2025-03-01"}],
-        [{"drugs": ["pegylated liposomal doxorubicin"], "start": "2025-03-01"}]])
+    stopped = rng.random() < .5  # drawn before the choice, as the seeded cohorts always did
+    chosen = orjson.loads(orjson.dumps(rng.choice(VOCABULARY["therapies"])))
+    for therapy in chosen:
+        if "intolerance" in therapy:  # null in the data: a coin decides
+            therapy["intolerance"] = stopped
+    rec["prior_therapies"] = chosen
     if rng.random() < 0.3:
         rec["tumour_measurements"] = [{"date": "2026-08-26", "sum_of_diameters_mm": 60},
                                       {"date": "2026-10-26",
@@ -147,8 +113,7 @@ def _urine(rec: dict[str, Any], rng: random.Random) -> None:
 
 
 def _support(rec: dict[str, Any], rng: random.Random) -> None:
-    rec["supportive_care"] = [{"product": rng.choice(["filgrastim", "red blood cell transfusion",
-                                                      "rhTPO", "iron sucrose", "ondansetron"]),
+    rec["supportive_care"] = [{"product": rng.choice(VOCABULARY["support_products"]),
                                "date": rng.choice(["2026-10-28", "2026-10-29", "2026-11-05"])}]
 
 
@@ -162,7 +127,7 @@ def _age(rec: dict[str, Any], rng: random.Random) -> None:
 
 
 def _flags(rec: dict[str, Any], rng: random.Random) -> None:
-    """A judgement or status that decides a criterion by itself (IC1, IC3.2, IC6-IC8, IC11)."""
+    """A judgement or status that decides a criterion by itself."""
     choice = rng.randrange(7)
     if choice == 0:
         rec.setdefault("consent", {})["able_to_comply"] = False

@@ -20,8 +20,8 @@ explanation, evidence…), each assessment carries the facts the named SPARQL qu
 simple patterns, so that no query walks every result of every patient: ``ql:firstNotMet``
 (the first criterion not met, in protocol order), ``ql:notMetCriterion`` and
 ``ql:unknownCriterion`` (each criterion with that outcome), ``ql:notMetInclusionCriterion``
-(IC1 … IC11 with a part not met), ``ql:unknownResult`` (each unknown result, which says what
-to collect), ``ql:metCount``, ``ql:notMetCount``, ``ql:unknownCount``,
+(each numbered criterion with a part not met), ``ql:unknownResult`` (each unknown result,
+which says what to collect), ``ql:metCount``, ``ql:notMetCount``, ``ql:unknownCount``,
 ``ql:notApplicableCount``; and each result its criterion's ``ql:criterionOrder``. What would
 change the verdict (:mod:`..pipeline.what_if`): ``ql:validUntil`` and ``ql:eligibleFrom`` on
 the assessment, ``ql:changeNeeded`` on each result that has one.
@@ -69,7 +69,7 @@ _TYPE, _LABEL = str(RDF) + "type", str(RDFS) + "label"
 _INTEGER, _DATE, _DATETIME = _XSD + "integer", _XSD + "date", _XSD + "dateTime"
 _OUTCOME = {"met": _QL + "Met", "not_met": _QL + "NotMet", "unknown": _QL + "Unknown",
             "not_applicable": _QL + "NotApplicable"}
-_ID_SAFE = "-._~"  # what a criterion id may keep in an IRI as it is (IC9.1-ANC)
+_ID_SAFE = "-._~"  # what a criterion id may keep in an IRI as it is ("A1.2-X")
 _COUNT = {"met": "metCount", "not_met": "notMetCount", "unknown": "unknownCount",
           "not_applicable": "notApplicableCount"}
 
@@ -89,6 +89,7 @@ class RdfRun:
     # ontology states them: a criterion is known by its id, never by its IRI's spelling
     iris: dict[str, str] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)
+    trial_name: str = ""  # the protocol's ql:trialShortName, for each assessment's label
 
     @property
     def software(self) -> str:
@@ -104,7 +105,7 @@ def rdf_run(as_of: str, protocol_version: str, stamp: str | None = None) -> RdfR
                   protocol_hash(),
                   {cid: str(info["iri"]) for cid, info in term.criteria.items()},
                   {cid: str(info["group"]) for cid, info in term.criteria.items()
-                   if info.get("group") is not None})
+                   if info.get("group") is not None}, term.trial_name)
 
 
 def assessment_iri(patient_id: str, as_of: str) -> str:
@@ -112,8 +113,8 @@ def assessment_iri(patient_id: str, as_of: str) -> str:
 
 
 def inclusion_criterion(criterion_id: str) -> str:
-    """The inclusion criterion (IC1 … IC11) an atomic criterion is part of, by the protocol's
-    numbering (``IC9.2-AST`` is part of ``IC9``; ``IC2`` is its own); the ontology's
+    """The numbered criterion an atomic criterion is part of, by the protocol's numbering
+    (``A9.2-X`` is part of ``A9``; ``A2`` is its own); the ontology's
     ``ql:partOf`` says the same (tested)."""
     return criterion_id.split(".", 1)[0]
 
@@ -125,7 +126,7 @@ def assessment_triples(patient: PatientResult, run: RdfRun) -> list[Triple]:
     label = f"ql1706kg {__version__}"
     head: list[Triple] = [
         (a, _TYPE, _QL + "Assessment"), (a, _TYPE, _PROV + "Activity"),
-        (a, _LABEL, Lit(f"QL1706 screening of {patient.id} as of {run.as_of}")),
+        (a, _LABEL, Lit(f"{run.trial_name} screening of {patient.id} as of {run.as_of}")),
         (a, _QL + "assessedPatient", iri), (a, _QL + "assessmentDate", Lit(run.as_of, _DATE)),
         (a, _QL + "verdict", Lit(patient.verdict)),
         (a, _QL + "protocolVersion", Lit(run.protocol_version)),

@@ -50,7 +50,7 @@ VERDICTS = ("eligible", "ineligible", "incomplete")
 
 def text_header(as_of: date, window_days: int, protocol_version: str) -> str:
     """The first line of the text output, then a blank line."""
-    return (f"QL1706 sarcoma screening as of {as_of} (screening window {window_days} days; "
+    return (f"{terminology().screening_title} as of {as_of} (screening window {window_days} days; "
             f"protocol {visible(protocol_version)})\n\n")
 
 
@@ -84,7 +84,7 @@ BRIEF_CRITERIA = 4  # criteria named on a patient's one line; the rest counted
 
 
 def named_criterion(criterion_id: str) -> str:
-    """A criterion by id and name in words (``IC9.2-AST (AST)``; the id alone when the
+    """A criterion by id and name in words (``A9.2-X (X)``; the id alone when the
     protocol names it no other way)."""
     crit = terminology().criteria.get(criterion_id)
     name = crit.get("name") if crit else None

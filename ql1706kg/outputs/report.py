@@ -129,7 +129,8 @@ def _index(screening: Screening, names: list[str], sections: tuple[str, ...] = (
            ("outcomes", "Outcomes per criterion"), ("worklist", "Data to collect")]
     if screening.errors:
         nav.append(("errors", "Inputs not read"))
-    parts = [f"<h1>QL1706 screening report</h1><p>As of {screening.as_of} (screening window "
+    title = f"{terminology().trial_name} screening report"
+    parts = [f"<h1>{h(title)}</h1><p>As of {screening.as_of} (screening window "
              f"{screening.window_days} days), protocol {h(screening.protocol_version)}.</p>",
              "<nav>" + "".join(f"<a href=\"#{a}\">{t}</a>" for a, t in nav) + "</nav>",
              _counts_html(screening),
@@ -145,7 +146,7 @@ def _index(screening: Screening, names: list[str], sections: tuple[str, ...] = (
                      + "".join(f"<li>{h(e.source)}{', record ' + h(e.record) if e.record else ''}"
                                f"{', field ' + h(e.field) if e.field else ''}: {h(e.message)}"
                                "</li>" for e in screening.errors) + "</ul></section>")
-    return page("QL1706 screening report", "".join(parts))
+    return page(title, "".join(parts))
 
 
 def _counts_html(screening: Screening) -> str:

@@ -48,7 +48,7 @@ def criterion_name(criterion_id: str) -> str:
 
 
 def named(criterion_id: str) -> str:
-    """``<b>IC9.2-AST</b> AST``: the id, then its name in words, escaped."""
+    """``<b>A9.2-X</b> X``: the id, then its name in words, escaped."""
     name = criterion_name(criterion_id)
     return f"<b>{h(criterion_id)}</b>" + (f" {h(name)}" if name != criterion_id else "")
 
@@ -66,8 +66,9 @@ SUMMARY_CHARS = 40  # a folded text's summary: whole sentences until at least th
 
 def first_sentence(text: str) -> str:
     """The text's first sentences, enough to say something (``Met.`` alone says too little):
-    an explanation's quotation of the protocol (``IC2 "Age …" ``) is left to the details."""
-    if text.startswith("IC") and '" ' in text:
+    an explanation's quotation of the protocol (``A2 "Age …" ``: a criterion id, then the
+    quoted text) is left to the details."""
+    if text.split(" ", 1)[0] in terminology().criteria and '" ' in text:
         text = text.split('" ', 1)[1]
     head, rest = "", text
     while rest and len(head) < SUMMARY_CHARS:
@@ -151,4 +152,4 @@ def patient_page(patient: PatientResult, screening: Screening) -> str:
             f"{what_would_change(patient, screening)}"
             f"<h2>All criteria</h2><div class=\"wide\"><table><tr><th>criterion</th>"
             f"<th>name</th><th>outcome</th><th>explanation</th></tr>{rows}</table></div>")
-    return page(f"QL1706 screening: {patient.id}", body)
+    return page(f"{terminology().trial_name} screening: {patient.id}", body)

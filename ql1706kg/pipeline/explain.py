@@ -46,7 +46,8 @@ class Explainer:
         evidence = tuple(self.evidence(crit))
         nodes = tuple(self.evidence_nodes(crit))
         limits = tuple(self.limits(crit["id"]))
-        head = f'{crit["id"]} "{crit["text"]}"'
+        head = f'{crit["id"]} "{crit["text"]}"' + (f' ({crit["reading"]})'
+                                                    if crit.get("reading") else "")
         collect = None
         if outcome == "met":
             body = "Met."

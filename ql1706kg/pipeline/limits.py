@@ -4,10 +4,11 @@ What would change a verdict (:mod:`.what_if`) compares a patient's values with t
 it reads them where the validation reads them: the ``sh:minInclusive`` / ``sh:maxInclusive``
 / ``sh:minExclusive`` / ``sh:maxExclusive`` literal of each limit shape (``ql:onViolation
 ql:NotMet``), with the ``sh:path`` it applies to. A limit shape is one comparison on a path
-(``IC9.1-ANC-Limit``), or an ``sh:or`` of comparisons, each an alternative (``IC9.3-CR``:
+(a lab's ``…-Limit``), or an ``sh:or`` of comparisons, each an alternative (a renal criterion:
 creatinine ≤1.5 ×ULN or clearance ≥50 mL/min); branches that test a condition probe
-(``IC9.2-AST``'s liver metastasis) are not comparisons and are skipped. A waiting period is a
-shape comparing ``ql:daysBeforeScreeningLab`` (IC9.0's "within 14 days"), read with the
+(a liver metastasis that raises a limit) are not comparisons and are skipped. A waiting period
+is a shape comparing ``ql:daysBeforeScreeningLab`` (a lab criterion's "within 14 days"), read
+with the
 product class it applies to. No number here comes from Python.
 """
 

@@ -250,7 +250,7 @@ def _index(graph: Graph) -> Shapes:
 def _limit_holders(graph: Graph, nested: Iterable[Node]) -> set[Node]:
     """The shapes whose numeric constraints make a shape a limit (its "Limit applied" line):
     its own blank-node shapes, and a named shape they use directly when that shape holds the
-    constraint itself (IC9.3's and IC9.5's limits, each one literal shared by two shapes)."""
+    constraint itself (a renal or urine limit, one literal shared by two shapes)."""
     holders = set(nested)
     for node in nested:
         holders.update(c for c in shape_children(graph, node) if isinstance(c, URIRef))

@@ -21,7 +21,7 @@ states it. Definitions (docs in the README, "What would change the verdict"):
   not considered (a new record is a new screening).
 - ``eligible_from``: when the only obstacle is a waiting period (every other criterion met or
   not applicable, the waiting criterion not met), the first date a new set of screening labs
-  may be drawn: the latest product's date + the period's days + 1 (IC9.0: "within 14 days
+  may be drawn: the latest product's date + the period's days + 1 (a lab criterion's "within 14 days
   before" includes day 14, so day 15). It may lie before the as-of date (labs drawn on or
   after it would do; those on record are older).
 """

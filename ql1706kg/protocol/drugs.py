@@ -1,9 +1,9 @@
 """Drugs as real records write them: which drugs a name, a code or a display stands for.
 
-Exports code drugs below the ingredient level (an RxNorm clinical drug "10 ML doxorubicin
+Exports code drugs below the ingredient level (an RxNorm clinical drug "10 ML <ingredient>
 hydrochloride 2 MG/ML Injection", a branded one "... [Keytruda]", an NDC product "Adcetris", a
-SNOMED CT product) and people write strengths, salts, routes and regimens ("AI (doxorubicin +
-ifosfamide)", "NIVOLUMAB 240 MG IV", "DOXOrubicin"). :class:`DrugIndex` reads all of these
+SNOMED CT product) and people write strengths, salts, routes and regimens ("AI (<drug> +
+<drug>)", "<DRUG> 240 MG IV", "<Tall-Man lettering>"). :class:`DrugIndex` reads all of these
 the same way for the FHIR reader and for lifting a record's names and codes:
 
 * a code the terminology knows, else a code of ``data/drug-codes.json`` (RxNorm and SNOMED CT
@@ -13,7 +13,7 @@ the same way for the FHIR reader and for lifting a record's names and codes:
   forms, routes, salts and connectors set aside; words left over are a drug the terminology
   does not know, never dropped;
 * a drug the terminology does not know is narrowed by its WHO INN stem (an unknown ``-tinib``
-  is a tyrosine kinase inhibitor) or its ATC group, and typed with the classes it may still
+  is a kinase inhibitor) or its ATC group, and typed with the classes it may still
   belong to (``ql:Possible*``): a criterion turns unknown only when such a class could change
   its outcome.
 
@@ -76,7 +76,7 @@ class Part:
     possible: tuple[URIRef, ...] = ()  # ql:Possible* classes it may belong to
     stem: str | None = None  # "-tinib"
     kept: bool = False  # its stem or class alone says a FHIR reader must keep it
-    unrecognised: bool = True  # False for a class name ("anthracycline"): the class is known
+    unrecognised: bool = True  # False for a class name (a drug class's label): the class is known
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ class DrugIndex:
         classes = [k for k in dict.fromkeys(known) if self._is_class(k)]
         if drugs:
             runs = [r for r in runs if not _regimen_acronym(r)]
-            classes = []  # "anthracycline-based chemotherapy (doxorubicin)": a descriptor
+            classes = []  # "<class>-based chemotherapy (<drug>)": a descriptor
         parts = [self.part(r) for r in runs]
         parts += [self.part(text, (c,), unrecognised=False) for c in classes]
         if not drugs and not parts:

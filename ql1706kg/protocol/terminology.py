@@ -24,6 +24,7 @@ from ..errors import ShapesError
 from ..version import __version__
 from . import equations as equations_module
 from . import order as order_module
+from . import trial as trial_module
 from .equations import Equation, EquationError, named_equations
 from .fact_kinds import FactKind, Selection, build_fact_kinds
 from .namespaces import OWL, QL, RDF, RDFS, SKOS, dumps_interned, intern_all
@@ -37,6 +38,7 @@ from .resources import (
     write_cache,
 )
 from .texts import render_graph, shown
+from .trial import exclusion_reading, trial_names
 from .visible import visible
 
 # How a code system is named in input -> the ontology's annotation property for it.
@@ -115,6 +117,10 @@ class Terminology:
     protocol_version: str = ""
     ontology_version: str = ""
     ontology_version_iri: str = ""
+    # what titles call the trial (ql:trialShortName of the study) and the text output's
+    # heading (ql:screeningTitle): the software names no trial (.trial)
+    trial_name: str = ""
+    screening_title: str = ""
 
     def label(self, iri: Node | None) -> str:
         """Return a term's label, or the local part of its IRI."""
@@ -232,7 +238,8 @@ def _ontology_hash() -> str:
     # this file too: a new table layout invalidates old caches
     return content_hash(ontology_files(), __version__.encode(), Path(__file__).read_bytes(),
                         Path(order_module.__file__).read_bytes(),
-                        Path(equations_module.__file__).read_bytes())
+                        Path(equations_module.__file__).read_bytes(),
+                        Path(trial_module.__file__).read_bytes())
 
 
 def _cache_dir() -> Path:
@@ -321,6 +328,7 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
     term.protocol_version = str(closure.value(ontology, QL.protocolVersion) or "")
     term.ontology_version = str(closure.value(ontology, OWL.versionInfo) or "")
     term.ontology_version_iri = str(closure.value(ontology, OWL.versionIRI) or "")
+    term.trial_name, term.screening_title = trial_names(closure, ontology)
     return term
 
 
@@ -414,6 +422,7 @@ def _criteria_table(closure: Graph) -> dict[str, dict]:
             "exclusion": (crit, RDF.type, QL.ExclusionCriterion) in closure,
             "anchors": sorted(_iris(closure, crit, QL.anchorsWindowOf)),
         }
+        table[cid]["reading"] = exclusion_reading(table[cid])
     return dict(sorted(table.items(), key=lambda item: (item[1]["order"], item[0])))
 
 

@@ -7,7 +7,7 @@ literal in the ontology (``ql:parameterValue 28``). Every other text that states
 loaded::
 
     sh:name "ANC ≥{sh:minInclusive} ×10⁹/L"                   the shape's own literal
-    sh:name "ANC ≥{qls:IC9.1-ANC-Limit sh:minInclusive} ×10⁹/L: a usable value is on record"
+    sh:name "ANC ≥{qls:A9.1-ANC-Limit sh:minInclusive} ×10⁹/L: a usable value is on record"
     ql:collectHint "… given in the {ql:SupportiveCareLookbackDays ql:parameterValue} days …"
     sh:message "… ≥{sh:minInclusive|percent_increase}% …"      with a format (below)
 

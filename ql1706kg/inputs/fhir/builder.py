@@ -38,7 +38,7 @@ from .values import reading_rules
 # and emptyReason decide together).
 OWN_STATUS = frozenset({"Condition", "Consent", "List"})
 # What a fact that may still happen (intended, draft, planned) can change: a support product
-# may be given inside the IC9.0 window; a planned therapy is no prior therapy.
+# may be given inside a support-product waiting period; a planned therapy is no prior therapy.
 PLANNED_MATTERS = ("supportive_care",)
 # An Appointment that still stands (FHIR R4 AppointmentStatus): its start is a planned date.
 PLANNED_STATUSES = frozenset({"proposed", "pending", "booked", "arrived", "checked-in"})
@@ -195,7 +195,7 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader, SetAsi
             return False, ("no Consent.dateTime" if when is None else
                            f"Consent.dateTime {when.text} is not a full date")
         self.consents.append(when.first)
-        return True, "ICF signature date (IC1, IC2)"
+        return True, "ICF signature date"
 
     def _complete_kinds(self, entry: Entry, kinds: list[str]) -> tuple[bool, str]:
         return _complete_list(self, entry, kinds)

@@ -49,7 +49,7 @@ class ConditionFactsReader:
             item["resolved"] = resolved
         self.rec.setdefault("metastases", []).append(item)
         over = " (over)" if "resolved" in item else ""
-        return True, f"a metastasis{over}: {item['site']} (IC3.2, IC5.2, IC9.2)"
+        return True, f"a metastasis{over}: {item['site']}"
 
     def resolved_on(self) -> str | bool | None:
         """When the Condition being read was over (its abatement's date), True when it is over
@@ -63,7 +63,8 @@ class ConditionFactsReader:
 
     def add_pregnancy(self, entry: Entry, when: When | None) -> tuple[bool, str]:
         """A pregnancy recorded as a Condition (``reproductive.pregnancies``): current, it runs
-        from its onset up to the assessment date (IC10 cannot be met whatever a test says);
+        from its onset up to the assessment date (a pregnancy criterion cannot be met whatever
+        a test says);
         over, it ran to its abatement (one over with no date of its end is no pregnancy now);
         not confirmed, it is set aside."""
         reading = self.reading
@@ -84,5 +85,5 @@ class ConditionFactsReader:
             item["ongoing"] = True
         self.rec.setdefault("reproductive", {}).setdefault("pregnancies", []).append(item)
         return True, ("a pregnancy " + ("on record until " + item["end"] if "end" in item
-                                        else "that has not ended") + " (IC10)")
+                                        else "that has not ended"))
 

@@ -7,14 +7,15 @@ clinical status first (active, recurrence or relapse, then remission, then inact
 resolved; entered-in-error and refuted are never read), then the most recent, and, between
 cancers equally current, a protocol histology or a sarcoma before another cancer. Two current
 primary cancers of different histologies are both kept: the diagnosis and, in
-``diagnosis.other_active_histologies``, the other, so IC3.3 is unknown and names both.
+``diagnosis.other_active_histologies``, the other, so the histology criterion is unknown and
+names both.
 
 A histology comes from mCODE's morphology extension (SNOMED CT or ICD-O-3), a histology
 Observation about the Condition, or the Condition's code, the most specific first: a code that
-names a histology (a carcinoma, a leukaemia, a leiomyosarcoma) decides IC3.3; one that names a
-site only ("breast cancer") or nothing ("malignant neoplastic disease") leaves it unknown. A
-metastasis is a Condition whose code names one (with its site, when the code holds it), or that
-mCODE profiles as a secondary cancer. The reading of each resource is mixed into
+names a histology (a carcinoma, a leukaemia, a leiomyosarcoma) decides the histology criterion;
+one that names a site only ("breast cancer") or nothing ("malignant neoplastic disease") leaves
+it unknown. A metastasis is a Condition whose code names one (with its site, when the code holds
+it), or that mCODE profiles as a secondary cancer. The reading of each resource is mixed into
 :class:`~.builder.RecordBuilder` as :class:`ConditionReader`.
 """
 
@@ -141,7 +142,7 @@ class ConditionReader(DiseaseObservationReader, ConditionFactsReader):
                                               else {}),
                         **({"resolved": resolved} if resolved is not None else {})}
             self.rec.setdefault("conditions", []).append(item)
-            return True, "a condition that changes a limit (IC9.2)" + (
+            return True, "a condition that changes a limit" + (
                 " (over)" if resolved is not None else "")
         return False, "not a condition the protocol uses"
 
@@ -170,7 +171,7 @@ class ConditionReader(DiseaseObservationReader, ConditionFactsReader):
         self.settle_diagnosis()
         words = "/".join(sorted(status)) or "no clinical status"
         return True, (f"a cancer ({words}; {_written(histology.record)}), read for the "
-                      "diagnosis (IC3, IC4, IC5): the current cancer is the diagnosis")
+                      "diagnosis: the current cancer is the diagnosis")
 
     def settle_diagnosis(self) -> None:
         """Choose the diagnosis among the cancers read so far (called after each one, so the
@@ -240,9 +241,10 @@ class ConditionReader(DiseaseObservationReader, ConditionFactsReader):
 
 def resolve_histology(term: Terminology, concepts: list, unconfirmed: str | None = None
                       ) -> Histology:
-    """The histology the concepts name, the most specific first: a code that decides IC3.3
-    (a protocol histology or another one) before one that does not; codes that contradict each
-    other (a carcinoma and a leiomyosarcoma) are read as no histology, named as such."""
+    """The histology the concepts name, the most specific first: a code that decides the
+    histology criterion (a protocol histology or another one) before one that does not; codes
+    that contradict each other (a carcinoma and a leiomyosarcoma) are read as no histology,
+    named as such."""
     found: list[tuple[URIRef, dict | str]] = []
     first = None
     for concept in concepts:

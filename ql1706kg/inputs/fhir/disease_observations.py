@@ -360,7 +360,7 @@ class DiseaseObservationReader:
         self.add_fact(DiseaseFact(target, "histology", _written_date(data),
                                   data["valueCodeableConcept"]))
         about = f"of {target}" if target else "of the diagnosis (no Condition named)"
-        return True, f"a histology observation {about} (IC3.3, IC4, IC5)"
+        return True, f"a histology observation {about}"
 
     def m_category_observation(self, entry: Entry) -> tuple[bool, str]:
         data = entry.data
@@ -369,7 +369,7 @@ class DiseaseObservationReader:
         when = _written_date(data)
         if category == "M1":
             self.add_fact(DiseaseFact(linked_condition(self.pool, entry), "M1", when))
-            return True, "TNM distant metastasis category M1: metastatic (IC3.2)"
+            return True, "TNM distant metastasis category M1: metastatic"
         if category == "M0":
             return False, (f"TNM M0 on {when or 'an unstated date'}: no distant metastasis on "
                            "that date only, not proof of absence later (the metastases are "
@@ -383,7 +383,7 @@ class DiseaseObservationReader:
         if is_iv:
             self.add_fact(DiseaseFact(linked_condition(self.pool, entry), "IV",
                                       _written_date(data)))
-            return True, "TNM stage group IV: metastatic (IC3.2)"
+            return True, "TNM stage group IV: metastatic"
         if is_iv is False:
             return False, "a TNM stage group other than IV: says nothing of distant metastasis"
         return False, "a TNM stage group whose value cannot be read"
@@ -401,7 +401,7 @@ class DiseaseObservationReader:
         if when:
             item["date"] = when.isoformat()
         self.rec.setdefault("metastases", []).append(item)
-        return True, f"a history of metastatic cancer: {item['site']} (IC3.2, IC5.2, IC9.2)"
+        return True, f"a history of metastatic cancer: {item['site']}"
 
     # provided by ConditionReader, which holds what is known of the cancers
     def disease_state(self) -> Any:

@@ -2,8 +2,8 @@
 
 MedicationStatement, MedicationAdministration, MedicationRequest (an order being given counts:
 active, on hold, completed or stopped), MedicationDispense (handed over) and Procedure all say
-that a drug or product was given; whether it is a prior systemic anticancer therapy (IC4, IC5)
-or haematologic support (IC9.0) is one resource family's reading, mixed into
+that a drug or product was given; whether it is a prior systemic anticancer therapy
+or haematologic support is one resource family's reading, mixed into
 :class:`~.builder.RecordBuilder` as :class:`MedicationReader`.
 
 The drug is read by :mod:`ql1706kg.protocol.drugs`, the same reader lifting uses for a
@@ -32,7 +32,7 @@ from .semantics import Reading
 from .timing import Span, record_date
 
 # ATC groups whose drugs are kept even when the terminology does not know them, so that an
-# unclassified antineoplastic or haematologic product is never assumed harmless (IC4, IC5, IC9.0).
+# unclassified antineoplastic or haematologic product is never assumed harmless.
 KEPT_ATC_PREFIXES = ("L01", "L02", "L03", "L04", "B03", "B02BX")
 SUPPORT_ATC_PREFIXES = ("B03", "B02BX", "L03AA")
 CANCER_PROFILE = "cancer-related-medication"  # mCODE's MedicationRequest/Administration/Statement
@@ -99,7 +99,8 @@ class MedicationReader:
         data = entry.data
         code = data.get("code") or {}
         if lookup(self.term, code, QL.HaematologicSupportProduct) is None:
-            if _therapy_procedure(code):  # its drugs could be any: IC4, IC5 cannot be met
+            # its drugs could be any: no prior-therapy criterion can be met
+            if _therapy_procedure(code):
                 self.aside_fact(entry, "prior_therapies", None, "Procedure.code",
                                 "a systemic therapy given as a procedure, naming no drug")
                 return False, "set aside: a systemic therapy procedure that names no drug"
@@ -107,11 +108,11 @@ class MedicationReader:
         item: dict[str, Any] = {"product": drug_item(drug_index(self.term), code).value}
         item.update(course(self.reading.span))
         self.rec.setdefault("supportive_care", []).append(item)
-        return True, "a transfusion (IC9.0)"
+        return True, "a transfusion"
 
     def medication(self, entry: Entry, span: Span | None, note: str | None
                    ) -> tuple[bool, str]:
-        """A drug given: a support product (IC9.0), a prior systemic therapy (IC4, IC5), or
+        """A drug given: a support product, a prior systemic therapy, or
         neither (ignored, named). Its time is the course the semantics layer read: a course
         still running is ``ongoing``, never dated by its start alone."""
         index = drug_index(self.term)
@@ -131,7 +132,7 @@ class MedicationReader:
             for item in support_items:
                 care: dict[str, Any] = {"product": item.value, **course(span)}
                 self.rec.setdefault("supportive_care", []).append(care)
-            return True, "a haematologic support product (IC9.0)"
+            return True, f"a {index.term.label(QL.HaematologicSupportProduct)}"
         if not therapy_items:
             could = _bearing(index, others)
             if could:
@@ -149,7 +150,7 @@ class MedicationReader:
         if intolerance is not None:
             therapy["intolerance"] = intolerance
         self.therapies.append(therapy)
-        return True, "a prior systemic therapy (IC4, IC5)" + (f", {note}" if note else "")
+        return True, "a prior systemic therapy" + (f", {note}" if note else "")
 
     def drug_items(self, entry: Entry, index: DrugIndex) -> list[DrugItem]:
         """The drugs of a medication resource: its code, else its Medication's code, else the
@@ -316,7 +317,7 @@ def _bearing(index: DrugIndex, items: list[DrugItem] | None) -> tuple[str, ...]:
 
 def _atc_rules_out(item: DrugItem) -> bool:
     """Whether a drug's ATC codes place it outside every group an anticancer or support
-    product belongs to (an analgesic N02BE01 is no anthracycline, whatever its name): the ATC
+    product belongs to (an analgesic N02BE01 is no cytotoxic drug, whatever its name): the ATC
     classification itself decides the class, even for a code the terminology does not hold."""
     return bool(item.atc) and not any(a.startswith(KEPT_ATC_PREFIXES) for a in item.atc)
 
@@ -339,7 +340,7 @@ def _named_class(index: DrugIndex, iri) -> object:
 
 
 def course_intolerance(index: DrugIndex, entry: Entry) -> bool | None:
-    """Whether the course was stopped for intolerance (IC5.2): True when a status reason (or
+    """Whether the course was stopped for intolerance: True when a status reason (or
     mCODE's treatment termination reason) is coded as intolerance; False when the course is
     completed with no such reason, or stopped for a coded reason that is not intolerance;
     None (unknown) otherwise. A dispense says nothing about how the course ended."""

@@ -141,9 +141,9 @@ class ObservationReader:
         return [shown]
 
     def karnofsky(self, data: dict, when: str | None) -> tuple[bool, str]:
-        """A Karnofsky score as the ECOG result its conversion row stands for (IC8.1); a score
-        that is no step of the scale is kept as an ECOG result that cannot be used, so IC8.1
-        says why it is unknown."""
+        """A Karnofsky score as the ECOG result its conversion row stands for; a score
+        that is no step of the scale is kept as an ECOG result that cannot be used, so the
+        performance criterion says why it is unknown."""
         if "dataAbsentReason" in data or not _has_value(data):
             return False, "no value (dataAbsentReason)"
         if when is None:
@@ -153,23 +153,24 @@ class ObservationReader:
         row = rules.karnofsky.get(score) if score is not None else None
         if row is None:
             value = f"Karnofsky {shown}, not a step of the scale (0 to 100 by 10)"
-            reason = "a Karnofsky score that is not a step of the scale (IC8.1 unknown)"
+            reason = ("a Karnofsky score that is not a step of the scale (performance status "
+                      "unknown)")
         else:
             value = rules.labels[row]
             low, high = rules.ecog_ranges[row]
             reason = (f"Karnofsky {score}, read as ECOG {low}" + (f"-{high}" if high != low
-                                                                  else "") + " (IC8.1)")
+                                                                  else ""))
         self.rec["observations"].append({"test": self.term.label(QL.ECOGPerformanceStatus),
                                          "value": value, "date": when})
         return True, reason
 
     def pregnancy_status(self, data: dict, when: str | None) -> tuple[bool, str]:
-        """A pregnancy status is a status, not a test result: IC10 needs a negative pregnancy
-        test (criteria.md). 'Not pregnant' and 'unknown' say nothing IC10 can use and are
-        ignored; 'pregnant' is a pregnancy on record on that date (``reproductive.
-        pregnancies``); a status the reader cannot place cannot be set aside either: it is kept
-        as a pregnancy test that cannot be interpreted, so IC10 is unknown until a negative test
-        dated after it (never met on it)."""
+        """A pregnancy status is a status, not a test result: the pregnancy criterion needs a
+        negative pregnancy test (criteria.md). 'Not pregnant' and 'unknown' say nothing that
+        criterion can use and are ignored; 'pregnant' is a pregnancy on record on that date
+        (``reproductive.pregnancies``); a status the reader cannot place cannot be set aside
+        either: it is kept as a pregnancy test that cannot be interpreted, so that criterion is
+        unknown until a negative test dated after it (never met on it)."""
         if "dataAbsentReason" in data or not _has_value(data):
             return False, "no value (dataAbsentReason)"
         rules = reading_rules()
@@ -179,18 +180,18 @@ class ObservationReader:
         status = rules.term_of(concept, QL.PregnancyStatusValue)
         if status in (QL.NotPregnant, QL.PregnancyStatusUnknown):
             return False, (f"a pregnancy status ('{rules.labels[status]}'), not a pregnancy "
-                           "test: IC10 needs a negative pregnancy test")
+                           "test: a negative pregnancy test is needed")
         if when is None:
             return False, "no effective date: the status cannot be placed in the screening window"
-        if status == QL.Pregnant:  # a pregnancy on record on that date (IC10)
+        if status == QL.Pregnant:  # a pregnancy on record on that date
             self.rec.setdefault("reproductive", {}).setdefault("pregnancies", []).append(
                 {"date": when})
-            return True, f"a pregnancy status 'pregnant' on {when}: a pregnancy on record (IC10)"
+            return True, f"a pregnancy status 'pregnant' on {when}: a pregnancy on record"
         shown = rules.labels[status] if status is not None else (_text(concept) or "unreadable")
         self.rec["observations"].append({
             "test": self.term.label(QL.PregnancyTest), "date": when,
             "value": f"pregnancy status: {shown} (LOINC 82810-3), a status, not a test result"})
-        return True, (f"a pregnancy status ({shown}): IC10 unknown until a negative pregnancy "
+        return True, (f"a pregnancy status ({shown}): unknown until a negative pregnancy "
                       "test dated after it")
 
     def project_observation(self, code: str, data: dict, when: str | None
@@ -204,13 +205,13 @@ class ObservationReader:
             if code == "sum-of-longest-diameters" and value is not None and when:
                 self.rec.setdefault("tumour_measurements", []).append(
                     {"date": when[:10], "sum_of_diameters_mm": value})
-                return True, "a sum of longest diameters (IC5.2)"
+                return True, "a sum of longest diameters"
             if code == "expected-survival" and value is not None:
                 unit = ((data.get("valueQuantity") or {}).get("code") or "wk")
                 self.rec["expected_survival"] = {
                     "value": value, "unit": {"d": "days", "wk": "weeks", "mo": "months"}.get(
                         unit, unit)}
-                return True, "expected survival (IC8.2)"
+                return True, "expected survival"
             return False, f"project code '{code}' is not one the protocol uses"
         if value is None:
             return False, "no value"
@@ -240,7 +241,7 @@ class ObservationReader:
         if when:
             item["date"] = when[:10]
         self.rec.setdefault("lesions", []).append(item)
-        return True, "a baseline lesion measurement (IC6)"
+        return True, "a baseline lesion measurement"
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -298,7 +299,7 @@ def _interpret(item: dict, interpretation: object) -> None:
     """A number for a test read as positive or negative (a quantitative hCG): the laboratory's
     interpretation decides (POS/DET/H... positive, NEG/ND/N negative), unless its reference
     range says otherwise; an interpretation that says neither, or one that contradicts the
-    range, leaves a value that cannot be used (IC10 unknown, with the reason). Without an
+    range, leaves a value that cannot be used (the criterion unknown, with the reason). Without an
     interpretation the number stays, to be read against its upper limit (above = positive)."""
     concepts = [c for c in interpretation or [] if isinstance(c, dict)] \
         if isinstance(interpretation, list) else []

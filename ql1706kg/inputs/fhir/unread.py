@@ -1,6 +1,6 @@
 """Resource types the reader does not read that can still carry a fact a criterion depends on.
 
-An intolerance to doxorubicin says doxorubicin was given; an adverse event names the drug it
+An intolerance to an anticancer drug says that drug was given; an adverse event names the drug it
 is suspected of; a clinical impression may find a liver metastasis or a pregnancy. The reader
 does not read these types (their meaning is not the criteria's), but their absence must not
 make a criterion met: each is read as the resource that would say the same (a drug given, a

@@ -307,13 +307,13 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
 
     def read_pregnancy_status(self, fact: Fact, _found: Any) -> None:
         """A pregnancy status is no test (as in FHIR): 'not pregnant' and 'unknown' are not
-        read; any other status keeps IC10 unknown until a negative test."""
+        read; any other status keeps the pregnancy criterion unknown until a negative test."""
         rules = self.ctx.rules
         value = self.ctx.vocabulary.codeable(fact.value_concept_id, text=fact.text)
         status = rules.term_of(value, QL.PregnancyStatusValue)
         if status in (QL.NotPregnant, QL.PregnancyStatusUnknown) or fact.start_date is None:
             return
-        if status == QL.Pregnant:  # a pregnancy on record on that date (IC10), as in FHIR
+        if status == QL.Pregnant:  # a pregnancy on record on that date, as in FHIR
             self.rec.setdefault("reproductive", {}).setdefault("pregnancies", []).append(
                 {"date": fact.start_date})
             return
@@ -325,7 +325,8 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
 
     def read_pregnancy(self, fact: Fact, _found: Any) -> None:
         """A pregnancy recorded as a condition (as an FHIR Condition): from its start to its
-        end, or, with no end, not ended (IC10 cannot be met whatever a test says)."""
+        end, or, with no end, not ended (a pregnancy criterion cannot be met whatever a test
+        says)."""
         item: dict[str, Any] = {}
         if fact.start_date:
             item["start"] = fact.start_date

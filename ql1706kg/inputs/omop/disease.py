@@ -8,7 +8,8 @@ Read with the FHIR reader's own code readings (:mod:`ql1706kg.inputs.fhir.condit
   pair). Repeated rows of one concept are one cancer, diagnosed on its first start date; it is
   current while one of its rows has no end date. The diagnosis is chosen among the cancers as
   the FHIR reader chooses (current first, then a protocol histology or a sarcoma, then the most
-  recent); two current primaries of different histologies are both named (IC3.3 unknown);
+  recent); two current primaries of different histologies are both named (the histology
+  criterion unknown);
 * a metastasis is a condition whose code names one (its site from the code: SNOMED CT
   "metastatic malignant neoplasm to liver", ICD-10-CM C78.7), a history-of-metastasis
   observation, or a Cancer Modifier measurement of a metastasis class (its site read from the

@@ -8,11 +8,11 @@ a FHIR medication's or a record's drug name (:mod:`ql1706kg.protocol.drugs`).
 * Anticancer drugs become prior regimens: the drugs an oncology-extension treatment regimen
   episode groups (``episode_event``) are one regimen, named by the regimen's concept (HemOnc);
   any other exposures of one ingredient are one regimen, from the first start to the last end.
-* A haematologic support product (a drug, or a transfusion procedure) is one administration
-  or a course from the exposure's start to its end: IC9.0 compares its days with the
+* A support product (a haematologic drug, or a transfusion procedure) is one administration
+  or a course from the exposure's start to its end: a waiting period compares its days with the
   screening labs.
 * A specimen of a kind the ontology names (a tissue, a blood specimen) shows that sample can
-  be provided (IC7), unless the site supplement answers otherwise.
+  be provided, unless the site supplement answers otherwise.
 * Intolerance is not in the CDM (``drug_exposure.stop_reason`` is free text, retired in v6):
   it comes from the site supplement.
 """
@@ -112,8 +112,8 @@ class TreatmentReader:
     def read_support(self, fact, found) -> None:
         """A support product: one administration on a day (a transfusion procedure without an
         end, an exposure that starts and ends on one day), else a course given every day from
-        its start to its end (``supportive_care[].start/end``: IC9.0 compares its days with
-        the screening labs)."""
+        its start to its end (``supportive_care[].start/end``: a waiting period compares its
+        days with the screening labs)."""
         item: dict[str, Any] = {"product": found[1]}
         first, last = fact.start_date, fact.end_date
         if first is not None and (last is None or last <= first):

@@ -3,8 +3,9 @@
 Formulas and date arithmetic are not portable in SPARQL (pitfalls.md) and are the slow part of
 SHACL-SPARQL, so they are computed here once: unit-normalised values, ratios to ULN, the
 screening result of each test (most recent on or before ``as_of`` within the window), age,
-creatinine clearance, dipstick grades, day counts for IC9.0, changes of the sum of diameters
-for IC5.2, what holds on the assessment date (current metastases, conditions, pregnancies).
+creatinine clearance, dipstick grades, day counts for waiting periods, changes of the sum of
+diameters for progression, what holds on the assessment date (current metastases, conditions,
+pregnancies).
 Dates are intervals and results may be bounds: a value the data cannot fix is derived as the
 interval of what it can be (pipeline/uncertain.py). No protocol threshold is written here:
 the limits are in shapes/. Each derived value is either stored on the fact it comes from or is

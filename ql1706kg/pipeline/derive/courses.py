@@ -1,4 +1,4 @@
-"""IC9.0's timing: days from a haematologic support product to the nearest screening
+"""A waiting period's timing: days from a support product to the nearest screening
 laboratory result on or after it, when products are courses and dates are intervals.
 
 A product is one administration on some day of its date, or a course: given on every day from
@@ -52,7 +52,7 @@ class Administration:
 
 
 class CourseDeriver(DeriveBase):
-    """Days from each support product to the screening labs (IC9.0)."""
+    """Days from each support product to the screening labs."""
 
     def anchors(self) -> list[Anchor]:
         """The screening laboratory results, or each candidate of an undecided one."""

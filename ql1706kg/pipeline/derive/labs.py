@@ -1,4 +1,4 @@
-"""Derive what the laboratory criteria (IC9) compare: values in the test's canonical unit,
+"""Derive what the laboratory criteria compare: values in the test's canonical unit,
 ratios to ULN, dipstick grades; a result that is a bound gives intervals.
 """
 

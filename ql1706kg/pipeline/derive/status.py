@@ -1,10 +1,10 @@
 """What holds on the assessment date: metastases not resolved, conditions found and not
 resolved, pregnancies that cover the date.
 
-A metastasis resolved on or before the assessment date no longer raises the liver limits of
-IC9.2 (``ql:hasCurrentMetastasis`` leaves it out; it is still metastatic disease for IC3.2 and
-IC5.2). A condition record links the patient to its condition (``ql:hasCondition``) while it
-holds. A pregnancy that covers the assessment date is a ``ql:currentPregnancy`` (IC10). When
+A metastasis resolved on or before the assessment date no longer raises the liver limits
+(``ql:hasCurrentMetastasis`` leaves it out; it is still metastatic disease, before or after a
+regimen). A condition record links the patient to its condition (``ql:hasCondition``) while it
+holds. A pregnancy that covers the assessment date is a ``ql:currentPregnancy``. When
 the dates cannot tell (a metastasis resolved in the month of the assessment, a pregnancy with
 no end), the link is made but holds only possibly (``ql:onlyPossiblyVia``): the criterion is
 then decided only when both readings agree.

@@ -1,6 +1,6 @@
 """Derive the dated facts of the history: age at the ICF, metastasis after a regimen and
-changes of the sum of diameters (IC5.2), RECIST's slice-thickness minimum (IC6), expected
-survival in days (IC8.2). Dates are spans of days (pipeline/uncertain.py): a value they cannot
+changes of the sum of diameters, RECIST's slice-thickness minimum, expected
+survival in days. Dates are spans of days (pipeline/uncertain.py): a value they cannot
 fix is an interval, a comparison they cannot decide is left out, with a note saying why.
 """
 
@@ -26,8 +26,8 @@ class TimelineDeriver(DeriveBase):
 
     # -- age ----------------------------------------------------------------------------
     def derive_consent_and_age(self) -> None:
-        """Days from the ICF to the assessment date (IC1), and the age in completed years on
-        the ICF date, else on the assessment date (IC2): intervals when a date is a month or
+        """Days from the ICF to the assessment date, and the age in completed years on
+        the ICF date, else on the assessment date: intervals when a date is a month or
         a year (a birth year 1960 gives 65 or 66 on 2026-11-20: both within 18-75)."""
         g, p, as_of = self.g, self.p, self.a.as_of
         consent = g.value(p, QL.informedConsent)
@@ -39,7 +39,7 @@ class TimelineDeriver(DeriveBase):
         born = span(g, p, QL.birthDate)
         if born is None:
             return
-        self.term.policy("AgeDateForIC2", ("AgeOnICFDateElseAssessmentDate",))
+        self.term.policy("AgeReferenceDate", ("AgeOnICFDateElseAssessmentDate",))
         # an ICF that may be after the assessment date: the age is taken on it or on as-of
         on = Span(signed.first, min(signed.last, as_of)) if signed is not None else \
             Span(as_of, as_of)
@@ -64,13 +64,13 @@ class TimelineDeriver(DeriveBase):
                           f"{'the ICF date ' if signed is not None else ''}{on}: age "
                           f"{describe_interval(age)}")
 
-    # -- IC5.2, IC6, IC8.2 ------------------------------------------------------------------
+    # -- progression, lesions, survival -----------------------------------------------------
     def derive_therapy_timing(self) -> None:
-        """Whether a metastasis was found on or after each regimen started (IC5.2; the policy
-        ``ql:MetastasisOnOrAfterRegimenStart`` of ``ql:MetastasisTimingForIC5.2``): true when
+        """Whether a metastasis was found on or after each regimen started (the policy
+        ``ql:MetastasisOnOrAfterRegimenStart`` of ``ql:MetastasisAfterRegimenTiming``): true when
         one certainly was, false when every one certainly was found before, else left out
         (the shapes then say unknown)."""
-        self.term.policy("MetastasisTimingForIC5.2", ("MetastasisOnOrAfterRegimenStart",))
+        self.term.policy("MetastasisAfterRegimenTiming", ("MetastasisOnOrAfterRegimenStart",))
         g, p = self.g, self.p
         if g.value(p, QL.metastasesRecorded) is None:
             return
@@ -91,7 +91,7 @@ class TimelineDeriver(DeriveBase):
 
     def derive_diameter_changes(self) -> None:
         """Every pair of sums of diameters in a certain order: ratio later/earlier and the
-        calendar months apart (an interval when a date is a month or a year) (IC5.2)."""
+        calendar months apart (an interval when a date is a month or a year)."""
         g, p = self.g, self.p
         measured = sorted(
             (when.first, when.last, m) for m in g.objects(p, QL.hasTumourMeasurement)

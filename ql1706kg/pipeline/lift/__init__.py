@@ -3,7 +3,7 @@
 Names and codes are resolved to ontology terms through the cached terminology, and every
 referenced term brings its types from the precomputed OWL-RL closure into the patient graph
 (pitfalls.md: "merge a precomputed closure yourself"). Shapes can then test class membership
-(a PD-1 inhibitor is a checkpoint inhibitor) without per-patient reasoning. A name the
+(a member of a drug class is a member of its parent class) without per-patient reasoning. A name the
 terminology cannot classify becomes an ``Unrecognised*`` node that keeps the text, so the
 criteria that depend on it are ``unknown`` and the explanation can name it.
 """

@@ -89,8 +89,9 @@ class DiseaseLifter(LiftBase):
             self.add(node, prop, self.term.criteria[cid]["iri"])
 
     def lift_other_active_cancer(self, index: int, histology: str | Coded) -> None:
-        """Another current primary cancer (IC3.3 unknown until the one under study is
-        confirmed), named in the explanation by its histology as recorded and as classified."""
+        """Another current primary cancer (the histology criterion unknown until the one under
+        study is confirmed), named in the explanation by its histology as recorded and as
+        classified."""
         written, hit, _ = self.histology_term(histology)
         node = self.node("other-active-cancer", index)
         self.add(self.patient, QL.hasOtherActivePrimaryCancer, node)

@@ -33,6 +33,7 @@ from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, FOAF, OWL, RDF, RDFS, SKOS, XSD
 
 from ...pipeline.assessment import EARLIEST_AS_OF, LATEST_AS_OF
+from ...protocol.terminology import terminology
 from .export import publication_graph
 
 NAMESPACE = "https://w3id.org/ql1706kg"
@@ -298,7 +299,7 @@ def _distributions(r: _Record, dataset: URIRef) -> None:
 
 def _service(r: _Record, service: URIRef, dataset: URIRef, endpoint: URIRef) -> None:
     r.add(service, RDF.type, DCAT.DataService)
-    r.described(service, "QL1706 screening verdicts: SPARQL endpoint",
+    r.described(service, f"{terminology().trial_name} screening verdicts: SPARQL endpoint",
                 "Read-only SPARQL 1.1 endpoint (ql1706kg serve) holding the ontology, the shapes "
                 "and one named graph per patient assessment; its service description is "
                 "answered at the endpoint URL, a VoID description at /.well-known/void. Access "
@@ -326,7 +327,8 @@ def w3id_htaccess(files_url: str = DEFAULT_FILES, docs_url: str | None = None) -
     (``docs_url``, default ``files_url``'s ``docs/``); ``/catalog`` goes to the DCAT record."""
     files = files_url if files_url.endswith("/") else files_url + "/"
     docs = docs_url or files + "docs/"
-    lines = ["# https://w3id.org/ql1706kg: persistent IRIs of the QL1706 protocol ontology",
+    lines = ["# https://w3id.org/ql1706kg: persistent IRIs of the "
+             f"{terminology().trial_name} protocol ontology",
              "# (written by 'ql1706kg publish --as w3id'; content negotiation, 303 See Other)",
              "Options +FollowSymLinks", "Options -MultiViews", "RewriteEngine on", ""]
     version = str(_header()[0].value(URIRef(NAMESPACE), OWL.versionInfo))

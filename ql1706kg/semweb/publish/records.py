@@ -9,6 +9,7 @@ from typing import Any
 
 from rdflib import URIRef
 
+from ...protocol.terminology import terminology
 from .study import CODE_SYSTEMS, Coded, Regimen, Study, _number, criteria_lines, dosing_text, study
 
 # ql:studyDesign words -> members of schema.org's MedicalTrialDesign enumeration. A design with
@@ -78,11 +79,19 @@ def _schema_phase(phase: str) -> dict[str, str]:
     return node
 
 
+def _kind(record: Study) -> str:
+    """"inclusion criteria", or "criteria" when some of the study's are exclusions (each
+    says so: :func:`.study.criteria`)."""
+    table = terminology().criteria
+    exclusion = any(table.get(cid, {}).get("exclusion") for cid, _ in record.criteria)
+    return "criteria" if exclusion else "inclusion criteria"
+
+
 def _schema_criteria(record: Study) -> dict[str, Any]:
     lines = criteria_lines(record)
     return {
         "@type": "CreativeWork",
-        "name": f"Eligibility criteria: the {len(lines)} atomic inclusion criteria",
+        "name": f"Eligibility criteria: the {len(lines)} atomic {_kind(record)}",
         "text": "\n".join(lines),
         "hasPart": [{"@type": "CreativeWork", "identifier": cid, "position": index,
                      "text": text} for index, (cid, text) in enumerate(record.criteria, 1)],
@@ -198,7 +207,7 @@ def _fhir_group(record: Study) -> dict[str, Any]:
         "id": ENROLLMENT_GROUP_ID,
         "type": "person",
         "actual": False,
-        "name": f"Eligible subjects: the {len(record.criteria)} atomic inclusion criteria",
+        "name": f"Eligible subjects: the {len(record.criteria)} atomic {_kind(record)}",
         "characteristic": [
             {"code": {"text": line}, "valueBoolean": True, "exclude": False}
             for line in criteria_lines(record)

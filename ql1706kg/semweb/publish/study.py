@@ -12,6 +12,8 @@ from rdflib import Graph, Literal, URIRef
 
 from ...protocol.namespaces import QL, SKOS
 from ...protocol.resources import protocol_cache
+from ...protocol.terminology import terminology
+from ...protocol.visible import visible
 from .export import publication_graph
 
 # The ontology's code annotations -> (FHIR system URI, schema.org codingSystem name). The URIs
@@ -144,7 +146,15 @@ def criteria(study_iri: URIRef) -> tuple[tuple[str, str], ...]:
           OPTIONAL { ?c ql:protocolText ?quoted }
           BIND(COALESCE(?definition, ?quoted, ?id) AS ?shown)
         } GROUP BY ?id ORDER BY ?order ?id""")
-    return tuple((str(r.id), str(r.text)) for r in rows)
+    table = terminology().criteria
+    return tuple((str(r.id), _with_reading(str(r.text), table.get(visible(str(r.id)))))
+                 for r in rows)
+
+
+def _with_reading(text: str, crit: dict | None) -> str:
+    """A criterion's text, with what "met" means for an exclusion criterion (its excluding
+    condition absent), so that a registry record says it too."""
+    return f"{text} ({crit['reading']})" if crit and crit.get("reading") else text
 
 
 def _regimens(study_iri: URIRef) -> tuple[Regimen, ...]:
