@@ -34,7 +34,7 @@ from .supplement import SupplementIndex, read_supplement
 from .vocab import Vocabulary, mapping
 
 Item = OmopPerson | SourcedRecord | InputError | InputNote
-BATCH_ROWS = 50_000  # rows of facts a query aims at (~530 bytes a row: ~26 MB held at once)
+BATCH_ROWS = 25_000  # rows of facts a query aims at (~530 bytes a row: ~13 MB held at once)
 NAMED = itemgetter(3, 4, 9, 11)  # a row's concept, source, value and unit concepts
 BATCH_GROWTH = 5  # a query reads at most this many times the batch size's persons
 
