@@ -118,6 +118,7 @@ class Context:
     def __post_init__(self) -> None:
         self.rules = reading_rules()
         self.concept_rows: dict[int, tuple] = {}  # the reading process's, as handles carry them
+        self.closures: dict[int, tuple] = {}  # a concept's rows and those above it, likewise
         self.by_table: dict[str, list[str]] = {}
         for rule in mapping()["facts"]:
             for table in rule["tables"]:

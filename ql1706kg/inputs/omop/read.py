@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from itertools import chain
+from operator import itemgetter
 
 from ...errors import InputError, InputNote
 from ...protocol.terminology import terminology
@@ -32,6 +34,9 @@ from .supplement import SupplementIndex, read_supplement
 from .vocab import Vocabulary, mapping
 
 Item = OmopPerson | SourcedRecord | InputError | InputNote
+BATCH_ROWS = 25_000  # rows of facts a query aims at (~530 bytes a row: ~13 MB held at once)
+NAMED = itemgetter(3, 4, 9, 11)  # a row's concept, source, value and unit concepts
+BATCH_GROWTH = 5  # a query reads at most this many times the batch size's persons
 
 
 def read_omop(spec: OmopInput, validate: bool = True) -> Iterator[Item]:
@@ -63,9 +68,12 @@ def read_omop(spec: OmopInput, validate: bool = True) -> Iterator[Item]:
         yield from missing
         ctx = Context(term, vocabulary, relevance, source, spec.closed_world)
         statement = render(statement, {**relevance.values(schema), "persons": "@persons"})
-        for start in range(0, len(persons), spec.batch_size):
-            batch = persons[start:start + spec.batch_size]
-            yield from _batch(db, ctx, statement, batch, supplement, spec, validate)
+        start, size = 0, spec.batch_size
+        while start < len(persons):
+            batch = persons[start:start + size]
+            start += len(batch)
+            rows = yield from _batch(db, ctx, statement, batch, supplement, spec, validate)
+            size = next_batch_size(spec.batch_size, len(batch), rows)
         unused = _unused(supplement, persons) if supplement else []
         if unused:
             yield InputNote(str(spec.supplement), f"{len(unused)} person(s) of the supplement "
@@ -89,6 +97,16 @@ def facts_statement(schema: Schema, source: str) -> str:
         schema.check(part, source)
         selects.append(schema.fill_optional(part.text, part.aliases))
     return parts["batch"].text + "\n" + "\nUNION ALL\n".join(selects)
+
+
+def next_batch_size(base: int, persons: int, rows: int) -> int:
+    """Persons in the next facts query: as many as keep it near :data:`BATCH_ROWS` rows (what
+    one batch holds in memory), from ``base`` up to :data:`BATCH_GROWTH` times it. Each query
+    costs DuckDB ~0.04 s of CPU whatever its size (parsing and binding its literal lists), so
+    a CDM with few relevant rows a person is read in fewer, larger queries; one with many
+    stays at ``base``. Memory stays bounded by rows, whatever the CDM's size."""
+    fits = BATCH_ROWS * persons // max(rows, 1)
+    return max(base, min(base * BATCH_GROWTH, fits))
 
 
 def batch_rows(persons: list[int]) -> str:
@@ -166,34 +184,47 @@ def _unused(supplement: SupplementIndex, persons: list[int]) -> list[str]:
 
 def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
            supplement: SupplementIndex | None, spec: OmopInput,
-           validate: bool) -> Iterator[Item]:
+           validate: bool) -> Generator[Item, None, int]:
     """One query for the batch; each person as an :class:`OmopPerson` to be assembled where
-    it is screened (``validate``: assembled and validated here)."""
+    it is screened (``validate``: assembled and validated here). Returns the rows read."""
     rows = db.rows(render(statement, {"persons": batch_rows(batch)}))
     by_person: dict[int, list[tuple]] = defaultdict(list)
-    ids: set[int] = set()
     for row in rows:
         by_person[row[1]].append(row)
-        ids.update((row[3], row[4], row[9], row[11]))
-    ids.discard(None)
+    ids: set[int] = set()
+    people = []
+    for person in batch:
+        facts = by_person.pop(person, [])
+        named = set(chain.from_iterable(map(NAMED, facts)))  # the concepts its rows name
+        named.discard(None)
+        named.discard(0)
+        ids |= named
+        people.append((person, facts, named))
     vocabulary = ctx.vocabulary
     vocabulary.fetch(ids)
-    drugs = ctx.relevance.drugs
+    drugs, kinds = ctx.relevance.drugs, ctx.relevance.kinds
     run = (ctx.source, spec.closed_world)
     extras = supplement.rows([str(p) for p in batch]) if supplement is not None else {}
-    shared = ctx.concept_rows  # one tuple per concept for the whole run: pickling a chunk of
-    for person in batch:  # persons for a worker then writes each concept once
-        facts = by_person.pop(person, [])
-        named = {i for row in facts for i in (row[3], row[4], row[9], row[11]) if i}
-        concepts = _with_anchors(vocabulary, named)
+    where = str(spec.supplement)
+    closures: dict[int, tuple] = ctx.closures
+    for person, facts, named in people:
+        # each concept's rows and those above it, once a run (shared tuples: pickling a
+        # chunk of persons for a worker then writes each concept once)
+        concepts: dict[int, tuple] = {}
+        for i in named:
+            closure = closures.get(i)
+            if closure is None:
+                closure = _closure(vocabulary, ctx.concept_rows, i)
+                if closure:
+                    closures[i] = closure
+            for concept in closure:
+                concepts[concept[0]] = concept
         key = str(person)
         extra = extras.get(key)
         handle = OmopPerson(
-            f"{ctx.source}#person/{person}", key, run, tuple(facts),
-            tuple(shared.get(c.id) or shared.setdefault(c.id, _concept_row(c))
-                  for c in concepts),
-            tuple((i, ctx.relevance.kinds[i], drugs[i]) for i in named if i in drugs),
-            (str(spec.supplement), extra, supplement.header)
+            f"{ctx.source}#person/{person}", key, run, tuple(facts), tuple(concepts.values()),
+            tuple((i, kinds[i], drugs[i]) for i in named if i in drugs),
+            (where, extra, supplement.header)
             if extra is not None and supplement is not None else None)
         if not validate:
             yield handle
@@ -201,19 +232,22 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
         record = build_person(handle, ctx)
         yield (record if isinstance(record, InputError)
                else parse_record(record, handle.source))
+    return len(rows)
 
 
-def _with_anchors(vocabulary: Vocabulary, ids: set[int]) -> list:
-    """The concepts of ``ids`` and the known concepts above them (read with them)."""
-    out, seen, todo = [], set(), list(ids)
+def _closure(vocabulary: Vocabulary, shared: dict[int, tuple], concept_id: int) -> tuple:
+    """The rows of a concept and of the known concepts above it (read with it), each row one
+    tuple for the whole run; empty for a concept the vocabulary lacks."""
+    out, seen, todo = [], set(), [concept_id]
     while todo:
         concept = vocabulary.get(todo.pop())
         if concept is None or concept.id in seen:
             continue
         seen.add(concept.id)
-        out.append(concept)
+        out.append(shared.get(concept.id) or shared.setdefault(concept.id,
+                                                               _concept_row(concept)))
         todo.extend(concept.anchors)
-    return out
+    return tuple(out)
 
 
 def _concept_row(concept) -> tuple:
