@@ -268,6 +268,17 @@ def test_ctrl_c_on_ndjson_keeps_whole_lines_and_resume_finishes(tmp_path, monkey
     assert [r["id"] for r in lines(out)] == [f"SYN-{i:07d}" for i in range(30)]
 
 
+def _written(folder: Path) -> bool:
+    """Whether a temporary output in ``folder`` holds data (one may be renamed meanwhile)."""
+    for path in folder.iterdir():
+        try:
+            if path.name.endswith(".tmp") and path.stat().st_size:
+                return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
 def test_a_real_interrupt_leaves_nothing_behind_and_exits_130(tmp_path):
     """SIGINT to the program while it writes a JSON document, then SIGTERM while it streams
     NDJSON: exit 130, no temporary file, no lock, no document; the NDJSON holds whole lines."""
@@ -283,9 +294,9 @@ def test_a_real_interrupt_leaves_nothing_behind_and_exits_130(tmp_path):
                                  "--format", fmt, "-o", str(out), "--quiet", "--jobs", "1"],
                                 stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
-        while not any(p.name.endswith(".tmp") and p.stat().st_size
-                      for p in tmp_path.iterdir()) and time.monotonic() < deadline:
+        while not _written(tmp_path) and time.monotonic() < deadline:
             time.sleep(0.05)  # until the first patients are on disk
+        assert proc.poll() is None, "the run ended before it could be interrupted"
         os.kill(proc.pid, signum)
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode == 130, stderr
