@@ -127,3 +127,75 @@ def test_an_xlsx_formula_without_a_saved_result_is_named(tmp_path):
     assert len(errors) == 2
     assert all("no saved result" in e.detail for e in errors)
     assert {e.field.split(": ")[1] for e in errors} == {"patient", "value"}
+
+
+# -- facts of the kinds a protocol declares (ql:FactKind) -------------------------------------
+
+SARC028 = ROOT / "examples" / "protocols" / "sarc028"
+DECLARED = DATA / "sarc028-declared-facts.csv"
+S28_10 = SARC028 / "records" / "ineligible-live-vaccine-20-days-before-first-dose.json"
+
+
+def test_declared_kinds_read_as_the_json_records_facts():
+    """A row whose element is a declared kind's record key is that fact, as the JSON record
+    writes it; facts_complete rows are its facts_complete."""
+    from ql1706kg.protocol.resources import use_protocol
+
+    use_protocol(SARC028)
+    [record] = records(DECLARED)
+    assert isinstance(record, SourcedRecord), record
+    expected = PatientRecord.model_validate(json.loads(S28_10.read_text()))
+    assert record.record.model_dump()["facts"] == expected.model_dump()["facts"]
+    assert record.record.facts_complete == expected.facts_complete
+
+
+def test_declared_kinds_table_screens_as_the_json_record():
+    from ql1706kg.protocol.resources import use_protocol
+
+    use_protocol(SARC028)
+    outcomes = []
+    for source in (DECLARED, S28_10):
+        result = screen([source], as_of="2027-03-15")
+        assert not result.errors
+        [patient] = result.patients
+        outcomes.append((patient.verdict, {c.id: (c.outcome, c.explanation)
+                                           for c in patient.criteria}))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == "ineligible"
+
+
+def _one_row(tmp_path: Path, row: str) -> list:
+    path = tmp_path / "t.csv"
+    path.write_text("patient,element,value,unit,date,code,system,status\n"
+                    "P1,sex,female,,,,,\n" + row + "\n")
+    return records(path)
+
+
+@pytest.mark.parametrize(("row", "column", "words"), [
+    ("P1,organ-function-adequate,maybe,,2027-03-08,,,", "value", "is not yes or no"),
+    ("P1,organ-function-adequate,,,2027-03-08,,,", "value", "needs its value"),
+    ("P1,first-dose,next week,,,,,booked", "value", "is not a date"),
+    ("P1,live-vaccine,no,,2027-02-24,,,completed", "value", "facts_complete"),
+    ("P1,facts_complete,hepatitis,,,,,", "value", "not a fact kind the protocol declares"),
+    ("P1,tumour-grade,high,,someday,,,final", "date", "is not a date"),
+    ("P1,hbsag-result,negative,,2027-03-01,,,", "element", "live-vaccine"),
+])
+def test_a_declared_fact_that_cannot_be_read_is_an_error(tmp_path, row, column, words):
+    """Never a fact that could count: the patient is an error naming the file, row and column
+    (the value a kind cannot hold, a 'no' for a kind that is the record itself, a kind the
+    protocol does not declare)."""
+    from ql1706kg.protocol.resources import use_protocol
+
+    use_protocol(SARC028)
+    [error] = _one_row(tmp_path, row)
+    assert isinstance(error, InputError)
+    assert error.field == f"row 3: {column}" and words in str(error)
+    assert "t.csv:3" in str(error)
+
+
+def test_a_kind_the_bundled_protocol_does_not_declare_stays_an_unknown_element(tmp_path):
+    [error] = _one_row(tmp_path, "P1,live-vaccine,,,2027-02-24,,,completed")
+    assert isinstance(error, InputError)
+    assert error.field == "row 3: element" and "unknown element 'live-vaccine'" in str(error)
+    [error] = _one_row(tmp_path, "P1,facts_complete,live-vaccine,,,,,")
+    assert isinstance(error, InputError) and "not a fact kind" in str(error)

@@ -11,6 +11,7 @@ import copy
 import json
 import pickle
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from rdflib import Graph, Literal
@@ -328,3 +329,85 @@ def test_results_keep_them_across_processes():
     assert again.eligible_from == patient.eligible_from == date(2026, 11, 13)
     assert again.valid_until == patient.valid_until
     assert criterion(again, "IC9.0").change_needed == criterion(patient, "IC9.0").change_needed
+
+
+# -- a criterion's own window (a fact selection's ql:withinDaysBefore) ------------------------
+SARC028 = Path(__file__).resolve().parents[1] / "examples" / "protocols" / "sarc028"
+S28_AS_OF = "2027-03-15"
+DAY1 = date(2027, 3, 16)  # the planned first dose of the SARC028 example records
+
+
+def s28_record(name: str, kind: str, when: date) -> dict:
+    """A SARC028 example record with the date of its fact of ``kind`` set to ``when``."""
+    rec = json.loads((SARC028 / "records" / name).read_text())
+    (fact,) = [f for f in rec["facts"] if f["kind"] == kind]
+    fact["date"] = when.isoformat()
+    return rec
+
+
+def s28(rec: dict, as_of: str = S28_AS_OF, folder: Path = SARC028):
+    from ql1706kg.protocol.resources import use_protocol
+
+    use_protocol(folder)
+    return one(rec, as_of=as_of)
+
+
+@pytest.mark.parametrize(("days_before", "verdict", "until"), [
+    (15, "incomplete", None),  # a day before the 14-day window opens: IN7 unknown
+    (14, "eligible", DAY1),  # the window's first day: read until Day 1 itself
+    (13, "eligible", DAY1 + timedelta(days=1)),
+])
+def test_valid_until_ends_with_a_selections_own_window(days_before, verdict, until):
+    """IN7 reads the organ-function judgement within 14 days before the planned Day 1: an
+    eligible verdict is valid no later than that judgement's date + 14 days (before: the
+    screening window's 2027-04-07), whatever the record's other results."""
+    rec = s28_record("eligible-lms-adult-three-metastatic-lines.json",
+                     "organ-function-adequate", DAY1 - timedelta(days=days_before))
+    patient = s28(rec)
+    assert (patient.verdict, patient.valid_until) == (verdict, until)
+
+
+@pytest.mark.parametrize(("days_before", "verdict", "until"), [
+    (31, "eligible", date(2027, 3, 22)),  # outside the window: not read (IN7's ends)
+    (30, "ineligible", DAY1),
+    (29, "ineligible", DAY1 + timedelta(days=1)),
+])
+def test_not_met_on_a_windowed_fact_ends_with_its_window(days_before, verdict, until):
+    """EX16 (a live vaccine within 30 days before Day 1) is not met while the vaccine lies in
+    that window for a Day 1 on or after the as-of date: until its date + 30 days."""
+    rec = s28_record("ineligible-live-vaccine-20-days-before-first-dose.json",
+                     "live-vaccine", DAY1 - timedelta(days=days_before))
+    patient = s28(rec)
+    assert (patient.verdict, patient.valid_until) == (verdict, until)
+
+
+@pytest.fixture
+def moving_window(monkeypatch) -> Path:
+    """SARC028 with IN7's window anchored on the assessment date (it moves with as-of): the
+    loaded protocol's selection changed in place, not a second protocol loaded (6 s)."""
+    import dataclasses
+
+    from ql1706kg.protocol.resources import use_protocol
+    from ql1706kg.protocol.terminology import terminology
+
+    use_protocol(SARC028)
+    term = terminology()
+    moved = tuple(dataclasses.replace(s, anchor=QL.AssessmentAnchor)
+                  if s.max_days == 14 and s.anchor is not None else s for s in term.selections)
+    assert moved != term.selections
+    monkeypatch.setattr(term, "selections", moved)
+    return SARC028
+
+
+@pytest.mark.parametrize(("plus", "verdict"), [(-1, "eligible"), (0, "eligible"),
+                                               (1, "incomplete")])
+def test_valid_until_of_a_moving_window_is_checked_by_screening_again(moving_window, plus,
+                                                                      verdict):
+    """Anchored on the assessment date, the judgement of 2027-03-08 is read until
+    2027-03-22: screened again on that day the verdict holds, the day after it does not."""
+    rec = json.loads((SARC028 / "records" /
+                      "eligible-lms-adult-three-metastatic-lines.json").read_text())
+    first = s28(rec, folder=moving_window)
+    assert (first.verdict, first.valid_until) == ("eligible", date(2027, 3, 22))
+    again = s28(rec, as_of=str(first.valid_until + timedelta(days=plus)), folder=moving_window)
+    assert again.verdict == verdict

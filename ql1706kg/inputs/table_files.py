@@ -20,7 +20,7 @@ from .workbook import check_workbook
 
 REQUIRED = ("patient", "element", "value")
 COLUMNS = (*REQUIRED, "unit", "uln", "lln", "date", "code", "system", "group", "site",
-           "slice_thickness")
+           "slice_thickness", "status", "end")
 Rows = list[tuple[int, list[Any]]]  # (row number, the row's cells as read)
 
 

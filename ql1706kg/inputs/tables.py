@@ -6,7 +6,7 @@ validated like a hand-written one, so a table and a record give the same outcome
 
 Columns (header row, any order, case-insensitive): ``patient``, ``element``, ``value``
 (required) and ``unit``, ``uln``, ``lln``, ``date``, ``code``, ``system``, ``group``, ``site``,
-``slice_thickness``.
+``slice_thickness``, ``status``, ``end``.
 
 =========================  ======================================================================
 element                    value (other columns)
@@ -38,6 +38,11 @@ no_supportive_care         (no value needed) none given
 lactating, childbearing_potential, contraception_agreed   yes / no
 observation                a result; the test in code (name or LOINC code; system defaults to
                            LOINC when code is a code); unit, uln, lln, date
+facts_complete             a fact kind's record key: recorded complete (no fact of it means none)
+<a declared kind's key>    a fact of a kind the protocol declares (ql:FactKind, its record key as
+                           in the JSON record's facts): value by the kind's type (yes / no, a
+                           number with unit, a date, a word of its values; empty for a kind that
+                           is the record itself); code (+ system), date, end, status
 <any test name>            a result of that test (e.g. AST, haemoglobin, ECOG): unit, uln, lln,
                            date
 =========================  ======================================================================
@@ -51,6 +56,8 @@ from pathlib import Path
 from typing import Any, Literal, overload
 
 from ..errors import InputError
+from ..protocol.fact_kinds import FactKind
+from ..protocol.resources import protocol_cache
 from .records import RawRecord, SourcedRecord, parse_record
 from .table_files import Rows, UnsavedFormula, table_body
 from .table_files import cell as _cell
@@ -239,15 +246,87 @@ def _apply(record: dict, regimens: dict, row: dict[str, Any]) -> None:
         record.setdefault("supportive_care", []).append({"product": _coded(row), **_dated(row)})
     elif name == "observation":
         record["observations"].append(_observation(row, _test_of(row)))
+    elif name == "facts_complete":
+        _complete(record, row, _declared_kinds())
+    elif name in _declared_kinds():
+        record.setdefault("facts", []).append(_fact(row, _declared_kinds()[name]))
     elif _is_test(element):
         record["observations"].append(_observation(row, element))
     else:
+        kinds = sorted(k.key for k in _declared_kinds().values())
         raise RowError("element", f"unknown element '{element}' (accepted: "
-                                  f"{', '.join(ELEMENTS)}, or a test name such as AST)")
+                                  f"{', '.join(ELEMENTS)}, facts_complete, "
+                                  + (f"a fact kind the protocol declares ({', '.join(kinds)}), "
+                                     if kinds else "")
+                                  + "or a test name such as AST)")
 
 
 def patient_id_ok(row: dict[str, Any]) -> bool:
     return bool(str(row.get("patient") or "").strip())
+
+
+@protocol_cache
+def _declared_kinds() -> dict[str, FactKind]:
+    """The protocol's declared fact kinds a table row may name, by record key ignoring case
+    (a built-in kind is read by its own element above); once per protocol, not per row."""
+    from ..protocol.terminology import terminology
+
+    return {key.casefold(): kind for key, kind in terminology().fact_kinds.items()
+            if kind.built_in is None}
+
+
+def _fact(row: dict[str, Any], kind: FactKind) -> dict[str, Any]:
+    """A row of a declared kind as the JSON record's ``facts`` item: the value read by the
+    kind's type (a value that type cannot hold is an error naming the column, never a fact
+    that could count), the code, unit, date, end and status from their columns."""
+    fact: dict[str, Any] = {"kind": kind.key}
+    if row.get("value") not in (None, ""):
+        fact["value"] = _fact_value(row, kind)
+    elif kind.value_type != "presence":
+        raise RowError("value", f"a {kind.label} row needs its value ({_WANTED[kind.value_type]})")
+    code, system = _text(row, "code"), _text(row, "system")
+    if code:
+        fact["code"] = {"system": system, "code": code} if system else code
+    for column in ("unit", "status"):
+        if _text(row, column):
+            fact[column] = _text(row, column)
+    for column in ("date", "end"):
+        if row.get(column) not in (None, ""):
+            fact[column] = _date(row, column)
+    return fact
+
+
+_WANTED = {"boolean": "yes or no", "quantity": "a number", "date": "a date (YYYY-MM-DD)",
+           "coded": "a word of its values", "presence": "none: the row is the record itself"}
+
+
+def _fact_value(row: dict[str, Any], kind: FactKind) -> Any:
+    if kind.value_type == "boolean":
+        return _bool(row)
+    if kind.value_type == "quantity":
+        return _number(row, "value")
+    if kind.value_type == "date":
+        return _date(row, "value")
+    if kind.value_type == "coded":
+        return _text(row, "value")
+    # a record that is the fact itself: "yes" says it again; anything else ("no") would
+    # read as the fact being there, so it is refused (none is said with facts_complete)
+    if _text(row, "value").casefold() in _TRUE:
+        return True
+    raise RowError("value", f"a {kind.label} row records one (leave the value empty); to say "
+                            f"there is none, write a facts_complete row with value {kind.key}")
+
+
+def _complete(record: dict, row: dict[str, Any], kinds: dict[str, FactKind]) -> None:
+    """A ``facts_complete`` row: the kind named in the value is recorded complete (no fact of
+    it means none), as the JSON record's ``facts_complete``."""
+    kind = kinds.get(_text(row, "value").casefold())
+    if kind is None:
+        raise RowError("value", f"'{_text(row, 'value')}' is not a fact kind the protocol "
+                                f"declares ({', '.join(sorted(k.key for k in kinds.values()))})")
+    complete = record.setdefault("facts_complete", [])
+    if kind.key not in complete:
+        complete.append(kind.key)
 
 
 def _is_test(name: str) -> bool:

@@ -84,6 +84,9 @@ class ProtocolLimits:
     # the patient's properties each not-met shape reads (the first step of every path taken
     # from the patient): what a violation rests on, when it makes no comparison
     reads: dict[URIRef, frozenset[URIRef]] = field(default_factory=dict)
+    # the patient's properties every shape of a criterion reads (a fact selection among them
+    # brings its own window: what_if.py)
+    criterion_reads: dict[str, frozenset[URIRef]] = field(default_factory=dict)
 
     def waiting_criteria(self) -> set[str]:
         return {w.criterion for w in self.waiting}
@@ -130,8 +133,11 @@ def _read(shapes: Shapes) -> ProtocolLimits:
     for info in shapes.info.values():
         if info.criterion is None or info.outcome not in ("not_met", "unknown"):
             continue
+        steps = _patient_steps(graph, info.iri)
+        out.criterion_reads[info.criterion] = out.criterion_reads.get(
+            info.criterion, frozenset()) | steps
         if info.outcome == "not_met":
-            out.reads[info.iri] = _patient_steps(graph, info.iri)
+            out.reads[info.iri] = steps
         if info.outcome == "not_met" and info.is_limit:
             direct = _comparison(graph, info.iri)
             if direct is not None:

@@ -18,7 +18,13 @@ states it. Definitions (docs in the README, "What would change the verdict"):
   on a dated result turns unknown (``None`` if one is not met on undated data, such as the
   histology); results leaving never make a criterion not met, so an incomplete verdict has
   none (``None``). Facts dated after the as-of date, and ages taken on the as-of date, are
-  not considered (a new record is a new screening).
+  not considered (a new record is a new screening). A criterion that reads a fact selection
+  with a window of its own (``ql:withinDaysBefore`` N days before its anchor: "within 72
+  hours", "14 days before Day 1") holds no longer than the selected fact's last day + N: the
+  anchor is the as-of date or a planned date on or after it, so on a later as-of date the fact
+  lies outside the window for every anchor the record allows. A window anchored on a signed
+  ICF on record does not move with the as-of date, and a fact ongoing on the as-of date
+  (active, no end) is read on it: neither ends by the window.
 - ``eligible_from``: when the only obstacle is a waiting period (every other criterion met or
   not applicable, the waiting criterion not met), the first date a new set of screening labs
   may be drawn: the latest product's date + the period's days + 1 (a lab criterion's "within 14 days
@@ -39,10 +45,12 @@ from ..protocol.namespaces import PROV, QL, RDF, SH
 from ..protocol.terminology import Terminology
 from ..protocol.texts import literal_number as _number
 from .assessment import Assessment
+from .derive.selections import ONGOING
 from .describe import fmt_number, show_unit
 from .graph import PatientGraph
 from .limits import Comparison, ProtocolLimits, protocol_limits
 from .results import CriterionResult
+from .uncertain import span_of
 from .validate import ShapeInfo, Shapes
 
 _UNIT_WORDS = {"a": " years", "d": " days"}
@@ -77,6 +85,8 @@ class _Reader:
         self.a, self.probes_failing = assessment, probes_failing
         self.limits: ProtocolLimits = protocol_limits(shapes)
         self.window = timedelta(days=assessment.window_days)
+        # fact selections with a window of N days before their anchor (ql:withinDaysBefore)
+        self.windows = {s.iri: s for s in term.selections if s.max_days is not None}
 
     # -- which limits apply --------------------------------------------------------------
     def applicable(self, criterion: str) -> list[tuple[ShapeInfo, str]]:
@@ -349,11 +359,13 @@ class WhatIf(_Wording):
             labs = self._lab_dates()
             return labs[-1] + self.window if labs else None
         shapes = self.applicable(cid)
+        own = self._selections_end(cid)
         if not shapes:
-            return self._evidence_expiry(criterion)
+            return _earliest([self._evidence_expiry(criterion), own])
         # held while any alternative that holds is still read
-        return _earliest([_latest([self._expiry(n) for c, n, v in self._present(shape)
-                                   if c.holds(v)]) for shape, _why in shapes])
+        return _earliest([_latest([self._read_until(c.path[0], n)
+                                   for c, n, v in self._present(shape) if c.holds(v)])
+                          for shape, _why in shapes] + [own])
 
     def _present(self, shape: ShapeInfo) -> list[tuple[Comparison, object, Decimal]]:
         """The comparisons of a limit shape whose value is on record, with the node read."""
@@ -380,12 +392,42 @@ class WhatIf(_Wording):
             if info is None or info.outcome != "not_met":
                 continue
             if iri in self.limits.comparisons:
-                nodes = [n for _c, n, _v in self._present(info)]
+                nodes = [(c.path[0], n) for c, n, _v in self._present(info)]
             else:
-                nodes = [n for prop in sorted(self.limits.reads.get(iri, ()))
+                nodes = [(prop, n) for prop in sorted(self.limits.reads.get(iri, ()))
                          for n in self.g.objects(self.p, prop)]
-            per_shape.append(_earliest([self._expiry(n) for n in nodes]))
+            per_shape.append(_earliest([self._read_until(step, n) for step, n in nodes]))
         return _latest(per_shape) if per_shape else self._evidence_expiry(criterion)
+
+    # -- a fact selection's own window ------------------------------------------------------
+    def _read_until(self, step: URIRef, node) -> date | None:
+        """The last as-of date a value reached by ``step`` from the patient is still read:
+        the screening window's, and the selection's own when ``step`` is a windowed one."""
+        return _earliest([self._expiry(node), self._window_end(step, node)])
+
+    def _window_end(self, step: URIRef, fact) -> date | None:
+        """The last as-of date a fact selected by ``step`` is in its window (module
+        docstring); None when ``step`` has no window or the window does not end it."""
+        selection = self.windows.get(step)
+        if selection is None or selection.max_days is None:
+            return None
+        if selection.anchor == QL.ConsentAnchor and any(
+                (s := span_of(self.g.value(c, QL.signedOn))) is not None and s.exact
+                for c in self.g.objects(self.p, QL.informedConsent)):
+            return None
+        end = span_of(self.g.value(fact, QL.factEnd))
+        if end is None and str(self.g.value(fact, QL.factStatus)) in ONGOING:
+            return None
+        day = end or span_of(self.g.value(fact, QL.effectiveDate))
+        return day.last + timedelta(days=selection.max_days) if day is not None else None
+
+    def _selections_end(self, criterion: str) -> date | None:
+        """The earliest last day of the windowed selections a criterion reads: each holds
+        while one of its facts is in its window."""
+        return _earliest([_latest([self._window_end(step, fact)
+                                   for fact in self.g.objects(self.p, step)])
+                          for step in sorted(self.limits.criterion_reads.get(criterion, ()))
+                          if step in self.windows and (self.p, step, None) in self.g])
 
     def valid_until(self, verdict: str, results: list[CriterionResult]) -> date | None:
         """The last as-of date with the same verdict on this record (module docstring)."""
