@@ -44,3 +44,23 @@ def test_every_encoded_criterion_of_every_patient(screened):
     encoded = {cid for row in screened.values() for cid in row}
     assert encoded | NOT_ENCODED == {c for c in expected["S28-01"] if c != "verdict"}
     assert not encoded & NOT_ENCODED
+
+
+def test_a_regimen_whose_setting_cannot_be_decided_leaves_the_count_unknown(tmp_path):
+    """IN6 on the safe reading: S28-07's fourth metastatic regimen undated and with no setting
+    may or may not count (3 or 4 regimens): unknown, never met; with the setting recorded as
+    adjuvant it does not count (met)."""
+    record = json.loads((FOLDER / "records" / "ineligible-four-metastatic-regimens.json")
+                        .read_text())
+    last = record["prior_therapies"][-1]
+    del last["start"], last["end"]
+    (tmp_path / "undated.json").write_text(json.dumps(record | {"id": "undated"}))
+    last["setting"] = "adjuvant"
+    (tmp_path / "adjuvant.json").write_text(json.dumps(record | {"id": "adjuvant"}))
+    result = CliRunner().invoke(main, ["screen", str(tmp_path), "--protocol", str(FOLDER),
+                                       "--as-of", "2027-03-15", "--format", "json"])
+    out = {p["id"]: {c["id"]: c for c in p["criteria"]}
+           for p in json.loads(result.stdout)["patients"]}
+    assert out["undated"]["IN6"]["outcome"] == "unknown"
+    assert "eribulin" in out["undated"]["IN6"]["explanation"]
+    assert out["adjuvant"]["IN6"]["outcome"] == "met"
