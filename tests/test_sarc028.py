@@ -46,21 +46,44 @@ def test_every_encoded_criterion_of_every_patient(screened):
     assert not encoded & NOT_ENCODED
 
 
-def test_a_regimen_whose_setting_cannot_be_decided_leaves_the_count_unknown(tmp_path):
-    """IN6 on the safe reading: S28-07's fourth metastatic regimen undated and with no setting
-    may or may not count (3 or 4 regimens): unknown, never met; with the setting recorded as
-    adjuvant it does not count (met)."""
-    record = json.loads((FOLDER / "records" / "ineligible-four-metastatic-regimens.json")
-                        .read_text())
+
+def _undecided_fourth_regimen(tmp_path: Path) -> None:
+    """S28-07 with its fourth metastatic regimen (eribulin) undated, as a JSON record and as a
+    FHIR bundle, each with no setting and with the setting recorded adjuvant (FHIR: mCODE's
+    treatment-intent extension, SNOMED CT 373846009)."""
+    name = "ineligible-four-metastatic-regimens.json"
+    record = json.loads((FOLDER / "records" / name).read_text())
     last = record["prior_therapies"][-1]
     del last["start"], last["end"]
-    (tmp_path / "undated.json").write_text(json.dumps(record | {"id": "undated"}))
+    (tmp_path / "json-undated.json").write_text(json.dumps(record | {"id": "json-undated"}))
     last["setting"] = "adjuvant"
-    (tmp_path / "adjuvant.json").write_text(json.dumps(record | {"id": "adjuvant"}))
+    (tmp_path / "json-adjuvant.json").write_text(json.dumps(record | {"id": "json-adjuvant"}))
+    intent = {"url": "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-treatment-intent",
+              "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct",
+                                                   "code": "373846009"}]}}
+    for variant, extension in (("undated", []), ("adjuvant", [intent])):
+        bundle = json.loads((FOLDER / "patients" / name).read_text())
+        for entry in bundle["entry"]:
+            resource = entry["resource"]
+            if resource["resourceType"] == "Patient":
+                resource["identifier"][0]["value"] = resource["id"] = f"fhir-{variant}"
+            if "eribulin" in json.dumps(resource.get("medicationCodeableConcept")):
+                del resource["effectivePeriod"]
+                resource["extension"] = extension
+        (tmp_path / f"fhir-{variant}.json").write_text(json.dumps(bundle))
+
+
+def test_a_regimen_whose_setting_cannot_be_decided_leaves_the_count_unknown(tmp_path):
+    """IN6 on the safe reading: a fourth regimen undated and with no setting may or may not
+    count (3 or 4 regimens): unknown, never met, and named; recorded adjuvant, it does not
+    count (met). The same from the JSON record and from FHIR."""
+    _undecided_fourth_regimen(tmp_path)
     result = CliRunner().invoke(main, ["screen", str(tmp_path), "--protocol", str(FOLDER),
                                        "--as-of", "2027-03-15", "--format", "json"])
     out = {p["id"]: {c["id"]: c for c in p["criteria"]}
            for p in json.loads(result.stdout)["patients"]}
-    assert out["undated"]["IN6"]["outcome"] == "unknown"
-    assert "eribulin" in out["undated"]["IN6"]["explanation"]
-    assert out["adjuvant"]["IN6"]["outcome"] == "met"
+    for source in ("json", "fhir"):
+        undated = out[f"{source}-undated"]["IN6"]
+        assert undated["outcome"] == "unknown", source
+        assert "eribulin" in undated["explanation"]
+        assert out[f"{source}-adjuvant"]["IN6"]["outcome"] == "met", source
