@@ -103,7 +103,7 @@ class RegimenDeriver(DeriveBase):
         return Span(first, last)
 
     def _drugs(self, count: RegimenCount, regimen: Regimen) -> str:
-        """Whether a drug of the regimen is of a counted class (an unrecognised drug: may be)."""
+        """Whether a drug of the regimen is of a counted class (one not identified: may be)."""
         g, found = self.g, NO
         for therapy in regimen.therapies:
             for drug in g.objects(therapy, QL.includesDrug):
