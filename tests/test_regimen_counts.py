@@ -6,17 +6,18 @@ the record does not hold). The declared count is built here, as a protocol folde
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import RDFS, XSD
+from rdflib.namespace import RDFS
 
 from ql1706kg.pipeline.assessment import Assessment
 from ql1706kg.pipeline.derive.regimens import RegimenDeriver
 from ql1706kg.pipeline.graph import PatientGraph
 from ql1706kg.pipeline.uncertain import interval_of
-from ql1706kg.protocol.namespaces import PROV, QL, RDF
+from ql1706kg.protocol.namespaces import PROV, QL, RDF, XSD
 from ql1706kg.protocol.regimen_counts import (
     RegimenCount,
     build_regimen_counts,
@@ -137,3 +138,15 @@ def test_what_the_engine_cannot_count_is_refused(extra, words):
                       format="turtle")
     problems = count_problems(build_regimen_counts(g)[0])
     assert any(words in p for p in problems), problems
+
+
+def test_the_protocol_check_refuses_a_count_it_cannot_compute():
+    from ql1706kg.protocol.check import ProtocolRefused, _regimen_counts
+
+    g = Graph().parse(data=DECLARED + f"@prefix ex: <{EX}> . @prefix ql: <{QL}> .\n"
+                      "ex:c2 a ql:RegimenCount ; ql:countsDrugClass ql:Drug ; ql:countsSetting "
+                      "ql:MetastaticSetting ; ql:regimenGrouping ex:byCarePlan .",
+                      format="turtle")
+    with pytest.raises(ProtocolRefused, match=r"counts\.ttl: the regimen count c2"):
+        _regimen_counts(g, {Path("ontology/counts.ttl"): g})
+    _regimen_counts(Graph().parse(data=DECLARED, format="turtle"), {})  # accepted
