@@ -16,7 +16,7 @@ from ql1706kg.cli import main
 
 FOLDER = Path(__file__).resolve().parent.parent / "examples" / "protocols" / "sarc028"
 # Criteria of criteria.md the folder does not encode yet (docs/encoding-a-protocol.md says why).
-NOT_ENCODED = {"IN1", "IN2.1", "IN2.2", "IN2.4", "IN4.1", "IN4.2", "IN6", "IN10.1", "IN10.2",
+NOT_ENCODED = {"IN1", "IN2.1", "IN2.2", "IN2.4", "IN4.1", "IN4.2", "IN10.1", "IN10.2",
                "IN12.1", "IN12.2", "IN12.3", "IN12.4", "EX4", "EX7", "EX10", "EX13",
                "EX15"}
 # Outcomes the encoding cannot reach yet, each with its reason (none today).
@@ -44,3 +44,46 @@ def test_every_encoded_criterion_of_every_patient(screened):
     encoded = {cid for row in screened.values() for cid in row}
     assert encoded | NOT_ENCODED == {c for c in expected["S28-01"] if c != "verdict"}
     assert not encoded & NOT_ENCODED
+
+
+
+def _undecided_fourth_regimen(tmp_path: Path) -> None:
+    """S28-07 with its fourth metastatic regimen (eribulin) undated, as a JSON record and as a
+    FHIR bundle, each with no setting and with the setting recorded adjuvant (FHIR: mCODE's
+    treatment-intent extension, SNOMED CT 373846009)."""
+    name = "ineligible-four-metastatic-regimens.json"
+    record = json.loads((FOLDER / "records" / name).read_text())
+    last = record["prior_therapies"][-1]
+    del last["start"], last["end"]
+    (tmp_path / "json-undated.json").write_text(json.dumps(record | {"id": "json-undated"}))
+    last["setting"] = "adjuvant"
+    (tmp_path / "json-adjuvant.json").write_text(json.dumps(record | {"id": "json-adjuvant"}))
+    intent = {"url": "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-treatment-intent",
+              "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct",
+                                                   "code": "373846009"}]}}
+    for variant, extension in (("undated", []), ("adjuvant", [intent])):
+        bundle = json.loads((FOLDER / "patients" / name).read_text())
+        for entry in bundle["entry"]:
+            resource = entry["resource"]
+            if resource["resourceType"] == "Patient":
+                resource["identifier"][0]["value"] = resource["id"] = f"fhir-{variant}"
+            if "eribulin" in json.dumps(resource.get("medicationCodeableConcept")):
+                del resource["effectivePeriod"]
+                resource["extension"] = extension
+        (tmp_path / f"fhir-{variant}.json").write_text(json.dumps(bundle))
+
+
+def test_a_regimen_whose_setting_cannot_be_decided_leaves_the_count_unknown(tmp_path):
+    """IN6 on the safe reading: a fourth regimen undated and with no setting may or may not
+    count (3 or 4 regimens): unknown, never met, and named; recorded adjuvant, it does not
+    count (met). The same from the JSON record and from FHIR."""
+    _undecided_fourth_regimen(tmp_path)
+    result = CliRunner().invoke(main, ["screen", str(tmp_path), "--protocol", str(FOLDER),
+                                       "--as-of", "2027-03-15", "--format", "json"])
+    out = {p["id"]: {c["id"]: c for c in p["criteria"]}
+           for p in json.loads(result.stdout)["patients"]}
+    for source in ("json", "fhir"):
+        undated = out[f"{source}-undated"]["IN6"]
+        assert undated["outcome"] == "unknown", source
+        assert "eribulin" in undated["explanation"]
+        assert out[f"{source}-adjuvant"]["IN6"]["outcome"] == "met", source

@@ -271,7 +271,23 @@ def _write_therapies(w: Writer, r: dict) -> None:
                 res["effectivePeriod"] = period
             if t.get("intolerance"):
                 res["statusReason"] = [pcode("stopped-for-intolerance")]
+            intent = _intent(t.get("setting"))
+            if intent:
+                res["extension"] = [intent]
             w.add(res)
+
+
+def _intent(setting: str | None) -> dict | None:
+    """A setting as mCODE's treatment-intent extension, by the ontology's code for it (a
+    setting with no code is not written: read back, it is undetermined, as it would be)."""
+    term = terminology()
+    iri = term.settings.by_key.get((setting or "").strip().casefold())
+    code = next((c for c, s in sorted(term.settings.by_code.items()) if s == iri), None)
+    if iri is None or code is None:
+        return None
+    return {"url": "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-treatment-intent",
+            "valueCodeableConcept": {"coding": [{"system": code[0], "code": code[1],
+                                                 "display": term.label(iri)}]}}
 
 
 def _write_measurements(w: Writer, r: dict) -> None:

@@ -159,6 +159,11 @@ class Therapy(_Strict):
     intolerance: bool | None = Field(
         None, description="Stopped for intolerance to this therapy."
     )
+    setting: str | None = Field(
+        None, min_length=1, max_length=64,
+        description="The disease setting it was given in, as the protocol's ontology names "
+        "the settings (ql:TherapySetting, e.g. 'metastatic', 'adjuvant', 'neoadjuvant'); a "
+        "word it does not name leaves the setting undetermined.")
 
     _check = model_validator(mode="after")(_no_end_when_ongoing)
 

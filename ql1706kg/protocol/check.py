@@ -46,6 +46,7 @@ from .check_criteria import (
 from .equations import EquationError, named_equations
 from .meta import MetaViolation, check_limits, check_parameters
 from .namespaces import QL, RDF, SH
+from .regimen_counts import build_regimen_counts, count_problems
 from .resources import (
     PROTOCOL_PARTS,
     bundled_data_dir,
@@ -84,6 +85,7 @@ def static_check(folder: Path) -> tuple[list[str], dict[str, Graph]]:
     _no_cycles(shapes, shapes_by_file)
     _parameters(ontology, ontology_by_file)
     _equations(ontology, ontology_by_file)
+    _regimen_counts(ontology, ontology_by_file)
     ids = criterion_set(ontology, ontology_by_file)
     notes = shapes_and_criteria(ids, shapes, shapes_by_file, folder, _bundled_ids())
     _missing_data_guarded(ids, shapes, shapes_by_file, folder,
@@ -295,6 +297,16 @@ def _equations(ontology: Graph, ontology_by_file: dict[Path, Graph]) -> None:
                       if (None, QL.usesEquation, None) in ontology_by_file[f]),
                      next(iter(sorted(ontology_by_file)), "ontology"))
         raise ProtocolRefused(f"{where}: {exc}") from None
+
+
+def _regimen_counts(ontology: Graph, ontology_by_file: dict[Path, Graph]) -> None:
+    """A regimen count the engine cannot compute (a grouping it does not implement, no drug
+    class or setting) is refused, never read as a count of nothing."""
+    problems = count_problems(build_regimen_counts(ontology)[0])
+    if problems:
+        where = next((f for f in sorted(ontology_by_file)
+                      if (None, RDF.type, QL.RegimenCount) in ontology_by_file[f]), "ontology")
+        raise ProtocolRefused(f"{where}: {problems[0]}")
 
 
 def _limits_in_range(ids: dict[URIRef, str], shapes: Graph, folder: Path) -> None:

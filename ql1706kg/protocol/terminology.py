@@ -29,6 +29,7 @@ from .equations import Equation, EquationError, named_equations
 from .fact_kinds import FactKind, Selection, build_fact_kinds
 from .namespaces import OWL, QL, RDF, RDFS, SKOS, dumps_interned, intern_all
 from .order import complete_order
+from .regimen_counts import RegimenCount, Settings, build_regimen_counts
 from .resources import (
     cache_dir,
     content_hash,
@@ -114,6 +115,8 @@ class Terminology:
     # declared fact kinds by record key, and the fact selections criteria read (fact_kinds.py)
     fact_kinds: dict[str, FactKind] = field(default_factory=dict)
     selections: tuple[Selection, ...] = ()
+    regimen_counts: tuple[RegimenCount, ...] = ()  # ql:RegimenCount (.regimen_counts)
+    settings: Settings = field(default_factory=lambda: Settings({}, {}))
     protocol_version: str = ""
     ontology_version: str = ""
     ontology_version_iri: str = ""
@@ -298,6 +301,7 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
     except EquationError as exc:
         raise ShapesError(str(exc)) from None
     term.fact_kinds, term.selections = build_fact_kinds(closure)
+    term.regimen_counts, term.settings = build_regimen_counts(closure)
     term.histology_scope = _scopes(closure, term)
     for system in set(closure.subjects(QL.codeSystemUri, None)) | set(
             closure.subjects(QL.codeSystemName, None)):

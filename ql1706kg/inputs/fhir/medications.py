@@ -38,6 +38,10 @@ SUPPORT_ATC_PREFIXES = ("B03", "B02BX", "L03AA")
 CANCER_PROFILE = "cancer-related-medication"  # mCODE's MedicationRequest/Administration/Statement
 TERMINATION_REASON = ("http://hl7.org/fhir/us/mcode/StructureDefinition/"
                       "mcode-treatment-termination-reason")
+# mCODE's treatment intent (MedicationRequest/Administration/Statement; STU1 Procedure's
+# procedure intent): SNOMED CT codes the protocol's ontology maps to settings (ql:TherapySetting)
+INTENT_URLS = tuple(f"http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-{name}-intent"
+                    for name in ("treatment", "procedure"))
 CANCER_WORDS = re.compile(r"cancer|carcinom|sarcom|neoplas|tumou?r|malignan|leuka?emi|lymphom|"
                           r"myelom|melanom|metasta|blastoma|oncolog", re.IGNORECASE)
 REQUEST_NOTES = {"active": "requested, active", "on-hold": "requested, on hold",
@@ -149,6 +153,9 @@ class MedicationReader:
         intolerance = course_intolerance(index, entry)
         if intolerance is not None:
             therapy["intolerance"] = intolerance
+        setting = course_setting(self.term, entry)
+        if setting is not None:
+            therapy["setting"] = setting
         self.therapies.append(therapy)
         return True, "a prior systemic therapy" + (f", {note}" if note else "")
 
@@ -337,6 +344,25 @@ def _named_class(index: DrugIndex, iri) -> object:
     return next((c for c in sorted(types) if QL.OtherMedicine in index.term.types.get(c, ())
                  and c != QL.OtherMedicine), QL.OtherMedicine if QL.OtherMedicine in types
                 else None)
+
+
+def course_setting(term: Terminology, entry: Entry) -> str | None:
+    """The setting the resource's treatment intent says, as the record's word for it: one
+    setting the ontology maps the intent's codings to; none (an intent it does not map, such
+    as curative, which is no setting) or several that disagree leave it undetermined."""
+    found = set()
+    for extension in _list(entry.data.get("extension")):
+        if _dict(extension).get("url") in INTENT_URLS:
+            for coding in _codings(_dict(extension).get("valueCodeableConcept")):
+                setting = term.settings.by_code.get((str(coding.get("system", "")),
+                                                     str(coding.get("code", ""))))
+                if setting is not None:
+                    found.add(setting)
+    if len(found) != 1:
+        return None
+    (setting,) = found
+    return next((key for key, iri in sorted(term.settings.by_key.items()) if iri == setting),
+                None)
 
 
 def course_intolerance(index: DrugIndex, entry: Entry) -> bool | None:

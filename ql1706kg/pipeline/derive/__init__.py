@@ -28,6 +28,7 @@ from .courses import CourseDeriver
 from .cut import cut_after
 from .dates import add_months, calendar_months_apart, completed_years
 from .labs import LabDeriver
+from .regimens import RegimenDeriver
 from .selections import SelectionDeriver
 from .status import StatusDeriver
 from .timeline import TimelineDeriver
@@ -43,7 +44,7 @@ def derive(graph: PatientGraph, patient: URIRef, assessment: Assessment,
 
 
 class _Deriver(LabDeriver, ClearanceDeriver, TimelineDeriver, CourseDeriver, StatusDeriver,
-               SelectionDeriver):
+               SelectionDeriver, RegimenDeriver):
     """One patient's derivation, in the order the graph has always been built."""
 
     def run(self) -> None:
@@ -63,3 +64,4 @@ class _Deriver(LabDeriver, ClearanceDeriver, TimelineDeriver, CourseDeriver, Sta
         self.derive_lesions()
         self.derive_survival()
         self.derive_selections()
+        self.derive_regimen_counts()

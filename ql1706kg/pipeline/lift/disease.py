@@ -143,6 +143,17 @@ class DiseaseLifter(LiftBase):
                 self.lift_course(node, therapy)
                 if therapy.intolerance is not None:
                     self.add(node, QL.stoppedForIntolerance, boolean(therapy.intolerance))
+                if therapy.setting:
+                    self.lift_setting(node, therapy.setting)
+
+    def lift_setting(self, node: URIRef, written: str) -> None:
+        """The therapy's setting, by the word the protocol's ontology gives it; a word it does
+        not name is kept as written and decides no setting."""
+        setting = self.term.settings.by_key.get(written.strip().casefold())
+        if setting is not None:
+            self.add(node, QL.therapySetting, setting)
+        else:
+            self.add(node, QL.settingAsWritten, Literal(written))
 
     def lift_disease_measurements(self) -> None:
         r = self.record
