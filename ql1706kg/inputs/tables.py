@@ -119,14 +119,15 @@ def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, i
     """One patient's record from its rows (of :func:`table_rows`), validated (else a
     :class:`RawRecord`, for a caller that validates what it makes of it); or the error naming
     the row and column."""
-    rows = [(number, {name: _cell(raw, index) for name, index in header.items()})
-            for number, raw in raw_rows]
+    columns = tuple(header.items())
     record: dict[str, Any] = {"id": patient, "observations": []}
     regimens: dict[str, dict[str, Any]] = {}
     first_rows: dict[str, tuple[int, Any]] = {}
-    for number, row in rows:
+    for number, raw in raw_rows:
+        row, plain = _cells(raw, columns)
         try:
-            _refuse_unsaved_formulas(row)
+            if not plain:
+                _refuse_unsaved_formulas(row)
             paths = _SINGLE_ELEMENTS.get(str(row.get("element") or "").strip().casefold())
             if paths is None:
                 _apply(record, regimens, row)  # adds to a list: no fact a patient has once
@@ -196,6 +197,22 @@ def _check_single_values(before: dict[str, Any], after: dict[str, Any],
 def _shown(value: Any) -> str:
     return f"'{value}'" if not isinstance(value, dict) else "'" + ", ".join(
         f"{v}" for v in value.values()) + "'"
+
+
+def _cells(raw: list[Any], columns: tuple[tuple[str, int], ...]) -> tuple[dict[str, Any], bool]:
+    """A row's cells by column name, as :func:`.table_files.cell` reads each, and whether
+    every one is plain text or missing (as a CSV row's are: then no cell can be an unsaved
+    formula). The plain cells are stripped here rather than by a call per cell: a site
+    supplement is some 14 rows of 10 columns a person."""
+    width, row, plain = len(raw), {}, True
+    for name, index in columns:
+        value = raw[index] if index < width else None
+        if type(value) is str:
+            value = value.strip()
+        elif value is not None:
+            plain, value = False, _cell(raw, index)
+        row[name] = value
+    return row, plain
 
 
 def _refuse_unsaved_formulas(row: dict[str, Any]) -> None:
