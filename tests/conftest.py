@@ -169,3 +169,19 @@ def bundled_protocol_after_each_test():
     from ql1706kg.protocol.resources import use_protocol
 
     use_protocol(None)
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory) -> Path:
+    """The bundled protocol as ``protocol export`` writes it, once a session: tests copy it
+    before editing (it is never changed in place)."""
+    from click.testing import CliRunner
+
+    from ql1706kg.cli import main
+    from ql1706kg.protocol.resources import use_protocol
+
+    folder = tmp_path_factory.mktemp("protocol") / "exported"
+    result = CliRunner().invoke(main, ["protocol", "export", str(folder)])
+    assert result.exit_code == 0, result.output
+    use_protocol(None)
+    return folder

@@ -11,17 +11,13 @@ from __future__ import annotations
 import math
 import shutil
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from rdflib import URIRef
 
-from ql1706kg.cli import main
 from ql1706kg.protocol.check import ProtocolRefused, static_check
 from ql1706kg.protocol.equations import AGE, EquationError, named_equations
 from ql1706kg.protocol.namespaces import QL
-from ql1706kg.protocol.resources import use_protocol
 from ql1706kg.protocol.terminology import load_ontology, terminology
 
 CRITERION = URIRef("urn:test:criterion")
@@ -99,14 +95,6 @@ def test_two_equations_for_one_result_are_refused(ontology):
             named_equations(ontology)
     finally:
         ontology.remove((CRITERION, QL.usesEquation, None))
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("equations") / "exported"
-    assert CliRunner().invoke(main, ["protocol", "export", str(folder)]).exit_code == 0
-    use_protocol(None)
-    return folder
 
 
 @pytest.mark.parametrize(("added", "expected"), [

@@ -13,14 +13,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from rdflib import Graph, Literal, URIRef
 
-from ql1706kg.cli import main
 from ql1706kg.protocol.check import ProtocolRefused, static_check
 from ql1706kg.protocol.namespaces import QL, RDF
 from ql1706kg.protocol.order import complete_order, natural_key
-from ql1706kg.protocol.resources import protocol, use_protocol
+from ql1706kg.protocol.resources import protocol
 
 from .conftest import AS_OF, EXAMPLES
 
@@ -53,14 +51,6 @@ qls:ADD-1-Limit a sh:PropertyShape ;
     sh:path ( ql:expectedSurvival ql:normalisedValue ) ; sh:minInclusive 100 ;
     sh:message "The expected survival is below {sh:minInclusive} days." .
 """
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("criteria-set") / "exported"
-    assert CliRunner().invoke(main, ["protocol", "export", str(folder)]).exit_code == 0
-    use_protocol(None)
-    return folder
 
 
 def _edit(folder: Path, file: str, change) -> None:

@@ -25,15 +25,6 @@ def run(*args: str):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
-@pytest.fixture(scope="session")
-def exported(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("protocol") / "exported"
-    result = CliRunner().invoke(main, ["protocol", "export", str(folder)])
-    assert result.exit_code == 0, result.output
-    use_protocol(None)
-    return folder
-
-
 def amended(exported: Path, tmp_path: Path, file: str, old: str, new: str) -> Path:
     """A copy of the exported protocol with one edit (``old`` must occur exactly once)."""
     folder = tmp_path / "amended"

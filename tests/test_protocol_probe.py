@@ -16,7 +16,6 @@ from click.testing import CliRunner
 
 from ql1706kg.cli import main
 from ql1706kg.pipeline.protocol_check import ProtocolRefused, check_protocol
-from ql1706kg.protocol.resources import use_protocol
 
 from .conftest import AS_OF, EXAMPLES
 
@@ -26,14 +25,6 @@ ANC_RECORDED = "sh:path ( ql:screeningANC ql:normalisedValue ) ; sh:minCount 1 ;
 ANC_LIMIT = "sh:path ( ql:screeningANC ql:normalisedValue ) ; sh:minInclusive 1.5 ;"
 PROBE = r"criterion IC9\.1-ANC \(shapes qls:IC9\.1-ANC-Limit, qls:IC9\.1-ANC-Recorded\): a " \
         r"synthetic patient \(PROBE-\d\) with "
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("probe") / "exported"
-    assert CliRunner().invoke(main, ["protocol", "export", str(folder)]).exit_code == 0
-    use_protocol(None)
-    return folder
 
 
 def edited(exported: Path, tmp_path: Path, *edits: tuple[str, str, str]) -> Path:

@@ -117,21 +117,29 @@ def period(value: object) -> Span | None:
 
 def days_of(quantity: object) -> tuple[Decimal, Decimal] | None:
     """The length a Duration or Age says, in days (least, most): UCUM or a word unit."""
+    amount = _amount(quantity)
+    if amount is None:
+        return None
+    value, unit = amount
+    per = _DAYS[unit]
+    least: int | Decimal = {"mo": 28, "a": 365}.get(unit, per)
+    return value * Decimal(least), value * Decimal(per)
+
+
+def _amount(quantity: object) -> tuple[Decimal, str] | None:
+    """A Duration's or Age's value and UCUM time unit (a word unit read as UCUM); None when
+    either is missing, negative, not finite or not a time (one reading for every caller)."""
     if not isinstance(quantity, dict):
         return None
     try:
         value = Decimal(str(quantity.get("value")))
     except (InvalidOperation, ValueError):
         return None
-    if not value.is_finite() or value < 0:
-        return None
     unit = str(quantity.get("code") or quantity.get("unit") or "").strip()
     unit = _UNIT_WORDS.get(unit.casefold(), unit)
-    per = _DAYS.get(unit)
-    if per is None:
+    if not value.is_finite() or value < 0 or unit not in _DAYS:
         return None
-    least: int | Decimal = {"mo": 28, "a": 365}.get(unit, per)
-    return value * Decimal(least), value * Decimal(per)
+    return value, unit
 
 
 def _add(day: dt.date, days: Decimal) -> dt.date | None:
@@ -188,16 +196,10 @@ def age_span(value: object, birth: When | None) -> When | None:
 def _plus(day: dt.date, quantity: object, extra: int) -> dt.date | None:
     """``day`` plus an age (``extra`` more units: the end of 'aged n' is the (n+1)th
     birthday), by the calendar for years and months."""
-    if not isinstance(quantity, dict):
+    amount = _amount(quantity)
+    if amount is None:
         return None
-    try:
-        value = Decimal(str(quantity.get("value")))
-    except (InvalidOperation, ValueError):
-        return None
-    unit = str(quantity.get("code") or quantity.get("unit") or "").strip()
-    unit = _UNIT_WORDS.get(unit.casefold(), unit)
-    if not value.is_finite() or value < 0 or unit not in _DAYS:
-        return None
+    value, unit = amount
     if unit in ("a", "mo") and value == value.to_integral_value():
         months = (int(value) + extra) * (12 if unit == "a" else 1)
         year, month = divmod(day.month - 1 + months, 12)
