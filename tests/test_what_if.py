@@ -411,3 +411,25 @@ def test_valid_until_of_a_moving_window_is_checked_by_screening_again(moving_win
     assert (first.verdict, first.valid_until) == ("eligible", date(2027, 3, 22))
     again = s28(rec, as_of=str(first.valid_until + timedelta(days=plus)), folder=moving_window)
     assert again.verdict == verdict
+
+
+@pytest.mark.parametrize(("icf", "outcome"), [(None, "unknown"), ("2027-03-10", "met"),
+                                              ("2027-03-25", "unknown")])
+def test_a_window_on_the_icf_decides_nothing_without_the_icf(monkeypatch, icf, outcome):
+    """IN7's 14 days counted back from the ICF instead: with no ICF date the judgement of
+    2027-03-08 is undecided (the ICF could fall on any day), never read as in the window of
+    a guessed date; with one it is decided (in the window of 2027-03-10, not of 2027-03-25)."""
+    import dataclasses
+
+    from ql1706kg.protocol.resources import use_protocol
+    from ql1706kg.protocol.terminology import terminology
+
+    use_protocol(SARC028)
+    term = terminology()
+    moved = tuple(dataclasses.replace(s, anchor=QL.ConsentAnchor)
+                  if s.max_days == 14 and s.anchor is not None else s for s in term.selections)
+    monkeypatch.setattr(term, "selections", moved)
+    rec = json.loads((SARC028 / "records" /
+                      "eligible-lms-adult-three-metastatic-lines.json").read_text())
+    rec["consent"] = {"able_to_comply": True, **({"icf_signed": icf} if icf else {})}
+    assert criterion(s28(rec), "IN7").outcome == outcome

@@ -43,13 +43,14 @@ class SelectionDeriver(DeriveBase):
             self._select(selection, by_kind)
 
     def _anchor(self, anchor: URIRef | None, by_kind: dict) -> date | None:
-        """The anchor's date (None: a planned date not on record)."""
+        """The anchor's date (None: not on record, a planned date or an ICF not signed yet
+        or not dated to the day: no windowed fact is decided by a date guessed for it)."""
         if anchor is None or anchor == QL.AssessmentAnchor:
             return self.a.as_of
         if anchor == QL.ConsentAnchor:
             days = [s.first for c in self.g.objects(self.p, QL.informedConsent)
                     if (s := span_of(self.g.value(c, QL.signedOn))) is not None and s.exact]
-            return min(days) if days else self.a.as_of
+            return min(days) if days else None
         values = [v.toPython() for f in by_kind.get(anchor, ())
                   if isinstance(v := self.g.value(f, QL.factValue), Literal)]
         days = [v for v in values if isinstance(v, date)]
@@ -92,9 +93,11 @@ class SelectionDeriver(DeriveBase):
             if span is None:
                 undecided = True
                 continue
-            if anchor is None:  # a planned anchor not on record: on or after as-of
+            if anchor is None:  # not on record: a planned anchor falls on or after as-of, an
+                # ICF on any day (before, on or after it): every fact it could reach is undecided
                 lo = self.a.as_of - timedelta(days=selection.max_days or 0)
-                if selection.max_days is None or span.last >= lo:
+                if (selection.max_days is None or span.last >= lo
+                        or selection.anchor == QL.ConsentAnchor):
                     undecided = True
                 continue
             inside = [self._inside(selection, anchor, day) for day in (span.first, span.last)]
