@@ -4,8 +4,9 @@ come from the declaration, and so does the value (a yes/no, a quantity in the ki
 coded value by the kind's value codings, a date) and the List that records the kind complete.
 
 No kind is named here: a protocol folder adds an HBsAg result, a vaccination or an allergy
-by declaring it. A value the declaration cannot read is lifted without a value (the criterion
-that compares it stays unknown); a kind recorded complete by a List lets its absence count.
+by declaring it. A value the declaration cannot read is lifted without a value (the selections
+that read it set it aside, so no criterion reading it is met); a kind recorded complete by a
+List lets its absence count.
 """
 
 from __future__ import annotations

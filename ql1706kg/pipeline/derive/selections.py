@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from rdflib import Literal, URIRef
 
 from ...protocol.fact_kinds import Selection
-from ...protocol.namespaces import QL
+from ...protocol.namespaces import QL, RDF
 from ..uncertain import span_of
 from .base import DeriveBase
 
@@ -67,23 +67,42 @@ class SelectionDeriver(DeriveBase):
             return span_of(self.a.as_of) or start
         return start
 
-    def _counts(self, selection: Selection, fact: URIRef) -> bool:
+    def _counts(self, selection: Selection, fact: URIRef) -> bool | None:
+        """Whether the fact is one the selection reads; None when its status, which the
+        selection asks about, is not recorded (it may or may not count: undecided)."""
         status = self.g.value(fact, QL.factStatus)
-        if selection.statuses and (status is None or str(status) not in selection.statuses):
+        if selection.statuses and status is None:
+            return None
+        if selection.statuses and str(status) not in selection.statuses:
             return False
         if selection.values:
             value = self.g.value(fact, QL.factValue)
             shown = str(value).casefold() if value is not None else None
-            return shown in selection.values
+            return shown in selection.values or (shown is None and self._unreadable(fact))
         return True
+
+    def _unreadable(self, fact: URIRef) -> bool:
+        """A fact of a kind that has a value (not the mere presence of a record) whose value
+        could not be read: what it says is not known, so it may be the one that decides."""
+        kind = self._kinds().get(self.g.value(fact, QL.factKind))
+        return (kind is not None and kind.value_type != "presence"
+                and self.g.value(fact, QL.factValue) is None)
+
+    def _kinds(self) -> dict:
+        known = getattr(self, "_kinds_by_iri", None)
+        if known is None:
+            known = self._kinds_by_iri = {k.iri: k for k in self.term.fact_kinds.values()}
+        return known
 
     def _select(self, selection: Selection, by_kind: dict) -> None:
         g, p = self.g, self.p
-        candidates = [f for k in selection.kinds for f in by_kind.get(k, ())
-                      if self._counts(selection, f)]
+        counted = [(f, self._counts(selection, f)) for k in selection.kinds
+                   for f in by_kind.get(k, ())]
+        candidates = [f for f, counts in counted if counts]
         windowed = selection.max_days is not None or selection.min_days is not None
         chosen: list[tuple[date, URIRef]] = []
-        undecided = False
+        reached: list[tuple[date, URIRef]] = []  # in the window, or may be
+        undecided = any(counts is None for _f, counts in counted)
         anchor = self._anchor(selection.anchor, by_kind) if windowed else None
         for fact in candidates:
             span = self._day(fact)
@@ -92,6 +111,7 @@ class SelectionDeriver(DeriveBase):
                 continue
             if span is None:
                 undecided = True
+                reached.append((date.max, fact))
                 continue
             if anchor is None:  # not on record: a planned anchor falls on or after as-of, an
                 # ICF on any day (before, on or after it): every fact it could reach is undecided
@@ -99,6 +119,7 @@ class SelectionDeriver(DeriveBase):
                 if (selection.max_days is None or span.last >= lo
                         or selection.anchor == QL.ConsentAnchor):
                     undecided = True
+                    reached.append((span.last, fact))
                 continue
             inside = [self._inside(selection, anchor, day) for day in (span.first, span.last)]
             if all(inside):
@@ -106,12 +127,38 @@ class SelectionDeriver(DeriveBase):
             elif any(inside) or (span.first < anchor - timedelta(
                     days=selection.max_days or 0) < span.last):
                 undecided = True
+                reached.append((span.last, fact))
+        self._unreadable_aside(selection, chosen, reached)
+        chosen = [(day, f) for day, f in chosen if not self._unreadable(f)]
         if selection.most_recent and chosen:
             chosen = [max(chosen, key=lambda item: item[0])]
         for _day, fact in chosen:
             g.add((p, selection.iri, fact))
         if undecided and not (selection.most_recent and chosen):
             g.add((p, QL.selectionUndecided, selection.iri))
+
+    def _unreadable_aside(self, selection: Selection, chosen: list, reached: list) -> None:
+        """Set aside, for this selection, every fact it reads whose value could not be read
+        (``ql:UntrustedFact``: no criterion reading the selection is met while it stands),
+        unless a readable fact of the selection is more recent and only the latest counts."""
+        readable = [day for day, f in chosen if not self._unreadable(f)]
+        latest = max(readable) if selection.most_recent and readable else None
+        for day, fact in (*chosen, *reached):
+            if not self._unreadable(fact) or (latest is not None and day < latest):
+                continue
+            self.g.add((self.p, QL.setAsideFact, fact))
+            self.g.add((fact, RDF.type, QL.UntrustedFact))
+            self.g.add((fact, QL.setAsideFrom, selection.iri))
+            if self.g.value(fact, QL.setAsideReason) is None:
+                said = self.g.value(fact, QL.factLabel)
+                self.g.add((fact, QL.setAsideReason, Literal(
+                    f"its value {str(said)!r} is not one its kind reads" if said is not None
+                    else "it has no value its kind reads")))
+                self.g.add((fact, QL.recordSection, Literal(self._kind_label(fact))))
+
+    def _kind_label(self, fact: URIRef) -> str:
+        kind = self._kinds().get(self.g.value(fact, QL.factKind))
+        return kind.label if kind is not None else "a fact"
 
     @staticmethod
     def _inside(selection: Selection, anchor: date, day: date) -> bool:
