@@ -164,6 +164,11 @@ def _untrusted_hbsag_variants(tmp_path: Path) -> dict[str, str]:
         {"url": "http://example.org/fhir/StructureDefinition/not-known", "valueBoolean": True}]))
     fhir("fhir-value-in-words", lambda r: (r.pop("valueCodeableConcept"),
                                            r.update(valueString="Reactive")))
+    def oids(resource: dict) -> None:  # the HL7 OIDs of LOINC and SNOMED CT, as CDA gives them
+        resource["code"]["coding"][0]["system"] = "urn:oid:2.16.840.1.113883.6.1"
+        resource["valueCodeableConcept"]["coding"][0]["system"] = "urn:oid:2.16.840.1.113883.6.96"
+
+    fhir("fhir-systems-as-oids", oids)
     record = json.loads((FOLDER / "records" / name).read_text())
     hbsag = next(f for f in record["facts"] if f["kind"] == "hbsag")
     for variant, change in (("json-value-misspelt", {"value": "positve"}),
@@ -178,6 +183,7 @@ def _untrusted_hbsag_variants(tmp_path: Path) -> dict[str, str]:
     (tmp_path / "json-newer-readable.json").write_text(json.dumps(
         base | {"id": "json-newer-readable", "facts": [*base.get("facts", []), *older]}))
     return {"fhir-unknown-modifier": "unknown", "fhir-value-in-words": "unknown",
+            "fhir-systems-as-oids": "not_met",
             "json-value-misspelt": "unknown", "json-kind-misspelt": "unknown",
             "json-newer-readable": "met"}
 
@@ -186,7 +192,8 @@ def test_a_result_that_cannot_be_read_or_trusted_never_passes_an_exclusion(tmp_p
     """EX6 is a "known" exclusion: no HBsAg on record is met. A reactive HBsAg the reader
     sets aside (an unknown modifier), whose value it cannot read (words, a misspelt value)
     or whose kind is misspelt must not read as "none known": unknown, naming it. Only the
-    latest result counts, so an unreadable result older than a readable one decides nothing."""
+    latest result counts, so an unreadable result older than a readable one decides nothing.
+    Coded in the HL7 OIDs of its code systems, the result is read as it is with their URIs."""
     expected = _untrusted_hbsag_variants(tmp_path)
     result = CliRunner().invoke(main, ["screen", str(tmp_path), "--protocol", str(FOLDER),
                                        "--as-of", "2027-03-15", "--format", "json"])
