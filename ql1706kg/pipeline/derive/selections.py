@@ -98,62 +98,70 @@ class SelectionDeriver(DeriveBase):
         g, p = self.g, self.p
         counted = [(f, self._counts(selection, f)) for k in selection.kinds
                    for f in by_kind.get(k, ())]
-        candidates = [f for f, counts in counted if counts]
         windowed = selection.max_days is not None or selection.min_days is not None
-        chosen: list[tuple[date, URIRef]] = []
-        reached: list[tuple[date, URIRef]] = []  # in the window, or may be
-        undecided = any(counts is None for _f, counts in counted)
         anchor = self._anchor(selection.anchor, by_kind) if windowed else None
-        for fact in candidates:
+        chosen: list[tuple[date, URIRef]] = []
+        # facts the selection may read but cannot decide on: (day, fact, why)
+        open_: list[tuple[date, URIRef, str]] = [
+            (self._last_day(f), f, "its status is not recorded")
+            for f, counts in counted if counts is None]
+        for fact in (f for f, counts in counted if counts):
             span = self._day(fact)
             if not windowed:
                 chosen.append((span.last if span else date.min, fact))
                 continue
             if span is None:
-                undecided = True
-                reached.append((date.max, fact))
+                open_.append((date.max, fact, "it has no date"))
                 continue
             if anchor is None:  # not on record: a planned anchor falls on or after as-of, an
                 # ICF on any day (before, on or after it): every fact it could reach is undecided
                 lo = self.a.as_of - timedelta(days=selection.max_days or 0)
                 if (selection.max_days is None or span.last >= lo
                         or selection.anchor == QL.ConsentAnchor):
-                    undecided = True
-                    reached.append((span.last, fact))
+                    open_.append((span.last, fact, f"the date of its window "
+                                  f"({self.term.label(selection.anchor)}) is not on record"))
                 continue
             inside = [self._inside(selection, anchor, day) for day in (span.first, span.last)]
             if all(inside):
                 chosen.append((span.last, fact))
             elif any(inside) or (span.first < anchor - timedelta(
                     days=selection.max_days or 0) < span.last):
-                undecided = True
-                reached.append((span.last, fact))
-        self._unreadable_aside(selection, chosen, reached)
+                open_.append((span.last, fact, "its date may or may not lie in the window"))
+        open_ += [(day, f, self._unreadable_reason(f)) for day, f in chosen
+                  if self._unreadable(f)]
         chosen = [(day, f) for day, f in chosen if not self._unreadable(f)]
+        self._hold_back(selection, chosen, open_)
         if selection.most_recent and chosen:
             chosen = [max(chosen, key=lambda item: item[0])]
         for _day, fact in chosen:
             g.add((p, selection.iri, fact))
-        if undecided and not (selection.most_recent and chosen):
+        if open_ and not (selection.most_recent and chosen):
             g.add((p, QL.selectionUndecided, selection.iri))
 
-    def _unreadable_aside(self, selection: Selection, chosen: list, reached: list) -> None:
-        """Set aside, for this selection, every fact it reads whose value could not be read
-        (``ql:UntrustedFact``: no criterion reading the selection is met while it stands),
-        unless a readable fact of the selection is more recent and only the latest counts."""
-        readable = [day for day, f in chosen if not self._unreadable(f)]
-        latest = max(readable) if selection.most_recent and readable else None
-        for day, fact in (*chosen, *reached):
-            if not self._unreadable(fact) or (latest is not None and day < latest):
+    def _last_day(self, fact: URIRef) -> date:
+        span = self._day(fact)
+        return span.last if span is not None else date.max
+
+    def _unreadable_reason(self, fact: URIRef) -> str:
+        said = self.g.value(fact, QL.factLabel)
+        return (f"its value {str(said)!r} is not one its kind reads" if said is not None
+                else "it has no value its kind reads")
+
+    def _hold_back(self, selection: Selection, chosen: list, open_: list) -> None:
+        """Set aside, for this selection, every fact it may read but cannot decide on (its
+        value unreadable, its status or its place in the window unknown): as an
+        ``ql:UntrustedFact`` it keeps every criterion reading the selection from being met
+        (pipeline/reads.py), whether or not a shape asks about it, and the explanation names
+        it. Not when only the latest fact counts and a decided one is more recent."""
+        latest = max(day for day, _f in chosen) if selection.most_recent and chosen else None
+        for day, fact, why in open_:
+            if latest is not None and day < latest:
                 continue
             self.g.add((self.p, QL.setAsideFact, fact))
             self.g.add((fact, RDF.type, QL.UntrustedFact))
             self.g.add((fact, QL.setAsideFrom, selection.iri))
             if self.g.value(fact, QL.setAsideReason) is None:
-                said = self.g.value(fact, QL.factLabel)
-                self.g.add((fact, QL.setAsideReason, Literal(
-                    f"its value {str(said)!r} is not one its kind reads" if said is not None
-                    else "it has no value its kind reads")))
+                self.g.add((fact, QL.setAsideReason, Literal(why)))
                 self.g.add((fact, QL.recordSection, Literal(self._kind_label(fact))))
 
     def _kind_label(self, fact: URIRef) -> str:
