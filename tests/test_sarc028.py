@@ -16,7 +16,7 @@ from ql1706kg.cli import main
 
 FOLDER = Path(__file__).resolve().parent.parent / "examples" / "protocols" / "sarc028"
 # Criteria of criteria.md the folder does not encode yet (docs/encoding-a-protocol.md says why).
-NOT_ENCODED = {"IN2.1", "IN2.4", "IN4.1", "IN4.2", "IN10.1", "IN10.2",
+NOT_ENCODED = {"IN2.1", "IN2.4", "IN4.1", "IN4.2", "IN10.2",
                "IN12.2", "IN12.3", "IN12.4", "EX4", "EX7", "EX10",
                "EX15"}
 # Outcomes the encoding cannot reach yet, by format ("fhir", "json"), each with its reason.
@@ -24,7 +24,11 @@ _BODY_SITE = ("the FHIR Procedure is directed at the brain metastasis by its bod
               "cns-directed-therapy List, which fact kinds do not read yet: unknown, not met")
 _RECORD_LACKS = ("the JSON record lacks what its FHIR bundle carries (the cns-directed-therapy "
                  "list, recorded as none or with its member)")
+_NO_MENOPAUSE = ("the JSON record lacks the menopausal status and final menstrual period its FHIR "
+                 "bundle carries: whether IN10.1 applies is unknown, and no agreement is recorded")
 KNOWN_GAPS: dict[tuple[str, str, str], str] = {
+    **{("json", pid, "IN10.1"): _NO_MENOPAUSE
+       for pid in ("S28-03", "S28-08", "S28-14", "S28-17", "S28-20")},
     ("fhir", "S28-21", "IN12.1"): _BODY_SITE, ("fhir", "S28-21", "EX13"): _BODY_SITE,
     ("json", "S28-21", "IN12.1"): _RECORD_LACKS, ("json", "S28-21", "EX13"): _RECORD_LACKS,
     ("json", "S28-16", "IN12.1"): _RECORD_LACKS, ("json", "S28-16", "EX13"): _RECORD_LACKS,

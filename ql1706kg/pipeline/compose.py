@@ -122,7 +122,10 @@ def _reasons(expr: Expr, decided: Mapping[str, str], logic: Logic) -> list[str]:
     outcome = single(expr, decided)
     if expr.op == "is":
         info = logic.conditions[expr.ref]
-        return [info.texts.get(truth(outcome)) or f"{info.label}: {WORDS[truth(outcome)]}"]
+        text = info.texts.get(truth(outcome))
+        if text is None and expr.ref in logic.defined:  # a composed condition: its members
+            return _reasons(logic.defined[expr.ref], decided, logic)
+        return [text or f"{info.label}: {WORDS[truth(outcome)]}"]
     members = [(single(m, decided), m) for m in expr.members]
     deciding = {("any", MET): MET, ("all", NOT_MET): NOT_MET, ("none", NOT_MET): MET}
     if (expr.op, outcome) in deciding:

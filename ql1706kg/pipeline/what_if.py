@@ -421,7 +421,9 @@ class WhatIf(_Wording):
                 for c in self.g.objects(self.p, QL.informedConsent)):
             return None
         end = span_of(self.g.value(fact, QL.factEnd))
-        if end is None and str(self.g.value(fact, QL.factStatus)) in ONGOING:
+        if selection.on_value:  # the window reads the date the fact states
+            end = span_of(self.g.value(fact, QL.factValue))
+        elif end is None and str(self.g.value(fact, QL.factStatus)) in ONGOING:
             return None
         day = end or span_of(self.g.value(fact, QL.effectiveDate))
         return day.last + timedelta(days=selection.max_days) if day is not None else None

@@ -92,7 +92,8 @@ def static_check(folder: Path) -> tuple[list[str], dict[str, Graph]]:
     notes = shapes_and_criteria(ids, shapes, shapes_by_file, folder, _bundled_ids(),
                                 conditions, composed)
     _missing_data_guarded({**ids, **conditions}, shapes, shapes_by_file, folder,
-                          without_unknown_path(ontology, ids, shapes, folder) | composed)
+                          without_unknown_path(ontology, ids, shapes, folder) | composed
+                          | set(conditions))  # a condition may be two-valued ("recorded")
     _contradictions(shapes, shapes_by_file)
     _limits_in_range(ids, shapes, folder)
     _templates(graphs)

@@ -85,8 +85,9 @@ class SelectionDeriver(DeriveBase):
         chosen: list[tuple[date, URIRef]] = []
         undecided = False
         anchor = self._anchor(selection.anchor, by_kind) if windowed else None
-        for fact in candidates:
-            span = self._day(fact)
+        for fact in candidates:  # (ql:windowOnValue: the date the fact states, not its own)
+            span = (span_of(self.g.value(fact, QL.factValue)) if selection.on_value
+                    else self._day(fact))
             if not windowed:
                 chosen.append((span.last if span else date.min, fact))
                 continue
