@@ -41,9 +41,8 @@ class Explainer:
                 undecided: tuple[str, ...] = (), blocked: list | None = None,
                 aside: list | None = None, because: str = "") -> CriterionResult:
         """Return the CriterionResult of one criterion (``undecided``: the outcomes uncertain
-        data leave open; ``blocked``: the untrusted facts that keep it from being met;
-        ``aside``: every untrusted fact it reads, named whatever the outcome; ``because``: a
-        composed criterion's reason in its conditions' words, :mod:`.compose`)."""
+        data leave open; ``blocked``/``aside``: the untrusted facts that keep it from being met /
+        it reads, named whatever the outcome; ``because``: a composed criterion's reason)."""
         evidence = tuple(self.evidence(crit))
         nodes = tuple(self.evidence_nodes(crit))
         limits = tuple(self.limits(crit["id"]))
@@ -51,7 +50,8 @@ class Explainer:
                                                     if crit.get("reading") else "")
         collect = None
         if because and not blocked and not undecided:
-            body, collect = self.composed(crit, outcome, violated, because)
+            body, collect = composed_body(outcome, violated, because, self.to_collect(
+                crit, [s for s in violated if s.outcome == "unknown"]))
         elif outcome == "met":
             body = "Met."
         elif outcome == "not_applicable":
@@ -95,19 +95,6 @@ class Explainer:
                                explanation=" ".join(parts), evidence=evidence, limits=limits,
                                evidence_nodes=nodes,
                                to_collect=collect, shapes=tuple(str(s.iri) for s in violated))
-
-    def composed(self, crit: dict, outcome: str, violated: list[ShapeInfo], because: str
-                 ) -> tuple[str, str | None]:
-        """The body of a composed criterion: its outcome, why in its conditions' words, its
-        own shapes' messages, and what to collect when it is unknown."""
-        word = {"met": "Met", "not_met": "Not met", "unknown": "Unknown",
-                "not_applicable": "Not applicable"}[outcome]
-        own = " ".join(s.message for s in violated if s.outcome == outcome and s.message)
-        body = f"{word}: {because}." + (f" {own}" if own else "")
-        if outcome != "unknown":
-            return body, None
-        collect = self.to_collect(crit, [s for s in violated if s.outcome == "unknown"])
-        return body + f" To decide, collect {collect}.", collect
 
     def undecided(self, crit: dict, outcomes: tuple[str, ...], shapes: list[ShapeInfo]) -> str:
         """Why uncertain data cannot decide a criterion: the outcomes left open, what the
@@ -240,3 +227,16 @@ class Explainer:
                 out.append(f"A {info.label} dated after the assessment date "
                            f"({g.value(after[0], QL.effectiveDate)}) is not used.")
         return out
+
+
+def composed_body(outcome: str, violated: list[ShapeInfo], because: str, collect: str
+                  ) -> tuple[str, str | None]:
+    """The body of a composed criterion: its outcome, why in its conditions' words (from
+    :mod:`.compose`), its own shapes' messages and, when unknown, what to collect."""
+    word = {"met": "Met", "not_met": "Not met", "unknown": "Unknown",
+            "not_applicable": "Not applicable"}[outcome]
+    own = " ".join(s.message for s in violated if s.outcome == outcome and s.message)
+    body = f"{word}: {because}." + (f" {own}" if own else "")
+    if outcome != "unknown":
+        return body, None
+    return body + f" To decide, collect {collect}.", collect

@@ -78,7 +78,8 @@ def logic_checked(ontology: Graph, ids: dict[URIRef, str], shapes: Graph,
     a condition nor a composition, an empty list, a cycle, a condition nothing uses or that
     decides nothing (:mod:`.conditions`)."""
     try:
-        logic = read_logic(ontology, ids, set(shapes.objects(None, QL.criterion)))
+        named = {n for n in shapes.objects(None, QL.criterion) if isinstance(n, URIRef)}
+        logic = read_logic(ontology, ids, named)
     except LogicError as exc:
         raise ProtocolRefused(f"{folder / 'ontology'}: {exc}") from None
     conditions = {info.iri: key for key, info in logic.conditions.items()}
