@@ -2,7 +2,8 @@
 (examples/protocols/sarc028/ontology/sarc028-conditions.ttl): IN1's age limit chosen by the
 bone-sarcoma group (exactly 12 and 18, one day either side, a histology not otherwise
 specified, a birth year only), and IN10.1's childbearing potential by the final menstrual
-period (a ql:windowOnValue selection of 730 days before the assessment date)."""
+period (a ql:windowOnValue selection of 730 days before the assessment date); and IN12.1 and
+EX13 from a FHIR List whose one member was not done."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ FOLDER = Path(__file__).resolve().parent.parent / "examples" / "protocols" / "sa
 OSTEO = "eligible-osteosarcoma-14-year-old.json"  # ICF 2027-03-01, osteosarcoma
 LMS = "ineligible-leiomyosarcoma-13-year-old.json"  # ICF 2027-03-01, leiomyosarcoma 8890/3
 WOMAN = "eligible-dedifferentiated-chondrosarcoma-adult.json"  # female, 66, nothing on fertility
+TREATED = "eligible-treated-stable-brain-metastasis.json"  # S28-21, FHIR
 
 # id -> (base record, changes, criterion, expected outcome)
 CASES = {
@@ -51,11 +53,25 @@ def _record(base: str, changes: dict, pid: str) -> dict:
     return record
 
 
+def _not_done_bundle() -> dict:
+    """S28-21's FHIR bundle with its brain radiosurgery (the one member of its
+    cns-directed-therapy List) not done."""
+    bundle = json.loads((FOLDER / "patients" / TREATED).read_text())
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        if resource["resourceType"] == "Patient":
+            resource["identifier"][0]["value"] = resource["id"] = "fhir-not-done"
+        if resource["resourceType"] == "Procedure":
+            resource["status"] = "not-done"
+    return bundle
+
+
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory) -> dict[str, dict[str, str]]:
     folder = tmp_path_factory.mktemp("sarc028-cases")
     for pid, (base, changes, _cid, _want) in CASES.items():
         (folder / f"{pid}.json").write_text(json.dumps(_record(base, dict(changes), pid)))
+    (folder / "fhir-not-done.json").write_text(json.dumps(_not_done_bundle()))
     result = CliRunner().invoke(main, ["screen", str(folder), "--protocol", str(FOLDER),
                                        "--as-of", "2027-03-15", "--format", "json"])
     assert result.exit_code in (0, 1, 3), result.output
@@ -67,3 +83,10 @@ def outcomes(tmp_path_factory) -> dict[str, dict[str, str]]:
 def test_boundaries(outcomes, pid):
     _base, _changes, cid, want = CASES[pid]
     assert outcomes[pid][cid] == want
+
+
+def test_a_list_member_not_done_is_no_treatment(outcomes):
+    """The List says these are all the CNS-directed therapies, and its one member was not
+    done: untreated (S28-21 as recorded is met on both)."""
+    assert outcomes["fhir-not-done"]["IN12.1"] == "not_met"
+    assert outcomes["fhir-not-done"]["EX13"] == "not_met"
