@@ -115,6 +115,7 @@ def decide(patient: URIRef, graph: PatientGraph, violations: list[Violation], sh
     logic = term.logic
     readings = _readings(logic, shapes, worlds, violated, uncertain)
     decisions: dict[str, Decision] = {}
+    decided: dict[str, str] | None = None  # the conditions' outcomes, once (explanations)
     for crit in term.criteria.values():
         own = shapes.by_criterion(crit["id"])
         undecided: tuple[str, ...] = ()
@@ -133,7 +134,8 @@ def decide(patient: URIRef, graph: PatientGraph, violations: list[Violation], sh
                                      for own_w, memo in readings))
             outcome = outcomes.pop() if len(outcomes) == 1 else "unknown"
             undecided = tuple(o for o in OUTCOMES if o in outcomes) if outcomes else ()
-            because = compose.because(crit["id"], outcome, _decided(logic, readings), logic)
+            decided = _decided(logic, readings) if decided is None else decided
+            because = compose.because(crit["id"], outcome, decided, logic)
         aside = blocking_facts(graph, patient, crit, shapes, term) if has_aside else []
         if has_aside and composed:  # a member condition's set-aside facts block it too
             aside += [f for key in sorted(logic.reads(crit["id"])) for f in blocking_facts(

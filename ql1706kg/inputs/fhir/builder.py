@@ -245,8 +245,9 @@ def _complete_list(builder: RecordBuilder, entry: Entry, kinds: list[str]) -> tu
     done = builder.rec.setdefault("facts_complete", [])
     done.extend(k for k in kinds if k not in done)
     for item in entries:  # each entry is a member of the kinds the List records
-        ref = item.get("item") if isinstance(item.get("item"), dict) else {}
-        member = builder.pool.resolve_entry(ref.get("reference"), entry)
+        ref = item.get("item")
+        member = builder.pool.resolve_entry(
+            ref.get("reference") if isinstance(ref, dict) else None, entry)
         if member is not None:
             builder.rec.setdefault("facts", []).extend(member_facts(builder.term, kinds, member))
     return True, f"recorded complete: {', '.join(kinds)}"
