@@ -24,9 +24,10 @@ _RECORD_LACKS = ("the JSON record lacks what its FHIR bundle carries (the cns-di
                  "list, recorded as none or with its member)")
 _NO_MENOPAUSE = ("the JSON record lacks the menopausal status and final menstrual period its FHIR "
                  "bundle carries: whether IN10.1 applies is unknown, and no agreement is recorded")
-_TESTS_AS_OBSERVATIONS = ("the JSON record holds its pregnancy tests as observations, which "
-                          "declared fact kinds do not read (S28-13's breastfeeding is in its "
-                          "FHIR bundle only)")
+_TESTS_AS_OBSERVATIONS = ("the JSON record holds its pregnancy tests as observations whose "
+                          "value is a display text ('Negative (qualifier value)'), which the "
+                          "JSON reader does not read, and declared fact kinds read the record's "
+                          "facts only (S28-13's breastfeeding is in its FHIR bundle only)")
 KNOWN_GAPS: dict[tuple[str, str, str], str] = {
     **{("json", pid, cid): _NO_MENOPAUSE
        for pid in ("S28-03", "S28-08", "S28-14", "S28-17", "S28-20")
