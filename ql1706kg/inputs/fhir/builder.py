@@ -40,8 +40,19 @@ OWN_STATUS = frozenset({"Condition", "Consent", "List"})
 # What a fact that may still happen (intended, draft, planned) can change: a support product
 # may be given inside a support-product waiting period; a planned therapy is no prior therapy.
 PLANNED_MATTERS = ("supportive_care",)
-# An Appointment that still stands (FHIR R4 AppointmentStatus): its start is a planned date.
-PLANNED_STATUSES = frozenset({"proposed", "pending", "booked", "arrived", "checked-in"})
+
+
+_DECLARED_TYPES: dict[int, tuple[Terminology, frozenset[str]]] = {}
+
+
+def declared_types(term: Terminology) -> frozenset[str]:
+    """The resource types the protocol's declared fact kinds name (once per terminology)."""
+    known = _DECLARED_TYPES.get(id(term))
+    if known is None or known[0] is not term:
+        known = _DECLARED_TYPES[id(term)] = (term, frozenset(
+            rtype for kind in term.fact_kinds.values() if kind.built_in is None
+            for rtype in kind.fhir_types))
+    return known[1]
 
 
 # -- one patient --------------------------------------------------------------------------------
@@ -152,18 +163,15 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader, SetAsi
         self.current = f"{entry.key} ({entry.source})"
         if entry.aside is not None:
             return self.set_aside(entry, *entry.aside)
-        if entry.type == "Appointment":  # a plan: only a declared kind reads it (its date)
-            planned = declared_facts(self.term, entry)
-            if not planned or entry.data.get("status") not in PLANNED_STATUSES:
-                return False, "resource type not used by the protocol"
-            self.rec.setdefault("facts", []).extend(planned)
-            return True, "a planned date of the protocol's kind " + ", ".join(
-                f["kind"] for f in planned)
+        if not hasattr(self, "take_" + entry.type) and entry.type not in declared_types(
+                self.term):  # a type only a declared kind reads, and the protocol declares none
+            return False, "resource type not used by the protocol"
         self.reading = reading = read(entry.type, entry.data, self.birth, entry.clean)
         if reading.set_aside is not None:
             return self.set_aside(entry, *reading.set_aside)
         status = reading.status
-        if entry.type not in OWN_STATUS and not status.counts:
+        plan = status.category == "planned" and entry.type in element_table().plans
+        if entry.type not in OWN_STATUS and not status.counts and not plan:
             field = f"{entry.type}.{status.said.split(' ')[0]}"
             if status.category == "uncertain":
                 return self.set_aside(entry, field, f"{status.said}: whether it stands is not "
@@ -174,9 +182,12 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader, SetAsi
             return False, status.said
         declared = declared_facts(self.term, entry) if entry.type != "List" else []
         if not declared:
-            return getattr(self, "take_" + entry.type)(entry)
+            taker = getattr(self, "take_" + entry.type, None)
+            return taker(entry) if taker is not None else (
+                False, "resource type not used by the protocol")
         self.rec.setdefault("facts", []).extend(declared)
-        said = "a fact of the protocol's kind " + ", ".join(f["kind"] for f in declared)
+        said = ("a planned date" if plan else "a fact") + " of the protocol's kind " + ", ".join(
+            f["kind"] for f in declared)
         if entry.type in ALSO_BUILT_IN:
             used, why = getattr(self, "take_" + entry.type)(entry)
             if used:
