@@ -27,7 +27,7 @@ from .entries import Entry
 from .medications import MedicationReader
 from .observations import ObservationReader
 from .patients import birth_date, deceased, first_identifier, not_a_candidate
-from .pool import Pool
+from .pool import Pool, declared_types
 from .semantics import Reading, read
 from .timing import When, record_date
 from .unread import UnreadReader
@@ -40,19 +40,6 @@ OWN_STATUS = frozenset({"Condition", "Consent", "List"})
 # What a fact that may still happen (intended, draft, planned) can change: a support product
 # may be given inside a support-product waiting period; a planned therapy is no prior therapy.
 PLANNED_MATTERS = ("supportive_care",)
-
-
-_DECLARED_TYPES: dict[int, tuple[Terminology, frozenset[str]]] = {}
-
-
-def declared_types(term: Terminology) -> frozenset[str]:
-    """The resource types the protocol's declared fact kinds name (once per terminology)."""
-    known = _DECLARED_TYPES.get(id(term))
-    if known is None or known[0] is not term:
-        known = _DECLARED_TYPES[id(term)] = (term, frozenset(
-            rtype for kind in term.fact_kinds.values() if kind.built_in is None
-            for rtype in kind.fhir_types))
-    return known[1]
 
 
 # -- one patient --------------------------------------------------------------------------------
