@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import BinaryIO, cast, overload
 
 from ...errors import InputError
-from ..jsonio import json_loads
 from ...protocol.terminology import terminology
+from ..jsonio import json_loads
 from .conformance import _is_fhir_type, model_problem
 from .entries import REQUEST_ONLY, Entry, ReportLine
 from .pool import read_types, subject_reference
