@@ -207,7 +207,8 @@ def test_a_result_that_cannot_be_read_or_trusted_never_passes_an_exclusion(tmp_p
 
 def _withdrawn_variants(tmp_path: Path) -> dict[str, tuple[str, str]]:
     """S28-23 (olaratumab allergy: EX11 not met) with its AllergyIntolerance refuted, entered
-    in error, resolved, inactive, unconfirmed or without verificationStatus, and S28-10 (MMR
+    in error, resolved, inactive, unconfirmed, without verificationStatus or without
+    clinicalStatus, and S28-10 (MMR
     20 days before Day 1: EX17 not met) with its Immunization not done or entered in error;
     returns the criterion and the outcome criteria.md gives each."""
     def variant(name: str, kind: str, pid: str, change) -> None:
@@ -241,7 +242,9 @@ def _withdrawn_variants(tmp_path: Path) -> dict[str, tuple[str, str]]:
              "allergy-inactive": (clinical("inactive"), "met"),
              # a low certainty of a reaction is no absence: never met (criteria.md EX11)
              "allergy-unconfirmed": (verification("unconfirmed"), "unknown"),
-             "allergy-no-verification": (lambda r: r.pop("verificationStatus"), "not_met")}
+             "allergy-no-verification": (lambda r: r.pop("verificationStatus"), "not_met"),
+             # current or not is not recorded (FHIR ait-1 asks for it): never met
+             "allergy-no-clinical-status": (lambda r: r.pop("clinicalStatus"), "unknown")}
     for pid, (change, _want) in cases.items():
         variant(allergy, "AllergyIntolerance", pid, change)
     vaccine = "ineligible-live-vaccine-20-days-before-first-dose.json"
@@ -268,7 +271,8 @@ def _withdrawn_variants(tmp_path: Path) -> dict[str, tuple[str, str]]:
 def test_a_refuted_or_withdrawn_allergy_or_vaccination_is_not_read_as_a_fact(tmp_path):
     """FHIR's status elements decide for declared kinds as for built-in ones: a refuted or
     entered-in-error AllergyIntolerance, or one no longer active (resolved, inactive), is no
-    known hypersensitivity (EX11 met); an unconfirmed one is set aside (unknown, named); an
+    known hypersensitivity (EX11 met); an unconfirmed one is set aside (unknown, named), and
+    one whose clinical status is not recorded may be current (unknown); an
     Immunization not done or entered in error is no live vaccine given (EX17 met)."""
     expected = _withdrawn_variants(tmp_path)
     result = CliRunner().invoke(main, ["screen", str(tmp_path), "--protocol", str(FOLDER),
