@@ -19,11 +19,13 @@ from datetime import date, timedelta
 
 from rdflib import Literal, URIRef
 
-from ...protocol.fact_kinds import Selection
+from ...protocol.fact_kinds import FactKind, Selection
 from ...protocol.namespaces import QL, RDF
+from ...protocol.terminology import Terminology
 from ..uncertain import span_of
 from .base import DeriveBase
 
+_KINDS: dict[int, tuple[Terminology, dict[URIRef, FactKind]]] = {}
 ONGOING = frozenset({"active", "in-progress", "ongoing", "recurrence", "relapse"})
 
 
@@ -84,15 +86,21 @@ class SelectionDeriver(DeriveBase):
     def _unreadable(self, fact: URIRef) -> bool:
         """A fact of a kind that has a value (not the mere presence of a record) whose value
         could not be read: what it says is not known, so it may be the one that decides."""
-        kind = self._kinds().get(self.g.value(fact, QL.factKind))
+        kind = self._kind_of(fact)
         return (kind is not None and kind.value_type != "presence"
                 and self.g.value(fact, QL.factValue) is None)
 
-    def _kinds(self) -> dict:
-        known = getattr(self, "_kinds_by_iri", None)
-        if known is None:
-            known = self._kinds_by_iri = {k.iri: k for k in self.term.fact_kinds.values()}
-        return known
+    def _kind_of(self, fact: URIRef) -> FactKind | None:
+        kind = self.g.value(fact, QL.factKind)
+        return self._kinds().get(kind) if isinstance(kind, URIRef) else None
+
+    def _kinds(self) -> dict[URIRef, FactKind]:
+        """The declared kinds by IRI (once per terminology)."""
+        known = _KINDS.get(id(self.term))
+        if known is None or known[0] is not self.term:
+            known = _KINDS[id(self.term)] = (
+                self.term, {k.iri: k for k in self.term.fact_kinds.values()})
+        return known[1]
 
     def _select(self, selection: Selection, by_kind: dict) -> None:
         g, p = self.g, self.p
@@ -165,7 +173,7 @@ class SelectionDeriver(DeriveBase):
                 self.g.add((fact, QL.recordSection, Literal(self._kind_label(fact))))
 
     def _kind_label(self, fact: URIRef) -> str:
-        kind = self._kinds().get(self.g.value(fact, QL.factKind))
+        kind = self._kind_of(fact)
         return kind.label if kind is not None else "a fact"
 
     @staticmethod
