@@ -16,7 +16,7 @@ from rdflib import Graph, Literal, URIRef
 from ql1706kg.inputs.fhir.builder import RecordBuilder
 from ql1706kg.inputs.fhir.elements import element_table
 from ql1706kg.inputs.fhir.entries import Entry
-from ql1706kg.inputs.fhir.pool import Pool
+from ql1706kg.inputs.fhir.pool import USED_TYPES, Pool, read_types
 from ql1706kg.inputs.fhir.semantics import status_of
 from ql1706kg.pipeline import protocol_check
 from ql1706kg.protocol.check import ProtocolRefused
@@ -67,7 +67,8 @@ OUTCOMES = {
     "ServiceRequest.status": REQUEST_STATUS,
     "ServiceRequest.intent": REQUEST_INTENT,
     "ServiceRequest.doNotPerform": {"true": N, "false": T},
-    "CarePlan.status": REQUEST_STATUS,
+    # revoked: ended early, its activities may have been done (each says so itself)
+    "CarePlan.status": REQUEST_STATUS | {"revoked": T},
     "CarePlan.intent": {"plan": T, "order": T, "proposal": N, "option": N},
     "Encounter.status": {"planned": N, "arrived": T, "triaged": T, "in-progress": T,
                          "onleave": T, "finished": T, "cancelled": N, "entered-in-error": N,
@@ -159,6 +160,13 @@ def test_a_declared_resource_with_an_unknown_modifier_is_set_aside(term, element
     data[element] = ([{"url": "urn:test:unknown", "valueBoolean": True}]
                      if element == "modifierExtension" else "urn:test:rules")
     assert _outcome(term, data)[0] == A
+
+
+def test_the_types_a_protocol_declares_are_read_and_no_others(term):
+    """A kind on Encounter makes the reader keep Encounters (they were dropped when indexed as
+    a type no reader uses); the bundled protocol declares none, so it reads what it read."""
+    assert read_types(term) == USED_TYPES | set(TYPES)
+    assert read_types(terminology()) == USED_TYPES
 
 
 def _ontology(rtype: str) -> Graph:
