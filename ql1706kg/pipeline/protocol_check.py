@@ -24,7 +24,7 @@ from ..protocol.fact_kinds import FactKind, build_fact_kinds
 from ..protocol.namespaces import QL
 from ..protocol.resources import cache_dir, protocol, read_cache, use_protocol, write_cache
 from ..version import __version__
-from . import protocol_probe
+from . import logic_probe, protocol_probe
 from .validate import engine
 
 __all__ = ["ProtocolRefused", "check_protocol", "checked_protocol", "load_protocol"]
@@ -33,6 +33,8 @@ _HERE = Path(__file__).resolve().parent
 # steps that screen them (a new release that changes one checks the folder again)
 _CODE = (Path(__file__), Path(protocol_probe.__file__), protocol_probe.PROBES_FILE,
          _HERE / "validate.py", _HERE / "shacl_compiled.py", _HERE / "judge.py",
+         _HERE / "compose.py", Path(logic_probe.__file__),
+         _HERE.parent / "protocol" / "conditions.py",
          Path(elements.__file__).with_name("elements.json"))
 
 
@@ -49,6 +51,7 @@ def check_protocol(folder: Path | str) -> list[str]:
     declared_types_covered(folder, graphs["ontology"])
     try:
         count = protocol_probe.probe(folder, graphs["shapes"], graphs["ontology"])
+        logic_probe.no_data_probe(folder)
     except protocol_probe.ProbeFailure as exc:
         raise ProtocolRefused(f"{folder}: {exc}") from None
     except ProtocolRefused:

@@ -150,36 +150,56 @@ def declared_facts(term: Terminology, entry: Entry) -> list[dict]:
                         found.setdefault(kind.key, (kind, coding))
     for kind, said in _by_text(term, entry.type, data):
         found.setdefault(kind.key, (kind, said))
-    facts = []
-    for kind, coding in found.values():
-        value, unit = _value(term, kind, data)
-        fact: dict[str, Any] = {"kind": kind.key, "code": coding["text"] if "text" in coding
-                                else {"system": str(coding.get("system", "")),
-                                      "code": str(coding.get("code", ""))}}
-        if value is not None:
-            fact["value"] = value
-        if unit is not None:
-            fact["unit"] = unit
-        start = next((_day(data.get(k)) for k in _START if _day(data.get(k))), None)
-        end = _day(data.get("abatementDateTime"))
-        for part in [data] + [data[n] for n in _NESTED if isinstance(data.get(n), dict)]:
-            start = start or next((_day(part.get(k)) for k in _START if _day(part.get(k))),
-                                  None)
-            for period in _PERIODS:
-                if isinstance(part.get(period), dict):
-                    start = start or _day(part[period].get("start"))
-                    end = end or _day(part[period].get("end"))
-        if kind.value_type == "date" and entry.type == "Appointment":
-            start = None  # a plan: its date is the value, never cut at the assessment date
-        if start:
-            fact["date"] = start
-        if end:
-            fact["end"] = end
-        status = _status(data)
-        if status:
-            fact["status"] = status
-        facts.append(fact)
-    return facts
+    return [_fact(term, kind, coding, entry) for kind, coding in found.values()]
+
+
+def member_facts(term: Terminology, kinds: list[str], member: Entry) -> list[dict]:
+    """The facts a resource listed in a List of declared kinds gives as a member of each kind
+    that declares no code or text of its own (the List is how such a kind is known: a
+    Procedure in the list of CNS-directed therapies); its date, end and status are its own. A
+    kind with codes is read by them only: a List's category may hold what the kind does not
+    count (a non-autoimmune hypothyroidism in the list of autoimmune diseases)."""
+    code = next(iter(_codings(member.data.get("code"))), {})
+    return [_fact(term, kind, {"text": _shown(member, code)}, member) for key in kinds
+            if (kind := term.fact_kinds.get(key)) is not None
+            and not kind.codes and not kind.text_patterns]
+
+
+def _shown(member: Entry, coding: dict) -> str:
+    said = coding.get("display") or coding.get("code") or member.data.get("id") or ""
+    return f"{member.type} {said}".strip()
+
+
+def _fact(term: Terminology, kind: FactKind, coding: dict, entry: Entry) -> dict:
+    """One fact of ``kind`` read from a resource: value, unit, dates and status."""
+    data = entry.data
+    value, unit = _value(term, kind, data)
+    fact: dict[str, Any] = {"kind": kind.key, "code": coding["text"] if "text" in coding
+                            else {"system": str(coding.get("system", "")),
+                                  "code": str(coding.get("code", ""))}}
+    if value is not None:
+        fact["value"] = value
+    if unit is not None:
+        fact["unit"] = unit
+    start = next((_day(data.get(k)) for k in _START if _day(data.get(k))), None)
+    end = _day(data.get("abatementDateTime"))
+    for part in [data] + [data[n] for n in _NESTED if isinstance(data.get(n), dict)]:
+        start = start or next((_day(part.get(k)) for k in _START if _day(part.get(k))),
+                              None)
+        for period in _PERIODS:
+            if isinstance(part.get(period), dict):
+                start = start or _day(part[period].get("start"))
+                end = end or _day(part[period].get("end"))
+    if kind.value_type == "date" and entry.type == "Appointment":
+        start = None  # a plan: its date is the value, never cut at the assessment date
+    if start:
+        fact["date"] = start
+    if end:
+        fact["end"] = end
+    status = _status(data)
+    if status:
+        fact["status"] = status
+    return fact
 
 
 def complete_kinds(term: Terminology, data: dict) -> list[str]:

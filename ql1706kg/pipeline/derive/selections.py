@@ -111,10 +111,10 @@ class SelectionDeriver(DeriveBase):
         chosen: list[tuple[date, URIRef]] = []
         # facts the selection may read but cannot decide on: (day, fact, why)
         open_: list[tuple[date, URIRef, str]] = [
-            (self._last_day(f), f, "its status is not recorded")
+            (self._last_day(selection, f), f, "its status is not recorded")
             for f, counts in counted if counts is None]
         for fact in (f for f, counts in counted if counts):
-            span = self._day(fact)
+            span = self._span(selection, fact)
             if not windowed:
                 chosen.append((span.last if span else date.min, fact))
                 continue
@@ -146,8 +146,14 @@ class SelectionDeriver(DeriveBase):
         if open_ and not (selection.most_recent and chosen):
             g.add((p, QL.selectionUndecided, selection.iri))
 
-    def _last_day(self, fact: URIRef) -> date:
-        span = self._day(fact)
+    def _span(self, selection: Selection, fact: URIRef):
+        """The days a fact counts on for a selection (ql:windowOnValue: the date the fact
+        states, not its own)."""
+        return (span_of(self.g.value(fact, QL.factValue)) if selection.on_value
+                else self._day(fact))
+
+    def _last_day(self, selection: Selection, fact: URIRef) -> date:
+        span = self._span(selection, fact)
         return span.last if span is not None else date.max
 
     def _unreadable_reason(self, fact: URIRef) -> str:
