@@ -169,6 +169,51 @@ def test_the_types_a_protocol_declares_are_read_and_no_others(term):
     assert read_types(terminology()) == USED_TYPES
 
 
+class _Pool(Pool):
+    """Resources by 'Type/id' (one scope)."""
+
+    def __init__(self, *resources: dict) -> None:
+        super().__init__()
+        self.entries = {f"{r['resourceType']}/{r['id']}": Entry("t.json", r) for r in resources}
+
+    def by_url(self, scope: object, url: str) -> Entry | None:
+        return None
+
+    def by_key(self, scope: object, key: str) -> Entry | None:
+        return self.entries.get(key)
+
+
+@pytest.mark.parametrize("status, extra, want", [
+    ("completed", {}, T), ("in-progress", {}, T), ("entered-in-error", {}, N),
+    ("not-done", {}, N), ("preparation", {}, N), ("unknown", {}, A),
+    ("completed", {"modifierExtension": [{"url": "urn:test:unknown", "valueBoolean": True}]},
+     A)])
+def test_a_list_member_of_a_kind_known_by_its_list_is_read_by_its_status(status, extra, want):
+    """A kind with no code of its own is known by its List's members: a member entered in
+    error, not done or only in preparation is no member; one whose status is unknown, or with
+    a modifier the reader does not know, is set aside for the kind."""
+    kind = FactKind(iri=URIRef("urn:test:Listed"), key="listed", label="listed",
+                    value_type="presence", dated=True, fhir_types=("Procedure",),
+                    list_codes=frozenset({(SYSTEM, "listed")}))
+    term = dataclasses.replace(terminology(), fact_kinds={"listed": kind})
+    member = {"resourceType": "Procedure", "id": "m1", "status": status,
+              "code": {"text": "stereotactic radiosurgery"},
+              "performedDateTime": "2026-05-01", **extra}
+    listed = {"resourceType": "List", "id": "l1", "status": "current", "mode": "snapshot",
+              "code": {"coding": [{"system": SYSTEM, "code": "listed"}]},
+              "entry": [{"item": {"reference": "Procedure/m1"}}]}
+    patient = Entry("t.json", {"resourceType": "Patient", "id": "p1"})
+    builder = RecordBuilder(patient, _Pool(member), term)
+    used, _why = builder.take(Entry("t.json", listed))
+    assert used and builder.rec["facts_complete"] == ["listed"]
+    facts = builder.rec.get("facts", [])
+    aside = [a for a in builder.rec.get("set_aside", []) if a.get("kind") == "listed"]
+    got = T if facts else A if aside else N
+    assert got == want
+    if facts:
+        assert facts[0]["status"] == status
+
+
 def _ontology(rtype: str) -> Graph:
     graph = Graph()
     kind = URIRef("urn:test:Kind")

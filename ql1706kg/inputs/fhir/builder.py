@@ -247,8 +247,34 @@ def _complete_list(builder: RecordBuilder, entry: Entry, kinds: list[str]) -> tu
         member = builder.pool.resolve_entry(
             ref.get("reference") if isinstance(ref, dict) else None, entry)
         if member is not None:
-            builder.rec.setdefault("facts", []).extend(member_facts(builder.term, kinds, member))
+            _member(builder, kinds, member)
     return True, f"recorded complete: {', '.join(kinds)}"
+
+
+def _member(builder: RecordBuilder, kinds: list[str], member: Entry) -> None:
+    """A List's member read as a fact of its kinds through the semantics layer, as any
+    resource is: one entered in error, refuted, not done or only planned is no member; one the
+    reader cannot trust (an unknown modifier, a status that leaves its truth open) is set aside
+    for those kinds, so no criterion reading them is met on it."""
+    facts = member_facts(builder.term, kinds, member)
+    if not facts:
+        return
+    reading = read(member.type, member.data, builder.birth, member.clean)
+    status = reading.status
+    problem = reading.set_aside
+    if problem is None and status.category == "uncertain":
+        problem = (f"{member.type}.{status.said.split(' ')[0]}",
+                   f"{status.said}: whether it stands is not known")
+    if problem is not None:
+        aside = builder.rec.setdefault("set_aside", [])
+        for fact in facts:
+            item = {"section": "facts", "source": f"{member.source}#{member.key}",
+                    "field": problem[0], "reason": problem[1], "kind": fact["kind"]}
+            if item not in aside:
+                aside.append(item)
+        return
+    if status.counts or (status.category == "planned" and member.type in element_table().plans):
+        builder.rec.setdefault("facts", []).extend(facts)
 
 
 def _not_the_study_consent(data: dict) -> str | None:
