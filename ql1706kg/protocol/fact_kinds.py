@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from rdflib import RDFS, Graph, Literal, URIRef
 
+from .fact_attributes import Attribute, attribute_filters, build_attributes
 from .namespaces import QL, RDF
 
 VALUE_TYPES = {"BooleanValue": "boolean", "CodedValue": "coded", "QuantityValue": "quantity",
@@ -49,6 +50,11 @@ class FactKind:
     # Words that name the kind in the code element's text when no coding does (a Specimen
     # whose type is text only): regular expressions, matched ignoring case.
     text_patterns: tuple[str, ...] = ()
+    attributes: tuple[Attribute, ...] = ()  # declared attributes (fact_attributes.py)
+
+    def attribute(self, key: str) -> Attribute | None:
+        """The declared attribute of that key (None: the kind has none)."""
+        return next((a for a in self.attributes if a.key == key), None)
 
     def value_label(self, system: str, code: str) -> str | None:
         """The label a coded FHIR value stands for (None: not a value of this kind)."""
@@ -67,6 +73,9 @@ class Selection:
     max_days: int | None = None  # anchor - fact date <= max_days
     min_days: int | None = None  # anchor - fact date >= min_days
     most_recent: bool = False
+    after_anchor: bool = False  # a fact dated after the anchor (up to as-of) is inside too
+    # attribute key -> the values that count; a fact that does not say it is undecided
+    attributes: tuple[tuple[str, frozenset[str]], ...] = ()
 
 
 def _token(value: object) -> tuple[str, str] | None:
@@ -106,7 +115,8 @@ def _kind(g: Graph, kind: URIRef) -> FactKind | None:
         codes=frozenset(t for t in map(_token, g.objects(kind, QL.fhirCode)) if t),
         values=tuple(sorted(values)),
         list_codes=frozenset(t for t in map(_token, g.objects(kind, QL.fhirListCode)) if t),
-        text_patterns=tuple(sorted(str(t) for t in g.objects(kind, QL.fhirCodeText))))
+        text_patterns=tuple(sorted(str(t) for t in g.objects(kind, QL.fhirCodeText))),
+        attributes=build_attributes(g, kind))
 
 
 def build_fact_kinds(g: Graph) -> tuple[dict[str, FactKind], tuple[Selection, ...]]:
@@ -126,7 +136,10 @@ def build_fact_kinds(g: Graph) -> tuple[dict[str, FactKind], tuple[Selection, ..
             max_days=_int(g.value(iri, QL.withinDaysBefore)),
             min_days=_int(g.value(iri, QL.atLeastDaysBefore)),
             most_recent=bool(g.value(iri, QL.mostRecentOnly, default=Literal(False))
-                             .toPython())))
+                             .toPython()),
+            after_anchor=bool(g.value(iri, QL.includesAfterAnchor, default=Literal(False))
+                              .toPython()),
+            attributes=attribute_filters(g, iri)))
     return kinds, tuple(selections)
 
 

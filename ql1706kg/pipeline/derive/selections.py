@@ -67,20 +67,37 @@ class SelectionDeriver(DeriveBase):
             return span_of(self.a.as_of) or start
         return start
 
-    def _counts(self, selection: Selection, fact: URIRef) -> bool:
+    def _counts(self, selection: Selection, fact: URIRef) -> bool | None:
+        """Whether the fact counts for the selection (None: it may; an attribute the
+        selection needs is not said)."""
         status = self.g.value(fact, QL.factStatus)
         if selection.statuses and (status is None or str(status) not in selection.statuses):
             return False
         if selection.values:
             value = self.g.value(fact, QL.factValue)
             shown = str(value).casefold() if value is not None else None
-            return shown in selection.values
-        return True
+            if shown not in selection.values:
+                return False
+        return self._attributes_count(selection, fact) if selection.attributes else True
+
+    def _attributes_count(self, selection: Selection, fact: URIRef) -> bool | None:
+        said = {str(self.g.value(node, QL.attributeKey)): str(value)
+                for node in self.g.objects(fact, QL.factAttribute)
+                if (value := self.g.value(node, QL.attributeValue)) is not None}
+        maybe = False
+        for key, wanted in selection.attributes:
+            if key not in said:
+                maybe = True
+            elif said[key] not in wanted:
+                return False
+        return None if maybe else True
 
     def _select(self, selection: Selection, by_kind: dict) -> None:
         g, p = self.g, self.p
-        candidates = [f for k in selection.kinds for f in by_kind.get(k, ())
-                      if self._counts(selection, f)]
+        counted = [(f, self._counts(selection, f)) for k in selection.kinds
+                   for f in by_kind.get(k, ())]
+        candidates = [f for f, counts in counted if counts is not False]
+        maybe = {f for f, counts in counted if counts is None}
         windowed = selection.max_days is not None or selection.min_days is not None
         chosen: list[tuple[date, URIRef]] = []
         undecided = False
@@ -106,16 +123,22 @@ class SelectionDeriver(DeriveBase):
             elif any(inside) or (span.first < anchor - timedelta(
                     days=selection.max_days or 0) < span.last):
                 undecided = True
+        # in the window, but an attribute that decides whether it counts is not said
+        unsaid = [day for day, fact in chosen if fact in maybe]
+        chosen = [(day, fact) for day, fact in chosen if fact not in maybe]
         if selection.most_recent and chosen:
             chosen = [max(chosen, key=lambda item: item[0])]
         for _day, fact in chosen:
             g.add((p, selection.iri, fact))
-        if undecided and not (selection.most_recent and chosen):
+        if (undecided and not (selection.most_recent and chosen)) or (unsaid and not (
+                selection.most_recent and chosen and max(unsaid) < chosen[0][0])):
             g.add((p, QL.selectionUndecided, selection.iri))
 
     @staticmethod
     def _inside(selection: Selection, anchor: date, day: date) -> bool:
         before = (anchor - day).days
-        if selection.max_days is not None and not 0 <= before <= selection.max_days:
+        if before < 0:
+            return selection.after_anchor
+        if selection.max_days is not None and before > selection.max_days:
             return False
         return selection.min_days is None or before >= selection.min_days
