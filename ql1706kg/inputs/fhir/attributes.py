@@ -54,7 +54,8 @@ def _labels(attribute: Attribute, value: object) -> set[str]:
 
 def _values(attribute: Attribute, data: dict) -> list[object]:
     found = [v for path in attribute.elements for v in _walk(data, path.split("."))]
-    for extension in data.get("extension") or ():
+    extensions = data.get("extension")
+    for extension in extensions if isinstance(extensions, list) else ():
         if isinstance(extension, dict) and extension.get("url") in attribute.extensions:
             found += [extension[k] for k in _EXTENSION_VALUES if k in extension]
     return found

@@ -9,7 +9,6 @@ is lifted without a value, so a criterion that compares it stays unknown, never 
 from __future__ import annotations
 
 from datetime import date
-
 from urllib.parse import quote
 
 from pydantic import BaseModel
@@ -49,9 +48,9 @@ class FactLifter(LiftBase):
         for key in self.record.facts_complete or ():
             if key in kinds:
                 self.add(self.patient, QL.recordedComplete, kinds[key].iri)
-        for kind in kinds.values():
-            if kind.built_in is not None:
-                self.lift_section_as_facts(kind)
+        for declared in kinds.values():
+            if declared.built_in is not None:
+                self.lift_section_as_facts(declared)
         for i, fact in enumerate(self.record.facts or ()):
             kind = kinds.get(fact.kind)
             if kind is None:
