@@ -329,3 +329,22 @@ def test_an_undecided_attribute_is_said(screened):
     assert "field extent or intent not recorded" in screened["rt-no-intent"]["EX4"][
         "explanation"]
     assert QL.selectsAttribute  # the schema names it (ontology/ql1706kg.ttl)
+
+
+@pytest.mark.parametrize(("selects", "problem"), [
+    ('[ ql:attributeKey "intent" ; ql:attributeValue "palliative" ]', None),
+    ('[ ql:attributeKey "intnet" ; ql:attributeValue "palliative" ]', "none of its kinds"),
+    ('[ ql:attributeKey "intent" ; ql:attributeValue "paliative" ]', "not one of its values"),
+], ids=["declared", "misspelt-key", "misspelt-value"])
+def test_the_check_refuses_a_selection_its_kinds_cannot_say(selects, problem):
+    from ql1706kg.protocol.fact_attributes import attribute_problems
+    from ql1706kg.protocol.fact_kinds import build_fact_kinds
+
+    g = Graph().parse(format="turtle", data=f"""
+        @prefix ql: <https://w3id.org/ql1706kg#> . @prefix : <http://example.org/> .
+        :Rt a ql:FactKind ; ql:recordKey "rt" ; ql:hasAttribute [ ql:attributeKey "intent" ;
+            ql:valueCoding [ ql:valueLabel "palliative" ] ] .
+        :sel a ql:FactSelection ; ql:selectsKind :Rt ; ql:selectsAttribute {selects} .""")
+    kinds, selections = build_fact_kinds(g)
+    found = attribute_problems(kinds.values(), selections)
+    assert (found == []) if problem is None else (problem in found[0] and "sel" in found[0])

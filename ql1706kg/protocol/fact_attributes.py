@@ -94,3 +94,25 @@ def attribute_filters(g: Graph, selection: Node) -> tuple[tuple[str, frozenset[s
             wanted.setdefault(str(key), set()).update(
                 str(v).strip().casefold() for v in g.objects(node, QL.attributeValue))
     return tuple(sorted((k, frozenset(v)) for k, v in wanted.items()))
+
+
+def attribute_problems(kinds, selections) -> list[str]:
+    """What a selection asks of attributes that its kinds cannot say (the check refuses it: a
+    misspelt key or value would select nothing, and a selection that excludes would then
+    exclude no one)."""
+    by_iri = {kind.iri: kind for kind in kinds}
+    out = []
+    for selection in selections:
+        name = str(selection.iri).rsplit("#", 1)[-1]
+        for key, wanted in selection.attributes:
+            declared = [a for k in selection.kinds if k in by_iri
+                        for a in by_iri[k].attributes if a.key == key]
+            if not declared:
+                out.append(f"the fact selection {name} selects the attribute '{key}', which "
+                           f"none of its kinds declares (ql:hasAttribute)")
+            for value in sorted(wanted - {v for a in declared for v in a.labels}):
+                if declared:
+                    out.append(f"the fact selection {name} selects '{value}' of the attribute "
+                               f"'{key}', which is not one of its values "
+                               f"({', '.join(sorted(declared[0].labels))})")
+    return out
