@@ -276,6 +276,17 @@ def _fhir_variants() -> dict[str, dict]:
                 else:
                     resource["category"]["coding"][0]["code"] = f"{category}-field-radiotherapy"
         out[name] = bundle
+    bundle = json.loads((FOLDER / "patients" / LMS).read_text())
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        if resource["resourceType"] == "Patient":
+            resource["identifier"][0]["value"] = resource["id"] = "fhir-provisional"
+        if "8890/3" in json.dumps(resource.get("code")) and resource["resourceType"] == \
+                "Condition":
+            resource["verificationStatus"]["coding"][0]["code"] = "provisional"
+    bundle["entry"] = [e for e in bundle["entry"]  # no pathology report: a provisional diagnosis
+                       if e["resource"]["resourceType"] != "DiagnosticReport"]
+    out["fhir-provisional"] = bundle
     return out
 
 
@@ -316,6 +327,7 @@ def screened(tmp_path_factory) -> dict[str, dict[str, dict]]:
     ("conventional-chondrosarcoma", "IN2.4", "not_met"),
     ("low-grade-central-os", "IN2.4", "met"), ("epithelioid-lms", "IN2.4", "met"),
     ("sarcoma-nos", "IN2.1", "unknown"), ("myxoid-liposarcoma", "IN2.1", "met"),
+    ("fhir-provisional", "IN2.1", "unknown"), ("fhir-provisional", "IN2.4", "unknown"),
     ("caliper-only", "IN4.1", "unknown"), ("caliper-only", "IN4.2", "unknown"),
     ("ct-too-small", "IN4.1", "not_met"), ("mri-node", "IN4.1", "met"),
     ("imaging-31-days", "IN4.2", "unknown"), ("imaging-30-days", "IN4.2", "met"),

@@ -6,9 +6,13 @@ its window before its anchor (the ICF signature, the assessment date, or the dat
 kind such as the planned first dose). A course's date is its last day: its end, or the
 assessment date while it is ongoing. Days are calendar days, both ends included.
 
+A selection may also require attribute values (``ql:selectsAttribute``,
+protocol/fact_attributes.py): a fact that says another value does not count.
+
 What cannot be decided is said, never guessed (``ql:selectionUndecided``): an undated or
-partially dated fact that may or may not lie in the window, or a window whose anchor is not on
-record while a fact could still fall in it (a planned first dose lies on or after the
+partially dated fact that may or may not lie in the window, a fact in the window that does
+not say an attribute the selection needs (nor a readable value of it), or a window whose anchor
+is not on record while a fact could still fall in it (a planned first dose lies on or after the
 assessment date, so a fact more than the window's days before that date is outside it for
 every possible anchor, and decides nothing).
 """
