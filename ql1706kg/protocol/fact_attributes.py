@@ -52,7 +52,8 @@ class Attribute:
         return None
 
 
-def _token(value: object) -> tuple[str, str] | None:
+def fhir_token(value: object) -> tuple[str, str] | None:
+    """A ``system|code`` token as (system, code); None when it is not one."""
     text = str(value)
     if "|" not in text:
         return None
@@ -74,7 +75,7 @@ def build_attributes(g: Graph, kind: Node) -> tuple[Attribute, ...]:
                 continue
             shown = str(label).strip().casefold()
             labels.add(shown)
-            values += [(t, shown) for t in map(_token, g.objects(coding, QL.fhirCode)) if t]
+            values += [(t, shown) for t in map(fhir_token, g.objects(coding, QL.fhirCode)) if t]
             texts += [(str(p), shown) for p in g.objects(coding, QL.fhirCodeText)]
         found.append(Attribute(
             key=str(key), label=str(g.value(node, RDFS.label) or key),

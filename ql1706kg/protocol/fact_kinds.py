@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from rdflib import RDFS, Graph, Literal, URIRef
 
-from .fact_attributes import Attribute, attribute_filters, build_attributes
+from .fact_attributes import Attribute, attribute_filters, build_attributes, fhir_token
 from .namespaces import QL, RDF
 
 VALUE_TYPES = {"BooleanValue": "boolean", "CodedValue": "coded", "QuantityValue": "quantity",
@@ -78,14 +78,6 @@ class Selection:
     attributes: tuple[tuple[str, frozenset[str]], ...] = ()
 
 
-def _token(value: object) -> tuple[str, str] | None:
-    text = str(value)
-    if "|" not in text:
-        return None
-    system, code = text.rsplit("|", 1)
-    return system.strip(), code.strip()
-
-
 def _int(value: object) -> int | None:
     return int(value.toPython()) if isinstance(value, Literal) else None
 
@@ -100,7 +92,7 @@ def _kind(g: Graph, kind: URIRef) -> FactKind | None:
     for node in g.objects(kind, QL.valueCoding):
         label = g.value(node, QL.valueLabel)
         for token in g.objects(node, QL.fhirCode):
-            parsed = _token(token)
+            parsed = fhir_token(token)
             if parsed and label is not None:
                 values.append((parsed, str(label)))
     elements = tuple(sorted(str(e) for e in g.objects(kind, QL.fhirCodeElement))) or ("code",)
@@ -112,9 +104,9 @@ def _kind(g: Graph, kind: URIRef) -> FactKind | None:
         built_in=str(g.value(kind, QL.readBy)) if g.value(kind, QL.readBy) else None,
         fhir_types=tuple(sorted(str(t) for t in g.objects(kind, QL.fhirResourceType))),
         code_elements=elements,
-        codes=frozenset(t for t in map(_token, g.objects(kind, QL.fhirCode)) if t),
+        codes=frozenset(t for t in map(fhir_token, g.objects(kind, QL.fhirCode)) if t),
         values=tuple(sorted(values)),
-        list_codes=frozenset(t for t in map(_token, g.objects(kind, QL.fhirListCode)) if t),
+        list_codes=frozenset(t for t in map(fhir_token, g.objects(kind, QL.fhirListCode)) if t),
         text_patterns=tuple(sorted(str(t) for t in g.objects(kind, QL.fhirCodeText))),
         attributes=build_attributes(g, kind))
 
