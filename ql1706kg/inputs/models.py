@@ -322,6 +322,10 @@ class Fact(_Strict):
     status: str | None = Field(None, description="Its status as written (e.g. 'active', "
                                "'resolved', 'completed').")
     code: str | Coded | None = Field(None, description="The code or name it was recorded with.")
+    attributes: dict[str, str] | None = Field(
+        None, description="Its declared attributes (ql:hasAttribute), each by its key with one "
+        "of its value labels, e.g. {\"field-extent\": \"wide\", \"intent\": \"palliative\"}; "
+        "an attribute left out is not known, so a criterion that needs it stays unknown.")
 
 
 class SetAside(_Strict):

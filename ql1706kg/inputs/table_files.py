@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..protocol.resources import protocol_cache
 from .workbook import check_workbook
 
 REQUIRED = ("patient", "element", "value")
@@ -144,12 +145,23 @@ def _header(rows: Iterator[tuple[int, list[Any]]], source: str) -> dict[str, int
     if first is None:
         raise InputError(source, "the table is empty (a header row is needed)")
     names = [str(c or "").strip().casefold() for c in first[1]]
-    header = {name: index for index, name in enumerate(names) if name in COLUMNS}
+    known = set(COLUMNS) | attribute_columns()
+    header = {name: index for index, name in enumerate(names) if name in known}
     missing = [name for name in REQUIRED if name not in header]
     if missing:
         raise InputError(source, f"missing column(s) {', '.join(missing)} (columns: "
                                  f"{', '.join(COLUMNS)})", field=missing[0])
     return header
+
+
+@protocol_cache
+def attribute_columns() -> frozenset[str]:
+    """The columns the protocol's fact kinds declare as attributes (``ql:attributeKey``): a
+    column each, read, not dropped as unknown (once per protocol)."""
+    from ..protocol.terminology import terminology
+
+    return frozenset(a.key.casefold() for kind in terminology().fact_kinds.values()
+                     for a in kind.attributes)
 
 
 def cell(row: list[Any], index: int) -> Any:

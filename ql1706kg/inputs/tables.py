@@ -42,7 +42,9 @@ facts_complete             a fact kind's record key: recorded complete (no fact 
 <a declared kind's key>    a fact of a kind the protocol declares (ql:FactKind, its record key as
                            in the JSON record's facts): value by the kind's type (yes / no, a
                            number with unit, a date, a word of its values; empty for a kind that
-                           is the record itself); code (+ system), date, end, status
+                           is the record itself); code (+ system), date, end, status, and one
+                           column per attribute the kind declares (its ql:attributeKey, e.g.
+                           field-extent: wide / limited)
 <any test name>            a result of that test (e.g. AST, haemoglobin, ECOG): unit, uln, lln,
                            date
 =========================  ======================================================================
@@ -310,7 +312,24 @@ def _fact(row: dict[str, Any], kind: FactKind) -> dict[str, Any]:
     for column in ("date", "end"):
         if row.get(column) not in (None, ""):
             fact[column] = _date(row, column)
+    attributes = _attributes(row, kind)
+    if attributes:
+        fact["attributes"] = attributes
     return fact
+
+
+def _attributes(row: dict[str, Any], kind: FactKind) -> dict[str, str]:
+    """The kind's attributes, a column each; a value it does not declare is an error."""
+    out = {}
+    for attribute in kind.attributes:
+        said = _text(row, attribute.key.casefold())
+        if not said:
+            continue
+        if said.casefold() not in attribute.labels:
+            raise RowError(attribute.key, f"'{said}' is not a {attribute.label} (accepted: "
+                                          f"{', '.join(sorted(attribute.labels))})")
+        out[attribute.key] = said.casefold()
+    return out
 
 
 _WANTED = {"boolean": "yes or no", "quantity": "a number", "date": "a date (YYYY-MM-DD)",

@@ -45,6 +45,8 @@ from .check_criteria import (
     without_unknown_path,
 )
 from .equations import EquationError, named_equations
+from .fact_attributes import attribute_problems
+from .fact_kinds import build_fact_kinds
 from .meta import MetaViolation, check_limits, check_parameters
 from .namespaces import QL, RDF, SH
 from .regimen_counts import build_regimen_counts, count_problems
@@ -87,6 +89,7 @@ def static_check(folder: Path) -> tuple[list[str], dict[str, Graph]]:
     _parameters(ontology, ontology_by_file)
     _equations(ontology, ontology_by_file)
     _regimen_counts(ontology, ontology_by_file)
+    _attributes(ontology, ontology_by_file)
     ids = criterion_set(ontology, ontology_by_file)
     conditions, composed = logic_checked(ontology, ids, shapes, folder)  # ql:Condition
     notes = shapes_and_criteria(ids, shapes, shapes_by_file, folder, _bundled_ids(),
@@ -310,6 +313,15 @@ def _regimen_counts(ontology: Graph, ontology_by_file: dict[Path, Graph]) -> Non
     if problems:
         where = next((f for f in sorted(ontology_by_file)
                       if (None, RDF.type, QL.RegimenCount) in ontology_by_file[f]), "ontology")
+        raise ProtocolRefused(f"{where}: {problems[0]}")
+
+
+def _attributes(ontology: Graph, ontology_by_file: dict[Path, Graph]) -> None:
+    kinds, selections = build_fact_kinds(ontology)
+    problems = attribute_problems(kinds.values(), selections)
+    if problems:
+        where = next((f for f in sorted(ontology_by_file)
+                      if (None, QL.selectsAttribute, None) in ontology_by_file[f]), "ontology")
         raise ProtocolRefused(f"{where}: {problems[0]}")
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from rdflib import RDFS, Graph, Literal, URIRef
 
+from .fact_attributes import Attribute, attribute_filters, build_attributes, fhir_token
 from .namespaces import QL, RDF
 
 VALUE_TYPES = {"BooleanValue": "boolean", "CodedValue": "coded", "QuantityValue": "quantity",
@@ -49,6 +50,11 @@ class FactKind:
     # Words that name the kind in the code element's text when no coding does (a Specimen
     # whose type is text only): regular expressions, matched ignoring case.
     text_patterns: tuple[str, ...] = ()
+    attributes: tuple[Attribute, ...] = ()  # declared attributes (fact_attributes.py)
+
+    def attribute(self, key: str) -> Attribute | None:
+        """The declared attribute of that key (None: the kind has none)."""
+        return next((a for a in self.attributes if a.key == key), None)
 
     def value_label(self, system: str, code: str) -> str | None:
         """The label a coded FHIR value stands for (None: not a value of this kind)."""
@@ -68,14 +74,9 @@ class Selection:
     min_days: int | None = None  # anchor - fact date >= min_days
     most_recent: bool = False
     on_value: bool = False  # ql:windowOnValue: the window reads the fact's date value
-
-
-def _token(value: object) -> tuple[str, str] | None:
-    text = str(value)
-    if "|" not in text:
-        return None
-    system, code = text.rsplit("|", 1)
-    return system.strip(), code.strip()
+    after_anchor: bool = False  # a fact dated after the anchor (up to as-of) is inside too
+    # attribute key -> the values that count; a fact that does not say it is undecided
+    attributes: tuple[tuple[str, frozenset[str]], ...] = ()
 
 
 def _int(value: object) -> int | None:
@@ -92,7 +93,7 @@ def _kind(g: Graph, kind: URIRef) -> FactKind | None:
     for node in g.objects(kind, QL.valueCoding):
         label = g.value(node, QL.valueLabel)
         for token in g.objects(node, QL.fhirCode):
-            parsed = _token(token)
+            parsed = fhir_token(token)
             if parsed and label is not None:
                 values.append((parsed, str(label)))
     elements = tuple(sorted(str(e) for e in g.objects(kind, QL.fhirCodeElement))) or ("code",)
@@ -104,10 +105,11 @@ def _kind(g: Graph, kind: URIRef) -> FactKind | None:
         built_in=str(g.value(kind, QL.readBy)) if g.value(kind, QL.readBy) else None,
         fhir_types=tuple(sorted(str(t) for t in g.objects(kind, QL.fhirResourceType))),
         code_elements=elements,
-        codes=frozenset(t for t in map(_token, g.objects(kind, QL.fhirCode)) if t),
+        codes=frozenset(t for t in map(fhir_token, g.objects(kind, QL.fhirCode)) if t),
         values=tuple(sorted(values)),
-        list_codes=frozenset(t for t in map(_token, g.objects(kind, QL.fhirListCode)) if t),
-        text_patterns=tuple(sorted(str(t) for t in g.objects(kind, QL.fhirCodeText))))
+        list_codes=frozenset(t for t in map(fhir_token, g.objects(kind, QL.fhirListCode)) if t),
+        text_patterns=tuple(sorted(str(t) for t in g.objects(kind, QL.fhirCodeText))),
+        attributes=build_attributes(g, kind))
 
 
 def build_fact_kinds(g: Graph) -> tuple[dict[str, FactKind], tuple[Selection, ...]]:
@@ -128,7 +130,10 @@ def build_fact_kinds(g: Graph) -> tuple[dict[str, FactKind], tuple[Selection, ..
             min_days=_int(g.value(iri, QL.atLeastDaysBefore)),
             most_recent=bool(g.value(iri, QL.mostRecentOnly, default=Literal(False))
                              .toPython()),
-            on_value=bool(g.value(iri, QL.windowOnValue, default=Literal(False)).toPython())))
+            on_value=bool(g.value(iri, QL.windowOnValue, default=Literal(False)).toPython()),
+            after_anchor=bool(g.value(iri, QL.includesAfterAnchor, default=Literal(False))
+                              .toPython()),
+            attributes=attribute_filters(g, iri)))
     return kinds, tuple(selections)
 
 

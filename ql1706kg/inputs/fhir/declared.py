@@ -16,6 +16,7 @@ from typing import Any
 
 from ...protocol.fact_kinds import FactKind
 from ...protocol.terminology import Terminology
+from .attributes import read_attributes
 from .codes import _codings
 from .entries import Entry
 
@@ -181,6 +182,9 @@ def _fact(term: Terminology, kind: FactKind, coding: dict, entry: Entry) -> dict
         fact["value"] = value
     if unit is not None:
         fact["unit"] = unit
+    attributes = read_attributes(kind.attributes, data)
+    if attributes:
+        fact["attributes"] = attributes
     start = next((_day(data.get(k)) for k in _START if _day(data.get(k))), None)
     end = _day(data.get("abatementDateTime"))
     for part in [data] + [data[n] for n in _NESTED if isinstance(data.get(n), dict)]:

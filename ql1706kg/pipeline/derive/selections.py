@@ -6,9 +6,13 @@ its window before its anchor (the ICF signature, the assessment date, or the dat
 kind such as the planned first dose). A course's date is its last day: its end, or the
 assessment date while it is ongoing. Days are calendar days, both ends included.
 
+A selection may also require attribute values (``ql:selectsAttribute``,
+protocol/fact_attributes.py): a fact that says another value does not count.
+
 What cannot be decided is said, never guessed (``ql:selectionUndecided``): an undated or
-partially dated fact that may or may not lie in the window, or a window whose anchor is not on
-record while a fact could still fall in it (a planned first dose lies on or after the
+partially dated fact that may or may not lie in the window, a fact in the window that does
+not say an attribute the selection needs (nor a readable value of it), or a window whose anchor
+is not on record while a fact could still fall in it (a planned first dose lies on or after the
 assessment date, so a fact more than the window's days before that date is outside it for
 every possible anchor, and decides nothing).
 """
@@ -70,18 +74,44 @@ class SelectionDeriver(DeriveBase):
         return start
 
     def _counts(self, selection: Selection, fact: URIRef) -> bool | None:
-        """Whether the fact is one the selection reads; None when its status, which the
-        selection asks about, is not recorded (it may or may not count: undecided)."""
+        """Whether the fact counts for the selection; None when it may (its status, or an
+        attribute, the selection asks about is not recorded: undecided)."""
         status = self.g.value(fact, QL.factStatus)
-        if selection.statuses and status is None:
-            return None
-        if selection.statuses and str(status) not in selection.statuses:
+        if selection.statuses and status is not None and str(status) not in selection.statuses:
             return False
         if selection.values:
             value = self.g.value(fact, QL.factValue)
             shown = str(value).casefold() if value is not None else None
-            return shown in selection.values or (shown is None and self._unreadable(fact))
-        return True
+            if shown not in selection.values and not (shown is None and self._unreadable(fact)):
+                return False
+        said = self._attributes_count(selection, fact) if selection.attributes else True
+        if said is False:
+            return False
+        return None if said is None or (selection.statuses and status is None) else True
+
+    def _attributes_count(self, selection: Selection, fact: URIRef) -> bool | None:
+        said = self._attributes(fact)
+        maybe = False
+        for key, wanted in selection.attributes:
+            if key not in said:
+                maybe = True
+            elif said[key] not in wanted:
+                return False
+        return None if maybe else True
+
+    def _attributes(self, fact: URIRef) -> dict[str, str]:
+        return {str(self.g.value(node, QL.attributeKey)): str(value)
+                for node in self.g.objects(fact, QL.factAttribute)
+                if (value := self.g.value(node, QL.attributeValue)) is not None}
+
+    def _why_open(self, selection: Selection, fact: URIRef) -> str:
+        """Why a fact in the window may or may not count."""
+        if selection.statuses and self.g.value(fact, QL.factStatus) is None:
+            return "its status is not recorded"
+        said = self._attributes(fact)
+        missing = [key for key, _values in selection.attributes if key not in said]
+        return f"it does not say its {', '.join(missing)}" if missing else \
+            self._unreadable_reason(fact)
 
     def _unreadable(self, fact: URIRef) -> bool:
         """A fact of a kind that has a value (not the mere presence of a record) whose value
@@ -106,14 +136,13 @@ class SelectionDeriver(DeriveBase):
         g, p = self.g, self.p
         counted = [(f, self._counts(selection, f)) for k in selection.kinds
                    for f in by_kind.get(k, ())]
+        maybe = {f for f, counts in counted if counts is None}
         windowed = selection.max_days is not None or selection.min_days is not None
         anchor = self._anchor(selection.anchor, by_kind) if windowed else None
         chosen: list[tuple[date, URIRef]] = []
         # facts the selection may read but cannot decide on: (day, fact, why)
-        open_: list[tuple[date, URIRef, str]] = [
-            (self._last_day(selection, f), f, "its status is not recorded")
-            for f, counts in counted if counts is None]
-        for fact in (f for f, counts in counted if counts):
+        open_: list[tuple[date, URIRef, str]] = []
+        for fact in (f for f, counts in counted if counts is not False):
             span = self._span(selection, fact)
             if not windowed:
                 chosen.append((span.last if span else date.min, fact))
@@ -135,15 +164,17 @@ class SelectionDeriver(DeriveBase):
             elif any(inside) or (span.first < anchor - timedelta(
                     days=selection.max_days or 0) < span.last):
                 open_.append((span.last, fact, "its date may or may not lie in the window"))
-        open_ += [(day, f, self._unreadable_reason(f)) for day, f in chosen
-                  if self._unreadable(f)]
-        chosen = [(day, f) for day, f in chosen if not self._unreadable(f)]
-        self._hold_back(selection, chosen, open_)
+        open_ += [(day, f, self._why_open(selection, f)) for day, f in chosen
+                  if f in maybe or self._unreadable(f)]
+        chosen = [(day, f) for day, f in chosen if f not in maybe and not self._unreadable(f)]
+        latest = max(day for day, _f in chosen) if selection.most_recent and chosen else None
+        open_ = [item for item in open_ if latest is None or item[0] >= latest]
+        self._hold_back(selection, open_)
         if selection.most_recent and chosen:
             chosen = [max(chosen, key=lambda item: item[0])]
         for _day, fact in chosen:
             g.add((p, selection.iri, fact))
-        if open_ and not (selection.most_recent and chosen):
+        if open_:
             g.add((p, QL.selectionUndecided, selection.iri))
 
     def _span(self, selection: Selection, fact: URIRef):
@@ -152,25 +183,18 @@ class SelectionDeriver(DeriveBase):
         return (span_of(self.g.value(fact, QL.factValue)) if selection.on_value
                 else self._day(fact))
 
-    def _last_day(self, selection: Selection, fact: URIRef) -> date:
-        span = self._span(selection, fact)
-        return span.last if span is not None else date.max
-
     def _unreadable_reason(self, fact: URIRef) -> str:
         said = self.g.value(fact, QL.factLabel)
         return (f"its value {str(said)!r} is not one its kind reads" if said is not None
                 else "it has no value its kind reads")
 
-    def _hold_back(self, selection: Selection, chosen: list, open_: list) -> None:
+    def _hold_back(self, selection: Selection, open_: list) -> None:
         """Set aside, for this selection, every fact it may read but cannot decide on (its
-        value unreadable, its status or its place in the window unknown): as an
+        value unreadable, its status, an attribute or its place in the window unknown): as an
         ``ql:UntrustedFact`` it keeps every criterion reading the selection from being met
         (pipeline/reads.py), whether or not a shape asks about it, and the explanation names
-        it. Not when only the latest fact counts and a decided one is more recent."""
-        latest = max(day for day, _f in chosen) if selection.most_recent and chosen else None
-        for day, fact, why in open_:
-            if latest is not None and day < latest:
-                continue
+        it."""
+        for _day, fact, why in open_:
             self.g.add((self.p, QL.setAsideFact, fact))
             self.g.add((fact, RDF.type, QL.UntrustedFact))
             self.g.add((fact, QL.setAsideFrom, selection.iri))
@@ -185,6 +209,8 @@ class SelectionDeriver(DeriveBase):
     @staticmethod
     def _inside(selection: Selection, anchor: date, day: date) -> bool:
         before = (anchor - day).days
-        if selection.max_days is not None and not 0 <= before <= selection.max_days:
+        if before < 0:
+            return selection.after_anchor
+        if selection.max_days is not None and before > selection.max_days:
             return False
         return selection.min_days is None or before >= selection.min_days

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from urllib.parse import quote
 
-from rdflib import Literal
+from pydantic import BaseModel
+from rdflib import Literal, URIRef
 
 from ...protocol.fact_kinds import FactKind
 from ...protocol.namespaces import QL, RDF, RDFS
@@ -76,6 +78,9 @@ class FactLifter(LiftBase):
         for key in self.record.facts_complete or ():
             if key in kinds:
                 self.add(self.patient, QL.recordedComplete, kinds[key].iri)
+        for declared in kinds.values():
+            if declared.built_in is not None:
+                self.lift_section_as_facts(declared)
         for i, fact in enumerate(self.record.facts or ()):
             kind = kinds.get(fact.kind)
             if kind is None:
@@ -94,8 +99,46 @@ class FactLifter(LiftBase):
                 self.add(node, QL.factEnd, when(fact.end))
             if fact.status:
                 self.add(node, QL.factStatus, text(fact.status.casefold()))
+            for key, said in sorted((fact.attributes or {}).items()):
+                self.lift_attribute(node, kind, key, said)
             if fact.code is not None:
                 shown = fact.code if isinstance(fact.code, str) else \
                     f"{fact.code.system} {fact.code.code}"
                 self.add(node, QL.testText, text(shown))
 
+
+    def lift_attribute(self, node: URIRef, kind: FactKind, key: str, said: str) -> None:
+        """One attribute of a fact: its key and value label when the kind declares both; a
+        value it does not declare is kept as written only, so the attribute reads as not said
+        (a selection that needs it is undecided, never decided on a word it cannot read)."""
+        attribute = kind.attribute(key)
+        if attribute is None:
+            return
+        label = said.strip().casefold()
+        held = URIRef(f"{node}/attribute/{quote(key, safe='')}")
+        self.add(node, QL.factAttribute, held)
+        self.add(held, QL.attributeKey, text(key))
+        if label in attribute.labels:
+            self.add(held, QL.attributeValue, text(label))
+        else:
+            self.add(held, QL.attributeAsWritten, text(said))
+
+    def lift_section_as_facts(self, kind: FactKind) -> None:
+        """The items of a built-in record section (``ql:readBy``, e.g. the lesions) as facts of
+        the kind too, so a selection can window them: each dated by its ``date`` (and
+        ``end``), with the attributes the kind maps from its fields (``ql:recordField``)."""
+        section = getattr(self.record, str(kind.built_in), None)
+        items = section if isinstance(section, list) else [section]
+        for i, item in enumerate(i for i in items if isinstance(i, BaseModel)):
+            node = self.node("fact", quote(kind.key, safe=""), i + 1)
+            self.add(self.patient, QL.hasFact, node)
+            self.add(node, RDF.type, QL.Fact)
+            self.add(node, QL.factKind, kind.iri)
+            self.add(node, QL.factValue, boolean(True))
+            for field, prop in (("date", QL.effectiveDate), ("end", QL.factEnd)):
+                if getattr(item, field, None) is not None:
+                    self.add(node, prop, when(getattr(item, field)))
+            for attribute in kind.attributes:
+                said = getattr(item, attribute.record_field or attribute.key, None)
+                if isinstance(said, str) and said:
+                    self.lift_attribute(node, kind, attribute.key, said)
