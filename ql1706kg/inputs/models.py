@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -322,6 +322,9 @@ class Fact(_Strict):
     status: str | None = Field(None, description="Its status as written (e.g. 'active', "
                                "'resolved', 'completed').")
     code: str | Coded | None = Field(None, description="The code or name it was recorded with.")
+    dosage: list[dict[str, Any]] | None = Field(
+        None, description="For a medication kind whose value is a dose: its dosage lines as "
+        "FHIR R4 Dosage objects (doseAndRate, timing, asNeeded[x], route, sequence...).")
 
 
 class SetAside(_Strict):

@@ -27,7 +27,8 @@ from rdflib import RDFS, Graph, Literal, URIRef
 from .namespaces import QL, RDF
 
 VALUE_TYPES = {"BooleanValue": "boolean", "CodedValue": "coded", "QuantityValue": "quantity",
-               "DateValue": "date", "PresenceValue": "presence"}
+               "DateValue": "date", "PresenceValue": "presence",
+               "DoseValue": "dose"}  # dose: a medication with its dosage (equivalents.py)
 
 
 @dataclass(frozen=True)

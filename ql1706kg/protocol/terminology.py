@@ -26,6 +26,7 @@ from . import equations as equations_module
 from . import order as order_module
 from . import trial as trial_module
 from .equations import Equation, EquationError, named_equations
+from .equivalents import Doses, build_doses
 from .fact_kinds import FactKind, Selection, build_fact_kinds
 from .namespaces import OWL, QL, RDF, RDFS, SKOS, dumps_interned, intern_all
 from .order import complete_order
@@ -115,6 +116,7 @@ class Terminology:
     # declared fact kinds by record key, and the fact selections criteria read (fact_kinds.py)
     fact_kinds: dict[str, FactKind] = field(default_factory=dict)
     selections: tuple[Selection, ...] = ()
+    doses: Doses = field(default_factory=Doses)  # doses in equivalents (equivalents.py)
     regimen_counts: tuple[RegimenCount, ...] = ()  # ql:RegimenCount (.regimen_counts)
     settings: Settings = field(default_factory=lambda: Settings({}, {}))
     protocol_version: str = ""
@@ -302,6 +304,7 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
         raise ShapesError(str(exc)) from None
     term.fact_kinds, term.selections = build_fact_kinds(closure)
     term.regimen_counts, term.settings = build_regimen_counts(closure)
+    term.doses = build_doses(closure)
     term.histology_scope = _scopes(closure, term)
     for system in set(closure.subjects(QL.codeSystemUri, None)) | set(
             closure.subjects(QL.codeSystemName, None)):

@@ -16,6 +16,7 @@ from typing import Any
 from ...protocol.fact_kinds import FactKind
 from ...protocol.terminology import Terminology
 from .codes import _codings
+from .dosage import dosage_lines
 from .entries import Entry
 
 # Types whose own reader may also read a resource of a declared kind (a metastasis that is
@@ -134,6 +135,8 @@ def declared_facts(term: Terminology, entry: Entry) -> list[dict]:
             fact["value"] = value
         if unit is not None:
             fact["unit"] = unit
+        if kind.value_type == "dose":  # the dosage as written (pipeline/dosage.py reads it)
+            fact["dosage"] = dosage_lines(entry.type, data)
         start = next((_day(data.get(k)) for k in _START if _day(data.get(k))), None)
         end = _day(data.get("abatementDateTime"))
         for part in [data] + [data[n] for n in _NESTED if isinstance(data.get(n), dict)]:

@@ -16,6 +16,7 @@ from ...protocol.fact_kinds import FactKind
 from ...protocol.namespaces import QL, RDF
 from ..literals import boolean, d, dec, text, when
 from .base import LiftBase
+from .doses import lift_dose
 
 
 def fact_value(kind: FactKind, value: object, unit: str | None) -> Literal | None:
@@ -67,4 +68,6 @@ class FactLifter(LiftBase):
                 shown = fact.code if isinstance(fact.code, str) else \
                     f"{fact.code.system} {fact.code.code}"
                 self.add(node, QL.testText, text(shown))
+            if kind.value_type == "dose":  # a medication with its dosage (lift/doses.py)
+                lift_dose(self.graph, node, kind, self.term, fact)
 
