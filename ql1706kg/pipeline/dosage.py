@@ -121,7 +121,7 @@ def _amount(quantity: object, unit: str) -> Decimal | None:
         return None
     try:
         return convert(value, written, unit)
-    except (UnitError, ArithmeticError, ValueError):
+    except (UnitError, ArithmeticError, ValueError, TypeError, KeyError):
         return None
 
 
@@ -163,6 +163,7 @@ def _per_day(repeat: dict) -> Interval | None:
     freq, freq_max = _number(repeat.get("frequency")), _number(repeat.get("frequencyMax"))
     period, period_max = _number(repeat.get("period")), _number(repeat.get("periodMax"))
     unit = repeat.get("periodUnit")
+    unit = unit if isinstance(unit, str) else None
     if period is None and events and freq in (None, len(events)) and freq_max is None:
         return Interval.point(Decimal(len(events)))  # one administration per event, a day
     if period is None or unit not in _DAYS or period == 0:
@@ -243,7 +244,7 @@ def _line(line: dict, unit: str, kind: DoseKind, notes: list[str]) -> _Line | No
         notes.append("taken as needed" + ("" if cap is not None else ", with no maximum"))
         daily = Interval(ZERO, cap)
         parts = {iri: _up_to(amount) for iri, amount in parts.items()}
-        floating = Interval(ZERO, None if placed else cap)
+        floating = Interval.point(ZERO) if placed else Interval(ZERO, cap)
         single = None if single is None else _cap(_up_to(single), cap)
     else:
         daily = _cap(daily, _max_per_day(line.get("maxDosePerPeriod"), unit))
@@ -270,7 +271,7 @@ def _max_per_day(ratio: object, unit: str) -> Decimal | None:
         return None
     length = _number(over.get("value"))
     said = over.get("code") or over.get("unit")
-    if length is None or length == 0 or said not in _DAYS:
+    if length is None or length == 0 or not isinstance(said, str) or said not in _DAYS:
         return None
     days = length * _DAYS[str(said)][0]
     return amount if days >= 1 else amount * math.ceil(1 / days)

@@ -84,8 +84,9 @@ class DoseDeriver(DeriveBase):
             codes = [t for c in g.objects(fact, QL.drugCode) if (t := parse_token(c))]
             drug = table.of(codes)
             factor = drug.factor if drug is not None else None
+            shown = drug.label if drug is not None else _shown(g, fact)
             if drug is None:
-                note(g, node, f"no {table.label} is known for {_shown(g, fact)}")
+                note(g, node, f"no {table.label} is known for {shown}")
 
             def scaled(value, factor=factor, maybe=currency == "maybe") -> Interval:
                 amount = interval_of(value)
@@ -100,9 +101,9 @@ class DoseDeriver(DeriveBase):
             if g.value(fact, QL.unscheduledDose) is not None:
                 single = larger(single, scaled(g.value(fact, QL.unscheduledDose)))
             for said in g.objects(fact, QL.uncertaintyNote):
-                note(g, node, f"{_shown(g, fact)}: {said}")
+                note(g, node, f"{shown}: {said}")
             if currency == "maybe":
-                note(g, node, f"{_shown(g, fact)}: whether it is still taken is not known")
+                note(g, node, f"{shown}: whether it is still taken is not known")
             g.add((node, PROV.wasDerivedFrom, fact))
         if not complete:
             note(g, node, "the list of current medications is not recorded complete")
