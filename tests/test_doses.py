@@ -274,3 +274,20 @@ def test_an_incomplete_line_is_never_a_point():
         assert not reading.daily.exact, element
         assert reading.notes, element
     assert not read_dosage([full | {"asNeededBoolean": True}], "mg", KIND).daily.exact
+
+
+# -- public examples we did not write (HL7 FHIR R4 examples package) -----------------------
+
+R4_EXAMPLES = Path(__file__).resolve().parent / "data" / "fhir-packages" / "hl7.fhir.r4.examples"
+
+
+@pytest.mark.parametrize("name,daily", [
+    ("MedicationDispense-meddisp008", "[500,500]"),  # 500 mg twice in 21 days: 500 a dosing day
+    ("MedicationRequest-medrx0317", "[3,30]"),  # escalation 3, 10, 30 mg in sequence, 3 a week
+    ("MedicationAdministration-medadmin0304", "[3,*]"),  # one 3 mg dose given: how often not said
+    ("MedicationRequest-medrx0309", "[0,*]"),  # a dose that is not a mass
+])
+def test_hl7_r4_examples(name, daily):
+    resource = json.loads((R4_EXAMPLES / f"{name}.json").read_text())
+    reading = read_dosage(dosage_lines(resource["resourceType"], resource), "mg", KIND)
+    assert str(reading.daily) == daily

@@ -239,6 +239,8 @@ def _line(line: dict, unit: str, kind: DoseKind, notes: list[str]) -> _Line | No
             iri = _part_of(kind, event)
             parts[iri] = add(parts.get(iri, Interval.point(ZERO)), dose)
     floating, single = (Interval.point(ZERO), None) if placed else (daily, dose)
+    if not placed and kind.parts:
+        notes.append("the time of day it is taken is not recorded")
     if _as_needed(line):
         cap = _max_per_day(line.get("maxDosePerPeriod"), unit)
         notes.append("taken as needed" + ("" if cap is not None else ", with no maximum"))
