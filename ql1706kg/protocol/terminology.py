@@ -23,6 +23,7 @@ from rdflib.term import Node
 from ..errors import ShapesError
 from ..version import __version__
 from . import equations as equations_module
+from . import equivalents
 from . import order as order_module
 from . import trial as trial_module
 from .equations import Equation, EquationError, named_equations
@@ -242,9 +243,8 @@ def closure_graph() -> Graph:
 def _ontology_hash() -> str:
     # this file too: a new table layout invalidates old caches
     return content_hash(ontology_files(), __version__.encode(), Path(__file__).read_bytes(),
-                        Path(order_module.__file__).read_bytes(),
-                        Path(equations_module.__file__).read_bytes(),
-                        Path(trial_module.__file__).read_bytes())
+                        *(Path(str(module.__file__)).read_bytes() for module in (
+                            order_module, equations_module, trial_module, equivalents)))
 
 
 def _cache_dir() -> Path:
