@@ -1,9 +1,10 @@
 """Doses in equivalents of a reference drug, as data: the tables, the routes a kind leaves
 out, the parts of the day and the current-medication selections a protocol declares.
 
-Trial criteria often set a dose limit in equivalents of one drug ("up to 20 mg hydrocortisone
-or its equivalent", "≤ 10 mg prednisone-equivalent a day", "morphine equivalents", a cumulative
-doxorubicin-equivalent dose). A protocol's ontology says so with:
+Trial criteria often set a dose limit in equivalents of one drug ("up to N mg of the reference
+drug or its equivalent" in the morning, a daily limit in another drug's equivalents, a
+cumulative dose of a drug class in equivalents of one of its drugs). A protocol's ontology
+says so with:
 
 * ``ql:EquivalenceTable``: the reference drug, the unit of the equivalents (``ql:doseUnit``,
   UCUM) and, per drug (``ql:equivalence`` nodes: its codes as ``system|code`` tokens), how many
@@ -11,7 +12,7 @@ doxorubicin-equivalent dose). A protocol's ontology says so with:
   source (``dcterms:source``). A drug the table does not name has no equivalent: its dose is
   unknown, never zero.
 * on a fact kind whose value is a dose (``ql:valueType ql:DoseValue``): the routes that do not
-  count (``ql:excludesRoute``, ``system|code`` tokens: an inhaled or topical steroid is not a
+  count (``ql:excludesRoute``, ``system|code`` tokens: an inhaled or topical form is not a
   systemic one) and the parts of the day its criteria name (``ql:dayPart``: each a
   ``ql:DayPart`` with the FHIR ``Timing.repeat.when`` events it holds, ``ql:timingEvent``, and
   the clock times, ``ql:fromTime`` / ``ql:untilTime``, of a ``timeOfDay`` inside it).
@@ -73,7 +74,7 @@ class EquivalenceTable:
     """Doses of several drugs in units of one reference drug."""
 
     iri: URIRef
-    label: str  # "hydrocortisone equivalent"
+    label: str  # e.g. "<reference drug> equivalent"
     unit: str  # UCUM, the unit doses are read in and equivalents written in
     drugs: tuple[Equivalence, ...]
 
