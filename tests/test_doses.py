@@ -291,3 +291,33 @@ def test_hl7_r4_examples(name, daily):
     resource = json.loads((R4_EXAMPLES / f"{name}.json").read_text())
     reading = read_dosage(dosage_lines(resource["resourceType"], resource), "mg", KIND)
     assert str(reading.daily) == daily
+
+
+def test_a_list_member_nobody_read_never_makes_the_list_complete(tmp_path):
+    """S28-18's physiologic prednisone (EX15 met) as a Medication referenced by the statement
+    (``medicationReference``, which the declared kind does not read), and as a drug coded only
+    in a system the kind does not list: its List entry names a member nobody read, so the List
+    says nothing and EX15 is unknown, never met on a medication unseen."""
+    name = "eligible-physiologic-prednisone-5-mg.json"
+    for variant in ("reference", "other-code"):
+        bundle = json.loads((FOLDER / "patients" / name).read_text())
+        for entry in bundle["entry"]:
+            resource = entry["resource"]
+            if resource["resourceType"] == "Patient":
+                resource["identifier"][0]["value"] = resource["id"] = variant
+            if "H02AB07" in json.dumps(resource.get("medicationCodeableConcept")):
+                concept = resource.pop("medicationCodeableConcept")
+                if variant == "reference":
+                    resource["medicationReference"] = {"reference": "#med"}
+                    resource["contained"] = [{"resourceType": "Medication", "id": "med",
+                                              "code": concept}]
+                else:
+                    resource["medicationCodeableConcept"] = {"coding": [{
+                        "system": "http://example.org/local-drugs", "code": "PRED5"}],
+                        "text": "prednisone 5 mg tablet"}
+        (tmp_path / f"{variant}.json").write_text(json.dumps(bundle))
+    result = CliRunner().invoke(main, ["screen", str(tmp_path), "--protocol", str(FOLDER),
+                                       "--as-of", "2027-03-15", "--format", "json"])
+    for patient in json.loads(result.stdout)["patients"]:
+        ex15 = next(c for c in patient["criteria"] if c["id"] == "EX15")
+        assert ex15["outcome"] == "unknown", (patient["id"], ex15["explanation"])
