@@ -303,7 +303,7 @@ class Reproductive(_Strict):
 Section = Literal["sex", "birth_date", "consent", "diagnosis", "metastases", "conditions",
                   "prior_therapies", "tumour_measurements", "lesions", "recist", "samples",
                   "expected_survival", "observations", "supportive_care", "reproductive",
-                  "deceased"]
+                  "deceased", "facts"]
 
 
 class Fact(_Strict):
@@ -336,6 +336,8 @@ class SetAside(_Strict):
     section: Section = Field(description="The record section the fact would have gone to.")
     test: str | Coded | None = Field(None, description="For observations: the test, by name "
                                      "or code (absent: any test).")
+    kind: str | None = Field(default=None, description="For facts: the declared kind's record key "
+                             "(ql:recordKey; absent: any kind).")
     source: str | None = Field(None, description="Where it was read, e.g. 'bundle.json#"
                                "Observation/42'.")
     field: str | None = Field(None, description="The element or field, e.g. "

@@ -39,17 +39,20 @@ class Explainer:
     # -- the criterion -------------------------------------------------------------------
     def explain(self, crit: dict, outcome: str, violated: list[ShapeInfo],
                 undecided: tuple[str, ...] = (), blocked: list | None = None,
-                aside: list | None = None) -> CriterionResult:
+                aside: list | None = None, because: str = "") -> CriterionResult:
         """Return the CriterionResult of one criterion (``undecided``: the outcomes uncertain
-        data leave open; ``blocked``: the untrusted facts that keep it from being met;
-        ``aside``: every untrusted fact it reads, named whatever the outcome)."""
+        data leave open; ``blocked``/``aside``: the untrusted facts that keep it from being met /
+        it reads, named whatever the outcome; ``because``: a composed criterion's reason)."""
         evidence = tuple(self.evidence(crit))
         nodes = tuple(self.evidence_nodes(crit))
         limits = tuple(self.limits(crit["id"]))
         head = f'{crit["id"]} "{crit["text"]}"' + (f' ({crit["reading"]})'
                                                     if crit.get("reading") else "")
         collect = None
-        if outcome == "met":
+        if because and not blocked and not undecided:
+            body, collect = composed_body(outcome, violated, because, self.to_collect(
+                crit, [s for s in violated if s.outcome == "unknown"]))
+        elif outcome == "met":
             body = "Met."
         elif outcome == "not_applicable":
             body = "Not applicable: " + " ".join(
@@ -58,8 +61,8 @@ class Explainer:
             body = "Not met: " + " ".join(s.message for s in violated if s.outcome == "not_met")
         elif blocked:
             collect = "a check of the facts set aside (correct or confirm them at the source)"
-            body = ("Unknown: it would be met, but it reads facts the reader set aside as "
-                    "untrusted, which might decide it otherwise: "
+            body = (f"Unknown: {because or 'it would be met'}, but it reads facts the reader "
+                    "set aside as untrusted, which might decide it otherwise: "
                     + "; ".join(self.facts.describe_untrusted(f) for f in blocked)
                     + f". To decide, collect {collect}.")
         elif undecided:
@@ -224,3 +227,16 @@ class Explainer:
                 out.append(f"A {info.label} dated after the assessment date "
                            f"({g.value(after[0], QL.effectiveDate)}) is not used.")
         return out
+
+
+def composed_body(outcome: str, violated: list[ShapeInfo], because: str, collect: str
+                  ) -> tuple[str, str | None]:
+    """The body of a composed criterion: its outcome, why in its conditions' words (from
+    :mod:`.compose`), its own shapes' messages and, when unknown, what to collect."""
+    word = {"met": "Met", "not_met": "Not met", "unknown": "Unknown",
+            "not_applicable": "Not applicable"}[outcome]
+    own = " ".join(s.message for s in violated if s.outcome == outcome and s.message)
+    body = f"{word}: {because}." + (f" {own}" if own else "")
+    if outcome != "unknown":
+        return body, None
+    return body + f" To decide, collect {collect}.", collect

@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 
 from rdflib import URIRef
 
+from ..protocol.conditions import Logic
 from ..protocol.namespaces import QL
 from ..protocol.terminology import Terminology
+from . import compose
 from .assessment import Assessment
 from .explain import Explainer
 from .graph import PatientGraph
@@ -68,6 +70,31 @@ class Decision:
     undecided: tuple[str, ...] = ()
     blocked: list = field(default_factory=list)
     aside: list = field(default_factory=list)
+    because: str = ""  # a composed criterion's reason, in its conditions' words (compose.py)
+
+
+def _readings(logic: Logic, shapes: Shapes, worlds: list[dict[URIRef, bool]],
+              violated: set[URIRef], uncertain: bool) -> list[tuple[dict[str, set[str]], dict]]:
+    """Per reading of uncertain data, the possible outcomes of every condition's and
+    criterion's own shapes (and an empty memo for :func:`compose.outcomes`); none without
+    conditions or compositions."""
+    if not (logic.defined or logic.applies):
+        return []
+    keys = [k for k in shapes.criterion_keys() if k is not None]
+    if not uncertain:
+        return [({k: {outcome_of([s.outcome for s in shapes.by_criterion(k)
+                                  if s.iri in violated])} for k in keys}, {})]
+    return [({k: possible_outcomes(shapes.by_criterion(k), w) for k in keys}, {})
+            for w in worlds]
+
+
+def _decided(logic: Logic, readings: list[tuple[dict[str, set[str]], dict]]) -> dict[str, str]:
+    """Every condition's outcome when all readings agree on it (else unknown)."""
+    out = {}
+    for key in logic.conditions:
+        found = set().union(*(compose.outcomes(key, own, logic, memo) for own, memo in readings))
+        out[key] = found.pop() if len(found) == 1 else "unknown"
+    return out
 
 
 def decide(patient: URIRef, graph: PatientGraph, violations: list[Violation], shapes: Shapes,
@@ -85,10 +112,14 @@ def decide(patient: URIRef, graph: PatientGraph, violations: list[Violation], sh
     touched = {s for w in worlds for s in w}
     probes_failing = {iri for iri in violated if shapes.info[iri].is_probe}
     has_aside = graph.value(patient, QL.setAsideFact) is not None
+    logic = term.logic
+    readings = _readings(logic, shapes, worlds, violated, uncertain)
     decisions: dict[str, Decision] = {}
+    decided: dict[str, str] | None = None  # the conditions' outcomes, once (explanations)
     for crit in term.criteria.values():
         own = shapes.by_criterion(crit["id"])
         undecided: tuple[str, ...] = ()
+        composed = logic.composed(crit["id"])
         if not uncertain:
             hit = [s for s in own if s.iri in violated]
             outcome = outcome_of([s.outcome for s in hit])
@@ -97,10 +128,21 @@ def decide(patient: URIRef, graph: PatientGraph, violations: list[Violation], sh
             outcome = outcomes.pop() if len(outcomes) == 1 else "unknown"
             undecided = tuple(o for o in OUTCOMES if o in outcomes) if outcomes else ()
             hit = [s for s in own if s.iri in touched and (undecided or s.outcome == outcome)]
+        because = ""
+        if composed:
+            outcomes = set().union(*(compose.outcomes(crit["id"], own_w, logic, memo)
+                                     for own_w, memo in readings))
+            outcome = outcomes.pop() if len(outcomes) == 1 else "unknown"
+            undecided = tuple(o for o in OUTCOMES if o in outcomes) if outcomes else ()
+            decided = _decided(logic, readings) if decided is None else decided
+            because = compose.because(crit["id"], outcome, decided, logic)
         aside = blocking_facts(graph, patient, crit, shapes, term) if has_aside else []
-        blocked = aside if outcome == "met" else []
+        if has_aside and composed:  # a member condition's set-aside facts block it too
+            aside += [f for key in sorted(logic.reads(crit["id"])) for f in blocking_facts(
+                graph, patient, {"id": key}, shapes, term) if f not in aside]
+        blocked = aside if outcome == "met" or (composed and outcome == "not_applicable") else []
         decisions[crit["id"]] = Decision("unknown" if blocked else outcome, hit, undecided,
-                                         blocked, aside)
+                                         blocked, aside, because)
     return decisions, probes_failing
 
 
@@ -111,7 +153,7 @@ def judge(patient: URIRef, graph: PatientGraph, violations: list[Violation], sha
     decisions, probes_failing = decide(patient, graph, violations, shapes, term)
     explainer = Explainer(graph, patient, term, shapes, assessment, probes_failing)
     results = [explainer.explain(crit, d.outcome, d.hit, undecided=d.undecided,
-                                 blocked=d.blocked, aside=d.aside)
+                                 blocked=d.blocked, aside=d.aside, because=d.because)
                for crit, d in ((crit, decisions[crit["id"]]) for crit in term.criteria.values())]
     patient_id = str(graph.value(patient, QL.patientId) or patient)
     verdict = verdict_of([r.outcome for r in results])

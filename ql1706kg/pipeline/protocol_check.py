@@ -19,7 +19,7 @@ from ..protocol import meta, shape_walk
 from ..protocol.check import ProtocolRefused, folder_files, folder_hash, static_check
 from ..protocol.resources import cache_dir, protocol, read_cache, use_protocol, write_cache
 from ..version import __version__
-from . import protocol_probe
+from . import logic_probe, protocol_probe
 from .validate import engine
 
 __all__ = ["ProtocolRefused", "check_protocol", "checked_protocol", "load_protocol"]
@@ -27,7 +27,9 @@ _HERE = Path(__file__).resolve().parent
 # what a check's outcome depends on besides the folder: the probe, its patients, and the
 # steps that screen them (a new release that changes one checks the folder again)
 _CODE = (Path(__file__), Path(protocol_probe.__file__), protocol_probe.PROBES_FILE,
-         _HERE / "validate.py", _HERE / "shacl_compiled.py", _HERE / "judge.py")
+         _HERE / "validate.py", _HERE / "shacl_compiled.py", _HERE / "judge.py",
+         _HERE / "compose.py", Path(logic_probe.__file__),
+         _HERE.parent / "protocol" / "conditions.py")
 
 
 def check_protocol(folder: Path | str) -> list[str]:
@@ -42,6 +44,7 @@ def check_protocol(folder: Path | str) -> list[str]:
     notes, graphs = static_check(folder)
     try:
         count = protocol_probe.probe(folder, graphs["shapes"], graphs["ontology"])
+        logic_probe.no_data_probe(folder)
     except protocol_probe.ProbeFailure as exc:
         raise ProtocolRefused(f"{folder}: {exc}") from None
     except ProtocolRefused:

@@ -67,7 +67,8 @@ def _reads(shapes: Shapes, term: Terminology) -> dict[str, frozenset[URIRef]]:
         if info.screening_property is not None:
             sources.setdefault(info.screening_property, set()).add(QL.hasObservation)
     out = {}
-    for cid, crit in term.criteria.items():
+    conditions = {key: {"evidence": info.evidence} for key, info in term.logic.conditions.items()}
+    for cid, crit in {**term.criteria, **conditions}.items():  # a ql:Condition reads too
         read = _direct(graph, shapes, cid, crit)
         stack = list(read)
         while stack:

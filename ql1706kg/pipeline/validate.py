@@ -164,6 +164,11 @@ class Shapes:
             found = self._subsets[tops] = (graph, ShapesGraph(graph))
         return found
 
+    def criterion_keys(self) -> list[str | None]:
+        """The criteria and conditions (by id or key) that shapes name."""
+        self.by_criterion("")
+        return list(self._by_criterion)
+
     def by_criterion(self, criterion: str) -> list[ShapeInfo]:
         """Return the shapes of one criterion, in a stable order (indexed on first use)."""
         if not self._by_criterion:
@@ -233,7 +238,9 @@ def _index(graph: Graph) -> Shapes:
                     _graph=graph,
                     prefixes=tuple((str(p), str(n)) for p, n in graph.namespaces()))
     # a shape's criterion is known by the id in the criterion's data, not by its IRI
-    ids = {crit["iri"]: cid for cid, crit in terminology().criteria.items()}
+    term = terminology()
+    ids = {crit["iri"]: cid for cid, crit in term.criteria.items()}
+    ids.update({info.iri: key for key, info in term.logic.conditions.items()})  # ql:Condition
     tops = set(graph.subjects(QL.criterion, None)) | set(graph.subjects(QL.role, None))
     for top in cast(set[URIRef], tops):  # (shapes that name a criterion are IRIs)
         nested = _nested_shapes(graph, top)

@@ -54,6 +54,9 @@ from .uncertain import span_of
 from .validate import ShapeInfo, Shapes
 
 _UNIT_WORDS = {"a": " years", "d": " days"}
+COMPOSED = ("no change computed: the outcome is composed of conditions (ql:anyOf, ql:allOf, "
+            "ql:noneOf, ql:appliesWhen), which the explanation names; what-if does not say "
+            "which change would make it met")
 _INCLUSIVE = (SH.minInclusive, SH.maxInclusive)
 
 
@@ -179,7 +182,9 @@ class _Wording(_Reader):
         out = []
         for result in results:
             line = None
-            if result.outcome in ("not_met", "unknown"):
+            if result.outcome in ("not_met", "unknown") and self.term.logic.composed(result.id):
+                line = COMPOSED  # its own limits alone could suggest a change that is not enough
+            elif result.outcome in ("not_met", "unknown"):
                 line = self.change_needed(result.id, result.outcome)
             if result.outcome == "unknown" and result.to_collect:
                 line = (f"{line}; " if line else "") + f"to decide, collect {result.to_collect}"
@@ -416,7 +421,9 @@ class WhatIf(_Wording):
                 for c in self.g.objects(self.p, QL.informedConsent)):
             return None
         end = span_of(self.g.value(fact, QL.factEnd))
-        if end is None and str(self.g.value(fact, QL.factStatus)) in ONGOING:
+        if selection.on_value:  # the window reads the date the fact states
+            end = span_of(self.g.value(fact, QL.factValue))
+        elif end is None and str(self.g.value(fact, QL.factStatus)) in ONGOING:
             return None
         day = end or span_of(self.g.value(fact, QL.effectiveDate))
         return day.last + timedelta(days=selection.max_days) if day is not None else None
@@ -424,9 +431,12 @@ class WhatIf(_Wording):
     def _selections_end(self, criterion: str) -> date | None:
         """The earliest last day of the windowed selections a criterion reads: each holds
         while one of its facts is in its window."""
+        reads = set(self.limits.criterion_reads.get(criterion, ()))
+        for key in self.term.logic.reads(criterion):  # and the conditions it is composed of
+            reads |= self.limits.criterion_reads.get(key, frozenset())
         return _earliest([_latest([self._window_end(step, fact)
                                    for fact in self.g.objects(self.p, step)])
-                          for step in sorted(self.limits.criterion_reads.get(criterion, ()))
+                          for step in sorted(reads)
                           if step in self.windows and (self.p, step, None) in self.g])
 
     def valid_until(self, verdict: str, results: list[CriterionResult]) -> date | None:

@@ -40,6 +40,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from .check_criteria import (
     ProtocolRefused,
     criterion_set,
+    logic_checked,
     shapes_and_criteria,
     without_unknown_path,
 )
@@ -87,9 +88,12 @@ def static_check(folder: Path) -> tuple[list[str], dict[str, Graph]]:
     _equations(ontology, ontology_by_file)
     _regimen_counts(ontology, ontology_by_file)
     ids = criterion_set(ontology, ontology_by_file)
-    notes = shapes_and_criteria(ids, shapes, shapes_by_file, folder, _bundled_ids())
-    _missing_data_guarded(ids, shapes, shapes_by_file, folder,
-                          without_unknown_path(ontology, ids, shapes, folder))
+    conditions, composed = logic_checked(ontology, ids, shapes, folder)  # ql:Condition
+    notes = shapes_and_criteria(ids, shapes, shapes_by_file, folder, _bundled_ids(),
+                                conditions, composed)
+    _missing_data_guarded({**ids, **conditions}, shapes, shapes_by_file, folder,
+                          without_unknown_path(ontology, ids, shapes, folder) | composed
+                          | set(conditions))  # a condition may be two-valued ("recorded")
     _contradictions(shapes, shapes_by_file)
     _limits_in_range(ids, shapes, folder)
     _templates(graphs)

@@ -16,6 +16,7 @@ from pathlib import Path
 from rdflib import BNode, Graph, URIRef
 
 from ..errors import Ql1706kgError
+from .conditions import LogicError, read_logic
 from .namespaces import QL, RDF
 from .order import natural_key
 from .shape_walk import criterion_ids
@@ -70,21 +71,38 @@ def criterion_set(ontology: Graph, by_file: dict[Path, Graph]) -> dict[URIRef, s
     return ids
 
 
+def logic_checked(ontology: Graph, ids: dict[URIRef, str], shapes: Graph,
+                  folder: Path) -> tuple[dict[URIRef, str], set[URIRef]]:
+    """The folder's conditions (IRI -> key) and the criteria and conditions defined by a
+    composition (which need no shapes of their own); refused: a reference to what is neither
+    a condition nor a composition, an empty list, a cycle, a condition nothing uses or that
+    decides nothing (:mod:`.conditions`)."""
+    try:
+        named = {n for n in shapes.objects(None, QL.criterion) if isinstance(n, URIRef)}
+        logic = read_logic(ontology, ids, named)
+    except LogicError as exc:
+        raise ProtocolRefused(f"{folder / 'ontology'}: {exc}") from None
+    conditions = {info.iri: key for key, info in logic.conditions.items()}
+    keys = {**ids, **conditions}
+    return conditions, {iri for iri, key in keys.items() if key in logic.defined}
+
+
 def shapes_and_criteria(ids: dict[URIRef, str], shapes: Graph,
                         shapes_by_file: dict[Path, Graph], folder: Path,
-                        bundled: set[str]) -> list[str]:
-    """Every shape names a criterion of the ontology and every criterion has shapes; the
-    criteria the folder removes or adds (against the bundled protocol) are listed as notes:
-    another trial may be encoded, but never silently."""
+                        bundled: set[str], conditions: dict[URIRef, str] | None = None,
+                        composed: frozenset[URIRef] | set[URIRef] = frozenset()) -> list[str]:
+    """Every shape names a criterion or a condition of the ontology and every criterion has
+    shapes or a composition; the criteria the folder removes or adds (against the bundled
+    protocol) are listed as notes: another trial may be encoded, but never silently."""
     for shape, criterion in sorted(shapes.subject_objects(QL.criterion), key=str):
-        if criterion not in ids:
+        if criterion not in ids and criterion not in (conditions or {}):
             raise ProtocolRefused(
                 f"{_file_of(shape, shapes_by_file)}: shape {_name(shape, shapes)} names "
                 f"criterion {_name(criterion, shapes)}, which the ontology lacks (no "
                 "ql:AtomicCriterion with a ql:criterionId)")
     named = set(shapes.objects(None, QL.criterion))
     for criterion, cid in sorted(ids.items(), key=lambda item: item[1]):
-        if criterion not in named:
+        if criterion not in named and criterion not in composed:
             raise ProtocolRefused(f"{folder / 'shapes'}: no shape names criterion {cid} "
                                   "(ql:criterion); every criterion needs its shapes")
     mine = set(ids.values())

@@ -68,6 +68,7 @@ class Selection:
     max_days: int | None = None  # anchor - fact date <= max_days
     min_days: int | None = None  # anchor - fact date >= min_days
     most_recent: bool = False
+    on_value: bool = False  # ql:windowOnValue: the window reads the fact's date value
 
 
 def _token(value: object) -> tuple[str, str] | None:
@@ -127,7 +128,8 @@ def build_fact_kinds(g: Graph) -> tuple[dict[str, FactKind], tuple[Selection, ..
             max_days=_int(g.value(iri, QL.withinDaysBefore)),
             min_days=_int(g.value(iri, QL.atLeastDaysBefore)),
             most_recent=bool(g.value(iri, QL.mostRecentOnly, default=Literal(False))
-                             .toPython())))
+                             .toPython()),
+            on_value=bool(g.value(iri, QL.windowOnValue, default=Literal(False)).toPython())))
     return kinds, tuple(selections)
 
 

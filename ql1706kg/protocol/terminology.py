@@ -26,6 +26,7 @@ from . import equations as equations_module
 from . import equivalents
 from . import order as order_module
 from . import trial as trial_module
+from .conditions import Logic, logic_of
 from .equations import Equation, EquationError, named_equations
 from .equivalents import Doses, build_doses
 from .fact_kinds import FactKind, Selection, build_fact_kinds
@@ -119,6 +120,7 @@ class Terminology:
     selections: tuple[Selection, ...] = ()
     doses: Doses = field(default_factory=Doses)  # doses in equivalents (equivalents.py)
     regimen_counts: tuple[RegimenCount, ...] = ()  # ql:RegimenCount (.regimen_counts)
+    logic: Logic = field(default_factory=Logic)  # ql:Condition, compositions (.conditions)
     settings: Settings = field(default_factory=lambda: Settings({}, {}))
     protocol_version: str = ""
     ontology_version: str = ""
@@ -242,9 +244,9 @@ def closure_graph() -> Graph:
 
 def _ontology_hash() -> str:
     # this file too: a new table layout invalidates old caches
-    return content_hash(ontology_files(), __version__.encode(), Path(__file__).read_bytes(),
-                        *(Path(str(module.__file__)).read_bytes() for module in (
-                            order_module, equations_module, trial_module, equivalents)))
+    return content_hash(ontology_files(), __version__.encode(), *(Path(f).read_bytes() for f in (
+        __file__, order_module.__file__, equations_module.__file__, trial_module.__file__,
+        Path(__file__).with_name("conditions.py"), equivalents.__file__)))
 
 
 def _cache_dir() -> Path:
@@ -289,12 +291,10 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
     _index_types(closure, term)
     _index_names_and_codes(closure, term)
     _index_tests(closure, term)
-    for subject, value in iri_pairs(closure, QL.ordinalRank):
-        term.ranks[subject] = Decimal(str(value))
-    for subject, value in iri_pairs(closure, QL.approximateConcentration):
-        term.concentrations[subject] = Decimal(str(value))
-    for subject, value in iri_pairs(closure, QL.unitLabel):
-        term.unit_labels[subject] = str(value)
+    term.ranks = {s: Decimal(str(v)) for s, v in iri_pairs(closure, QL.ordinalRank)}
+    term.concentrations = {s: Decimal(str(v))
+                           for s, v in iri_pairs(closure, QL.approximateConcentration)}
+    term.unit_labels = {s: str(v) for s, v in iri_pairs(closure, QL.unitLabel)}
     for subject, value in iri_pairs(closure, QL.derivedFromProperty):
         term.derived_from[subject] = (*term.derived_from.get(subject, ()), cast(URIRef, value))
     term.criteria = _criteria_table(closure)
@@ -323,6 +323,7 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
         if isinstance(policy, URIRef):
             term.policies[name] = policy
     ids = {crit["iri"]: cid for cid, crit in term.criteria.items()}
+    term.logic = logic_of(closure, ids)
     for subject, value in iri_pairs(closure, QL.bearsOn):
         if value in ids:
             term.bears_on[subject] = tuple(sorted({*term.bears_on.get(subject, ()),

@@ -16,6 +16,7 @@ from typing import Any
 
 from ...protocol.namespaces import QL
 from ...protocol.terminology import Terminology
+from .declared import declared_facts
 from .elements import element_table
 from .entries import Entry
 from .semantics import read
@@ -52,8 +53,8 @@ class SetAsideReader:
         source = f"{entry.source}#{entry.key}"
         for section, test in found:
             item = {"section": section, "source": source, "field": field, "reason": reason}
-            if test:
-                item["test"] = test
+            if test:  # the test of a result, the declared kind of a fact
+                item["kind" if section == "facts" else "test"] = test
             if item not in self.rec.setdefault("set_aside", []):
                 self.rec["set_aside"].append(item)
         if not self.rec.get("set_aside"):
@@ -99,9 +100,23 @@ class SetAsideReader:
             if key not in _KEEP and key not in saved:
                 del self.__dict__[key]
         self.__dict__.update(saved)
+        kinds = _declared_kinds(self.term, shadow)
         if failed:
-            return [(section, None) for section in element_table().sections.get(entry.type, ())]
-        return _changes(self.term, before_copy=saved, after=after)
+            return [(section, None) for section in element_table().sections.get(entry.type, ())
+                    ] + kinds
+        return _changes(self.term, before_copy=saved, after=after) + kinds
+
+
+def _declared_kinds(term: Terminology, entry: Entry) -> list[tuple[str, str | None]]:
+    """The protocol's declared fact kinds a resource would have given (``facts``, by kind):
+    a set-aside HBsAg result must keep the criteria reading HBsAg from being met."""
+    if entry.type == "List" or not isinstance(entry.data, dict):
+        return []
+    try:
+        facts = declared_facts(term, entry)
+    except Exception:  # a resource that trips the reader says nothing it can be trusted for
+        return []
+    return [("facts", kind) for kind in sorted({f["kind"] for f in facts})]
 
 
 def _changes(term: Terminology, before_copy: dict, after: dict) -> list[tuple[str, str | None]]:

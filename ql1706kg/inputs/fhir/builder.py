@@ -21,7 +21,7 @@ from ...protocol.terminology import Terminology
 from .aside import SetAsideReader
 from .codes import _codings, _project_code, _text
 from .conditions import ConditionReader
-from .declared import ALSO_BUILT_IN, complete_kinds, declared_facts
+from .declared import ALSO_BUILT_IN, complete_kinds, declared_facts, member_facts
 from .elements import element_table
 from .entries import Entry
 from .medications import MedicationReader
@@ -248,6 +248,12 @@ def _complete_list(builder: RecordBuilder, entry: Entry, kinds: list[str]) -> tu
         return False, f"the list's member {'; '.join(unread[:3])} was not read: it says nothing"
     done = builder.rec.setdefault("facts_complete", [])
     done.extend(k for k in kinds if k not in done)
+    for item in entries:  # each entry is a member of the kinds the List records
+        ref = item.get("item")
+        member = builder.pool.resolve_entry(
+            ref.get("reference") if isinstance(ref, dict) else None, entry)
+        if member is not None:
+            builder.rec.setdefault("facts", []).extend(member_facts(builder.term, kinds, member))
     return True, f"recorded complete: {', '.join(kinds)}"
 
 

@@ -19,11 +19,13 @@ from datetime import date, timedelta
 
 from rdflib import Literal, URIRef
 
-from ...protocol.fact_kinds import Selection
-from ...protocol.namespaces import QL
+from ...protocol.fact_kinds import FactKind, Selection
+from ...protocol.namespaces import QL, RDF
+from ...protocol.terminology import Terminology
 from ..uncertain import span_of
 from .base import DeriveBase
 
+_KINDS: dict[int, tuple[Terminology, dict[URIRef, FactKind]]] = {}
 ONGOING = frozenset({"active", "in-progress", "ongoing", "recurrence", "relapse"})
 
 
@@ -67,51 +69,118 @@ class SelectionDeriver(DeriveBase):
             return span_of(self.a.as_of) or start
         return start
 
-    def _counts(self, selection: Selection, fact: URIRef) -> bool:
+    def _counts(self, selection: Selection, fact: URIRef) -> bool | None:
+        """Whether the fact is one the selection reads; None when its status, which the
+        selection asks about, is not recorded (it may or may not count: undecided)."""
         status = self.g.value(fact, QL.factStatus)
-        if selection.statuses and (status is None or str(status) not in selection.statuses):
+        if selection.statuses and status is None:
+            return None
+        if selection.statuses and str(status) not in selection.statuses:
             return False
         if selection.values:
             value = self.g.value(fact, QL.factValue)
             shown = str(value).casefold() if value is not None else None
-            return shown in selection.values
+            return shown in selection.values or (shown is None and self._unreadable(fact))
         return True
+
+    def _unreadable(self, fact: URIRef) -> bool:
+        """A fact of a kind that has a value (not the mere presence of a record) whose value
+        could not be read: what it says is not known, so it may be the one that decides."""
+        kind = self._kind_of(fact)
+        return (kind is not None and kind.value_type != "presence"
+                and self.g.value(fact, QL.factValue) is None)
+
+    def _kind_of(self, fact: URIRef) -> FactKind | None:
+        kind = self.g.value(fact, QL.factKind)
+        return self._kinds().get(kind) if isinstance(kind, URIRef) else None
+
+    def _kinds(self) -> dict[URIRef, FactKind]:
+        """The declared kinds by IRI (once per terminology)."""
+        known = _KINDS.get(id(self.term))
+        if known is None or known[0] is not self.term:
+            known = _KINDS[id(self.term)] = (
+                self.term, {k.iri: k for k in self.term.fact_kinds.values()})
+        return known[1]
 
     def _select(self, selection: Selection, by_kind: dict) -> None:
         g, p = self.g, self.p
-        candidates = [f for k in selection.kinds for f in by_kind.get(k, ())
-                      if self._counts(selection, f)]
+        counted = [(f, self._counts(selection, f)) for k in selection.kinds
+                   for f in by_kind.get(k, ())]
         windowed = selection.max_days is not None or selection.min_days is not None
-        chosen: list[tuple[date, URIRef]] = []
-        undecided = False
         anchor = self._anchor(selection.anchor, by_kind) if windowed else None
-        for fact in candidates:
-            span = self._day(fact)
+        chosen: list[tuple[date, URIRef]] = []
+        # facts the selection may read but cannot decide on: (day, fact, why)
+        open_: list[tuple[date, URIRef, str]] = [
+            (self._last_day(selection, f), f, "its status is not recorded")
+            for f, counts in counted if counts is None]
+        for fact in (f for f, counts in counted if counts):
+            span = self._span(selection, fact)
             if not windowed:
                 chosen.append((span.last if span else date.min, fact))
                 continue
             if span is None:
-                undecided = True
+                open_.append((date.max, fact, "it has no date"))
                 continue
             if anchor is None:  # not on record: a planned anchor falls on or after as-of, an
                 # ICF on any day (before, on or after it): every fact it could reach is undecided
                 lo = self.a.as_of - timedelta(days=selection.max_days or 0)
                 if (selection.max_days is None or span.last >= lo
                         or selection.anchor == QL.ConsentAnchor):
-                    undecided = True
+                    open_.append((span.last, fact, f"the date of its window "
+                                  f"({self.term.label(selection.anchor)}) is not on record"))
                 continue
             inside = [self._inside(selection, anchor, day) for day in (span.first, span.last)]
             if all(inside):
                 chosen.append((span.last, fact))
             elif any(inside) or (span.first < anchor - timedelta(
                     days=selection.max_days or 0) < span.last):
-                undecided = True
+                open_.append((span.last, fact, "its date may or may not lie in the window"))
+        open_ += [(day, f, self._unreadable_reason(f)) for day, f in chosen
+                  if self._unreadable(f)]
+        chosen = [(day, f) for day, f in chosen if not self._unreadable(f)]
+        self._hold_back(selection, chosen, open_)
         if selection.most_recent and chosen:
             chosen = [max(chosen, key=lambda item: item[0])]
         for _day, fact in chosen:
             g.add((p, selection.iri, fact))
-        if undecided and not (selection.most_recent and chosen):
+        if open_ and not (selection.most_recent and chosen):
             g.add((p, QL.selectionUndecided, selection.iri))
+
+    def _span(self, selection: Selection, fact: URIRef):
+        """The days a fact counts on for a selection (ql:windowOnValue: the date the fact
+        states, not its own)."""
+        return (span_of(self.g.value(fact, QL.factValue)) if selection.on_value
+                else self._day(fact))
+
+    def _last_day(self, selection: Selection, fact: URIRef) -> date:
+        span = self._span(selection, fact)
+        return span.last if span is not None else date.max
+
+    def _unreadable_reason(self, fact: URIRef) -> str:
+        said = self.g.value(fact, QL.factLabel)
+        return (f"its value {str(said)!r} is not one its kind reads" if said is not None
+                else "it has no value its kind reads")
+
+    def _hold_back(self, selection: Selection, chosen: list, open_: list) -> None:
+        """Set aside, for this selection, every fact it may read but cannot decide on (its
+        value unreadable, its status or its place in the window unknown): as an
+        ``ql:UntrustedFact`` it keeps every criterion reading the selection from being met
+        (pipeline/reads.py), whether or not a shape asks about it, and the explanation names
+        it. Not when only the latest fact counts and a decided one is more recent."""
+        latest = max(day for day, _f in chosen) if selection.most_recent and chosen else None
+        for day, fact, why in open_:
+            if latest is not None and day < latest:
+                continue
+            self.g.add((self.p, QL.setAsideFact, fact))
+            self.g.add((fact, RDF.type, QL.UntrustedFact))
+            self.g.add((fact, QL.setAsideFrom, selection.iri))
+            if self.g.value(fact, QL.setAsideReason) is None:
+                self.g.add((fact, QL.setAsideReason, Literal(why)))
+                self.g.add((fact, QL.recordSection, Literal(self._kind_label(fact))))
+
+    def _kind_label(self, fact: URIRef) -> str:
+        kind = self._kind_of(fact)
+        return kind.label if kind is not None else "a fact"
 
     @staticmethod
     def _inside(selection: Selection, anchor: date, day: date) -> bool:

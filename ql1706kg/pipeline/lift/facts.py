@@ -1,19 +1,21 @@
 """Lift the facts of declared kinds (``ql:FactKind``, protocol/fact_kinds.py): one node per
 fact with its kind, value, dates and status, read by the kind's declaration alone.
 
-A fact whose kind the protocol does not declare is not lifted: no criterion reads it. A value
+A fact whose kind the protocol does not declare is not read: it is set aside and named. A value
 that does not fit its kind's type (a word for a yes/no kind, a number without its kind's unit)
-is lifted without a value, so a criterion that compares it stays unknown, never met.
+is lifted without a value, and the selections that would read it set it aside
+(pipeline/derive/selections.py): no criterion reading them is met while it stands.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from rdflib import Literal
 
 from ...protocol.fact_kinds import FactKind
-from ...protocol.namespaces import QL, RDF
+from ...protocol.namespaces import QL, RDF, RDFS
 from ..literals import boolean, d, dec, text, when
 from .base import LiftBase
 from .doses import lift_dose
@@ -35,12 +37,40 @@ def fact_value(kind: FactKind, value: object, unit: str | None) -> Literal | Non
         except ValueError:
             return None
     if kind.value_type == "coded":
-        return text(str(value).strip().casefold()) if isinstance(value, str) else None
+        if not isinstance(value, str):
+            return None
+        said = value.strip().casefold()
+        labels = {label.casefold() for _token, label in kind.values}
+        return text(said) if not labels or said in labels else None
     return boolean(True) if value is True else None
+
+
+def _folded(key: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", key.casefold())
 
 
 class FactLifter(LiftBase):
     """The ``facts`` and ``facts_complete`` sections."""
+
+    def _undeclared(self, i: int, key: str) -> None:
+        """A fact of a kind the protocol does not declare is not read, and never dropped
+        unsaid: it is set aside, naming its place. When its key is a declared kind's spelt
+        another way (``hbsAg``, ``HBs-Ag`` for ``hbsag``) it may be that kind's fact, so the
+        criteria reading that kind are not met while it stands."""
+        like = [k for k in self.term.fact_kinds.values() if _folded(k.key) == _folded(key)]
+        node = self.node("set-aside-fact", i + 1)
+        self.add(self.patient, QL.setAsideFact, node)
+        self.add(node, RDF.type, QL.UntrustedFact)
+        self.add(node, QL.recordSection, text("facts"))
+        self.add(node, QL.sourceField, text(f"facts[{i}].kind"))
+        self.add(node, RDFS.label, text(key))
+        said = f"{key!r} is not a fact kind the protocol declares, so it is not read"
+        for kind in like:
+            said += f"; it may be {kind.key!r} ({kind.label}) spelt another way"
+            for selection in self.term.selections:
+                if kind.iri in selection.kinds:
+                    self.add(node, QL.setAsideFrom, selection.iri)
+        self.add(node, QL.setAsideReason, text(said))
 
     def lift_facts(self) -> None:
         kinds = self.term.fact_kinds
@@ -50,6 +80,7 @@ class FactLifter(LiftBase):
         for i, fact in enumerate(self.record.facts or ()):
             kind = kinds.get(fact.kind)
             if kind is None:
+                self._undeclared(i, fact.kind)
                 continue
             node = self.node("fact", i + 1)
             self.add(self.patient, QL.hasFact, node)

@@ -4,7 +4,7 @@ expected survival, reproductive status.
 
 from __future__ import annotations
 
-from rdflib import Literal
+from rdflib import Literal, URIRef
 
 from ...protocol.namespaces import QL, RDF, RDFS
 from ..literals import boolean, dec, text, when
@@ -82,6 +82,17 @@ class PersonLifter(LiftBase):
                     self.add(node, QL.effectiveDate, when(pregnancy.date))
                 self.lift_course(node, pregnancy)
 
+    def _fact_links(self, key: str | None) -> list[URIRef]:
+        """The fact selections a set-aside fact of a declared kind stands for (any kind's,
+        when the kind is not said): the criteria reading them are not met while it stands."""
+        kind = self.term.fact_kinds.get(key) if key is not None else None
+        return [s.iri for s in self.term.selections
+                if kind is None or kind.iri in s.kinds]
+
+    def _kind_label(self, key: str) -> str:
+        kind = self.term.fact_kinds.get(key)
+        return kind.label if kind is not None else key
+
     def lift_set_aside(self) -> None:
         """The facts a reader set aside (record ``set_aside``): each a node naming its source,
         field and reason, linked by ``ql:setAsideFact`` and typed ``ql:UntrustedFact``, with
@@ -92,8 +103,12 @@ class PersonLifter(LiftBase):
             self.add(self.patient, QL.setAsideFact, node)
             self.add(node, RDF.type, QL.UntrustedFact)
             self.add(node, QL.recordSection, text(fact.section))
-            for link in SECTION_LINKS.get(fact.section, ()):
+            links = (self._fact_links(fact.kind) if fact.section == "facts"
+                     else SECTION_LINKS.get(fact.section, ()))
+            for link in links:
                 self.add(node, QL.setAsideFrom, link)
+            if fact.kind is not None:
+                self.add(node, RDFS.label, Literal(self._kind_label(fact.kind)))
             if fact.test is not None:
                 test = self.term_ref(fact.test, QL.Test, "test", QL.UnrecognisedTest)
                 if (test, RDF.type, QL.UnrecognisedTest) not in self.graph:
