@@ -48,8 +48,13 @@ def build(n: int, folder: Path) -> dict:
     wrote = time.perf_counter() - start
     load_duckdb(written.files, folder / "cdm.duckdb")
     loaded = time.perf_counter() - start - wrote
+    # the NDJSON file holds the same patients as the CDM: a record without a birth date is not
+    # written into the CDM (a person needs a year of birth), and screening it as NDJSON only
+    # would compare different work
+    kept = set(written.persons.values())
+    same = (r for r in patients(n, 1706) if str(r.get("id")) in kept)
     with (folder / "cohort.ndjson").open("wb") as handle:
-        for piece in encode_cohort(patients(n, 1706), "ndjson"):
+        for piece in encode_cohort(same, "ndjson"):
             handle.write(piece)
     ids = folder / "ids.txt"
     ids.write_text("\n".join(map(str, written.persons)) + "\n")

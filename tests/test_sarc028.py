@@ -224,3 +224,82 @@ def test_a_result_that_cannot_be_read_or_trusted_never_passes_an_exclusion(tmp_p
     assert {pid: c["outcome"] for pid, c in got.items()} == expected
     assert all("set aside" in got[pid]["explanation"] for pid, want in expected.items()
                if want == "unknown")
+
+
+def _withdrawn_variants(tmp_path: Path) -> dict[str, tuple[str, str]]:
+    """S28-23 (olaratumab allergy: EX11 not met) with its AllergyIntolerance refuted, entered
+    in error, resolved, inactive, unconfirmed, without verificationStatus or without
+    clinicalStatus, and S28-10 (MMR
+    20 days before Day 1: EX17 not met) with its Immunization not done or entered in error;
+    returns the criterion and the outcome criteria.md gives each."""
+    def variant(name: str, kind: str, pid: str, change) -> None:
+        bundle = json.loads((FOLDER / "patients" / name).read_text())
+        for entry in bundle["entry"]:
+            resource = entry["resource"]
+            if resource["resourceType"] == "Patient":
+                resource["identifier"][0]["value"] = resource["id"] = pid
+            if resource["resourceType"] == kind:
+                change(resource)
+        text = json.dumps(bundle)
+        if kind == "Immunization":  # literal references to the patient
+            text = text.replace('"Patient/S28-10"', f'"Patient/{pid}"')
+        (tmp_path / f"{pid}.json").write_text(text)
+
+    def verification(code: str):
+        return lambda r: r.update(verificationStatus={"coding": [{"system": (
+            "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification"),
+            "code": code}]})
+
+    def clinical(code: str):
+        return lambda r: r.update(clinicalStatus={"coding": [{"system": (
+            "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"),
+            "code": code}]})
+
+    allergy = "ineligible-hypersensitivity-to-olaratumab.json"
+    cases = {"allergy-refuted": (verification("refuted"), "met"),
+             "allergy-entered-in-error": (lambda r: (verification("entered-in-error")(r),
+                                                     r.pop("clinicalStatus")), "met"),
+             "allergy-resolved": (clinical("resolved"), "met"),
+             "allergy-inactive": (clinical("inactive"), "met"),
+             # a low certainty of a reaction is no absence: never met (criteria.md EX11)
+             "allergy-unconfirmed": (verification("unconfirmed"), "unknown"),
+             "allergy-no-verification": (lambda r: r.pop("verificationStatus"), "not_met"),
+             # current or not is not recorded (FHIR ait-1 asks for it): never met
+             "allergy-no-clinical-status": (lambda r: r.pop("clinicalStatus"), "unknown")}
+    for pid, (change, _want) in cases.items():
+        variant(allergy, "AllergyIntolerance", pid, change)
+    vaccine = "ineligible-live-vaccine-20-days-before-first-dose.json"
+    mmr = "J07BD52"
+
+    def vaccination(status: str):
+        def change(resource: dict) -> None:
+            if mmr in json.dumps(resource["vaccineCode"]):
+                resource["status"] = status
+                if status == "not-done":
+                    resource["statusReason"] = {"coding": [{
+                        "system": "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+                        "code": "PATOBJ"}]}
+        return change
+
+    shots = {"vaccine-not-done": (vaccination("not-done"), "met"),
+             "vaccine-entered-in-error": (vaccination("entered-in-error"), "met")}
+    for pid, (change, _want) in shots.items():
+        variant(vaccine, "Immunization", pid, change)
+    return ({pid: ("EX11", want) for pid, (_c, want) in cases.items()}
+            | {pid: ("EX17", want) for pid, (_c, want) in shots.items()})
+
+
+def test_a_refuted_or_withdrawn_allergy_or_vaccination_is_not_read_as_a_fact(tmp_path):
+    """FHIR's status elements decide for declared kinds as for built-in ones: a refuted or
+    entered-in-error AllergyIntolerance, or one no longer active (resolved, inactive), is no
+    known hypersensitivity (EX11 met); an unconfirmed one is set aside (unknown, named), and
+    one whose clinical status is not recorded may be current (unknown); an
+    Immunization not done or entered in error is no live vaccine given (EX17 met)."""
+    expected = _withdrawn_variants(tmp_path)
+    result = CliRunner().invoke(main, ["screen", str(tmp_path), "--protocol", str(FOLDER),
+                                       "--as-of", "2027-03-15", "--format", "json"])
+    out = {p["id"]: {c["id"]: c for c in p["criteria"]}
+           for p in json.loads(result.stdout)["patients"]}
+    got = {pid: (cid, out[pid][cid]["outcome"]) for pid, (cid, _want) in expected.items()}
+    assert got == expected
+    assert "unconfirmed" in out["allergy-unconfirmed"]["EX11"]["explanation"]

@@ -4,9 +4,10 @@
 
 The official R4 (4.0.1) StructureDefinitions ship in the npm package ``hl7.fhir.r4.examples``
 4.0.1 (CC0-1.0; the ``hl7.fhir.r4.core`` package is not on the npm registry), fetched once with
-``npm pack`` into the cache. For each resource type the reader reads and each datatype it reads
-inside them, every snapshot element with ``isModifier`` true is written, with its
-``isModifierReason`` as published, to ``tests/data/fhir-r4-modifiers/modifiers.json``;
+``npm pack`` into the cache. For each resource type the reader reads (the built-in readers'
+and those a protocol's declared fact kind may name) and each datatype it reads inside them,
+every snapshot element with ``isModifier`` true is written, with its ``isModifierReason`` as
+published, to ``tests/data/fhir-r4-modifiers/modifiers.json``;
 with, for every element whose codes the table reads (status, clinicalStatus, intent, mode,
 emptyReason...), the codes of the value set it is bound to (from the package's ValueSet and
 CodeSystem resources); ``tests/test_fhir_elements.py`` checks that the element table
@@ -28,7 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "data" / "fhir-r4-modifiers" / "modifiers.json"
 TYPES = ("Patient", "Condition", "Observation", "MedicationStatement", "MedicationRequest",
          "MedicationAdministration", "MedicationDispense", "Medication", "Procedure", "List",
-         "Consent", "DiagnosticReport", "Bundle")
+         "Consent", "DiagnosticReport", "Bundle",
+         # the types a protocol's declared fact kind may name (ql:fhirResourceType)
+         "AllergyIntolerance", "Immunization", "Specimen", "Appointment", "ImagingStudy",
+         "FamilyMemberHistory", "ServiceRequest", "CarePlan", "Encounter", "ClinicalImpression",
+         "DeviceUseStatement", "NutritionOrder", "RiskAssessment", "QuestionnaireResponse",
+         "AdverseEvent")
 DATATYPES = ("Reference", "Identifier", "Quantity", "Age", "Duration", "Period", "Timing",
              "Dosage", "Range", "CodeableConcept", "Coding", "BackboneElement")
 

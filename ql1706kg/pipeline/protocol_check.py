@@ -15,8 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from rdflib import Graph
+
+from ..inputs.fhir import elements
 from ..protocol import meta, shape_walk
 from ..protocol.check import ProtocolRefused, folder_files, folder_hash, static_check
+from ..protocol.fact_kinds import FactKind, build_fact_kinds
+from ..protocol.namespaces import QL
 from ..protocol.resources import cache_dir, protocol, read_cache, use_protocol, write_cache
 from ..version import __version__
 from . import logic_probe, protocol_probe
@@ -29,7 +34,8 @@ _HERE = Path(__file__).resolve().parent
 _CODE = (Path(__file__), Path(protocol_probe.__file__), protocol_probe.PROBES_FILE,
          _HERE / "validate.py", _HERE / "shacl_compiled.py", _HERE / "judge.py",
          _HERE / "compose.py", Path(logic_probe.__file__),
-         _HERE.parent / "protocol" / "conditions.py")
+         _HERE.parent / "protocol" / "conditions.py",
+         Path(elements.__file__).with_name("elements.json"))
 
 
 def check_protocol(folder: Path | str) -> list[str]:
@@ -42,6 +48,7 @@ def check_protocol(folder: Path | str) -> list[str]:
     if cached is not None:
         return [str(note) for note in cached["notes"]]
     notes, graphs = static_check(folder)
+    declared_types_covered(folder, graphs["ontology"])
     try:
         count = protocol_probe.probe(folder, graphs["shapes"], graphs["ontology"])
         logic_probe.no_data_probe(folder)
@@ -55,6 +62,34 @@ def check_protocol(folder: Path | str) -> list[str]:
                               "); every patient would be an error") from None
     write_cache(path, pickle.dumps({"key": key, "notes": notes, "probes": count}))
     return notes
+
+
+def declared_types_covered(folder: Path, ontology: Graph) -> None:
+    """Refuse a declared fact kind whose ``ql:fhirResourceType`` the FHIR reader's element
+    table does not cover: the reader would not know the type's status elements and modifiers,
+    so it could not tell whether such a resource counts (an entered-in-error or refuted one
+    would be read as a fact)."""
+    covered = frozenset(elements.element_table().declarable)
+    kinds, _ = build_fact_kinds(ontology)
+    for kind in sorted(kinds.values(), key=lambda k: k.key):
+        for rtype in kind.fhir_types if kind.built_in is None else ():
+            if rtype not in covered:
+                raise ProtocolRefused(
+                    f"{_declaring_file(folder, kind, rtype)}: fact kind '{kind.key}' "
+                    f"({kind.iri}) names the FHIR resource type '{rtype}' "
+                    "(ql:fhirResourceType), which the FHIR reader's element table does not "
+                    "cover: it could not tell whether such a resource counts (its status "
+                    "elements and modifiers are not known). Types it covers: "
+                    f"{', '.join(sorted(covered))}")
+
+
+def _declaring_file(folder: Path, kind: FactKind, rtype: str) -> Path:
+    """The ontology file that gives the kind that type (parsed only to name it)."""
+    for file in sorted((folder / "ontology").glob("*.ttl")):
+        graph = Graph().parse(file, format="turtle")
+        if any(str(o) == rtype for o in graph.objects(kind.iri, QL.fhirResourceType)):
+            return file
+    return folder / "ontology"
 
 
 def _meta_files() -> tuple[Path, ...]:

@@ -28,7 +28,7 @@ from .medications import MedicationReader
 from .members import unread_members
 from .observations import ObservationReader
 from .patients import birth_date, deceased, first_identifier, not_a_candidate
-from .pool import Pool
+from .pool import Pool, declared_types
 from .semantics import Reading, read
 from .timing import When, record_date
 from .unread import UnreadReader
@@ -41,8 +41,6 @@ OWN_STATUS = frozenset({"Condition", "Consent", "List"})
 # What a fact that may still happen (intended, draft, planned) can change: a support product
 # may be given inside a support-product waiting period; a planned therapy is no prior therapy.
 PLANNED_MATTERS = ("supportive_care",)
-# An Appointment that still stands (FHIR R4 AppointmentStatus): its start is a planned date.
-PLANNED_STATUSES = frozenset({"proposed", "pending", "booked", "arrived", "checked-in"})
 
 
 # -- one patient --------------------------------------------------------------------------------
@@ -153,18 +151,15 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader, SetAsi
         self.current = f"{entry.key} ({entry.source})"
         if entry.aside is not None:
             return self.set_aside(entry, *entry.aside)
-        if entry.type == "Appointment":  # a plan: only a declared kind reads it (its date)
-            planned = declared_facts(self.term, entry)
-            if not planned or entry.data.get("status") not in PLANNED_STATUSES:
-                return False, "resource type not used by the protocol"
-            self.rec.setdefault("facts", []).extend(planned)
-            return True, "a planned date of the protocol's kind " + ", ".join(
-                f["kind"] for f in planned)
+        if not hasattr(self, "take_" + entry.type) and entry.type not in declared_types(
+                self.term):  # a type only a declared kind reads, and the protocol declares none
+            return False, "resource type not used by the protocol"
         self.reading = reading = read(entry.type, entry.data, self.birth, entry.clean)
         if reading.set_aside is not None:
             return self.set_aside(entry, *reading.set_aside)
         status = reading.status
-        if entry.type not in OWN_STATUS and not status.counts:
+        plan = status.category == "planned" and entry.type in element_table().plans
+        if entry.type not in OWN_STATUS and not status.counts and not plan:
             field = f"{entry.type}.{status.said.split(' ')[0]}"
             if status.category == "uncertain":
                 return self.set_aside(entry, field, f"{status.said}: whether it stands is not "
@@ -175,9 +170,12 @@ class RecordBuilder(ConditionReader, ObservationReader, MedicationReader, SetAsi
             return False, status.said
         declared = declared_facts(self.term, entry) if entry.type != "List" else []
         if not declared:
-            return getattr(self, "take_" + entry.type)(entry)
+            taker = getattr(self, "take_" + entry.type, None)
+            return taker(entry) if taker is not None else (
+                False, "resource type not used by the protocol")
         self.rec.setdefault("facts", []).extend(declared)
-        said = "a fact of the protocol's kind " + ", ".join(f["kind"] for f in declared)
+        said = ("a planned date" if plan else "a fact") + " of the protocol's kind " + ", ".join(
+            f["kind"] for f in declared)
         if entry.type in ALSO_BUILT_IN:
             used, why = getattr(self, "take_" + entry.type)(entry)
             if used:
@@ -253,8 +251,34 @@ def _complete_list(builder: RecordBuilder, entry: Entry, kinds: list[str]) -> tu
         member = builder.pool.resolve_entry(
             ref.get("reference") if isinstance(ref, dict) else None, entry)
         if member is not None:
-            builder.rec.setdefault("facts", []).extend(member_facts(builder.term, kinds, member))
+            _member(builder, kinds, member)
     return True, f"recorded complete: {', '.join(kinds)}"
+
+
+def _member(builder: RecordBuilder, kinds: list[str], member: Entry) -> None:
+    """A List's member read as a fact of its kinds through the semantics layer, as any
+    resource is: one entered in error, refuted, not done or only planned is no member; one the
+    reader cannot trust (an unknown modifier, a status that leaves its truth open) is set aside
+    for those kinds, so no criterion reading them is met on it."""
+    facts = member_facts(builder.term, kinds, member)
+    if not facts:
+        return
+    reading = read(member.type, member.data, builder.birth, member.clean)
+    status = reading.status
+    problem = reading.set_aside
+    if problem is None and status.category == "uncertain":
+        problem = (f"{member.type}.{status.said.split(' ')[0]}",
+                   f"{status.said}: whether it stands is not known")
+    if problem is not None:
+        aside = builder.rec.setdefault("set_aside", [])
+        for fact in facts:
+            item = {"section": "facts", "source": f"{member.source}#{member.key}",
+                    "field": problem[0], "reason": problem[1], "kind": fact["kind"]}
+            if item not in aside:
+                aside.append(item)
+        return
+    if status.counts or (status.category == "planned" and member.type in element_table().plans):
+        builder.rec.setdefault("facts", []).extend(facts)
 
 
 def _not_the_study_consent(data: dict) -> str | None:

@@ -65,6 +65,10 @@ class ElementTable:
     qualifiers: dict[str, dict[str, str]] = field(default_factory=dict)
     qualifiers_text: str = ""
     therapy_procedures: dict = field(default_factory=dict)
+    plans: frozenset[str] = frozenset()  # types whose planned status is the fact (Appointment)
+    # types a protocol's declared fact kind may name (ql:fhirResourceType): the reader can
+    # tell by the table whether a resource of the type counts
+    declarable: tuple[str, ...] = ()
 
     def rows_of(self, kind: str) -> list[Row]:
         return [row for row in self.rows if row.owner == kind]
@@ -148,7 +152,10 @@ def element_table() -> ElementTable:
         qualifiers={url: dict(codes) for url, codes in data["coding_qualifiers"].items()
                     if url != "text"},
         qualifiers_text=data["coding_qualifiers"]["text"],
-        therapy_procedures=dict(data["therapy_procedures"]))
+        therapy_procedures=dict(data["therapy_procedures"]),
+        plans=frozenset(kind for kind, block in data["resources"].items() if block.get("plan")),
+        declarable=tuple(kind for kind, block in data["resources"].items()
+                         if block.get("declarable", True)))
 
 
 def markdown() -> str:

@@ -37,14 +37,12 @@ from .index import (
     dec,
     enc,
 )
-from .pool import IDENTIFIER, USED_TYPES, _base, resolve
+from .pool import IDENTIFIER, _base, read_types, resolve
 from .relevance import can_be_used
 from .reports import date_and_adopt
 
 Hit = tuple[int, str]
 OWNED_ELSEWHERE = ("Patient", "Medication", "DiagnosticReport")
-# Resources that tied to no patient are set aside for the people they may be about.
-UNTIED_TYPES = USED_TYPES - set(OWNED_ELSEWHERE)
 
 
 class Lookups:
@@ -91,6 +89,8 @@ class Grouping:
 
     def __init__(self, index: FhirIndex, term: Terminology) -> None:
         self.index, self.db, self.term = index, index.db, term
+        # resources tied to no patient are set aside for the people they may be about
+        self.untied_types = read_types(term) - set(OWNED_ELSEWHERE)
         self.rows = RowReader(self.db)
         self.lookups: Lookups | None = None
         self.people = 0
@@ -228,7 +228,7 @@ class Grouping:
                         person_of[patient] = person
                 if person is not None:
                     owned.append((person, row[0]))
-                elif row[11] is None and row[1] in UNTIED_TYPES and self.untie(row):
+                elif row[11] is None and row[1] in self.untied_types and self.untie(row):
                     continue  # tied to no one: set aside for every person it may be about
                 else:
                     orphaned.append((row[0], "", row[2]))

@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import BinaryIO, cast, overload
 
 from ...errors import InputError
+from ...protocol.terminology import terminology
 from ..jsonio import json_loads
 from .conformance import _is_fhir_type, model_problem
 from .entries import REQUEST_ONLY, Entry, ReportLine
-from .pool import USED_TYPES, subject_reference
+from .pool import read_types, subject_reference
 from .workspace import _OPEN
 
 UNCHECKED, CHECKED, MALFORMED, ASIDE = 0, 1, 2, 3
@@ -170,7 +171,9 @@ class FhirIndex:
     """The first pass: every FHIR resource of the run as a row of the index (see the module's
     text). ``report``: keep a report line for every resource (``lift --report``)."""
 
-    def __init__(self, folder: Path, report: bool = False) -> None:
+    def __init__(self, folder: Path, report: bool = False,
+                 types: frozenset[str] | None = None) -> None:
+        self.types = types if types is not None else read_types(terminology())
         self.path = folder / "fhir-index.sqlite"
         self.db = connect(self.path, write=True)
         self.db.executescript(SCHEMA)
@@ -223,7 +226,7 @@ class FhirIndex:
         if kind == REQUEST_ONLY:
             self.line(READ, seq, entry, False, "a request without a resource (e.g. DELETE or GET)")
             return
-        if kind not in USED_TYPES:
+        if kind not in self.types:
             if _is_fhir_type(kind):
                 self.line(READ, seq, entry, False, "resource type not used by the protocol")
             else:

@@ -12,9 +12,13 @@ a report gave its patient.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
+from .elements import element_table
 from .entries import Entry
+
+if TYPE_CHECKING:
+    from ...protocol.terminology import Terminology
 
 USED_TYPES = frozenset({"Patient", "Consent", "Condition", "Observation", "MedicationStatement",
                         "AllergyIntolerance", "AdverseEvent", "Immunization", "ClinicalImpression",
@@ -23,7 +27,26 @@ USED_TYPES = frozenset({"Patient", "Consent", "Condition", "Observation", "Medic
                         "Procedure", "Medication", "List", "DiagnosticReport", "Appointment",
                         "Specimen"})
 # The element that names a resource's patient, where it is not 'subject'.
-SUBJECT = {"Consent": "patient", "AllergyIntolerance": "patient", "Immunization": "patient"}
+SUBJECT = {"Consent": "patient", "AllergyIntolerance": "patient", "Immunization": "patient",
+           "FamilyMemberHistory": "patient", "NutritionOrder": "patient"}
+_READ_TYPES: dict[int, tuple[object, frozenset[str]]] = {}
+
+
+def declared_types(term: Terminology) -> frozenset[str]:
+    """The resource types the protocol's declared fact kinds name that the element table
+    covers (the protocol check refuses any other; once per terminology)."""
+    known = _READ_TYPES.get(id(term))
+    if known is None or known[0] is not term:
+        covered = set(element_table().declarable)
+        known = _READ_TYPES[id(term)] = (term, frozenset(
+            rtype for kind in term.fact_kinds.values() if kind.built_in is None
+            for rtype in kind.fhir_types if rtype in covered))
+    return known[1]
+
+
+def read_types(term: Terminology) -> frozenset[str]:
+    """The resource types read: those of the built-in readers and of the declared kinds."""
+    return USED_TYPES | declared_types(term)
 
 Hit = TypeVar("Hit")
 # The three look-ups a reference needs, each giving the first usable resource: by fullUrl in

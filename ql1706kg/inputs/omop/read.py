@@ -110,8 +110,8 @@ def next_batch_size(base: int, persons: int, rows: int) -> int:
 
 
 def batch_rows(persons: list[int]) -> str:
-    """The batch's ids as the rows of a VALUES list."""
-    return ", ".join(f"({int(p)})" for p in persons)
+    """The batch's ids as an array (``ARRAY[1, 2]``, the same on both engines)."""
+    return f"ARRAY[{', '.join(str(int(p)) for p in persons)}]"
 
 
 def candidates(db: Database, schema: Schema, spec: OmopInput, source: str,
