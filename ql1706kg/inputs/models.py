@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -326,6 +326,9 @@ class Fact(_Strict):
         None, description="Its declared attributes (ql:hasAttribute), each by its key with one "
         "of its value labels, e.g. {\"field-extent\": \"wide\", \"intent\": \"palliative\"}; "
         "an attribute left out is not known, so a criterion that needs it stays unknown.")
+    dosage: list[dict[str, Any]] | None = Field(
+        None, description="For a medication kind whose value is a dose: its dosage lines as "
+        "FHIR R4 Dosage objects (doseAndRate, timing, asNeeded[x], route, sequence...).")
 
 
 class SetAside(_Strict):

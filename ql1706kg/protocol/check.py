@@ -318,8 +318,7 @@ def _regimen_counts(ontology: Graph, ontology_by_file: dict[Path, Graph]) -> Non
 
 def _attributes(ontology: Graph, ontology_by_file: dict[Path, Graph]) -> None:
     kinds, selections = build_fact_kinds(ontology)
-    problems = attribute_problems(kinds.values(), selections)
-    if problems:
+    if problems := attribute_problems(kinds.values(), selections):
         where = next((f for f in sorted(ontology_by_file)
                       if (None, QL.selectsAttribute, None) in ontology_by_file[f]), "ontology")
         raise ProtocolRefused(f"{where}: {problems[0]}")

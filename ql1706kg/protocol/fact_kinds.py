@@ -28,7 +28,8 @@ from .fact_attributes import Attribute, attribute_filters, build_attributes, fhi
 from .namespaces import QL, RDF
 
 VALUE_TYPES = {"BooleanValue": "boolean", "CodedValue": "coded", "QuantityValue": "quantity",
-               "DateValue": "date", "PresenceValue": "presence"}
+               "DateValue": "date", "PresenceValue": "presence",
+               "DoseValue": "dose"}  # dose: a medication with its dosage (equivalents.py)
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,12 @@ from rdflib.term import Node
 from ..errors import ShapesError
 from ..version import __version__
 from . import equations as equations_module
+from . import equivalents
 from . import order as order_module
 from . import trial as trial_module
 from .conditions import Logic, logic_of
 from .equations import Equation, EquationError, named_equations
+from .equivalents import Doses, build_doses
 from .fact_kinds import FactKind, Selection, build_fact_kinds
 from .namespaces import OWL, QL, RDF, RDFS, SKOS, dumps_interned, intern_all
 from .order import complete_order
@@ -116,6 +118,7 @@ class Terminology:
     # declared fact kinds by record key, and the fact selections criteria read (fact_kinds.py)
     fact_kinds: dict[str, FactKind] = field(default_factory=dict)
     selections: tuple[Selection, ...] = ()
+    doses: Doses = field(default_factory=Doses)  # doses in equivalents (equivalents.py)
     regimen_counts: tuple[RegimenCount, ...] = ()  # ql:RegimenCount (.regimen_counts)
     logic: Logic = field(default_factory=Logic)  # ql:Condition, compositions (.conditions)
     settings: Settings = field(default_factory=lambda: Settings({}, {}))
@@ -243,7 +246,7 @@ def _ontology_hash() -> str:
     # this file too: a new table layout invalidates old caches
     return content_hash(ontology_files(), __version__.encode(), *(Path(f).read_bytes() for f in (
         __file__, order_module.__file__, equations_module.__file__, trial_module.__file__,
-        Path(__file__).with_name("conditions.py"))))
+        Path(__file__).with_name("conditions.py"), equivalents.__file__)))
 
 
 def _cache_dir() -> Path:
@@ -301,6 +304,7 @@ def build_terminology(closure: Graph, version: str) -> Terminology:
         raise ShapesError(str(exc)) from None
     term.fact_kinds, term.selections = build_fact_kinds(closure)
     term.regimen_counts, term.settings = build_regimen_counts(closure)
+    term.doses = build_doses(closure)
     term.histology_scope = _scopes(closure, term)
     for system in set(closure.subjects(QL.codeSystemUri, None)) | set(
             closure.subjects(QL.codeSystemName, None)):

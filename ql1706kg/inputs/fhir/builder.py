@@ -25,6 +25,7 @@ from .declared import ALSO_BUILT_IN, complete_kinds, declared_facts, member_fact
 from .elements import element_table
 from .entries import Entry
 from .medications import MedicationReader
+from .members import unread_members
 from .observations import ObservationReader
 from .patients import birth_date, deceased, first_identifier, not_a_candidate
 from .pool import Pool, declared_types
@@ -240,6 +241,9 @@ def _complete_list(builder: RecordBuilder, entry: Entry, kinds: list[str]) -> tu
         said = {c.get("code") for c in _codings(data.get("emptyReason"))}
         if not said or any(reasons.get(str(c)) != "none" for c in said):
             return False, "an empty list without emptyReason nilknown: nothing is known"
+    unread = unread_members(builder.term, builder.pool, entry, kinds, entries)
+    if unread:  # a member nobody read: the list cannot say the kinds are complete
+        return False, f"the list's member {'; '.join(unread[:3])} was not read: it says nothing"
     done = builder.rec.setdefault("facts_complete", [])
     done.extend(k for k in kinds if k not in done)
     for item in entries:  # each entry is a member of the kinds the List records

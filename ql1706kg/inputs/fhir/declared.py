@@ -18,6 +18,7 @@ from ...protocol.fact_kinds import FactKind
 from ...protocol.terminology import Terminology
 from .attributes import read_attributes
 from .codes import _codings
+from .dosage import dosage_lines
 from .entries import Entry
 
 # Types whose own reader may also read a resource of a declared kind (a metastasis that is
@@ -185,6 +186,8 @@ def _fact(term: Terminology, kind: FactKind, coding: dict, entry: Entry) -> dict
     attributes = read_attributes(kind.attributes, data)
     if attributes:
         fact["attributes"] = attributes
+    if kind.value_type == "dose":  # the dosage as written (pipeline/dosage.py reads it)
+        fact["dosage"] = dosage_lines(entry.type, data)
     start = next((_day(data.get(k)) for k in _START if _day(data.get(k))), None)
     end = _day(data.get("abatementDateTime"))
     for part in [data] + [data[n] for n in _NESTED if isinstance(data.get(n), dict)]:

@@ -27,6 +27,7 @@ from .clearance import ClearanceDeriver
 from .courses import CourseDeriver
 from .cut import cut_after
 from .dates import add_months, calendar_months_apart, completed_years
+from .doses import DoseDeriver
 from .labs import LabDeriver
 from .regimens import RegimenDeriver
 from .selections import SelectionDeriver
@@ -44,7 +45,7 @@ def derive(graph: PatientGraph, patient: URIRef, assessment: Assessment,
 
 
 class _Deriver(LabDeriver, ClearanceDeriver, TimelineDeriver, CourseDeriver, StatusDeriver,
-               SelectionDeriver, RegimenDeriver):
+               SelectionDeriver, RegimenDeriver, DoseDeriver):
     """One patient's derivation, in the order the graph has always been built."""
 
     def run(self) -> None:
@@ -65,3 +66,4 @@ class _Deriver(LabDeriver, ClearanceDeriver, TimelineDeriver, CourseDeriver, Sta
         self.derive_survival()
         self.derive_selections()
         self.derive_regimen_counts()
+        self.derive_current_doses()

@@ -20,6 +20,7 @@ from ...protocol.fact_kinds import FactKind
 from ...protocol.namespaces import QL, RDF, RDFS
 from ..literals import boolean, d, dec, text, when
 from .base import LiftBase
+from .doses import lift_dose
 
 
 def fact_value(kind: FactKind, value: object, unit: str | None) -> Literal | None:
@@ -105,6 +106,8 @@ class FactLifter(LiftBase):
                 shown = fact.code if isinstance(fact.code, str) else \
                     f"{fact.code.system} {fact.code.code}"
                 self.add(node, QL.testText, text(shown))
+            if kind.value_type == "dose":  # a medication with its dosage (lift/doses.py)
+                lift_dose(self.graph, node, kind, self.term, fact)
 
 
     def lift_attribute(self, node: URIRef, kind: FactKind, key: str, said: str) -> None:
