@@ -17,24 +17,9 @@ from ql1706kg.cli import main
 FOLDER = Path(__file__).resolve().parent.parent / "examples" / "protocols" / "sarc028"
 # Criteria of criteria.md the folder does not encode yet (docs/encoding-a-protocol.md says why).
 NOT_ENCODED = {"IN12.2", "IN12.3", "IN12.4"}
-# Outcomes the encoding cannot reach yet, by format ("fhir", "json"), each with its reason.
-_RECORD_LACKS = ("the JSON record lacks what its FHIR bundle carries (the cns-directed-therapy "
-                 "list, recorded as none or with its member)")
-_NO_MENOPAUSE = ("the JSON record lacks the menopausal status and final menstrual period its FHIR "
-                 "bundle carries: whether IN10.1 applies is unknown, and no agreement is recorded")
-_TESTS_AS_OBSERVATIONS = ("the JSON record holds its pregnancy tests as observations whose "
-                          "value is a display text ('Negative (qualifier value)'), which the "
-                          "JSON reader does not read, and declared fact kinds read the record's "
-                          "facts only (S28-13's breastfeeding is in its FHIR bundle only)")
-KNOWN_GAPS: dict[tuple[str, str, str], str] = {
-    **{("json", pid, cid): _NO_MENOPAUSE
-       for pid in ("S28-03", "S28-08", "S28-14", "S28-17", "S28-20")
-       for cid in ("IN10.1", "IN10.2", "EX10")},
-    **{("json", pid, cid): _TESTS_AS_OBSERVATIONS
-       for pid in ("S28-04", "S28-11", "S28-13", "S28-22") for cid in ("IN10.2", "EX10")},
-    ("json", "S28-21", "IN12.1"): _RECORD_LACKS, ("json", "S28-21", "EX13"): _RECORD_LACKS,
-    ("json", "S28-16", "IN12.1"): _RECORD_LACKS, ("json", "S28-16", "EX13"): _RECORD_LACKS,
-}
+# Outcomes the encoding cannot reach yet, by format ("fhir", "json"), each with its reason
+# (none today: the JSON records carry every fact their FHIR bundles carry).
+KNOWN_GAPS: dict[tuple[str, str, str], str] = {}
 
 
 @pytest.fixture(scope="module", params=["patients", "records"], ids=["fhir", "json"])
