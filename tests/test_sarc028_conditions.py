@@ -18,7 +18,7 @@ from ql1706kg.cli import main
 FOLDER = Path(__file__).resolve().parent.parent / "examples" / "protocols" / "sarc028"
 OSTEO = "eligible-osteosarcoma-14-year-old.json"  # ICF 2027-03-01, osteosarcoma
 LMS = "ineligible-leiomyosarcoma-13-year-old.json"  # ICF 2027-03-01, leiomyosarcoma 8890/3
-WOMAN = "eligible-dedifferentiated-chondrosarcoma-adult.json"  # female, 66, nothing on fertility
+WOMAN = "eligible-dedifferentiated-chondrosarcoma-adult.json"  # female, 66 (fertility: replaced)
 TREATED = "eligible-treated-stable-brain-metastasis.json"  # S28-21, FHIR
 
 # id -> (base record, changes, criterion, expected outcome)
@@ -45,6 +45,8 @@ def _record(base: str, changes: dict, pid: str) -> dict:
     record.update(changes)
     if record["sex"] == "female":  # IN10.1 applies: not_met (she does not agree)
         record["reproductive"] = {"contraception_agreed": False}
+        record["facts"] = [f for f in record["facts"] if f["kind"] not in (
+            "menopausal-status", "final-menstrual-period")]  # the case's own, below
         record["facts"] += [{"kind": "menopausal-status", "value": status,
                              "date": "2027-03-10"}]
         if fmp:
