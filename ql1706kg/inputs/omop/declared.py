@@ -36,20 +36,27 @@ SQL = "declared.sql"
 
 @dataclass
 class DeclaredPlan:
-    """What a run reads of the declared kinds: the concepts of each, their value concepts, the
-    kinds this database cannot say, and the batch statement (``@persons`` left to fill)."""
+    """What a run reads of the declared kinds: per table the concepts and codes of the kinds
+    its rows may be, their value concepts, the kinds this database cannot say (with why), and
+    the batch statement (``@persons`` left to fill)."""
 
-    kinds: dict[int, tuple[str, ...]] = field(default_factory=dict)  # concept -> kind keys
-    words: dict[str, tuple[str, ...]] = field(default_factory=dict)  # code (folded) -> keys
+    kinds: dict[str, dict[int, tuple[str, ...]]] = field(default_factory=dict)  # table -> ...
+    words: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # table -> ...
     values: dict[str, dict[int, str]] = field(default_factory=dict)  # key -> concept -> label
     declared: dict[str, FactKind] = field(default_factory=dict)
-    unreadable: tuple[str, ...] = ()
+    unreadable: tuple[tuple[str, str, str], ...] = ()  # (kind, what lacks it, why)
     statement: str = ""
 
 
 def declared_kinds(term: Terminology) -> dict[str, FactKind]:
     """The kinds the protocol declares that no built-in section reads, by record key."""
     return {key: kind for key, kind in term.fact_kinds.items() if kind.built_in is None}
+
+
+def tables_of(kind: FactKind) -> list[str]:
+    """The CDM tables whose rows may be facts of a kind (by its FHIR resource types)."""
+    by_type = mapping()["declared"]["tables"]
+    return sorted({t for rtype in kind.fhir_types for t in by_type.get(rtype, ())})
 
 
 def plan(db: Database, schema: Schema, vocabulary: Vocabulary, term: Terminology,
@@ -71,24 +78,35 @@ def plan(db: Database, schema: Schema, vocabulary: Vocabulary, term: Terminology
         db, schema, vocabulary, sorted(wanted))) if c is not None}
     found = DeclaredPlan(declared=kinds)
     concepts: dict[int, set[str]] = defaultdict(set)
-    words: dict[str, set[str]] = defaultdict(set)
+    unreadable = []
     for key in sorted(kinds):
         anchors = {known[p] for p in codes[key] if p in known}
-        if not anchors:
-            found.unreadable += (key,)
-            continue
-        for concept_id in anchors:
-            concepts[concept_id].add(key)
-        for _vocabulary_id, code in codes[key]:
-            words[code.casefold()].add(key)
-        found.values[key] = {known[p]: label for p, label in values[key] if p in known}
+        if not tables_of(kinds[key]):
+            unreadable.append((key, "table", f"no table of the CDM is read as {key} (FHIR "
+                                    f"{', '.join(kinds[key].fhir_types) or 'no resource'}"
+                                    "); give it in the site supplement"))
+        elif not anchors:
+            unreadable.append((key, "vocabulary", "the database's vocabulary has no concept "
+                               f"for any of {key}'s codes; give it in the site supplement"))
+        else:
+            for concept_id in anchors:
+                concepts[concept_id].add(key)
+            found.values[key] = {known[p]: label for p, label in values[key] if p in known}
     if concepts and "concept_ancestor" in schema.nonempty:
         for below in _descendants(db, schema, vocabulary, set(concepts)):
             concept = vocabulary.get(below)
             for anchor in concept.anchors if concept is not None else ():
                 concepts[below] |= concepts.get(anchor, set())
-    found.kinds = {c: tuple(sorted(keys)) for c, keys in concepts.items() if keys}
-    found.words = {w: tuple(sorted(keys)) for w, keys in words.items()}
+    for concept_id, keys in concepts.items():
+        for key in keys:
+            for table in tables_of(kinds[key]):
+                found.kinds.setdefault(table, {}).setdefault(concept_id, ())
+                found.kinds[table][concept_id] += (key,)
+                for _vocabulary_id, code in codes[key]:
+                    words = found.words.setdefault(table, {})
+                    if key not in words.get(code.casefold(), ()):
+                        words[code.casefold()] = (*words.get(code.casefold(), ()), key)
+    found.unreadable = tuple(unreadable)
     if found.kinds:
         found.statement = _statement(schema, source, found)
     return found
@@ -102,20 +120,22 @@ def _pairs(codes, by_key: dict[str, list[str]]) -> list[tuple[str, str]]:
 
 
 def _statement(schema: Schema, source: str, found: DeclaredPlan) -> str:
-    """The batch CTE and the UNION of declared.sql's sections for the tables the database
-    has (their columns checked), with the kinds' concepts and codes put in."""
+    """The batch CTE and the UNION of declared.sql's sections for the tables some kind may
+    be in and the database has (their columns checked), each with its concepts and codes."""
     parts = sql_file(SQL)
     selects = []
     for part in parts.values():
-        if part.name == "batch" or not schema.usable(part, source):
+        if part.name == "batch" or part.name not in found.kinds \
+                or not schema.usable(part, source):
             continue
         schema.check(part, source)
-        selects.append(schema.fill_optional(part.text, part.aliases))
-    text = parts["batch"].text + "\n" + "\nUNION ALL\n".join(selects)
-    return render(text, {"cdm": schema.cdm, "persons": "@persons",
-                         "declared_concepts": integers(sorted(found.kinds)),
-                         "declared_words": ", ".join(literal(w) for w in sorted(found.words))
-                         or "NULL"})
+        selects.append(render(schema.fill_optional(part.text, part.aliases), {
+            "cdm": schema.cdm, "concepts": integers(sorted(found.kinds[part.name])),
+            "words": ", ".join(literal(w) for w in sorted(found.words.get(part.name, {})))
+            or "NULL"}))
+    if not selects:
+        return ""
+    return parts["batch"].text + "\n" + "\nUNION ALL\n".join(selects)
 
 
 def read_batch(db: Database, found: DeclaredPlan, vocabulary: Vocabulary, persons: str,
@@ -137,8 +157,9 @@ def facts_of(found: DeclaredPlan, vocabulary: Vocabulary, row: tuple, source: st
     """The facts one row of declared.sql gives: one per kind its concept names."""
     table, concept_id, source_concept_id, source_value, start, end = (*row[:1], *row[3:8])
     status = row[13]
-    keys = found.kinds.get(concept_id or 0) or found.kinds.get(source_concept_id or 0) or \
-        found.words.get((source_value or "").strip().casefold(), ())
+    by_concept = found.kinds.get(table, {})
+    keys = by_concept.get(concept_id or 0) or by_concept.get(source_concept_id or 0) or \
+        found.words.get(table, {}).get((source_value or "").strip().casefold(), ())
     concept = vocabulary.get(concept_id) or vocabulary.get(source_concept_id)
     code: Any = (vocabulary.coding(concept) if concept is not None
                  else (source_value or "").strip() or None)
@@ -214,23 +235,21 @@ def note(found: DeclaredPlan | None, source: str) -> str | None:
     """The run's one note on the kinds this database cannot say (None: none)."""
     if found is None or not found.unreadable:
         return None
-    return (f"the vocabulary of {source} has no concept for any code of the declared fact "
-            f"kind(s) {', '.join(found.unreadable)}: they are set aside for every person "
-            "unless the site supplement gives them (a fact or facts_complete row)")
+    return (f"{len(found.unreadable)} declared fact kind(s) cannot be read from {source} and "
+            "are set aside for every person unless the site supplement gives them (a fact or "
+            "a facts_complete row): " + "; ".join(why for _key, _field, why in found.unreadable))
 
 
-def settle(record: dict, unreadable: tuple[str, ...], source: str) -> dict:
+def settle(record: dict, unreadable: tuple[tuple[str, str, str], ...], source: str) -> dict:
     """Set aside each kind this database cannot say, for a person the supplement (already
-    merged into ``record``) gives no fact of it and does not record it complete."""
+    merged into ``record``) gives no fact of it and does not record complete."""
     if not unreadable:
         return record
     given = {f.get("kind") for f in record.get("facts") or () if isinstance(f, dict)}
     given |= set(record.get("facts_complete") or ())
-    for key in unreadable:
-        if key in given:
-            continue
-        record.setdefault("set_aside", []).append({
-            "section": "facts", "kind": key, "source": source, "field": "vocabulary",
-            "reason": f"the database's vocabulary has no concept for any of {key}'s codes; "
-                      "give it in the site supplement"})
+    for key, lacking, why in unreadable:
+        if key not in given:
+            record.setdefault("set_aside", []).append({
+                "section": "facts", "kind": key, "source": source, "field": lacking,
+                "reason": why})
     return record

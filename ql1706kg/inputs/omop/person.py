@@ -29,7 +29,7 @@ class OmopPerson:
     drugs: tuple[tuple, ...]  # (concept id, 'therapy' | 'support', the drug as written)
     supplement: tuple | None = None  # (the supplement file, this person's rows, its header)
     declared: tuple[dict, ...] = ()  # facts of the protocol's declared kinds (declared.py)
-    unreadable: tuple[str, ...] = ()  # declared kinds this database cannot say (set aside)
+    unreadable: tuple[tuple[str, str, str], ...] = ()  # declared kinds it cannot say (why)
 
     def assemble(self) -> list[InputError | RawRecord]:
         """The record (unvalidated), or the input error that stands for the person."""

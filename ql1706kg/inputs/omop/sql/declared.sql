@@ -6,10 +6,11 @@
 -- "@alias", {a.column} for a column of one CDM version only). Every table is optional here: a
 -- database without device_exposure simply has no such facts.
 --
--- @declared_concepts are the concepts of the declared kinds' codes (and those below them),
--- @declared_words the codes themselves, lower-cased (an unmapped row, concept 0, is read by
--- its source value when that is one of them). Every value put in is an integer or a quoted
--- literal; nothing is bound.
+-- @concepts are the concepts of the codes (and those below them) of the declared kinds a
+-- section's table may hold (mapping.toml's [declared.tables]), @words those codes, lower-cased
+-- (an unmapped row, concept 0, is read by its source value when that is one of them); only the
+-- sections of tables some kind may be in are run. Every value put in is an integer or a
+-- quoted literal; nothing is bound.
 --
 -- Every section gives the same 14 columns:
 --   kind, person_id, row_id, concept_id, source_concept_id, source_value, start_date,
@@ -34,9 +35,9 @@ SELECT 'measurement' AS kind, CAST(m.person_id AS BIGINT) AS person_id,
        CAST(m.unit_source_value AS VARCHAR) AS unit_text, CAST(NULL AS VARCHAR) AS status_text
 FROM @cdm.measurement m
 WHERE m.person_id IN (SELECT person_id FROM batch)
-  AND (m.measurement_concept_id IN (@declared_concepts)
-       OR m.measurement_source_concept_id IN (@declared_concepts)
-       OR (m.measurement_concept_id = 0 AND lower(m.measurement_source_value) IN (@declared_words)))
+  AND (m.measurement_concept_id IN (@concepts)
+       OR m.measurement_source_concept_id IN (@concepts)
+       OR (m.measurement_concept_id = 0 AND lower(m.measurement_source_value) IN (@words)))
 
 -- @section observation observation optional
 -- @alias o=observation
@@ -51,9 +52,9 @@ SELECT 'observation', CAST(o.person_id AS BIGINT), CAST(o.observation_id AS BIGI
        CAST(NULL AS VARCHAR)
 FROM @cdm.observation o
 WHERE o.person_id IN (SELECT person_id FROM batch)
-  AND (o.observation_concept_id IN (@declared_concepts)
-       OR o.observation_source_concept_id IN (@declared_concepts)
-       OR (o.observation_concept_id = 0 AND lower(o.observation_source_value) IN (@declared_words)))
+  AND (o.observation_concept_id IN (@concepts)
+       OR o.observation_source_concept_id IN (@concepts)
+       OR (o.observation_concept_id = 0 AND lower(o.observation_source_value) IN (@words)))
 
 -- @section condition_occurrence condition_occurrence optional
 -- @alias co=condition_occurrence
@@ -67,9 +68,9 @@ SELECT 'condition_occurrence', CAST(co.person_id AS BIGINT),
        CAST(co.stop_reason AS VARCHAR)
 FROM @cdm.condition_occurrence co
 WHERE co.person_id IN (SELECT person_id FROM batch)
-  AND (co.condition_concept_id IN (@declared_concepts)
-       OR co.condition_source_concept_id IN (@declared_concepts)
-       OR (co.condition_concept_id = 0 AND lower(co.condition_source_value) IN (@declared_words)))
+  AND (co.condition_concept_id IN (@concepts)
+       OR co.condition_source_concept_id IN (@concepts)
+       OR (co.condition_concept_id = 0 AND lower(co.condition_source_value) IN (@words)))
 
 -- @section procedure_occurrence procedure_occurrence optional
 -- @alias po=procedure_occurrence
@@ -82,9 +83,9 @@ SELECT 'procedure_occurrence', CAST(po.person_id AS BIGINT),
        CAST(NULL AS VARCHAR)
 FROM @cdm.procedure_occurrence po
 WHERE po.person_id IN (SELECT person_id FROM batch)
-  AND (po.procedure_concept_id IN (@declared_concepts)
-       OR po.procedure_source_concept_id IN (@declared_concepts)
-       OR (po.procedure_concept_id = 0 AND lower(po.procedure_source_value) IN (@declared_words)))
+  AND (po.procedure_concept_id IN (@concepts)
+       OR po.procedure_source_concept_id IN (@concepts)
+       OR (po.procedure_concept_id = 0 AND lower(po.procedure_source_value) IN (@words)))
 
 -- @section drug_exposure drug_exposure optional
 -- @alias de=drug_exposure
@@ -98,9 +99,9 @@ SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id A
        CAST(de.stop_reason AS VARCHAR)
 FROM @cdm.drug_exposure de
 WHERE de.person_id IN (SELECT person_id FROM batch)
-  AND (de.drug_concept_id IN (@declared_concepts)
-       OR de.drug_source_concept_id IN (@declared_concepts)
-       OR (de.drug_concept_id = 0 AND lower(de.drug_source_value) IN (@declared_words)))
+  AND (de.drug_concept_id IN (@concepts)
+       OR de.drug_source_concept_id IN (@concepts)
+       OR (de.drug_concept_id = 0 AND lower(de.drug_source_value) IN (@words)))
 
 -- @section device_exposure device_exposure optional
 -- @alias dv=device_exposure
@@ -113,9 +114,9 @@ SELECT 'device_exposure', CAST(dv.person_id AS BIGINT), CAST(dv.device_exposure_
        CAST(NULL AS VARCHAR)
 FROM @cdm.device_exposure dv
 WHERE dv.person_id IN (SELECT person_id FROM batch)
-  AND (dv.device_concept_id IN (@declared_concepts)
-       OR dv.device_source_concept_id IN (@declared_concepts)
-       OR (dv.device_concept_id = 0 AND lower(dv.device_source_value) IN (@declared_words)))
+  AND (dv.device_concept_id IN (@concepts)
+       OR dv.device_source_concept_id IN (@concepts)
+       OR (dv.device_concept_id = 0 AND lower(dv.device_source_value) IN (@words)))
 
 -- @section specimen specimen optional
 -- @alias s=specimen
@@ -128,5 +129,22 @@ SELECT 'specimen', CAST(s.person_id AS BIGINT), CAST(s.specimen_id AS BIGINT),
        CAST(s.unit_source_value AS VARCHAR), CAST(NULL AS VARCHAR)
 FROM @cdm.specimen s
 WHERE s.person_id IN (SELECT person_id FROM batch)
-  AND (s.specimen_concept_id IN (@declared_concepts)
-       OR (s.specimen_concept_id = 0 AND lower(s.specimen_source_value) IN (@declared_words)))
+  AND (s.specimen_concept_id IN (@concepts)
+       OR (s.specimen_concept_id = 0 AND lower(s.specimen_source_value) IN (@words)))
+
+-- @section observation_value observation optional
+-- @alias o=observation
+-- A kind whose concept is an observation's value, not the observation itself: OMOP keeps an
+-- allergy as an observation ("allergy to drug", "allergy to substance") whose
+-- value_as_concept_id is the substance (concept_id here is that value, source_concept_id the
+-- observation's concept)
+SELECT 'observation_value', CAST(o.person_id AS BIGINT), CAST(o.observation_id AS BIGINT),
+       CAST(o.value_as_concept_id AS BIGINT), CAST(o.observation_concept_id AS BIGINT),
+       CAST(o.observation_source_value AS VARCHAR),
+       CAST(CAST(o.observation_date AS DATE) AS VARCHAR), CAST(NULL AS VARCHAR),
+       CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT),
+       CAST(COALESCE(o.value_as_string, {o.value_source_value}) AS VARCHAR),
+       CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR)
+FROM @cdm.observation o
+WHERE o.person_id IN (SELECT person_id FROM batch)
+  AND o.value_as_concept_id IN (@concepts)
