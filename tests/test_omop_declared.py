@@ -267,3 +267,70 @@ def test_a_kind_the_vocabulary_cannot_say_is_set_aside_unless_the_supplement_giv
     # no HBsAg concept: the negative person is no longer excluded-by-absence: EX6 not met
     assert got["S28-08-negative"]["EX6"] != "met"
     assert all(row["EX6"] != "met" for row in got.values())
+
+
+# -- one row of declared.sql as a fact, every value type (no database) -------------------------
+
+def _plan_and_vocabulary(kind):
+    from ql1706kg.inputs.omop.declared import DeclaredPlan
+    from ql1706kg.inputs.omop.vocab import Vocabulary
+
+    vocabulary = Vocabulary(None, "")
+    for row in [(1, "LOINC", "5196-1", "HBsAg", "Lab Test"),
+                (2, "SNOMED", "10828004", "Positive", "Qualifier Value"),
+                (3, "SNOMED", "373066001", "Yes", "Qualifier Value"),
+                (4, "UCUM", "mg", "milligram", "Unit"),
+                (5, "LOINC", "LA11882-0", "Reactive", "Answer"),
+                (6, "UCUM", "g", "gram", "Unit")]:
+        vocabulary.add(row)
+    found = DeclaredPlan(declared={kind.key: kind}, values={kind.key: {2: "positive"}})
+    for table in ("measurement", "observation", "condition_occurrence", "drug_exposure"):
+        found.kinds[table] = {1: (kind.key,)}
+        found.words[table] = {"5196-1": (kind.key,)}
+    return found, vocabulary
+
+
+def _row(table="measurement", concept=1, number=None, value=None, text=None, unit=None,
+         unit_text=None, end=None, status=None, source="5196-1"):
+    return (table, 7, 70, concept, None, source, "2027-03-05", end, number, value, text, unit,
+            unit_text, status)
+
+
+@pytest.mark.parametrize(("value_type", "unit", "row", "expected"), [
+    ("coded", None, _row(value=2), {"value": "positive"}),
+    ("coded", None, _row(value=5), {"value": "Reactive"}),  # not a coding of the kind: as written
+    ("coded", None, _row(text=" weakly reactive "), {"value": "weakly reactive"}),
+    ("coded", None, _row(), {}),  # no value at all
+    ("boolean", None, _row(value=3), {"value": True}),
+    ("boolean", None, _row(value=2), {"value": "Positive"}),
+    ("quantity", "mg", _row(number=5.0, unit=4), {"value": 5.0, "unit": "mg"}),
+    ("quantity", "mg", _row(number=5.0, unit=6), {"value": 5.0, "unit": "g"}),
+    ("quantity", "mg", _row(number=5.0, unit_text="mg/d"), {"value": 5.0, "unit": "mg/d"}),
+    ("date", None, _row(text="2027-03-16"), {"value": "2027-03-16"}),
+    ("presence", None, _row("condition_occurrence", value=2), {"status": "active"}),
+    ("presence", None, _row("condition_occurrence", end="2027-01-01"), {"end": "2027-01-01"}),
+    ("presence", None, _row("condition_occurrence", status="resolved"), {"status": "resolved"}),
+    ("presence", None, _row("drug_exposure"), {"status": "completed"}),
+    ("presence", None, _row(concept=0), {}),  # unmapped: read by its source value
+])
+def test_a_row_is_a_fact_of_its_kind(value_type, unit, row, expected):
+    from ql1706kg.inputs.omop.declared import facts_of
+    from ql1706kg.protocol.fact_kinds import FactKind
+
+    kind = FactKind(iri=None, key="k", label="k", value_type=value_type, dated=True, unit=unit,
+                    values=((("http://snomed.info/sct", "10828004"), "positive"),))
+    found, vocabulary = _plan_and_vocabulary(kind)
+    fact = facts_of(found, vocabulary, row, "duckdb:///x")[0]
+    code = ({"system": "http://loinc.org", "code": "5196-1", "display": "HBsAg"}
+            if row[3] else "5196-1")
+    assert fact == {"kind": "k", "code": code, "date": "2027-03-05", **expected}
+
+
+def test_a_row_of_no_declared_concept_gives_no_fact():
+    from ql1706kg.inputs.omop.declared import facts_of
+    from ql1706kg.protocol.fact_kinds import FactKind
+
+    kind = FactKind(iri=None, key="k", label="k", value_type="presence", dated=True)
+    found, vocabulary = _plan_and_vocabulary(kind)
+    assert facts_of(found, vocabulary, _row(concept=99, source="x"), "s") == []
+    assert facts_of(found, vocabulary, _row("specimen"), "s") == []  # not a table of the kind
