@@ -263,9 +263,23 @@ def test_a_kind_the_vocabulary_cannot_say_is_set_aside_unless_the_supplement_giv
             "field": "vocabulary",
             "reason": "the database's vocabulary has no concept for any of hbsag's codes; "
                       "give it in the site supplement"}
-    got = _screened(url, written)
-    # no HBsAg concept: the negative person is no longer excluded-by-absence: EX6 not met
-    assert got["S28-08-negative"]["EX6"] != "met"
+    # the command line: the note once on stderr; EX6 of no person met (no HBsAg concept: the
+    # negative person is not excluded-by-absence)
+    from click.testing import CliRunner
+
+    from ql1706kg.cli import main
+
+    ids = ",".join(map(str, written.persons))
+    result = CliRunner().invoke(main, [
+        "screen", "--omop", url, "--person-ids", ids, "--supplement",
+        str(written.files["supplement"]), "--protocol", str(FOLDER), "--as-of", AS_OF,
+        "--format", "json"])
+    assert result.exit_code in (0, 1), result.output
+    assert result.stderr.count("cannot be read from") == 1
+    assert "hbsag" in result.stderr
+    got = {written.persons[int(p["id"])]: {c["id"]: c["outcome"] for c in p["criteria"]}
+           for p in json.loads(result.stdout)["patients"]}
+    assert len(got) == 3
     assert all(row["EX6"] != "met" for row in got.values())
 
 
