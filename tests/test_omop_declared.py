@@ -256,8 +256,13 @@ def test_a_kind_the_vocabulary_cannot_say_is_set_aside_unless_the_supplement_giv
     records = {written.persons[int(i.raw["id"])]: i.raw for i in items if hasattr(i, "raw")}
     for record in records.values():
         aside = {a["kind"]: a for a in record["set_aside"]}
-        # the supplement gives these (facts_complete): never set aside
-        assert not aside.keys() & {"autoimmune-disease", "pneumonitis", "live-vaccine"}
+        # the supplement carries declared kinds' facts and facts_complete into the record;
+        # what it gives is never set aside
+        assert set(record["facts_complete"]) == {"autoimmune-disease", "pneumonitis",
+                                                 "infection", "live-vaccine"}
+        assert {"first-dose", "organ-function-adequate"} <= {f["kind"] for f in record["facts"]}
+        assert not aside.keys() & {*record["facts_complete"], "first-dose",
+                                   "organ-function-adequate"}
         assert aside["hbsag"] == {
             "section": "facts", "kind": "hbsag", "source": parse_url(url).shown,
             "field": "vocabulary",
