@@ -17,7 +17,7 @@ KIND = FactKind(iri=URIRef("urn:x:TumourSpecimen"), key="tumour-specimen", label
                 value_type="presence", dated=True, fhir_types=("Specimen",),
                 code_elements=("type",), codes=frozenset({("http://snomed.info/sct", "119376003")}),
                 text_patterns=("tumou?r", "FFPE"))
-TERM = SimpleNamespace(fact_kinds={KIND.key: KIND}, code_systems={})
+TERM = SimpleNamespace(fact_kinds={KIND.key: KIND}, code_systems={})  # no system aliases
 
 
 def specimen(kind: dict | None, collection: dict | None = None, rtype: str = "Specimen") -> Entry:

@@ -28,6 +28,7 @@ from ...protocol.terminology import Terminology, terminology
 from ..fhir.observations import _karnofsky_score, _test_of
 from ..fhir.values import reading_rules
 from ..records import RawRecord
+from .declared import settle
 from .disease import (
     Disease,
     DiseaseReader,
@@ -113,6 +114,7 @@ class Context:
     relevance: Relevance
     source: str
     closed_world: bool = False
+    declared: Any = None  # the run's DeclaredPlan (declared.py), None: no declared kind
     memo: dict[tuple, tuple[str, Any] | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -389,8 +391,12 @@ def build_person(handle: Any, ctx: Context | None = None) -> dict | InputError:
         record = builder.build([Fact._make(row) for row in handle.facts])
     except Inconsistent as exc:
         return InputError(handle.source, exc.message, record=handle.id, field=exc.field)
+    if handle.declared:
+        record.setdefault("facts", []).extend(dict(fact) for fact in handle.declared)
+    answered = False  # the site supplement has rows of this person
     if handle.supplement is not None:
         path, rows, header = handle.supplement
+        answered = bool(rows)
         extra = supplement_record(Path(path), handle.id, rows, header)
         if isinstance(extra, InputError):
             return extra
@@ -398,7 +404,7 @@ def build_person(handle: Any, ctx: Context | None = None) -> dict | InputError:
             record = merge(record, extra, path)
         except Conflict as exc:
             return InputError(handle.source, exc.message, record=handle.id, field=exc.field)
-    return record
+    return settle(record, handle.unreadable, source, answered) if handle.unreadable else record
 
 
 def assemble_person(handle: Any) -> RawRecord | InputError:

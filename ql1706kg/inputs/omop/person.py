@@ -28,6 +28,8 @@ class OmopPerson:
     concepts: tuple[tuple, ...]  # (id, vocabulary, code, name, class, anchors)
     drugs: tuple[tuple, ...]  # (concept id, 'therapy' | 'support', the drug as written)
     supplement: tuple | None = None  # (the supplement file, this person's rows, its header)
+    declared: tuple[dict, ...] = ()  # facts of the protocol's declared kinds (declared.py)
+    unreadable: tuple[tuple[str, str, str], ...] = ()  # declared kinds it cannot say (why)
 
     def assemble(self) -> list[InputError | RawRecord]:
         """The record (unvalidated), or the input error that stands for the person."""

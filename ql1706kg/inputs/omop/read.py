@@ -26,6 +26,7 @@ from ..fhir.index import release_memory
 from ..records import SourcedRecord, parse_record
 from .assemble import Context, build_person
 from .connect import Database, connect, integers, is_identifier, literal, parse_url
+from .declared import note, plan, read_batch
 from .person import OmopPerson
 from .relevance import compute
 from .schema import Schema, read_schema, render, sql_file
@@ -61,12 +62,16 @@ def read_omop(spec: OmopInput, validate: bool = True) -> Iterator[Item]:
             statement = facts_statement(schema, source)
             vocabulary = Vocabulary(db, schema.vocabulary)
             relevance = compute(db, schema, vocabulary, term)
+            declared = plan(db, schema, vocabulary, term, source)
             persons, missing = candidates(db, schema, spec, source, relevance.sarcoma)
         except InputError as exc:
             yield exc
             return
         yield from missing
-        ctx = Context(term, vocabulary, relevance, source, spec.closed_world)
+        said = note(declared, source)
+        if said is not None:
+            yield InputNote(source, said)
+        ctx = Context(term, vocabulary, relevance, source, spec.closed_world, declared)
         statement = render(statement, {**relevance.values(schema), "persons": "@persons"})
         start, size = 0, spec.batch_size
         while start < len(persons):
@@ -188,6 +193,10 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
     """One query for the batch; each person as an :class:`OmopPerson` to be assembled where
     it is screened (``validate``: assembled and validated here). Returns the rows read."""
     rows = db.rows(render(statement, {"persons": batch_rows(batch)}))
+    declared = ctx.declared
+    own = read_batch(db, declared, ctx.vocabulary, batch_rows(batch), ctx.source) \
+        if declared is not None else {}
+    unreadable = declared.unreadable if declared is not None else ()
     by_person: dict[int, list[tuple]] = defaultdict(list)
     for row in rows:
         by_person[row[1]].append(row)
@@ -225,7 +234,8 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
             f"{ctx.source}#person/{person}", key, run, tuple(facts), tuple(concepts.values()),
             tuple((i, kinds[i], drugs[i]) for i in named if i in drugs),
             (where, extra, supplement.header)
-            if extra is not None and supplement is not None else None)
+            if extra is not None and supplement is not None else None,
+            own.get(person, ()), unreadable)
         if not validate:
             yield handle
             continue

@@ -1,0 +1,150 @@
+-- ql1706kg: the rows of one batch of persons that are facts of the kinds the protocol declares
+-- (ql:FactKind, protocol/fact_kinds.py: an HBsAg result, a vaccination, an autoimmune
+-- disease ...), read from an OMOP CDM in one pass; run beside facts.sql, and only when the
+-- protocol declares a kind whose codes the vocabulary holds (declared.py). The same text runs
+-- on DuckDB and PostgreSQL; it is used as facts.sql is (schema.py: "@section NAME TABLE",
+-- "@alias", {a.column} for a column of one CDM version only). Every table is optional here: a
+-- database without device_exposure simply has no such facts.
+--
+-- @concepts are the concepts of the codes (and those below them) of the declared kinds a
+-- section's table may hold (mapping.toml's [declared.tables]), @words those codes, lower-cased
+-- (an unmapped row, concept 0, is read by its source value when that is one of them); only the
+-- sections of tables some kind may be in are run. Every value put in is an integer or a
+-- quoted literal; nothing is bound.
+--
+-- Every section gives the same 14 columns:
+--   kind, person_id, row_id, concept_id, source_concept_id, source_value, start_date,
+--   end_date, number, value_concept_id, text, unit_concept_id, unit_text, status_text
+-- Dates are ISO text (YYYY-MM-DD); numbers DOUBLE PRECISION.
+
+-- @section batch
+WITH batch(person_id) AS (SELECT unnest(CAST(@persons AS BIGINT[])))
+
+-- @section measurement measurement optional
+-- @alias m=measurement
+SELECT 'measurement' AS kind, CAST(m.person_id AS BIGINT) AS person_id,
+       CAST(m.measurement_id AS BIGINT) AS row_id,
+       CAST(m.measurement_concept_id AS BIGINT) AS concept_id,
+       CAST(m.measurement_source_concept_id AS BIGINT) AS source_concept_id,
+       CAST(m.measurement_source_value AS VARCHAR) AS source_value,
+       CAST(CAST(m.measurement_date AS DATE) AS VARCHAR) AS start_date,
+       CAST(NULL AS VARCHAR) AS end_date, CAST(m.value_as_number AS DOUBLE PRECISION) AS number,
+       CAST(m.value_as_concept_id AS BIGINT) AS value_concept_id,
+       CAST(m.value_source_value AS VARCHAR) AS text,
+       CAST(m.unit_concept_id AS BIGINT) AS unit_concept_id,
+       CAST(m.unit_source_value AS VARCHAR) AS unit_text, CAST(NULL AS VARCHAR) AS status_text
+FROM @cdm.measurement m
+WHERE m.person_id IN (SELECT person_id FROM batch)
+  AND (m.measurement_concept_id IN (@concepts)
+       OR m.measurement_source_concept_id IN (@concepts)
+       OR (m.measurement_concept_id = 0 AND lower(m.measurement_source_value) IN (@words)))
+
+-- @section observation observation optional
+-- @alias o=observation
+-- text: value_as_string, else (v5.4) value_source_value
+SELECT 'observation', CAST(o.person_id AS BIGINT), CAST(o.observation_id AS BIGINT),
+       CAST(o.observation_concept_id AS BIGINT), CAST(o.observation_source_concept_id AS BIGINT),
+       CAST(o.observation_source_value AS VARCHAR),
+       CAST(CAST(o.observation_date AS DATE) AS VARCHAR), CAST(NULL AS VARCHAR),
+       CAST(o.value_as_number AS DOUBLE PRECISION), CAST(o.value_as_concept_id AS BIGINT),
+       CAST(COALESCE(o.value_as_string, {o.value_source_value}) AS VARCHAR),
+       CAST(o.unit_concept_id AS BIGINT), CAST(o.unit_source_value AS VARCHAR),
+       CAST(NULL AS VARCHAR)
+FROM @cdm.observation o
+WHERE o.person_id IN (SELECT person_id FROM batch)
+  AND (o.observation_concept_id IN (@concepts)
+       OR o.observation_source_concept_id IN (@concepts)
+       OR (o.observation_concept_id = 0 AND lower(o.observation_source_value) IN (@words)))
+
+-- @section condition_occurrence condition_occurrence optional
+-- @alias co=condition_occurrence
+-- status_text: stop_reason
+SELECT 'condition_occurrence', CAST(co.person_id AS BIGINT),
+       CAST(co.condition_occurrence_id AS BIGINT), CAST(co.condition_concept_id AS BIGINT),
+       CAST(co.condition_source_concept_id AS BIGINT), CAST(co.condition_source_value AS VARCHAR),
+       CAST(CAST(co.condition_start_date AS DATE) AS VARCHAR),
+       CAST(CAST(co.condition_end_date AS DATE) AS VARCHAR), CAST(NULL AS DOUBLE PRECISION),
+       CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR),
+       CAST(co.stop_reason AS VARCHAR)
+FROM @cdm.condition_occurrence co
+WHERE co.person_id IN (SELECT person_id FROM batch)
+  AND (co.condition_concept_id IN (@concepts)
+       OR co.condition_source_concept_id IN (@concepts)
+       OR (co.condition_concept_id = 0 AND lower(co.condition_source_value) IN (@words)))
+
+-- @section procedure_occurrence procedure_occurrence optional
+-- @alias po=procedure_occurrence
+SELECT 'procedure_occurrence', CAST(po.person_id AS BIGINT),
+       CAST(po.procedure_occurrence_id AS BIGINT), CAST(po.procedure_concept_id AS BIGINT),
+       CAST(po.procedure_source_concept_id AS BIGINT), CAST(po.procedure_source_value AS VARCHAR),
+       CAST(CAST(po.procedure_date AS DATE) AS VARCHAR),
+       CAST(CAST({po.procedure_end_date} AS DATE) AS VARCHAR), CAST(NULL AS DOUBLE PRECISION),
+       CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR),
+       CAST(NULL AS VARCHAR)
+FROM @cdm.procedure_occurrence po
+WHERE po.person_id IN (SELECT person_id FROM batch)
+  AND (po.procedure_concept_id IN (@concepts)
+       OR po.procedure_source_concept_id IN (@concepts)
+       OR (po.procedure_concept_id = 0 AND lower(po.procedure_source_value) IN (@words)))
+
+-- @section drug_exposure drug_exposure optional
+-- @alias de=drug_exposure
+-- status_text: stop_reason
+SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id AS BIGINT),
+       CAST(de.drug_concept_id AS BIGINT), CAST(de.drug_source_concept_id AS BIGINT),
+       CAST(de.drug_source_value AS VARCHAR),
+       CAST(CAST(de.drug_exposure_start_date AS DATE) AS VARCHAR),
+       CAST(CAST(de.drug_exposure_end_date AS DATE) AS VARCHAR), CAST(NULL AS DOUBLE PRECISION),
+       CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR),
+       CAST(de.stop_reason AS VARCHAR)
+FROM @cdm.drug_exposure de
+WHERE de.person_id IN (SELECT person_id FROM batch)
+  AND (de.drug_concept_id IN (@concepts)
+       OR de.drug_source_concept_id IN (@concepts)
+       OR (de.drug_concept_id = 0 AND lower(de.drug_source_value) IN (@words)))
+
+-- @section device_exposure device_exposure optional
+-- @alias dv=device_exposure
+SELECT 'device_exposure', CAST(dv.person_id AS BIGINT), CAST(dv.device_exposure_id AS BIGINT),
+       CAST(dv.device_concept_id AS BIGINT), CAST(dv.device_source_concept_id AS BIGINT),
+       CAST(dv.device_source_value AS VARCHAR),
+       CAST(CAST(dv.device_exposure_start_date AS DATE) AS VARCHAR),
+       CAST(CAST(dv.device_exposure_end_date AS DATE) AS VARCHAR), CAST(NULL AS DOUBLE PRECISION),
+       CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR),
+       CAST(NULL AS VARCHAR)
+FROM @cdm.device_exposure dv
+WHERE dv.person_id IN (SELECT person_id FROM batch)
+  AND (dv.device_concept_id IN (@concepts)
+       OR dv.device_source_concept_id IN (@concepts)
+       OR (dv.device_concept_id = 0 AND lower(dv.device_source_value) IN (@words)))
+
+-- @section specimen specimen optional
+-- @alias s=specimen
+-- number, unit: quantity and its unit
+SELECT 'specimen', CAST(s.person_id AS BIGINT), CAST(s.specimen_id AS BIGINT),
+       CAST(s.specimen_concept_id AS BIGINT), CAST(NULL AS BIGINT),
+       CAST(s.specimen_source_value AS VARCHAR), CAST(CAST(s.specimen_date AS DATE) AS VARCHAR),
+       CAST(NULL AS VARCHAR), CAST(s.quantity AS DOUBLE PRECISION), CAST(NULL AS BIGINT),
+       CAST(NULL AS VARCHAR), CAST(s.unit_concept_id AS BIGINT),
+       CAST(s.unit_source_value AS VARCHAR), CAST(NULL AS VARCHAR)
+FROM @cdm.specimen s
+WHERE s.person_id IN (SELECT person_id FROM batch)
+  AND (s.specimen_concept_id IN (@concepts)
+       OR (s.specimen_concept_id = 0 AND lower(s.specimen_source_value) IN (@words)))
+
+-- @section observation_value observation optional
+-- @alias o=observation
+-- A kind whose concept is an observation's value, not the observation itself: OMOP keeps an
+-- allergy as an observation ("allergy to drug", "allergy to substance") whose
+-- value_as_concept_id is the substance (concept_id here is that value, source_concept_id the
+-- observation's concept)
+SELECT 'observation_value', CAST(o.person_id AS BIGINT), CAST(o.observation_id AS BIGINT),
+       CAST(o.value_as_concept_id AS BIGINT), CAST(o.observation_concept_id AS BIGINT),
+       CAST(o.observation_source_value AS VARCHAR),
+       CAST(CAST(o.observation_date AS DATE) AS VARCHAR), CAST(NULL AS VARCHAR),
+       CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT),
+       CAST(COALESCE(o.value_as_string, {o.value_source_value}) AS VARCHAR),
+       CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR)
+FROM @cdm.observation o
+WHERE o.person_id IN (SELECT person_id FROM batch)
+  AND o.value_as_concept_id IN (@concepts)
