@@ -123,13 +123,12 @@ def _pairs(codes, by_key: dict[str, list[str]]) -> list[tuple[str, str]]:
 
 
 def _statement(schema: Schema, source: str, found: DeclaredPlan) -> str:
-    """The batch CTE and the UNION of declared.sql's sections for the tables some kind may
-    be in and the database has (their columns checked), each with its concepts and codes."""
-    parts = sql_file(SQL)
+    """The batch CTE (facts.sql's: the persons are bound one way for both statements) and
+    the UNION of declared.sql's sections for the tables some kind may be in and the database
+    has (their columns checked), each with its concepts and codes."""
     selects = []
-    for part in parts.values():
-        if part.name == "batch" or part.name not in found.kinds \
-                or not schema.usable(part, source):
+    for part in sql_file(SQL).values():
+        if part.name not in found.kinds or not schema.usable(part, source):
             continue
         schema.check(part, source)
         selects.append(render(schema.fill_optional(part.text, part.aliases), {
@@ -138,7 +137,7 @@ def _statement(schema: Schema, source: str, found: DeclaredPlan) -> str:
             or "NULL"}))
     if not selects:
         return ""
-    return parts["batch"].text + "\n" + "\nUNION ALL\n".join(selects)
+    return sql_file("facts.sql")["batch"].text + "\n" + "\nUNION ALL\n".join(selects)
 
 
 def read_batch(db: Database, found: DeclaredPlan, vocabulary: Vocabulary, persons: str,

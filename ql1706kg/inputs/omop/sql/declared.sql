@@ -17,8 +17,7 @@
 --   end_date, number, value_concept_id, text, unit_concept_id, unit_text, status_text
 -- Dates are ISO text (YYYY-MM-DD); numbers DOUBLE PRECISION.
 
--- @section batch
-WITH batch(person_id) AS (SELECT unnest(CAST(@persons AS BIGINT[])))
+-- The batch CTE is facts.sql's (one binding of @persons for both statements).
 
 -- @section measurement measurement optional
 -- @alias m=measurement
