@@ -52,3 +52,18 @@ def test_a_specimen_of_the_kind_is_read_with_its_collection_date(kind, collectio
 ], ids=["other-text", "code-not-text", "no-type", "other-resource-type"])
 def test_a_resource_the_kind_does_not_name_gives_no_fact(kind, rtype):
     assert declared_facts(TERM, specimen(kind, rtype=rtype)) == []
+
+
+def test_a_set_aside_resource_that_trips_the_reader_holds_back_every_kind_of_its_type(
+        monkeypatch):
+    """What a set-aside resource would have said is what keeps criteria from being met; if
+    reading it as a declared kind fails, it may be any kind declared on its type."""
+    from ql1706kg.inputs.fhir import aside
+
+    def trips(_term, _entry):
+        raise ValueError("unreadable")
+
+    monkeypatch.setattr(aside, "declared_facts", trips)
+    assert aside._declared_kinds(TERM, specimen({"text": "tumour"})) == [
+        ("facts", "tumour-specimen")]
+    assert aside._declared_kinds(TERM, specimen({"text": "tumour"}, rtype="Observation")) == []

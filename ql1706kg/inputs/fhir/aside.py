@@ -113,10 +113,11 @@ def _declared_kinds(term: Terminology, entry: Entry) -> list[tuple[str, str | No
     if entry.type == "List" or not isinstance(entry.data, dict):
         return []
     try:
-        facts = declared_facts(term, entry)
-    except Exception:  # a resource that trips the reader says nothing it can be trusted for
-        return []
-    return [("facts", kind) for kind in sorted({f["kind"] for f in facts})]
+        kinds = {f["kind"] for f in declared_facts(term, entry)}
+    except Exception:  # a resource that trips the reader may be of any kind on its type
+        kinds = {k.key for k in term.fact_kinds.values()
+                 if k.built_in is None and entry.type in k.fhir_types}
+    return [("facts", kind) for kind in sorted(kinds)]
 
 
 def _changes(term: Terminology, before_copy: dict, after: dict) -> list[tuple[str, str | None]]:
