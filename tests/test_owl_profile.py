@@ -193,3 +193,13 @@ def test_the_owl_api_checker_does_report_violations(profile_report):
     assert count > 1000
     assert any("UseOfUndeclaredAnnotationProperty" in line and "skos/core#definition" in line
                for line in shown)
+
+
+@pytest.mark.parametrize("what", publish.WHATS)
+def test_another_trials_publication_declares_the_engine_terms_it_uses(what):
+    """A protocol folder need not copy the engine's declarations (a copy goes stale): its
+    publication declares every engine and SHACL term it uses, as the engine's files do."""
+    from ql1706kg.protocol.resources import protocol
+
+    with protocol(Path(__file__).resolve().parents[1] / "examples/protocols/sarc028"):
+        assert undeclared(publish.publication_graph(what)) == []

@@ -1,16 +1,15 @@
 """The static checks of a protocol folder (``--protocol DIR``), before any patient is read.
 
 A folder is refused (:class:`ProtocolRefused`, naming the file and, where there is one, the
-shape) when a file does not parse (with its line), when its shapes fail the W3C SHACL-SHACL
-meta-validation or use each other in a cycle, when a criterion has no ``ql:criterionId`` (a
-criterion is known by its id, never by the spelling of its IRI) or no shape, a shape names a
-criterion the ontology lacks, when a rule parameter or a limit is outside the package's
-meta-constraints (:mod:`.meta`: they live in the package, not in the folder; policies are an
-enumerated set), when missing data could obviously meet a criterion (no shape of the
-criterion makes it unknown, or a limit's path is not required by one), and when it
-contradicts itself: a limit that is not a number, a minimum above a maximum, or two shapes of
-one criterion that set the same bound of the same value differently under the same
-condition.
+shape) when a file does not parse (with its line), uses a term nothing defines (:mod:`.terms`),
+when its shapes fail the W3C SHACL-SHACL meta-validation or use each other in a cycle, when a
+criterion has no ``ql:criterionId`` (a criterion is known by its id, never by its IRI's
+spelling) or no shape, a shape names a criterion the ontology lacks, when a rule parameter or a
+limit is outside the package's meta-constraints (:mod:`.meta`: they live in the package, not in
+the folder; policies are an enumerated set), when missing data could obviously meet a criterion
+(no shape of the criterion makes it unknown, or a limit's path is not required by one), and
+when it contradicts itself: a limit that is not a number, a minimum above a maximum, or two
+shapes of one criterion setting one bound of one value differently under the same condition.
 
 The criteria a folder removes or adds against the bundled protocol are listed as notes
 (another trial may be encoded, never silently). A quoted protocol text (``ql:protocolText``)
@@ -59,6 +58,7 @@ from .resources import (
     write_cache,
 )
 from .shape_walk import bounds, criterion_ids, find_cycle
+from .terms import check_terms
 from .texts import TemplateError, has_placeholder, render
 from .texts import literal_number as _number
 
@@ -78,8 +78,9 @@ def static_check(folder: Path) -> tuple[list[str], dict[str, Graph]]:
     it."""
     files = folder_files(folder)
     graphs = {file: _parse(file) for file in files if file.suffix == ".ttl"}
-    for file in files:
-        if file.suffix == ".rq" and not _is_bundled(file, BUNDLED_QUERIES):
+    queries = [file for file in files if file.suffix == ".rq"]
+    for file in queries:
+        if not _is_bundled(file, BUNDLED_QUERIES):
             _parse_query(file)
     ontology_by_file = {f: g for f, g in graphs.items() if f.parent.name == "ontology"}
     ontology = _union(ontology_by_file.values())
@@ -92,7 +93,7 @@ def static_check(folder: Path) -> tuple[list[str], dict[str, Graph]]:
     _attributes(ontology, ontology_by_file)
     ids = criterion_set(ontology, ontology_by_file)
     conditions, composed = logic_checked(ontology, ids, shapes, folder)  # ql:Condition
-    notes = shapes_and_criteria(ids, shapes, shapes_by_file, folder, _bundled_ids(),
+    notes = shapes_and_criteria(ids, shapes, shapes_by_file, folder, set(_bundled()["ids"]),
                                 conditions, composed)
     _missing_data_guarded({**ids, **conditions}, shapes, shapes_by_file, folder,
                           without_unknown_path(ontology, ids, shapes, folder) | composed
@@ -100,6 +101,7 @@ def static_check(folder: Path) -> tuple[list[str], dict[str, Graph]]:
     _contradictions(shapes, shapes_by_file)
     _limits_in_range(ids, shapes, folder)
     _templates(graphs)
+    check_terms(graphs, queries)  # the specific checks first; then any term nothing defines
     _meta_shacl(shapes, shapes_by_file)  # the costly check last (~1 s a file with pySHACL)
     return notes + _quotes(ontology, shapes, ids), {"ontology": ontology, "shapes": shapes}
 
@@ -249,10 +251,6 @@ def _meta_problems(graph: Graph, shapes: Graph, shapes_by_file: dict[Path, Graph
         on = f" ({path.n3(shapes.namespace_manager)})" if isinstance(path, URIRef) else ""
         problems.append(f"{file or 'shapes'}: shape {named}{on}: {message}")
     return problems
-
-
-def _bundled_ids() -> set[str]:
-    return set(_bundled()["ids"])
 
 
 def _bundled() -> dict:

@@ -4,19 +4,25 @@ inline), RDF/XML or N-Triples that round-trip to the same graph, and HTML pages 
 
 from __future__ import annotations
 
+import functools
 import logging
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import OWL, RDF, RDFS
 from rdflib.plugins.serializers.turtle import TurtleSerializer
 
 from ...protocol.namespaces import bind_prefixes
-from ...protocol.resources import ontology_files, shape_files
+from ...protocol.resources import bundled_data_dir, ontology_files, protocol_root, shape_files
 from ...protocol.texts import render_graph
 
 WHATS = ("ontology", "shapes", "all")
+# What declares a term (OWL 2 Structural Specification 5.8); a declared term's label and
+# comment travel with its declaration.
+_DECLARATIONS = (OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty,
+                 RDFS.Datatype)
 FORMATS: dict[str, str] = {"ttl": "turtle", "jsonld": "json-ld", "xml": "xml", "nt": "nt"}
 PYLODE_VERSION = "3.3.4"
 
@@ -30,7 +36,42 @@ def publication_graph(what: str) -> Graph:
     graph = Graph()
     for path in paths:
         graph.parse(path, format="turtle")
+    if protocol_root() is not None:
+        _declare_engine_terms(graph)
     return bind_prefixes(render_graph(graph))  # texts show their limits' numbers
+
+
+def _declare_engine_terms(graph: Graph) -> None:
+    """Add the engine's declarations of the terms a protocol folder uses without declaring.
+
+    A folder written for another trial uses the engine's vocabulary (``ql:anyOf``,
+    ``sh:minInclusive`` read as OWL properties) but need not copy its declarations, and a copy
+    goes stale as the engine grows; a registry's OWL validator rejects an undeclared term, so
+    the publication declares each as the engine's own files do."""
+    engine = _engine_declarations()
+    declared = {s for kind in _DECLARATIONS for s in graph.subjects(RDF.type, kind)}
+    used = {term for _s, p, o in graph for term in (p, o.datatype if isinstance(o, Literal) else o)
+            if isinstance(term, URIRef)}
+    for term in sorted(used - declared):
+        for predicate, value in engine.predicate_objects(term):
+            graph.add((term, predicate, value))
+
+
+@functools.cache
+def _engine_declarations() -> Graph:
+    """The declarations (type, label, comment) of the engine's bundled ontology and shapes."""
+    files = [*sorted(bundled_data_dir("ontology").glob("*.ttl")),
+             *sorted(bundled_data_dir("shapes").glob("*.ttl"))]
+    source, out = Graph(), Graph()
+    for file in files:
+        source.parse(file, format="turtle")
+    for kind in _DECLARATIONS:
+        for term in source.subjects(RDF.type, kind):
+            out.add((term, RDF.type, kind))
+            for predicate in (RDFS.label, RDFS.comment):
+                for value in source.objects(term, predicate):
+                    out.add((term, predicate, value))
+    return out
 
 
 def export(what: str, fmt: str) -> str:
