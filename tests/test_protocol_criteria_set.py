@@ -133,3 +133,22 @@ def test_an_id_names_one_criterion(exported: Path, tmp_path: Path, added: str, e
         "@prefix ql: <https://w3id.org/ql1706kg#> .\n" + added + "\n", encoding="utf-8")
     with pytest.raises(ProtocolRefused, match=expected):
         static_check(folder)
+
+
+def test_a_deactivated_shape_is_named_in_a_note(tmp_path: Path):
+    """SHACL ignores a deactivated shape (2.1.5), so whatever it refuses passes: legitimate in
+    an amendment, but the folder's notes say so, naming the shape and its criterion."""
+    from rdflib.namespace import SH
+
+    from ql1706kg.protocol.check_criteria import shapes_and_criteria
+
+    shapes, criterion, shape = Graph(), QL["ADD-1"], URIRef("https://example.org/s#Limit")
+    shapes.add((shape, QL.criterion, criterion))
+    shapes.add((shape, SH.deactivated, Literal(True)))
+    by_file = {tmp_path / "shapes" / "added.ttl": shapes}
+    notes = shapes_and_criteria({criterion: "ADD-1"}, shapes, by_file, tmp_path, {"ADD-1"})
+    assert notes == [f"{tmp_path / 'shapes' / 'added.ttl'}: shape <https://example.org/s#Limit>"
+                     " of ADD-1 is deactivated (sh:deactivated true): nothing it would refuse "
+                     "is refused"]
+    shapes.set((shape, SH.deactivated, Literal(False)))
+    assert shapes_and_criteria({criterion: "ADD-1"}, shapes, by_file, tmp_path, {"ADD-1"}) == []

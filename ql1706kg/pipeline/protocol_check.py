@@ -34,7 +34,7 @@ _HERE = Path(__file__).resolve().parent
 _CODE = (Path(__file__), Path(protocol_probe.__file__), protocol_probe.PROBES_FILE,
          _HERE / "validate.py", _HERE / "shacl_compiled.py", _HERE / "judge.py",
          _HERE / "compose.py", Path(logic_probe.__file__),
-         _HERE.parent / "protocol" / "conditions.py",
+         *sorted((_HERE.parent / "protocol").glob("*.py")),  # every static check
          Path(elements.__file__).with_name("elements.json"))
 
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rdflib import BNode, Graph, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 
 from ..errors import Ql1706kgError
 from .conditions import LogicError, read_logic
-from .namespaces import QL, RDF
+from .namespaces import QL, RDF, SH
 from .order import natural_key
 from .shape_walk import criterion_ids
 
@@ -113,6 +113,19 @@ def shapes_and_criteria(ids: dict[URIRef, str], shapes: Graph,
     if mine - bundled:
         notes.append(f"{folder}: this protocol adds criteria the bundled protocol lacks: "
                      f"{', '.join(sorted(mine - bundled, key=natural_key))}")
+    return notes + _deactivated(shapes, shapes_by_file, {**ids, **(conditions or {})})
+
+
+def _deactivated(shapes: Graph, shapes_by_file: dict[Path, Graph],
+                 keys: dict[URIRef, str]) -> list[str]:
+    """A note for each deactivated shape (SHACL 2.1.5: it yields no result, so whatever it
+    would refuse passes): legitimate in an amendment, but never silent."""
+    notes = []
+    for shape in sorted(shapes.subjects(SH.deactivated, Literal(True)), key=str):
+        criterion = keys.get(shapes.value(shape, QL.criterion))
+        of = f" of {criterion}" if criterion else ""
+        notes.append(f"{_file_of(shape, shapes_by_file)}: shape {_name(shape, shapes)}{of} is "
+                     "deactivated (sh:deactivated true): nothing it would refuse is refused")
     return notes
 
 
