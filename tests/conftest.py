@@ -127,6 +127,7 @@ def protocol_criteria_rows() -> int:
 # second tier (``pytest -m slow``, see .ci/run). Entries are node-id prefixes.
 DEEP_TIER = (
     "tests/test_owl_profile.py",  # the OWL API (Java) over every document
+    "tests/test_registry_records.py::test_another_trials_record_passes",  # DCAT-AP, SARC028
     "tests/test_owl_dl.py",  # HermiT and Pellet over the ontology and the patients
     "tests/test_query_engines.py",  # Jena ARQ and Oxigraph against rdflib
     "tests/test_plain_store.py",  # a real Oxigraph server, push and pseudonyms

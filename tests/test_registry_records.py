@@ -241,3 +241,13 @@ def test_the_w3id_rules_negotiate_content_by_accept_header():
             f"{files}{version}/shapes.{suffix}", accept
     assert resolve(rules, version, browser) == f"{files}docs/"
     assert resolve(rules, f"{version}/ontology.nt", "*/*") == f"{files}{version}/ontology.nt"
+
+
+def test_another_trials_record_passes_the_official_dcat_ap_3_shapes():
+    """The record of a protocol folder (SARC028), not only of the bundled trial."""
+    folder = Path(__file__).resolve().parents[1] / "examples" / "protocols" / "sarc028"
+    result = run("--as", "dcat", "--endpoint-url", ENDPOINT, "--protocol", str(folder))
+    assert result.exit_code == 0, result.output
+    data = Graph().parse(data=result.stdout, format="turtle")
+    assert results(data, *PROFILE) == Counter()
+    assert (None, DCTERMS.title, Literal("SARC028 protocol ontology: catalogue", lang="en")) in data
