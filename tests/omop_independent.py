@@ -1,0 +1,608 @@
+"""A second, independent JSON-record -> OMOP CDM v5.4 converter, for tests only.
+
+Written without reading the project's own converter (ql1706kg/inputs/omop/etl.py) so that it makes
+the choices another site's ETL would: the reader must give the JSON outcomes whatever a
+legitimate ETL chose. It follows the OHDSI conventions (CommonDataModel v5.4 user guide, THEMIS)
+and varies, person by person, what they leave open:
+
+* drugs as RxNorm clinical or branded drugs (never the ingredient), one row per administration
+  or dispensing, linked to their ingredient through concept_ancestor and concept_relationship;
+  drug_source_value free text; quantity and days_supply present or NULL; end date from
+  verbatim_end_date or days_supply (THEMIS); a drug RxNorm lacks as concept 0 (source text only);
+* cancers as SNOMED CT disorders with the ICD-O-3 pair as source concept, or as the ICDO3
+  concept itself with ICD-10-CM as source, or unmapped (the ICD-O-3 pair in
+  condition_source_value only); metastases as SNOMED CT with ICD-10-CM source, or as Cancer
+  Modifier measurements;
+* results in other, equivalent UCUM units (mg/dL creatinine and bilirubin, g/dL haemoglobin and
+  albumin, /mm3 counts, ukat/L enzymes) with range_low/range_high converted alike, sometimes
+  unit_concept_id 0 with only unit_source_value; bounds as operator_concept_id; qualitative
+  results as value concepts; ECOG in measurement or observation, as a number or a LOINC answer;
+* visits, observation periods, varied type concepts;
+* what the CDM cannot hold in the site supplement (the long table of docs/inputs/tables.md).
+
+Concept ids are OMOP's where they were checked (the vendored Synthea27Nj vocabulary, the fixed
+ids of docs/omop.md); others are site-local (>= 2,000,000,000, as the CDM reserves for them).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DDL = Path(__file__).parents[1] / "ql1706kg" / "inputs" / "omop" / "ddl"
+LOCAL = 2_000_000_000
+
+# Type concepts (OMOP 'Type Concept'): EHR, claim, lab, registry, EHR episode
+EHR, CLAIM, LAB, REGISTRY, EHR_EPISODE = 32817, 32810, 32856, 32879, 32544
+OPERATORS = {"<": 4171756, "<=": 4171754, ">": 4172704, ">=": 4171755}
+GENDER = {"male": 8507, "female": 8532}
+
+# name -> (ICD-O-3 morphology, SNOMED CT disorder or None, ICD-10-CM of a typical site)
+HISTOLOGY = {
+    "leiomyosarcoma": ("8890/3", "443719001", "C49.9"),
+    "myxofibrosarcoma": ("8811/3", None, "C49.2"),
+    "alveolar soft part sarcoma": ("9581/3", "404056007", "C49.2"),
+    "dedifferentiated liposarcoma": ("8858/3", "404072004", "C48.0"),
+    "undifferentiated spindle cell sarcoma": ("8801/3", None, "C49.9"),
+    "synovial sarcoma": ("9040/3", "63211008", "C49.2"),
+    "undifferentiated sarcoma": ("8805/3", None, "C49.9"),
+    "undifferentiated pleomorphic sarcoma": ("8802/3", "443439001", "C49.2"),
+    "angiosarcoma": ("9120/3", "403977003", "C49.0"),
+    "chordoma": ("9370/3", "1156453008", "C41.4"),
+}
+# site -> (SNOMED CT metastatic malignant neoplasm to ..., ICD-10-CM, Cancer Modifier name)
+METASTASIS = {
+    "lung": ("94391008", "C78.00", "Metastasis to lung"),
+    "liver": ("94381002", "C78.7", "Metastasis to liver"),
+    "bone": ("94222008", "C79.51", "Metastasis to bone"),
+    "brain": ("94225005", "C79.31", "Metastasis to brain"),
+    "lymph node": ("94392001", "C77.9", "Metastasis to lymph node"),
+    "peritoneum": (None, "C78.6", "Metastasis to peritoneum"),
+}
+# ingredient -> (RxNorm ingredient, clinical drug name, brand or None, parenteral?)
+DRUGS = {
+    "doxorubicin": ("3639", "doxorubicin hydrochloride 2 MG/ML Injectable Solution", "Adriamycin", True),
+    "ifosfamide": ("5657", "ifosfamide 50 MG/ML Injectable Solution", "Ifex", True),
+    "epirubicin": ("3995", "epirubicin hydrochloride 2 MG/ML Injectable Solution", "Ellence", True),
+    "dacarbazine": ("3098", "dacarbazine 200 MG Injection", None, True),
+    "gemcitabine": ("12574", "gemcitabine 38 MG/ML Injectable Solution", "Gemzar", True),
+    "docetaxel": ("72962", "docetaxel 20 MG/ML Injectable Solution", "Taxotere", True),
+    "paclitaxel": ("56946", "paclitaxel 6 MG/ML Injectable Solution", None, True),
+    "eribulin": ("1045453", "eribulin mesylate 0.5 MG/ML Injectable Solution", "Halaven", True),
+    "trabectedin": ("1673265", "trabectedin 1 MG Injection", "Yondelis", True),
+    "pazopanib": ("714438", "pazopanib 200 MG Oral Tablet", "Votrient", False),
+    "axitinib": ("1242999", "axitinib 5 MG Oral Tablet", "Inlyta", False),
+    "toripalimab": ("2669406", "toripalimab-tpzi 10 MG/ML Injectable Solution", "Loqtorzi", True),
+    "pembrolizumab": ("1547545", "pembrolizumab 25 MG/ML Injectable Solution", "Keytruda", True),
+    "filgrastim": ("68442", "filgrastim 0.3 MG/ML Injectable Solution", "Neupogen", True),
+    "romiplostim": ("727598", "romiplostim 250 MCG Injection", "Nplate", True),
+    "epoetin alfa": ("105694", "epoetin alfa 10000 UNT/ML Injectable Solution", "Epogen", True),
+}
+# test -> (LOINC, OMOP concept id or None (local), unit variants: (UCUM, factor))
+TESTS = {
+    "ANC": ("751-8", 3013650, [("10*9/L", 1), ("10*3/uL", 1), ("/mm3", 1000)]),
+    "platelets": ("777-3", 3024929, [("10*9/L", 1), ("10*3/uL", 1), ("10*3/mm3", 1)]),
+    "haemoglobin": ("718-7", 3000963, [("g/L", 1), ("g/dL", 0.1)]),
+    "AST": ("1920-8", 3013721, [("U/L", 1), ("ukat/L", 1 / 60)]),
+    "ALT": ("1742-6", 3006923, [("U/L", 1), ("ukat/L", 1 / 60)]),
+    "total bilirubin": ("1975-2", 3024128, [("umol/L", 1), ("mg/dL", 1 / 17.1)]),
+    "albumin": ("1751-7", 3024561, [("g/L", 1), ("g/dL", 0.1)]),
+    "creatinine": ("2160-0", 3016723, [("umol/L", 1), ("mg/dL", 1 / 88.42)]),
+    "APTT": ("14979-9", None, [("s", 1)]),
+    "INR": ("6301-6", 3022217, [("{INR}", 1)]),
+    "PT": ("5902-2", 3034426, [("s", 1)]),
+    "LVEF": ("10230-1", 3027172, [("%", 1)]),
+    "weight": ("29463-7", 3025315, [("kg", 1), ("g", 1000)]),
+    "24-hour urine protein": ("2889-4", None, [("g/(24.h)", 1), ("mg/(24.h)", 1000)]),
+    "urine protein dipstick": ("5804-0", 3005897, []),
+    "pregnancy test": ("2106-3", None, []),
+    "ECOG": ("89247-1", None, []),
+}
+# Units to canonical (the record's own spellings) -> UCUM and factor to the first variant
+UNIT_ALIASES = {"g/d": "g/(24.h)", "/uL": "/mm3", "umol/l": "umol/L"}
+UCUM_UNITS = {"10*9/L": 9444, "10*3/uL": 8848, "/mm3": 8785, "10*3/mm3": 8961, "g/L": 8636,
+              "g/dL": 8713, "U/L": None, "ukat/L": 32995, "umol/L": 8749, "mg/dL": 8840,
+              "s": 8555, "{INR}": None, "%": 8554, "kg": 9529, "g": None, "g/(24.h)": 8807,
+              "mg/(24.h)": 8909}
+# Qualitative answers: value concepts (SNOMED CT 'Meas Value' and LOINC answers)
+ANSWERS = {
+    "negative": ("SNOMED", "260385009", "Negative", 9189),
+    "positive": ("SNOMED", "10828004", "Positive", 9191),
+    "trace": ("SNOMED", "167274008", "Urine protein test = trace", None),
+    "1+": ("SNOMED", "167275009", "Urine protein test = +", None),
+    "2+": ("SNOMED", "167276005", "Urine protein test = ++", None),
+    "3+": ("SNOMED", "167277001", "Urine protein test = +++", None),
+    "4+": ("SNOMED", "167278006", "Urine protein test = ++++", None),
+}
+ECOG_ANSWERS = ["LA9622-7", "LA9623-5", "LA9624-3", "LA9625-0", "LA9626-8", "LA9627-6"]
+TRANSFUSION = {"red blood cell transfusion": ("116863004", "30233N1"),
+               "platelet transfusion": ("180208003", "30233R1")}
+
+
+@dataclass
+class Cdm:
+    """The tables being written: name -> list of row dicts; the vocabulary by key."""
+    tables: dict[str, list[dict]] = field(default_factory=dict)
+    concepts: dict[tuple[str, str], int] = field(default_factory=dict)
+    next_id: dict[str, int] = field(default_factory=dict)
+    supplement: list[dict] = field(default_factory=list)
+    persons: dict[int, str] = field(default_factory=dict)
+
+    def add(self, table: str, **row) -> int:
+        rows = self.tables.setdefault(table, [])
+        ident = self.next_id.get(table, 1)
+        self.next_id[table] = ident + 1
+        if f"{table}_id" not in row and table not in ("death", "concept_ancestor",
+                                                      "concept_relationship", "episode_event"):
+            row[f"{table}_id"] = ident
+        rows.append(row)
+        return ident
+
+    def concept(self, vocabulary: str, code: str, name: str, domain: str, klass: str,
+                standard: str | None = "S", concept_id: int | None = None) -> int:
+        key = (vocabulary, code)
+        if key in self.concepts:
+            return self.concepts[key]
+        cid = concept_id or LOCAL + len(self.concepts) + 1
+        self.concepts[key] = cid
+        self.add("concept", concept_id=cid, concept_name=name, domain_id=domain,
+                 vocabulary_id=vocabulary, concept_class_id=klass, standard_concept=standard,
+                 concept_code=code, valid_start_date="1970-01-01", valid_end_date="2099-12-31")
+        return cid
+
+    def relate(self, one: int, two: int, relationship: str, back: str) -> None:
+        for a, b, r in ((one, two, relationship), (two, one, back)):
+            self.add("concept_relationship", concept_id_1=a, concept_id_2=b, relationship_id=r,
+                     valid_start_date="1970-01-01", valid_end_date="2099-12-31")
+
+    def ancestor(self, ancestor: int, descendant: int, levels: int) -> None:
+        self.add("concept_ancestor", ancestor_concept_id=ancestor,
+                 descendant_concept_id=descendant, min_levels_of_separation=levels,
+                 max_levels_of_separation=levels)
+
+
+def day(text: str) -> dt.date:
+    return dt.date.fromisoformat(str(text)[:10])
+
+
+def _bound(value) -> tuple[str | None, object]:
+    """'<1.5' -> ('<', 1.5); a comparator field is read by the caller."""
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(<=|>=|<|>|≤|≥)\s*([0-9.]+)\s*", value)
+        if match:
+            op = {"≤": "<=", "≥": ">="}.get(match[1], match[1])
+            return op, float(match[2])
+    return None, value
+
+
+def _name(value) -> str:
+    return value if isinstance(value, str) else (value.get("display") or value.get("code"))
+
+
+class Converter:
+    """One record at a time into the CDM; ``variant`` picks each person's legitimate choices."""
+
+    def __init__(self, cdm: Cdm, as_of: str) -> None:
+        self.cdm, self.as_of = cdm, day(as_of)
+        self._ingredients: dict[str, int] = {}
+
+    # -- vocabulary ------------------------------------------------------------------------------
+    def ingredient(self, drug: str) -> int:
+        rxnorm, _, _, _ = DRUGS[drug]
+        cid = self.cdm.concept("RxNorm", rxnorm, drug, "Drug", "Ingredient")
+        if drug not in self._ingredients:
+            self._ingredients[drug] = cid
+            self.cdm.ancestor(cid, cid, 0)
+        return cid
+
+    def product(self, drug: str, branded: bool) -> int:
+        """A clinical (SCD) or branded (SBD) drug under the ingredient."""
+        rxnorm, scd, brand, _ = DRUGS[drug]
+        ing = self.ingredient(drug)
+        clinical = self.cdm.concept("RxNorm", f"{rxnorm}-scd", scd, "Drug", "Clinical Drug")
+        if (ing, clinical) not in getattr(self, "_linked", set()):
+            self._linked = getattr(self, "_linked", set()) | {(ing, clinical)}
+            self.cdm.ancestor(ing, clinical, 1)
+            self.cdm.ancestor(clinical, clinical, 0)
+            self.cdm.relate(clinical, ing, "RxNorm has ing", "RxNorm ing of")
+        if not branded or not brand:
+            return clinical
+        sbd = self.cdm.concept("RxNorm", f"{rxnorm}-sbd", f"{scd} [{brand}]", "Drug",
+                               "Branded Drug")
+        if (ing, sbd) not in self._linked:
+            self._linked |= {(ing, sbd)}
+            self.cdm.ancestor(ing, sbd, 2)
+            self.cdm.ancestor(clinical, sbd, 1)
+            self.cdm.ancestor(sbd, sbd, 0)
+            self.cdm.relate(sbd, clinical, "Tradename of", "Has tradename")
+        return sbd
+
+    def unit(self, ucum: str) -> int:
+        return self.cdm.concept("UCUM", ucum, ucum, "Unit", "Unit", concept_id=UCUM_UNITS.get(ucum))
+
+    # -- sections --------------------------------------------------------------------------------
+    def person(self, pid: int, record: dict, variant: int) -> None:
+        birth = str(record["birth_date"])
+        parts = [int(p) for p in birth[:10].split("-")]
+        full = len(parts) == 3
+        self.cdm.add("person", person_id=pid, gender_concept_id=GENDER.get(record.get("sex"), 0),
+                     year_of_birth=parts[0], month_of_birth=parts[1] if len(parts) > 1 else None,
+                     day_of_birth=parts[2] if full and variant % 2 else None,
+                     birth_datetime=f"{birth[:10]} 00:00:00" if full and variant % 2 == 0 else None,
+                     race_concept_id=0, ethnicity_concept_id=0,
+                     person_source_value=f"MRN{pid:07d}",
+                     gender_source_value={"male": "M", "female": "F"}.get(record.get("sex")))
+        if not full or variant % 2 == 0:
+            return
+        # only year/month/day: the day column must agree with the date
+        self.cdm.tables["person"][-1]["day_of_birth"] = parts[2]
+
+    def diagnosis(self, pid: int, record: dict, variant: int, start: dt.date) -> None:
+        diagnosis = record.get("diagnosis") or {}
+        histology = diagnosis.get("histology")
+        if histology is None:
+            return
+        if isinstance(histology, dict) and histology.get("system") == "ICD-O-3":
+            morphology, snomed, icd10 = histology["code"], None, "C49.9"
+        else:
+            morphology, snomed, icd10 = HISTOLOGY[_name(histology).lower()]
+        topo = icd10.replace("C49", "C49").split(".")[0] + "." + icd10.split(".")[1][0]
+        pair = f"{morphology}-{topo}"
+        icdo3 = self.cdm.concept("ICDO3", pair, f"{_name(histology)} of {topo}", "Condition",
+                                 "ICDO Condition")
+        when = day(diagnosis["date"]) if diagnosis.get("date") else start
+        choice = variant % 3
+        if choice == 0 and snomed:  # SNOMED CT standard, ICD-O-3 source
+            concept = self.cdm.concept("SNOMED", snomed, _name(histology), "Condition",
+                                       "Clinical Finding")
+            self.cdm.relate(icdo3, concept, "Maps to", "Mapped from")
+            source, text = icdo3, pair
+        elif choice == 2:  # unmapped: the pair in the source value only
+            concept, source, text = 0, 0, pair
+        else:  # ICDO3 standard, ICD-10-CM source
+            concept = icdo3
+            source = self.cdm.concept("ICD10CM", icd10, f"Malignant neoplasm {icd10}",
+                                      "Condition", "4-char billing code", standard=None)
+            self.cdm.relate(source, icdo3, "Maps to", "Mapped from")
+            text = icd10
+        self.cdm.add("condition_occurrence", person_id=pid, condition_concept_id=concept,
+                     condition_start_date=when.isoformat(),
+                     condition_type_concept_id=(EHR, CLAIM, REGISTRY)[variant % 3],
+                     condition_status_concept_id=32902,  # primary diagnosis
+                     condition_source_value=text, condition_source_concept_id=source)
+
+    def metastases(self, pid: int, record: dict, variant: int) -> None:
+        for number, item in enumerate(record.get("metastases") or []):
+            site = _name(item["site"]).lower()
+            snomed, icd10, modifier = METASTASIS[site]
+            when = item.get("date") or self.as_of.isoformat()
+            end = item.get("resolved") if isinstance(item.get("resolved"), str) else None
+            if (variant + number) % 3 == 2 and not end:  # Cancer Modifier measurement
+                concept = self.cdm.concept("Cancer Modifier", f"OMOP-{site}-met", modifier,
+                                           "Measurement", "Metastasis")
+                self.cdm.add("measurement", person_id=pid, measurement_concept_id=concept,
+                             measurement_date=when[:10], measurement_type_concept_id=REGISTRY,
+                             measurement_source_value=modifier, value_as_concept_id=None)
+                continue
+            source = self.cdm.concept("ICD10CM", icd10, f"Secondary malignant neoplasm {icd10}",
+                                      "Condition", "5-char billing code", standard=None)
+            concept = (self.cdm.concept("SNOMED", snomed, f"Metastatic malignant neoplasm to {site}",
+                                        "Condition", "Clinical Finding") if snomed else source)
+            if snomed:
+                self.cdm.relate(source, concept, "Maps to", "Mapped from")
+            self.cdm.add("condition_occurrence", person_id=pid, condition_concept_id=concept,
+                         condition_start_date=when[:10], condition_end_date=end,
+                         condition_type_concept_id=EHR, condition_source_value=icd10,
+                         condition_source_concept_id=source)
+
+    def conditions(self, pid: int, record: dict) -> None:
+        for item in record.get("conditions") or []:
+            if _name(item).lower() in ("gilbert syndrome", "gilbert's syndrome"):
+                concept = self.cdm.concept("SNOMED", "27503000", "Gilbert's syndrome",
+                                           "Condition", "Clinical Finding")
+                source = self.cdm.concept("ICD10CM", "E80.4", "Gilbert syndrome", "Condition",
+                                          "4-char billing code", standard=None)
+                self.cdm.add("condition_occurrence", person_id=pid, condition_concept_id=concept,
+                             condition_start_date="2010-01-01", condition_type_concept_id=EHR,
+                             condition_source_value="E80.4", condition_source_concept_id=source)
+
+    def therapies(self, pid: int, record: dict, variant: int) -> None:
+        for number, therapy in enumerate(record.get("prior_therapies") or []):
+            start = day(therapy["start"])
+            end = day(therapy["end"]) if therapy.get("end") else self.as_of
+            exposures = []
+            for drug in therapy["drugs"]:
+                exposures += self.exposures(pid, _name(drug).lower(), start, end,
+                                            variant + number)
+            if variant % 2 and len(therapy["drugs"]) > 1:  # a regimen episode (oncology ext.)
+                regimen = self.cdm.concept("HemOnc", f"regimen-{therapy['name']}",
+                                           therapy["name"], "Regimen", "Regimen")
+                episode = self.cdm.add(
+                    "episode", person_id=pid, episode_concept_id=32531,
+                    episode_start_date=start.isoformat(), episode_end_date=end.isoformat(),
+                    episode_object_concept_id=regimen, episode_type_concept_id=EHR_EPISODE,
+                    episode_source_value=therapy["name"])
+                for exposure in exposures:
+                    self.cdm.add("episode_event", episode_id=episode, event_id=exposure,
+                                 episode_event_field_concept_id=1147094)
+
+    def exposures(self, pid: int, drug: str, start: dt.date, end: dt.date,
+                  variant: int) -> list[int]:
+        """Administrations every 21 days (parenteral, the last on the course's end) or 30-day
+        dispensings (oral, the last ending on the course's end); days_supply NULL or given."""
+        known = drug in DRUGS
+        parenteral = DRUGS[drug][3] if known else True
+        concept = self.product(drug, branded=variant % 2 == 1) if known else 0
+        step = dt.timedelta(days=21 if parenteral else 30)
+        starts = []
+        when = start
+        while when < end:
+            starts.append(when)
+            when += step
+        if parenteral or not starts:
+            starts = [*starts, end] if not starts or starts[-1] != end else starts
+        out = []
+        for when in starts:
+            last = when if parenteral else min(when + step - dt.timedelta(days=1), end)
+            supply = (last - when).days + 1 if (not parenteral or variant % 3) else None
+            out.append(self._exposure(pid, drug, concept, when, last, supply, variant))
+        return out
+
+    def _exposure(self, pid: int, drug: str, concept: int, start: dt.date, end: dt.date,
+                  supply: int | None, variant: int) -> int:
+        verbatim = end.isoformat() if variant % 4 == 0 else None
+        return self.cdm.add(
+            "drug_exposure", person_id=pid, drug_concept_id=concept,
+            drug_exposure_start_date=start.isoformat(), drug_exposure_end_date=end.isoformat(),
+            verbatim_end_date=verbatim, drug_type_concept_id=(EHR, CLAIM, 32838)[variant % 3],
+            quantity=None if variant % 2 else 1, days_supply=supply,
+            drug_source_value=f"{drug.upper() if variant % 2 else drug} per protocol"[:50],
+            drug_source_concept_id=0)
+
+    def support(self, pid: int, record: dict, variant: int) -> None:
+        for item in record.get("supportive_care") or []:
+            product = _name(item["product"]).lower()
+            start = item.get("date") or item.get("start")
+            end = item.get("date") or item.get("end") or start
+            if product in TRANSFUSION:
+                snomed, pcs = TRANSFUSION[product]
+                concept = self.cdm.concept("SNOMED", snomed, product, "Procedure", "Procedure")
+                source = self.cdm.concept("ICD10PCS", pcs, product, "Procedure", "ICD10PCS",
+                                          standard=None)
+                self.cdm.relate(source, concept, "Maps to", "Mapped from")
+                self.cdm.add("procedure_occurrence", person_id=pid, procedure_concept_id=concept,
+                             procedure_date=start[:10], procedure_end_date=end[:10],
+                             procedure_type_concept_id=EHR, procedure_source_value=pcs,
+                             procedure_source_concept_id=source)
+                continue
+            concept = self.product(product, branded=variant % 2 == 0)
+            self.cdm.add("drug_exposure", person_id=pid, drug_concept_id=concept,
+                         drug_exposure_start_date=start[:10], drug_exposure_end_date=end[:10],
+                         drug_type_concept_id=EHR, days_supply=(day(end) - day(start)).days + 1,
+                         drug_source_value=f"{product} SC", drug_source_concept_id=0)
+
+    def results(self, pid: int, record: dict, variant: int) -> None:
+        for number, item in enumerate(record.get("observations") or []):
+            self.result(pid, item, variant + number)
+
+    def result(self, pid: int, item: dict, variant: int) -> None:
+        test = item["test"]
+        loinc, known_id, units = TESTS[test]
+        concept = self.cdm.concept("LOINC", loinc, test, "Measurement",
+                                   "Clinical Observation" if test in ("ECOG", "LVEF", "weight")
+                                   else "Lab Test", concept_id=known_id)
+        when = str(item.get("date") or self.as_of.isoformat())
+        op, value = _bound(item["value"])
+        op = item.get("comparator", op)
+        row = {"person_id": pid, "measurement_concept_id": concept,
+               "measurement_date": when[:10],
+               "measurement_datetime": when.replace("T", " ")[:19] if "T" in when else None,
+               "measurement_type_concept_id": (LAB, EHR)[variant % 2],
+               "measurement_source_value": f"{test} ({loinc})"[:50],
+               "measurement_source_concept_id": 0,
+               "visit_occurrence_id": self.visit(pid, when[:10])}
+        if test == "ECOG":
+            return self.ecog(row, value, variant)
+        if isinstance(value, str):
+            answer = ANSWERS[value.lower()]
+            row["value_as_concept_id"] = self.cdm.concept(
+                answer[0], answer[1], answer[2], "Meas Value", "Qualifier Value",
+                concept_id=answer[3])
+            row["value_source_value"] = value
+            self.cdm.add("measurement", **row)
+            return
+        unit = UNIT_ALIASES.get(item.get("unit"), item.get("unit"))
+        factor = 1.0
+        if units:
+            given = dict(units)
+            base = [u for u in given if u == unit]
+            if base and len(units) > 1:  # another, equivalent unit
+                other = units[(variant % (len(units) - 1)) + 1 if unit == units[0][0]
+                              else 0][0]
+                factor = given[other] / given[unit]
+                unit = other
+        scale = (lambda x: None if x is None else float(x) * factor)
+        row.update(value_as_number=scale(value), range_high=scale(item.get("uln")),
+                   range_low=scale(item.get("lln")),
+                   operator_concept_id=OPERATORS.get(op), value_source_value=str(item["value"]))
+        if unit and variant % 4 == 3:  # unmapped unit: the source text only
+            row.update(unit_concept_id=0, unit_source_value=unit.replace("u", "µ", 1)
+                       if unit.startswith("u") else unit)
+        elif unit:
+            row.update(unit_concept_id=self.unit(unit), unit_source_value=unit)
+        self.cdm.add("measurement", **row)
+
+    def ecog(self, row: dict, value, variant: int) -> None:
+        """ECOG in measurement or observation, as a number or a LOINC answer."""
+        table = "observation" if variant % 2 else "measurement"
+        if variant % 3 == 1:
+            code = ECOG_ANSWERS[int(value)]
+            answer = {"value_as_concept_id": self.cdm.concept(
+                "LOINC", code, f"ECOG {int(value)}", "Meas Value", "Answer")}
+        else:
+            answer = {"value_as_number": float(value)}
+        if table == "measurement":
+            self.cdm.add(table, **row, **answer)
+            return
+        self.cdm.add(table, person_id=row["person_id"],
+                     observation_concept_id=row["measurement_concept_id"],
+                     observation_date=row["measurement_date"], observation_type_concept_id=EHR,
+                     observation_source_value="ECOG PS", **answer)
+
+    def visit(self, pid: int, when: str) -> int:
+        key = (pid, when)
+        visits = getattr(self, "_visits", {})
+        if key not in visits:
+            visits[key] = self.cdm.add("visit_occurrence", person_id=pid,
+                                       visit_concept_id=9202,  # outpatient visit
+                                       visit_start_date=when, visit_end_date=when,
+                                       visit_type_concept_id=EHR)
+            self._visits = visits
+        return visits[key]
+
+    def specimens(self, pid: int, record: dict, variant: int) -> bool:
+        """Samples as specimen rows for some persons (else only in the supplement)."""
+        samples = record.get("samples") or {}
+        if variant % 3 or not samples or not all(samples.values()):
+            return False
+        kinds = {"tumour_tissue": ("119376003", "Tissue specimen"),
+                 "blood": ("119297000", "Blood specimen")}
+        for key, (code, name) in kinds.items():
+            if samples.get(key):
+                concept = self.cdm.concept("SNOMED", code, name, "Specimen", "Specimen")
+                self.cdm.add("specimen", person_id=pid, specimen_concept_id=concept,
+                             specimen_type_concept_id=EHR, specimen_date="2026-10-01")
+        return True
+
+
+SUPPLEMENT_COLUMNS = ("patient", "element", "value", "unit", "date", "code", "system", "group",
+                      "site", "slice_thickness")
+
+
+def supplement(pid: int, record: dict, specimens: bool) -> list[dict]:
+    """The long table's rows for what the CDM cannot hold."""
+    rows: list[dict] = []
+
+    def put(element, value="", **more):
+        rows.append({"patient": pid, "element": element, "value": value, **more})
+
+    yes = {True: "yes", False: "no"}
+    consent = record.get("consent") or {}
+    if consent.get("icf_signed"):
+        put("icf_signed", consent["icf_signed"])
+    if "able_to_comply" in consent:
+        put("able_to_comply", yes[consent["able_to_comply"]])
+    diagnosis = record.get("diagnosis") or {}
+    for key in ("confirmed_at_this_institution", "resectable"):
+        if key in diagnosis:
+            put(key, yes[diagnosis[key]])
+    if diagnosis.get("extent"):
+        put("extent", diagnosis["extent"])
+    for key, element in (("metastases", "no_metastases"), ("prior_therapies", "no_prior_therapy"),
+                         ("supportive_care", "no_supportive_care")):
+        if key in record:
+            put(element)
+    for therapy in record.get("prior_therapies") or []:
+        if "intolerance" in therapy:
+            put("intolerance", yes[therapy["intolerance"]], group=therapy["name"])
+    recist = record.get("recist") or {}
+    if "measurable_disease" in recist:
+        put("recist_measurable", yes[recist["measurable_disease"]], date=recist.get("date", ""))
+    for item in record.get("tumour_measurements") or []:
+        put("tumour_measurement", item["sum_of_diameters_mm"], date=item.get("date", ""))
+    for lesion in record.get("lesions") or []:
+        size = lesion.get("short_axis_mm", lesion.get("longest_diameter_mm"))
+        put("lesion", size, code=lesion.get("kind", ""), system=lesion.get("method", ""),
+            site=lesion.get("site", ""), slice_thickness=lesion.get("slice_thickness_mm", ""),
+            date=lesion.get("date", ""))
+    survival = record.get("expected_survival")
+    if survival:
+        put("expected_survival", survival["value"], unit=survival["unit"],
+            date=survival.get("date", ""))
+    samples = record.get("samples") or {}
+    if not specimens:
+        for key, element in (("tumour_tissue", "tumour_tissue"), ("blood", "blood_sample")):
+            if key in samples:
+                put(element, yes[samples[key]])
+    for key, value in (record.get("reproductive") or {}).items():
+        if isinstance(value, bool):
+            put(key, yes[value])
+    return rows
+
+
+def convert(records: list[dict], as_of: str, first_id: int = 501) -> Cdm:
+    """The records as CDM rows (person ids first_id, first_id + 7, ...)."""
+    cdm = Cdm()
+    converter = Converter(cdm, as_of)
+    for index, record in enumerate(records):
+        pid = first_id + 7 * index
+        cdm.persons[pid] = str(record["id"])
+        variant = index
+        dates = sorted(str(v)[:10] for v in _dates(record))
+        start = day(dates[0]) if dates else day(as_of) - dt.timedelta(days=365)
+        converter.person(pid, record, variant)
+        cdm.add("observation_period", person_id=pid,
+                observation_period_start_date=min(start, day(as_of)).isoformat(),
+                observation_period_end_date=as_of, period_type_concept_id=EHR)
+        converter.diagnosis(pid, record, variant, start)
+        converter.metastases(pid, record, variant)
+        converter.conditions(pid, record)
+        converter.therapies(pid, record, variant)
+        converter.support(pid, record, variant)
+        converter.results(pid, record, variant)
+        specimens = converter.specimens(pid, record, variant)
+        cdm.supplement += supplement(pid, record, specimens)
+    return cdm
+
+
+def _dates(value):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("date", "start", "end") and isinstance(item, str) and item[:4].isdigit():
+                yield item
+            else:
+                yield from _dates(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _dates(item)
+
+
+def write_duckdb(cdm: Cdm, folder: Path) -> tuple[str, Path]:
+    """Create the v5.4 tables from OHDSI's DDL and load the rows: (url, supplement file)."""
+    import duckdb
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "independent.duckdb"
+    ddl = (DDL / "OMOPCDM_duckdb_5.4_ddl.sql").read_text(encoding="utf-8")
+    db = duckdb.connect(str(path))
+    try:
+        db.execute(ddl.replace("@cdmDatabaseSchema.", "main."))
+        db.execute("INSERT INTO main.cdm_source (cdm_source_name, cdm_source_abbreviation, "
+                   "cdm_holder, source_release_date, cdm_release_date, cdm_version, "
+                   "cdm_version_concept_id, vocabulary_version) VALUES ('independent ETL', "
+                   "'indep', 'tests', DATE '2026-11-20', DATE '2026-11-20', 'v5.4', 756265, "
+                   "'v5.0 test')")
+        for table, rows in cdm.tables.items():
+            columns = sorted({key for row in rows for key in row})
+            csv_path = folder / f"{table}.csv"
+            with csv_path.open("w", newline="", encoding="utf-8") as out:
+                writer = csv.DictWriter(out, columns)
+                writer.writeheader()
+                writer.writerows(rows)
+            db.execute(f"INSERT INTO main.{table} ({', '.join(columns)}) SELECT "
+                       f"{', '.join(columns)} FROM read_csv('{csv_path}', header = true, "
+                       "all_varchar = true)")
+        for vocabulary in sorted({key[0] for key in cdm.concepts}):
+            db.execute("INSERT INTO main.vocabulary VALUES (?, ?, '', '', 0)",
+                       [vocabulary, vocabulary])
+    finally:
+        db.close()
+    supplement_path = folder / "supplement.csv"
+    with supplement_path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, SUPPLEMENT_COLUMNS)
+        writer.writeheader()
+        writer.writerows(cdm.supplement)
+    return f"duckdb://{path}", supplement_path
