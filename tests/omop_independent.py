@@ -64,7 +64,8 @@ METASTASIS = {
 }
 # ingredient -> (RxNorm ingredient, clinical drug name, brand or None, parenteral?)
 DRUGS = {
-    "doxorubicin": ("3639", "doxorubicin hydrochloride 2 MG/ML Injectable Solution", "Adriamycin", True),
+    "doxorubicin": ("3639", "doxorubicin hydrochloride 2 MG/ML Injectable Solution",
+                    "Adriamycin", True),
     "ifosfamide": ("5657", "ifosfamide 50 MG/ML Injectable Solution", "Ifex", True),
     "epirubicin": ("3995", "epirubicin hydrochloride 2 MG/ML Injectable Solution", "Ellence", True),
     "dacarbazine": ("3098", "dacarbazine 200 MG Injection", None, True),
@@ -235,10 +236,6 @@ class Converter:
                      race_concept_id=0, ethnicity_concept_id=0,
                      person_source_value=f"MRN{pid:07d}",
                      gender_source_value={"male": "M", "female": "F"}.get(record.get("sex")))
-        if not full or variant % 2 == 0:
-            return
-        # only year/month/day: the day column must agree with the date
-        self.cdm.tables["person"][-1]["day_of_birth"] = parts[2]
 
     def diagnosis(self, pid: int, record: dict, variant: int, start: dt.date) -> None:
         diagnosis = record.get("diagnosis") or {}
@@ -249,9 +246,8 @@ class Converter:
             morphology, snomed, icd10 = histology["code"], None, "C49.9"
         else:
             morphology, snomed, icd10 = HISTOLOGY[_name(histology).lower()]
-        topo = icd10.replace("C49", "C49").split(".")[0] + "." + icd10.split(".")[1][0]
-        pair = f"{morphology}-{topo}"
-        icdo3 = self.cdm.concept("ICDO3", pair, f"{_name(histology)} of {topo}", "Condition",
+        pair = f"{morphology}-{icd10}"  # OMOP's ICDO3 concept code: histology-topography
+        icdo3 = self.cdm.concept("ICDO3", pair, f"{_name(histology)} of {icd10}", "Condition",
                                  "ICDO Condition")
         when = day(diagnosis["date"]) if diagnosis.get("date") else start
         choice = variant % 3
@@ -289,7 +285,8 @@ class Converter:
                 continue
             source = self.cdm.concept("ICD10CM", icd10, f"Secondary malignant neoplasm {icd10}",
                                       "Condition", "5-char billing code", standard=None)
-            concept = (self.cdm.concept("SNOMED", snomed, f"Metastatic malignant neoplasm to {site}",
+            concept = (self.cdm.concept("SNOMED", snomed,
+                                        f"Metastatic malignant neoplasm to {site}",
                                         "Condition", "Clinical Finding") if snomed else source)
             if snomed:
                 self.cdm.relate(source, concept, "Maps to", "Mapped from")
@@ -424,7 +421,9 @@ class Converter:
                               else 0][0]
                 factor = given[other] / given[unit]
                 unit = other
-        scale = (lambda x: None if x is None else float(x) * factor)
+
+        def scale(number):
+            return None if number is None else float(number) * factor
         row.update(value_as_number=scale(value), range_high=scale(item.get("uln")),
                    range_low=scale(item.get("lln")),
                    operator_concept_id=OPERATORS.get(op), value_source_value=str(item["value"]))

@@ -61,6 +61,8 @@ class Vocabulary:
         self.systems: dict[str, str] = dict(table["vocabularies"])
         self.patterns = {vocab: re.compile(pattern)
                          for vocab, pattern in table.get("code_patterns", {}).items()}
+        self.source_codes = {vocab: re.compile(pattern, re.IGNORECASE) for vocab, pattern
+                             in table.get("source_value_codes", {}).items()}
 
     def add(self, row: tuple, anchor: int | None = None) -> Concept:
         """Keep a concept row (id, vocabulary, code, name, class); ``anchor``: a known
@@ -115,7 +117,18 @@ class Vocabulary:
                 continue
             codings.append(self.coding(concept))
             codings += [self.coding(a) for a in map(self.get, concept.anchors) if a is not None]
+        if not codings and text:
+            codings = self.source_coding(text)
         out: dict[str, Any] = {"coding": codings}
         if text:
             out["text"] = text
         return out
+
+    def source_coding(self, text: str) -> list[dict]:
+        """An unmapped source value written in a vocabulary's OMOP code form (an ICD-O-3 pair
+        "8890/3-C49.9"), as that vocabulary's code; else nothing (the text is read by name)."""
+        for vocab, pattern in self.source_codes.items():
+            found = pattern.match(text.strip())
+            if found and vocab in self.systems:
+                return [{"system": self.systems[vocab], "code": found.group(1).upper()}]
+        return []

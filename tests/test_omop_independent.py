@@ -1,0 +1,188 @@
+"""Issue 26: held-out patients converted into OMOP by someone else come out as the protocol says.
+
+tests/omop_independent.py is a second converter, written without reading the project's own
+(ql1706kg/inputs/omop/etl.py): clinical and branded RxNorm drugs under their ingredients, one row
+per administration or dispensing, cancers as SNOMED CT, ICDO3 or unmapped source values,
+Cancer Modifier metastases, results in other UCUM units with converted ranges or unmapped
+units, bounds as operator concepts, ECOG as an answer concept or an observation, specimens,
+visits. The bundled examples and boundary records meant to break assumptions (each limit
+exactly, one step either side, in another unit, and as a bound) are written once into one
+DuckDB CDM and screened through ``--omop``; every criterion must give the JSON record's outcome.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from ql1706kg.api import screen
+from ql1706kg.inputs.omop import OmopInput
+
+from .omop_independent import convert, write_duckdb
+
+AS_OF = "2026-11-20"
+EXAMPLES = Path(__file__).parents[1] / "examples" / "patients"
+BASE = "eligible-leiomyosarcoma.json"
+
+# (test, unit, uln) -> values around each limit (criteria.md: ANC >=1.5, PLT >=90, Hb >=90 g/L,
+# AST/ALT <=2.5 x ULN, TBIL <=1.5 x ULN, ALB >=30 g/L, Cr <=1.5 x ULN, APTT/PT <=1.5 x ULN,
+# INR <=1.5, LVEF >=50 %); each written twice so that the converter gives each in two units.
+# The values and ULNs are exact in both units at three decimals: OHDSI's DuckDB DDL declares
+# value_as_number and range_high NUMERIC, which DuckDB keeps as DECIMAL(18,3), so 125 U/L with a
+# ULN of 50 becomes 2.083 / 0.833 ukat/L there (2.5006 x ULN, a rounding of the site's, which
+# the reader rightly reads as written).
+LIMITS = [
+    ("ANC", "10*9/L", None, [1.4, 1.5, 1.6, "<1.5", ">=1.5", "<2.0", ">1.4"]),
+    ("platelets", "10*9/L", None, [89, 90, 91, "<90", ">=90"]),
+    ("haemoglobin", "g/L", None, [89, 90, 91, "<90", ">=90"]),
+    ("AST", "U/L", 60, [149.94, 150, 150.06, "<150", "<=150", ">150", "<2"]),
+    ("ALT", "U/L", 60, [149.94, 150, 150.06, "<=150"]),
+    ("total bilirubin", "umol/L", 17.1, [25.479, 25.65, 25.821, "<25.65", "<=25.65"]),
+    ("albumin", "g/L", None, [29, 30, 31, ">=30", "<30"]),
+    ("creatinine", "umol/L", 88.42, [123.788, 132.63, 141.472, "<=132.63"]),
+    ("APTT", "s", 40, [59.9, 60, 60.1]),
+    ("INR", "{INR}", None, [1.4, 1.5, 1.6, "<1.5"]),
+    ("PT", "s", 14, [20.9, 21, 21.1]),
+    ("LVEF", "%", None, [49, 50, 51, "<50", ">=50"]),
+]
+# Other sections: ECOG grades, dipstick grades with a 24-hour protein, a Gilbert syndrome, a
+# liver metastasis raising the AST limit, support products 14 days before the labs.
+OTHER = [
+    ("ecog", 0), ("ecog", 1), ("ecog", 2), ("ecog", 3),
+    ("dipstick", ("1+", None)), ("dipstick", ("2+", 0.99)), ("dipstick", ("2+", 1.0)),
+    ("dipstick", ("3+", None)), ("gilbert", 2.9), ("gilbert", 3.0),
+    ("liver", 299.94), ("liver", 300), ("liver", 300.06),
+    ("filgrastim", "2026-10-29"), ("filgrastim", "2026-10-28"),
+    ("red blood cell transfusion", "2026-10-29"), ("red blood cell transfusion", "2026-10-28"),
+    ("pregnancy", "negative"), ("pregnancy", "positive"),
+]
+
+
+def _base() -> dict:
+    return json.loads((EXAMPLES / BASE).read_text(encoding="utf-8"))
+
+
+def _with_result(record: dict, test: str, **result) -> dict:
+    out = [o for o in record["observations"] if o["test"] != test]
+    out.append({"test": test, "date": "2026-11-12", **result})
+    record["observations"] = out
+    return record
+
+
+def boundary_records() -> list[dict]:
+    records = []
+    for test, unit, uln, values in LIMITS:
+        for value in values:
+            for copy_ in (1, 2):
+                record = _with_result(_base(), test, value=value, unit=unit,
+                                      **({"uln": uln} if uln else {}))
+                record["id"] = f"B-{test}-{value}-{copy_}"
+                records.append(record)
+    for kind, value in OTHER:
+        for copy_ in (1, 2, 3):
+            record = _base()
+            record["id"] = f"O-{kind}-{value}-{copy_}"
+            if kind == "ecog":
+                _with_result(record, "ECOG", value=value)
+                record["observations"][-1]["date"] = "2026-11-16"
+            elif kind == "dipstick":
+                grade, daily = value
+                _with_result(record, "urine protein dipstick", value=grade)
+                if daily is not None:
+                    _with_result(record, "24-hour urine protein", value=daily, unit="g/d")
+            elif kind == "gilbert":
+                record["conditions"] = ["Gilbert syndrome"]
+                _with_result(record, "total bilirubin", value=round(value * 17.1, 3), unit="umol/L",
+                             uln=17.1)
+            elif kind == "liver":
+                record["metastases"].append({"site": "liver", "date": "2026-01-05"})
+                _with_result(record, "AST", value=value, unit="U/L", uln=60)
+            elif kind == "pregnancy":
+                record["sex"] = "female"
+                _with_result(record, "pregnancy test", value=value)
+                record["observations"][-1]["date"] = "2026-11-17"
+            else:
+                record["supportive_care"] = [{"product": kind, "date": value}]
+            records.append(record)
+    return records
+
+
+def example_records() -> list[dict]:
+    out: list[dict] = []
+    for path in sorted(EXAMPLES.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        out += data if isinstance(data, list) else [data]
+    return out
+
+
+def outcomes(result, names=None) -> dict[str, tuple]:
+    return {(names[int(p.id)] if names else p.id):
+            (p.verdict, {c.id: c.outcome for c in p.criteria}) for p in result.patients}
+
+
+@pytest.fixture(scope="module")
+def independent(tmp_path_factory):
+    """The examples and the boundary records, written once; both screenings."""
+    records = example_records() + boundary_records()
+    cdm = convert(copy.deepcopy(records), AS_OF)
+    url, supplement = write_duckdb(cdm, tmp_path_factory.mktemp("omop-independent"))
+    from_json = screen(records, as_of=AS_OF)
+    through = screen([OmopInput(url, supplement=supplement, person_ids=tuple(cdm.persons))],
+                     as_of=AS_OF)
+    return cdm, from_json, through
+
+
+def test_the_cdm_holds_every_variation(independent):
+    cdm, _, _ = independent
+    tables = cdm.tables
+    names = {row["concept_class_id"] for row in tables["concept"]}
+    assert {"Clinical Drug", "Branded Drug", "Ingredient", "Metastasis"} <= names
+    assert not {row["concept_id"] for row in tables["concept"]
+                if row["concept_class_id"] == "Ingredient"} & {
+        row["drug_concept_id"] for row in tables["drug_exposure"]}
+    assert any(row["condition_concept_id"] == 0 for row in tables["condition_occurrence"])
+    assert any(row.get("unit_concept_id") == 0 for row in tables["measurement"])
+    assert any(row.get("operator_concept_id") for row in tables["measurement"])
+    assert any(row.get("days_supply") is None for row in tables["drug_exposure"])
+    assert tables["episode"] and tables["specimen"] and tables["observation"]
+
+
+def test_every_outcome_equals_the_json_records(independent):
+    """Every criterion of every person: the JSON outcome (no case where the CDM cannot say
+    arose: no unknown is allowed here), no error."""
+    cdm, from_json, through = independent
+    assert not from_json.errors and not through.errors
+    expected = outcomes(from_json)
+    got = outcomes(through, cdm.persons)
+    assert len(got) == len(expected) == len(cdm.persons) > 180
+    differ = {name: {c: (o, expected[name][1][c]) for c, o in criteria.items()
+                     if o != expected[name][1][c]}
+              for name, (verdict, criteria) in got.items() if (verdict, criteria) != expected[name]}
+    assert differ == {}
+    compared = sum(len(criteria) for _, criteria in got.values())
+    assert compared == 28 * len(got)
+
+
+def test_an_unmapped_icdo3_pair_in_the_source_value_is_the_histology(independent):
+    """condition_concept_id 0 with "8890/3-C49.9" in condition_source_value (a site that kept
+    the pair it could not map): the histology, as the pair's concept would give it."""
+    cdm, _, through = independent
+    unmapped = {row["person_id"] for row in cdm.tables["condition_occurrence"]
+                if row["condition_concept_id"] == 0 and "/" in row["condition_source_value"]}
+    assert unmapped
+    for patient in through.patients:
+        if int(patient.id) in unmapped:
+            assert next(c for c in patient.criteria if c.id == "IC3.3").outcome != "unknown"
+
+
+def test_gilbert_syndrome_coded_in_snomed_raises_the_bilirubin_limit(independent):
+    """A condition_occurrence of SNOMED CT 27503000 (ICD-10-CM E80.4 its source) is Gilbert
+    syndrome: TBIL 2.9 x ULN is met (strictly below 3 x ULN), 3.0 x ULN is not."""
+    cdm, _, through = independent
+    got = outcomes(through, cdm.persons)
+    for copy_ in (1, 2, 3):
+        assert got[f"O-gilbert-2.9-{copy_}"][1]["IC9.2-TBIL"] == "met"
+        assert got[f"O-gilbert-3.0-{copy_}"][1]["IC9.2-TBIL"] == "not_met"
