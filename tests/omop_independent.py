@@ -131,6 +131,7 @@ class Cdm:
     next_id: dict[str, int] = field(default_factory=dict)
     supplement: list[dict] = field(default_factory=list)
     persons: dict[int, str] = field(default_factory=dict)
+    written: tuple = ()  # (url, supplement) once written
 
     def add(self, table: str, **row) -> int:
         rows = self.tables.setdefault(table, [])
@@ -229,7 +230,8 @@ class Converter:
         birth = str(record["birth_date"])
         parts = [int(p) for p in birth[:10].split("-")]
         full = len(parts) == 3
-        self.cdm.add("person", person_id=pid, gender_concept_id=GENDER.get(record.get("sex"), 0),
+        gender = GENDER.get(record.get("sex"), 0) if variant % 5 != 4 else 0  # 0: source only
+        self.cdm.add("person", person_id=pid, gender_concept_id=gender,
                      year_of_birth=parts[0], month_of_birth=parts[1] if len(parts) > 1 else None,
                      day_of_birth=parts[2] if full and variant % 2 else None,
                      birth_datetime=f"{birth[:10]} 00:00:00" if full and variant % 2 == 0 else None,
@@ -264,6 +266,10 @@ class Converter:
                                       "Condition", "4-char billing code", standard=None)
             self.cdm.relate(source, icdo3, "Maps to", "Mapped from")
             text = icd10
+        if variant % 4 == 1:  # the oncology extension's disease episode too
+            self.cdm.add("episode", person_id=pid, episode_concept_id=32528,
+                         episode_start_date=when.isoformat(), episode_object_concept_id=icdo3,
+                         episode_type_concept_id=EHR_EPISODE, episode_source_value=pair)
         self.cdm.add("condition_occurrence", person_id=pid, condition_concept_id=concept,
                      condition_start_date=when.isoformat(),
                      condition_type_concept_id=(EHR, CLAIM, REGISTRY)[variant % 3],
@@ -290,6 +296,8 @@ class Converter:
                                         "Condition", "Clinical Finding") if snomed else source)
             if snomed:
                 self.cdm.relate(source, concept, "Maps to", "Mapped from")
+            if (variant + number) % 3 == 1:  # not mapped: the ICD-10-CM code as written only
+                concept = source = 0
             self.cdm.add("condition_occurrence", person_id=pid, condition_concept_id=concept,
                          condition_start_date=when[:10], condition_end_date=end,
                          condition_type_concept_id=EHR, condition_source_value=icd10,
@@ -333,6 +341,8 @@ class Converter:
         known = drug in DRUGS
         parenteral = DRUGS[drug][3] if known else True
         concept = self.product(drug, branded=variant % 2 == 1) if known else 0
+        if variant % 7 == 3:  # not mapped: the source text only, as the pharmacy wrote it
+            concept = 0
         step = dt.timedelta(days=21 if parenteral else 30)
         starts = []
         when = start
@@ -356,7 +366,7 @@ class Converter:
             drug_exposure_start_date=start.isoformat(), drug_exposure_end_date=end.isoformat(),
             verbatim_end_date=verbatim, drug_type_concept_id=(EHR, CLAIM, 32838)[variant % 3],
             quantity=None if variant % 2 else 1, days_supply=supply,
-            drug_source_value=f"{drug.upper() if variant % 2 else drug} per protocol"[:50],
+            drug_source_value=f"{drug.upper() if variant % 2 else drug} {variant % 9 + 1}0 mg"[:50],
             drug_source_concept_id=0)
 
     def support(self, pid: int, record: dict, variant: int) -> None:
@@ -427,6 +437,9 @@ class Converter:
         row.update(value_as_number=scale(value), range_high=scale(item.get("uln")),
                    range_low=scale(item.get("lln")),
                    operator_concept_id=OPERATORS.get(op), value_source_value=str(item["value"]))
+        if op and variant % 3 == 0:  # the bound left as text: no number, no operator
+            row.update(value_as_number=None, operator_concept_id=None,
+                       value_source_value=f"{op}{round(scale(value), 3):g}")
         if unit and variant % 4 == 3:  # unmapped unit: the source text only
             row.update(unit_concept_id=0, unit_source_value=unit.replace("u", "µ", 1)
                        if unit.startswith("u") else unit)

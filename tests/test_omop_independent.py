@@ -58,6 +58,7 @@ OTHER = [
     ("filgrastim", "2026-10-29"), ("filgrastim", "2026-10-28"),
     ("red blood cell transfusion", "2026-10-29"), ("red blood cell transfusion", "2026-10-28"),
     ("pregnancy", "negative"), ("pregnancy", "positive"),
+    ("metastasis", "lymph node"), ("metastasis", "bone"), ("metastasis", "brain"),
 ]
 
 
@@ -100,6 +101,8 @@ def boundary_records() -> list[dict]:
             elif kind == "liver":
                 record["metastases"].append({"site": "liver", "date": "2026-01-05"})
                 _with_result(record, "AST", value=value, unit="U/L", uln=60)
+            elif kind == "metastasis":
+                record["metastases"].append({"site": value, "date": "2026-02-02"})
             elif kind == "pregnancy":
                 record["sex"] = "female"
                 _with_result(record, "pregnancy test", value=value)
@@ -129,6 +132,7 @@ def independent(tmp_path_factory):
     records = example_records() + boundary_records()
     cdm = convert(copy.deepcopy(records), AS_OF)
     url, supplement = write_duckdb(cdm, tmp_path_factory.mktemp("omop-independent"))
+    cdm.written = (url, supplement)
     from_json = screen(records, as_of=AS_OF)
     through = screen([OmopInput(url, supplement=supplement, person_ids=tuple(cdm.persons))],
                      as_of=AS_OF)
@@ -186,3 +190,21 @@ def test_gilbert_syndrome_coded_in_snomed_raises_the_bilirubin_limit(independent
     for copy_ in (1, 2, 3):
         assert got[f"O-gilbert-2.9-{copy_}"][1]["IC9.2-TBIL"] == "met"
         assert got[f"O-gilbert-3.0-{copy_}"][1]["IC9.2-TBIL"] == "not_met"
+
+
+def test_every_metastasis_is_read_however_the_site_coded_it(independent):
+    """SNOMED CT with its ICD-10-CM source, Cancer Modifier measurements, and unmapped rows
+    whose condition_source_value is the ICD-10-CM code ("C78.7", or "C77.9" below the
+    terminology's C77): each person's metastasis sites are the JSON record's."""
+    from .omop_support import read_cdm
+
+    cdm, _, _ = independent
+    url, supplement = cdm.written
+    records = {str(r["id"]): r for r in example_records() + boundary_records()}
+    unmapped = [row for row in cdm.tables["condition_occurrence"]
+                if row["condition_concept_id"] == 0 and row["condition_source_value"][0] == "C"]
+    assert {row["condition_source_value"] for row in unmapped} >= {"C78.7", "C77.9", "C78.00"}
+    for item in read_cdm(OmopInput(url, supplement=supplement, person_ids=tuple(cdm.persons))):
+        record = records[cdm.persons[int(item.raw["id"])]]
+        assert sorted(str(m.get("site")) for m in item.raw.get("metastases", [])) == sorted(
+            m["site"] for m in record.get("metastases", [])), record["id"]

@@ -37,7 +37,7 @@ from .disease import (
     match_metastasis,
     match_staging,
 )
-from .relevance import Relevance
+from .relevance import Relevance, source_codes
 from .supplement import Conflict, merge, supplement_record
 from .treatment import Treatment, TreatmentReader, match_drug, match_procedure, match_specimen
 from .vocab import Concept, Vocabulary, fixed, mapping
@@ -119,6 +119,7 @@ class Context:
 
     def __post_init__(self) -> None:
         self.rules = reading_rules()
+        self.vocabulary.codes_by_text = source_codes(self.term)  # unmapped rows' source codes
         self.concept_rows: dict[int, tuple] = {}  # the reading process's, as handles carry them
         self.closures: dict[int, tuple] = {}  # a concept's rows and those above it, likewise
         self.by_table: dict[str, list[str]] = {}

@@ -88,7 +88,8 @@ WHERE co.person_id IN (SELECT person_id FROM batch)
        OR co.condition_source_concept_id IN (@condition_occurrence_concepts)
        OR (co.condition_concept_id = 0 AND lower(co.condition_source_value) IN (@condition_occurrence_words))
        OR (co.condition_concept_id = 0
-           AND lower(split_part(co.condition_source_value, '-', 1)) IN (@condition_occurrence_words))
+           AND (lower(split_part(co.condition_source_value, '-', 1)) IN (@condition_occurrence_words)
+                OR lower(split_part(co.condition_source_value, '.', 1)) IN (@condition_occurrence_words)))
        OR EXISTS (SELECT 1 FROM @vocab.concept c
                   WHERE c.concept_id = co.condition_concept_id
                     AND c.vocabulary_id IN (@condition_occurrence_vocabularies)))
