@@ -104,6 +104,11 @@ TESTS = {
 }
 # Units to canonical (the record's own spellings) -> UCUM and factor to the first variant
 UNIT_ALIASES = {"g/d": "g/(24.h)", "/uL": "/mm3", "umol/l": "umol/L"}
+# How a laboratory feed spells a unit the ETL left unmapped (unit_concept_id 0)
+SPELLINGS = {"10*9/L": "x10^9/L", "10*3/uL": "K/uL", "umol/L": "µmol/L", "U/L": "IU/L",
+             "g/dL": "g/dl", "mg/dL": "mg/dl", "/mm3": "cells/mm3", "ukat/L": "µkat/L",
+             "10*3/mm3": "thou/mm3", "g/L": "g/l", "{INR}": "ratio", "%": "%", "s": "sec",
+             "kg": "kg", "g/(24.h)": "g/24h", "mg/(24.h)": "mg/24h", "g": "g"}
 UCUM_UNITS = {"10*9/L": 9444, "10*3/uL": 8848, "/mm3": 8785, "10*3/mm3": 8961, "g/L": 8636,
               "g/dL": 8713, "U/L": None, "ukat/L": 32995, "umol/L": 8749, "mg/dL": 8840,
               "s": 8555, "{INR}": None, "%": 8554, "kg": 9529, "g": None, "g/(24.h)": 8807,
@@ -392,10 +397,11 @@ class Converter:
                          drug_source_value=f"{product} SC", drug_source_concept_id=0)
 
     def results(self, pid: int, record: dict, variant: int) -> None:
+        ranges = variant % 11 != 5  # else a laboratory feed without reference ranges
         for number, item in enumerate(record.get("observations") or []):
-            self.result(pid, item, variant + number)
+            self.result(pid, item, variant + number, ranges)
 
-    def result(self, pid: int, item: dict, variant: int) -> None:
+    def result(self, pid: int, item: dict, variant: int, ranges: bool = True) -> None:
         test = item["test"]
         loinc, known_id, units = TESTS[test]
         concept = self.cdm.concept("LOINC", loinc, test, "Measurement",
@@ -419,30 +425,31 @@ class Converter:
                 answer[0], answer[1], answer[2], "Meas Value", "Qualifier Value",
                 concept_id=answer[3])
             row["value_source_value"] = value
+            if variant % 5 == 2:  # the result not mapped: its text only
+                row["value_as_concept_id"] = 0
             self.cdm.add("measurement", **row)
             return
         unit = UNIT_ALIASES.get(item.get("unit"), item.get("unit"))
         factor = 1.0
-        if units:
-            given = dict(units)
-            base = [u for u in given if u == unit]
-            if base and len(units) > 1:  # another, equivalent unit
-                other = units[(variant % (len(units) - 1)) + 1 if unit == units[0][0]
-                              else 0][0]
-                factor = given[other] / given[unit]
-                unit = other
+        given = dict(units)
+        if unit in given:  # this unit or another, equivalent one
+            names = [name for name, _ in units]
+            other = names[(names.index(unit) + variant) % len(names)]
+            factor = given[other] / given[unit]
+            unit = other
 
         def scale(number):
             return None if number is None else float(number) * factor
         row.update(value_as_number=scale(value), range_high=scale(item.get("uln")),
                    range_low=scale(item.get("lln")),
                    operator_concept_id=OPERATORS.get(op), value_source_value=str(item["value"]))
+        if not ranges:
+            row.update(range_high=None, range_low=None)
         if op and variant % 3 == 0:  # the bound left as text: no number, no operator
             row.update(value_as_number=None, operator_concept_id=None,
                        value_source_value=f"{op}{round(scale(value), 3):g}")
         if unit and variant % 4 == 3:  # unmapped unit: the source text only
-            row.update(unit_concept_id=0, unit_source_value=unit.replace("u", "µ", 1)
-                       if unit.startswith("u") else unit)
+            row.update(unit_concept_id=0, unit_source_value=SPELLINGS[unit])
         elif unit:
             row.update(unit_concept_id=self.unit(unit), unit_source_value=unit)
         self.cdm.add("measurement", **row)

@@ -152,22 +152,56 @@ def test_the_cdm_holds_every_variation(independent):
     assert any(row.get("operator_concept_id") for row in tables["measurement"])
     assert any(row.get("days_supply") is None for row in tables["drug_exposure"])
     assert tables["episode"] and tables["specimen"] and tables["observation"]
+    assert {row["episode_concept_id"] for row in tables["episode"]} == {32528, 32531}
+    assert any(row["gender_concept_id"] == 0 for row in tables["person"])
+    results = tables["measurement"]
+    assert any(row.get("value_as_number") is None and row.get("value_source_value", "")[:1]
+               in "<>" for row in results)  # a bound left as text
+    assert any(row.get("value_as_concept_id") == 0 for row in results)  # "2+" as text only
+    assert {"cells/mm3", "µkat/L", "x10^9/L", "K/uL", "mg/dl"} <= {
+        row.get("unit_source_value") for row in results if row.get("unit_concept_id") == 0}
+
+
+# Where the CDM cannot say what the JSON record says, unknown is the right outcome:
+# a laboratory feed without reference ranges (range_high NULL on every row of a person) leaves
+# each criterion against the ULN unknown (the JSON record has the ULN; the CDM lost it).
+RATIO_CRITERIA = {"IC9.2-AST", "IC9.2-ALT", "IC9.2-TBIL", "IC9.3-CR", "IC9.4-APTT", "IC9.4-PT"}
+
+
+def _without_ranges(cdm) -> set[int]:
+    ranged = {row["person_id"] for row in cdm.tables["measurement"]
+              if row.get("range_high") is not None}
+    with_results = {row["person_id"] for row in cdm.tables["measurement"]
+                    if row.get("value_as_number") is not None}
+    return with_results - ranged
 
 
 def test_every_outcome_equals_the_json_records(independent):
-    """Every criterion of every person: the JSON outcome (no case where the CDM cannot say
-    arose: no unknown is allowed here), no error."""
+    """Every criterion of every person: the JSON outcome, or unknown where the CDM cannot say
+    (documented above); never met or eligible where the JSON record is not; no error."""
     cdm, from_json, through = independent
     assert not from_json.errors and not through.errors
     expected = outcomes(from_json)
-    got = outcomes(through, cdm.persons)
+    got = outcomes(through)
     assert len(got) == len(expected) == len(cdm.persons) > 180
-    differ = {name: {c: (o, expected[name][1][c]) for c, o in criteria.items()
-                     if o != expected[name][1][c]}
-              for name, (verdict, criteria) in got.items() if (verdict, criteria) != expected[name]}
-    assert differ == {}
-    compared = sum(len(criteria) for _, criteria in got.values())
-    assert compared == 28 * len(got)
+    no_ranges = _without_ranges(cdm)
+    assert len(no_ranges) >= 10
+    unexplained, unknown = {}, 0
+    for person, (verdict, criteria) in got.items():
+        json_verdict, json_criteria = expected[cdm.persons[int(person)]]
+        assert len(criteria) == 28
+        for criterion, outcome in criteria.items():
+            if outcome == json_criteria[criterion]:
+                continue
+            if outcome == "unknown" and int(person) in no_ranges \
+                    and criterion in RATIO_CRITERIA:
+                unknown += 1
+                continue
+            unexplained[(cdm.persons[int(person)], criterion)] = (outcome,
+                                                                  json_criteria[criterion])
+        assert verdict == json_verdict or (verdict != "eligible" and int(person) in no_ranges)
+    assert unexplained == {}
+    assert 0 < unknown < 6 * len(no_ranges)
 
 
 def test_an_unmapped_icdo3_pair_in_the_source_value_is_the_histology(independent):
@@ -187,9 +221,11 @@ def test_gilbert_syndrome_coded_in_snomed_raises_the_bilirubin_limit(independent
     syndrome: TBIL 2.9 x ULN is met (strictly below 3 x ULN), 3.0 x ULN is not."""
     cdm, _, through = independent
     got = outcomes(through, cdm.persons)
-    for copy_ in (1, 2, 3):
-        assert got[f"O-gilbert-2.9-{copy_}"][1]["IC9.2-TBIL"] == "met"
-        assert got[f"O-gilbert-3.0-{copy_}"][1]["IC9.2-TBIL"] == "not_met"
+    ranged = {name for pid, name in cdm.persons.items() if pid not in _without_ranges(cdm)}
+    for value, outcome in (("2.9", "met"), ("3.0", "not_met")):
+        names = [f"O-gilbert-{value}-{copy_}" for copy_ in (1, 2, 3)]
+        assert [got[n][1]["IC9.2-TBIL"] for n in names if n in ranged] == [outcome] * len(
+            [n for n in names if n in ranged]) != []
 
 
 def test_every_metastasis_is_read_however_the_site_coded_it(independent):
