@@ -185,6 +185,15 @@ def _bound(value) -> tuple[str | None, object]:
     return None, value
 
 
+def _full(text) -> str | None:
+    """A date as the CDM needs it: a month or year alone becomes its first day (what an ETL
+    does; records whose outcome hinges on that day are not converted)."""
+    if not text:
+        return None
+    text = str(text)[:10]
+    return text + "-01" * (3 - len(text.split("-")))
+
+
 def _name(value) -> str:
     return value if isinstance(value, str) else (value.get("display") or value.get("code"))
 
@@ -249,6 +258,15 @@ class Converter:
         histology = diagnosis.get("histology")
         if histology is None:
             return
+        if isinstance(histology, dict) and "snomed" in histology.get("system", ""):
+            # a SNOMED CT morphology as the EHR coded it: the condition in SNOMED CT only
+            concept = self.cdm.concept("SNOMED", histology["code"], "Leiomyosarcoma",
+                                       "Observation", "Morph Abnormality")
+            self.cdm.add("condition_occurrence", person_id=pid, condition_concept_id=concept,
+                         condition_start_date=_full(diagnosis.get("date")) or start.isoformat(),
+                         condition_type_concept_id=EHR, condition_source_value=histology["code"],
+                         condition_source_concept_id=concept)
+            return
         if isinstance(histology, dict) and histology.get("system") == "ICD-O-3":
             morphology, snomed, icd10 = histology["code"], None, "C49.9"
         else:
@@ -285,8 +303,8 @@ class Converter:
         for number, item in enumerate(record.get("metastases") or []):
             site = _name(item["site"]).lower()
             snomed, icd10, modifier = METASTASIS[site]
-            when = item.get("date") or self.as_of.isoformat()
-            end = item.get("resolved") if isinstance(item.get("resolved"), str) else None
+            when = _full(item.get("date")) or self.as_of.isoformat()
+            end = _full(item["resolved"]) if isinstance(item.get("resolved"), str) else None
             if (variant + number) % 3 == 2 and not end:  # Cancer Modifier measurement
                 concept = self.cdm.concept("Cancer Modifier", f"OMOP-{site}-met", modifier,
                                            "Measurement", "Metastasis")
@@ -318,6 +336,15 @@ class Converter:
                 self.cdm.add("condition_occurrence", person_id=pid, condition_concept_id=concept,
                              condition_start_date="2010-01-01", condition_type_concept_id=EHR,
                              condition_source_value="E80.4", condition_source_concept_id=source)
+
+    def pregnancies(self, pid: int, record: dict) -> None:
+        for item in (record.get("reproductive") or {}).get("pregnancies") or []:
+            concept = self.cdm.concept("SNOMED", "77386006", "Pregnant", "Condition",
+                                       "Clinical Finding")
+            self.cdm.add("condition_occurrence", person_id=pid, condition_concept_id=concept,
+                         condition_start_date=_full(item.get("start")),
+                         condition_end_date=None if item.get("ongoing") else _full(item.get("end")),
+                         condition_type_concept_id=EHR, condition_source_value="Z33.1")
 
     def therapies(self, pid: int, record: dict, variant: int) -> None:
         for number, therapy in enumerate(record.get("prior_therapies") or []):
@@ -377,8 +404,10 @@ class Converter:
     def support(self, pid: int, record: dict, variant: int) -> None:
         for item in record.get("supportive_care") or []:
             product = _name(item["product"]).lower()
-            start = item.get("date") or item.get("start")
-            end = item.get("date") or item.get("end") or start
+            start = _full(item.get("date") or item.get("start"))
+            # an ongoing course ends, in the CDM, on the day the data were extracted
+            end = _full(item.get("date") or item.get("end")) or (
+                self.as_of.isoformat() if item.get("ongoing") else start)
             if product in TRANSFUSION:
                 snomed, pcs = TRANSFUSION[product]
                 concept = self.cdm.concept("SNOMED", snomed, product, "Procedure", "Procedure")
@@ -449,9 +478,11 @@ class Converter:
             row.update(value_as_number=None, operator_concept_id=None,
                        value_source_value=f"{op}{round(scale(value), 3):g}")
         if unit and variant % 4 == 3:  # unmapped unit: the source text only
-            row.update(unit_concept_id=0, unit_source_value=SPELLINGS[unit])
-        elif unit:
+            row.update(unit_concept_id=0, unit_source_value=SPELLINGS.get(unit, unit))
+        elif unit in UCUM_UNITS:
             row.update(unit_concept_id=self.unit(unit), unit_source_value=unit)
+        elif unit:  # a spelling no UCUM concept has: as written
+            row.update(unit_concept_id=0, unit_source_value=unit)
         self.cdm.add("measurement", **row)
 
     def ecog(self, row: dict, value, variant: int) -> None:
@@ -560,7 +591,7 @@ def convert(records: list[dict], as_of: str, first_id: int = 501) -> Cdm:
         pid = first_id + 7 * index
         cdm.persons[pid] = str(record["id"])
         variant = index
-        dates = sorted(str(v)[:10] for v in _dates(record))
+        dates = sorted(_full(v) for v in _dates(record))
         start = day(dates[0]) if dates else day(as_of) - dt.timedelta(days=365)
         converter.person(pid, record, variant)
         cdm.add("observation_period", person_id=pid,
@@ -569,6 +600,7 @@ def convert(records: list[dict], as_of: str, first_id: int = 501) -> Cdm:
         converter.diagnosis(pid, record, variant, start)
         converter.metastases(pid, record, variant)
         converter.conditions(pid, record)
+        converter.pregnancies(pid, record)
         converter.therapies(pid, record, variant)
         converter.support(pid, record, variant)
         converter.results(pid, record, variant)

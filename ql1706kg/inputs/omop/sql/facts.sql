@@ -96,13 +96,14 @@ WHERE co.person_id IN (SELECT person_id FROM batch)
 
 -- @section measurement measurement
 -- @alias m=measurement c=concept
+-- end_date: measurement_datetime (its time orders one day's results);
 -- number: value_as_number; text: value_source_value; low, high: range_low, range_high (the
 -- lower and upper limits of normal, in the value's unit); link_id, link_field:
 -- measurement_event_id and meas_event_field_concept_id (v5.4: what the measurement is about)
 SELECT 'measurement', CAST(m.person_id AS BIGINT), CAST(m.measurement_id AS BIGINT),
        CAST(m.measurement_concept_id AS BIGINT), CAST(m.measurement_source_concept_id AS BIGINT),
        CAST(m.measurement_source_value AS VARCHAR), CAST(CAST(m.measurement_date AS DATE) AS VARCHAR),
-       CAST(NULL AS VARCHAR), CAST(m.value_as_number AS DOUBLE PRECISION),
+       CAST(m.measurement_datetime AS VARCHAR), CAST(m.value_as_number AS DOUBLE PRECISION),
        CAST(m.value_as_concept_id AS BIGINT), CAST(m.value_source_value AS VARCHAR),
        CAST(m.unit_concept_id AS BIGINT), CAST(m.unit_source_value AS VARCHAR),
        CAST(m.range_low AS DOUBLE PRECISION), CAST(m.range_high AS DOUBLE PRECISION),
