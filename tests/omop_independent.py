@@ -137,6 +137,7 @@ class Cdm:
     supplement: list[dict] = field(default_factory=list)
     persons: dict[int, str] = field(default_factory=dict)
     written: tuple = ()  # (url, supplement) once written
+    folder: Path | None = None  # where write_duckdb wrote the tables' CSV files
 
     def add(self, table: str, **row) -> int:
         rows = self.tables.setdefault(table, [])
@@ -467,8 +468,8 @@ class Converter:
             factor = given[other] / given[unit]
             unit = other
 
-        def scale(number):
-            return None if number is None else float(number) * factor
+        def scale(number):  # a laboratory's three decimals (DuckDB's NUMERIC keeps three)
+            return None if number is None else round(float(number) * factor, 3)
         row.update(value_as_number=scale(value), range_high=scale(item.get("uln")),
                    range_low=scale(item.get("lln")),
                    operator_concept_id=OPERATORS.get(op), value_source_value=str(item["value"]))
@@ -476,7 +477,7 @@ class Converter:
             row.update(range_high=None, range_low=None)
         if op and variant % 3 == 0:  # the bound left as text: no number, no operator
             row.update(value_as_number=None, operator_concept_id=None,
-                       value_source_value=f"{op}{round(scale(value), 3):g}")
+                       value_source_value=f"{op}{scale(value):g}")
         if unit and variant % 4 == 3:  # unmapped unit: the source text only
             row.update(unit_concept_id=0, unit_source_value=SPELLINGS.get(unit, unit))
         elif unit in UCUM_UNITS:
@@ -657,3 +658,29 @@ def write_duckdb(cdm: Cdm, folder: Path) -> tuple[str, Path]:
         writer.writeheader()
         writer.writerows(cdm.supplement)
     return f"duckdb://{path}", supplement_path
+
+
+def write_postgres(cdm: Cdm, folder: Path, uri: str, schema: str = "cdm") -> str:
+    """The same tables in a PostgreSQL schema (OHDSI's PostgreSQL DDL, COPY of the CSV files
+    write_duckdb wrote into ``folder``): the CDM's URL."""
+    import psycopg
+
+    ddl = (DDL / "OMOPCDM_postgresql_5.4_ddl.sql").read_text(encoding="utf-8")
+    with psycopg.connect(uri) as connection, connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {schema}")
+        cursor.execute(ddl.replace("@cdmDatabaseSchema.", f"{schema}."))
+        cursor.execute(f"INSERT INTO {schema}.cdm_source (cdm_source_name, "
+                       "cdm_source_abbreviation, cdm_holder, source_release_date, "
+                       "cdm_release_date, cdm_version, cdm_version_concept_id, "
+                       "vocabulary_version) VALUES ('independent ETL', 'indep', 'tests', "
+                       "'2026-11-20', '2026-11-20', 'v5.4', 756265, 'v5.0 test')")
+        for table, rows in cdm.tables.items():
+            columns = sorted({key for row in rows for key in row})
+            with cursor.copy(f"COPY {schema}.{table} ({', '.join(columns)}) FROM STDIN WITH "
+                             "(FORMAT csv, HEADER true)") as copy:
+                copy.write((folder / f"{table}.csv").read_bytes())
+        for vocabulary in sorted({key[0] for key in cdm.concepts}):
+            cursor.execute(f"INSERT INTO {schema}.vocabulary VALUES (%s, %s, '', '', 0)",
+                           (vocabulary, vocabulary))
+        connection.commit()
+    return f"{uri}&schema={schema}"

@@ -21,7 +21,7 @@ import pytest
 from ql1706kg.api import screen
 from ql1706kg.inputs.omop import OmopInput
 
-from .omop_independent import convert, write_duckdb
+from .omop_independent import convert, write_duckdb, write_postgres
 
 AS_OF = "2026-11-20"
 EXAMPLES = Path(__file__).parents[1] / "examples" / "patients"
@@ -106,7 +106,7 @@ def boundary_records() -> list[dict]:
                 record["id"] = f"B-{test}-{value}-{copy_}"
                 records.append(record)
     for kind, value in OTHER:
-        for copy_ in (1, 2, 3):
+        for copy_ in (1, 2):
             record = _base()
             record["id"] = f"O-{kind}-{value}-{copy_}"
             if kind == "ecog":
@@ -156,6 +156,7 @@ def independent(tmp_path_factory):
     cdm = convert(copy.deepcopy(records), AS_OF)
     url, supplement = write_duckdb(cdm, tmp_path_factory.mktemp("omop-independent"))
     cdm.written = (url, supplement)
+    cdm.folder = supplement.parent
     from_json = screen(records, as_of=AS_OF)
     through = screen([OmopInput(url, supplement=supplement, person_ids=tuple(cdm.persons))],
                      as_of=AS_OF)
@@ -206,7 +207,7 @@ def test_every_outcome_equals_the_json_records(independent):
     assert not from_json.errors and not through.errors
     expected = outcomes(from_json)
     got = outcomes(through)
-    assert len(got) == len(expected) == len(cdm.persons) > 200
+    assert len(got) == len(expected) == len(cdm.persons) > 190
     no_ranges = _without_ranges(cdm)
     assert len(no_ranges) >= 10
     unexplained, unknown = {}, 0
@@ -255,7 +256,7 @@ def test_gilbert_syndrome_coded_in_snomed_raises_the_bilirubin_limit(independent
     got = outcomes(through, cdm.persons)
     ranged = {name for pid, name in cdm.persons.items() if pid not in _without_ranges(cdm)}
     for value, outcome in (("2.9", "met"), ("3.0", "not_met")):
-        names = [f"O-gilbert-{value}-{copy_}" for copy_ in (1, 2, 3)]
+        names = [f"O-gilbert-{value}-{copy_}" for copy_ in (1, 2)]
         assert [got[n][1]["IC9.2-TBIL"] for n in names if n in ranged] == [outcome] * len(
             [n for n in names if n in ranged]) != []
 
@@ -285,3 +286,23 @@ def test_every_metastasis_is_read_however_the_site_coded_it(independent):
         record = records[cdm.persons[int(item.raw["id"])]]
         assert sorted(str(m.get("site")) for m in item.raw.get("metastases", [])) == sorted(
             m["site"] for m in record.get("metastases", [])), record["id"]
+
+
+def test_duckdb_and_postgresql_give_identical_facts(independent):
+    """The same CDM in a throwaway PostgreSQL server (OHDSI's PostgreSQL DDL, NUMERIC exact
+    there): the same records as DuckDB's, person by person (every sixth person: the reading
+    costs ~5 ms a person)."""
+    from .omop_support import new_database, read_cdm
+
+    cdm, _, _ = independent
+    url, supplement = cdm.written
+    pg = write_postgres(cdm, cdm.folder, new_database("independent"))
+    persons = tuple(sorted(cdm.persons)[::6])
+
+    def records(where):
+        items = read_cdm(OmopInput(where, supplement=supplement, person_ids=persons))
+        return [(item.source.rpartition("#")[2], item.raw) for item in items
+                if hasattr(item, "raw")]
+
+    duck = records(url)
+    assert len(duck) == len(persons) and records(pg) == duck
