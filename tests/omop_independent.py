@@ -399,7 +399,8 @@ class Converter:
             drug_exposure_start_date=start.isoformat(), drug_exposure_end_date=end.isoformat(),
             verbatim_end_date=verbatim, drug_type_concept_id=(EHR, CLAIM, 32838)[variant % 3],
             quantity=None if variant % 2 else 1, days_supply=supply,
-            drug_source_value=f"{drug.upper() if variant % 2 else drug} {variant % 9 + 1}0 mg"[:50],
+            drug_source_value=(f"Inj. {drug.title()} {variant % 9 + 1}0 mg IV" if variant % 2
+                               else f"{drug} {variant % 9 + 1}0 mg")[:50],
             drug_source_concept_id=0)
 
     def support(self, pid: int, record: dict, variant: int) -> None:

@@ -59,6 +59,7 @@ OTHER = [
     ("red blood cell transfusion", "2026-10-29"), ("red blood cell transfusion", "2026-10-28"),
     ("pregnancy", "negative"), ("pregnancy", "positive"),
     ("metastasis", "lymph node"), ("metastasis", "bone"), ("metastasis", "brain"),
+    ("therapy", "toripalimab"), ("therapy", "novelumab"), ("therapy", "doxorubicin"),
 ]
 
 
@@ -126,6 +127,10 @@ def boundary_records() -> list[dict]:
                 _with_result(record, "AST", value=value, unit="U/L", uln=60)
             elif kind == "metastasis":
                 record["metastases"].append({"site": value, "date": "2026-02-02"})
+            elif kind == "therapy":  # an ASPS patient: IC4 reads the drugs' classes
+                record["diagnosis"]["histology"] = "alveolar soft part sarcoma"
+                record["prior_therapies"] = [{"name": value, "drugs": [value],
+                                              "start": "2025-05-05", "end": "2025-09-01"}]
             elif kind == "pregnancy":
                 record["sex"] = "female"
                 _with_result(record, "pregnancy test", value=value)
@@ -306,3 +311,19 @@ def test_duckdb_and_postgresql_give_identical_facts(independent):
 
     duck = records(url)
     assert len(duck) == len(persons) and records(pg) == duck
+
+
+def test_an_unmapped_drug_is_read_by_its_whole_text_or_kept_as_unknown(independent):
+    """drug_concept_id 0: "Inj. Doxorubicin 40 mg IV" is doxorubicin (the name need not come
+    first); a drug the terminology cannot name ("novelumab") may be a PD-1 inhibitor, so an
+    ASPS patient's IC4 is unknown as with the JSON record, never met as if therapy-naive."""
+    cdm, _, through = independent
+    got = outcomes(through, cdm.persons)
+    texts = {row["drug_source_value"] for row in cdm.tables["drug_exposure"]
+             if row["drug_concept_id"] == 0}
+    assert any(t.startswith("Inj. Doxorubicin") for t in texts)
+    assert any(t.startswith("novelumab") for t in texts)
+    for copy_ in (1, 2):
+        assert got[f"O-therapy-novelumab-{copy_}"][1]["IC4"] == "unknown"
+        assert got[f"O-therapy-toripalimab-{copy_}"][1]["IC4"] == "not_met"
+        assert got[f"O-therapy-doxorubicin-{copy_}"][1]["IC4"] == "met"

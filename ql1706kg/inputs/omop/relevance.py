@@ -50,10 +50,6 @@ class Relevance:
         out = {"cdm": schema.cdm, "vocab": schema.vocabulary,
                "ingredients": integers(sorted(self.drugs)),
                "drug_concepts": integers(sorted(self.drugs)),
-               "drug_first_words": _texts(sorted({n.split()[0] for n in self.names})),
-               "drug_source_stems": " OR ".join(
-                   f"lower(split_part(de.drug_source_value, ' ', 1)) LIKE {literal('%' + s)}"
-                   for s in sorted(self.stems)) or "1 = 0",
                "episode_kinds": integers(sorted({*table["episodes"]["disease"],
                                                  *table["episodes"]["regimen"]})),
                "event_fields": integers(sorted(table["event_fields"].values()))}

@@ -176,8 +176,9 @@ WHERE de.person_id IN (SELECT person_id FROM batch) AND de.drug_concept_id IN (@
 
 -- @section drug_exposure_unmapped drug_exposure
 -- @alias de=drug_exposure
--- Unmapped exposures (drug_concept_id 0): the source value, when its first word is a drug name
--- of the terminology or ends in one of its INN stems; concept_id 0.
+-- Unmapped exposures (drug_concept_id 0), every one: the source value is read as a drug name
+-- (wherever the name stands in it); one the terminology cannot name may be any drug, so it is
+-- kept as a drug of unknown class, as a record's unknown drug name is; concept_id 0.
 SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id AS BIGINT),
        CAST(0 AS BIGINT), CAST(0 AS BIGINT),
        CAST(de.drug_source_value AS VARCHAR), CAST(CAST(de.drug_exposure_start_date AS DATE) AS VARCHAR),
@@ -188,8 +189,6 @@ SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id A
        CAST(NULL AS BIGINT), CAST(de.drug_type_concept_id AS BIGINT)
 FROM @cdm.drug_exposure de
 WHERE de.person_id IN (SELECT person_id FROM batch) AND de.drug_concept_id = 0
-  AND (lower(split_part(de.drug_source_value, ' ', 1)) IN (@drug_first_words)
-       OR @drug_source_stems)
 
 -- @section procedure_occurrence procedure_occurrence
 -- @alias po=procedure_occurrence
