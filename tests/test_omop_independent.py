@@ -255,8 +255,9 @@ def test_one_days_results_are_ordered_by_their_measurement_datetime(independent)
 
 
 def test_gilbert_syndrome_coded_in_snomed_raises_the_bilirubin_limit(independent):
-    """A condition_occurrence of SNOMED CT 27503000 (ICD-10-CM E80.4 its source) is Gilbert
-    syndrome: TBIL 2.9 x ULN is met (strictly below 3 x ULN), 3.0 x ULN is not."""
+    """A condition_occurrence of SNOMED CT 27503000 with its ICD-10-CM source concept E80.4 is
+    Gilbert syndrome (by the source concept: the terminology cites no source for the SNOMED CT
+    code yet): TBIL 2.9 x ULN is met (strictly below 3 x ULN), 3.0 x ULN is not."""
     cdm, _, through = independent
     got = outcomes(through, cdm.persons)
     ranged = {name for pid, name in cdm.persons.items() if pid not in _without_ranges(cdm)}
