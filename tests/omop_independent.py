@@ -467,6 +467,9 @@ def convert(records: list[dict], as_of: str, first_id: int = 501) -> Cdm:
         dates = sorted(_full(v) for v in _dates(record))
         start = day(dates[0]) if dates else day(as_of) - dt.timedelta(days=365)
         converter.person(pid, record, variant)
+        if isinstance(record.get("deceased"), str):  # a death date (a bare true: no row)
+            cdm.add("death", person_id=pid, death_date=_full(record["deceased"]),
+                    death_type_concept_id=EHR)
         cdm.add("observation_period", person_id=pid,
                 observation_period_start_date=min(start, day(as_of)).isoformat(),
                 observation_period_end_date=as_of, period_type_concept_id=EHR)

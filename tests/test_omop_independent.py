@@ -106,6 +106,10 @@ def boundary_records() -> list[dict]:
                                       **({"uln": uln} if uln else {}))
                 record["id"] = f"B-{test}-{value}-{copy_}"
                 records.append(record)
+    for when in ("2026-11-25", "2026-11-20", "2026-11-01"):  # a death row after, on, before
+        record = _base()
+        record["id"], record["deceased"] = f"D-{when}", when
+        records.append(record)
     for kind, value in OTHER:
         for copy_ in (1, 2):
             record = _base()
@@ -209,10 +213,14 @@ def test_every_outcome_equals_the_json_records(independent):
     """Every criterion of every person: the JSON outcome, or unknown where the CDM cannot say
     (documented above); never met or eligible where the JSON record is not; no error."""
     cdm, from_json, through = independent
-    assert not from_json.errors and not through.errors
+    # a death on or before the as-of date: no candidate, the same error through both
+    assert {(e.record, e.message) for e in from_json.errors} == {
+        (cdm.persons[int(e.source.rpartition("/")[2])], e.message) for e in through.errors} == {
+        (f"D-{d}", f"recorded as deceased on {d}: not a candidate, not screened")
+        for d in ("2026-11-20", "2026-11-01")}
     expected = outcomes(from_json)
     got = outcomes(through)
-    assert len(got) == len(expected) == len(cdm.persons) > 190
+    assert len(got) == len(expected) == len(cdm.persons) - 2 > 190
     no_ranges = _without_ranges(cdm)
     assert len(no_ranges) >= 10
     unexplained, unknown = {}, 0
