@@ -16,6 +16,7 @@ day of birth) make the person one input error; the other persons are screened.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -37,7 +38,7 @@ from .disease import (
     match_metastasis,
     match_staging,
 )
-from .relevance import Relevance
+from .relevance import Relevance, source_codes
 from .supplement import Conflict, merge, supplement_record
 from .treatment import Treatment, TreatmentReader, match_drug, match_procedure, match_specimen
 from .vocab import Concept, Vocabulary, fixed, mapping
@@ -119,6 +120,7 @@ class Context:
 
     def __post_init__(self) -> None:
         self.rules = reading_rules()
+        self.vocabulary.codes_by_text = source_codes(self.term)  # unmapped rows' source codes
         self.concept_rows: dict[int, tuple] = {}  # the reading process's, as handles carry them
         self.closures: dict[int, tuple] = {}  # a concept's rows and those above it, likewise
         self.by_table: dict[str, list[str]] = {}
@@ -244,7 +246,8 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
             self.aside(fact, "observations", f"{fact.kind}_date", "no date: the result "
                        "cannot be placed in the screening window", self.ctx.term.label(test))
             return
-        item: dict[str, Any] = {"test": written, "value": value, "date": fact.start_date}
+        item: dict[str, Any] = {"test": written, "value": value,
+                                "date": timed(fact.start_date, fact.end_date)}
         if comparator is not None:
             item["comparator"] = comparator
         unit = self.unit_of(fact)
@@ -346,6 +349,19 @@ class Inconsistent(Exception):
     def __init__(self, field_name: str, message: str) -> None:
         super().__init__(message)
         self.field, self.message = field_name, message
+
+
+_TIME = re.compile(r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d(?::\d\d)?)")
+
+
+def timed(day: str, when: str | None) -> str:
+    """A result's date with the time of its datetime (``measurement_datetime``), which orders
+    one day's results; none when the datetime is of another day or is midnight (THEMIS: a
+    datetime without a time is set to 00:00:00), the CDM's local time, without a zone."""
+    found = _TIME.match(when or "")
+    if found is None or found.group(1) != day or found.group(2) in ("00:00", "00:00:00"):
+        return day
+    return f"{day}T{found.group(2)}"
 
 
 def _order(fact: Fact) -> tuple:

@@ -50,10 +50,6 @@ class Relevance:
         out = {"cdm": schema.cdm, "vocab": schema.vocabulary,
                "ingredients": integers(sorted(self.drugs)),
                "drug_concepts": integers(sorted(self.drugs)),
-               "drug_first_words": _texts(sorted({n.split()[0] for n in self.names})),
-               "drug_source_stems": " OR ".join(
-                   f"lower(split_part(de.drug_source_value, ' ', 1)) LIKE {literal('%' + s)}"
-                   for s in sorted(self.stems)) or "1 = 0",
                "episode_kinds": integers(sorted({*table["episodes"]["disease"],
                                                  *table["episodes"]["regimen"]})),
                "event_fields": integers(sorted(table["event_fields"].values()))}
@@ -97,6 +93,30 @@ def class_names(term: Terminology, cls: URIRef) -> set[str]:
     """The (folded) names of every term of a class."""
     return {name for name, iris in term.by_name.items()
             if any(_within(term, iri, cls) for iri in iris)}
+
+
+def source_codes(term: Terminology) -> dict[str, list[dict]]:
+    """Folded code -> the codings it is in the code systems the mapping names, for every code
+    of the classes a table's rows may be read as: an unmapped row (concept 0) whose source
+    value is such a code ("C78.7", "1920-8") is read as that code, as its concept would be,
+    not by name (what the words pushed down into facts.sql let out). Once a process."""
+    known = _SOURCE_CODES.get(id(term))
+    if known is not None and known[0] is term:
+        return known[1]
+    systems = mapping()["vocabularies"]
+    by_key = vocabularies_by_key()
+    out: dict[str, list[dict]] = defaultdict(list)
+    for cls in sorted({rule["class"] for rule in mapping()["facts"]}):
+        for key, code in sorted(class_codes(term, QL[cls])):
+            for vocabulary in by_key.get(key, ()):
+                coding = {"system": systems[vocabulary], "code": code}
+                if coding not in out[code.casefold()]:
+                    out[code.casefold()].append(coding)
+    _SOURCE_CODES[id(term)] = (term, dict(out))
+    return _SOURCE_CODES[id(term)][1]
+
+
+_SOURCE_CODES: dict[int, tuple[Terminology, dict[str, list[dict]]]] = {}
 
 
 def vocabularies_by_key() -> dict[str, list[str]]:

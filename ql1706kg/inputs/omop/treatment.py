@@ -28,6 +28,8 @@ from ..fhir.codes import lookup
 from ..fhir.medications import _kind, drug_item
 from .vocab import mapping
 
+UNNAMED = "unnamed"  # an unmapped exposure whose drug the terminology cannot name
+
 
 @dataclass
 class Treatment:
@@ -40,15 +42,18 @@ class Treatment:
 
 def match_drug(ctx, table: str, concept_id: int, cc: dict, source_value: str | None = None
                ) -> Any:
-    """('therapy' | 'support', drug value) for an exposure the drug reader takes."""
+    """('therapy' | 'support', drug value) for an exposure the drug reader takes; an unmapped
+    one (concept 0) whose drug it cannot class: ('unnamed', its source value)."""
     if concept_id and concept_id in ctx.relevance.drugs:
         return ctx.relevance.kinds[concept_id], ctx.relevance.drugs[concept_id]
-    if not concept_id and source_value:
+    if not concept_id:
+        if not (source_value or "").strip():
+            return UNNAMED, "a drug of no concept and no source value"
         index = drug_index(ctx.term)
         item = drug_item(index, {"text": source_value})
         kind = _kind(index, item, False)
-        if kind in ("therapy", "support"):
-            return kind, item.value
+        # a name the terminology cannot class may be any drug: kept, as a record's is
+        return (kind if kind in ("therapy", "support") else UNNAMED), item.value
     return None
 
 
@@ -92,6 +97,8 @@ class TreatmentReader:
         kind, value = found
         if kind == "support":
             return self.read_support(fact, found)
+        if kind == UNNAMED:  # it may be a support product as well as an anticancer drug
+            self.read_support(fact, found)
         episode = self.treatment.grouped.get(fact.row_id)
         regimen = self.treatment.regimens.get(episode) if episode is not None else None
         key: object = ("regimen", episode) if regimen is not None else ("drug", str(value))

@@ -61,6 +61,9 @@ class Vocabulary:
         self.systems: dict[str, str] = dict(table["vocabularies"])
         self.patterns = {vocab: re.compile(pattern)
                          for vocab, pattern in table.get("code_patterns", {}).items()}
+        self.source_codes = {vocab: re.compile(pattern, re.IGNORECASE) for vocab, pattern
+                             in table.get("source_value_codes", {}).items()}
+        self.codes_by_text: dict[str, list[dict]] = {}  # relevance.source_codes(), if set
 
     def add(self, row: tuple, anchor: int | None = None) -> Concept:
         """Keep a concept row (id, vocabulary, code, name, class); ``anchor``: a known
@@ -115,7 +118,31 @@ class Vocabulary:
                 continue
             codings.append(self.coding(concept))
             codings += [self.coding(a) for a in map(self.get, concept.anchors) if a is not None]
+        if not codings and text:
+            codings = self.source_coding(text)
         out: dict[str, Any] = {"coding": codings}
         if text:
             out["text"] = text
         return out
+
+    def source_coding(self, text: str) -> list[dict]:
+        """An unmapped source value written in a vocabulary's OMOP code form (an ICD-O-3 pair
+        "8890/3-C49.9") as that vocabulary's code; else, one of the terminology's codes
+        ("C78.7", "1920-8") as that code in each system it is one of; else nothing (the text
+        is read by name)."""
+        for vocab, pattern in self.source_codes.items():
+            found = pattern.match(text.strip())
+            if found and vocab in self.systems:
+                return [{"system": self.systems[vocab], "code": found.group(1).upper()}]
+        code = text.strip()
+        folded = code.casefold()
+        if folded in self.codes_by_text:
+            return [dict(c) for c in self.codes_by_text[folded]]
+        # a code below one of the terminology's, after a dot ("C77.9" under "C77"): that
+        # code, in the systems of its parent (whose reader takes the parent for it)
+        dot = folded.find(".")
+        for cut in range(len(folded) - 1, dot - 1 if dot > 0 else len(folded), -1):
+            parent = self.codes_by_text.get(folded[:cut].rstrip("."))
+            if parent:
+                return [{"system": c["system"], "code": code.upper()} for c in parent]
+        return []

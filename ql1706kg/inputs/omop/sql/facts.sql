@@ -87,19 +87,23 @@ WHERE co.person_id IN (SELECT person_id FROM batch)
   AND (co.condition_concept_id IN (@condition_occurrence_concepts)
        OR co.condition_source_concept_id IN (@condition_occurrence_concepts)
        OR (co.condition_concept_id = 0 AND lower(co.condition_source_value) IN (@condition_occurrence_words))
+       OR (co.condition_concept_id = 0
+           AND (lower(split_part(co.condition_source_value, '-', 1)) IN (@condition_occurrence_words)
+                OR lower(split_part(co.condition_source_value, '.', 1)) IN (@condition_occurrence_words)))
        OR EXISTS (SELECT 1 FROM @vocab.concept c
                   WHERE c.concept_id = co.condition_concept_id
                     AND c.vocabulary_id IN (@condition_occurrence_vocabularies)))
 
 -- @section measurement measurement
 -- @alias m=measurement c=concept
+-- end_date: measurement_datetime (its time orders one day's results);
 -- number: value_as_number; text: value_source_value; low, high: range_low, range_high (the
 -- lower and upper limits of normal, in the value's unit); link_id, link_field:
 -- measurement_event_id and meas_event_field_concept_id (v5.4: what the measurement is about)
 SELECT 'measurement', CAST(m.person_id AS BIGINT), CAST(m.measurement_id AS BIGINT),
        CAST(m.measurement_concept_id AS BIGINT), CAST(m.measurement_source_concept_id AS BIGINT),
        CAST(m.measurement_source_value AS VARCHAR), CAST(CAST(m.measurement_date AS DATE) AS VARCHAR),
-       CAST(NULL AS VARCHAR), CAST(m.value_as_number AS DOUBLE PRECISION),
+       CAST(m.measurement_datetime AS VARCHAR), CAST(m.value_as_number AS DOUBLE PRECISION),
        CAST(m.value_as_concept_id AS BIGINT), CAST(m.value_source_value AS VARCHAR),
        CAST(m.unit_concept_id AS BIGINT), CAST(m.unit_source_value AS VARCHAR),
        CAST(m.range_low AS DOUBLE PRECISION), CAST(m.range_high AS DOUBLE PRECISION),
@@ -172,8 +176,9 @@ WHERE de.person_id IN (SELECT person_id FROM batch) AND de.drug_concept_id IN (@
 
 -- @section drug_exposure_unmapped drug_exposure
 -- @alias de=drug_exposure
--- Unmapped exposures (drug_concept_id 0): the source value, when its first word is a drug name
--- of the terminology or ends in one of its INN stems; concept_id 0.
+-- Unmapped exposures (drug_concept_id 0), every one: the source value is read as a drug name
+-- (wherever the name stands in it); one the terminology cannot name may be any drug, so it is
+-- kept as a drug of unknown class, as a record's unknown drug name is; concept_id 0.
 SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id AS BIGINT),
        CAST(0 AS BIGINT), CAST(0 AS BIGINT),
        CAST(de.drug_source_value AS VARCHAR), CAST(CAST(de.drug_exposure_start_date AS DATE) AS VARCHAR),
@@ -184,8 +189,6 @@ SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id A
        CAST(NULL AS BIGINT), CAST(de.drug_type_concept_id AS BIGINT)
 FROM @cdm.drug_exposure de
 WHERE de.person_id IN (SELECT person_id FROM batch) AND de.drug_concept_id = 0
-  AND (lower(split_part(de.drug_source_value, ' ', 1)) IN (@drug_first_words)
-       OR @drug_source_stems)
 
 -- @section procedure_occurrence procedure_occurrence
 -- @alias po=procedure_occurrence
