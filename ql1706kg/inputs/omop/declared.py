@@ -29,7 +29,7 @@ from ..fhir.disease_observations import system_key
 from .connect import Database, integers, literal
 from .relevance import _by_code, _descendants, vocabularies_by_key
 from .schema import Schema, render, sql_file
-from .vocab import Vocabulary, mapping
+from .vocab import Vocabulary, fixed, mapping
 
 SQL = "declared.sql"
 
@@ -195,6 +195,7 @@ def _value(found: DeclaredPlan, vocabulary: Vocabulary, kind: FactKind, row: tup
     """(value, unit) of a row as its kind reads it; a value it cannot read is given as
     written (a concept's name, the text), so that the lift sets it aside."""
     number, value_concept_id, text = row[8], row[9], row[10]
+    bound = fixed("operators").get(row[14] or 0, "=")  # OMOP's operator concepts
     value_concept = vocabulary.get(value_concept_id)
     written = (value_concept.name if value_concept is not None else None) or (
         text.strip() if text and text.strip() else None)
@@ -202,25 +203,29 @@ def _value(found: DeclaredPlan, vocabulary: Vocabulary, kind: FactKind, row: tup
         return None, None
     if kind.value_type == "coded":
         label = found.values.get(kind.key, {}).get(value_concept_id or 0)
-        return (label, None) if label is not None else (written or _number(number), None)
+        return (label, None) if label is not None else (written or _number(number, bound),
+                                                         None)
     if kind.value_type == "boolean":
         if value_concept is not None:
             said = mapping()["declared"]["booleans"].get(
                 f"{value_concept.vocabulary}|{value_concept.code}")
             if said is not None:
                 return bool(said), None
-        return written or _number(number), None
+        return written or _number(number, bound), None
     if kind.value_type == "quantity":
         if number is None:
             return written, None
+        if bound != "=":  # a bound is no exact value: as written, so the lift sets it aside
+            return _number(number, bound), _unit(vocabulary, row)
         return number, _unit(vocabulary, row)
     if kind.value_type == "date":
         return written or row[6], None
     return written, None
 
 
-def _number(number: float | None) -> str | None:
-    return None if number is None else f"{number:g}"
+def _number(number: float | None, bound: str = "=") -> str | None:
+    """A number as written, with its bound ('<5'; '=' is none)."""
+    return None if number is None else f"{'' if bound == '=' else bound}{number:g}"
 
 
 def _unit(vocabulary: Vocabulary, row: tuple) -> str | None:

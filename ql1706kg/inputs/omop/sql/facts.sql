@@ -117,7 +117,9 @@ WHERE m.person_id IN (SELECT person_id FROM batch)
 -- @section observation observation
 -- @alias o=observation c=concept
 -- number: value_as_number; text: value_as_string (v5.4: else value_source_value);
--- extra_concept_id: qualifier_concept_id; link_*: observation_event_id, obs_event_field_concept_id
+-- extra_concept_id and operator_concept_id: qualifier_concept_id (v5.4's observation has no
+-- operator; a qualifier that is one of OMOP's operator concepts is read as the value's bound,
+-- any other qualifier is no bound); link_*: observation_event_id, obs_event_field_concept_id
 SELECT 'observation', CAST(o.person_id AS BIGINT), CAST(o.observation_id AS BIGINT),
        CAST(o.observation_concept_id AS BIGINT), CAST(o.observation_source_concept_id AS BIGINT),
        CAST(o.observation_source_value AS VARCHAR), CAST(CAST(o.observation_date AS DATE) AS VARCHAR),
@@ -125,9 +127,9 @@ SELECT 'observation', CAST(o.person_id AS BIGINT), CAST(o.observation_id AS BIGI
        CAST(o.value_as_concept_id AS BIGINT),
        CAST(COALESCE(o.value_as_string, {o.value_source_value}) AS VARCHAR),
        CAST(o.unit_concept_id AS BIGINT), CAST(o.unit_source_value AS VARCHAR),
-       CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT),
-       CAST({o.observation_event_id} AS BIGINT), CAST({o.obs_event_field_concept_id} AS BIGINT),
-       CAST(o.qualifier_concept_id AS BIGINT)
+       CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS DOUBLE PRECISION),
+       CAST(o.qualifier_concept_id AS BIGINT), CAST({o.observation_event_id} AS BIGINT),
+       CAST({o.obs_event_field_concept_id} AS BIGINT), CAST(o.qualifier_concept_id AS BIGINT)
 FROM @cdm.observation o
 WHERE o.person_id IN (SELECT person_id FROM batch)
   AND (o.observation_concept_id IN (@observation_concepts)
@@ -154,6 +156,33 @@ FROM @cdm.drug_exposure de
 JOIN @vocab.concept_ancestor ca
   ON ca.descendant_concept_id = de.drug_concept_id AND ca.ancestor_concept_id IN (@ingredients)
 WHERE de.person_id IN (SELECT person_id FROM batch)
+
+-- @section drug_exposure_outside drug_exposure requires concept_ancestor
+-- @alias de=drug_exposure c=concept ca=concept_ancestor
+-- A drug concept concept_ancestor cannot roll up: OMOP's hierarchy holds valid standard
+-- concepts only, so a non-standard or invalid one (standard_concept not 'S', invalid_reason
+-- 'D' or 'U') or one the vocabulary lacks would otherwise never leave the database, and an
+-- exposure to an anticancer drug would be read as none. Read as without a hierarchy: the
+-- concept's name, else the source value (concept_id 0, source_concept_id the drug as written).
+SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id AS BIGINT),
+       CAST(0 AS BIGINT), CAST(de.drug_concept_id AS BIGINT),
+       CAST(COALESCE(c.concept_name, de.drug_source_value) AS VARCHAR),
+       CAST(CAST(de.drug_exposure_start_date AS DATE) AS VARCHAR),
+       CAST(CAST(de.drug_exposure_end_date AS DATE) AS VARCHAR), CAST(de.quantity AS DOUBLE PRECISION),
+       CAST(de.drug_source_concept_id AS BIGINT), CAST(de.stop_reason AS VARCHAR),
+       CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS DOUBLE PRECISION),
+       CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
+       CAST(NULL AS BIGINT), CAST(de.drug_type_concept_id AS BIGINT)
+FROM @cdm.drug_exposure de
+LEFT JOIN @vocab.concept c ON c.concept_id = de.drug_concept_id
+WHERE de.person_id IN (SELECT person_id FROM batch) AND de.drug_concept_id <> 0
+  AND (c.concept_id IS NULL OR c.standard_concept IS NULL OR c.standard_concept <> 'S'
+       OR c.invalid_reason IS NOT NULL)
+  AND NOT EXISTS (SELECT 1 FROM @vocab.concept_ancestor ca
+                  WHERE ca.descendant_concept_id = de.drug_concept_id
+                    AND ca.ancestor_concept_id IN (@ingredients))
+  AND (@drug_name_patterns OR lower(split_part(de.drug_source_value, ' ', 1)) IN (@drug_first_words)
+       OR @drug_source_stems)
 
 -- @section drug_exposure_named drug_exposure unless concept_ancestor
 -- @alias de=drug_exposure
