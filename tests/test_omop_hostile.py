@@ -436,3 +436,70 @@ def test_a_bounded_karnofsky_score_is_no_step_of_the_scale(operator, step):
     builder.read_karnofsky(_fact(operator=operator), None)
     value = builder.rec["observations"][0]["value"]
     assert ("not a step of the scale" not in value) is step, value
+
+
+# -- SARC028's declared kinds: the reactive HBsAg measurement degraded -------------------------
+
+DECLARED_CASES = {
+    # one code twice in the vocabulary (a deprecated concept beside the valid one)
+    "deprecated concept, same code": (
+        "INSERT INTO concept SELECT 2100000777, concept_name, domain_id, vocabulary_id, "
+        "concept_class_id, NULL, concept_code, valid_start_date, DATE '2020-01-01', 'D' FROM "
+        "concept WHERE concept_id = (SELECT measurement_concept_id FROM measurement WHERE "
+        "measurement_id = {id}); UPDATE measurement SET measurement_concept_id = 2100000777 "
+        "WHERE measurement_id = {id}"),
+    # a concept id the vocabulary does not hold; the source value still says the code
+    "concept absent from the vocabulary": (
+        "UPDATE measurement SET measurement_concept_id = 2100000888 WHERE measurement_id = {id}"),
+    # the value as a bound of a number, the value concept gone
+    "a bound, no value concept": (
+        "UPDATE measurement SET value_as_concept_id = NULL, value_as_number = 1, "
+        "operator_concept_id = 4171756 WHERE measurement_id = {id}"),
+    "value concept the vocabulary lacks": (
+        "UPDATE measurement SET value_as_concept_id = 2100000999 WHERE measurement_id = {id}"),
+}
+
+
+def test_a_degraded_declared_fact_never_clears_its_exclusion(tmp_path):
+    """S28-08's reactive HBsAg excludes it (EX6 not_met). Copies of it, screened beside it,
+    each with its HBsAg measurement degraded (DECLARED_CASES: a deprecated twin of its
+    concept, a concept id the vocabulary lacks with the LOINC code as source value, a bound
+    for a number, an unknown value concept): EX6 stays not_met or becomes unknown, never met;
+    the other persons keep their outcomes."""
+    from unittest import mock
+
+    import duckdb
+
+    from ql1706kg.protocol.resources import use_protocol
+
+    from . import test_omop_declared as declared
+
+    cases = sorted(DECLARED_CASES)
+    plain = declared._records()
+    base = next(r for r in plain if r["id"] == "S28-08")
+    records = [*plain, *(copy.deepcopy(base) | {"id": f"S28-08~{n}"}
+                         for n in range(len(cases)))]
+    persons = {**declared.PERSONS, **{r["id"]: declared.PERSONS["S28-08"] for r in records}}
+    use_protocol(declared.FOLDER)
+    with mock.patch.object(declared, "_records", lambda: copy.deepcopy(records)), \
+            mock.patch.object(declared, "PERSONS", persons):
+        url, written = declared._cdm_and_supplement(tmp_path, declared._duckdb)
+        with duckdb.connect(url.removeprefix("duckdb://")) as connection:
+            declared._add_facts(connection.execute,
+                                lambda q: connection.execute(q).fetchall(), "main", written)
+            for pid, rid in written.persons.items():
+                if "~" not in rid:
+                    continue
+                row = connection.execute(
+                    f"SELECT measurement_id FROM measurement WHERE person_id = {pid} AND "
+                    "measurement_id >= 800000").fetchone()[0]
+                for statement in DECLARED_CASES[cases[int(rid.partition("~")[2])]].split(";"):
+                    connection.execute(statement.format(id=row))
+    got = declared._screened(url, written)
+    assert got["S28-08"]["EX6"] == "not_met"
+    said = {cases[int(rid.partition("~")[2])]: row["EX6"] for rid, row in got.items()
+            if "~" in rid}
+    assert said.keys() == DECLARED_CASES.keys()
+    assert {case: outcome for case, outcome in said.items()
+            if outcome not in ("not_met", "unknown")} == {}
+    assert got["S28-08-negative"]["EX6"] == "met"  # the others read as before

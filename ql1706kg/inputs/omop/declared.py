@@ -74,13 +74,17 @@ def plan(db: Database, schema: Schema, vocabulary: Vocabulary, term: Terminology
               for key, kind in kinds.items()}
     wanted = {p for pairs in codes.values() for p in pairs}
     wanted |= {p for said in values.values() for p, _label in said}
-    known = {(c.vocabulary, c.code): c.id for c in map(vocabulary.get, _by_code(
-        db, schema, vocabulary, sorted(wanted))) if c is not None}
+    # every concept of a code: a vocabulary may hold one code twice (a deprecated or upgraded
+    # concept beside the valid one), and a row of either is a fact of the kind
+    known: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for c in map(vocabulary.get, _by_code(db, schema, vocabulary, sorted(wanted))):
+        if c is not None:
+            known[(c.vocabulary, c.code)].add(c.id)
     found = DeclaredPlan(declared=kinds)
     concepts: dict[int, set[str]] = defaultdict(set)
     unreadable = []
     for key in sorted(kinds):
-        anchors = {known[p] for p in codes[key] if p in known}
+        anchors = {i for p in codes[key] for i in known.get(p, ())}
         if not tables_of(kinds[key]):
             unreadable.append((key, "site", f"no table of the CDM is read as {key} (FHIR "
                                     f"{', '.join(kinds[key].fhir_types) or 'no resource'}"
@@ -94,7 +98,8 @@ def plan(db: Database, schema: Schema, vocabulary: Vocabulary, term: Terminology
         else:
             for concept_id in anchors:
                 concepts[concept_id].add(key)
-            found.values[key] = {known[p]: label for p, label in values[key] if p in known}
+            found.values[key] = {i: label for p, label in values[key]
+                                 for i in known.get(p, ())}
     if concepts and "concept_ancestor" in schema.nonempty:
         for below in _descendants(db, schema, vocabulary, set(concepts)):
             concept = vocabulary.get(below)
@@ -132,7 +137,8 @@ def _statement(schema: Schema, source: str, found: DeclaredPlan) -> str:
             continue
         schema.check(part, source)
         selects.append(render(schema.fill_optional(part.text, part.aliases), {
-            "cdm": schema.cdm, "concepts": integers(sorted(found.kinds[part.name])),
+            "cdm": schema.cdm, "vocab": schema.vocabulary,
+            "concepts": integers(sorted(found.kinds[part.name])),
             "words": ", ".join(literal(w) for w in sorted(found.words.get(part.name, {})))
             or "NULL"}))
     if not selects:

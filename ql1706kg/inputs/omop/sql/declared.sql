@@ -8,7 +8,9 @@
 --
 -- @concepts are the concepts of the codes (and those below them) of the declared kinds a
 -- section's table may hold (mapping.toml's [declared.tables]), @words those codes, lower-cased
--- (an unmapped row, concept 0, is read by its source value when that is one of them); only the
+-- (an unmapped row, concept 0, is read by its source value when that is one of them, and so is
+-- a row whose concept the vocabulary does not hold: OMOP's integrity rule says it cannot be,
+-- and read by its id alone a fact of the kind would vanish); only the
 -- sections of tables some kind may be in are run. Every value put in is an integer or a
 -- quoted literal; nothing is bound.
 --
@@ -39,7 +41,9 @@ FROM @cdm.measurement m
 WHERE m.person_id IN (SELECT person_id FROM batch)
   AND (m.measurement_concept_id IN (@concepts)
        OR m.measurement_source_concept_id IN (@concepts)
-       OR (m.measurement_concept_id = 0 AND lower(m.measurement_source_value) IN (@words)))
+       OR (lower(m.measurement_source_value) IN (@words)
+           AND (m.measurement_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
+                                            WHERE k.concept_id = m.measurement_concept_id))))
 
 -- @section observation observation optional
 -- @alias o=observation
@@ -56,7 +60,9 @@ FROM @cdm.observation o
 WHERE o.person_id IN (SELECT person_id FROM batch)
   AND (o.observation_concept_id IN (@concepts)
        OR o.observation_source_concept_id IN (@concepts)
-       OR (o.observation_concept_id = 0 AND lower(o.observation_source_value) IN (@words)))
+       OR (lower(o.observation_source_value) IN (@words)
+           AND (o.observation_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
+                                            WHERE k.concept_id = o.observation_concept_id))))
 
 -- @section condition_occurrence condition_occurrence optional
 -- @alias co=condition_occurrence
@@ -72,7 +78,9 @@ FROM @cdm.condition_occurrence co
 WHERE co.person_id IN (SELECT person_id FROM batch)
   AND (co.condition_concept_id IN (@concepts)
        OR co.condition_source_concept_id IN (@concepts)
-       OR (co.condition_concept_id = 0 AND lower(co.condition_source_value) IN (@words)))
+       OR (lower(co.condition_source_value) IN (@words)
+           AND (co.condition_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
+                                            WHERE k.concept_id = co.condition_concept_id))))
 
 -- @section procedure_occurrence procedure_occurrence optional
 -- @alias po=procedure_occurrence
@@ -87,7 +95,9 @@ FROM @cdm.procedure_occurrence po
 WHERE po.person_id IN (SELECT person_id FROM batch)
   AND (po.procedure_concept_id IN (@concepts)
        OR po.procedure_source_concept_id IN (@concepts)
-       OR (po.procedure_concept_id = 0 AND lower(po.procedure_source_value) IN (@words)))
+       OR (lower(po.procedure_source_value) IN (@words)
+           AND (po.procedure_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
+                                            WHERE k.concept_id = po.procedure_concept_id))))
 
 -- @section drug_exposure drug_exposure optional
 -- @alias de=drug_exposure
@@ -103,7 +113,9 @@ FROM @cdm.drug_exposure de
 WHERE de.person_id IN (SELECT person_id FROM batch)
   AND (de.drug_concept_id IN (@concepts)
        OR de.drug_source_concept_id IN (@concepts)
-       OR (de.drug_concept_id = 0 AND lower(de.drug_source_value) IN (@words)))
+       OR (lower(de.drug_source_value) IN (@words)
+           AND (de.drug_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
+                                            WHERE k.concept_id = de.drug_concept_id))))
 
 -- @section device_exposure device_exposure optional
 -- @alias dv=device_exposure
@@ -118,7 +130,9 @@ FROM @cdm.device_exposure dv
 WHERE dv.person_id IN (SELECT person_id FROM batch)
   AND (dv.device_concept_id IN (@concepts)
        OR dv.device_source_concept_id IN (@concepts)
-       OR (dv.device_concept_id = 0 AND lower(dv.device_source_value) IN (@words)))
+       OR (lower(dv.device_source_value) IN (@words)
+           AND (dv.device_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
+                                            WHERE k.concept_id = dv.device_concept_id))))
 
 -- @section specimen specimen optional
 -- @alias s=specimen
@@ -132,7 +146,9 @@ SELECT 'specimen', CAST(s.person_id AS BIGINT), CAST(s.specimen_id AS BIGINT),
 FROM @cdm.specimen s
 WHERE s.person_id IN (SELECT person_id FROM batch)
   AND (s.specimen_concept_id IN (@concepts)
-       OR (s.specimen_concept_id = 0 AND lower(s.specimen_source_value) IN (@words)))
+       OR (lower(s.specimen_source_value) IN (@words)
+           AND (s.specimen_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
+                                            WHERE k.concept_id = s.specimen_concept_id))))
 
 -- @section observation_value observation optional
 -- @alias o=observation
