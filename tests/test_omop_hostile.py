@@ -103,6 +103,9 @@ MUTATIONS: list[Mutation] = [
     *_per_table("concept 0, misspelt source", _ALL, lambda t: (
         f"UPDATE {{t}} SET {_CONCEPT[t]} = 0, {_SOURCE[t]} = 'xq' || {_SOURCE[t]} "
         "WHERE {key} = {id}")),
+    *_per_table("concept absent from the vocabulary", _ALL, lambda t: (
+        f"UPDATE {{t}} SET {_CONCEPT[t]} = 2000999999 WHERE {{key}} = {{id}} AND "
+        f"{_CONCEPT[t]} <> 0")),
     *_per_table("deprecated concept", _ALL, lambda t: (
         f"INSERT INTO concept SELECT {DEPRECATED} + {{uid}} * 10 + 1, concept_name, domain_id, "
         "vocabulary_id, concept_class_id, NULL, concept_code || '-old', valid_start_date, "
@@ -185,7 +188,8 @@ def _sample(per_group: int):
 
 
 def _every_case(records, rows, baseline):
-    return _cases(records, rows)
+    """Every case on every person a degraded row could wrongly raise (not eligible)."""
+    return _cases([r for r in records if baseline[r["id"]][0] != "eligible"], rows)
 
 
 def _row_counts(url: str, persons: dict[int, str]) -> dict[str, dict[str, int]]:

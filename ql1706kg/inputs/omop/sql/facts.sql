@@ -22,7 +22,9 @@
 -- are opened with DateStyle ISO; text is cheaper to carry to the workers than date objects);
 -- numbers are DOUBLE PRECISION.
 -- A row of concept 0 (unmapped) is read by its source value, when that is one of the codes or
--- names of the terminology (lower-cased; for a drug, its first word or an INN stem).
+-- names of the terminology (lower-cased; for a drug, its first word or an INN stem); so is a
+-- row whose concept the vocabulary does not hold (OMOP's integrity rule forbids it; read by
+-- its id alone, a metastasis or a pregnancy would vanish).
 
 -- @section batch
 -- The batch's person ids, bound once (an IN list in every section cost DuckDB 60 ms a section
@@ -86,7 +88,9 @@ FROM @cdm.condition_occurrence co
 WHERE co.person_id IN (SELECT person_id FROM batch)
   AND (co.condition_concept_id IN (@condition_occurrence_concepts)
        OR co.condition_source_concept_id IN (@condition_occurrence_concepts)
-       OR (co.condition_concept_id = 0 AND lower(co.condition_source_value) IN (@condition_occurrence_words))
+       OR (lower(co.condition_source_value) IN (@condition_occurrence_words)
+           AND (co.condition_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
+                                            WHERE k.concept_id = co.condition_concept_id)))
        OR EXISTS (SELECT 1 FROM @vocab.concept c
                   WHERE c.concept_id = co.condition_concept_id
                     AND c.vocabulary_id IN (@condition_occurrence_vocabularies)))
@@ -109,7 +113,9 @@ FROM @cdm.measurement m
 WHERE m.person_id IN (SELECT person_id FROM batch)
   AND (m.measurement_concept_id IN (@measurement_concepts)
        OR m.measurement_source_concept_id IN (@measurement_concepts)
-       OR (m.measurement_concept_id = 0 AND lower(m.measurement_source_value) IN (@measurement_words))
+       OR (lower(m.measurement_source_value) IN (@measurement_words)
+           AND (m.measurement_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
+                                            WHERE k.concept_id = m.measurement_concept_id)))
        OR EXISTS (SELECT 1 FROM @vocab.concept c
                   WHERE c.concept_id = m.measurement_concept_id
                     AND c.vocabulary_id IN (@measurement_vocabularies)))
@@ -134,7 +140,9 @@ FROM @cdm.observation o
 WHERE o.person_id IN (SELECT person_id FROM batch)
   AND (o.observation_concept_id IN (@observation_concepts)
        OR o.observation_source_concept_id IN (@observation_concepts)
-       OR (o.observation_concept_id = 0 AND lower(o.observation_source_value) IN (@observation_words))
+       OR (lower(o.observation_source_value) IN (@observation_words)
+           AND (o.observation_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
+                                            WHERE k.concept_id = o.observation_concept_id)))
        OR EXISTS (SELECT 1 FROM @vocab.concept c
                   WHERE c.concept_id = o.observation_concept_id
                     AND c.vocabulary_id IN (@observation_vocabularies)))
@@ -231,7 +239,9 @@ FROM @cdm.procedure_occurrence po
 WHERE po.person_id IN (SELECT person_id FROM batch)
   AND (po.procedure_concept_id IN (@procedure_occurrence_concepts)
        OR po.procedure_source_concept_id IN (@procedure_occurrence_concepts)
-       OR (po.procedure_concept_id = 0 AND lower(po.procedure_source_value) IN (@procedure_occurrence_words)))
+       OR (lower(po.procedure_source_value) IN (@procedure_occurrence_words)
+           AND (po.procedure_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
+                                            WHERE k.concept_id = po.procedure_concept_id))))
 
 -- @section specimen specimen
 -- @alias s=specimen
@@ -247,7 +257,9 @@ SELECT 'specimen', CAST(s.person_id AS BIGINT), CAST(s.specimen_id AS BIGINT),
 FROM @cdm.specimen s
 WHERE s.person_id IN (SELECT person_id FROM batch)
   AND (s.specimen_concept_id IN (@specimen_concepts)
-       OR (s.specimen_concept_id = 0 AND lower(s.specimen_source_value) IN (@specimen_words)))
+       OR (lower(s.specimen_source_value) IN (@specimen_words)
+           AND (s.specimen_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
+                                            WHERE k.concept_id = s.specimen_concept_id))))
 
 -- @section episode episode optional
 -- @alias e=episode
