@@ -9,6 +9,13 @@ with a conflicting value, a value that is text and no number, no observation per
 Each is applied to one row of one copy; the copies are screened together with the untouched
 originals, and no criterion of a copy may go from not_met or unknown to met, no copy from
 ineligible or incomplete to eligible; nothing raises; the originals keep their outcomes.
+(not_applicable -> met is allowed: a diagnosis dated after the assessment is set aside, which
+leaves IC5.2's applicability open and the verdict incomplete, exactly as in a JSON record.)
+
+Left as it is (docs/omop.md): a row of concept 0 whose source value is no code or name of the
+terminology cannot be known to be of a declared kind, so a kind the supplement marks complete
+reads it as absent, as a deleted row; a declared fact dated after the assessment is not yet
+known, as in a JSON record.
 """
 
 from __future__ import annotations
