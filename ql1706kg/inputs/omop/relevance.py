@@ -51,7 +51,6 @@ class Relevance:
                "ingredients": integers(sorted(self.drugs)),
                "drug_concepts": integers(sorted(self.drugs)),
                "drug_first_words": _texts(sorted({n.split()[0] for n in self.names})),
-               "drug_name_patterns": f"({_likes('c.concept_name', [*self.names, *self.stems])})",
                "drug_source_stems": " OR ".join(
                    f"lower(split_part(de.drug_source_value, ' ', 1)) LIKE {literal('%' + s)}"
                    for s in sorted(self.stems)) or "1 = 0",

@@ -171,7 +171,10 @@ WHERE de.person_id IN (SELECT person_id FROM batch)
 -- concepts only, so a non-standard or invalid one (standard_concept not 'S', invalid_reason
 -- 'D' or 'U') or one the vocabulary lacks would otherwise never leave the database, and an
 -- exposure to an anticancer drug would be read as none. Read as without a hierarchy: the
--- concept's name, else the source value (concept_id 0, source_concept_id the drug as written).
+-- concept's name, else the source value (concept_id 0, source_concept_id the drug as written),
+-- by the drug reader where the person is assembled: every such row leaves the database (a
+-- conformant CDM has none; a name filter here, hundreds of LIKEs a row, cost DuckDB 8x the
+-- whole statement's CPU).
 SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id AS BIGINT),
        CAST(0 AS BIGINT), CAST(de.drug_concept_id AS BIGINT),
        CAST(COALESCE(c.concept_name, de.drug_source_value) AS VARCHAR),
@@ -189,8 +192,6 @@ WHERE de.person_id IN (SELECT person_id FROM batch) AND de.drug_concept_id <> 0
   AND NOT EXISTS (SELECT 1 FROM @vocab.concept_ancestor ca
                   WHERE ca.descendant_concept_id = de.drug_concept_id
                     AND ca.ancestor_concept_id IN (@ingredients))
-  AND (@drug_name_patterns OR lower(split_part(de.drug_source_value, ' ', 1)) IN (@drug_first_words)
-       OR @drug_source_stems)
 
 -- @section drug_exposure_named drug_exposure unless concept_ancestor
 -- @alias de=drug_exposure
