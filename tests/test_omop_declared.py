@@ -308,9 +308,9 @@ def _plan_and_vocabulary(kind):
 
 
 def _row(table="measurement", concept=1, number=None, value=None, text=None, unit=None,
-         unit_text=None, end=None, status=None, source="5196-1"):
+         unit_text=None, end=None, status=None, source="5196-1", operator=None):
     return (table, 7, 70, concept, None, source, "2027-03-05", end, number, value, text, unit,
-            unit_text, status)
+            unit_text, status, operator)
 
 
 @pytest.mark.parametrize(("value_type", "unit", "row", "expected"), [
@@ -323,6 +323,13 @@ def _row(table="measurement", concept=1, number=None, value=None, text=None, uni
     ("quantity", "mg", _row(number=5.0, unit=4), {"value": 5.0, "unit": "mg"}),
     ("quantity", "mg", _row(number=5.0, unit=6), {"value": 5.0, "unit": "g"}),
     ("quantity", "mg", _row(number=5.0, unit_text="mg/d"), {"value": 5.0, "unit": "mg/d"}),
+    # OMOP's operator concepts: a bound is no exact value, given as written (the lift sets it
+    # aside); '=' (4172703) is the value itself
+    ("quantity", "mg", _row(number=5.0, unit=4, operator=4171756), {"value": "<5", "unit": "mg"}),
+    ("quantity", "mg", _row(number=5.0, unit=4, operator=4171755),
+     {"value": ">=5", "unit": "mg"}),
+    ("quantity", "mg", _row(number=5.0, unit=4, operator=4172703), {"value": 5.0, "unit": "mg"}),
+    ("coded", None, _row(number=5.0, operator=4172704), {"value": ">5"}),
     ("date", None, _row(text="2027-03-16"), {"value": "2027-03-16"}),
     ("presence", None, _row("condition_occurrence", value=2), {"status": "active"}),
     ("presence", None, _row("condition_occurrence", end="2027-01-01"), {"end": "2027-01-01"}),

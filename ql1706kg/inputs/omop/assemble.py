@@ -299,7 +299,10 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
             return
         rules = self.ctx.rules
         data: dict[str, Any] = {}
-        if fact.number is not None:
+        bound = fixed("operators").get(fact.operator_concept_id or 0, "=")
+        if fact.number is not None and bound != "=":  # a bound is no step of the scale
+            data["valueString"] = f"{bound}{fact.number:g}"
+        elif fact.number is not None:
             data["valueQuantity"] = {"value": fact.number}
         elif fact.value_concept_id or fact.text:
             data["valueCodeableConcept"] = self.ctx.vocabulary.codeable(fact.value_concept_id,

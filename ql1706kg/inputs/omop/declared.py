@@ -29,7 +29,7 @@ from ..fhir.disease_observations import system_key
 from .connect import Database, integers, literal
 from .relevance import _by_code, _descendants, vocabularies_by_key
 from .schema import Schema, render, sql_file
-from .vocab import Vocabulary, mapping
+from .vocab import Vocabulary, fixed, mapping
 
 SQL = "declared.sql"
 
@@ -74,13 +74,17 @@ def plan(db: Database, schema: Schema, vocabulary: Vocabulary, term: Terminology
               for key, kind in kinds.items()}
     wanted = {p for pairs in codes.values() for p in pairs}
     wanted |= {p for said in values.values() for p, _label in said}
-    known = {(c.vocabulary, c.code): c.id for c in map(vocabulary.get, _by_code(
-        db, schema, vocabulary, sorted(wanted))) if c is not None}
+    # every concept of a code: a vocabulary may hold one code twice (a deprecated or upgraded
+    # concept beside the valid one), and a row of either is a fact of the kind
+    known: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for c in map(vocabulary.get, _by_code(db, schema, vocabulary, sorted(wanted))):
+        if c is not None:
+            known[(c.vocabulary, c.code)].add(c.id)
     found = DeclaredPlan(declared=kinds)
     concepts: dict[int, set[str]] = defaultdict(set)
     unreadable = []
     for key in sorted(kinds):
-        anchors = {known[p] for p in codes[key] if p in known}
+        anchors = {i for p in codes[key] for i in known.get(p, ())}
         if not tables_of(kinds[key]):
             unreadable.append((key, "site", f"no table of the CDM is read as {key} (FHIR "
                                     f"{', '.join(kinds[key].fhir_types) or 'no resource'}"
@@ -94,7 +98,8 @@ def plan(db: Database, schema: Schema, vocabulary: Vocabulary, term: Terminology
         else:
             for concept_id in anchors:
                 concepts[concept_id].add(key)
-            found.values[key] = {known[p]: label for p, label in values[key] if p in known}
+            found.values[key] = {i: label for p, label in values[key]
+                                 for i in known.get(p, ())}
     if concepts and "concept_ancestor" in schema.nonempty:
         for below in _descendants(db, schema, vocabulary, set(concepts)):
             concept = vocabulary.get(below)
@@ -132,7 +137,8 @@ def _statement(schema: Schema, source: str, found: DeclaredPlan) -> str:
             continue
         schema.check(part, source)
         selects.append(render(schema.fill_optional(part.text, part.aliases), {
-            "cdm": schema.cdm, "concepts": integers(sorted(found.kinds[part.name])),
+            "cdm": schema.cdm, "vocab": schema.vocabulary,
+            "concepts": integers(sorted(found.kinds[part.name])),
             "words": ", ".join(literal(w) for w in sorted(found.words.get(part.name, {})))
             or "NULL"}))
     if not selects:
@@ -195,6 +201,7 @@ def _value(found: DeclaredPlan, vocabulary: Vocabulary, kind: FactKind, row: tup
     """(value, unit) of a row as its kind reads it; a value it cannot read is given as
     written (a concept's name, the text), so that the lift sets it aside."""
     number, value_concept_id, text = row[8], row[9], row[10]
+    bound = fixed("operators").get(row[14] or 0, "=")  # OMOP's operator concepts
     value_concept = vocabulary.get(value_concept_id)
     written = (value_concept.name if value_concept is not None else None) or (
         text.strip() if text and text.strip() else None)
@@ -202,25 +209,29 @@ def _value(found: DeclaredPlan, vocabulary: Vocabulary, kind: FactKind, row: tup
         return None, None
     if kind.value_type == "coded":
         label = found.values.get(kind.key, {}).get(value_concept_id or 0)
-        return (label, None) if label is not None else (written or _number(number), None)
+        return (label, None) if label is not None else (written or _number(number, bound),
+                                                         None)
     if kind.value_type == "boolean":
         if value_concept is not None:
             said = mapping()["declared"]["booleans"].get(
                 f"{value_concept.vocabulary}|{value_concept.code}")
             if said is not None:
                 return bool(said), None
-        return written or _number(number), None
+        return written or _number(number, bound), None
     if kind.value_type == "quantity":
         if number is None:
             return written, None
+        if bound != "=":  # a bound is no exact value: as written, so the lift sets it aside
+            return _number(number, bound), _unit(vocabulary, row)
         return number, _unit(vocabulary, row)
     if kind.value_type == "date":
         return written or row[6], None
     return written, None
 
 
-def _number(number: float | None) -> str | None:
-    return None if number is None else f"{number:g}"
+def _number(number: float | None, bound: str = "=") -> str | None:
+    """A number as written, with its bound ('<5'; '=' is none)."""
+    return None if number is None else f"{'' if bound == '=' else bound}{number:g}"
 
 
 def _unit(vocabulary: Vocabulary, row: tuple) -> str | None:

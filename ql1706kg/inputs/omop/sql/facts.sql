@@ -22,7 +22,9 @@
 -- are opened with DateStyle ISO; text is cheaper to carry to the workers than date objects);
 -- numbers are DOUBLE PRECISION.
 -- A row of concept 0 (unmapped) is read by its source value, when that is one of the codes or
--- names of the terminology (lower-cased; for a drug, its first word or an INN stem).
+-- names of the terminology (lower-cased; for a drug, its first word or an INN stem); so is a
+-- row whose concept the vocabulary does not hold (OMOP's integrity rule forbids it; read by
+-- its id alone, a metastasis or a pregnancy would vanish).
 
 -- @section batch
 -- The batch's person ids, bound once (an IN list in every section cost DuckDB 60 ms a section
@@ -86,10 +88,11 @@ FROM @cdm.condition_occurrence co
 WHERE co.person_id IN (SELECT person_id FROM batch)
   AND (co.condition_concept_id IN (@condition_occurrence_concepts)
        OR co.condition_source_concept_id IN (@condition_occurrence_concepts)
-       OR (co.condition_concept_id = 0 AND lower(co.condition_source_value) IN (@condition_occurrence_words))
-       OR (co.condition_concept_id = 0
-           AND (lower(split_part(co.condition_source_value, '-', 1)) IN (@condition_occurrence_words)
-                OR lower(split_part(co.condition_source_value, '.', 1)) IN (@condition_occurrence_words)))
+       OR ((lower(co.condition_source_value) IN (@condition_occurrence_words)
+            OR lower(split_part(co.condition_source_value, '-', 1)) IN (@condition_occurrence_words)
+            OR lower(split_part(co.condition_source_value, '.', 1)) IN (@condition_occurrence_words))
+           AND (co.condition_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
+                                            WHERE k.concept_id = co.condition_concept_id)))
        OR EXISTS (SELECT 1 FROM @vocab.concept c
                   WHERE c.concept_id = co.condition_concept_id
                     AND c.vocabulary_id IN (@condition_occurrence_vocabularies)))
@@ -113,7 +116,9 @@ FROM @cdm.measurement m
 WHERE m.person_id IN (SELECT person_id FROM batch)
   AND (m.measurement_concept_id IN (@measurement_concepts)
        OR m.measurement_source_concept_id IN (@measurement_concepts)
-       OR (m.measurement_concept_id = 0 AND lower(m.measurement_source_value) IN (@measurement_words))
+       OR (lower(m.measurement_source_value) IN (@measurement_words)
+           AND (m.measurement_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
+                                            WHERE k.concept_id = m.measurement_concept_id)))
        OR EXISTS (SELECT 1 FROM @vocab.concept c
                   WHERE c.concept_id = m.measurement_concept_id
                     AND c.vocabulary_id IN (@measurement_vocabularies)))
@@ -121,7 +126,9 @@ WHERE m.person_id IN (SELECT person_id FROM batch)
 -- @section observation observation
 -- @alias o=observation c=concept
 -- number: value_as_number; text: value_as_string (v5.4: else value_source_value);
--- extra_concept_id: qualifier_concept_id; link_*: observation_event_id, obs_event_field_concept_id
+-- extra_concept_id and operator_concept_id: qualifier_concept_id (v5.4's observation has no
+-- operator; a qualifier that is one of OMOP's operator concepts is read as the value's bound,
+-- any other qualifier is no bound); link_*: observation_event_id, obs_event_field_concept_id
 SELECT 'observation', CAST(o.person_id AS BIGINT), CAST(o.observation_id AS BIGINT),
        CAST(o.observation_concept_id AS BIGINT), CAST(o.observation_source_concept_id AS BIGINT),
        CAST(o.observation_source_value AS VARCHAR), CAST(CAST(o.observation_date AS DATE) AS VARCHAR),
@@ -129,14 +136,16 @@ SELECT 'observation', CAST(o.person_id AS BIGINT), CAST(o.observation_id AS BIGI
        CAST(o.value_as_concept_id AS BIGINT),
        CAST(COALESCE(o.value_as_string, {o.value_source_value}) AS VARCHAR),
        CAST(o.unit_concept_id AS BIGINT), CAST(o.unit_source_value AS VARCHAR),
-       CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT),
-       CAST({o.observation_event_id} AS BIGINT), CAST({o.obs_event_field_concept_id} AS BIGINT),
-       CAST(o.qualifier_concept_id AS BIGINT)
+       CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS DOUBLE PRECISION),
+       CAST(o.qualifier_concept_id AS BIGINT), CAST({o.observation_event_id} AS BIGINT),
+       CAST({o.obs_event_field_concept_id} AS BIGINT), CAST(o.qualifier_concept_id AS BIGINT)
 FROM @cdm.observation o
 WHERE o.person_id IN (SELECT person_id FROM batch)
   AND (o.observation_concept_id IN (@observation_concepts)
        OR o.observation_source_concept_id IN (@observation_concepts)
-       OR (o.observation_concept_id = 0 AND lower(o.observation_source_value) IN (@observation_words))
+       OR (lower(o.observation_source_value) IN (@observation_words)
+           AND (o.observation_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
+                                            WHERE k.concept_id = o.observation_concept_id)))
        OR EXISTS (SELECT 1 FROM @vocab.concept c
                   WHERE c.concept_id = o.observation_concept_id
                     AND c.vocabulary_id IN (@observation_vocabularies)))
@@ -158,6 +167,34 @@ FROM @cdm.drug_exposure de
 JOIN @vocab.concept_ancestor ca
   ON ca.descendant_concept_id = de.drug_concept_id AND ca.ancestor_concept_id IN (@ingredients)
 WHERE de.person_id IN (SELECT person_id FROM batch)
+
+-- @section drug_exposure_outside drug_exposure requires concept_ancestor
+-- @alias de=drug_exposure c=concept ca=concept_ancestor
+-- A drug concept concept_ancestor cannot roll up: OMOP's hierarchy holds valid standard
+-- concepts only, so a non-standard or invalid one (standard_concept not 'S', invalid_reason
+-- 'D' or 'U') or one the vocabulary lacks would otherwise never leave the database, and an
+-- exposure to an anticancer drug would be read as none. Read as without a hierarchy: the
+-- concept's name, else the source value (concept_id 0, source_concept_id the drug as written),
+-- by the drug reader where the person is assembled: every such row leaves the database (a
+-- conformant CDM has none; a name filter here, hundreds of LIKEs a row, cost DuckDB 8x the
+-- whole statement's CPU).
+SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id AS BIGINT),
+       CAST(0 AS BIGINT), CAST(de.drug_concept_id AS BIGINT),
+       CAST(COALESCE(c.concept_name, de.drug_source_value) AS VARCHAR),
+       CAST(CAST(de.drug_exposure_start_date AS DATE) AS VARCHAR),
+       CAST(CAST(de.drug_exposure_end_date AS DATE) AS VARCHAR), CAST(de.quantity AS DOUBLE PRECISION),
+       CAST(de.drug_source_concept_id AS BIGINT), CAST(de.stop_reason AS VARCHAR),
+       CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS DOUBLE PRECISION),
+       CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
+       CAST(NULL AS BIGINT), CAST(de.drug_type_concept_id AS BIGINT)
+FROM @cdm.drug_exposure de
+LEFT JOIN @vocab.concept c ON c.concept_id = de.drug_concept_id
+WHERE de.person_id IN (SELECT person_id FROM batch) AND de.drug_concept_id <> 0
+  AND (c.concept_id IS NULL OR c.standard_concept IS NULL OR c.standard_concept <> 'S'
+       OR c.invalid_reason IS NOT NULL)
+  AND NOT EXISTS (SELECT 1 FROM @vocab.concept_ancestor ca
+                  WHERE ca.descendant_concept_id = de.drug_concept_id
+                    AND ca.ancestor_concept_id IN (@ingredients))
 
 -- @section drug_exposure_named drug_exposure unless concept_ancestor
 -- @alias de=drug_exposure
@@ -205,7 +242,9 @@ FROM @cdm.procedure_occurrence po
 WHERE po.person_id IN (SELECT person_id FROM batch)
   AND (po.procedure_concept_id IN (@procedure_occurrence_concepts)
        OR po.procedure_source_concept_id IN (@procedure_occurrence_concepts)
-       OR (po.procedure_concept_id = 0 AND lower(po.procedure_source_value) IN (@procedure_occurrence_words)))
+       OR (lower(po.procedure_source_value) IN (@procedure_occurrence_words)
+           AND (po.procedure_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
+                                            WHERE k.concept_id = po.procedure_concept_id))))
 
 -- @section specimen specimen
 -- @alias s=specimen
@@ -221,7 +260,9 @@ SELECT 'specimen', CAST(s.person_id AS BIGINT), CAST(s.specimen_id AS BIGINT),
 FROM @cdm.specimen s
 WHERE s.person_id IN (SELECT person_id FROM batch)
   AND (s.specimen_concept_id IN (@specimen_concepts)
-       OR (s.specimen_concept_id = 0 AND lower(s.specimen_source_value) IN (@specimen_words)))
+       OR (lower(s.specimen_source_value) IN (@specimen_words)
+           AND (s.specimen_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
+                                            WHERE k.concept_id = s.specimen_concept_id))))
 
 -- @section episode episode optional
 -- @alias e=episode
