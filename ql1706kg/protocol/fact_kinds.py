@@ -75,6 +75,7 @@ class Selection:
     min_days: int | None = None  # anchor - fact date >= min_days
     most_recent: bool = False
     on_value: bool = False  # ql:windowOnValue: the window reads the fact's date value
+    on_start: bool = False  # ql:windowOnStart: the window reads the day the fact began
     after_anchor: bool = False  # a fact dated after the anchor (up to as-of) is inside too
     # attribute key -> the values that count; a fact that does not say it is undecided
     attributes: tuple[tuple[str, frozenset[str]], ...] = ()
@@ -132,6 +133,7 @@ def build_fact_kinds(g: Graph) -> tuple[dict[str, FactKind], tuple[Selection, ..
             most_recent=bool(g.value(iri, QL.mostRecentOnly, default=Literal(False))
                              .toPython()),
             on_value=bool(g.value(iri, QL.windowOnValue, default=Literal(False)).toPython()),
+            on_start=bool(g.value(iri, QL.windowOnStart, default=Literal(False)).toPython()),
             after_anchor=bool(g.value(iri, QL.includesAfterAnchor, default=Literal(False))
                               .toPython()),
             attributes=attribute_filters(g, iri)))

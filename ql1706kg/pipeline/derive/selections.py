@@ -29,7 +29,7 @@ from rdflib import Literal, URIRef
 from ...protocol.fact_kinds import FactKind, Selection
 from ...protocol.namespaces import QL, RDF
 from ...protocol.terminology import Terminology
-from ..uncertain import span_of
+from ..uncertain import Span, span_of
 from .base import DeriveBase
 
 _KINDS: dict[int, tuple[Terminology, dict[URIRef, FactKind]]] = {}
@@ -48,19 +48,8 @@ class SelectionDeriver(DeriveBase):
             kind = self.g.value(fact, QL.factKind)
             if isinstance(kind, URIRef) and isinstance(fact, URIRef):
                 by_kind.setdefault(kind, []).append(fact)
-        by_iri = {s.iri: s for s in self.term.selections}
-        done: set[URIRef] = set()
-
-        def run(selection: Selection) -> None:  # a selection anchored on another runs after it
-            if selection.iri in done:
-                return
-            done.add(selection.iri)
-            if selection.anchor in by_iri:
-                run(by_iri[selection.anchor])
+        for selection in _ordered(self.term.selections):
             self._select(selection, by_kind)
-
-        for selection in self.term.selections:
-            run(selection)
 
     def _anchor(self, anchor: URIRef | None, by_kind: dict) -> date | None:
         """The anchor's date (None: not on record, a planned date or an ICF not signed yet
@@ -102,7 +91,7 @@ class SelectionDeriver(DeriveBase):
             return end
         start = span_of(self.g.value(fact, QL.effectiveDate))
         if status is not None and str(status) in ONGOING and start is not None:
-            return span_of(self.a.as_of) or start
+            return Span(self.a.as_of, self.a.as_of)  # ongoing: it counts on the assessment date
         return start
 
     def _counts(self, selection: Selection, fact: URIRef) -> bool | None:
@@ -143,7 +132,7 @@ class SelectionDeriver(DeriveBase):
         said = self._attributes(fact)
         missing = [key for key, _values in selection.attributes if key not in said]
         return f"it does not say its {', '.join(missing)}" if missing else \
-            self._unreadable_reason(fact)
+            _unreadable_reason(self.g.value(fact, QL.factLabel))
 
     def _unreadable(self, fact: URIRef) -> bool:
         """A fact of a kind that has a value (not the mere presence of a record) whose value
@@ -183,7 +172,7 @@ class SelectionDeriver(DeriveBase):
             if span is None:
                 open_.append((date.max, fact, "it has no date"))
                 continue
-            if anchor is None and self._before_any_plan(selection, span, event):
+            if anchor is None and _before_any_plan(selection, span, event, self.a.as_of):
                 chosen.append((span.last, fact))
                 continue
             if anchor is None:  # not on record: a planned anchor falls on or after as-of, an
@@ -195,7 +184,7 @@ class SelectionDeriver(DeriveBase):
                     open_.append((span.last, fact, f"the date of its window "
                                   f"({self.term.label(selection.anchor)}) {why}"))
                 continue
-            inside = [self._inside(selection, anchor, day) for day in (span.first, span.last)]
+            inside = [_inside(selection, anchor, day) for day in (span.first, span.last)]
             if event and span.first <= anchor <= span.last:  # the same day as the event:
                 open_.append((span.last, fact, "it is dated the day of "  # order not known
                               f"{self.term.label(selection.anchor)}, before or after it"))
@@ -217,25 +206,13 @@ class SelectionDeriver(DeriveBase):
         if open_:
             g.add((p, QL.selectionUndecided, selection.iri))
 
-    def _before_any_plan(self, selection: Selection, span, event: bool) -> bool:
-        """A fact at least the window's days before the assessment date, for a window "at
-        least N days before" a planned date not on record: the plan falls on or after the
-        assessment date, so the fact is in the window whatever it turns out to be."""
-        planned = not event and selection.anchor not in (None, QL.ConsentAnchor,
-                                                         QL.AssessmentAnchor)
-        return (planned and selection.max_days is None and selection.min_days is not None
-                and (self.a.as_of - span.last).days >= selection.min_days)
-
     def _span(self, selection: Selection, fact: URIRef):
         """The days a fact counts on for a selection (ql:windowOnValue: the date the fact
-        states, not its own)."""
+        states, not its own; ql:windowOnStart: the day it began)."""
+        if selection.on_start:
+            return span_of(self.g.value(fact, QL.effectiveDate))
         return (span_of(self.g.value(fact, QL.factValue)) if selection.on_value
                 else self._day(fact))
-
-    def _unreadable_reason(self, fact: URIRef) -> str:
-        said = self.g.value(fact, QL.factLabel)
-        return (f"its value {str(said)!r} is not one its kind reads" if said is not None
-                else "it has no value its kind reads")
 
     def _hold_back(self, selection: Selection, open_: list) -> None:
         """Set aside, for this selection, every fact it may read but cannot decide on (its
@@ -255,11 +232,44 @@ class SelectionDeriver(DeriveBase):
         kind = self._kind_of(fact)
         return kind.label if kind is not None else "a fact"
 
-    @staticmethod
-    def _inside(selection: Selection, anchor: date, day: date) -> bool:
-        before = (anchor - day).days
-        if before < 0:
-            return selection.after_anchor
-        if selection.max_days is not None and before > selection.max_days:
-            return False
-        return selection.min_days is None or before >= selection.min_days
+
+def _inside(selection: Selection, anchor: date, day: date) -> bool:
+    before = (anchor - day).days
+    if before < 0:
+        return selection.after_anchor
+    if selection.max_days is not None and before > selection.max_days:
+        return False
+    return selection.min_days is None or before >= selection.min_days
+
+
+def _before_any_plan(selection: Selection, span, event: bool, as_of: date) -> bool:
+    """A fact at least the window's days before the assessment date, for a window "at
+    least N days before" a planned date not on record: the plan falls on or after the
+    assessment date, so the fact is in the window whatever it turns out to be."""
+    planned = not event and selection.anchor not in (None, QL.ConsentAnchor,
+                                                     QL.AssessmentAnchor)
+    return (planned and selection.max_days is None and selection.min_days is not None
+            and (as_of - span.last).days >= selection.min_days)
+
+
+def _unreadable_reason(said) -> str:
+    return (f"its value {str(said)!r} is not one its kind reads" if said is not None
+            else "it has no value its kind reads")
+
+
+def _ordered(selections: tuple[Selection, ...]) -> list[Selection]:
+    """The selections, each after the one its window is anchored on (an event anchor)."""
+    by_iri = {s.iri: s for s in selections}
+    out: list[Selection] = []
+    seen: set[URIRef] = set()
+
+    def visit(selection: Selection) -> None:
+        if selection.iri not in seen:
+            seen.add(selection.iri)
+            if selection.anchor in by_iri:
+                visit(by_iri[selection.anchor])
+            out.append(selection)
+
+    for selection in selections:
+        visit(selection)
+    return out
