@@ -9,9 +9,10 @@ patient graph as lifted and derived.
 It implements the W3C semantics of the components the shapes use: targets by ``sh:targetClass``,
 predicate and sequence paths, ``sh:class``, ``sh:minCount``/``sh:maxCount``, ``sh:in``,
 ``sh:hasValue``, the four range components, ``sh:lessThanOrEquals``, ``sh:equals``,
-``sh:or``/``sh:and``/``sh:not``/``sh:node``, ``sh:property`` and qualified value shapes. Anything else in a shapes
-graph raises :class:`Unsupported` at compile time, and validation falls back to pySHACL; so
-a new kind of constraint in a ``.ttl`` file can never be silently ignored.
+``sh:or``/``sh:and``/``sh:not``/``sh:node``, ``sh:property`` and qualified value shapes.
+Anything else in a shapes graph raises :class:`Unsupported` at compile time, and validation
+falls back to pySHACL; so a new kind of constraint in a ``.ttl`` file can never be silently
+ignored.
 ``tests/test_shacl_compiled.py`` checks both engines agree on every example and on 1,000
 generated patients.
 
