@@ -75,7 +75,8 @@ class SelectionDeriver(DeriveBase):
         selection = next(s for s in self.term.selections if s.iri == anchor)
         if (self.p, QL.selectionUndecided, anchor) in self.g:
             return None
-        spans = [self._span(selection, f) for f in self.g.objects(self.p, anchor)]
+        spans = [self._span(selection, f) for f in self.g.objects(self.p, anchor)
+                 if isinstance(f, URIRef)]
         if any(span is None or not span.exact for span in spans):
             return None
         if spans:
