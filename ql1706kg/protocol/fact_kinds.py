@@ -140,6 +140,30 @@ def build_fact_kinds(g: Graph) -> tuple[dict[str, FactKind], tuple[Selection, ..
     return kinds, tuple(selections)
 
 
+def anchor_problems(kinds, selections) -> list[str]:
+    """Windows the engine cannot count from (the check refuses them: an anchor it cannot find
+    is never on record, so the window would be undecided for every patient; a cycle of
+    selections anchored on each other has no first one to compute)."""
+    by_iri = {s.iri: s for s in selections}
+    dates = {k.iri for k in kinds if k.value_type == "date"}
+    out = []
+    for selection in selections:
+        name = str(selection.iri).rsplit("#", 1)[-1]
+        anchor, seen = selection.anchor, {selection.iri}
+        if anchor is None or anchor in {QL.ConsentAnchor, QL.AssessmentAnchor} | dates:
+            continue
+        if anchor not in by_iri:
+            out.append(f"the fact selection {name} counts its window from {anchor}, which is "
+                       "no anchor, date kind or fact selection")
+        while anchor in by_iri and anchor not in seen:
+            seen.add(anchor)
+            anchor = by_iri[anchor].anchor
+        if anchor in seen:
+            out.append(f"the fact selection {name} is anchored on itself through "
+                       "ql:windowAnchor (a cycle)")
+    return out
+
+
 def _named(nodes) -> set[URIRef]:
     """The IRIs among ``nodes`` (a blank node or a literal names no kind or selection)."""
     return {node for node in nodes if isinstance(node, URIRef)}
