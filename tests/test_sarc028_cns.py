@@ -51,6 +51,10 @@ def _metastasis_found(day: str):
     return change
 
 
+def _lung_metastasis_found(day: str):
+    return lambda record: record["metastases"].append({"site": "lung", "date": day})
+
+
 def _progression_on(day: str, value: bool):
     return lambda record: record["facts"].append(
         {"kind": "cns-disease-progression", "code": SCREEN | {"code": "cns-disease-progression"},
@@ -116,6 +120,11 @@ CASES = {
     # an active CNS metastasis counts on its onset (ql:windowOnStart), not on A
     "in12.2-metastasis-found-27-days": (_metastasis_found("2027-02-02"), "IN12.2", "not_met"),
     "in12.2-metastasis-found-28-days": (_metastasis_found("2027-02-01"), "IN12.2", "met"),
+    # a metastasis whose site is given in words: it may be CNS progression, never met
+    "in12.2-metastasis-in-words-27-days": (_lung_metastasis_found("2027-02-02"), "IN12.2",
+                                           "unknown"),
+    "in12.2-metastasis-in-words-28-days": (_lung_metastasis_found("2027-02-01"), "IN12.2",
+                                           "met"),
     "in12.2-progression-27-days": (_progression_on("2027-02-02", True), "IN12.2", "not_met"),
     "in12.2-no-progression-27-days": (_progression_on("2027-02-02", False), "IN12.2", "met"),
     "in12.3-day-after-stable": (_imaging(("2026-12-11", False)), "IN12.3", "met"),
