@@ -9,8 +9,11 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import pyshacl
 import pytest
-from rdflib import Graph, Literal, URIRef
+from rdflib import BNode, Graph, Literal, Namespace, URIRef
+from rdflib.collection import Collection
+from rdflib.namespace import RDF, SH
 
 from ql1706kg.api import assessment_for, patient_graph, screen
 from ql1706kg.inputs.read import read_paths
@@ -73,3 +76,30 @@ def test_an_unknown_component_is_refused_not_ignored():
     graph.add((shape, URIRef(sh + "pattern"), Literal("^a")))
     with pytest.raises(Unsupported):
         compile_shapes(graph)
+
+
+@pytest.mark.parametrize(("values", "others"), [
+    ((), ()), (("a",), ("a",)), (("a", "b"), ("b", "a")), (("a",), ()), ((), ("a",)),
+    (("a",), ("a", "b")), (("a", "b"), ("a",)), (("a",), ("b",)),
+], ids=["both-empty", "same", "same-order-apart", "more", "fewer", "subset", "superset",
+        "other"])
+def test_sh_equals_agrees_with_pyshacl(values, others):
+    """sh:equals (two fact selections hold the same facts: "every such fact lies in the
+    window"): the compiled evaluator gives pySHACL's answer on every relation of two sets."""
+    ex = Namespace("https://example.org/")
+    shapes_graph, data = Graph(), Graph()
+    shape, inner = ex.shape, BNode()
+    shapes_graph.add((shape, SH.targetClass, ex.C))
+    shapes_graph.add((shape, SH["or"], inner))  # as the SARC028 shapes write it
+    member = BNode()
+    shapes_graph.add((member, SH.path, ex.p))
+    shapes_graph.add((member, SH.equals, ex.q))
+    Collection(shapes_graph, inner, [member])
+    data.add((ex.focus, RDF.type, ex.C))
+    for name in values:
+        data.add((ex.focus, ex.p, ex[name]))
+    for name in others:
+        data.add((ex.focus, ex.q, ex[name]))
+    compiled = {(str(f), str(s)) for f, s in compile_shapes(shapes_graph).violations(data)}
+    conforms, _report, _text = pyshacl.validate(data, shacl_graph=shapes_graph)
+    assert (not compiled) == conforms == (set(values) == set(others))

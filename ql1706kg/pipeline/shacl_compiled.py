@@ -8,10 +8,11 @@ patient graph as lifted and derived.
 
 It implements the W3C semantics of the components the shapes use: targets by ``sh:targetClass``,
 predicate and sequence paths, ``sh:class``, ``sh:minCount``/``sh:maxCount``, ``sh:in``,
-``sh:hasValue``, the four range components, ``sh:lessThanOrEquals``, ``sh:or``/``sh:and``/
-``sh:not``/``sh:node``, ``sh:property`` and qualified value shapes. Anything else in a shapes
-graph raises :class:`Unsupported` at compile time, and validation falls back to pySHACL; so
-a new kind of constraint in a ``.ttl`` file can never be silently ignored.
+``sh:hasValue``, the four range components, ``sh:lessThanOrEquals``, ``sh:equals``,
+``sh:or``/``sh:and``/``sh:not``/``sh:node``, ``sh:property`` and qualified value shapes.
+Anything else in a shapes graph raises :class:`Unsupported` at compile time, and validation
+falls back to pySHACL; so a new kind of constraint in a ``.ttl`` file can never be silently
+ignored.
 ``tests/test_shacl_compiled.py`` checks both engines agree on every example and on 1,000
 generated patients.
 
@@ -189,7 +190,7 @@ class _Compiler:
     def property_shape(self, node: Node, path_node: Node) -> Check:
         known = set(_VALUE_COMPONENTS) | {SH.property, SH.minCount, SH.maxCount,
                                          SH.qualifiedValueShape, SH.qualifiedMinCount,
-                                         SH.qualifiedMaxCount, SH.lessThanOrEquals}
+                                         SH.qualifiedMaxCount, SH.lessThanOrEquals, SH.equals}
         self.unknown_predicates(node, known)
         if self.g.value(node, SH.qualifiedValueShapesDisjoint) is not None:
             raise Unsupported("sh:qualifiedValueShapesDisjoint")
@@ -244,6 +245,8 @@ class _Compiler:
             out.append(qualified_check)
         for other in g.objects(node, SH.lessThanOrEquals):
             out.append(_less_than_or_equals(other))
+        for other in g.objects(node, SH.equals):
+            out.append(_equals(other))
         for expected in g.objects(node, SH.hasValue):
             out.append(_contains(expected))
         return out
@@ -347,6 +350,14 @@ def _less_than_or_equals(other: Node) -> Callable[[PatientGraph, Node, Iterable[
     def check(graph: PatientGraph, focus: Node, values) -> bool:
         limits = graph._spo.get(focus, _EMPTY).get(other, _EMPTY)
         return all(_compare(v, w, operator.le) for v in values for w in limits)
+
+    return check
+
+
+def _equals(other: Node) -> Callable[[PatientGraph, Node, Iterable[Node]], bool]:
+    """sh:equals: the values are exactly the focus node's values of ``other``."""
+    def check(graph: PatientGraph, focus: Node, values) -> bool:
+        return set(values) == set(graph._spo.get(focus, _EMPTY).get(other, _EMPTY))
 
     return check
 

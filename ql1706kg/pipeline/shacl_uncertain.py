@@ -199,6 +199,8 @@ class _Compiler:
             out.append(qualified_check)
         for other in g.objects(node, SH.lessThanOrEquals):
             out.append(_less_than_or_equals(other, must))
+        for other in g.objects(node, SH.equals):
+            out.append(_equals(other, must))
         for expected in g.objects(node, SH.hasValue):
             out.append(_has_value(expected, must))
         return out
@@ -330,6 +332,18 @@ def _less_than_or_equals(other: Node, must: bool):
                 if not must and not (a.lo is None or b.hi is None or a.lo <= b.hi):
                     return False
         return True
+
+    return check
+
+
+def _equals(other: Node, must: bool):
+    """sh:equals: the values are exactly the focus node's values of ``other``; a value reached
+    only possibly may or may not be one of them."""
+    def check(graph: PatientGraph, focus: Node, values: Values) -> bool:
+        others = set(graph._spo.get(focus, _EMPTY).get(other, _EMPTY))
+        sure = {v for v, c in values if c}
+        every = {v for v, _c in values}
+        return sure == every == others if must else sure <= others <= every
 
     return check
 

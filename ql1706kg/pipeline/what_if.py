@@ -414,8 +414,9 @@ class WhatIf(_Wording):
         """The last as-of date a fact selected by ``step`` is in its window (module
         docstring); None when ``step`` has no window or the window does not end it."""
         selection = self.windows.get(step)
-        if selection is None or selection.max_days is None:
-            return None
+        if selection is None or selection.max_days is None or any(
+                s.iri == selection.anchor for s in self.term.selections):
+            return None  # a window after a past event does not close as the as-of date moves
         if selection.anchor == QL.ConsentAnchor and any(
                 (s := span_of(self.g.value(c, QL.signedOn))) is not None and s.exact
                 for c in self.g.objects(self.p, QL.informedConsent)):

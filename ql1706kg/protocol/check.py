@@ -45,7 +45,7 @@ from .check_criteria import (
 )
 from .equations import EquationError, named_equations
 from .fact_attributes import attribute_problems
-from .fact_kinds import build_fact_kinds
+from .fact_kinds import anchor_problems, build_fact_kinds
 from .meta import MetaViolation, check_limits, check_parameters
 from .namespaces import QL, RDF, SH
 from .regimen_counts import build_regimen_counts, count_problems
@@ -316,9 +316,10 @@ def _regimen_counts(ontology: Graph, ontology_by_file: dict[Path, Graph]) -> Non
 
 def _attributes(ontology: Graph, ontology_by_file: dict[Path, Graph]) -> None:
     kinds, selections = build_fact_kinds(ontology)
-    if problems := attribute_problems(kinds.values(), selections):
+    if problems := [*attribute_problems(kinds.values(), selections),
+                    *anchor_problems(kinds.values(), selections)]:
         where = next((f for f in sorted(ontology_by_file)
-                      if (None, QL.selectsAttribute, None) in ontology_by_file[f]), "ontology")
+                      if (None, QL.selectsKind, None) in ontology_by_file[f]), "ontology")
         raise ProtocolRefused(f"{where}: {problems[0]}")
 
 

@@ -75,6 +75,7 @@ class Selection:
     min_days: int | None = None  # anchor - fact date >= min_days
     most_recent: bool = False
     on_value: bool = False  # ql:windowOnValue: the window reads the fact's date value
+    on_start: bool = False  # ql:windowOnStart: the window reads the day the fact began
     after_anchor: bool = False  # a fact dated after the anchor (up to as-of) is inside too
     # attribute key -> the values that count; a fact that does not say it is undecided
     attributes: tuple[tuple[str, frozenset[str]], ...] = ()
@@ -132,10 +133,35 @@ def build_fact_kinds(g: Graph) -> tuple[dict[str, FactKind], tuple[Selection, ..
             most_recent=bool(g.value(iri, QL.mostRecentOnly, default=Literal(False))
                              .toPython()),
             on_value=bool(g.value(iri, QL.windowOnValue, default=Literal(False)).toPython()),
+            on_start=bool(g.value(iri, QL.windowOnStart, default=Literal(False)).toPython()),
             after_anchor=bool(g.value(iri, QL.includesAfterAnchor, default=Literal(False))
                               .toPython()),
             attributes=attribute_filters(g, iri)))
     return kinds, tuple(selections)
+
+
+def anchor_problems(kinds, selections) -> list[str]:
+    """Windows the engine cannot count from (the check refuses them: an anchor it cannot find
+    is never on record, so the window would be undecided for every patient; a cycle of
+    selections anchored on each other has no first one to compute)."""
+    by_iri = {s.iri: s for s in selections}
+    dates = {k.iri for k in kinds if k.value_type == "date"}
+    out = []
+    for selection in selections:
+        name = str(selection.iri).rsplit("#", 1)[-1]
+        anchor, seen = selection.anchor, {selection.iri}
+        if anchor is None or anchor in {QL.ConsentAnchor, QL.AssessmentAnchor} | dates:
+            continue
+        if anchor not in by_iri:
+            out.append(f"the fact selection {name} counts its window from {anchor}, which is "
+                       "no anchor, date kind or fact selection")
+        while anchor in by_iri and anchor not in seen:
+            seen.add(anchor)
+            anchor = by_iri[anchor].anchor
+        if anchor in seen:
+            out.append(f"the fact selection {name} is anchored on itself through "
+                       "ql:windowAnchor (a cycle)")
+    return out
 
 
 def _named(nodes) -> set[URIRef]:

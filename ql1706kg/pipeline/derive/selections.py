@@ -3,7 +3,8 @@ facts each criterion reads, by the selection's own property, so shapes stay comp
 
 A selection keeps the facts of its kinds whose status and value count and whose date lies in
 its window before its anchor (the ICF signature, the assessment date, or the date value of a
-kind such as the planned first dose). A course's date is its last day: its end, or the
+kind such as the planned first dose, or the latest day of what another selection selected: "after
+the last CNS-directed treatment"). A course's date is its last day: its end, or the
 assessment date while it is ongoing. Days are calendar days, both ends included.
 
 A selection may also require attribute values (``ql:selectsAttribute``,
@@ -14,7 +15,9 @@ partially dated fact that may or may not lie in the window, a fact in the window
 not say an attribute the selection needs (nor a readable value of it), or a window whose anchor
 is not on record while a fact could still fall in it (a planned first dose lies on or after the
 assessment date, so a fact more than the window's days before that date is outside it for
-every possible anchor, and decides nothing).
+every possible anchor, and decides nothing). An event anchor (another selection) is undecided
+when that selection is, or one of its facts is not dated to the day; a fact dated the event's
+day cannot be ordered against it (times of day are not read), so it is undecided too.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from rdflib import Literal, URIRef
 from ...protocol.fact_kinds import FactKind, Selection
 from ...protocol.namespaces import QL, RDF
 from ...protocol.terminology import Terminology
-from ..uncertain import span_of
+from ..uncertain import Span, span_of
 from .base import DeriveBase
 
 _KINDS: dict[int, tuple[Terminology, dict[URIRef, FactKind]]] = {}
@@ -45,7 +48,7 @@ class SelectionDeriver(DeriveBase):
             kind = self.g.value(fact, QL.factKind)
             if isinstance(kind, URIRef) and isinstance(fact, URIRef):
                 by_kind.setdefault(kind, []).append(fact)
-        for selection in self.term.selections:
+        for selection in _ordered(self.term.selections):
             self._select(selection, by_kind)
 
     def _anchor(self, anchor: URIRef | None, by_kind: dict) -> date | None:
@@ -57,10 +60,29 @@ class SelectionDeriver(DeriveBase):
             days = [s.first for c in self.g.objects(self.p, QL.informedConsent)
                     if (s := span_of(self.g.value(c, QL.signedOn))) is not None and s.exact]
             return min(days) if days else None
+        if anchor in {s.iri for s in self.term.selections}:
+            return self._event_anchor(anchor)
         values = [v.toPython() for f in by_kind.get(anchor, ())
                   if isinstance(v := self.g.value(f, QL.factValue), Literal)]
         days = [v for v in values if isinstance(v, date)]
         return max(days) if days else None
+
+    def _event_anchor(self, anchor: URIRef) -> date | None:
+        """The latest day of what another selection selected (a past event: "after the last
+        CNS-directed treatment"). Undecided (None) when that selection is undecided or one of
+        its facts is not dated to the day; none selected and every kind it reads recorded
+        complete: there was no such event, so every day is after it (date.min)."""
+        selection = next(s for s in self.term.selections if s.iri == anchor)
+        if (self.p, QL.selectionUndecided, anchor) in self.g:
+            return None
+        spans = [self._span(selection, f) for f in self.g.objects(self.p, anchor)
+                 if isinstance(f, URIRef)]
+        if any(span is None or not span.exact for span in spans):
+            return None
+        if spans:
+            return max(span.last for span in spans if span is not None)
+        complete = all((self.p, QL.recordedComplete, k) in self.g for k in selection.kinds)
+        return date.min if complete else None
 
     def _day(self, fact: URIRef):
         """The span of days a fact counts on: its end, or the assessment date while ongoing."""
@@ -70,7 +92,7 @@ class SelectionDeriver(DeriveBase):
             return end
         start = span_of(self.g.value(fact, QL.effectiveDate))
         if status is not None and str(status) in ONGOING and start is not None:
-            return span_of(self.a.as_of) or start
+            return Span(self.a.as_of, self.a.as_of)  # ongoing: it counts on the assessment date
         return start
 
     def _counts(self, selection: Selection, fact: URIRef) -> bool | None:
@@ -111,13 +133,13 @@ class SelectionDeriver(DeriveBase):
         said = self._attributes(fact)
         missing = [key for key, _values in selection.attributes if key not in said]
         return f"it does not say its {', '.join(missing)}" if missing else \
-            self._unreadable_reason(fact)
+            _unreadable_reason(self.g.value(fact, QL.factLabel))
 
     def _unreadable(self, fact: URIRef) -> bool:
         """A fact of a kind that has a value (not the mere presence of a record) whose value
         could not be read: what it says is not known, so it may be the one that decides."""
         kind = self._kind_of(fact)
-        return (kind is not None and kind.value_type != "presence"
+        return (kind is not None and kind.value_type not in ("presence", "dose")
                 and self.g.value(fact, QL.factValue) is None)
 
     def _kind_of(self, fact: URIRef) -> FactKind | None:
@@ -139,6 +161,7 @@ class SelectionDeriver(DeriveBase):
         maybe = {f for f, counts in counted if counts is None}
         windowed = selection.max_days is not None or selection.min_days is not None
         anchor = self._anchor(selection.anchor, by_kind) if windowed else None
+        event = selection.anchor in {s.iri for s in self.term.selections}
         chosen: list[tuple[date, URIRef]] = []
         # facts the selection may read but cannot decide on: (day, fact, why)
         open_: list[tuple[date, URIRef, str]] = []
@@ -150,18 +173,25 @@ class SelectionDeriver(DeriveBase):
             if span is None:
                 open_.append((date.max, fact, "it has no date"))
                 continue
-            if anchor is None:  # not on record: a planned anchor falls on or after as-of, an
-                # ICF on any day (before, on or after it): every fact it could reach is undecided
-                lo = self.a.as_of - timedelta(days=selection.max_days or 0)
-                if (selection.max_days is None or span.last >= lo
-                        or selection.anchor == QL.ConsentAnchor):
-                    open_.append((span.last, fact, f"the date of its window "
-                                  f"({self.term.label(selection.anchor)}) is not on record"))
-                continue
-            inside = [self._inside(selection, anchor, day) for day in (span.first, span.last)]
-            if all(inside):
+            if anchor is None and _before_any_plan(selection, span, event, self.a.as_of):
                 chosen.append((span.last, fact))
-            elif any(inside) or (span.first < anchor - timedelta(
+                continue
+            if anchor is None:  # not on record: a planned anchor falls on or after as-of, an
+                # ICF or an event on any day: every fact it could reach is undecided
+                lo = self.a.as_of - timedelta(days=selection.max_days or 0)
+                if (selection.max_days is None or span.last >= lo or event
+                        or selection.anchor == QL.ConsentAnchor):
+                    why = "is not known" if event else "is not on record"
+                    open_.append((span.last, fact, f"the date of its window "
+                                  f"({self.term.label(selection.anchor)}) {why}"))
+                continue
+            inside = [_inside(selection, anchor, day) for day in (span.first, span.last)]
+            if event and span.first <= anchor <= span.last:  # the same day as the event:
+                open_.append((span.last, fact, "it is dated the day of "  # order not known
+                              f"{self.term.label(selection.anchor)}, before or after it"))
+            elif all(inside):
+                chosen.append((span.last, fact))
+            elif any(inside) or (anchor > date.min and span.first < anchor - timedelta(
                     days=selection.max_days or 0) < span.last):
                 open_.append((span.last, fact, "its date may or may not lie in the window"))
         open_ += [(day, f, self._why_open(selection, f)) for day, f in chosen
@@ -179,14 +209,11 @@ class SelectionDeriver(DeriveBase):
 
     def _span(self, selection: Selection, fact: URIRef):
         """The days a fact counts on for a selection (ql:windowOnValue: the date the fact
-        states, not its own)."""
+        states, not its own; ql:windowOnStart: the day it began)."""
+        if selection.on_start:
+            return span_of(self.g.value(fact, QL.effectiveDate))
         return (span_of(self.g.value(fact, QL.factValue)) if selection.on_value
                 else self._day(fact))
-
-    def _unreadable_reason(self, fact: URIRef) -> str:
-        said = self.g.value(fact, QL.factLabel)
-        return (f"its value {str(said)!r} is not one its kind reads" if said is not None
-                else "it has no value its kind reads")
 
     def _hold_back(self, selection: Selection, open_: list) -> None:
         """Set aside, for this selection, every fact it may read but cannot decide on (its
@@ -206,11 +233,44 @@ class SelectionDeriver(DeriveBase):
         kind = self._kind_of(fact)
         return kind.label if kind is not None else "a fact"
 
-    @staticmethod
-    def _inside(selection: Selection, anchor: date, day: date) -> bool:
-        before = (anchor - day).days
-        if before < 0:
-            return selection.after_anchor
-        if selection.max_days is not None and before > selection.max_days:
-            return False
-        return selection.min_days is None or before >= selection.min_days
+
+def _inside(selection: Selection, anchor: date, day: date) -> bool:
+    before = (anchor - day).days
+    if before < 0:
+        return selection.after_anchor
+    if selection.max_days is not None and before > selection.max_days:
+        return False
+    return selection.min_days is None or before >= selection.min_days
+
+
+def _before_any_plan(selection: Selection, span, event: bool, as_of: date) -> bool:
+    """A fact at least the window's days before the assessment date, for a window "at
+    least N days before" a planned date not on record: the plan falls on or after the
+    assessment date, so the fact is in the window whatever it turns out to be."""
+    planned = not event and selection.anchor not in (None, QL.ConsentAnchor,
+                                                     QL.AssessmentAnchor)
+    return (planned and selection.max_days is None and selection.min_days is not None
+            and (as_of - span.last).days >= selection.min_days)
+
+
+def _unreadable_reason(said) -> str:
+    return (f"its value {str(said)!r} is not one its kind reads" if said is not None
+            else "it has no value its kind reads")
+
+
+def _ordered(selections: tuple[Selection, ...]) -> list[Selection]:
+    """The selections, each after the one its window is anchored on (an event anchor)."""
+    by_iri = {s.iri: s for s in selections}
+    out: list[Selection] = []
+    seen: set[URIRef] = set()
+
+    def visit(selection: Selection) -> None:
+        if selection.iri not in seen:
+            seen.add(selection.iri)
+            if selection.anchor in by_iri:
+                visit(by_iri[selection.anchor])
+            out.append(selection)
+
+    for selection in selections:
+        visit(selection)
+    return out
