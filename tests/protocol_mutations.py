@@ -53,8 +53,8 @@ def targets(text: str, rng: random.Random) -> str | None:
     match = _one(text, re.compile(r"sh:targetClass ql:Patient"), rng)
     if match is None:
         return None
-    return _splice(text, match, rng.choice(["sh:targetClass ql:Nobody",
-                                            "sh:targetNode ql:Nobody",
+    return _splice(text, match, rng.choice(["sh:targetClass ql:Condition",
+                                            "sh:targetNode ql:Condition",
                                             "sh:targetSubjectsOf ql:noSuchProperty"]))
 
 

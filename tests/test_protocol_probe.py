@@ -44,9 +44,9 @@ def edited(exported: Path, tmp_path: Path, *edits: tuple[str, str, str]) -> Path
     ((H, "qls:IC9.1-ANC-Recorded a sh:PropertyShape ;",
       "qls:IC9.1-ANC-Recorded a sh:PropertyShape ; sh:deactivated true ;"), PROBE),
     ((H, "qls:IC9.1-ANC-Recorded a sh:PropertyShape ;\n    sh:targetClass ql:Patient ;",
-      "qls:IC9.1-ANC-Recorded a sh:PropertyShape ;\n    sh:targetClass ql:Nobody ;"), PROBE),
+      "qls:IC9.1-ANC-Recorded a sh:PropertyShape ;\n    sh:targetClass ql:Condition ;"), PROBE),
     ((H, "qls:IC9.1-ANC-Recorded a sh:PropertyShape ;\n    sh:targetClass ql:Patient ;",
-      "qls:IC9.1-ANC-Recorded a sh:PropertyShape ;\n    sh:targetNode ql:Nobody ;"), PROBE),
+      "qls:IC9.1-ANC-Recorded a sh:PropertyShape ;\n    sh:targetNode ql:Condition ;"), PROBE),
     ((H, ANC_RECORDED, "sh:not [ sh:not [ sh:path ( ql:screeningANC ql:normalisedValue ) ; "
                        "sh:minCount 1 ] ] ; sh:or ( [ sh:path ql:sex ; sh:minCount 1 ] "
                        "[ sh:path ( ql:screeningANC ql:normalisedValue ) ; sh:minCount 1 ] ) ;"

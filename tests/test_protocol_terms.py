@@ -35,6 +35,8 @@ SLIPS = [
      "sh:qualifiedValueShape [ sh:clas ql:ProtocolHistology ]", "shacl#clas>"),
     ("ontology/sarc028-conditions.ttl", "s28:AgeAtLeast18 a ql:Condition",
      "s28:AgeAtLeast18 a ql:Conditon", "did you mean <https://w3id.org/ql1706kg#Condition>?"),
+    ("shapes/sarc028-attributes.ttl", "sh:targetClass ql:Patient ;", "sh:targetClass ql:Patiant ;",
+     "did you mean <https://w3id.org/ql1706kg#Patient>?"),
     ("queries/eligible-patients.rq", "ql:verdict \"eligible\"", "ql:verdikt \"eligible\"",
      "ql1706kg#verdikt>"),
     ("shapes/sarc028-attributes.ttl", "sh:qualifiedValueShape [ sh:class ql:ProtocolHistology ]",

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import OWL, RDF, RDFS
+from rdflib.namespace import OWL, RDF, RDFS, SH
 from rdflib.plugins.serializers.turtle import TurtleSerializer
 
 from ...protocol.namespaces import bind_prefixes
@@ -52,9 +52,15 @@ def _declare_engine_terms(graph: Graph) -> None:
     declared = {s for kind in _DECLARATIONS for s in graph.subjects(RDF.type, kind)}
     used = {term for _s, p, o in graph for term in (p, o.datatype if isinstance(o, Literal) else o)
             if isinstance(term, URIRef)}
+    predicates = set(graph.predicates())
     for term in sorted(used - declared):
         for predicate, value in engine.predicate_objects(term):
             graph.add((term, predicate, value))
+        if term in SH and (term, RDF.type, None) not in engine:
+            # a SHACL term the engine's own shapes do not use: declared as they declare theirs
+            # (to OWL a shape is an individual, its constraints annotations)
+            graph.add((term, RDF.type,
+                       OWL.AnnotationProperty if term in predicates else OWL.Class))
 
 
 @functools.cache
