@@ -39,7 +39,8 @@ class SeenIds(Generic[Handle]):
         self._handles.pop(key, None)
         if self._db is None:
             self._db = _database()
-        self._db.execute("INSERT OR REPLACE INTO seen VALUES (?, ?, ?)", (_text(key), _text(source), digest))
+        self._db.execute("INSERT OR REPLACE INTO seen VALUES (?, ?, ?)",
+                         (_text(key), _text(source), digest))
 
     def keep(self, key: str, source: str, handle: Handle) -> None:
         """A person to be assembled only if its id is used again (kept in memory)."""
