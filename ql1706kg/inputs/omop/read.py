@@ -76,6 +76,7 @@ def read_omop(spec: OmopInput, validate: bool = True) -> Iterator[Item]:
             yield InputNote(source, said)
         ctx = Context(term, vocabulary, relevance, source, spec.closed_world, declared)
         statement = render(statement, {**relevance.values(schema), "persons": "@persons"})
+        db.bound_cache()  # memory flat however large the CDM (the run's queries are done)
         start, size = 0, spec.batch_size
         while start < len(persons):
             batch = persons[start:start + size]
