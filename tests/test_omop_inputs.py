@@ -272,3 +272,37 @@ def test_a_specimen_shows_a_sample_can_be_provided_unless_the_supplement_says_no
     read = {r.raw["id"]: r.raw for r in read_cdm(OmopInput(url, supplement=supplement))
             if hasattr(r, "raw")}
     assert read["2"]["samples"] == {"tumour_tissue": False}
+
+
+class _Refusing:
+    """A DuckDB connection whose statements fail while its memory is limited (as one that
+    needs more memory than the bound, or a spill the read-only file cannot write, would)."""
+
+    def __init__(self) -> None:
+        self.limited, self.ran = False, []
+
+    def execute(self, query: str):
+        self.ran.append(query)
+        if query.startswith("SET memory_limit"):
+            self.limited = True
+        elif query.startswith("RESET memory_limit"):
+            self.limited = False
+        elif self.limited:
+            raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate")
+        return duckdb.connect().execute("SELECT 1")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_statement_that_fails_under_duckdbs_memory_bound_runs_again_without_it():
+    from ql1706kg.inputs.omop.connect import Database, QueryFailed
+
+    connection = _Refusing()
+    db = Database(parse_url("duckdb:///cdm.duckdb"), connection)
+    db.bound_cache()
+    assert db.rows("SELECT 1") == [(1,)] and not connection.limited
+    assert connection.ran[-2:] == ["RESET memory_limit", "SELECT 1"]
+    connection.limited = True  # unbounded now: a failure is the database's, named
+    with pytest.raises(QueryFailed, match="Out of Memory"):
+        db.rows("SELECT 2")

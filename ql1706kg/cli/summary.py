@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -103,6 +104,29 @@ class RepeatedIds:
             "give different people different ids")
 
 
+@dataclass
+class FitTally:
+    """What the window warning needs of the patients' :class:`WindowFit` (those with dated
+    results), summed as they pass: memory stays flat over a run of any size."""
+
+    patients: int = 0
+    inside_patients: int = 0  # patients with a result inside the window
+    outside_patients: int = 0  # patients with a result outside it
+    outside_results: int = 0
+    earliest: date | None = None
+    latest: date | None = None
+
+    def add(self, fit: WindowFit) -> None:
+        self.patients += 1
+        self.inside_patients += bool(fit.inside)
+        self.outside_patients += bool(fit.outside)
+        self.outside_results += fit.outside
+        if fit.earliest is not None and (self.earliest is None or fit.earliest < self.earliest):
+            self.earliest = fit.earliest
+        if fit.latest is not None and (self.latest is None or fit.latest > self.latest):
+            self.latest = fit.latest
+
+
 class RunSummary:
     """The standard-error side of a run (see the module): fed every result as it passes."""
 
@@ -116,7 +140,7 @@ class RunSummary:
         self.repeated = RepeatedIds()
         self.skipped = 0
         self.written: list[str] = []
-        self.fits: list[WindowFit] = []
+        self.fits = FitTally()  # a compact summary, not one entry a patient
 
     @classmethod
     def of_command(cls, as_of: date | None = None, window_days: int | None = None,
@@ -162,7 +186,7 @@ class RunSummary:
         self.verdicts[item.verdict] += 1
         fit = getattr(item, "window_fit", None)
         if fit is not None and (fit.inside or fit.outside):
-            self.fits.append(fit)
+            self.fits.add(fit)
 
     def error(self, error: ScreeningError) -> None:
         """An input error: said now, one line; a repeated patient id is held and grouped."""
@@ -217,25 +241,24 @@ class RunSummary:
         """Why so many results are unknown, when the date is the likely cause: every dated
         result of the run lies outside the window, or ``--as-of`` took today's date and some
         patients' results lie outside it."""
-        if not self.fits or self.as_of is None or self.window_days is None:
+        fits = self.fits
+        if not fits.patients or self.as_of is None or self.window_days is None:
             return None
-        outside = [f for f in self.fits if f.outside]
-        if not outside:
+        if not fits.outside_patients:
             return None
-        earliest = min(f.earliest for f in self.fits if f.earliest is not None)
-        latest = max(f.latest for f in self.fits if f.latest is not None)
+        assert fits.earliest is not None and fits.latest is not None  # (dated results)
         window = f"the {self.window_days}-day window"
-        if not any(f.inside for f in self.fits):
-            said = (f"every screening result ({sum(f.outside for f in self.fits)} dated "
-                    f"results of {len(self.fits)} patient(s)) lies outside {window} as of "
+        if not fits.inside_patients:
+            said = (f"every screening result ({fits.outside_results} dated "
+                    f"results of {fits.patients} patient(s)) lies outside {window} as of "
                     f"{self.as_of}")
         elif not self.as_of_given:
             said = (f"--as-of was not given, so the screening is as of today ({self.as_of}); "
-                    f"{len(outside)} of {len(self.fits)} patient(s) have screening results "
-                    f"outside {window} (those criteria are unknown)")
+                    f"{fits.outside_patients} of {fits.patients} patient(s) have screening "
+                    f"results outside {window} (those criteria are unknown)")
         else:
             return None
-        return f"{said}. {self._fitting(earliest, latest)}"
+        return f"{said}. {self._fitting(fits.earliest, fits.latest)}"
 
     def _fitting(self, earliest: date, latest: date) -> str:
         """Which --as-of would put the results in the window."""

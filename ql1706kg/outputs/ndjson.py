@@ -57,11 +57,13 @@ class SourceResolver:
 
     def __call__(self, source: str) -> str:
         # Shortest candidate first: the file's own name is usually the first one tried.
-        for end in [i for i, char in enumerate(source) if char in _SEPARATORS] + [len(source)]:
+        for end in [i for i, char in enumerate(source) if char in _SEPARATORS]:
             real = self._real_file(source[:end])
             if real is not None:
                 return real + source[end:]
-        return source
+        # the whole source is not cached: it is one a patient where no part of it is a file
+        # (an OMOP person, duckdb:///cdm.duckdb#person/42), and memory stays flat
+        return os.path.realpath(source) if source and os.path.isfile(source) else source
 
     def _real_file(self, candidate: str) -> str | None:
         if candidate not in self._cache:

@@ -31,6 +31,7 @@ from .graph import PatientGraph
 from .judge import judge
 from .lift import lift, patient_iri
 from .results import EncodedResult, PatientResult, Result, ScreeningError
+from .seen import SeenIds
 from .validate import shapes, validate_graphs
 from .window import window_fit
 
@@ -56,7 +57,14 @@ def unique_ids(items: Iterable[Item]) -> Iterator[Item]:
     here only when its id is already used, to compare the records. An OMOP person is not kept
     (its facts would hold the whole run in memory): another record under its id is another
     person (a person_id names one person of one CDM)."""
-    seen: dict[str, tuple[str, bytes | FhirPerson | OmopPerson | None]] = {}
+    seen: SeenIds[FhirPerson] = SeenIds()  # on disk: memory stays flat over any run
+    try:
+        yield from _unique(items, seen)
+    finally:
+        seen.close()
+
+
+def _unique(items: Iterable[Item], seen: SeenIds[FhirPerson]) -> Iterator[Item]:
     for item in items:
         key = None if isinstance(item, InputError) else item.id
         if key is None:
@@ -75,13 +83,15 @@ def unique_ids(items: Iterable[Item]) -> Iterator[Item]:
             first = None if isinstance(assembled, InputError) else (
                 first[0], _digest(cast(SourcedRecord | RawRecord, assembled)))
             if first is not None:
-                seen[key] = first
+                seen.put(key, first[0], first[1])
         if first is None:
-            # an OMOP person is named by its database (one string for the run, not one a
-            # person: memory stays flat over a CDM of any size)
-            seen[key] = (item.run[0] if isinstance(item, OmopPerson) else item.source,
-                         item if isinstance(item, FhirPerson)
-                         else None if isinstance(item, OmopPerson)
+            if isinstance(item, FhirPerson):
+                seen.keep(key, item.source, item)
+            else:
+                # an OMOP person is named by its database (its facts are not kept: another
+                # record under its id is another person, a person_id naming one person)
+                seen.put(key, item.run[0] if isinstance(item, OmopPerson) else item.source,
+                         None if isinstance(item, OmopPerson)
                          else _digest(cast(SourcedRecord | RawRecord, item)))
             yield item
             continue

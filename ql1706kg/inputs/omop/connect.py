@@ -159,6 +159,9 @@ def integers(values: Iterable[int]) -> str:
     return text or "NULL"
 
 
+DUCKDB_MEMORY = "64MB"  # DuckDB's memory while the batches are read (Database.bound_cache)
+
+
 class _Cursor(Protocol):
     def fetchall(self) -> list[Any]: ...
 
@@ -178,6 +181,7 @@ class Database:
     url: OmopUrl
     connection: Connection
     queries: int = field(default=0)
+    bounded: bool = field(default=False)  # DuckDB's memory limited (bound_cache)
 
     @property
     def engine(self) -> str:
@@ -189,7 +193,24 @@ class Database:
         try:
             return self.connection.execute(sql).fetchall()
         except Exception as exc:
-            raise QueryFailed(self.url, exc) from None
+            if not self.bounded:
+                raise QueryFailed(self.url, exc) from None
+        # a statement that failed under the bound (more memory than it allows, or a spill
+        # the read-only database cannot write): run again without it, as it always ran
+        self.bounded = False
+        with contextlib.suppress(Exception):
+            self.connection.execute("RESET memory_limit")
+        return self.rows(sql)
+
+    def bound_cache(self) -> None:
+        """DuckDB keeps each block of the file it has read cached, up to 80 % of the
+        machine's memory: a CDM read batch by batch would have the reading process grow with
+        the CDM (+22 MB from a 5 MB to a 26 MB file). While the batches are read, its memory
+        is bounded (:data:`DUCKDB_MEMORY`: blocks evicted are read again from the file, a
+        batch's own data is a few MB); PostgreSQL's cache is the server's."""
+        if self.engine == "duckdb":
+            self.connection.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+            self.bounded = True
 
     def close(self) -> None:
         # closing a broken connection must not hide the first error
