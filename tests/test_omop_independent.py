@@ -22,6 +22,7 @@ from ql1706kg.api import screen
 from ql1706kg.inputs.omop import OmopInput
 
 from .omop_independent import convert, write_duckdb, write_postgres
+from .omop_support import example_records
 
 AS_OF = "2026-11-20"
 EXAMPLES = Path(__file__).parents[1] / "examples" / "patients"
@@ -143,14 +144,6 @@ def boundary_records() -> list[dict]:
                 record["supportive_care"] = [{"product": kind, "date": value}]
             records.append(record)
     return records
-
-
-def example_records() -> list[dict]:
-    out: list[dict] = []
-    for path in sorted(EXAMPLES.glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        out += data if isinstance(data, list) else [data]
-    return out
 
 
 def outcomes(result, names=None) -> dict[str, tuple]:
