@@ -278,13 +278,15 @@ class _Refusing:
     """A DuckDB connection whose statements fail while its memory is limited (as one that
     needs more memory than the bound, or a spill the read-only file cannot write, would)."""
 
-    def __init__(self) -> None:
+    def __init__(self, refuse_under_mb: int | None = None) -> None:
         self.limited, self.ran = False, []
+        self.refuse_under_mb = refuse_under_mb  # None: every bound is too small
 
     def execute(self, query: str):
         self.ran.append(query)
         if query.startswith("SET memory_limit"):
-            self.limited = True
+            self.limited = self.refuse_under_mb is None or int(
+                query.split("'")[1].removesuffix("MB")) < self.refuse_under_mb
         elif query.startswith("RESET memory_limit"):
             self.limited = False
         elif self.limited:
@@ -296,13 +298,27 @@ class _Refusing:
 
 
 def test_a_statement_that_fails_under_duckdbs_memory_bound_runs_again_without_it():
-    from ql1706kg.inputs.omop.connect import Database, QueryFailed
+    from ql1706kg.inputs.omop.connect import DUCKDB_MEMORY, Database, QueryFailed
 
     connection = _Refusing()
     db = Database(parse_url("duckdb:///cdm.duckdb"), connection)
     db.bound_cache()
     assert db.rows("SELECT 1") == [(1,)] and not connection.limited
     assert connection.ran[-2:] == ["RESET memory_limit", "SELECT 1"]
+    # the bound doubled at each failure before it was given up
+    assert f"SET memory_limit = '{2 * DUCKDB_MEMORY}MB'" in connection.ran
     connection.limited = True  # unbounded now: a failure is the database's, named
     with pytest.raises(QueryFailed, match="Out of Memory"):
         db.rows("SELECT 2")
+
+
+def test_a_statement_that_needs_more_memory_doubles_the_bound_for_the_rest_of_the_run():
+    from ql1706kg.inputs.omop.connect import DUCKDB_MEMORY, Database
+
+    connection = _Refusing(refuse_under_mb=3 * DUCKDB_MEMORY)
+    db = Database(parse_url("duckdb:///cdm.duckdb"), connection)
+    db.bound_cache()
+    assert db.rows("SELECT 1") == [(1,)] and db.bound_mb == 4 * DUCKDB_MEMORY
+    assert "RESET memory_limit" not in connection.ran  # still bounded
+    ran = len(connection.ran)
+    assert db.rows("SELECT 1") == [(1,)] and len(connection.ran) == ran + 1  # once, bounded

@@ -159,7 +159,10 @@ def integers(values: Iterable[int]) -> str:
     return text or "NULL"
 
 
-DUCKDB_MEMORY = "64MB"  # DuckDB's memory while the batches are read (Database.bound_cache)
+# DuckDB's memory while the batches are read (Database.bound_cache), in MB: doubled for the rest
+# of the run whenever a statement needs more, up to DUCKDB_MEMORY_MAX, then unbounded
+DUCKDB_MEMORY = 128
+DUCKDB_MEMORY_MAX = 2048
 
 
 class _Cursor(Protocol):
@@ -181,7 +184,7 @@ class Database:
     url: OmopUrl
     connection: Connection
     queries: int = field(default=0)
-    bounded: bool = field(default=False)  # DuckDB's memory limited (bound_cache)
+    bound_mb: int | None = field(default=None)  # DuckDB's memory limit (bound_cache)
 
     @property
     def engine(self) -> str:
@@ -193,24 +196,31 @@ class Database:
         try:
             return self.connection.execute(sql).fetchall()
         except Exception as exc:
-            if not self.bounded:
+            if self.bound_mb is None:
                 raise QueryFailed(self.url, exc) from None
-        # a statement that failed under the bound (more memory than it allows, or a spill
-        # the read-only database cannot write): run again without it, as it always ran
-        self.bounded = False
+        # a statement that failed under the bound (more memory than it allows, or a spill the
+        # read-only database cannot write): run again under twice the bound, which the rest
+        # of the run keeps (one statement that needs more does not unbind the run), and
+        # without any past DUCKDB_MEMORY_MAX, as it always ran
+        self.bound_mb = (self.bound_mb or DUCKDB_MEMORY) * 2
         with contextlib.suppress(Exception):
-            self.connection.execute("RESET memory_limit")
+            if self.bound_mb > DUCKDB_MEMORY_MAX:
+                self.bound_mb = None
+                self.connection.execute("RESET memory_limit")
+            else:
+                self.connection.execute(f"SET memory_limit = '{self.bound_mb}MB'")
         return self.rows(sql)
 
     def bound_cache(self) -> None:
         """DuckDB keeps each block of the file it has read cached, up to 80 % of the
         machine's memory: a CDM read batch by batch would have the reading process grow with
         the CDM (+22 MB from a 5 MB to a 26 MB file). While the batches are read, its memory
-        is bounded (:data:`DUCKDB_MEMORY`: blocks evicted are read again from the file, a
-        batch's own data is a few MB); PostgreSQL's cache is the server's."""
+        is bounded (:data:`DUCKDB_MEMORY` MB, doubled while a statement needs more: blocks
+        evicted are read again from the file, a batch's own data is a few MB); PostgreSQL's
+        cache is the server's."""
         if self.engine == "duckdb":
-            self.connection.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
-            self.bounded = True
+            self.connection.execute(f"SET memory_limit = '{DUCKDB_MEMORY}MB'")
+            self.bound_mb = DUCKDB_MEMORY
 
     def close(self) -> None:
         # closing a broken connection must not hide the first error
