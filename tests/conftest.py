@@ -83,9 +83,12 @@ def pytest_configure(config) -> None:
         import os
         import tempfile
 
-        from .omop_support import STATE_VARIABLE
+        from .omop_support import STATE_VARIABLE, sweep_stale_clusters
 
-        os.environ[STATE_VARIABLE] = tempfile.mkdtemp(prefix="qlpg-", dir="/tmp")
+        folder = tempfile.mkdtemp(prefix="qlpg-", dir="/tmp")
+        (Path(folder) / "owner").write_text(str(os.getpid()))
+        os.environ[STATE_VARIABLE] = folder
+        sweep_stale_clusters(Path(folder))
 
 
 @pytest.hookimpl(trylast=True)

@@ -174,6 +174,29 @@ def stop_cluster() -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def sweep_stale_clusters(here: Path) -> None:
+    """Stop and remove the clusters of sessions that ended without stopping theirs (a run
+    killed by a timeout or SIGKILL never reaches its sessionfinish): each session's folder
+    names its controller's pid (``owner``, written by conftest), and a folder whose owner is
+    gone is stale. A folder without an owner, or one of a session still running (CI beside
+    a developer's run), is left alone."""
+    for folder in Path("/tmp").glob("qlpg-*"):
+        if folder == here:
+            continue
+        try:
+            os.kill(int((folder / "owner").read_text()), 0)
+            continue  # its session is running
+        except ProcessLookupError:
+            pass  # its session is gone: the folder is stale
+        except (OSError, ValueError):
+            continue  # no owner recorded, or not ours to signal
+        os.environ[STATE_VARIABLE], saved = str(folder), os.environ.get(STATE_VARIABLE)
+        try:
+            stop_cluster()
+        finally:
+            os.environ[STATE_VARIABLE] = saved or ""
+
+
 def new_database(name: str) -> str:
     """A new database in the session's cluster; its libpq URI (socket, user postgres)."""
     import psycopg

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import socket
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -322,3 +324,21 @@ def test_a_statement_that_needs_more_memory_doubles_the_bound_for_the_rest_of_th
     assert "RESET memory_limit" not in connection.ran  # still bounded
     ran = len(connection.ran)
     assert db.rows("SELECT 1") == [(1,)] and len(connection.ran) == ran + 1  # once, bounded
+
+
+def test_a_killed_sessions_cluster_folder_is_swept_and_a_running_ones_is_not(tmp_path):
+    """A test run killed before its sessionfinish left its PostgreSQL cluster running; the
+    next session stops it. The folders here have no cluster started (nothing to stop)."""
+    import tempfile
+
+    from .omop_support import sweep_stale_clusters
+
+    dead, alive = (Path(tempfile.mkdtemp(prefix="qlpg-", dir="/tmp")) for _ in range(2))
+    (dead / "owner").write_text(str(2**22 + 12345))  # above pid_max's default: no process
+    (alive / "owner").write_text(str(os.getpid()))
+    try:
+        sweep_stale_clusters(tmp_path)
+        assert not dead.exists() and alive.exists()
+    finally:
+        shutil.rmtree(dead, ignore_errors=True)
+        shutil.rmtree(alive, ignore_errors=True)
