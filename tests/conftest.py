@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import gc
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,14 @@ def explain(rec: dict, criterion: str, as_of: str = AS_OF) -> str:
 def base() -> dict:
     """A fresh copy of the eligible base record."""
     return copy.deepcopy(BASE)
+
+
+def terminal_signals() -> None:
+    """``preexec_fn`` of a program a test interrupts: SIGINT handled as at a terminal. A test
+    run started in the background (``cmd &``, as a CI script may be) inherits SIGINT ignored,
+    and an ignored signal stays ignored across exec: the program would never see the Ctrl-C
+    the test sends, and run to its end."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def pytest_configure(config) -> None:

@@ -28,6 +28,8 @@ from ql1706kg.inputs.read import read_paths
 from ql1706kg.inputs.records import SourcedRecord
 from ql1706kg.inputs.synthetic import patients
 
+from .conftest import terminal_signals
+
 AS_OF = "2026-11-20"
 LOINC = "http://loinc.org"
 
@@ -104,7 +106,8 @@ def test_ctrl_c_removes_the_index_folder(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "ql1706kg.cli", "screen", str(export),
                              "--as-of", AS_OF, "--jobs", "2", "--quiet", "--format", "ndjson",
                              "-o", str(tmp_path / "out.ndjson")], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=terminal_signals)
     deadline = time.monotonic() + 120
     while not any(p.stat().st_size for p in tmp_path.glob(".out.ndjson.*.tmp")):
         assert proc.poll() is None, proc.stderr.read().decode()  # still screening

@@ -13,6 +13,8 @@ from click.testing import CliRunner
 from ql1706kg.cli import main
 from ql1706kg.inputs.synthetic import patients
 
+from .conftest import terminal_signals
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "patients"
 
 
@@ -292,7 +294,7 @@ def test_a_real_interrupt_leaves_nothing_behind_and_exits_130(tmp_path):
         out = tmp_path / f"out.{fmt}"
         proc = subprocess.Popen([*program, "screen", str(source), "--as-of", "2026-11-20",
                                  "--format", fmt, "-o", str(out), "--quiet", "--jobs", "1"],
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.PIPE, text=True, preexec_fn=terminal_signals)
         deadline = time.monotonic() + 60
         while not _written(tmp_path) and time.monotonic() < deadline:
             time.sleep(0.05)  # until the first patients are on disk
