@@ -36,9 +36,10 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from ..errors import UnitError
+from ..inputs.fhir.values import _decimal
 from ..protocol.equivalents import DoseKind, code_key
 from ..protocol.units import convert
 from .uncertain import Interval
@@ -102,13 +103,9 @@ def _up_to(a: Interval) -> Interval:
 
 
 def _number(value: object) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() and number >= 0 else None
+    """A dose, rate or count: a FHIR decimal (the readers' own), never negative."""
+    number = _decimal(value)
+    return number if number is not None and number >= 0 else None
 
 
 def _amount(quantity: object, unit: str) -> Decimal | None:
