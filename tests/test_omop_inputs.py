@@ -23,10 +23,11 @@ from hypothesis import strategies as st
 
 from ql1706kg.api import screen
 from ql1706kg.cli import main
+from ql1706kg.cli.omop import person_ids
 from ql1706kg.errors import InputError
 from ql1706kg.inputs.omop import OmopInput
 from ql1706kg.inputs.omop.connect import UrlError, parse_url
-from ql1706kg.inputs.omop.read import read_omop
+from ql1706kg.inputs.omop.read import first_occurrences, read_omop
 
 from .conftest import AS_OF, BASE
 from .omop_support import duckdb_cdm, read_cdm
@@ -127,6 +128,30 @@ def test_options_of_omop_need_it_and_paths_or_omop_are_needed(small):
     assert clash.exit_code == 2 and "is one of the inputs" in clash.stderr
 
 
+@pytest.mark.parametrize(("text", "ids"), [
+    ("1,2 3\n4", [1, 2, 3, 4]),
+    ("5 # a comment, 6\n7", [5, 7]),
+    ("8 # a comment ending at a carriage return\r9", [8, 9]),  # any line break str knows
+    ("10\u202f11\t,12,,", [10, 11, 12]),  # a Unicode space, a tab, empty words
+    ("-3 +4 9223372036854775807", [-3, 4, 2**63 - 1]),
+    ("# nothing but a comment", []),
+])
+def test_person_ids_are_read_word_by_word_as_64_bit_integers(text, ids):
+    assert list(person_ids(text)) == ids
+
+
+@pytest.mark.parametrize("bad", ["1,x", "1 2.5", "9223372036854775808", "7e3"])
+def test_a_word_that_is_no_64_bit_integer_is_named(bad):
+    with pytest.raises(ValueError, match="is not a person_id"):
+        person_ids(bad)
+
+
+@given(st.lists(st.one_of(st.integers(0, 60), st.integers(-2**63, 2**63 - 1)), max_size=60))
+def test_each_candidate_once_in_the_order_given(ids):
+    """Dense ids (a bitmap of their range) and sparse ones (a set) alike."""
+    assert list(first_occurrences(ids)) == list(dict.fromkeys(ids))
+
+
 @pytest.mark.parametrize(("statements", "named"), [
     (["DROP TABLE concept"], "concept"),
     (["ALTER TABLE measurement DROP COLUMN range_high"], "measurement.range_high"),
@@ -192,7 +217,7 @@ def test_bounds_partial_birth_dates_and_unreadable_rows_reach_the_screening(smal
     assert "value concept" in criteria["IC9.3-CR"].explanation
 
 
-def test_candidates_from_an_atlas_cohort_or_an_id_file(small, tmp_path):
+def test_candidates_from_an_atlas_cohort_or_an_id_file(small, tmp_path, monkeypatch):
     url = altered(small, tmp_path, "CREATE SCHEMA results",
                   "CREATE TABLE results.cohort AS SELECT * FROM cohort",
                   "INSERT INTO results.cohort VALUES (7, 2, '2026-01-01', '2026-12-31')")
@@ -211,6 +236,10 @@ def test_candidates_from_an_atlas_cohort_or_an_id_file(small, tmp_path):
                  "--format", "json")
     assert result.exit_code == 1 and "person/77" in result.stderr
     assert [p["id"] for p in json.loads(result.stdout)["patients"]] == ["2", "1"]
+    # checked a few at a time: each given id once, in order, the unknown ones named once
+    monkeypatch.setattr("ql1706kg.inputs.omop.read.CHECKED_AT_ONCE", 2)
+    items = read_cdm(OmopInput(url, person_ids=(2, 77, 1, 2, 77, 1)))
+    assert [i.raw["id"] if hasattr(i, "raw") else i.record for i in items] == ["77", "2", "1"]
 
 
 def test_the_supplement_completes_the_record_and_a_contradiction_is_one_error(small, tmp_path):

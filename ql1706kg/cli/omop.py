@@ -9,6 +9,8 @@ that carries a password, or an option that needs ``--omop`` without it is a usag
 from __future__ import annotations
 
 import functools
+import re
+from array import array
 from pathlib import Path
 
 import click
@@ -49,17 +51,35 @@ def _person_ids(ctx: click.Context, param: click.Parameter, value: str | None):
         except (OSError, UnicodeDecodeError) as exc:
             raise click.BadParameter(f"cannot read {visible(value[1:])}: {exc}", ctx=ctx,
                                      param=param) from None
-    lines = [line.partition("#")[0] for line in text.splitlines()]  # '#' starts a comment
-    words = " ".join(lines).replace(",", " ").split()
     try:
-        ids = tuple(int(w) for w in words)
-    except ValueError:
-        bad = next(w for w in words if not w.lstrip("-").isdigit())
-        raise click.BadParameter(f"'{visible(bad)}' is not a person_id (an integer)", ctx=ctx,
-                                 param=param) from None
+        ids = person_ids(text)
+    except ValueError as exc:
+        raise click.BadParameter(visible(str(exc)), ctx=ctx, param=param) from None
     if not ids:
         raise click.BadParameter("no person_id given", ctx=ctx, param=param)
     return _remember(ctx, param, ids)
+
+
+# a word of an id list: ids are separated by white space or commas; '#' starts a comment to
+# the end of its line (any line break str.splitlines knows)
+_ID_WORDS = re.compile(r"#[^\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]*|[^\s,#]+")
+
+
+def person_ids(text: str) -> array:
+    """The person_ids a list gives, in order, as 64-bit integers read word by word (8 bytes
+    an id: a list of a million persons never becomes a million strings and a million Python
+    integers); ValueError naming the first word that is not one."""
+    out = array("q")
+    for found in _ID_WORDS.finditer(text):
+        word = found.group()
+        if word.startswith("#"):
+            continue
+        try:
+            out.append(int(word))
+        except (ValueError, OverflowError):
+            raise ValueError(f"'{word}' is not a person_id (an integer of at most 64 bits)"
+                             ) from None
+    return out
 
 
 def _schema(ctx: click.Context, param: click.Parameter, value: str | None):

@@ -15,9 +15,10 @@ naming the database, the person and the field; the other persons are read.
 from __future__ import annotations
 
 import bisect
+from array import array
 from collections import defaultdict
-from collections.abc import Generator, Iterator
-from itertools import chain
+from collections.abc import Generator, Iterator, Sequence
+from itertools import chain, pairwise
 from operator import itemgetter
 
 from ...errors import InputError, InputNote
@@ -124,26 +125,65 @@ def batch_rows(persons: list[int]) -> str:
 
 
 def candidates(db: Database, schema: Schema, spec: OmopInput, source: str,
-               sarcoma: set[int]) -> tuple[list[int], list[InputError]]:
-    """The person ids to screen, and an error for each given id that is not a person."""
-    run = sql_file("run.sql")
+               sarcoma: set[int]) -> tuple[array, list[InputError]]:
+    """The person ids to screen (64-bit integers: 8 bytes a candidate), and an error for each
+    given id that is not a person."""
     if spec.person_ids is not None:
-        wanted = list(dict.fromkeys(spec.person_ids))
-        found: set[int] = set()
-        for start in range(0, len(wanted), CHECKED_AT_ONCE):
-            chunk = integers(wanted[start:start + CHECKED_AT_ONCE])
-            found |= {int(r[0]) for r in db.rows(render(run["persons"].text,
-                                                        {"cdm": schema.cdm, "persons": chunk}))}
-        missing = [InputError(f"{source}#person/{p}", "no such person in the CDM's person "
-                              "table", record=str(p), field="person_id")
-                   for p in wanted if p not in found]
-        return [p for p in wanted if p in found], missing
+        return _given(db, schema, spec.person_ids, source)
     if spec.cohort_id is not None:
         return _cohort(db, schema, spec, source), []
     return _sarcoma(db, schema), []
 
 
-def _cohort(db: Database, schema: Schema, spec: OmopInput, source: str) -> list[int]:
+def _given(db: Database, schema: Schema, given: Sequence[int], source: str
+           ) -> tuple[array, list[InputError]]:
+    """The given ids found in the person table, in order, each once; an error for each
+    other. Checked :data:`CHECKED_AT_ONCE` a query, so that only a chunk's ids are ever held
+    as Python integers."""
+    query = sql_file("run.sql")["persons"].text
+    found, missing = array("q"), []
+    chunk: list[int] = []
+    for person in chain(first_occurrences(given), [None]):
+        if person is not None:
+            chunk.append(person)
+            if len(chunk) < CHECKED_AT_ONCE:
+                continue
+        if chunk:
+            there = {int(r[0]) for r in db.rows(render(query, {"cdm": schema.cdm,
+                                                                "persons": integers(chunk)}))}
+            found.extend(p for p in chunk if p in there)
+            missing.extend(InputError(f"{source}#person/{p}", "no such person in the CDM's "
+                                      "person table", record=str(p), field="person_id")
+                           for p in chunk if p not in there)
+            chunk = []
+    return found, missing
+
+
+def first_occurrences(ids: Sequence[int]) -> Iterator[int]:
+    """Each id at its first occurrence, in order. Which ids were met is a bitmap over the
+    ids' range when that range is dense (at most a byte a given id: person_ids are mostly
+    consecutive), else a set."""
+    if not ids:
+        return
+    low, high = min(ids), max(ids)
+    span = high - low + 1
+    if span > 8 * len(ids):
+        seen: set[int] = set()
+        for person in ids:
+            if person not in seen:
+                seen.add(person)
+                yield person
+        return
+    bits = bytearray((span + 7) // 8)
+    for person in ids:
+        at = person - low
+        bit = 1 << (at & 7)
+        if not bits[at >> 3] & bit:
+            bits[at >> 3] |= bit
+            yield person
+
+
+def _cohort(db: Database, schema: Schema, spec: OmopInput, source: str) -> array:
     assert spec.cohort_id is not None  # called for a cohort only
     table = mapping()["cohort"]
     where = (spec.cohort_schema or schema.cdm).casefold()
@@ -162,10 +202,10 @@ def _cohort(db: Database, schema: Schema, spec: OmopInput, source: str) -> list[
     query = render(sql_file("run.sql")["candidates_cohort"].text, {
         "subject": table["subject"], "cohort_schema": where, "cohort_table": table["table"],
         "definition": table["definition"], "cohort_id": str(int(spec.cohort_id))})
-    return sorted(int(r[0]) for r in db.rows(query))
+    return array("q", sorted(int(r[0]) for r in db.rows(query)))
 
 
-def _sarcoma(db: Database, schema: Schema) -> list[int]:
+def _sarcoma(db: Database, schema: Schema) -> array:
     """Everyone with a condition (or disease episode) the terminology reads as a sarcoma."""
     vocabulary = Vocabulary(db, schema.vocabulary)
     sarcoma = compute(db, schema, vocabulary, terminology()).sarcoma
@@ -174,13 +214,14 @@ def _sarcoma(db: Database, schema: Schema) -> list[int]:
     query = render(run["candidates_sarcoma"].text, values)
     if "episode" in schema.nonempty:
         query += "\nUNION\n" + render(run["candidates_sarcoma_episodes"].text, values)
-    return sorted(int(r[0]) for r in db.rows(query))
+    return array("q", sorted(int(r[0]) for r in db.rows(query)))
 
 
-def _unused(supplement: SupplementIndex, persons: list[int]) -> list[str]:
-    """The supplement's persons who are no candidates (the candidates sorted once at the end:
-    no set of every screened person kept during the run)."""
-    ordered = sorted(persons)
+def _unused(supplement: SupplementIndex, persons: array) -> list[str]:
+    """The supplement's persons who are no candidates (the candidates sorted once at the end,
+    unless they are in order already: no set of every screened person kept during the run)."""
+    ordered = persons if all(a <= b for a, b in pairwise(persons)) \
+        else array("q", sorted(persons))
 
     def candidate(name: str) -> bool:
         if not name.isdigit():

@@ -6,7 +6,9 @@ loading a database driver; :mod:`.read` reads it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # Persons per facts query: each query costs DuckDB ~0.2 s of binding whatever its size (its
@@ -23,10 +25,11 @@ class OmopInput:
     ``cohort_schema``'s cohort table, default the CDM schema), else everyone with a sarcoma on
     record. ``supplement``: the site's long table of what the CDM cannot hold.
     ``closed_world``: a list section nothing filled is "recorded: none" (off by default).
+    ``person_ids`` is kept as 64-bit integers (8 bytes an id, however many are given).
     """
 
     url: str
-    person_ids: tuple[int, ...] | None = None
+    person_ids: Sequence[int] | None = field(default=None, hash=False)
     cohort_id: int | None = None
     cohort_schema: str | None = None
     supplement: Path | None = None
@@ -37,7 +40,10 @@ class OmopInput:
         if self.supplement is not None and not isinstance(self.supplement, Path):
             object.__setattr__(self, "supplement", Path(self.supplement))
         if self.person_ids is not None:
-            object.__setattr__(self, "person_ids", tuple(int(p) for p in self.person_ids))
+            ids = self.person_ids
+            if not (isinstance(ids, array) and ids.typecode == "q"):
+                ids = array("q", (int(p) for p in ids))
+            object.__setattr__(self, "person_ids", ids)
 
     def __str__(self) -> str:
         from .connect import UrlError, parse_url
