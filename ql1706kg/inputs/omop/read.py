@@ -80,7 +80,7 @@ def read_omop(spec: OmopInput, validate: bool = True) -> Iterator[Item]:
         db.bound_cache()  # memory flat however large the CDM (the run's queries are done)
         start, size = 0, spec.batch_size
         while start < len(persons):
-            batch = persons[start:start + size]
+            batch = persons[start:start + size].tolist()
             start += len(batch)
             rows = yield from _batch(db, ctx, statement, batch, supplement, spec, validate)
             size = next_batch_size(spec.batch_size, len(batch), rows)
@@ -141,7 +141,7 @@ def _given(db: Database, schema: Schema, given: Sequence[int], source: str
     other. Checked :data:`CHECKED_AT_ONCE` a query, so that only a chunk's ids are ever held
     as Python integers."""
     query = sql_file("run.sql")["persons"].text
-    found, missing = array("q"), []
+    found, missing = array("q"), list[InputError]()
     chunk: list[int] = []
     for person in chain(first_occurrences(given), [None]):
         if person is not None:
