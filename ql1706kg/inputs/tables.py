@@ -52,7 +52,6 @@ facts_complete             a fact kind's record key: recorded complete (no fact 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -63,8 +62,19 @@ from ..protocol.resources import protocol_cache
 from .records import RawRecord, SourcedRecord, parse_record
 from .table_files import Rows, UnsavedFormula, table_body
 from .table_files import cell as _cell
+from .table_values import (
+    TRUE,
+    RowError,
+    coded,
+    date,
+    dated,
+    number_or_word,
+    numeric,
+    optional_date,
+    text,
+    yes_no,
+)
 
-_TRUE, _FALSE = {"yes", "y", "true", "1"}, {"no", "n", "false", "0"}
 _SECTION = {"able_to_comply": "consent", "confirmed_at_this_institution": "diagnosis",
             "resectable": "diagnosis", "extent": "diagnosis", "tumour_tissue": "samples",
             "blood_sample": "samples", "lactating": "reproductive",
@@ -78,14 +88,6 @@ _EMPTY = {"no_metastases": "metastases", "no_prior_therapy": "prior_therapies",
 ELEMENTS = sorted({"sex", "birth_date", "icf_signed", "histology", "metastasis", "condition",
                    "therapy", "therapy_end", "tumour_measurement", "lesion", "expected_survival",
                    "supportive_care", "observation", *_BOOLEAN, *_EMPTY, "extent"})
-
-
-class RowError(ValueError):
-    """A row that cannot be read; names the column."""
-
-    def __init__(self, column: str, message: str) -> None:
-        super().__init__(message)
-        self.column = column
 
 
 def read_table(path: Path) -> Iterator[SourcedRecord | InputError]:
@@ -232,37 +234,37 @@ def _apply(record: dict, regimens: dict, row: dict[str, Any]) -> None:
     if name in _EMPTY:
         record.setdefault(_EMPTY[name], [])
     elif name in ("sex",):
-        record["sex"] = _text(row, "value").casefold()
+        record["sex"] = text(row, "value").casefold()
     elif name in ("birth_date", "icf_signed"):
-        when = _date(row, "value") if row.get("value") not in (None, "") else _date(row, "date")
+        when = date(row, "value") if row.get("value") not in (None, "") else date(row, "date")
         if name == "birth_date":
             record["birth_date"] = when
         else:
             record.setdefault("consent", {})["icf_signed"] = when
     elif name in _SECTION:
-        value = _bool(row) if name in _BOOLEAN else _text(row, "value").casefold()
+        value = yes_no(row) if name in _BOOLEAN else text(row, "value").casefold()
         record.setdefault(_SECTION[name], {})[_FIELD.get(name, name)] = value
     elif name == "recist_measurable":
-        record["recist"] = {"measurable_disease": _bool(row), **_dated(row)}
+        record["recist"] = {"measurable_disease": yes_no(row), **dated(row)}
     elif name == "histology":
-        record.setdefault("diagnosis", {})["histology"] = _coded(row)
-        record["diagnosis"].update(_dated(row))
+        record.setdefault("diagnosis", {})["histology"] = coded(row)
+        record["diagnosis"].update(dated(row))
     elif name == "metastasis":
-        record.setdefault("metastases", []).append({"site": _text(row, "value"), **_dated(row)})
+        record.setdefault("metastases", []).append({"site": text(row, "value"), **dated(row)})
     elif name == "condition":
-        record.setdefault("conditions", []).append(_coded(row))
+        record.setdefault("conditions", []).append(coded(row))
     elif name in ("therapy", "therapy_end", "intolerance"):
         _therapy(regimens, name, row)
     elif name == "tumour_measurement":
         record.setdefault("tumour_measurements", []).append(
-            {"date": _date(row, "date"), "sum_of_diameters_mm": _number(row, "value")})
+            {"date": date(row, "date"), "sum_of_diameters_mm": numeric(row, "value")})
     elif name == "lesion":
         record.setdefault("lesions", []).append(_lesion(row))
     elif name == "expected_survival":
-        record["expected_survival"] = {"value": _number(row, "value"),
-                                       "unit": _text(row, "unit") or "weeks", **_dated(row)}
+        record["expected_survival"] = {"value": numeric(row, "value"),
+                                       "unit": text(row, "unit") or "weeks", **dated(row)}
     elif name == "supportive_care":
-        record.setdefault("supportive_care", []).append({"product": _coded(row), **_dated(row)})
+        record.setdefault("supportive_care", []).append({"product": coded(row), **dated(row)})
     elif name == "observation":
         record["observations"].append(_observation(row, _test_of(row)))
     elif name == "facts_complete":
@@ -303,15 +305,15 @@ def _fact(row: dict[str, Any], kind: FactKind) -> dict[str, Any]:
         fact["value"] = _fact_value(row, kind)
     elif kind.value_type != "presence":
         raise RowError("value", f"a {kind.label} row needs its value ({_WANTED[kind.value_type]})")
-    code, system = _text(row, "code"), _text(row, "system")
+    code, system = text(row, "code"), text(row, "system")
     if code:
         fact["code"] = {"system": system, "code": code} if system else code
     for column in ("unit", "status"):
-        if _text(row, column):
-            fact[column] = _text(row, column)
+        if text(row, column):
+            fact[column] = text(row, column)
     for column in ("date", "end"):
         if row.get(column) not in (None, ""):
-            fact[column] = _date(row, column)
+            fact[column] = date(row, column)
     attributes = _attributes(row, kind)
     if attributes:
         fact["attributes"] = attributes
@@ -322,7 +324,7 @@ def _attributes(row: dict[str, Any], kind: FactKind) -> dict[str, str]:
     """The kind's attributes, a column each; a value it does not declare is an error."""
     out = {}
     for attribute in kind.attributes:
-        said = _text(row, attribute.key.casefold())
+        said = text(row, attribute.key.casefold())
         if not said:
             continue
         if said.casefold() not in attribute.labels:
@@ -338,16 +340,16 @@ _WANTED = {"boolean": "yes or no", "quantity": "a number", "date": "a date (YYYY
 
 def _fact_value(row: dict[str, Any], kind: FactKind) -> Any:
     if kind.value_type == "boolean":
-        return _bool(row)
+        return yes_no(row)
     if kind.value_type == "quantity":
-        return _number(row, "value")
+        return numeric(row, "value")
     if kind.value_type == "date":
-        return _date(row, "value")
+        return date(row, "value")
     if kind.value_type == "coded":
-        return _text(row, "value")
+        return text(row, "value")
     # a record that is the fact itself: "yes" says it again; anything else ("no") would
     # read as the fact being there, so it is refused (none is said with facts_complete)
-    if _text(row, "value").casefold() in _TRUE:
+    if text(row, "value").casefold() in TRUE:
         return True
     raise RowError("value", f"a {kind.label} row records one (leave the value empty); to say "
                             f"there is none, write a facts_complete row with value {kind.key}")
@@ -356,9 +358,9 @@ def _fact_value(row: dict[str, Any], kind: FactKind) -> Any:
 def _complete(record: dict, row: dict[str, Any], kinds: dict[str, FactKind]) -> None:
     """A ``facts_complete`` row: the kind named in the value is recorded complete (no fact of
     it means none), as the JSON record's ``facts_complete``."""
-    kind = kinds.get(_text(row, "value").casefold())
+    kind = kinds.get(text(row, "value").casefold())
     if kind is None:
-        raise RowError("value", f"'{_text(row, 'value')}' is not a fact kind the protocol "
+        raise RowError("value", f"'{text(row, 'value')}' is not a fact kind the protocol "
                                 f"declares ({', '.join(sorted(k.key for k in kinds.values()))})")
     complete = record.setdefault("facts_complete", [])
     if kind.key not in complete:
@@ -378,36 +380,36 @@ def _therapy(regimens: dict, name: str, row: dict[str, Any]) -> None:
     key = group or f"#{len(regimens) + 1}"
     regimen = regimens.setdefault(key, {"drugs": [], **({"name": group} if group else {})})
     if name == "therapy":
-        regimen["drugs"].append(_coded(row))
-        start = _optional_date(row)
+        regimen["drugs"].append(coded(row))
+        start = optional_date(row)
         if start and (not regimen.get("start") or start < regimen["start"]):
             regimen["start"] = start
     elif name == "therapy_end":
-        regimen["end"] = _date(row, "value") if row.get("value") not in (None, "") else \
-            _date(row, "date")
+        regimen["end"] = date(row, "value") if row.get("value") not in (None, "") else \
+            date(row, "date")
     else:
-        regimen["intolerance"] = _bool(row)
+        regimen["intolerance"] = yes_no(row)
 
 
 def _lesion(row: dict[str, Any]) -> dict[str, Any]:
-    kind = _text(row, "code") or "non_nodal"
+    kind = text(row, "code") or "non_nodal"
     if kind not in ("non_nodal", "lymph_node"):
         raise RowError("code", f"a lesion's code is non_nodal or lymph_node, not '{kind}'")
     size = "short_axis_mm" if kind == "lymph_node" else "longest_diameter_mm"
-    lesion: dict[str, Any] = {"kind": kind, "method": _text(row, "system") or "other",
-                              size: _number(row, "value"), **_dated(row)}
-    if _text(row, "site"):
-        lesion["site"] = _text(row, "site")
+    lesion: dict[str, Any] = {"kind": kind, "method": text(row, "system") or "other",
+                              size: numeric(row, "value"), **dated(row)}
+    if text(row, "site"):
+        lesion["site"] = text(row, "site")
     if row.get("slice_thickness") not in (None, ""):
-        lesion["slice_thickness_mm"] = _number(row, "slice_thickness")
+        lesion["slice_thickness_mm"] = numeric(row, "slice_thickness")
     return lesion
 
 
 def _test_of(row: dict[str, Any]) -> str | dict:
-    code = _text(row, "code")
+    code = text(row, "code")
     if not code:
         raise RowError("code", "an observation row names its test in the code column")
-    system = _text(row, "system")
+    system = text(row, "system")
     looks_like_loinc = "-" in code and code.replace("-", "").isdigit()
     if system or looks_like_loinc:
         return {"system": system or "LOINC", "code": code}
@@ -418,82 +420,12 @@ def _observation(row: dict[str, Any], test: str | dict) -> dict[str, Any]:
     value = row.get("value")
     if value in (None, ""):
         raise RowError("value", "a result needs a value")
-    item: dict[str, Any] = {"test": test, "value": _number_or_word(value),
-                            "date": _date(row, "date")}
+    item: dict[str, Any] = {"test": test, "value": number_or_word(value),
+                            "date": date(row, "date")}
     for column in ("unit",):
         if row.get(column) not in (None, ""):
             item[column] = str(row[column])
     for column in ("uln", "lln"):
         if row.get(column) not in (None, ""):
-            item[column] = _number(row, column)
+            item[column] = numeric(row, column)
     return item
-
-
-def _coded(row: dict[str, Any]) -> str | dict:
-    code, system = _text(row, "code"), _text(row, "system")
-    if code and system:
-        out: dict[str, Any] = {"system": system, "code": code}
-        if row.get("value") not in (None, ""):
-            out["display"] = str(row["value"])
-        return out
-    text = _text(row, "value") or code
-    if not text:
-        raise RowError("value", "a name (value) or a code with its system is needed")
-    return text
-
-
-def _text(row: dict[str, Any], column: str) -> str:
-    value = row.get(column)
-    return "" if value is None else str(value).strip()
-
-
-def _bool(row: dict[str, Any]) -> bool:
-    text = _text(row, "value").casefold()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise RowError("value", f"'{row.get('value')}' is not yes or no")
-
-
-def _number(row: dict[str, Any], column: str) -> float:
-    value = row.get(column)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    try:
-        return float(str(value).replace(",", ".").strip())
-    except ValueError:
-        raise RowError(column, f"'{value}' is not a number") from None
-
-
-def _number_or_word(value: Any) -> float | str:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    text = str(value).strip()
-    try:
-        return float(text.replace(",", ".")) if text.replace(",", ".").replace(".", "", 1) \
-            .lstrip("-").isdigit() else text
-    except ValueError:
-        return text
-
-
-def _date(row: dict[str, Any], column: str) -> str:
-    value = row.get(column)
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    text = _text(row, column)
-    try:
-        return dt.date.fromisoformat(text[:10]).isoformat()
-    except ValueError:
-        raise RowError(column, f"'{text}' is not a date (YYYY-MM-DD)") from None
-
-
-def _optional_date(row: dict[str, Any]) -> str | None:
-    return _date(row, "date") if row.get("date") not in (None, "") else None
-
-
-def _dated(row: dict[str, Any]) -> dict[str, str]:
-    when = _optional_date(row)
-    return {"date": when} if when else {}
