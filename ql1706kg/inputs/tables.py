@@ -52,7 +52,8 @@ facts_complete             a fact kind's record key: recorded complete (no fact 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -60,7 +61,7 @@ from ..errors import InputError
 from ..protocol.fact_kinds import FactKind
 from ..protocol.resources import protocol_cache
 from .records import RawRecord, SourcedRecord, parse_record
-from .table_files import Rows, UnsavedFormula, table_body
+from .table_files import Rows, UnsavedFormula, table_body, text_only
 from .table_files import cell as _cell
 from .table_values import (
     TRUE,
@@ -123,22 +124,22 @@ def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, i
     """One patient's record from its rows (of :func:`table_rows`), validated (else a
     :class:`RawRecord`, for a caller that validates what it makes of it); or the error naming
     the row and column."""
-    columns = tuple(header.items())
+    cells = _row_cells(header, text_only(path))
     record: dict[str, Any] = {"id": patient, "observations": []}
     regimens: dict[str, dict[str, Any]] = {}
-    first_rows: dict[str, tuple[int, Any]] = {}
+    first_rows: dict[str, tuple[int, Any]] = {}  # a fact a patient has once: its first row
     for number, raw in raw_rows:
-        row, plain = _cells(raw, columns)
+        row, plain = cells(raw)
         try:
             if not plain:
                 _refuse_unsaved_formulas(row)
-            paths = _SINGLE_ELEMENTS.get(str(row.get("element") or "").strip().casefold())
-            if paths is None:
-                _apply(record, regimens, row)  # adds to a list: no fact a patient has once
-                continue
-            before = _single_values(record, paths)
-            _apply(record, regimens, row)
-            _check_single_values(before, _single_values(record, paths), first_rows, number)
+            element = row.get("element")
+            element = element if type(element) is str else str(element or "").strip()
+            name = element.casefold()
+            _apply(record, regimens, row, element, name)
+            paths = _SINGLE_ELEMENTS.get(name)
+            if paths is not None:  # else the row added to a list: no fact a patient has once
+                _check_single_values(record, paths, first_rows, number)
         except RowError as exc:
             return InputError(f"{path}:{number}", str(exc), record=patient or None,
                               field=f"row {number}: {exc.column}")
@@ -171,36 +172,50 @@ _SINGLE_ELEMENTS: dict[str, tuple[tuple[str, str, str], ...]] = {
         "expected_survival": ("expected_survival",),
         **{name: (f"{section}.{_FIELD.get(name, name)}",) for name, section in _SECTION.items()},
     }.items()}
-_SINGLE_PARTS = tuple((path, *path.rpartition(".")[::2]) for path in _SINGLE)
 assert {p for parts in _SINGLE_ELEMENTS.values() for p, *_ in parts} == set(_SINGLE)
 
 
-def _single_values(record: dict, parts: tuple[tuple[str, str, str], ...] = _SINGLE_PARTS
-                   ) -> dict[str, Any]:
-    """The facts a patient has once that ``record`` holds (of ``parts``: all by default)."""
-    out = {}
-    for path, section, name in parts:
-        holder = record.get(section) if section else record
-        if isinstance(holder, dict) and name in holder:
-            out[path] = holder[name]
-    return out
-
-
-def _check_single_values(before: dict[str, Any], after: dict[str, Any],
+def _check_single_values(record: dict, paths: tuple[tuple[str, str, str], ...],
                          first_rows: dict[str, tuple[int, Any]], number: int) -> None:
-    for path, value in after.items():
-        if path not in before:
+    """After a row of an element that sets facts a patient has once (``paths``): each of them
+    the record now holds is the one its first row gave (only such rows set them, and any
+    other value is refused here, so the first row's value is also the one before this row)."""
+    for path, section, name in paths:
+        holder = record.get(section) if section else record
+        if not isinstance(holder, dict) or name not in holder:
+            continue
+        value, first = holder[name], first_rows.get(path)
+        if first is None:
             first_rows[path] = (number, value)
-        elif before[path] != value:
-            row, old = first_rows[path]
-            raise RowError(path.rpartition(".")[2], f"row {number} gives {path} as "
-                           f"{_shown(value)}, but row {row} gave {_shown(old)}; a patient has "
-                           "one, so resolve it at the source")
+        elif first[1] != value:
+            raise RowError(name, f"row {number} gives {path} as {_shown(value)}, but row "
+                                 f"{first[0]} gave {_shown(first[1])}; a patient has one, so "
+                                 "resolve it at the source")
 
 
 def _shown(value: Any) -> str:
     return f"'{value}'" if not isinstance(value, dict) else "'" + ", ".join(
         f"{v}" for v in value.values()) + "'"
+
+
+def _row_cells(header: dict[str, int], plain: bool
+               ) -> Callable[[list[Any]], tuple[dict[str, Any], bool]]:
+    """What reads a row's cells by column name (:func:`_cells`). A CSV file's cells are all
+    text (``plain``): a row as long as the header is stripped and named in one pass of C
+    calls, not a Python step per cell (a site supplement is some 14 rows of 10 columns a
+    person, read where each person is screened)."""
+    columns = tuple(header.items())
+    if not plain:
+        return lambda raw: _cells(raw, columns)
+    names, pick, strip = tuple(header), itemgetter(*header.values()), str.strip
+
+    def cells(raw: list[Any]) -> tuple[dict[str, Any], bool]:
+        try:
+            return dict(zip(names, map(strip, pick(raw)), strict=True)), True
+        except IndexError:  # a row shorter than the header: its missing cells are None
+            return _cells(raw, columns)
+
+    return cells
 
 
 def _cells(raw: list[Any], columns: tuple[tuple[str, int], ...]) -> tuple[dict[str, Any], bool]:
@@ -226,10 +241,9 @@ def _refuse_unsaved_formulas(row: dict[str, Any]) -> None:
                                    "spreadsheet program, or paste values")
 
 
-def _apply(record: dict, regimens: dict, row: dict[str, Any]) -> None:
-    element = str(row.get("element") or "").strip()
-    name = element.casefold()
-    if not patient_id_ok(row):
+def _apply(record: dict, regimens: dict, row: dict[str, Any], element: str, name: str) -> None:
+    patient = row.get("patient")
+    if not (patient if type(patient) is str else patient_id_ok(row)):  # a text cell: stripped
         raise RowError("patient", "the patient column is empty")
     if name in _EMPTY:
         record.setdefault(_EMPTY[name], [])
