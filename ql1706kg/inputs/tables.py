@@ -52,8 +52,7 @@ facts_complete             a fact kind's record key: recorded complete (no fact 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from operator import itemgetter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -124,16 +123,22 @@ def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, i
     """One patient's record from its rows (of :func:`table_rows`), validated (else a
     :class:`RawRecord`, for a caller that validates what it makes of it); or the error naming
     the row and column."""
-    cells = _row_cells(header, text_only(path))
+    columns, plain = tuple(header.items()), text_only(path)
     record: dict[str, Any] = {"id": patient, "observations": []}
     regimens: dict[str, dict[str, Any]] = {}
     first_rows: dict[str, tuple[int, Any]] = {}  # a fact a patient has once: its first row
     for number, raw in raw_rows:
-        row, plain = cells(raw)
+        if plain:  # a CSV file's cells are all text: stripped without a step per cell
+            try:
+                row = {column: raw[index].strip() for column, index in columns}
+            except IndexError:  # a row shorter than the header: its missing cells are None
+                row = _cells(raw, columns)
+        else:
+            row = _cells(raw, columns)
         try:
             if not plain:
                 _refuse_unsaved_formulas(row)
-            element = row.get("element")
+            element = row["element"]  # a required column
             element = element if type(element) is str else str(element or "").strip()
             name = element.casefold()
             _apply(record, regimens, row, element, name)
@@ -198,40 +203,15 @@ def _shown(value: Any) -> str:
         f"{v}" for v in value.values()) + "'"
 
 
-def _row_cells(header: dict[str, int], plain: bool
-               ) -> Callable[[list[Any]], tuple[dict[str, Any], bool]]:
-    """What reads a row's cells by column name (:func:`_cells`). A CSV file's cells are all
-    text (``plain``): a row as long as the header is stripped and named in one pass of C
-    calls, not a Python step per cell (a site supplement is some 14 rows of 10 columns a
-    person, read where each person is screened)."""
-    columns = tuple(header.items())
-    if not plain:
-        return lambda raw: _cells(raw, columns)
-    names, pick, strip = tuple(header), itemgetter(*header.values()), str.strip
-
-    def cells(raw: list[Any]) -> tuple[dict[str, Any], bool]:
-        try:
-            return dict(zip(names, map(strip, pick(raw)), strict=True)), True
-        except IndexError:  # a row shorter than the header: its missing cells are None
-            return _cells(raw, columns)
-
-    return cells
-
-
-def _cells(raw: list[Any], columns: tuple[tuple[str, int], ...]) -> tuple[dict[str, Any], bool]:
-    """A row's cells by column name, as :func:`.table_files.cell` reads each, and whether
-    every one is plain text or missing (as a CSV row's are: then no cell can be an unsaved
-    formula). The plain cells are stripped here rather than by a call per cell: a site
-    supplement is some 14 rows of 10 columns a person."""
-    width, row, plain = len(raw), {}, True
+def _cells(raw: list[Any], columns: tuple[tuple[str, int], ...]) -> dict[str, Any]:
+    """A row's cells by column name, as :func:`.table_files.cell` reads each (a text cell
+    stripped here rather than by a call: a site supplement is some 14 rows of 10 columns a
+    person)."""
+    width, row = len(raw), {}
     for name, index in columns:
         value = raw[index] if index < width else None
-        if type(value) is str:
-            value = value.strip()
-        elif value is not None:
-            plain, value = False, _cell(raw, index)
-        row[name] = value
-    return row, plain
+        row[name] = value.strip() if type(value) is str else _cell(raw, index)
+    return row
 
 
 def _refuse_unsaved_formulas(row: dict[str, Any]) -> None:

@@ -32,7 +32,6 @@ from ..table_files import table_body
 from ..tables import patient_record
 from .vocab import mapping
 
-
 _PATIENT = itemgetter(0)
 
 
