@@ -29,7 +29,10 @@ def table_body(path: Path) -> tuple[dict[str, int], Iterator[tuple[str, int, lis
     """The header, and the rows as they are read: (patient, row number, cells), blank and
     comment rows left out. A CSV file is read row by row (its text once, not its rows: a
     site supplement of 100,000 persons is 1.4 million rows)."""
-    rows = iter(_xlsx_rows(path)) if path.suffix.lower() == ".xlsx" else _csv_rows(path)
+    if text_only(path):
+        table = _csv_table(path)
+        return next(table), table
+    rows = iter(_xlsx_rows(path))
     header = _header(rows, str(path))
     at, columns = header["patient"], tuple(header.values())
 
@@ -46,11 +49,20 @@ def table_body(path: Path) -> tuple[dict[str, int], Iterator[tuple[str, int, lis
     return header, body()
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
-    """The rows of a CSV file (numbered from 1, comment rows left out), read from the file as
-    iterated (a site supplement of 100,000 persons is 200 MB of text: never all in memory);
-    an unreadable file raises :class:`InputError` when the row that cannot be read is asked
-    for (the readers read a table whole before using any of it)."""
+def text_only(path: Path) -> bool:
+    """Whether the file is read as CSV, whose cells are all text (never a number, a date or
+    an :class:`UnsavedFormula`): every file but a workbook (``.xlsx``)."""
+    return path.suffix.lower() != ".xlsx"
+
+
+def _csv_table(path: Path) -> Iterator[Any]:
+    """A CSV file's header (column -> index: the first item), then its rows as
+    :func:`table_body` gives them (numbered from 1), read from the file as iterated (a site
+    supplement of 100,000 persons is 200 MB of text: never all in memory). One loop reads,
+    filters and numbers the rows, a cell's text is all it holds (no :func:`cell` per cell):
+    the reading process of ``--omop`` reads the whole supplement before the CDM. An
+    unreadable file raises :class:`InputError` when the row that cannot be read is asked for
+    (the readers read a table whole before using any of it)."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             first = next((line for line in handle if line.strip()
@@ -58,11 +70,26 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
             dialect = _dialect(first.rstrip("\r\n"))
             handle.seek(0)
             with _no_field_limit():
-                for number, row in enumerate(csv.reader(handle, dialect), 1):
-                    if not (row and str(row[0]).lstrip().startswith("#")):
-                        yield number, row
+                rows = enumerate(csv.reader(handle, dialect), 1)
+                header = _header((r for r in rows if not _commented(r[1])), str(path))
+                yield header
+                at, columns = header["patient"], tuple(header.values())
+                for number, row in rows:
+                    if not row or ("#" in row[0] and _commented(row)):
+                        continue
+                    patient = row[at].strip() if at < len(row) else ""
+                    if not patient:
+                        if not any(row[i].strip() for i in columns if i < len(row)):
+                            continue  # a blank row
+                    elif patient[0] == "#":
+                        continue
+                    yield patient, number, row
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(str(path), f"cannot be read as UTF-8 text: {exc}") from None
+
+
+def _commented(row: list[str]) -> bool:
+    return bool(row) and row[0].lstrip().startswith("#")
 
 
 SNIFF_CHARS = 1024  # csv.Sniffer is quadratic in its sample: 0.27 s for 4 KB, 1 s for 8 KB

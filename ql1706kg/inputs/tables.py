@@ -52,7 +52,6 @@ facts_complete             a fact kind's record key: recorded complete (no fact 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -61,10 +60,21 @@ from ..errors import InputError
 from ..protocol.fact_kinds import FactKind
 from ..protocol.resources import protocol_cache
 from .records import RawRecord, SourcedRecord, parse_record
-from .table_files import Rows, UnsavedFormula, table_body
+from .table_files import Rows, UnsavedFormula, table_body, text_only
 from .table_files import cell as _cell
+from .table_values import (
+    TRUE,
+    RowError,
+    coded,
+    date,
+    dated,
+    number_or_word,
+    numeric,
+    optional_date,
+    text,
+    yes_no,
+)
 
-_TRUE, _FALSE = {"yes", "y", "true", "1"}, {"no", "n", "false", "0"}
 _SECTION = {"able_to_comply": "consent", "confirmed_at_this_institution": "diagnosis",
             "resectable": "diagnosis", "extent": "diagnosis", "tumour_tissue": "samples",
             "blood_sample": "samples", "lactating": "reproductive",
@@ -78,14 +88,6 @@ _EMPTY = {"no_metastases": "metastases", "no_prior_therapy": "prior_therapies",
 ELEMENTS = sorted({"sex", "birth_date", "icf_signed", "histology", "metastasis", "condition",
                    "therapy", "therapy_end", "tumour_measurement", "lesion", "expected_survival",
                    "supportive_care", "observation", *_BOOLEAN, *_EMPTY, "extent"})
-
-
-class RowError(ValueError):
-    """A row that cannot be read; names the column."""
-
-    def __init__(self, column: str, message: str) -> None:
-        super().__init__(message)
-        self.column = column
 
 
 def read_table(path: Path) -> Iterator[SourcedRecord | InputError]:
@@ -121,22 +123,28 @@ def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, i
     """One patient's record from its rows (of :func:`table_rows`), validated (else a
     :class:`RawRecord`, for a caller that validates what it makes of it); or the error naming
     the row and column."""
-    columns = tuple(header.items())
+    columns, plain = tuple(header.items()), text_only(path)
     record: dict[str, Any] = {"id": patient, "observations": []}
     regimens: dict[str, dict[str, Any]] = {}
-    first_rows: dict[str, tuple[int, Any]] = {}
+    first_rows: dict[str, tuple[int, Any]] = {}  # a fact a patient has once: its first row
     for number, raw in raw_rows:
-        row, plain = _cells(raw, columns)
+        if plain:  # a CSV file's cells are all text: stripped without a step per cell
+            try:
+                row = {column: raw[index].strip() for column, index in columns}
+            except IndexError:  # a row shorter than the header: its missing cells are None
+                row = _cells(raw, columns)
+        else:
+            row = _cells(raw, columns)
         try:
             if not plain:
                 _refuse_unsaved_formulas(row)
-            paths = _SINGLE_ELEMENTS.get(str(row.get("element") or "").strip().casefold())
-            if paths is None:
-                _apply(record, regimens, row)  # adds to a list: no fact a patient has once
-                continue
-            before = _single_values(record, paths)
-            _apply(record, regimens, row)
-            _check_single_values(before, _single_values(record, paths), first_rows, number)
+            element = row["element"]  # a required column
+            element = element if type(element) is str else str(element or "").strip()
+            name = element.casefold()
+            _apply(record, regimens, row, element, name)
+            paths = _SINGLE_ELEMENTS.get(name)
+            if paths is not None:  # else the row added to a list: no fact a patient has once
+                _check_single_values(record, paths, first_rows, number)
         except RowError as exc:
             return InputError(f"{path}:{number}", str(exc), record=patient or None,
                               field=f"row {number}: {exc.column}")
@@ -169,31 +177,25 @@ _SINGLE_ELEMENTS: dict[str, tuple[tuple[str, str, str], ...]] = {
         "expected_survival": ("expected_survival",),
         **{name: (f"{section}.{_FIELD.get(name, name)}",) for name, section in _SECTION.items()},
     }.items()}
-_SINGLE_PARTS = tuple((path, *path.rpartition(".")[::2]) for path in _SINGLE)
 assert {p for parts in _SINGLE_ELEMENTS.values() for p, *_ in parts} == set(_SINGLE)
 
 
-def _single_values(record: dict, parts: tuple[tuple[str, str, str], ...] = _SINGLE_PARTS
-                   ) -> dict[str, Any]:
-    """The facts a patient has once that ``record`` holds (of ``parts``: all by default)."""
-    out = {}
-    for path, section, name in parts:
-        holder = record.get(section) if section else record
-        if isinstance(holder, dict) and name in holder:
-            out[path] = holder[name]
-    return out
-
-
-def _check_single_values(before: dict[str, Any], after: dict[str, Any],
+def _check_single_values(record: dict, paths: tuple[tuple[str, str, str], ...],
                          first_rows: dict[str, tuple[int, Any]], number: int) -> None:
-    for path, value in after.items():
-        if path not in before:
+    """After a row of an element that sets facts a patient has once (``paths``): each of them
+    the record now holds is the one its first row gave (only such rows set them, and any
+    other value is refused here, so the first row's value is also the one before this row)."""
+    for path, section, name in paths:
+        holder = record.get(section) if section else record
+        if not isinstance(holder, dict) or name not in holder:
+            continue
+        value, first = holder[name], first_rows.get(path)
+        if first is None:
             first_rows[path] = (number, value)
-        elif before[path] != value:
-            row, old = first_rows[path]
-            raise RowError(path.rpartition(".")[2], f"row {number} gives {path} as "
-                           f"{_shown(value)}, but row {row} gave {_shown(old)}; a patient has "
-                           "one, so resolve it at the source")
+        elif first[1] != value:
+            raise RowError(name, f"row {number} gives {path} as {_shown(value)}, but row "
+                                 f"{first[0]} gave {_shown(first[1])}; a patient has one, so "
+                                 "resolve it at the source")
 
 
 def _shown(value: Any) -> str:
@@ -201,20 +203,15 @@ def _shown(value: Any) -> str:
         f"{v}" for v in value.values()) + "'"
 
 
-def _cells(raw: list[Any], columns: tuple[tuple[str, int], ...]) -> tuple[dict[str, Any], bool]:
-    """A row's cells by column name, as :func:`.table_files.cell` reads each, and whether
-    every one is plain text or missing (as a CSV row's are: then no cell can be an unsaved
-    formula). The plain cells are stripped here rather than by a call per cell: a site
-    supplement is some 14 rows of 10 columns a person."""
-    width, row, plain = len(raw), {}, True
+def _cells(raw: list[Any], columns: tuple[tuple[str, int], ...]) -> dict[str, Any]:
+    """A row's cells by column name, as :func:`.table_files.cell` reads each (a text cell
+    stripped here rather than by a call: a site supplement is some 14 rows of 10 columns a
+    person)."""
+    width, row = len(raw), {}
     for name, index in columns:
         value = raw[index] if index < width else None
-        if type(value) is str:
-            value = value.strip()
-        elif value is not None:
-            plain, value = False, _cell(raw, index)
-        row[name] = value
-    return row, plain
+        row[name] = value.strip() if type(value) is str else _cell(raw, index)
+    return row
 
 
 def _refuse_unsaved_formulas(row: dict[str, Any]) -> None:
@@ -224,45 +221,44 @@ def _refuse_unsaved_formulas(row: dict[str, Any]) -> None:
                                    "spreadsheet program, or paste values")
 
 
-def _apply(record: dict, regimens: dict, row: dict[str, Any]) -> None:
-    element = str(row.get("element") or "").strip()
-    name = element.casefold()
-    if not patient_id_ok(row):
+def _apply(record: dict, regimens: dict, row: dict[str, Any], element: str, name: str) -> None:
+    patient = row.get("patient")
+    if not (patient if type(patient) is str else patient_id_ok(row)):  # a text cell: stripped
         raise RowError("patient", "the patient column is empty")
     if name in _EMPTY:
         record.setdefault(_EMPTY[name], [])
     elif name in ("sex",):
-        record["sex"] = _text(row, "value").casefold()
+        record["sex"] = text(row, "value").casefold()
     elif name in ("birth_date", "icf_signed"):
-        when = _date(row, "value") if row.get("value") not in (None, "") else _date(row, "date")
+        when = date(row, "value") if row.get("value") not in (None, "") else date(row, "date")
         if name == "birth_date":
             record["birth_date"] = when
         else:
             record.setdefault("consent", {})["icf_signed"] = when
     elif name in _SECTION:
-        value = _bool(row) if name in _BOOLEAN else _text(row, "value").casefold()
+        value = yes_no(row) if name in _BOOLEAN else text(row, "value").casefold()
         record.setdefault(_SECTION[name], {})[_FIELD.get(name, name)] = value
     elif name == "recist_measurable":
-        record["recist"] = {"measurable_disease": _bool(row), **_dated(row)}
+        record["recist"] = {"measurable_disease": yes_no(row), **dated(row)}
     elif name == "histology":
-        record.setdefault("diagnosis", {})["histology"] = _coded(row)
-        record["diagnosis"].update(_dated(row))
+        record.setdefault("diagnosis", {})["histology"] = coded(row)
+        record["diagnosis"].update(dated(row))
     elif name == "metastasis":
-        record.setdefault("metastases", []).append({"site": _text(row, "value"), **_dated(row)})
+        record.setdefault("metastases", []).append({"site": text(row, "value"), **dated(row)})
     elif name == "condition":
-        record.setdefault("conditions", []).append(_coded(row))
+        record.setdefault("conditions", []).append(coded(row))
     elif name in ("therapy", "therapy_end", "intolerance"):
         _therapy(regimens, name, row)
     elif name == "tumour_measurement":
         record.setdefault("tumour_measurements", []).append(
-            {"date": _date(row, "date"), "sum_of_diameters_mm": _number(row, "value")})
+            {"date": date(row, "date"), "sum_of_diameters_mm": numeric(row, "value")})
     elif name == "lesion":
         record.setdefault("lesions", []).append(_lesion(row))
     elif name == "expected_survival":
-        record["expected_survival"] = {"value": _number(row, "value"),
-                                       "unit": _text(row, "unit") or "weeks", **_dated(row)}
+        record["expected_survival"] = {"value": numeric(row, "value"),
+                                       "unit": text(row, "unit") or "weeks", **dated(row)}
     elif name == "supportive_care":
-        record.setdefault("supportive_care", []).append({"product": _coded(row), **_dated(row)})
+        record.setdefault("supportive_care", []).append({"product": coded(row), **dated(row)})
     elif name == "observation":
         record["observations"].append(_observation(row, _test_of(row)))
     elif name == "facts_complete":
@@ -303,15 +299,15 @@ def _fact(row: dict[str, Any], kind: FactKind) -> dict[str, Any]:
         fact["value"] = _fact_value(row, kind)
     elif kind.value_type != "presence":
         raise RowError("value", f"a {kind.label} row needs its value ({_WANTED[kind.value_type]})")
-    code, system = _text(row, "code"), _text(row, "system")
+    code, system = text(row, "code"), text(row, "system")
     if code:
         fact["code"] = {"system": system, "code": code} if system else code
     for column in ("unit", "status"):
-        if _text(row, column):
-            fact[column] = _text(row, column)
+        if text(row, column):
+            fact[column] = text(row, column)
     for column in ("date", "end"):
         if row.get(column) not in (None, ""):
-            fact[column] = _date(row, column)
+            fact[column] = date(row, column)
     attributes = _attributes(row, kind)
     if attributes:
         fact["attributes"] = attributes
@@ -322,7 +318,7 @@ def _attributes(row: dict[str, Any], kind: FactKind) -> dict[str, str]:
     """The kind's attributes, a column each; a value it does not declare is an error."""
     out = {}
     for attribute in kind.attributes:
-        said = _text(row, attribute.key.casefold())
+        said = text(row, attribute.key.casefold())
         if not said:
             continue
         if said.casefold() not in attribute.labels:
@@ -338,16 +334,16 @@ _WANTED = {"boolean": "yes or no", "quantity": "a number", "date": "a date (YYYY
 
 def _fact_value(row: dict[str, Any], kind: FactKind) -> Any:
     if kind.value_type == "boolean":
-        return _bool(row)
+        return yes_no(row)
     if kind.value_type == "quantity":
-        return _number(row, "value")
+        return numeric(row, "value")
     if kind.value_type == "date":
-        return _date(row, "value")
+        return date(row, "value")
     if kind.value_type == "coded":
-        return _text(row, "value")
+        return text(row, "value")
     # a record that is the fact itself: "yes" says it again; anything else ("no") would
     # read as the fact being there, so it is refused (none is said with facts_complete)
-    if _text(row, "value").casefold() in _TRUE:
+    if text(row, "value").casefold() in TRUE:
         return True
     raise RowError("value", f"a {kind.label} row records one (leave the value empty); to say "
                             f"there is none, write a facts_complete row with value {kind.key}")
@@ -356,9 +352,9 @@ def _fact_value(row: dict[str, Any], kind: FactKind) -> Any:
 def _complete(record: dict, row: dict[str, Any], kinds: dict[str, FactKind]) -> None:
     """A ``facts_complete`` row: the kind named in the value is recorded complete (no fact of
     it means none), as the JSON record's ``facts_complete``."""
-    kind = kinds.get(_text(row, "value").casefold())
+    kind = kinds.get(text(row, "value").casefold())
     if kind is None:
-        raise RowError("value", f"'{_text(row, 'value')}' is not a fact kind the protocol "
+        raise RowError("value", f"'{text(row, 'value')}' is not a fact kind the protocol "
                                 f"declares ({', '.join(sorted(k.key for k in kinds.values()))})")
     complete = record.setdefault("facts_complete", [])
     if kind.key not in complete:
@@ -378,36 +374,36 @@ def _therapy(regimens: dict, name: str, row: dict[str, Any]) -> None:
     key = group or f"#{len(regimens) + 1}"
     regimen = regimens.setdefault(key, {"drugs": [], **({"name": group} if group else {})})
     if name == "therapy":
-        regimen["drugs"].append(_coded(row))
-        start = _optional_date(row)
+        regimen["drugs"].append(coded(row))
+        start = optional_date(row)
         if start and (not regimen.get("start") or start < regimen["start"]):
             regimen["start"] = start
     elif name == "therapy_end":
-        regimen["end"] = _date(row, "value") if row.get("value") not in (None, "") else \
-            _date(row, "date")
+        regimen["end"] = date(row, "value") if row.get("value") not in (None, "") else \
+            date(row, "date")
     else:
-        regimen["intolerance"] = _bool(row)
+        regimen["intolerance"] = yes_no(row)
 
 
 def _lesion(row: dict[str, Any]) -> dict[str, Any]:
-    kind = _text(row, "code") or "non_nodal"
+    kind = text(row, "code") or "non_nodal"
     if kind not in ("non_nodal", "lymph_node"):
         raise RowError("code", f"a lesion's code is non_nodal or lymph_node, not '{kind}'")
     size = "short_axis_mm" if kind == "lymph_node" else "longest_diameter_mm"
-    lesion: dict[str, Any] = {"kind": kind, "method": _text(row, "system") or "other",
-                              size: _number(row, "value"), **_dated(row)}
-    if _text(row, "site"):
-        lesion["site"] = _text(row, "site")
+    lesion: dict[str, Any] = {"kind": kind, "method": text(row, "system") or "other",
+                              size: numeric(row, "value"), **dated(row)}
+    if text(row, "site"):
+        lesion["site"] = text(row, "site")
     if row.get("slice_thickness") not in (None, ""):
-        lesion["slice_thickness_mm"] = _number(row, "slice_thickness")
+        lesion["slice_thickness_mm"] = numeric(row, "slice_thickness")
     return lesion
 
 
 def _test_of(row: dict[str, Any]) -> str | dict:
-    code = _text(row, "code")
+    code = text(row, "code")
     if not code:
         raise RowError("code", "an observation row names its test in the code column")
-    system = _text(row, "system")
+    system = text(row, "system")
     looks_like_loinc = "-" in code and code.replace("-", "").isdigit()
     if system or looks_like_loinc:
         return {"system": system or "LOINC", "code": code}
@@ -418,82 +414,12 @@ def _observation(row: dict[str, Any], test: str | dict) -> dict[str, Any]:
     value = row.get("value")
     if value in (None, ""):
         raise RowError("value", "a result needs a value")
-    item: dict[str, Any] = {"test": test, "value": _number_or_word(value),
-                            "date": _date(row, "date")}
+    item: dict[str, Any] = {"test": test, "value": number_or_word(value),
+                            "date": date(row, "date")}
     for column in ("unit",):
         if row.get(column) not in (None, ""):
             item[column] = str(row[column])
     for column in ("uln", "lln"):
         if row.get(column) not in (None, ""):
-            item[column] = _number(row, column)
+            item[column] = numeric(row, column)
     return item
-
-
-def _coded(row: dict[str, Any]) -> str | dict:
-    code, system = _text(row, "code"), _text(row, "system")
-    if code and system:
-        out: dict[str, Any] = {"system": system, "code": code}
-        if row.get("value") not in (None, ""):
-            out["display"] = str(row["value"])
-        return out
-    text = _text(row, "value") or code
-    if not text:
-        raise RowError("value", "a name (value) or a code with its system is needed")
-    return text
-
-
-def _text(row: dict[str, Any], column: str) -> str:
-    value = row.get(column)
-    return "" if value is None else str(value).strip()
-
-
-def _bool(row: dict[str, Any]) -> bool:
-    text = _text(row, "value").casefold()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise RowError("value", f"'{row.get('value')}' is not yes or no")
-
-
-def _number(row: dict[str, Any], column: str) -> float:
-    value = row.get(column)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    try:
-        return float(str(value).replace(",", ".").strip())
-    except ValueError:
-        raise RowError(column, f"'{value}' is not a number") from None
-
-
-def _number_or_word(value: Any) -> float | str:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    text = str(value).strip()
-    try:
-        return float(text.replace(",", ".")) if text.replace(",", ".").replace(".", "", 1) \
-            .lstrip("-").isdigit() else text
-    except ValueError:
-        return text
-
-
-def _date(row: dict[str, Any], column: str) -> str:
-    value = row.get(column)
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    text = _text(row, column)
-    try:
-        return dt.date.fromisoformat(text[:10]).isoformat()
-    except ValueError:
-        raise RowError(column, f"'{text}' is not a date (YYYY-MM-DD)") from None
-
-
-def _optional_date(row: dict[str, Any]) -> str | None:
-    return _date(row, "date") if row.get("date") not in (None, "") else None
-
-
-def _dated(row: dict[str, Any]) -> dict[str, str]:
-    when = _optional_date(row)
-    return {"date": when} if when else {}

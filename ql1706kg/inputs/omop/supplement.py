@@ -22,6 +22,8 @@ import sqlite3
 import tempfile
 import weakref
 from collections.abc import Iterator
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,8 @@ from ...errors import InputError
 from ..table_files import table_body
 from ..tables import patient_record
 from .vocab import mapping
+
+_PATIENT = itemgetter(0)
 
 
 class Conflict(Exception):
@@ -64,22 +68,18 @@ class SupplementIndex:
         self.db.execute("CREATE INDEX runs_patient ON runs (patient)")
         self.db.execute("COMMIT")
 
-    def _runs(self, body: Iterator[tuple[str, int, list]]) -> Iterator[tuple[str, bytes]]:
-        last = ""  # the patient of ``run``, set before it gets a row
-        run: list[tuple[int, list]] = []
-        for patient, number, raw in body:
-            if patient != last and run:
-                yield last, pickle.dumps(run)
-                run = []
-            last = patient
-            run.append((number, raw))
-        if run:
-            yield last, pickle.dumps(run)
+    @staticmethod
+    def _runs(body: Iterator[tuple[str, int, list]]) -> Iterator[tuple[str, bytes]]:
+        """Each run of rows of one person, pickled as the rows are read (patient, row number,
+        cells): grouped by :func:`itertools.groupby` and pickled as they come, no step of
+        Python's own a row."""
+        for patient, run in groupby(body, _PATIENT):
+            yield patient, pickle.dumps(list(run), pickle.HIGHEST_PROTOCOL)
 
     def rows(self, persons: list[str]) -> dict[str, tuple[bytes, ...]]:
-        """person -> its runs of rows (each a pickled list of (row number, cells): unpickled
-        where the person is assembled, :func:`supplement_record`), for the persons that have
-        any."""
+        """person -> its runs of rows in the file's order (each a pickled list of (patient, row
+        number, cells): unpickled where the person is assembled, :func:`supplement_record`),
+        for the persons that have any."""
         out: dict[str, tuple[bytes, ...]] = {}
         for start in range(0, len(persons), self.AT_ONCE):
             chunk = persons[start:start + self.AT_ONCE]
@@ -113,7 +113,7 @@ def supplement_record(path: Path, person: str, runs: tuple[bytes, ...],
                       header: dict[str, int]) -> dict | InputError:
     """The record the supplement's rows of one person give (``runs`` as
     :meth:`SupplementIndex.rows` gives them), or the error naming the row."""
-    rows = sorted(row for run in runs for row in pickle.loads(run))
+    rows = [row[1:] for run in runs for row in pickle.loads(run)]  # in the file's order
     item = patient_record(path, person, rows, header,
                           validate=False)  # merged into the CDM's record, then validated
     if isinstance(item, InputError):
