@@ -250,9 +250,10 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
     # -- results --------------------------------------------------------------------------------
     def read_result(self, fact: Fact, found: tuple[URIRef, Any]) -> None:
         test, written = found
-        if fact.number is not None:  # value_of's first case, inline: most rows are numbers
-            operator = self.ctx.operators.get(fact.operator_concept_id or 0, "=")
-            value, comparator = fact.number, (None if operator == "=" else operator)
+        ctx, number = self.ctx, fact.number
+        if number is not None:  # value_of's first case, inline: most rows are numbers
+            operator = ctx.operators.get(fact.operator_concept_id or 0, "=")
+            value, comparator = number, (None if operator == "=" else operator)
         else:
             value, comparator = self.value_of(fact)
         if value is None:
@@ -261,15 +262,18 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
                            f"({fact.value_concept_id}) that is not in the vocabulary",
                            self.ctx.term.label(test))
             return  # no value at all: no result (as an FHIR Observation without a value)
-        if fact.start_date is None:
+        day = fact.start_date
+        if day is None:
             self.aside(fact, "observations", f"{fact.kind}_date", "no date: the result "
                        "cannot be placed in the screening window", self.ctx.term.label(test))
             return
         item: dict[str, Any] = {"test": written, "value": value,
-                                "date": timed(fact.start_date, fact.end_date)}
+                                "date": timed(day, fact.end_date)}
         if comparator is not None:
             item["comparator"] = comparator
-        unit = self.unit_of(fact)
+        unit = ctx.units.get((fact.unit_concept_id, fact.unit_text), _MISSING)
+        if unit is _MISSING:
+            unit = self.unit_of(fact)
         if unit:
             item["unit"] = unit
         if fact.high is not None:
@@ -437,9 +441,12 @@ def build_person(handle: Any, ctx: Context | None = None) -> dict | InputError:
     if ctx is None:
         ctx = _context(source, closed_world)
     concepts = ctx.vocabulary.concepts
-    for row in handle.concepts:
-        if row[0] not in concepts:
-            concepts[row[0]] = Concept(*row)
+    for closure in handle.concepts:
+        if closure[0][0] in concepts:
+            continue  # known with those above it (a concept comes with its whole closure)
+        for row in closure:
+            if row[0] not in concepts:
+                concepts[row[0]] = Concept(*row)
     if handle.drugs:
         drugs, kinds = ctx.relevance.drugs, ctx.relevance.kinds
         for concept_id, kind, value in handle.drugs:
