@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -48,6 +49,7 @@ ORDER = ("person", "death", "observation_period", "condition_occurrence", "episo
          "episode_event", "measurement", "observation", "drug_exposure",
          "procedure_occurrence", "specimen")
 _RANK = {kind: n for n, kind in enumerate(ORDER)}
+_MISSING = object()  # no reading memoised yet (None is a reading: no rule reads the row)
 
 
 class Fact(NamedTuple):
@@ -131,18 +133,34 @@ class Context:
         episodes = mapping()["episodes"]
         self.disease_episodes = set(episodes["disease"])
         self.regimen_episodes = set(episodes["regimen"])
+        # per row, looked up once a run: the operators, the unit vocabularies, each
+        # (unit concept, unit text)'s unit and each cancer concept's codeable and histology
+        self.operators = fixed("operators")
+        self.unit_vocabularies = mapping()["vocabularies"]
+        self.units: dict[tuple, str | None] = {}
+        self.cancers: dict[tuple, list] = {}
 
     def reading(self, fact: Fact) -> tuple[str, Any] | None:
         """(step, what it found) for a row, or None when no rule reads it."""
-        known = self.vocabulary.get(fact.concept_id) is not None
-        key = (fact.kind, fact.concept_id, fact.source_concept_id,
-               None if known else fact.source_value)
-        if key in self.memo:
-            return self.memo[key]
+        concept_id = fact.concept_id
+        key = (fact.kind, concept_id, fact.source_concept_id,
+               None if concept_id and concept_id in self.vocabulary.concepts
+               else fact.source_value)
+        found = self.memo.get(key, _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[return-value]
         if len(self.memo) > MEMO_LIMIT:
             self.memo.clear()
-        found = self._read(fact)
-        self.memo[key] = found
+        found = self.memo[key] = self._read(fact)
+        return found
+
+    def memoised(self, memo: dict, key: tuple, make: Any) -> Any:
+        """``memo[key]``, made by ``make()`` the first time (memo bounded as the readings)."""
+        found = memo.get(key, _MISSING)
+        if found is _MISSING:
+            if len(memo) > MEMO_LIMIT:
+                memo.clear()
+            found = memo[key] = make()
         return found
 
     def _read(self, fact: Fact) -> tuple[str, Any] | None:
@@ -172,8 +190,9 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
 
     def build(self, facts: list[Fact]) -> dict:
         """The record (raises :class:`Inconsistent` for rows that contradict each other)."""
+        take = self.take
         for fact in sorted(facts, key=_order):
-            self.take(fact)
+            take(fact)
         self.settle_disease()
         self.settle_treatment()
         if not self.person_seen:
@@ -185,22 +204,18 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
 
     def take(self, fact: Fact) -> None:
         kind = fact.kind
-        if kind == "person":
-            return self.read_person(fact)
-        if kind == "death":
-            return self.read_death(fact)
-        if kind == "observation_period":
-            self.periods.append((fact.start_date, fact.end_date))
-            return None
-        if kind == "episode_event":
-            return self.read_episode_event(fact)
+        step = _TABLE_STEPS.get(kind)
+        if step is not None:
+            return step(self, fact)
         if kind == "episode" and fact.extra_concept_id in self.ctx.regimen_episodes:
             return self.read_episode_regimen(fact)
         found = self.ctx.reading(fact)
         if found is not None:
-            reader, value = found
-            getattr(self, f"read_{reader}")(fact, value)
+            _STEPS[found[0]](self, fact, found[1])
         return None
+
+    def read_period(self, fact: Fact) -> None:
+        self.periods.append((fact.start_date, fact.end_date))
 
     # -- person, death ------------------------------------------------------------------------
     def read_person(self, fact: Fact) -> None:
@@ -235,22 +250,30 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
     # -- results --------------------------------------------------------------------------------
     def read_result(self, fact: Fact, found: tuple[URIRef, Any]) -> None:
         test, written = found
-        value, comparator = self.value_of(fact)
+        ctx, number = self.ctx, fact.number
+        if number is not None:  # value_of's first case, inline: most rows are numbers
+            operator = ctx.operators.get(fact.operator_concept_id or 0, "=")
+            value, comparator = number, (None if operator == "=" else operator)
+        else:
+            value, comparator = self.value_of(fact)
         if value is None:
             if fact.value_concept_id:  # a value given that cannot be read: never dropped
                 self.aside(fact, "observations", "value_as_concept_id", "a value concept "
                            f"({fact.value_concept_id}) that is not in the vocabulary",
                            self.ctx.term.label(test))
             return  # no value at all: no result (as an FHIR Observation without a value)
-        if fact.start_date is None:
+        day = fact.start_date
+        if day is None:
             self.aside(fact, "observations", f"{fact.kind}_date", "no date: the result "
                        "cannot be placed in the screening window", self.ctx.term.label(test))
             return
         item: dict[str, Any] = {"test": written, "value": value,
-                                "date": timed(fact.start_date, fact.end_date)}
+                                "date": timed(day, fact.end_date)}
         if comparator is not None:
             item["comparator"] = comparator
-        unit = self.unit_of(fact)
+        unit = ctx.units.get((fact.unit_concept_id, fact.unit_text), _MISSING)
+        if unit is _MISSING:
+            unit = self.unit_of(fact)
         if unit:
             item["unit"] = unit
         if fact.high is not None:
@@ -276,7 +299,7 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
         '<', '<=', '>', '>=': the record's ``comparator``; '=' or none: the value itself), a
         value concept's term, or text."""
         if fact.number is not None:
-            operator = fixed("operators").get(fact.operator_concept_id or 0, "=")
+            operator = self.ctx.operators.get(fact.operator_concept_id or 0, "=")
             return fact.number, (None if operator == "=" else operator)
         if fact.value_concept_id:
             concept = self.ctx.vocabulary.get(fact.value_concept_id)
@@ -286,12 +309,9 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
         return (fact.text.strip() if fact.text and fact.text.strip() else None), None
 
     def unit_of(self, fact: Fact) -> str | None:
-        concept = self.ctx.vocabulary.get(fact.unit_concept_id)
-        if concept is not None:
-            if concept.vocabulary in mapping()["vocabularies"]:
-                return concept.code
-            return fact.unit_text or concept.name
-        return fact.unit_text.strip() if fact.unit_text and fact.unit_text.strip() else None
+        """The unit a row's unit concept and unit text say (once a run per pair)."""
+        ctx, concept_id, text = self.ctx, fact.unit_concept_id, fact.unit_text
+        return ctx.memoised(ctx.units, (concept_id, text), lambda: _unit(ctx, concept_id, text))
 
     def read_karnofsky(self, fact: Fact, _found: Any) -> None:
         """A Karnofsky score as the ECOG result its conversion row stands for (as in FHIR)."""
@@ -346,6 +366,13 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
         self.rec.setdefault("reproductive", {}).setdefault("pregnancies", []).append(item)
 
 
+_TABLE_STEPS = {"person": PersonBuilder.read_person, "death": PersonBuilder.read_death,
+                "observation_period": PersonBuilder.read_period,
+                "episode_event": PersonBuilder.read_episode_event}  # read whatever the concept
+_STEPS = {name[5:]: getattr(PersonBuilder, name) for name in dir(PersonBuilder)
+          if name.startswith("read_")}  # a reading's step ('result': read_result)
+
+
 class Inconsistent(Exception):
     """Rows of one person that contradict each other (the field, and why)."""
 
@@ -361,15 +388,30 @@ def timed(day: str, when: str | None) -> str:
     """A result's date with the time of its datetime (``measurement_datetime``), which orders
     one day's results; none when the datetime is of another day or is midnight (THEMIS: a
     datetime without a time is set to 00:00:00), the CDM's local time, without a zone."""
-    found = _TIME.match(when or "")
+    if not when or when[:10] != day:
+        return day  # (what the pattern would say, without it)
+    found = _TIME.match(when)
     if found is None or found.group(1) != day or found.group(2) in ("00:00", "00:00:00"):
         return day
     return f"{day}T{found.group(2)}"
 
 
+def _unit(ctx: Context, concept_id: int | None, text: str | None) -> str | None:
+    concept = ctx.vocabulary.get(concept_id)
+    if concept is not None:
+        if concept.vocabulary in ctx.unit_vocabularies:
+            return concept.code
+        return text or concept.name
+    return text.strip() if text and text.strip() else None
+
+
 def _order(fact: Fact) -> tuple:
-    return (_RANK.get(fact.kind, len(ORDER)), fact.start_date or "",
-            fact.row_id if fact.row_id is not None else -1, fact.concept_id or 0)
+    row_id = fact[2]  # (kind, person_id, row_id, concept_id, ..., start_date: Fact's order)
+    return (_RANK.get(fact[0], len(ORDER)), fact[6] or "", -1 if row_id is None else row_id,
+            fact[3] or 0)
+
+
+_FACT = partial(tuple.__new__, Fact)  # a row as a Fact (its columns are facts.sql's)
 
 
 def _birth(year: int | None, month: int | None, day: int | None) -> str | None:
@@ -398,16 +440,21 @@ def build_person(handle: Any, ctx: Context | None = None) -> dict | InputError:
     source, closed_world = handle.run
     if ctx is None:
         ctx = _context(source, closed_world)
-    vocabulary = ctx.vocabulary
-    for row in handle.concepts:
-        if row[0] not in vocabulary.concepts:
-            vocabulary.concepts[row[0]] = Concept(*row)
-    for concept_id, kind, value in handle.drugs:
-        ctx.relevance.drugs[concept_id] = value
-        ctx.relevance.kinds[concept_id] = kind
+    concepts = ctx.vocabulary.concepts
+    for closure in handle.concepts:
+        if closure[0][0] in concepts:
+            continue  # known with those above it (a concept comes with its whole closure)
+        for row in closure:
+            if row[0] not in concepts:
+                concepts[row[0]] = Concept(*row)
+    if handle.drugs:
+        drugs, kinds = ctx.relevance.drugs, ctx.relevance.kinds
+        for concept_id, kind, value in handle.drugs:
+            drugs[concept_id] = value
+            kinds[concept_id] = kind
     builder = PersonBuilder(ctx, int(handle.id))
     try:
-        record = builder.build([Fact._make(row) for row in handle.facts])
+        record = builder.build(list(map(_FACT, handle.facts)))
     except Inconsistent as exc:
         return InputError(handle.source, exc.message, record=handle.id, field=exc.field)
     if handle.declared:

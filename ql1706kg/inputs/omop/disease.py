@@ -42,6 +42,9 @@ class Disease:
     staged: list[tuple[str, int | None, str | None]] = field(default_factory=list)
     histology: list[tuple[int | None, dict, str | None]] = field(default_factory=list)
     linked: dict[int, int] = field(default_factory=dict)  # condition row id -> cancer concept
+    # cancer concept -> its first row's (concept, source concept, source value): the key of
+    # the run's memo of that row's codeable and histology (Context.cancers)
+    origin: dict[int, tuple] = field(default_factory=dict)
 
 
 def match_metastasis(ctx, table: str, concept_id: int, cc: dict) -> Any:
@@ -118,10 +121,13 @@ class DiseaseReader:
         cancer = disease.cancers.get(key)
         when = fact.start_date
         if cancer is None:
-            cc = self.ctx.vocabulary.codeable(fact.concept_id, fact.source_concept_id,
-                                              text=fact.source_value)
+            origin = (fact.concept_id, fact.source_concept_id, fact.source_value)
+            ctx = self.ctx
+            cc = ctx.memoised(ctx.cancers, origin, lambda: [ctx.vocabulary.codeable(
+                fact.concept_id, fact.source_concept_id, text=fact.source_value), None])[0]
             cancer = Cancer(str(key), STATUS_ENDED, when, when, [cc], None, len(disease.cancers))
             disease.cancers[key] = cancer
+            disease.origin[key] = origin
         elif when and (cancer.date is None or when < cancer.date):
             cancer.when = cancer.date = when  # diagnosed on its first row
         if fact.end_date is None:
@@ -178,6 +184,17 @@ class DiseaseReader:
                                               None, 1000 + len(disease.cancers))
                 disease.open.add(key)
 
+    def histology_of(self, key: int, cancer: Cancer) -> Any:
+        """A cancer's histology: read once a run for a cancer of one row's concept alone (no
+        histology observation attached to it), as its concepts say it."""
+        origin = self.disease.origin.get(key)
+        memo = self.ctx.cancers.get(origin) if origin is not None else None
+        if memo is None or len(cancer.concepts) != 1 or memo[0] is not cancer.concepts[0]:
+            return resolve_histology(self.ctx.term, cancer.concepts)
+        if memo[1] is None:
+            memo[1] = resolve_histology(self.ctx.term, cancer.concepts)
+        return memo[1]
+
     def settle_disease(self) -> None:
         """The diagnosis among the cancers, the other current ones, and staging."""
         disease = self.disease
@@ -186,7 +203,7 @@ class DiseaseReader:
         cancers = []
         for key, cancer in disease.cancers.items():
             cancer.status = STATUS_CURRENT if key in disease.open else STATUS_ENDED
-            cancer.histology = resolve_histology(term, cancer.concepts)
+            cancer.histology = self.histology_of(key, cancer)
             cancers.append(cancer)
         main = choose(cancers)
         if main is not None:

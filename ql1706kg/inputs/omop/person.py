@@ -25,7 +25,9 @@ class OmopPerson:
     id: str  # the record's id: the person_id
     run: tuple[str, bool]  # (the database as shown, closed-world)
     facts: tuple[tuple, ...]  # rows of sql/facts.sql
-    concepts: tuple[tuple, ...]  # (id, vocabulary, code, name, class, anchors)
+    # per concept its rows name (none the vocabulary lacks): its closure, its row and those
+    # of the concepts above it, each (id, vocabulary, code, name, class, anchors)
+    concepts: tuple[tuple[tuple, ...], ...]
     drugs: tuple[tuple, ...]  # (concept id, 'therapy' | 'support', the drug as written)
     supplement: tuple | None = None  # (the supplement file, this person's rows, its header)
     declared: tuple[dict, ...] = ()  # facts of the protocol's declared kinds (declared.py)

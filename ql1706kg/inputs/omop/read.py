@@ -245,39 +245,35 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
     by_person: dict[int, list[tuple]] = defaultdict(list)
     for row in rows:
         by_person[row[1]].append(row)
-    ids: set[int] = set()
-    people = []
-    for person in batch:
-        facts = by_person.pop(person, [])
-        named = set(chain.from_iterable(map(NAMED, facts)))  # the concepts its rows name
-        named.discard(None)
-        named.discard(0)
-        ids |= named
-        people.append((person, facts, named))
+    ids = set(chain.from_iterable(map(NAMED, rows)))  # the concepts the batch's rows name
+    ids.discard(None)
+    ids.discard(0)
     vocabulary = ctx.vocabulary
     vocabulary.fetch(ids)
+    # each concept's rows and those above it (its closure), once a run: a person's handle
+    # carries the closures of the concepts its rows name, shared tuples (pickling a chunk of
+    # persons for a worker writes each once); a concept the vocabulary lacks has none
+    closures: dict[int, tuple] = ctx.closures
+    for i in ids.difference(closures):
+        closure = _closure(vocabulary, ctx.concept_rows, i)
+        if closure:
+            closures[i] = closure
     drugs, kinds = ctx.relevance.drugs, ctx.relevance.kinds
     run = (ctx.source, spec.closed_world)
     extras = supplement.rows([str(p) for p in batch]) if supplement is not None else {}
     where = str(spec.supplement)
-    closures: dict[int, tuple] = ctx.closures
-    for person, facts, named in people:
-        # each concept's rows and those above it, once a run (shared tuples: pickling a
-        # chunk of persons for a worker then writes each concept once)
-        concepts: dict[int, tuple] = {}
-        for i in named:
-            closure = closures.get(i)
-            if closure is None:
-                closure = _closure(vocabulary, ctx.concept_rows, i)
-                if closure:
-                    closures[i] = closure
-            for concept in closure:
-                concepts[concept[0]] = concept
+    for person in batch:
+        facts = by_person.pop(person, ())
+        named = set(chain.from_iterable(map(NAMED, facts)))  # the concepts its rows name
+        given = named.intersection(drugs)
+        given.discard(None)
+        given.discard(0)
         key = str(person)
         extra = extras.get(key)
         handle = OmopPerson(
-            f"{ctx.source}#person/{person}", key, run, tuple(facts), tuple(concepts.values()),
-            tuple((i, kinds[i], drugs[i]) for i in named if i in drugs),
+            f"{ctx.source}#person/{person}", key, run, tuple(facts),
+            tuple(filter(None, map(closures.get, named))),
+            tuple((i, kinds[i], drugs[i]) for i in given),
             (where, extra, supplement.header)
             if extra is not None and supplement is not None else None,
             own.get(person, ()), unreadable)
