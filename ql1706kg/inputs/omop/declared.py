@@ -26,7 +26,7 @@ from typing import Any
 from ...protocol.fact_kinds import FactKind
 from ...protocol.terminology import Terminology
 from ..fhir.disease_observations import system_key
-from .connect import Database, integers, literal, text_array
+from .connect import Database, integers, text_array
 from .relevance import _by_code, _descendants, vocabularies_by_key
 from .schema import Schema, render, sql_file
 from .vocab import Vocabulary, fixed, mapping
