@@ -26,7 +26,7 @@ from typing import Any
 from ...protocol.fact_kinds import FactKind
 from ...protocol.terminology import Terminology
 from ..fhir.disease_observations import system_key
-from .connect import Database, integers, literal
+from .connect import Database, integers, text_array
 from .relevance import _by_code, _descendants, vocabularies_by_key
 from .schema import Schema, render, sql_file
 from .vocab import Vocabulary, fixed, mapping
@@ -139,8 +139,7 @@ def _statement(schema: Schema, source: str, found: DeclaredPlan) -> str:
         selects.append(render(schema.fill_optional(part.text, part.aliases), {
             "cdm": schema.cdm, "vocab": schema.vocabulary,
             "concepts": integers(sorted(found.kinds[part.name])),
-            "words": ", ".join(literal(w) for w in sorted(found.words.get(part.name, {})))
-            or "NULL"}))
+            "words": text_array(sorted(found.words.get(part.name, {})))}))
     if not selects:
         return ""
     return sql_file("facts.sql")["batch"].text + "\n" + "\nUNION ALL\n".join(selects)

@@ -15,6 +15,7 @@ naming the database, the person and the field; the other persons are read.
 from __future__ import annotations
 
 import bisect
+import functools
 from array import array
 from collections import defaultdict
 from collections.abc import Generator, Iterator, Sequence
@@ -29,6 +30,7 @@ from .assemble import Context, build_person
 from .connect import Database, connect, integers, is_identifier, literal, parse_url
 from .declared import note, plan, read_batch
 from .person import OmopPerson
+from .read_ahead import Ahead
 from .relevance import compute
 from .schema import Schema, read_schema, render, sql_file
 from .spec import OmopInput
@@ -78,12 +80,13 @@ def read_omop(spec: OmopInput, validate: bool = True) -> Iterator[Item]:
         ctx = Context(term, vocabulary, relevance, source, spec.closed_world, declared)
         statement = render(statement, {**relevance.values(schema), "persons": "@persons"})
         db.bound_cache()  # memory flat however large the CDM (the run's queries are done)
-        start, size = 0, spec.batch_size
-        while start < len(persons):
-            batch = persons[start:start + size].tolist()
-            start += len(batch)
-            rows = yield from _batch(db, ctx, statement, batch, supplement, spec, validate)
-            size = next_batch_size(spec.batch_size, len(batch), rows)
+        ahead, first = _ahead(db, statement, declared.statement if declared is not None
+                              else "", persons, spec.batch_size)
+        try:
+            for batch in ahead.batches(first):
+                yield from _batch(db, ctx, statement, batch, supplement, spec, validate)
+        finally:
+            ahead.close()
         unused = _unused(supplement, persons) if supplement else []
         if unused:
             yield InputNote(str(spec.supplement), f"{len(unused)} person(s) of the supplement "
@@ -107,6 +110,29 @@ def facts_statement(schema: Schema, source: str) -> str:
         schema.check(part, source)
         selects.append(schema.fill_optional(part.text, part.aliases))
     return parts["batch"].text + "\n" + "\nUNION ALL\n".join(selects)
+
+
+def _ahead(db: Database, statement: str, declared: str, persons: array, base: int
+           ) -> tuple[Ahead, list[int]]:
+    """The run's batches, each one's statements (facts.sql's, declared.sql's) run one batch
+    ahead (:mod:`.read_ahead`): consecutive slices of the candidates, the first ``base``
+    persons, each next one sized by the rows of the one before (:func:`next_batch_size`)."""
+    start = 0
+
+    def take(size: int) -> list[int]:
+        nonlocal start
+        batch = persons[start:start + size].tolist()
+        start += len(batch)
+        return batch
+
+    statements = [statement, declared] if declared else [statement]
+    ahead = Ahead(db, [functools.partial(_written, text) for text in statements],
+                  lambda batch, rows: take(next_batch_size(base, len(batch), rows)))
+    return ahead, take(base)
+
+
+def _written(statement: str, batch: list[int]) -> str:
+    return render(statement, {"persons": batch_rows(batch)})
 
 
 def next_batch_size(base: int, persons: int, rows: int) -> int:

@@ -25,7 +25,7 @@ from ...protocol.terminology import Terminology
 from ..fhir.disease_observations import concept_term, disease_codes, system_key
 from ..fhir.medications import KEPT_ATC_PREFIXES, _kind, drug_item
 from ..fhir.values import reading_rules
-from .connect import Database, integers, literal
+from .connect import Database, integers, literal, text_array
 from .schema import Schema, render, sql_file
 from .vocab import Vocabulary, mapping
 
@@ -57,7 +57,7 @@ class Relevance:
         for name in ("condition_occurrence", "measurement", "observation",
                      "procedure_occurrence", "specimen"):
             out[f"{name}_concepts"] = integers(sorted(self.concepts[name]))
-            out[f"{name}_words"] = _texts(sorted(self.words[name]))
+            out[f"{name}_words"] = text_array(sorted(self.words[name]))
             out[f"{name}_vocabularies"] = _texts(whole.get(name, []))
         return out
 

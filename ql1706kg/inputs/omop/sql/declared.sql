@@ -7,7 +7,8 @@
 -- database without device_exposure simply has no such facts.
 --
 -- @concepts are the concepts of the codes (and those below them) of the declared kinds a
--- section's table may hold (mapping.toml's [declared.tables]), @words those codes, lower-cased
+-- section's table may hold (mapping.toml's [declared.tables]), @words those codes, lower-cased,
+-- as an array of texts (connect.text_array)
 -- (an unmapped row, concept 0, is read by its source value when that is one of them, and so is
 -- a row whose concept the vocabulary does not hold: OMOP's integrity rule says it cannot be,
 -- and read by its id alone a fact of the kind would vanish); only the
@@ -41,7 +42,7 @@ FROM @cdm.measurement m
 WHERE m.person_id IN (SELECT person_id FROM batch)
   AND (m.measurement_concept_id IN (@concepts)
        OR m.measurement_source_concept_id IN (@concepts)
-       OR (lower(m.measurement_source_value) IN (@words)
+       OR (lower(m.measurement_source_value) IN (SELECT unnest(@words))
            AND (m.measurement_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
                                             WHERE k.concept_id = m.measurement_concept_id))))
 
@@ -60,7 +61,7 @@ FROM @cdm.observation o
 WHERE o.person_id IN (SELECT person_id FROM batch)
   AND (o.observation_concept_id IN (@concepts)
        OR o.observation_source_concept_id IN (@concepts)
-       OR (lower(o.observation_source_value) IN (@words)
+       OR (lower(o.observation_source_value) IN (SELECT unnest(@words))
            AND (o.observation_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
                                             WHERE k.concept_id = o.observation_concept_id))))
 
@@ -78,7 +79,7 @@ FROM @cdm.condition_occurrence co
 WHERE co.person_id IN (SELECT person_id FROM batch)
   AND (co.condition_concept_id IN (@concepts)
        OR co.condition_source_concept_id IN (@concepts)
-       OR (lower(co.condition_source_value) IN (@words)
+       OR (lower(co.condition_source_value) IN (SELECT unnest(@words))
            AND (co.condition_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
                                             WHERE k.concept_id = co.condition_concept_id))))
 
@@ -95,7 +96,7 @@ FROM @cdm.procedure_occurrence po
 WHERE po.person_id IN (SELECT person_id FROM batch)
   AND (po.procedure_concept_id IN (@concepts)
        OR po.procedure_source_concept_id IN (@concepts)
-       OR (lower(po.procedure_source_value) IN (@words)
+       OR (lower(po.procedure_source_value) IN (SELECT unnest(@words))
            AND (po.procedure_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
                                             WHERE k.concept_id = po.procedure_concept_id))))
 
@@ -113,7 +114,7 @@ FROM @cdm.drug_exposure de
 WHERE de.person_id IN (SELECT person_id FROM batch)
   AND (de.drug_concept_id IN (@concepts)
        OR de.drug_source_concept_id IN (@concepts)
-       OR (lower(de.drug_source_value) IN (@words)
+       OR (lower(de.drug_source_value) IN (SELECT unnest(@words))
            AND (de.drug_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
                                             WHERE k.concept_id = de.drug_concept_id))))
 
@@ -130,7 +131,7 @@ FROM @cdm.device_exposure dv
 WHERE dv.person_id IN (SELECT person_id FROM batch)
   AND (dv.device_concept_id IN (@concepts)
        OR dv.device_source_concept_id IN (@concepts)
-       OR (lower(dv.device_source_value) IN (@words)
+       OR (lower(dv.device_source_value) IN (SELECT unnest(@words))
            AND (dv.device_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
                                             WHERE k.concept_id = dv.device_concept_id))))
 
@@ -146,7 +147,7 @@ SELECT 'specimen', CAST(s.person_id AS BIGINT), CAST(s.specimen_id AS BIGINT),
 FROM @cdm.specimen s
 WHERE s.person_id IN (SELECT person_id FROM batch)
   AND (s.specimen_concept_id IN (@concepts)
-       OR (lower(s.specimen_source_value) IN (@words)
+       OR (lower(s.specimen_source_value) IN (SELECT unnest(@words))
            AND (s.specimen_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
                                             WHERE k.concept_id = s.specimen_concept_id))))
 
