@@ -251,6 +251,7 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
     def read_result(self, fact: Fact, found: tuple[URIRef, Any]) -> None:
         test, written = found
         ctx, number = self.ctx, fact.number
+        value: float | str | None
         if number is not None:  # value_of's first case, inline: most rows are numbers
             operator = ctx.operators.get(fact.operator_concept_id or 0, "=")
             value, comparator = number, (None if operator == "=" else operator)
