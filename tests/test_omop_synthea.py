@@ -19,9 +19,9 @@ from ql1706kg.api import screen
 from ql1706kg.errors import InputError
 from ql1706kg.inputs.omop import OmopInput
 from ql1706kg.inputs.omop.connect import connect, parse_url
-from ql1706kg.inputs.omop.read import batch_rows, facts_statement
+from ql1706kg.inputs.omop.read import facts_statement
 from ql1706kg.inputs.omop.relevance import compute
-from ql1706kg.inputs.omop.schema import read_schema, render
+from ql1706kg.inputs.omop.schema import batch_values, read_schema, render
 from ql1706kg.inputs.omop.vocab import Vocabulary
 from ql1706kg.protocol.namespaces import QL
 from ql1706kg.protocol.terminology import terminology
@@ -101,7 +101,7 @@ def test_unrelated_rows_never_leave_the_database(duckdb_synthea):
         term = terminology()
         relevance = compute(db, schema, vocabulary, term)
         statement = render(facts_statement(schema, "synthea"),
-                           {**relevance.values(schema), "persons": batch_rows(list(EVERYONE))})
+                           {**relevance.values(schema), **batch_values(list(EVERYONE))})
         rows = db.rows(statement)
         read = Counter(row[0] for row in rows)
         total = {t: db.rows(f"SELECT count(*) FROM {t}")[0][0]

@@ -28,7 +28,7 @@ from ...protocol.terminology import Terminology
 from ..fhir.disease_observations import system_key
 from .connect import Database, integers, text_array
 from .relevance import _by_code, _descendants, vocabularies_by_key
-from .schema import Schema, render, sql_file
+from .schema import BATCH_PLACEHOLDERS, Schema, render, sql_file
 from .vocab import Vocabulary, fixed, mapping
 
 SQL = "declared.sql"
@@ -38,7 +38,7 @@ SQL = "declared.sql"
 class DeclaredPlan:
     """What a run reads of the declared kinds: per table the concepts and codes of the kinds
     its rows may be, their value concepts, the kinds this database cannot say (with why), and
-    the batch statement (``@persons`` left to fill)."""
+    the batch statement (its persons' placeholders left to fill: read.batch_values)."""
 
     kinds: dict[str, dict[int, tuple[str, ...]]] = field(default_factory=dict)  # table -> ...
     words: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # table -> ...
@@ -137,7 +137,7 @@ def _statement(schema: Schema, source: str, found: DeclaredPlan) -> str:
             continue
         schema.check(part, source)
         selects.append(render(schema.fill_optional(part.text, part.aliases), {
-            "cdm": schema.cdm, "vocab": schema.vocabulary,
+            **BATCH_PLACEHOLDERS, "cdm": schema.cdm, "vocab": schema.vocabulary,
             "concepts": integers(sorted(found.kinds[part.name])),
             "words": text_array(sorted(found.words.get(part.name, {})))}))
     if not selects:
@@ -145,13 +145,13 @@ def _statement(schema: Schema, source: str, found: DeclaredPlan) -> str:
     return sql_file("facts.sql")["batch"].text + "\n" + "\nUNION ALL\n".join(selects)
 
 
-def read_batch(db: Database, found: DeclaredPlan, vocabulary: Vocabulary, persons: str,
-               source: str) -> dict[int, tuple[dict, ...]]:
+def read_batch(db: Database, found: DeclaredPlan, vocabulary: Vocabulary,
+               batch: dict[str, str], source: str) -> dict[int, tuple[dict, ...]]:
     """person -> the facts of declared kinds their rows give (one statement for the batch;
-    ``persons`` the batch's VALUES rows)."""
+    ``batch`` what its persons' placeholders stand for: read.batch_values)."""
     if not found.statement:
         return {}
-    rows = db.rows(render(found.statement, {"persons": persons}))
+    rows = db.rows(render(found.statement, batch))
     vocabulary.fetch({i for row in rows for i in (row[3], row[9], row[11]) if i})
     out: dict[int, list[dict]] = defaultdict(list)
     for row in sorted(rows, key=lambda r: (r[1], r[0], r[6] or "", r[2] or 0)):

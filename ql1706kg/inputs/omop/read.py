@@ -32,7 +32,7 @@ from .declared import note, plan, read_batch
 from .person import OmopPerson
 from .read_ahead import Ahead
 from .relevance import compute
-from .schema import Schema, read_schema, render, sql_file
+from .schema import BATCH_PLACEHOLDERS, Schema, batch_values, read_schema, render, sql_file
 from .spec import OmopInput
 from .supplement import SupplementIndex, read_supplement
 from .vocab import Vocabulary, mapping
@@ -78,7 +78,7 @@ def read_omop(spec: OmopInput, validate: bool = True) -> Iterator[Item]:
         if said is not None:
             yield InputNote(source, said)
         ctx = Context(term, vocabulary, relevance, source, spec.closed_world, declared)
-        statement = render(statement, {**relevance.values(schema), "persons": "@persons"})
+        statement = render(statement, {**relevance.values(schema), **BATCH_PLACEHOLDERS})
         db.bound_cache()  # memory flat however large the CDM (the run's queries are done)
         ahead, first = _ahead(db, statement, declared.statement if declared is not None
                               else "", persons, spec.batch_size)
@@ -132,7 +132,7 @@ def _ahead(db: Database, statement: str, declared: str, persons: array, base: in
 
 
 def _written(statement: str, batch: list[int]) -> str:
-    return render(statement, {"persons": batch_rows(batch)})
+    return render(statement, batch_values(batch))
 
 
 def next_batch_size(base: int, persons: int, rows: int) -> int:
@@ -143,11 +143,6 @@ def next_batch_size(base: int, persons: int, rows: int) -> int:
     stays at ``base``. Memory stays bounded by rows, whatever the CDM's size."""
     fits = BATCH_ROWS * persons // max(rows, 1)
     return max(base, min(base * BATCH_GROWTH, fits))
-
-
-def batch_rows(persons: list[int]) -> str:
-    """The batch's ids as an array (``ARRAY[1, 2]``, the same on both engines)."""
-    return f"ARRAY[{', '.join(str(int(p)) for p in persons)}]"
 
 
 def candidates(db: Database, schema: Schema, spec: OmopInput, source: str,
@@ -263,9 +258,10 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
            validate: bool) -> Generator[Item, None, int]:
     """One query for the batch; each person as an :class:`OmopPerson` to be assembled where
     it is screened (``validate``: assembled and validated here). Returns the rows read."""
-    rows = db.rows(render(statement, {"persons": batch_rows(batch)}))
+    values = batch_values(batch)
+    rows = db.rows(render(statement, values))
     declared = ctx.declared
-    own = read_batch(db, declared, ctx.vocabulary, batch_rows(batch), ctx.source) \
+    own = read_batch(db, declared, ctx.vocabulary, values, ctx.source) \
         if declared is not None else {}
     unreadable = declared.unreadable if declared is not None else ()
     by_person: dict[int, list[tuple]] = defaultdict(list)

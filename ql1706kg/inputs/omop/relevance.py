@@ -45,7 +45,7 @@ class Relevance:
     sarcoma: set[int] = field(default_factory=set)
 
     def values(self, schema: Schema) -> dict[str, str]:
-        """The @names of facts.sql (all but @persons)."""
+        """The @names of facts.sql (all but its persons': read.batch_values)."""
         table = mapping()
         out = {"cdm": schema.cdm, "vocab": schema.vocabulary,
                "ingredients": integers(sorted(self.drugs)),

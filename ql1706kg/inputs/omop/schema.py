@@ -87,6 +87,19 @@ def render(text: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(value, text)
 
 
+def batch_values(persons: list[int]) -> dict[str, str]:
+    """What a batch statement's @persons, @lowest_person and @highest_person stand for: the
+    batch's ids as an array (``ARRAY[1, 2]``, the same on both engines) and the range they
+    span. The range is implied by the ids; written as constants it lets the database skip
+    what lies outside it (DuckDB's row groups by their min/max, a PostgreSQL index range)
+    instead of reading whole tables to match them against the array."""
+    return {"persons": f"ARRAY[{', '.join(str(int(p)) for p in persons)}]",
+            "lowest_person": str(int(min(persons))), "highest_person": str(int(max(persons)))}
+
+
+BATCH_PLACEHOLDERS = {name: f"@{name}" for name in ("persons", "lowest_person", "highest_person")}
+
+
 @dataclass
 class Schema:
     """The tables and columns of the CDM and vocabulary schemas, and the CDM version."""

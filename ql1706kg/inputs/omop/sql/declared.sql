@@ -40,6 +40,7 @@ SELECT 'measurement' AS kind, CAST(m.person_id AS BIGINT) AS person_id,
        CAST(m.operator_concept_id AS BIGINT) AS operator_concept_id
 FROM @cdm.measurement m
 WHERE m.person_id IN (SELECT person_id FROM batch)
+  AND m.person_id BETWEEN @lowest_person AND @highest_person
   AND (m.measurement_concept_id IN (@concepts)
        OR m.measurement_source_concept_id IN (@concepts)
        OR (lower(m.measurement_source_value) IN (SELECT unnest(@words))
@@ -59,6 +60,7 @@ SELECT 'observation', CAST(o.person_id AS BIGINT), CAST(o.observation_id AS BIGI
        CAST(NULL AS VARCHAR), CAST(o.qualifier_concept_id AS BIGINT)
 FROM @cdm.observation o
 WHERE o.person_id IN (SELECT person_id FROM batch)
+  AND o.person_id BETWEEN @lowest_person AND @highest_person
   AND (o.observation_concept_id IN (@concepts)
        OR o.observation_source_concept_id IN (@concepts)
        OR (lower(o.observation_source_value) IN (SELECT unnest(@words))
@@ -77,6 +79,7 @@ SELECT 'condition_occurrence', CAST(co.person_id AS BIGINT),
        CAST(co.stop_reason AS VARCHAR), CAST(NULL AS BIGINT)
 FROM @cdm.condition_occurrence co
 WHERE co.person_id IN (SELECT person_id FROM batch)
+  AND co.person_id BETWEEN @lowest_person AND @highest_person
   AND (co.condition_concept_id IN (@concepts)
        OR co.condition_source_concept_id IN (@concepts)
        OR (lower(co.condition_source_value) IN (SELECT unnest(@words))
@@ -94,6 +97,7 @@ SELECT 'procedure_occurrence', CAST(po.person_id AS BIGINT),
        CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT)
 FROM @cdm.procedure_occurrence po
 WHERE po.person_id IN (SELECT person_id FROM batch)
+  AND po.person_id BETWEEN @lowest_person AND @highest_person
   AND (po.procedure_concept_id IN (@concepts)
        OR po.procedure_source_concept_id IN (@concepts)
        OR (lower(po.procedure_source_value) IN (SELECT unnest(@words))
@@ -112,6 +116,7 @@ SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id A
        CAST(de.stop_reason AS VARCHAR), CAST(NULL AS BIGINT)
 FROM @cdm.drug_exposure de
 WHERE de.person_id IN (SELECT person_id FROM batch)
+  AND de.person_id BETWEEN @lowest_person AND @highest_person
   AND (de.drug_concept_id IN (@concepts)
        OR de.drug_source_concept_id IN (@concepts)
        OR (lower(de.drug_source_value) IN (SELECT unnest(@words))
@@ -129,6 +134,7 @@ SELECT 'device_exposure', CAST(dv.person_id AS BIGINT), CAST(dv.device_exposure_
        CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT)
 FROM @cdm.device_exposure dv
 WHERE dv.person_id IN (SELECT person_id FROM batch)
+  AND dv.person_id BETWEEN @lowest_person AND @highest_person
   AND (dv.device_concept_id IN (@concepts)
        OR dv.device_source_concept_id IN (@concepts)
        OR (lower(dv.device_source_value) IN (SELECT unnest(@words))
@@ -146,6 +152,7 @@ SELECT 'specimen', CAST(s.person_id AS BIGINT), CAST(s.specimen_id AS BIGINT),
        CAST(s.unit_source_value AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT)
 FROM @cdm.specimen s
 WHERE s.person_id IN (SELECT person_id FROM batch)
+  AND s.person_id BETWEEN @lowest_person AND @highest_person
   AND (s.specimen_concept_id IN (@concepts)
        OR (lower(s.specimen_source_value) IN (SELECT unnest(@words))
            AND (s.specimen_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
@@ -166,4 +173,5 @@ SELECT 'observation_value', CAST(o.person_id AS BIGINT), CAST(o.observation_id A
        CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT)
 FROM @cdm.observation o
 WHERE o.person_id IN (SELECT person_id FROM batch)
+  AND o.person_id BETWEEN @lowest_person AND @highest_person
   AND o.value_as_concept_id IN (@concepts)

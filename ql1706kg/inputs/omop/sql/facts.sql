@@ -50,6 +50,7 @@ SELECT 'person' AS kind, CAST(p.person_id AS BIGINT) AS person_id,
        CAST(p.day_of_birth AS BIGINT) AS link_field, CAST(NULL AS BIGINT) AS extra_concept_id
 FROM @cdm.person p
 WHERE p.person_id IN (SELECT person_id FROM batch)
+  AND p.person_id BETWEEN @lowest_person AND @highest_person
 
 -- @section death death
 -- @alias d=death
@@ -61,6 +62,7 @@ SELECT 'death', CAST(d.person_id AS BIGINT), CAST(NULL AS BIGINT),
        CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)
 FROM @cdm.death d
 WHERE d.person_id IN (SELECT person_id FROM batch)
+  AND d.person_id BETWEEN @lowest_person AND @highest_person
 
 -- @section observation_period observation_period
 -- @alias op=observation_period
@@ -73,6 +75,7 @@ SELECT 'observation_period', CAST(op.person_id AS BIGINT),
        CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)
 FROM @cdm.observation_period op
 WHERE op.person_id IN (SELECT person_id FROM batch)
+  AND op.person_id BETWEEN @lowest_person AND @highest_person
 
 -- @section condition_occurrence condition_occurrence
 -- @alias co=condition_occurrence c=concept
@@ -88,6 +91,7 @@ SELECT 'condition_occurrence', CAST(co.person_id AS BIGINT),
        CAST(co.condition_status_concept_id AS BIGINT)
 FROM @cdm.condition_occurrence co
 WHERE co.person_id IN (SELECT person_id FROM batch)
+  AND co.person_id BETWEEN @lowest_person AND @highest_person
   AND (co.condition_concept_id IN (@condition_occurrence_concepts)
        OR co.condition_source_concept_id IN (@condition_occurrence_concepts)
        OR ((lower(co.condition_source_value)
@@ -119,6 +123,7 @@ SELECT 'measurement', CAST(m.person_id AS BIGINT), CAST(m.measurement_id AS BIGI
        CAST({m.meas_event_field_concept_id} AS BIGINT), CAST(NULL AS BIGINT)
 FROM @cdm.measurement m
 WHERE m.person_id IN (SELECT person_id FROM batch)
+  AND m.person_id BETWEEN @lowest_person AND @highest_person
   AND (m.measurement_concept_id IN (@measurement_concepts)
        OR m.measurement_source_concept_id IN (@measurement_concepts)
        OR (lower(m.measurement_source_value) IN (SELECT unnest(@measurement_words))
@@ -146,6 +151,7 @@ SELECT 'observation', CAST(o.person_id AS BIGINT), CAST(o.observation_id AS BIGI
        CAST({o.obs_event_field_concept_id} AS BIGINT), CAST(o.qualifier_concept_id AS BIGINT)
 FROM @cdm.observation o
 WHERE o.person_id IN (SELECT person_id FROM batch)
+  AND o.person_id BETWEEN @lowest_person AND @highest_person
   AND (o.observation_concept_id IN (@observation_concepts)
        OR o.observation_source_concept_id IN (@observation_concepts)
        OR (lower(o.observation_source_value) IN (SELECT unnest(@observation_words))
@@ -172,6 +178,7 @@ FROM @cdm.drug_exposure de
 JOIN @vocab.concept_ancestor ca
   ON ca.descendant_concept_id = de.drug_concept_id AND ca.ancestor_concept_id IN (@ingredients)
 WHERE de.person_id IN (SELECT person_id FROM batch)
+  AND de.person_id BETWEEN @lowest_person AND @highest_person
 
 -- @section drug_exposure_outside drug_exposure requires concept_ancestor
 -- @alias de=drug_exposure c=concept ca=concept_ancestor
@@ -194,7 +201,8 @@ SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id A
        CAST(NULL AS BIGINT), CAST(de.drug_type_concept_id AS BIGINT)
 FROM @cdm.drug_exposure de
 LEFT JOIN @vocab.concept c ON c.concept_id = de.drug_concept_id
-WHERE de.person_id IN (SELECT person_id FROM batch) AND de.drug_concept_id <> 0
+WHERE de.person_id IN (SELECT person_id FROM batch)
+  AND de.person_id BETWEEN @lowest_person AND @highest_person AND de.drug_concept_id <> 0
   AND (c.concept_id IS NULL OR c.standard_concept IS NULL OR c.standard_concept <> 'S'
        OR c.invalid_reason IS NOT NULL)
   AND NOT EXISTS (SELECT 1 FROM @vocab.concept_ancestor ca
@@ -214,7 +222,8 @@ SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id A
        CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
        CAST(NULL AS BIGINT), CAST(de.drug_type_concept_id AS BIGINT)
 FROM @cdm.drug_exposure de
-WHERE de.person_id IN (SELECT person_id FROM batch) AND de.drug_concept_id IN (@drug_concepts)
+WHERE de.person_id IN (SELECT person_id FROM batch)
+  AND de.person_id BETWEEN @lowest_person AND @highest_person AND de.drug_concept_id IN (@drug_concepts)
 
 -- @section drug_exposure_unmapped drug_exposure
 -- @alias de=drug_exposure
@@ -230,7 +239,8 @@ SELECT 'drug_exposure', CAST(de.person_id AS BIGINT), CAST(de.drug_exposure_id A
        CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
        CAST(NULL AS BIGINT), CAST(de.drug_type_concept_id AS BIGINT)
 FROM @cdm.drug_exposure de
-WHERE de.person_id IN (SELECT person_id FROM batch) AND de.drug_concept_id = 0
+WHERE de.person_id IN (SELECT person_id FROM batch)
+  AND de.person_id BETWEEN @lowest_person AND @highest_person AND de.drug_concept_id = 0
 
 -- @section procedure_occurrence procedure_occurrence
 -- @alias po=procedure_occurrence
@@ -245,6 +255,7 @@ SELECT 'procedure_occurrence', CAST(po.person_id AS BIGINT),
        CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(po.modifier_concept_id AS BIGINT)
 FROM @cdm.procedure_occurrence po
 WHERE po.person_id IN (SELECT person_id FROM batch)
+  AND po.person_id BETWEEN @lowest_person AND @highest_person
   AND (po.procedure_concept_id IN (@procedure_occurrence_concepts)
        OR po.procedure_source_concept_id IN (@procedure_occurrence_concepts)
        OR (lower(po.procedure_source_value) IN (SELECT unnest(@procedure_occurrence_words))
@@ -264,6 +275,7 @@ SELECT 'specimen', CAST(s.person_id AS BIGINT), CAST(s.specimen_id AS BIGINT),
        CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(s.disease_status_concept_id AS BIGINT)
 FROM @cdm.specimen s
 WHERE s.person_id IN (SELECT person_id FROM batch)
+  AND s.person_id BETWEEN @lowest_person AND @highest_person
   AND (s.specimen_concept_id IN (@specimen_concepts)
        OR (lower(s.specimen_source_value) IN (SELECT unnest(@specimen_words))
            AND (s.specimen_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
@@ -283,7 +295,8 @@ SELECT 'episode', CAST(e.person_id AS BIGINT), CAST(e.episode_id AS BIGINT),
        CAST(e.episode_parent_id AS BIGINT), CAST(NULL AS BIGINT),
        CAST(e.episode_concept_id AS BIGINT)
 FROM @cdm.episode e
-WHERE e.person_id IN (SELECT person_id FROM batch) AND e.episode_concept_id IN (@episode_kinds)
+WHERE e.person_id IN (SELECT person_id FROM batch)
+  AND e.person_id BETWEEN @lowest_person AND @highest_person AND e.episode_concept_id IN (@episode_kinds)
 
 -- @section episode_event episode_event optional requires episode
 -- @alias ee=episode_event e=episode
@@ -298,5 +311,6 @@ SELECT 'episode_event', CAST(e.person_id AS BIGINT), CAST(ee.event_id AS BIGINT)
        CAST(NULL AS BIGINT)
 FROM @cdm.episode_event ee
 JOIN @cdm.episode e ON e.episode_id = ee.episode_id
-WHERE e.person_id IN (SELECT person_id FROM batch) AND e.episode_concept_id IN (@episode_kinds)
+WHERE e.person_id IN (SELECT person_id FROM batch)
+  AND e.person_id BETWEEN @lowest_person AND @highest_person AND e.episode_concept_id IN (@episode_kinds)
   AND ee.episode_event_field_concept_id IN (@event_fields)
