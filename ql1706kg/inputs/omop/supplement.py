@@ -22,6 +22,7 @@ import sqlite3
 import tempfile
 import weakref
 from collections.abc import Iterator
+from functools import cache
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
@@ -123,7 +124,7 @@ def supplement_record(path: Path, person: str, runs: tuple[bytes, ...],
 
 def merge(record: dict, extra: dict, where: str) -> dict:
     """The CDM's record with the supplement's facts (raises :class:`Conflict`)."""
-    wins = set(mapping()["supplement"]["wins"])
+    wins = _wins()
     for key, value in extra.items():
         if key == "id":
             continue
@@ -147,6 +148,12 @@ def merge(record: dict, extra: dict, where: str) -> dict:
         else:
             record[key] = value
     return record
+
+
+@cache
+def _wins() -> frozenset[str]:
+    """The sections where the investigator's answer wins (the mapping's, read once)."""
+    return frozenset(mapping()["supplement"]["wins"])
 
 
 def _join(key: str, known: list, extra: list, where: str) -> list:
