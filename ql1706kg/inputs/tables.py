@@ -52,7 +52,7 @@ facts_complete             a fact kind's record key: recorded complete (no fact 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -113,13 +113,13 @@ def table_rows(path: Path) -> tuple[dict[str, int], dict[str, Rows]]:
 
 
 @overload
-def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, int],
-                   validate: Literal[True] = ...) -> SourcedRecord | InputError: ...
+def patient_record(path: Path, patient: str, raw_rows: Iterable[tuple[int, list[Any]]],
+                   header: dict[str, int], validate: Literal[True] = ...) -> SourcedRecord | InputError: ...
 @overload
-def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, int],
-                   validate: bool) -> SourcedRecord | RawRecord | InputError: ...
-def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, int],
-                   validate: bool = True) -> SourcedRecord | RawRecord | InputError:
+def patient_record(path: Path, patient: str, raw_rows: Iterable[tuple[int, list[Any]]],
+                   header: dict[str, int], validate: bool) -> SourcedRecord | RawRecord | InputError: ...
+def patient_record(path: Path, patient: str, raw_rows: Iterable[tuple[int, list[Any]]],
+                   header: dict[str, int], validate: bool = True) -> SourcedRecord | RawRecord | InputError:
     """One patient's record from its rows (of :func:`table_rows`), validated (else a
     :class:`RawRecord`, for a caller that validates what it makes of it); or the error naming
     the row and column."""

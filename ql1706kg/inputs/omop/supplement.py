@@ -23,7 +23,7 @@ import tempfile
 import weakref
 from collections.abc import Iterator
 from functools import cache
-from itertools import groupby
+from itertools import chain, groupby
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from ..tables import patient_record
 from .vocab import mapping
 
 _PATIENT = itemgetter(0)
+_NUMBER_CELLS = itemgetter(1, 2)  # a stored row's (row number, cells)
 
 
 class Conflict(Exception):
@@ -114,7 +115,7 @@ def supplement_record(path: Path, person: str, runs: tuple[bytes, ...],
                       header: dict[str, int]) -> dict | InputError:
     """The record the supplement's rows of one person give (``runs`` as
     :meth:`SupplementIndex.rows` gives them), or the error naming the row."""
-    rows = [row[1:] for run in runs for row in pickle.loads(run)]  # in the file's order
+    rows = map(_NUMBER_CELLS, chain.from_iterable(map(pickle.loads, runs)))  # file's order
     item = patient_record(path, person, rows, header,
                           validate=False)  # merged into the CDM's record, then validated
     if isinstance(item, InputError):
