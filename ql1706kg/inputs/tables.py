@@ -129,8 +129,10 @@ def patient_record(path: Path, patient: str, raw_rows: Iterable[tuple[int, list[
     first_rows: dict[str, tuple[int, Any]] = {}  # a fact a patient has once: its first row
     for number, raw in raw_rows:
         if plain:  # a CSV file's cells are all text: stripped without a step per cell
+            row = {}  # (a loop here, not a comprehension: no call a row)
             try:
-                row = {column: raw[index].strip() for column, index in columns}
+                for column, index in columns:
+                    row[column] = raw[index].strip()
             except IndexError:  # a row shorter than the header: its missing cells are None
                 row = _cells(raw, columns)
         else:

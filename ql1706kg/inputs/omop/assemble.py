@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
@@ -191,7 +192,7 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
         self.periods: list[tuple[str | None, str | None]] = []
         self.person_seen = False
 
-    def build(self, facts: list[Fact]) -> dict:
+    def build(self, facts: Iterable[Fact]) -> dict:
         """The record (raises :class:`Inconsistent` for rows that contradict each other)."""
         ctx = self.ctx
         reading, regimens = ctx.reading, ctx.regimen_episodes
@@ -455,7 +456,7 @@ def build_person(handle: Any, ctx: Context | None = None) -> dict | InputError:
             kinds[concept_id] = kind
     builder = PersonBuilder(ctx, int(handle.id))
     try:
-        record = builder.build(list(map(_FACT, handle.facts)))
+        record = builder.build(map(_FACT, handle.facts))
     except Inconsistent as exc:
         return InputError(handle.source, exc.message, record=handle.id, field=exc.field)
     if handle.declared:
