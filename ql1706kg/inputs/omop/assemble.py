@@ -119,7 +119,7 @@ class Context:
     source: str
     closed_world: bool = False
     declared: Any = None  # the run's DeclaredPlan (declared.py), None: no declared kind
-    memo: dict[tuple, tuple[str, Any] | None] = field(default_factory=dict)
+    memo: dict[tuple, tuple[Any, Any] | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rules = reading_rules()
@@ -145,8 +145,8 @@ class Context:
         self.units: dict[tuple, str | None] = {}
         self.cancers: dict[tuple, list] = {}
 
-    def reading(self, fact: Fact) -> tuple[str, Any] | None:
-        """(step, what it found) for a row, or None when no rule reads it."""
+    def reading(self, fact: Fact) -> tuple[Any, Any] | None:
+        """(the builder's step, what it found) for a row, or None when no rule reads it."""
         concept_id = fact[3]  # (kind, person, row, concept, source concept, source value)
         key = (fact[0], concept_id, fact[4],
                None if concept_id and concept_id in self.concepts else fact[5])
@@ -155,7 +155,8 @@ class Context:
             return found  # type: ignore[return-value]
         if len(self.memo) > MEMO_LIMIT:
             self.memo.clear()
-        found = self.memo[key] = self._read(fact)
+        read = self._read(fact)
+        found = self.memo[key] = None if read is None else (_STEPS[read[0]], read[1])
         return found
 
     def memoised(self, memo: dict, key: tuple, make: Any) -> Any:
@@ -206,7 +207,7 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
             else:
                 found = reading(fact)
                 if found is not None:
-                    _STEPS[found[0]](self, fact, found[1])
+                    found[0](self, fact, found[1])
         self.settle_disease()
         self.settle_treatment()
         if not self.person_seen:

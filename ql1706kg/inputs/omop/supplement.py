@@ -132,7 +132,8 @@ def merge(record: dict, extra: dict, where: str) -> dict:
         if key not in record:
             record[key] = value
         elif isinstance(value, list) and isinstance(record[key], list):
-            record[key] = _join(key, record[key], value, where)
+            if value:  # (nothing to join: the CDM's list as it is)
+                record[key] = _join(key, record[key], value, where)
         elif isinstance(value, dict) and isinstance(record[key], dict):
             for name, item in value.items():
                 known = record[key].get(name)
