@@ -112,14 +112,17 @@ def table_rows(path: Path) -> tuple[dict[str, int], dict[str, Rows]]:
     return header, patients
 
 
+RowsOf = Iterable[tuple[int, list[Any]]]  # (row number, cells): a list or as they come
+
+
 @overload
-def patient_record(path: Path, patient: str, raw_rows: Iterable[tuple[int, list[Any]]],
-                   header: dict[str, int], validate: Literal[True] = ...) -> SourcedRecord | InputError: ...
+def patient_record(path: Path, patient: str, raw_rows: RowsOf, header: dict[str, int],
+                   validate: Literal[True] = ...) -> SourcedRecord | InputError: ...
 @overload
-def patient_record(path: Path, patient: str, raw_rows: Iterable[tuple[int, list[Any]]],
-                   header: dict[str, int], validate: bool) -> SourcedRecord | RawRecord | InputError: ...
-def patient_record(path: Path, patient: str, raw_rows: Iterable[tuple[int, list[Any]]],
-                   header: dict[str, int], validate: bool = True) -> SourcedRecord | RawRecord | InputError:
+def patient_record(path: Path, patient: str, raw_rows: RowsOf, header: dict[str, int],
+                   validate: bool) -> SourcedRecord | RawRecord | InputError: ...
+def patient_record(path: Path, patient: str, raw_rows: RowsOf, header: dict[str, int],
+                   validate: bool = True) -> SourcedRecord | RawRecord | InputError:
     """One patient's record from its rows (of :func:`table_rows`), validated (else a
     :class:`RawRecord`, for a caller that validates what it makes of it); or the error naming
     the row and column."""

@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -415,6 +416,7 @@ def _order(fact: Fact, rank: Any = _RANK.get, last: int = len(ORDER)) -> tuple:
 
 
 _FACT = partial(tuple.__new__, Fact)  # a row as a Fact (its columns are facts.sql's)
+_FIRST = itemgetter(0)
 
 
 def _birth(year: int | None, month: int | None, day: int | None) -> str | None:
@@ -444,12 +446,13 @@ def build_person(handle: Any, ctx: Context | None = None) -> dict | InputError:
     if ctx is None:
         ctx = _context(source, closed_world)
     concepts = ctx.vocabulary.concepts
-    for closure in handle.concepts:
-        if closure[0][0] in concepts:
-            continue  # known with those above it (a concept comes with its whole closure)
-        for row in closure:
-            if row[0] not in concepts:
-                concepts[row[0]] = Concept(*row)
+    if not all(map(concepts.__contains__, map(_FIRST, map(_FIRST, handle.concepts)))):
+        for closure in handle.concepts:  # (once a worker has them all: the test above, in C)
+            if closure[0][0] in concepts:
+                continue  # known with those above it (a concept comes with its whole closure)
+            for row in closure:
+                if row[0] not in concepts:
+                    concepts[row[0]] = Concept(*row)
     if handle.drugs:
         drugs, kinds = ctx.relevance.drugs, ctx.relevance.kinds
         for concept_id, kind, value in handle.drugs:
