@@ -230,9 +230,13 @@ def _apply(record: dict, regimens: dict, row: dict[str, Any], element: str, name
     patient = row.get("patient")
     if not (patient if type(patient) is str else patient_id_ok(row)):  # a text cell: stripped
         raise RowError("patient", "the patient column is empty")
-    if name in _EMPTY:
+    section = _SECTION.get(name)  # (first: the answers a site supplement is mostly made of)
+    if section is not None:
+        value = yes_no(row) if name in _BOOLEAN else text(row, "value").casefold()
+        record.setdefault(section, {})[_FIELD.get(name, name)] = value
+    elif name in _EMPTY:
         record.setdefault(_EMPTY[name], [])
-    elif name in ("sex",):
+    elif name == "sex":
         record["sex"] = text(row, "value").casefold()
     elif name in ("birth_date", "icf_signed"):
         when = date(row, "value") if row.get("value") not in (None, "") else date(row, "date")
@@ -240,9 +244,6 @@ def _apply(record: dict, regimens: dict, row: dict[str, Any], element: str, name
             record["birth_date"] = when
         else:
             record.setdefault("consent", {})["icf_signed"] = when
-    elif name in _SECTION:
-        value = yes_no(row) if name in _BOOLEAN else text(row, "value").casefold()
-        record.setdefault(_SECTION[name], {})[_FIELD.get(name, name)] = value
     elif name == "recist_measurable":
         record["recist"] = {"measurable_disease": yes_no(row), **dated(row)}
     elif name == "histology":

@@ -419,6 +419,7 @@ _FACT = partial(tuple.__new__, Fact)  # a row as a Fact (its columns are facts.s
 _FIRST = itemgetter(0)
 
 
+@lru_cache(maxsize=100_000)  # (persons share birth dates: made once a date a process)
 def _birth(year: int | None, month: int | None, day: int | None) -> str | None:
     """The birth date year_of_birth, month_of_birth and day_of_birth give, as precisely as
     they give it: ``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY``."""
