@@ -124,7 +124,6 @@ class Context:
 
     def __post_init__(self) -> None:
         self.rules = reading_rules()
-        self.concepts = self.vocabulary.concepts  # looked up a row (the dict itself, kept)
         self.vocabulary.codes_by_text = source_codes(self.term)  # unmapped rows' source codes
         self.concept_rows: dict[int, tuple] = {}  # the reading process's, as handles carry them
         self.closures: dict[int, tuple] = {}  # a concept's rows and those above it, likewise
@@ -150,7 +149,7 @@ class Context:
         """(the builder's step, what it found) for a row, or None when no rule reads it."""
         concept_id = fact[3]  # (kind, person, row, concept, source concept, source value)
         key = (fact[0], concept_id, fact[4],
-               None if concept_id and concept_id in self.concepts else fact[5])
+               None if concept_id and concept_id in self.vocabulary.concepts else fact[5])
         found = self.memo.get(key, _MISSING)
         if found is not _MISSING:
             return found  # type: ignore[return-value]
