@@ -120,7 +120,7 @@ def supplement_record(path: Path, person: str, runs: tuple[bytes, ...],
                           validate=False)  # merged into the CDM's record, then validated
     if isinstance(item, InputError):
         return item
-    return dict(item.raw) if isinstance(item.raw, dict) else {}
+    return item.raw if isinstance(item.raw, dict) else {}  # (made for this call: no copy)
 
 
 def merge(record: dict, extra: dict, where: str) -> dict:
