@@ -113,6 +113,27 @@ def test_the_same_fact_twice_is_not_a_contradiction(tmp_path):
     assert isinstance(record, SourcedRecord) and record.record.sex == "male"
 
 
+@pytest.mark.parametrize(("rows", "said"), [
+    # the diagnosis date first given by the second histology row: that row is its first
+    (["A,histology,leiomyosarcoma,", "A,histology,leiomyosarcoma,2025-01-01",
+      "A,histology,leiomyosarcoma,2025-02-02"],
+     "row 4 gives diagnosis.date as '2025-02-02', but row 3 gave '2025-01-01'"),
+    (["A,histology,leiomyosarcoma,2025-01-01", "A,sex,male,",
+      "A,histology,liposarcoma,2025-01-01"],
+     "row 4 gives diagnosis.histology as 'liposarcoma', but row 2 gave 'leiomyosarcoma'"),
+    (["A,recist_measurable,yes,", "A,recist_measurable,yes,2025-01-01"],
+     "row 3 gives recist as 'True, 2025-01-01', but row 2 gave 'True'"),
+    (["A,histology,leiomyosarcoma,", "A,histology,leiomyosarcoma,2025-01-01",
+      "A,histology,leiomyosarcoma,"], None),
+])
+def test_a_fact_a_patient_has_once_names_the_row_that_first_gave_it(tmp_path, rows, said):
+    (item,) = records(_csv(tmp_path, rows))
+    if said is None:
+        assert isinstance(item, SourcedRecord), item
+    else:
+        assert isinstance(item, InputError) and said in item.detail, item
+
+
 def test_an_xlsx_formula_without_a_saved_result_is_named(tmp_path):
     import openpyxl
 

@@ -12,6 +12,7 @@ import contextlib
 import csv
 import sys
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ def table_body(path: Path) -> tuple[dict[str, int], Iterator[tuple[str, int, lis
     return header, body()
 
 
+@lru_cache(maxsize=64)
 def text_only(path: Path) -> bool:
     """Whether the file is read as CSV, whose cells are all text (never a number, a date or
     an :class:`UnsavedFormula`): every file but a workbook (``.xlsx``)."""

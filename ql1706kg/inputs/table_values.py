@@ -34,21 +34,24 @@ def coded(row: dict[str, Any]) -> str | dict:
 
 def text(row: dict[str, Any], column: str) -> str:
     value = row.get(column)
-    return "" if value is None else str(value).strip()
+    return value.strip() if type(value) is str else "" if value is None else str(value).strip()
+
+
+_YES_NO = {**dict.fromkeys(TRUE, True), **dict.fromkeys(FALSE, False)}
 
 
 def yes_no(row: dict[str, Any]) -> bool:
-    said = text(row, "value").casefold()
-    if said in TRUE:
-        return True
-    if said in FALSE:
-        return False
-    raise RowError("value", f"'{row.get('value')}' is not yes or no")
+    value = row.get("value")  # text(row, "value"), inline: a supplement's most common cell
+    said = value.strip() if type(value) is str else "" if value is None else str(value).strip()
+    found = _YES_NO.get(said.casefold())
+    if found is None:
+        raise RowError("value", f"'{row.get('value')}' is not yes or no")
+    return found
 
 
 def numeric(row: dict[str, Any], column: str) -> float:
     value = row.get(column)
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if type(value) is not str and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     try:
         return float(str(value).replace(",", ".").strip())
@@ -67,17 +70,31 @@ def number_or_word(value: Any) -> float | str:
         return said
 
 
+_DATES: dict[str, str] = {}  # a date cell's text -> its date, read once a process
+DATES_KEPT = 100_000  # (a table's dates are far fewer: a site's visits, not its rows)
+
+
 def date(row: dict[str, Any], column: str) -> str:
     value = row.get(column)
-    if isinstance(value, dt.datetime):
+    if type(value) is str:  # a text cell (any CSV cell): its reading, once per text
+        said = value.strip()
+        found = _DATES.get(said)
+        if found is not None:
+            return found
+    elif isinstance(value, dt.datetime):
         return value.date().isoformat()
-    if isinstance(value, dt.date):
+    elif isinstance(value, dt.date):
         return value.isoformat()
-    said = text(row, column)
+    else:
+        said = text(row, column)
     try:
-        return dt.date.fromisoformat(said[:10]).isoformat()
+        found = dt.date.fromisoformat(said[:10]).isoformat()
     except ValueError:
         raise RowError(column, f"'{said}' is not a date (YYYY-MM-DD)") from None
+    if len(_DATES) >= DATES_KEPT:
+        _DATES.clear()
+    _DATES[said] = found
+    return found
 
 
 def optional_date(row: dict[str, Any]) -> str | None:
@@ -85,5 +102,5 @@ def optional_date(row: dict[str, Any]) -> str | None:
 
 
 def dated(row: dict[str, Any]) -> dict[str, str]:
-    when = optional_date(row)
-    return {"date": when} if when else {}
+    """{"date": the date column's date} when it has one, else {}."""
+    return {"date": date(row, "date")} if row.get("date") not in (None, "") else {}

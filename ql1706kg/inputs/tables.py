@@ -52,7 +52,7 @@ facts_complete             a fact kind's record key: recorded complete (no fact 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -112,13 +112,16 @@ def table_rows(path: Path) -> tuple[dict[str, int], dict[str, Rows]]:
     return header, patients
 
 
+RowsOf = Iterable[tuple[int, list[Any]]]  # (row number, cells): a list or as they come
+
+
 @overload
-def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, int],
+def patient_record(path: Path, patient: str, raw_rows: RowsOf, header: dict[str, int],
                    validate: Literal[True] = ...) -> SourcedRecord | InputError: ...
 @overload
-def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, int],
+def patient_record(path: Path, patient: str, raw_rows: RowsOf, header: dict[str, int],
                    validate: bool) -> SourcedRecord | RawRecord | InputError: ...
-def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, int],
+def patient_record(path: Path, patient: str, raw_rows: RowsOf, header: dict[str, int],
                    validate: bool = True) -> SourcedRecord | RawRecord | InputError:
     """One patient's record from its rows (of :func:`table_rows`), validated (else a
     :class:`RawRecord`, for a caller that validates what it makes of it); or the error naming
@@ -127,10 +130,13 @@ def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, i
     record: dict[str, Any] = {"id": patient, "observations": []}
     regimens: dict[str, dict[str, Any]] = {}
     first_rows: dict[str, tuple[int, Any]] = {}  # a fact a patient has once: its first row
+    seen: dict[str, int] = {}  # an element that sets such facts: its first row
     for number, raw in raw_rows:
         if plain:  # a CSV file's cells are all text: stripped without a step per cell
+            row = {}  # (a loop here, not a comprehension: no call a row)
             try:
-                row = {column: raw[index].strip() for column, index in columns}
+                for column, index in columns:
+                    row[column] = raw[index].strip()
             except IndexError:  # a row shorter than the header: its missing cells are None
                 row = _cells(raw, columns)
         else:
@@ -141,10 +147,15 @@ def patient_record(path: Path, patient: str, raw_rows: Rows, header: dict[str, i
             element = row["element"]  # a required column
             element = element if type(element) is str else str(element or "").strip()
             name = element.casefold()
-            _apply(record, regimens, row, element, name)
-            paths = _SINGLE_ELEMENTS.get(name)
-            if paths is not None:  # else the row added to a list: no fact a patient has once
-                _check_single_values(record, paths, first_rows, number)
+            paths = _SINGLE_ELEMENTS.get(name)  # None: the row adds to a list
+            if paths is None or name not in seen:  # a list's row, or its element's first
+                _apply(record, regimens, row, element, name)
+                if paths is not None:
+                    seen[name] = number
+            else:  # a fact a patient has once, again: it must say what the record holds
+                before = _held(record, paths)
+                _apply(record, regimens, row, element, name)
+                _check_single_values(record, paths, before, first_rows, seen[name], number)
         except RowError as exc:
             return InputError(f"{path}:{number}", str(exc), record=patient or None,
                               field=f"row {number}: {exc.column}")
@@ -180,19 +191,38 @@ _SINGLE_ELEMENTS: dict[str, tuple[tuple[str, str, str], ...]] = {
 assert {p for parts in _SINGLE_ELEMENTS.values() for p, *_ in parts} == set(_SINGLE)
 
 
+def _held(record: dict, paths: tuple[tuple[str, str, str], ...]) -> list[Any]:
+    """What the record holds at each of ``paths`` (:data:`_ABSENT`: nothing)."""
+    out = []
+    for _path, section, name in paths:
+        holder = record.get(section) if section else record
+        out.append(holder[name] if isinstance(holder, dict) and name in holder else _ABSENT)
+    return out
+
+
+_ABSENT = object()
+
+
 def _check_single_values(record: dict, paths: tuple[tuple[str, str, str], ...],
-                         first_rows: dict[str, tuple[int, Any]], number: int) -> None:
-    """After a row of an element that sets facts a patient has once (``paths``): each of them
-    the record now holds is the one its first row gave (only such rows set them, and any
-    other value is refused here, so the first row's value is also the one before this row)."""
-    for path, section, name in paths:
+                         before: list[Any], first_rows: dict[str, tuple[int, Any]],
+                         first_row: int, number: int) -> None:
+    """After a repeated row of an element that sets facts a patient has once (``paths``;
+    ``before``: what the record held at each before the row): each of them the record now
+    holds is the one its first row gave. Only such rows set them, and any other value is
+    refused here, so the value before this row is the first row's: the element's first row
+    (``first_row``) when it held one then, else the row recorded when one was first set (a
+    first row needs no check: nothing was there before it)."""
+    for (path, section, name), known in zip(paths, before, strict=True):
         holder = record.get(section) if section else record
         if not isinstance(holder, dict) or name not in holder:
             continue
         value, first = holder[name], first_rows.get(path)
         if first is None:
-            first_rows[path] = (number, value)
-        elif first[1] != value:
+            if known is _ABSENT:  # first set by this row
+                first_rows[path] = (number, value)
+                continue
+            first = first_rows[path] = (first_row, known)
+        if first[1] != value:
             raise RowError(name, f"row {number} gives {path} as {_shown(value)}, but row "
                                  f"{first[0]} gave {_shown(first[1])}; a patient has one, so "
                                  "resolve it at the source")
@@ -225,9 +255,13 @@ def _apply(record: dict, regimens: dict, row: dict[str, Any], element: str, name
     patient = row.get("patient")
     if not (patient if type(patient) is str else patient_id_ok(row)):  # a text cell: stripped
         raise RowError("patient", "the patient column is empty")
-    if name in _EMPTY:
+    section = _SECTION.get(name)  # (first: the answers a site supplement is mostly made of)
+    if section is not None:
+        value = yes_no(row) if name in _BOOLEAN else text(row, "value").casefold()
+        record.setdefault(section, {})[_FIELD.get(name, name)] = value
+    elif name in _EMPTY:
         record.setdefault(_EMPTY[name], [])
-    elif name in ("sex",):
+    elif name == "sex":
         record["sex"] = text(row, "value").casefold()
     elif name in ("birth_date", "icf_signed"):
         when = date(row, "value") if row.get("value") not in (None, "") else date(row, "date")
@@ -235,9 +269,6 @@ def _apply(record: dict, regimens: dict, row: dict[str, Any], element: str, name
             record["birth_date"] = when
         else:
             record.setdefault("consent", {})["icf_signed"] = when
-    elif name in _SECTION:
-        value = yes_no(row) if name in _BOOLEAN else text(row, "value").casefold()
-        record.setdefault(_SECTION[name], {})[_FIELD.get(name, name)] = value
     elif name == "recist_measurable":
         record["recist"] = {"measurable_disease": yes_no(row), **dated(row)}
     elif name == "histology":

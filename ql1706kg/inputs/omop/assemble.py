@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -118,7 +120,7 @@ class Context:
     source: str
     closed_world: bool = False
     declared: Any = None  # the run's DeclaredPlan (declared.py), None: no declared kind
-    memo: dict[tuple, tuple[str, Any] | None] = field(default_factory=dict)
+    memo: dict[tuple, tuple[Any, Any] | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rules = reading_rules()
@@ -133,25 +135,28 @@ class Context:
         episodes = mapping()["episodes"]
         self.disease_episodes = set(episodes["disease"])
         self.regimen_episodes = set(episodes["regimen"])
-        # per row, looked up once a run: the operators, the unit vocabularies, each
-        # (unit concept, unit text)'s unit and each cancer concept's codeable and histology
-        self.operators = fixed("operators")
+        # per row, looked up once a run: the comparators (an operator concept that bounds a
+        # value: '=' is the value itself), each result datetime's date as the record's, the
+        # unit vocabularies, each (unit concept, unit text)'s unit and each cancer concept's
+        # codeable and histology
+        self.comparators = {key: sign for key, sign in fixed("operators").items() if sign != "="}
+        self.times: dict[str, str] = {}
         self.unit_vocabularies = mapping()["vocabularies"]
         self.units: dict[tuple, str | None] = {}
         self.cancers: dict[tuple, list] = {}
 
-    def reading(self, fact: Fact) -> tuple[str, Any] | None:
-        """(step, what it found) for a row, or None when no rule reads it."""
-        concept_id = fact.concept_id
-        key = (fact.kind, concept_id, fact.source_concept_id,
-               None if concept_id and concept_id in self.vocabulary.concepts
-               else fact.source_value)
+    def reading(self, fact: Fact) -> tuple[Any, Any] | None:
+        """(the builder's step, what it found) for a row, or None when no rule reads it."""
+        concept_id = fact[3]  # (kind, person, row, concept, source concept, source value)
+        key = (fact[0], concept_id, fact[4],
+               None if concept_id and concept_id in self.vocabulary.concepts else fact[5])
         found = self.memo.get(key, _MISSING)
         if found is not _MISSING:
             return found  # type: ignore[return-value]
         if len(self.memo) > MEMO_LIMIT:
             self.memo.clear()
-        found = self.memo[key] = self._read(fact)
+        read = self._read(fact)
+        found = self.memo[key] = None if read is None else (_STEPS[read[0]], read[1])
         return found
 
     def memoised(self, memo: dict, key: tuple, make: Any) -> Any:
@@ -188,11 +193,21 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
         self.periods: list[tuple[str | None, str | None]] = []
         self.person_seen = False
 
-    def build(self, facts: list[Fact]) -> dict:
+    def build(self, facts: Iterable[Fact]) -> dict:
         """The record (raises :class:`Inconsistent` for rows that contradict each other)."""
-        take = self.take
-        for fact in sorted(facts, key=_order):
-            take(fact)
+        ctx = self.ctx
+        reading, regimens = ctx.reading, ctx.regimen_episodes
+        for fact in sorted(facts, key=_order):  # each row's step, in one loop (a step a row)
+            kind = fact.kind
+            step = _TABLE_STEPS.get(kind)
+            if step is not None:
+                step(self, fact)
+            elif kind == "episode" and fact.extra_concept_id in regimens:
+                self.read_episode_regimen(fact)
+            else:
+                found = reading(fact)
+                if found is not None:
+                    found[0](self, fact, found[1])
         self.settle_disease()
         self.settle_treatment()
         if not self.person_seen:
@@ -201,18 +216,6 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
             for section in mapping()["closed_world"]["sections"]:
                 self.rec.setdefault(section, [])
         return self.rec
-
-    def take(self, fact: Fact) -> None:
-        kind = fact.kind
-        step = _TABLE_STEPS.get(kind)
-        if step is not None:
-            return step(self, fact)
-        if kind == "episode" and fact.extra_concept_id in self.ctx.regimen_episodes:
-            return self.read_episode_regimen(fact)
-        found = self.ctx.reading(fact)
-        if found is not None:
-            _STEPS[found[0]](self, fact, found[1])
-        return None
 
     def read_period(self, fact: Fact) -> None:
         self.periods.append((fact.start_date, fact.end_date))
@@ -253,8 +256,7 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
         ctx, number = self.ctx, fact.number
         value: float | str | None
         if number is not None:  # value_of's first case, inline: most rows are numbers
-            operator = ctx.operators.get(fact.operator_concept_id or 0, "=")
-            value, comparator = number, (None if operator == "=" else operator)
+            value, comparator = number, ctx.comparators.get(fact.operator_concept_id or 0)
         else:
             value, comparator = self.value_of(fact)
         if value is None:
@@ -268,8 +270,10 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
             self.aside(fact, "observations", f"{fact.kind}_date", "no date: the result "
                        "cannot be placed in the screening window", self.ctx.term.label(test))
             return
-        item: dict[str, Any] = {"test": written, "value": value,
-                                "date": timed(day, fact.end_date)}
+        when = fact.end_date  # the datetime: its time (once a run per datetime), if that day's
+        item: dict[str, Any] = {"test": written, "value": value, "date": day if (
+            not when or when[:10] != day) else ctx.memoised(ctx.times, when, partial(
+                timed, day, when))}
         if comparator is not None:
             item["comparator"] = comparator
         unit = ctx.units.get((fact.unit_concept_id, fact.unit_text), _MISSING)
@@ -300,8 +304,7 @@ class PersonBuilder(DiseaseReader, TreatmentReader):
         '<', '<=', '>', '>=': the record's ``comparator``; '=' or none: the value itself), a
         value concept's term, or text."""
         if fact.number is not None:
-            operator = self.ctx.operators.get(fact.operator_concept_id or 0, "=")
-            return fact.number, (None if operator == "=" else operator)
+            return fact.number, self.ctx.comparators.get(fact.operator_concept_id or 0)
         if fact.value_concept_id:
             concept = self.ctx.vocabulary.get(fact.value_concept_id)
             if concept is not None:
@@ -406,15 +409,16 @@ def _unit(ctx: Context, concept_id: int | None, text: str | None) -> str | None:
     return text.strip() if text and text.strip() else None
 
 
-def _order(fact: Fact) -> tuple:
+def _order(fact: Fact, rank: Any = _RANK.get, last: int = len(ORDER)) -> tuple:
     row_id = fact[2]  # (kind, person_id, row_id, concept_id, ..., start_date: Fact's order)
-    return (_RANK.get(fact[0], len(ORDER)), fact[6] or "", -1 if row_id is None else row_id,
-            fact[3] or 0)
+    return (rank(fact[0], last), fact[6] or "", -1 if row_id is None else row_id, fact[3] or 0)
 
 
 _FACT = partial(tuple.__new__, Fact)  # a row as a Fact (its columns are facts.sql's)
+_FIRST = itemgetter(0)
 
 
+@lru_cache(maxsize=100_000)  # (persons share birth dates: made once a date a process)
 def _birth(year: int | None, month: int | None, day: int | None) -> str | None:
     """The birth date year_of_birth, month_of_birth and day_of_birth give, as precisely as
     they give it: ``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY``."""
@@ -442,12 +446,13 @@ def build_person(handle: Any, ctx: Context | None = None) -> dict | InputError:
     if ctx is None:
         ctx = _context(source, closed_world)
     concepts = ctx.vocabulary.concepts
-    for closure in handle.concepts:
-        if closure[0][0] in concepts:
-            continue  # known with those above it (a concept comes with its whole closure)
-        for row in closure:
-            if row[0] not in concepts:
-                concepts[row[0]] = Concept(*row)
+    if not all(map(concepts.__contains__, map(_FIRST, map(_FIRST, handle.concepts)))):
+        for closure in handle.concepts:  # (once a worker has them all: the test above, in C)
+            if closure[0][0] in concepts:
+                continue  # known with those above it (a concept comes with its whole closure)
+            for row in closure:
+                if row[0] not in concepts:
+                    concepts[row[0]] = Concept(*row)
     if handle.drugs:
         drugs, kinds = ctx.relevance.drugs, ctx.relevance.kinds
         for concept_id, kind, value in handle.drugs:
@@ -455,7 +460,7 @@ def build_person(handle: Any, ctx: Context | None = None) -> dict | InputError:
             kinds[concept_id] = kind
     builder = PersonBuilder(ctx, int(handle.id))
     try:
-        record = builder.build(list(map(_FACT, handle.facts)))
+        record = builder.build(map(_FACT, handle.facts))
     except Inconsistent as exc:
         return InputError(handle.source, exc.message, record=handle.id, field=exc.field)
     if handle.declared:
@@ -464,7 +469,7 @@ def build_person(handle: Any, ctx: Context | None = None) -> dict | InputError:
     if handle.supplement is not None:
         path, rows, header = handle.supplement
         answered = bool(rows)
-        extra = supplement_record(Path(path), handle.id, rows, header)
+        extra = supplement_record(_path(path), handle.id, rows, header)
         if isinstance(extra, InputError):
             return extra
         try:
@@ -481,6 +486,7 @@ def assemble_person(handle: Any) -> RawRecord | InputError:
 
 
 _CONTEXTS: dict[tuple[str, bool], Context] = {}
+_path = lru_cache(maxsize=16)(Path)  # the supplement's path, made once (not once a person)
 
 
 def _context(source: str, closed_world: bool) -> Context:

@@ -205,7 +205,7 @@ class DiseaseReader:
             cancer.status = STATUS_CURRENT if key in disease.open else STATUS_ENDED
             cancer.histology = self.histology_of(key, cancer)
             cancers.append(cancer)
-        main = choose(cancers)
+        main = cancers[0] if len(cancers) == 1 else choose(cancers)  # (one: no key to make)
         if main is not None:
             diagnosis = self.rec.setdefault("diagnosis", {})
             if main.histology.record is not None:

@@ -22,7 +22,8 @@ import sqlite3
 import tempfile
 import weakref
 from collections.abc import Iterator
-from itertools import groupby
+from functools import cache
+from itertools import chain, groupby
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from ..tables import patient_record
 from .vocab import mapping
 
 _PATIENT = itemgetter(0)
+_NUMBER_CELLS = itemgetter(1, 2)  # a stored row's (row number, cells)
 
 
 class Conflict(Exception):
@@ -113,24 +115,25 @@ def supplement_record(path: Path, person: str, runs: tuple[bytes, ...],
                       header: dict[str, int]) -> dict | InputError:
     """The record the supplement's rows of one person give (``runs`` as
     :meth:`SupplementIndex.rows` gives them), or the error naming the row."""
-    rows = [row[1:] for run in runs for row in pickle.loads(run)]  # in the file's order
+    rows = map(_NUMBER_CELLS, chain.from_iterable(map(pickle.loads, runs)))  # file's order
     item = patient_record(path, person, rows, header,
                           validate=False)  # merged into the CDM's record, then validated
     if isinstance(item, InputError):
         return item
-    return dict(item.raw) if isinstance(item.raw, dict) else {}
+    return item.raw if isinstance(item.raw, dict) else {}  # (made for this call: no copy)
 
 
 def merge(record: dict, extra: dict, where: str) -> dict:
     """The CDM's record with the supplement's facts (raises :class:`Conflict`)."""
-    wins = set(mapping()["supplement"]["wins"])
+    wins = _wins()
     for key, value in extra.items():
         if key == "id":
             continue
         if key not in record:
             record[key] = value
         elif isinstance(value, list) and isinstance(record[key], list):
-            record[key] = _join(key, record[key], value, where)
+            if value:  # (nothing to join: the CDM's list as it is)
+                record[key] = _join(key, record[key], value, where)
         elif isinstance(value, dict) and isinstance(record[key], dict):
             for name, item in value.items():
                 known = record[key].get(name)
@@ -147,6 +150,12 @@ def merge(record: dict, extra: dict, where: str) -> dict:
         else:
             record[key] = value
     return record
+
+
+@cache
+def _wins() -> frozenset[str]:
+    """The sections where the investigator's answer wins (the mapping's, read once)."""
+    return frozenset(mapping()["supplement"]["wins"])
 
 
 def _join(key: str, known: list, extra: list, where: str) -> list:

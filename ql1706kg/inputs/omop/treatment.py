@@ -154,8 +154,12 @@ def _name(value: dict | str) -> str:
 
 
 def _earliest(a: str | None, b: str | None) -> str | None:
-    return min(x for x in (a, b) if x is not None) if (a or b) else None
+    if not (a or b):
+        return None
+    return a if b is None else b if a is None else min(a, b)  # (no generator: a row each)
 
 
 def _latest(a: str | None, b: str | None) -> str | None:
-    return max(x for x in (a, b) if x is not None) if (a or b) else None
+    if not (a or b):
+        return None
+    return a if b is None else b if a is None else max(a, b)
