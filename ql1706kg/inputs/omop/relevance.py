@@ -73,26 +73,65 @@ def _likes(column: str, patterns: list[str]) -> str:
         or "1 = 0"
 
 
-def _within(term: Terminology, iri: URIRef, cls: URIRef) -> bool:
-    return iri == cls or term.is_a(iri, cls)
-
-
-def class_codes(term: Terminology, cls: URIRef) -> set[tuple[str, str]]:
+def class_codes(term: Terminology, cls: URIRef) -> frozenset[tuple[str, str]]:
     """(system key, code) of every term of a class: the terminology's codes and the FHIR
     codings the ontology keeps (disease codes, reading rules)."""
-    out = {(str(prop), code) for (prop, code), iri in term.by_code.items()
-           if prop is not None and _within(term, iri, cls)}
-    out |= {key for key, iri in disease_codes().codings.items() if _within(term, iri, cls)}
-    rules = reading_rules()
-    out |= {(system_key(system), code) for (system, code), iri in rules.codings.items()
-            if _within(term, iri, cls) or rules.is_a(iri, cls)}
-    return out
+    return _by_class(term).codes(cls)
 
 
-def class_names(term: Terminology, cls: URIRef) -> set[str]:
+def class_names(term: Terminology, cls: URIRef) -> frozenset[str]:
     """The (folded) names of every term of a class."""
-    return {name for name, iris in term.by_name.items()
-            if any(_within(term, iri, cls) for iri in iris)}
+    return _by_class(term).names(cls)
+
+
+class _ByClass:
+    """The codes and names of each class a run asks for, each read once for a terminology
+    (a run asks for each class a few times: per table, for the unmapped rows' codes, for the
+    sarcomas): one walk over the tables per class, a term's membership a set lookup."""
+
+    def __init__(self, term: Terminology) -> None:
+        self.term = term
+        self._codes: dict[URIRef, frozenset[tuple[str, str]]] = {}
+        self._names: dict[URIRef, frozenset[str]] = {}
+
+    def members(self, cls: URIRef) -> frozenset[URIRef]:
+        """The class and every term the closure puts in it."""
+        return frozenset({cls, *(iri for iri, types in self.term.types.items()
+                                 if cls in types)})
+
+    def codes(self, cls: URIRef) -> frozenset[tuple[str, str]]:
+        found = self._codes.get(cls)
+        if found is None:
+            within = self.members(cls)
+            rules = reading_rules()
+            found = self._codes[cls] = frozenset({
+                *((str(prop), code) for (prop, code), iri in self.term.by_code.items()
+                  if prop is not None and iri in within),
+                *(key for key, iri in disease_codes().codings.items() if iri in within),
+                *((system_key(system), code) for (system, code), iri in rules.codings.items()
+                  if iri in within or rules.is_a(iri, cls))})
+        return found
+
+    def names(self, cls: URIRef) -> frozenset[str]:
+        found = self._names.get(cls)
+        if found is None:
+            within = self.members(cls)
+            found = self._names[cls] = frozenset(
+                name for name, iris in self.term.by_name.items()
+                if not within.isdisjoint(iris))
+        return found
+
+
+def _by_class(term: Terminology) -> _ByClass:
+    """The class tables of ``term`` (those of the last terminology asked for are kept: one a
+    protocol)."""
+    global _LAST
+    if _LAST is None or _LAST.term is not term:
+        _LAST = _ByClass(term)
+    return _LAST
+
+
+_LAST: _ByClass | None = None
 
 
 def source_codes(term: Terminology) -> dict[str, list[dict]]:
