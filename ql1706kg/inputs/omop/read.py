@@ -26,7 +26,6 @@ from typing import NamedTuple
 
 from ...errors import InputError, InputNote
 from ...protocol.terminology import Terminology, terminology
-from ..fhir.index import release_memory
 from ..records import SourcedRecord, parse_record
 from .assemble import Context, build_person
 from .connect import Database, connect, integers, is_identifier, literal, parse_url
@@ -131,7 +130,6 @@ def _supplement(indexing: Indexing | None) -> Generator[Item, None, SupplementIn
     if isinstance(found, InputError):
         yield found
         return None
-    release_memory()  # what reading a large supplement freed, before workers fork
     return found
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import InputError
+from ..fhir.index import release_memory
 from ..table_files import table_body
 from ..tables import patient_record
 from .vocab import mapping
@@ -136,7 +137,14 @@ class Indexing:
     def __init__(self, path: Path) -> None:
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="omop-supplement")
-        self._future = self._pool.submit(read_supplement, path, self._stop)
+        self._future = self._pool.submit(self._index, path, self._stop)
+
+    @staticmethod
+    def _index(path: Path, stop: threading.Event) -> SupplementIndex | InputError:
+        found = read_supplement(path, stop)
+        if isinstance(found, SupplementIndex):
+            release_memory()  # what reading it freed (before workers fork), off the main thread
+        return found
 
     def result(self) -> SupplementIndex | InputError:
         """The index or the file's error, once indexed (what indexing raised, raised)."""
