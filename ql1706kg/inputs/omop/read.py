@@ -53,9 +53,11 @@ def read_omop(spec: OmopInput, validate: bool = True) -> Iterator[Item]:
     database raises :class:`~ql1706kg.errors.EnvironmentFailure` (exit 3)."""
     url = parse_url(spec.url)
     source = url.shown
-    # the supplement is indexed in a thread while the database is opened and the run set up
+    # the supplement is indexed in a thread while the database is opened, the run set up and
+    # its first batch's statements started (DuckDB and psycopg release the GIL)
     indexing = Indexing(spec.supplement) if spec.supplement is not None else None
     db: Database | None = None
+    ahead: Ahead | None = None
     try:
         try:
             db = connect(url)
@@ -64,6 +66,17 @@ def read_omop(spec: OmopInput, validate: bool = True) -> Iterator[Item]:
                 run: _Run | InputError = _set_up(db, spec, source, term)
             except InputError as exc:
                 run = exc
+            if not isinstance(run, InputError):
+                ctx = Context(term, run.vocabulary, run.relevance, source, spec.closed_world,
+                              run.declared)
+                statement = render(run.statement, {**run.relevance.values(run.schema),
+                                                   **BATCH_PLACEHOLDERS})
+                db.bound_cache()  # memory flat however large the CDM (the run's queries are done)
+                ahead, first = _ahead(db, statement, run.declared.statement
+                                      if run.declared is not None else "", run.persons,
+                                      spec.batch_size)
+                batches = ahead.batches(first)
+                started = next(batches, None)  # its statements run ahead from here
         except Exception:
             yield from _supplement(indexing)  # its error first, as it always came
             raise
@@ -71,26 +84,19 @@ def read_omop(spec: OmopInput, validate: bool = True) -> Iterator[Item]:
         if isinstance(run, InputError):
             yield run
             return
-        schema, statement, vocabulary, relevance, declared, persons, missing = run
-        yield from missing
-        said = note(declared, source)
+        yield from run.missing
+        said = note(run.declared, source)
         if said is not None:
             yield InputNote(source, said)
-        ctx = Context(term, vocabulary, relevance, source, spec.closed_world, declared)
-        statement = render(statement, {**relevance.values(schema), **BATCH_PLACEHOLDERS})
-        db.bound_cache()  # memory flat however large the CDM (the run's queries are done)
-        ahead, first = _ahead(db, statement, declared.statement if declared is not None
-                              else "", persons, spec.batch_size)
-        try:
-            for batch in ahead.batches(first):
-                yield from _batch(db, ctx, statement, batch, supplement, spec, validate)
-        finally:
-            ahead.close()
-        unused = _unused(supplement, persons) if supplement else []
+        for batch in chain([started] if started is not None else [], batches):
+            yield from _batch(db, ctx, statement, batch, supplement, spec, validate)
+        unused = _unused(supplement, run.persons) if supplement else []
         if unused:
             yield InputNote(str(spec.supplement), f"{len(unused)} person(s) of the supplement "
                             f"are not candidates here and were not screened (first: {unused[0]})")
     finally:
+        if ahead is not None:
+            ahead.close()  # stops what runs ahead, if anything
         if db is not None:
             db.close()
         if indexing is not None:
