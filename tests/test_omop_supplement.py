@@ -89,9 +89,13 @@ def test_indexing_stopped_midway_leaves_nothing_behind(tmp_path, own_temp):
     with pytest.raises(Stopped):
         SupplementIndex(path, stop)
     assert left_behind(own_temp) == []
-    index = Indexing(path).result()
+    indexing = Indexing(path)
+    index = indexing.result()
+    assert [name for name in left_behind(own_temp) if name.startswith("omop-")] == []
+    assert len(list(own_temp.iterdir())) == 1  # the index, until the run ends
     assert isinstance(index, SupplementIndex) and len(list(index.persons())) == 20_000
-    index.close()
+    indexing.close()
+    assert left_behind(own_temp) == []
 
 
 @pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])

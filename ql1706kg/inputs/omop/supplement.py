@@ -149,8 +149,11 @@ class Indexing:
         return found
 
     def result(self) -> SupplementIndex | InputError:
-        """The index or the file's error, once indexed (what indexing raised, raised)."""
-        return self._future.result()
+        """The index or the file's error, once indexed (what indexing raised, raised); the
+        thread has ended (none is left when the workers fork)."""
+        found = self._future.result()
+        self._pool.shutdown(wait=True)
+        return found
 
     def close(self) -> None:
         self._stop.set()
