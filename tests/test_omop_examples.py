@@ -80,6 +80,34 @@ def test_duckdb_and_postgresql_give_identical_facts(duckdb_examples, postgres_ex
     assert len(duck) == 19 and duck == pg
 
 
+def test_the_database_opened_again_between_batches_gives_the_same_records(duckdb_examples,
+                                                                          monkeypatch):
+    """The reading process opens a DuckDB database again every few batches (what the instance
+    keeps of its statements is freed): batches from 2 persons up, opened again before every one
+    from the first, read every example as one run without it does."""
+    import ql1706kg.inputs.omop.read_ahead as read_ahead
+    from ql1706kg.inputs.omop.connect import Database
+
+    url, written = duckdb_examples
+
+    def records(**options):
+        spec = OmopInput(url, supplement=written.files["supplement"], **options)
+        return [(item.source, getattr(item, "raw", None) or str(item)) for item in read_cdm(spec)]
+
+    whole = records()
+    renewed = []
+    real = Database.renew
+
+    def counted(self):
+        renewed.append(self.connection)
+        real(self)
+
+    monkeypatch.setattr(read_ahead, "RENEW_AFTER_BATCHES", 1)
+    monkeypatch.setattr(Database, "renew", counted)
+    assert records(batch_size=2) == whole
+    assert len(renewed) >= 2 and len({id(c) for c in renewed}) == len(renewed)
+
+
 def test_the_default_candidates_are_everyone_with_a_sarcoma_on_record(duckdb_examples):
     """Every example has a sarcoma (synovial sarcoma included): all 19 are candidates, in
     person_id order, without naming them."""

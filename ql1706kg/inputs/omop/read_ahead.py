@@ -17,9 +17,9 @@ stops the statement running, if any, and waits for the thread: none is left behi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
-from .connect import Database
+from .connect import RENEW_AFTER_BATCHES, Database
 
 
 class Ahead:
@@ -40,6 +40,7 @@ class Ahead:
         self._current: list[int] = []
         self._ahead: tuple[list[int], dict[str, Future[list[tuple]]]] | None = None
         self.taken = 0  # statements whose rows were read ahead (tests, benchmarks)
+        self.renewed = 0  # times the database was opened again (tests)
 
     def batches(self, first: list[int]) -> Iterator[list[int]]:
         """Each batch in turn, its statements running or done, from ``first`` on; the
@@ -47,7 +48,11 @@ class Ahead:
         self._db.ahead = self
         try:
             self._start(first)
+            count = 0
             while self._ahead is not None:
+                count += 1
+                if count % RENEW_AFTER_BATCHES == 0:
+                    self._renew()
                 batch, self._waiting = self._ahead
                 self._ahead, self._current = None, batch
                 self._first = next(iter(self._waiting))
@@ -77,6 +82,20 @@ class Ahead:
         texts = [statement(batch) for statement in self._statements]
         self._ahead = (batch, {sql: self._pool.submit(self._twin.rows, sql)
                                for sql in dict.fromkeys(texts)})
+
+    def _renew(self) -> None:
+        """Open the database again between two batches (:meth:`Database.renew`), once the next
+        batch's statements are done: their rows (or their failure, raised where the batch asks
+        for them) are kept, and nothing runs on it meanwhile (the reading process runs its
+        own statements only while it reads a batch). PostgreSQL's memory is the server's."""
+        if self._db.engine != "duckdb":
+            return
+        if self._ahead is not None:
+            wait(self._ahead[1].values())
+        self._twin.close()
+        self._db.renew()
+        self._twin = self._db.twin()
+        self.renewed += 1
 
     def close(self) -> None:
         """Stop what runs ahead and wait for the thread (a statement running is interrupted:
