@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 
 from ql1706kg.cli import main
 from ql1706kg.inputs.synthetic import patients
+from ql1706kg.outputs.ndjson import SourceResolver
 
 from .conftest import terminal_signals
 
@@ -203,6 +205,27 @@ def test_resume_is_keyed_on_the_resolved_input_however_it_is_spelled(tmp_path, m
         assert [r["id"] for r in resumed] == [r["id"] for r in complete], spelling
         assert [r["resolved_source"] for r in resumed] == [r["resolved_source"]
                                                            for r in complete]
+
+
+def test_a_url_source_is_kept_as_written_without_looking_for_a_file(tmp_path, monkeypatch):
+    """An OMOP person's source (a database URL) is no file: no stat call per result, even with
+    a file named like its scheme at hand; a file path is resolved as before, also one spelled
+    like a drive (``C://``) or a file URL's text, which are paths here."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("duckdb", "postgresql", "C:/x.json", "file:/y.json", "z.json"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("[]")
+    looked = []
+    isfile = os.path.isfile
+    monkeypatch.setattr(os.path, "isfile", lambda path: looked.append(path) or isfile(path))
+    resolve = SourceResolver()
+    for url in ("duckdb:///cdm.duckdb#person/42", "duckdb:///tmp/cdm.duckdb#person/7",
+                "postgresql://screen@db.example.org:5432/cdm#person/3", "s3+duck://b/k#p"):
+        assert resolve(url) == url
+    assert looked == []
+    assert resolve("z.json[3]") == f"{tmp_path / 'z.json'}[3]"
+    assert resolve("C://x.json[0]") == f"{tmp_path / 'C:' / 'x.json'}[0]"
+    assert resolve("file://y.json:2") == f"{tmp_path / 'file:' / 'y.json'}:2"
 
 
 @pytest.mark.parametrize(("extra", "expected"), [

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from ..errors import Ql1706kgError
 from .render import dumps
 
 _SEPARATORS = "[:#"  # what readers append to a file's name: [item], :line, #patient
+# a URL (RFC 3986 scheme, two characters or more: ``C:/`` is a drive) that names no file: an
+# OMOP database's person, duckdb:///cdm.duckdb#person/42, postgresql://host/cdm#person/42
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
 
 
 class ResumeMismatch(Ql1706kgError):
@@ -48,7 +52,8 @@ class RunKey:
 
 class SourceResolver:
     """A result's ``source`` with its file part resolved (see the module docstring), against
-    the working folder of the moment it is made."""
+    the working folder of the moment it is made; a URL (but a ``file:`` one) names no file
+    and is kept as written."""
 
     CACHE_SIZE = 65536
 
@@ -56,13 +61,15 @@ class SourceResolver:
         self._cache: dict[str, str | None] = {}
 
     def __call__(self, source: str) -> str:
+        if _URL.match(source) and source[:5].casefold() != "file:":
+            return source  # no part of a URL is a file: no stat call a result
         # Shortest candidate first: the file's own name is usually the first one tried.
         for end in [i for i, char in enumerate(source) if char in _SEPARATORS]:
             real = self._real_file(source[:end])
             if real is not None:
                 return real + source[end:]
-        # the whole source is not cached: it is one a patient where no part of it is a file
-        # (an OMOP person, duckdb:///cdm.duckdb#person/42), and memory stays flat
+        # the whole source is not cached: it is one a patient where no part of it is a file,
+        # and memory stays flat
         return os.path.realpath(source) if source and os.path.isfile(source) else source
 
     def _real_file(self, candidate: str) -> str | None:

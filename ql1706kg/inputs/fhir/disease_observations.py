@@ -3,9 +3,10 @@
 Histology, metastasis and staging codes outside the shared code reference are kept in
 ``ontology/terminology-histology.ttl`` and ``ontology/terminology-sites.ttl`` as FHIR codings
 (``ql:fhirCoding`` tokens ``system|code``, each with its public source), with the site a
-metastasis code names (``ql:metastasisSite``). :func:`disease_codes` reads them once per process;
-:func:`find_disease_term` finds a term by a code of either kind, for the FHIR reader and for the
-lift of a hand-written record alike, so a JSON twin of a FHIR record reads the same.
+metastasis code names (``ql:metastasisSite``). :func:`disease_codes` reads them (once, then
+from the on-disk cache); :func:`find_disease_term` finds a term by a code of either kind, for
+the FHIR reader and for the lift of a hand-written record alike, so a JSON twin of a FHIR
+record reads the same.
 
 :class:`DiseaseObservationReader` (mixed into the record builder through
 :class:`~.conditions.ConditionReader`) reads the Observations about the cancer: its histology
@@ -26,6 +27,7 @@ from typing import Any
 from rdflib import Graph, URIRef
 
 from ...protocol.namespaces import QL
+from ...protocol.ontology_tables import cached_table
 from ...protocol.resources import on_protocol_change, ontology_files, protocol_cache
 from ...protocol.terminology import CODE_SYSTEMS, Terminology, terminology
 from .codes import SYSTEMS, _codings, _concept_text
@@ -65,7 +67,12 @@ class DiseaseCodes:
 
 @protocol_cache
 def disease_codes() -> DiseaseCodes:
-    """Read the disease codings once per process (two Turtle files, a few ms)."""
+    """The disease codings, read once a protocol from two Turtle files (~0.1 s), then from
+    the on-disk cache (:mod:`~ql1706kg.protocol.ontology_tables`)."""
+    return cached_table("disease_codes", _read_disease_codes, DiseaseCodes)
+
+
+def _read_disease_codes() -> DiseaseCodes:
     graph = Graph()
     for path in ontology_files():
         if path.name in _DISEASE_FILES:

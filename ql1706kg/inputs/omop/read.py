@@ -1,6 +1,7 @@
 """Read an OMOP CDM in place: candidates, batches of facts, one record per person.
 
-The order of a run: open the database read-only (:mod:`.connect`); check what it holds
+The order of a run: open the database read-only (:mod:`.connect`), the site supplement
+indexed meanwhile in a thread (:class:`.supplement.Indexing`); check what it holds
 (:mod:`.schema`: a missing table or column is named before anything is read); push the
 terminology's codes down (:mod:`.relevance`, once); choose the candidates (an id list, an ATLAS
 cohort, or everyone with a sarcoma on record); then per batch of persons one statement
@@ -21,20 +22,20 @@ from collections import defaultdict
 from collections.abc import Generator, Iterator, Sequence
 from itertools import chain, pairwise
 from operator import itemgetter
+from typing import NamedTuple
 
 from ...errors import InputError, InputNote
-from ...protocol.terminology import terminology
-from ..fhir.index import release_memory
+from ...protocol.terminology import Terminology, terminology
 from ..records import SourcedRecord, parse_record
 from .assemble import Context, build_person
 from .connect import Database, connect, integers, is_identifier, literal, parse_url
-from .declared import note, plan, read_batch
+from .declared import DeclaredPlan, note, plan, read_batch
 from .person import OmopPerson
 from .read_ahead import Ahead
-from .relevance import compute
+from .relevance import Relevance, compute
 from .schema import BATCH_PLACEHOLDERS, Schema, batch_values, read_schema, render, sql_file
 from .spec import OmopInput
-from .supplement import SupplementIndex, read_supplement
+from .supplement import Indexing, SupplementIndex
 from .vocab import Vocabulary, mapping
 
 Item = OmopPerson | SourcedRecord | InputError | InputNote
@@ -52,49 +53,90 @@ def read_omop(spec: OmopInput, validate: bool = True) -> Iterator[Item]:
     database raises :class:`~ql1706kg.errors.EnvironmentFailure` (exit 3)."""
     url = parse_url(spec.url)
     source = url.shown
-    supplement = None
-    if spec.supplement is not None:
-        found = read_supplement(spec.supplement)
-        if isinstance(found, InputError):
-            yield found  # the CDM is still read: what only the supplement holds is unknown
-        else:
-            supplement = found
-            release_memory()  # what reading a large supplement freed, before workers fork
-    db = connect(url)
+    # the supplement is indexed in a thread while the database is opened, the run set up and
+    # its first batch's statements started (DuckDB and psycopg release the GIL)
+    indexing = Indexing(spec.supplement) if spec.supplement is not None else None
+    db: Database | None = None
+    ahead: Ahead | None = None
     try:
-        term = terminology()
         try:
-            schema = read_schema(db, source)
-            statement = facts_statement(schema, source)
-            vocabulary = Vocabulary(db, schema.vocabulary)
-            relevance = compute(db, schema, vocabulary, term)
-            declared = plan(db, schema, vocabulary, term, source)
-            persons, missing = candidates(db, schema, spec, source, relevance.sarcoma)
-        except InputError as exc:
-            yield exc
+            db = connect(url)
+            term = terminology()
+            try:
+                run: _Run | InputError = _set_up(db, spec, source, term)
+            except InputError as exc:
+                run = exc
+            if not isinstance(run, InputError):
+                ctx = Context(term, run.vocabulary, run.relevance, source, spec.closed_world,
+                              run.declared)
+                statement = render(run.statement, {**run.relevance.values(run.schema),
+                                                   **BATCH_PLACEHOLDERS})
+                db.bound_cache()  # memory flat however large the CDM (the run's queries are done)
+                ahead, first = _ahead(db, statement, run.declared.statement
+                                      if run.declared is not None else "", run.persons,
+                                      spec.batch_size)
+                batches = ahead.batches(first)
+                started = next(batches, None)  # its statements run ahead from here
+        except Exception:
+            yield from _supplement(indexing)  # its error first, as it always came
+            raise
+        supplement = yield from _supplement(indexing)
+        if isinstance(run, InputError):
+            yield run
             return
-        yield from missing
-        said = note(declared, source)
+        yield from run.missing
+        said = note(run.declared, source)
         if said is not None:
             yield InputNote(source, said)
-        ctx = Context(term, vocabulary, relevance, source, spec.closed_world, declared)
-        statement = render(statement, {**relevance.values(schema), **BATCH_PLACEHOLDERS})
-        db.bound_cache()  # memory flat however large the CDM (the run's queries are done)
-        ahead, first = _ahead(db, statement, declared.statement if declared is not None
-                              else "", persons, spec.batch_size)
-        try:
-            for batch in ahead.batches(first):
-                yield from _batch(db, ctx, statement, batch, supplement, spec, validate)
-        finally:
-            ahead.close()
-        unused = _unused(supplement, persons) if supplement else []
+        for batch in chain([started] if started is not None else [], batches):
+            yield from _batch(db, ctx, statement, batch, supplement, spec, validate)
+        unused = _unused(supplement, run.persons) if supplement else []
         if unused:
             yield InputNote(str(spec.supplement), f"{len(unused)} person(s) of the supplement "
                             f"are not candidates here and were not screened (first: {unused[0]})")
     finally:
-        db.close()
-        if supplement is not None:
-            supplement.close()
+        if ahead is not None:
+            ahead.close()  # stops what runs ahead, if anything
+        if db is not None:
+            db.close()
+        if indexing is not None:
+            indexing.close()  # stops it if it still runs; removes the index
+
+
+class _Run(NamedTuple):
+    """A run set up: what the database holds, its statement, the candidates."""
+
+    schema: Schema
+    statement: str
+    vocabulary: Vocabulary
+    relevance: Relevance
+    declared: DeclaredPlan | None
+    persons: array
+    missing: list[InputError]
+
+
+def _set_up(db: Database, spec: OmopInput, source: str, term: Terminology) -> _Run:
+    """Check what the database holds, push the terminology's codes down, choose the
+    candidates (an :class:`InputError` raised when the CDM cannot be read)."""
+    schema = read_schema(db, source)
+    statement = facts_statement(schema, source)
+    vocabulary = Vocabulary(db, schema.vocabulary)
+    relevance = compute(db, schema, vocabulary, term)
+    declared = plan(db, schema, vocabulary, term, source)
+    return _Run(schema, statement, vocabulary, relevance, declared,
+                *candidates(db, schema, spec, source, relevance.sarcoma))
+
+
+def _supplement(indexing: Indexing | None) -> Generator[Item, None, SupplementIndex | None]:
+    """The supplement once indexed (None: none given, or its error, yielded: the CDM is
+    still read, and what only the supplement holds is unknown)."""
+    if indexing is None:
+        return None
+    found = indexing.result()
+    if isinstance(found, InputError):
+        yield found
+        return None
+    return found
 
 
 def facts_statement(schema: Schema, source: str) -> str:

@@ -73,26 +73,65 @@ def _likes(column: str, patterns: list[str]) -> str:
         or "1 = 0"
 
 
-def _within(term: Terminology, iri: URIRef, cls: URIRef) -> bool:
-    return iri == cls or term.is_a(iri, cls)
-
-
-def class_codes(term: Terminology, cls: URIRef) -> set[tuple[str, str]]:
+def class_codes(term: Terminology, cls: URIRef) -> frozenset[tuple[str, str]]:
     """(system key, code) of every term of a class: the terminology's codes and the FHIR
     codings the ontology keeps (disease codes, reading rules)."""
-    out = {(str(prop), code) for (prop, code), iri in term.by_code.items()
-           if prop is not None and _within(term, iri, cls)}
-    out |= {key for key, iri in disease_codes().codings.items() if _within(term, iri, cls)}
-    rules = reading_rules()
-    out |= {(system_key(system), code) for (system, code), iri in rules.codings.items()
-            if _within(term, iri, cls) or rules.is_a(iri, cls)}
-    return out
+    return _by_class(term).codes(cls)
 
 
-def class_names(term: Terminology, cls: URIRef) -> set[str]:
+def class_names(term: Terminology, cls: URIRef) -> frozenset[str]:
     """The (folded) names of every term of a class."""
-    return {name for name, iris in term.by_name.items()
-            if any(_within(term, iri, cls) for iri in iris)}
+    return _by_class(term).names(cls)
+
+
+class _ByClass:
+    """The codes and names of each class a run asks for, each read once for a terminology
+    (a run asks for each class a few times: per table, for the unmapped rows' codes, for the
+    sarcomas): one walk over the tables per class, a term's membership a set lookup."""
+
+    def __init__(self, term: Terminology) -> None:
+        self.term = term
+        self._codes: dict[URIRef, frozenset[tuple[str, str]]] = {}
+        self._names: dict[URIRef, frozenset[str]] = {}
+
+    def members(self, cls: URIRef) -> frozenset[URIRef]:
+        """The class and every term the closure puts in it."""
+        return frozenset({cls, *(iri for iri, types in self.term.types.items()
+                                 if cls in types)})
+
+    def codes(self, cls: URIRef) -> frozenset[tuple[str, str]]:
+        found = self._codes.get(cls)
+        if found is None:
+            within = self.members(cls)
+            rules = reading_rules()
+            found = self._codes[cls] = frozenset({
+                *((str(prop), code) for (prop, code), iri in self.term.by_code.items()
+                  if prop is not None and iri in within),
+                *(key for key, iri in disease_codes().codings.items() if iri in within),
+                *((system_key(system), code) for (system, code), iri in rules.codings.items()
+                  if iri in within or rules.is_a(iri, cls))})
+        return found
+
+    def names(self, cls: URIRef) -> frozenset[str]:
+        found = self._names.get(cls)
+        if found is None:
+            within = self.members(cls)
+            found = self._names[cls] = frozenset(
+                name for name, iris in self.term.by_name.items()
+                if not within.isdisjoint(iris))
+        return found
+
+
+def _by_class(term: Terminology) -> _ByClass:
+    """The class tables of ``term`` (those of the last terminology asked for are kept: one a
+    protocol)."""
+    global _LAST
+    if _LAST is None or _LAST.term is not term:
+        _LAST = _ByClass(term)
+    return _LAST
+
+
+_LAST: _ByClass | None = None
 
 
 def source_codes(term: Terminology) -> dict[str, list[dict]]:
@@ -134,14 +173,16 @@ def compute(db: Database, schema: Schema, vocabulary: Vocabulary, term: Terminol
     found = Relevance()
     by_key = vocabularies_by_key()
     hierarchy = "concept_ancestor" in schema.nonempty
+    rules = []
     for rule in mapping()["facts"]:
-        cls = QL[rule["class"]]
         tables = [t for t in rule["tables"] if t not in mapping()["drugs"]["tables"]]
-        if not tables:
-            continue  # drugs are read as ingredients, below
-        codes = class_codes(term, cls)
-        pairs = sorted({(v, code) for key, code in codes for v in by_key.get(key, ())})
-        anchors = _by_code(db, schema, vocabulary, pairs)
+        if tables:  # else drugs, read as ingredients below
+            rules.append((rule, tables, class_codes(term, QL[rule["class"]])))
+    found_anchors = _by_codes(db, schema, vocabulary, [
+        sorted({(v, code) for key, code in codes for v in by_key.get(key, ())})
+        for _, _, codes in rules])
+    for (rule, tables, codes), anchors in zip(rules, found_anchors, strict=True):
+        cls = QL[rule["class"]]
         concepts = set(anchors)
         if hierarchy and rule.get("descendants") and anchors:
             concepts |= _descendants(db, schema, vocabulary, anchors)
@@ -152,6 +193,32 @@ def compute(db: Database, schema: Schema, vocabulary: Vocabulary, term: Terminol
     _drugs(db, schema, vocabulary, term, found)
     found.sarcoma = _sarcomas(db, schema, vocabulary, term, found)
     return found
+
+
+def _by_codes(db: Database, schema: Schema, vocabulary: Vocabulary,
+              pairs: list[list[tuple[str, str]]]) -> list[set[int]]:
+    """The concepts of each list of (vocabulary, code) pairs, looked up in one statement for
+    all (a statement costs the database ~2 ms of planning whatever its size: 11 -> 1 a run),
+    each row given to the lists that hold its own pair; a row that matches none of them
+    exactly (a collation that folds case) has every list looked up on its own."""
+    wanted: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for at, some in enumerate(pairs):
+        for pair in some:
+            wanted[pair].append(at)
+    out: list[set[int]] = [set() for _ in pairs]
+    query = sql_file("run.sql")["concepts_by_code"].text
+    ordered = sorted(wanted)
+    for start in range(0, len(ordered), 2_000):
+        values = ", ".join(f"({literal(v)}, {literal(c)})"
+                           for v, c in ordered[start:start + 2_000])
+        for row in db.rows(render(query, {"vocab": schema.vocabulary, "codes": values})):
+            concept = vocabulary.add(row)
+            owners = wanted.get((concept.vocabulary, concept.code))
+            if owners is None:
+                return [_by_code(db, schema, vocabulary, some) for some in pairs]
+            for at in owners:
+                out[at].add(concept.id)
+    return out
 
 
 def _by_code(db: Database, schema: Schema, vocabulary: Vocabulary,
