@@ -29,7 +29,7 @@ from ..records import SourcedRecord, parse_record
 from .assemble import Context, build_person
 from .connect import Database, connect, integers, is_identifier, literal, parse_url
 from .declared import note, plan, read_batch
-from .person import OmopPerson, pack
+from .person import OmopPerson
 from .read_ahead import Ahead
 from .relevance import compute
 from .schema import BATCH_PLACEHOLDERS, Schema, batch_values, read_schema, render, sql_file
@@ -269,7 +269,7 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
         by_person[row[1]].append(row)
     ids = set(chain.from_iterable(map(NAMED, rows)))  # the concepts the batch's rows name
     read = len(rows)
-    del rows  # each person's rows go with its handle (packed), freed as it is handed out
+    del rows  # each person's rows go with its handle, freed as it is handed out
     ids.discard(None)
     ids.discard(0)
     vocabulary = ctx.vocabulary
@@ -295,8 +295,7 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
         key = str(person)
         extra = extras.get(key)
         handle = OmopPerson(
-            f"{ctx.source}#person/{person}", key, run,
-            tuple(facts) if validate else pack(facts),
+            f"{ctx.source}#person/{person}", key, run, tuple(facts),
             tuple(filter(None, map(closures.get, named))),
             tuple((i, kinds[i], drugs[i]) for i in given),
             (where, extra, supplement.header)
