@@ -274,8 +274,9 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
     # each person's rows packed at once (a handle carries them marshalled: cheaper to
     # pickle), with the concepts they name: the batch's rows as Python objects are freed
     # before the next batch's, read ahead meanwhile, arrive
-    packed = {person: (pack(facts), set(chain.from_iterable(map(NAMED, facts))))
-              for person, facts in by_person.items()}
+    packed: dict[int, tuple[bytes | tuple, set]] = {
+        person: (pack(facts), set(chain.from_iterable(map(NAMED, facts))))
+        for person, facts in by_person.items()}
     del by_person
     ids.discard(None)
     ids.discard(0)
@@ -294,7 +295,7 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
     extras = supplement.rows([str(p) for p in batch]) if supplement is not None else {}
     where = str(spec.supplement)
     for person in batch:
-        facts, named = packed.pop(person, None) or ((), set())
+        facts, named = packed.pop(person, ((), set()))
         given = named.intersection(drugs)
         given.discard(None)
         given.discard(0)
