@@ -38,7 +38,7 @@ from .supplement import SupplementIndex, read_supplement
 from .vocab import Vocabulary, mapping
 
 Item = OmopPerson | SourcedRecord | InputError | InputNote
-BATCH_ROWS = 30_000  # rows of facts a query aims at (~530 bytes a row as Python objects, held
+BATCH_ROWS = 25_000  # rows of facts a query aims at (~530 bytes a row as Python objects, held
 # until the batch's persons are packed: read_ahead's next batch and this one's packed rows beside)
 NAMED = itemgetter(3, 4, 9, 11)  # a row's concept, source, value and unit concepts
 BATCH_GROWTH = 5  # a query reads at most this many times the batch size's persons
