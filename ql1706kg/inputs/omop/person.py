@@ -9,8 +9,6 @@ module so that the pipeline can recognise one without importing the OMOP reader.
 
 from __future__ import annotations
 
-import marshal
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -25,7 +23,7 @@ class OmopPerson(NamedTuple):
     source: str  # the database and the person: duckdb:///cdm.duckdb#person/42
     id: str  # the record's id: the person_id
     run: tuple[str, bool]  # (the database as shown, closed-world)
-    rows: bytes | tuple[tuple, ...]  # its rows of sql/facts.sql, packed (:func:`pack`)
+    facts: tuple[tuple, ...]  # rows of sql/facts.sql
     # per concept its rows name (none the vocabulary lacks): its closure, its row and those
     # of the concepts above it, each (id, vocabulary, code, name, class, anchors)
     concepts: tuple[tuple[tuple, ...], ...]
@@ -34,26 +32,8 @@ class OmopPerson(NamedTuple):
     declared: tuple[dict, ...] = ()  # facts of the protocol's declared kinds (declared.py)
     unreadable: tuple[tuple[str, str, str], ...] = ()  # declared kinds it cannot say (why)
 
-    @property
-    def facts(self) -> Sequence[tuple]:
-        """Its rows of sql/facts.sql."""
-        rows = self.rows
-        return marshal.loads(rows) if isinstance(rows, bytes) else rows
-
     def assemble(self) -> list[InputError | RawRecord]:
         """The record (unvalidated), or the input error that stands for the person."""
         from .assemble import assemble_person
 
         return [assemble_person(self)]
-
-
-def pack(rows: list[tuple] | tuple[tuple, ...]) -> bytes | tuple[tuple, ...]:
-    """A person's rows as the handle carries them to a worker: marshalled, one bytes object
-    (its rows are texts, integers, floats and NULLs), which the reading process writes for a
-    third of what pickling the rows' ~25 tuples and ~500 values cost it (0.014 -> 0.005 ms a
-    person, pickling the bytes after ~0.003) and the worker reads back for what unpickling
-    them cost; a row holding anything else (a driver's own type) is kept as it is."""
-    try:
-        return marshal.dumps(rows)
-    except ValueError:
-        return tuple(rows)

@@ -29,7 +29,7 @@ from ..records import SourcedRecord, parse_record
 from .assemble import Context, build_person
 from .connect import Database, connect, integers, is_identifier, literal, parse_url
 from .declared import note, plan, read_batch
-from .person import OmopPerson, pack
+from .person import OmopPerson
 from .read_ahead import Ahead
 from .relevance import compute
 from .schema import BATCH_PLACEHOLDERS, Schema, batch_values, read_schema, render, sql_file
@@ -38,8 +38,7 @@ from .supplement import SupplementIndex, read_supplement
 from .vocab import Vocabulary, mapping
 
 Item = OmopPerson | SourcedRecord | InputError | InputNote
-BATCH_ROWS = 25_000  # rows of facts a query aims at (~530 bytes a row as Python objects, held
-# until the batch's persons are packed: read_ahead's next batch and this one's packed rows beside)
+BATCH_ROWS = 25_000  # rows of facts a query aims at (~530 bytes a row: ~13 MB held at once)
 NAMED = itemgetter(3, 4, 9, 11)  # a row's concept, source, value and unit concepts
 BATCH_GROWTH = 5  # a query reads at most this many times the batch size's persons
 # given ids checked a query: DuckDB's peak memory grows with an IN list's length (10,000 ids:
@@ -270,14 +269,7 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
         by_person[row[1]].append(row)
     ids = set(chain.from_iterable(map(NAMED, rows)))  # the concepts the batch's rows name
     read = len(rows)
-    del rows
-    # each person's rows packed at once (a handle carries them marshalled: cheaper to
-    # pickle), with the concepts they name: the batch's rows as Python objects are freed
-    # before the next batch's, read ahead meanwhile, arrive
-    packed: dict[int, tuple[bytes | tuple, set]] = {
-        person: (pack(facts), set(chain.from_iterable(map(NAMED, facts))))
-        for person, facts in by_person.items()}
-    del by_person
+    del rows  # each person's rows go with its handle, freed as it is handed out
     ids.discard(None)
     ids.discard(0)
     vocabulary = ctx.vocabulary
@@ -295,14 +287,15 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
     extras = supplement.rows([str(p) for p in batch]) if supplement is not None else {}
     where = str(spec.supplement)
     for person in batch:
-        facts, named = packed.pop(person, ((), set()))
+        facts = by_person.pop(person, ())
+        named = set(chain.from_iterable(map(NAMED, facts)))  # the concepts its rows name
         given = named.intersection(drugs)
         given.discard(None)
         given.discard(0)
         key = str(person)
         extra = extras.get(key)
         handle = OmopPerson(
-            f"{ctx.source}#person/{person}", key, run, facts,
+            f"{ctx.source}#person/{person}", key, run, tuple(facts),
             tuple(filter(None, map(closures.get, named))),
             tuple((i, kinds[i], drugs[i]) for i in given),
             (where, extra, supplement.header)
