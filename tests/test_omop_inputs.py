@@ -371,33 +371,3 @@ def test_a_killed_sessions_cluster_folder_is_swept_and_a_running_ones_is_not(tmp
     finally:
         shutil.rmtree(dead, ignore_errors=True)
         shutil.rmtree(alive, ignore_errors=True)
-
-
-WORDS = ["", "o'neil", "ménisque", "a|b", "leiomyosarcoma", "abc"]
-
-
-@pytest.mark.parametrize("words, value, found", [
-    (WORDS, "leiomyosarcoma", True), (WORDS, "leiomyo", False), (WORDS, "sarcoma", False),
-    (WORDS, "o'neil", True), (WORDS, "ménisque", True), (WORDS, "a|b", True), (WORDS, "a", False),
-    (WORDS, "", True), (WORDS[1:], "", False), (WORDS, "abc\x1fleiomyosarcoma", False),
-    (WORDS, "leiomyosarcoma\x1fabc", False), (WORDS, None, False), ([], "abc", False),
-    ([], "", False), (["x"], "x", True)])
-def test_a_text_is_one_of_the_words_exactly_as_the_sql_tests_it(words, value, found):
-    """facts.sql's and declared.sql's test of a source value against a terminology's words
-    (connect.text_array): exactly membership, whatever the words hold (quotes, the old
-    delimiters, an empty word); a value holding the separator is no word; NULL none."""
-    duckdb = pytest.importorskip("duckdb")
-    from ql1706kg.inputs.omop.connect import literal, text_array
-
-    x = "CAST(NULL AS VARCHAR)" if value is None else literal(value)
-    test = (f"position(chr(31) IN {x}) = 0 AND position(chr(31) || {x} || chr(31) "
-            f"IN {text_array(words)}) > 0")
-    assert bool(duckdb.connect().execute(f"SELECT {test}").fetchone()[0]) is found
-
-
-def test_a_word_holding_the_separator_is_refused_as_a_broken_protocol():
-    from ql1706kg.errors import ShapesError
-    from ql1706kg.inputs.omop.connect import text_array
-
-    with pytest.raises(ShapesError, match="U\\+001F"):
-        text_array(["ok", "bad\x1fword"])

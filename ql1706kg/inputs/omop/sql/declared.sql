@@ -43,9 +43,7 @@ WHERE m.person_id IN (SELECT person_id FROM batch)
   AND m.person_id BETWEEN @lowest_person AND @highest_person
   AND (m.measurement_concept_id IN (@concepts)
        OR m.measurement_source_concept_id IN (@concepts)
-       OR ((position(chr(31) IN lower(m.measurement_source_value)) = 0
-            AND position(chr(31) || lower(m.measurement_source_value) || chr(31)
-                         IN @words) > 0)
+       OR (lower(m.measurement_source_value) IN (SELECT unnest(@words))
            AND (m.measurement_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
                                             WHERE k.concept_id = m.measurement_concept_id))))
 
@@ -65,9 +63,7 @@ WHERE o.person_id IN (SELECT person_id FROM batch)
   AND o.person_id BETWEEN @lowest_person AND @highest_person
   AND (o.observation_concept_id IN (@concepts)
        OR o.observation_source_concept_id IN (@concepts)
-       OR ((position(chr(31) IN lower(o.observation_source_value)) = 0
-            AND position(chr(31) || lower(o.observation_source_value) || chr(31)
-                         IN @words) > 0)
+       OR (lower(o.observation_source_value) IN (SELECT unnest(@words))
            AND (o.observation_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
                                             WHERE k.concept_id = o.observation_concept_id))))
 
@@ -86,9 +82,7 @@ WHERE co.person_id IN (SELECT person_id FROM batch)
   AND co.person_id BETWEEN @lowest_person AND @highest_person
   AND (co.condition_concept_id IN (@concepts)
        OR co.condition_source_concept_id IN (@concepts)
-       OR ((position(chr(31) IN lower(co.condition_source_value)) = 0
-            AND position(chr(31) || lower(co.condition_source_value) || chr(31)
-                         IN @words) > 0)
+       OR (lower(co.condition_source_value) IN (SELECT unnest(@words))
            AND (co.condition_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
                                             WHERE k.concept_id = co.condition_concept_id))))
 
@@ -106,9 +100,7 @@ WHERE po.person_id IN (SELECT person_id FROM batch)
   AND po.person_id BETWEEN @lowest_person AND @highest_person
   AND (po.procedure_concept_id IN (@concepts)
        OR po.procedure_source_concept_id IN (@concepts)
-       OR ((position(chr(31) IN lower(po.procedure_source_value)) = 0
-            AND position(chr(31) || lower(po.procedure_source_value) || chr(31)
-                         IN @words) > 0)
+       OR (lower(po.procedure_source_value) IN (SELECT unnest(@words))
            AND (po.procedure_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
                                             WHERE k.concept_id = po.procedure_concept_id))))
 
@@ -127,9 +119,7 @@ WHERE de.person_id IN (SELECT person_id FROM batch)
   AND de.person_id BETWEEN @lowest_person AND @highest_person
   AND (de.drug_concept_id IN (@concepts)
        OR de.drug_source_concept_id IN (@concepts)
-       OR ((position(chr(31) IN lower(de.drug_source_value)) = 0
-            AND position(chr(31) || lower(de.drug_source_value) || chr(31)
-                         IN @words) > 0)
+       OR (lower(de.drug_source_value) IN (SELECT unnest(@words))
            AND (de.drug_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
                                             WHERE k.concept_id = de.drug_concept_id))))
 
@@ -147,9 +137,7 @@ WHERE dv.person_id IN (SELECT person_id FROM batch)
   AND dv.person_id BETWEEN @lowest_person AND @highest_person
   AND (dv.device_concept_id IN (@concepts)
        OR dv.device_source_concept_id IN (@concepts)
-       OR ((position(chr(31) IN lower(dv.device_source_value)) = 0
-            AND position(chr(31) || lower(dv.device_source_value) || chr(31)
-                         IN @words) > 0)
+       OR (lower(dv.device_source_value) IN (SELECT unnest(@words))
            AND (dv.device_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
                                             WHERE k.concept_id = dv.device_concept_id))))
 
@@ -166,9 +154,7 @@ FROM @cdm.specimen s
 WHERE s.person_id IN (SELECT person_id FROM batch)
   AND s.person_id BETWEEN @lowest_person AND @highest_person
   AND (s.specimen_concept_id IN (@concepts)
-       OR ((position(chr(31) IN lower(s.specimen_source_value)) = 0
-            AND position(chr(31) || lower(s.specimen_source_value) || chr(31)
-                         IN @words) > 0)
+       OR (lower(s.specimen_source_value) IN (SELECT unnest(@words))
            AND (s.specimen_concept_id = 0 OR NOT EXISTS (SELECT 1 FROM @vocab.concept k
                                             WHERE k.concept_id = s.specimen_concept_id))))
 
