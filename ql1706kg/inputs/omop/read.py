@@ -310,6 +310,8 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
     for row in rows:
         by_person[row[1]].append(row)
     ids = set(chain.from_iterable(map(NAMED, rows)))  # the concepts the batch's rows name
+    read = len(rows)
+    del rows  # each person's rows go with its handle, freed as it is handed out
     ids.discard(None)
     ids.discard(0)
     vocabulary = ctx.vocabulary
@@ -347,7 +349,7 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
         record = build_person(handle, ctx)
         yield (record if isinstance(record, InputError)
                else parse_record(record, handle.source))
-    return len(rows)
+    return read
 
 
 def _closure(vocabulary: Vocabulary, shared: dict[int, tuple], concept_id: int) -> tuple:

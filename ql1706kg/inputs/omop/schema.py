@@ -89,11 +89,16 @@ def render(text: str, values: dict[str, str]) -> str:
 
 def batch_values(persons: list[int]) -> dict[str, str]:
     """What a batch statement's @persons, @lowest_person and @highest_person stand for: the
-    batch's ids as an array (``ARRAY[1, 2]``, the same on both engines) and the range they
-    span. The range is implied by the ids; written as constants it lets the database skip
-    what lies outside it (DuckDB's row groups by their min/max, a PostgreSQL index range)
-    instead of reading whole tables to match them against the array."""
-    return {"persons": f"ARRAY[{', '.join(str(int(p)) for p in persons)}]",
+    batch's ids as one text literal split where the statement runs
+    (``string_to_array('1|2', '|')``, the same on both engines; facts.sql casts it to
+    BIGINT[]), and the range they span. One literal, not ``ARRAY[1, 2]``: DuckDB binds each
+    element of an array literal, at a cost that grows faster than the batch (1,000 ids:
+    ~3 ms a statement, 4,000: ~24 ms), so larger batches paid more per person. The range is
+    implied by the ids; written as constants it lets the database skip what lies outside it
+    (DuckDB's row groups by their min/max, a PostgreSQL index range) instead of reading
+    whole tables to match them against the array."""
+    ids = [str(int(p)) for p in persons]
+    return {"persons": f"string_to_array('{'|'.join(ids)}', '|')",
             "lowest_person": str(int(min(persons))), "highest_person": str(int(max(persons)))}
 
 
