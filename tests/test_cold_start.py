@@ -140,10 +140,10 @@ def test_the_key_changes_with_any_shapes_or_ontology_file(monkeypatch, tmp_path)
     monkeypatch.setattr(validate, "shape_files", lambda: tuple(shapes))
     monkeypatch.setattr(validate, "ontology_files", lambda: tuple(ontology))
     monkeypatch.setattr(terminology_module, "ontology_files", lambda: tuple(ontology))
-    keys = {(validate._shapes_hash(), terminology_module._ontology_hash())}
+    keys = {(validate._shapes_hash(), terminology_module.ontology_hash())}
     for path in (*shapes, *ontology):
         path.write_text(path.read_text() + " ")
-        keys.add((validate._shapes_hash(), terminology_module._ontology_hash()))
+        keys.add((validate._shapes_hash(), terminology_module.ontology_hash()))
     assert len({shapes_key for shapes_key, _ in keys}) == 5
     assert len({ontology_key for _, ontology_key in keys}) == 3  # shapes leave it alone
 

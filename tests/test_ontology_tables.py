@@ -71,7 +71,7 @@ def test_a_table_is_built_once_then_read(cache):
 def test_the_key_changes_with_the_ontology(cache, monkeypatch):
     build = Builder()
     cached_table("probe", build, Table)
-    monkeypatch.setattr(ontology_tables, "_ontology_hash", lambda: "another ontology")
+    monkeypatch.setattr(ontology_tables, "ontology_hash", lambda: "another ontology")
     assert cached_table("probe", build, Table) == Table({"built": 2})
     assert len(list(cache.glob("probe-*.pickle"))) == 2
 

@@ -5,7 +5,7 @@ ontology as written (not from the closure the terminology holds). Parsing them c
 ~0.2 s, paid by every run before its first patient (the reading process of ``--omop`` pushes
 their codes down into its statements). Each table is kept beside the terminology's, in the
 same folder (:func:`~.resources.cache_dir`), named by the same key (the ontology's content,
-this release, the terminology's own code: :func:`~.terminology._ontology_hash`) and by the
+this release, the terminology's own code: :func:`~.terminology.ontology_hash`) and by the
 source of the module that builds it (a new table layout is a new name). As with every cache
 of the project, a missing, unreadable, corrupt or stale file is rebuilt and one that cannot be
 written only costs speed.
@@ -13,15 +13,14 @@ written only costs speed.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from .namespaces import dumps_interned
-from .resources import cache_dir, content_hash, read_cache, write_cache
-from .terminology import _ontology_hash
+from .resources import cache_dir, complete_instance, content_hash, read_cache, write_cache
+from .terminology import ontology_hash
 
 T = TypeVar("T")
 
@@ -31,12 +30,12 @@ def cached_table(name: str, build: Callable[[], T], kind: type[T]) -> T:
     cache when it was made from the same files by the same code (``build``'s module); stored
     as ``{"version": key, "table": ...}`` with its IRIs the shared objects."""
     source = Path(sys.modules[build.__module__].__file__ or "")
-    key = content_hash((), _ontology_hash().encode(), name.encode(), source.read_bytes())
+    key = content_hash((), ontology_hash().encode(), name.encode(), source.read_bytes())
     path = cache_dir() / f"{name}-{key}.pickle"
 
     def valid(value: object) -> bool:
         return (isinstance(value, dict) and value.get("version") == key
-                and _complete(value.get("table"), kind))
+                and complete_instance(value.get("table"), kind))
 
     cached = read_cache(path, valid)
     if cached is not None:
@@ -45,11 +44,3 @@ def cached_table(name: str, build: Callable[[], T], kind: type[T]) -> T:
     write_cache(path, dumps_interned({"version": key, "table": built}))
     return built
 
-
-def _complete(table: object, kind: type) -> bool:
-    """Whether a cached table is of this process's class with every one of its fields (one
-    pickled by a process that had imported an older class under the same key lacks some)."""
-    if not isinstance(table, kind):
-        return False
-    return not dataclasses.is_dataclass(kind) or all(
-        hasattr(table, item.name) for item in dataclasses.fields(kind))

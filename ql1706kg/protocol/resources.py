@@ -179,6 +179,16 @@ def read_cache(path: Path, valid: Callable[[Any], bool]) -> Any:
     return value if valid(value) else None
 
 
+def complete_instance(value: object, kind: type) -> bool:
+    """Whether a cached object is of this process's class with every one of its dataclass
+    fields (one pickled by a process that had imported an older class under the same cache key
+    lacks the new ones)."""
+    if not isinstance(value, kind):
+        return False
+    fields = getattr(kind, "__dataclass_fields__", None)
+    return fields is None or all(hasattr(value, name) for name in fields)
+
+
 def write_cache(path: Path, data: bytes) -> None:
     """Put ``data`` in ``path`` atomically (a temporary file renamed over it, so a reader never
     sees half a file); a failure (read-only home, disk full) is ignored."""

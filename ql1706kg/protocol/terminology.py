@@ -35,6 +35,7 @@ from .order import complete_order
 from .regimen_counts import RegimenCount, Settings, build_regimen_counts
 from .resources import (
     cache_dir,
+    complete_instance,
     content_hash,
     ontology_files,
     protocol_cache,
@@ -242,7 +243,7 @@ def closure_graph() -> Graph:
     return compute_closure(load_ontology(rendered=False))
 
 
-def _ontology_hash() -> str:
+def ontology_hash() -> str:
     # this file too: a new table layout invalidates old caches
     return content_hash(ontology_files(), __version__.encode(), *(Path(f).read_bytes() for f in (
         __file__, order_module.__file__, equations_module.__file__, trial_module.__file__,
@@ -258,21 +259,15 @@ def terminology() -> Terminology:
     """Return the terminology, from the on-disk cache when the ontology has not changed (the
     cache's IRIs load as the shared objects of :mod:`.namespaces`); a missing, unreadable or
     corrupt cache is rebuilt."""
-    key = _ontology_hash()
+    key = ontology_hash()
     path = _cache_dir() / f"terminology-{key}.pickle"
-    cached = read_cache(path, lambda value: isinstance(value, Terminology)
-                        and value.version == key and _complete(value))
+    cached = read_cache(path, lambda value: complete_instance(value, Terminology)
+                        and value.version == key)
     if cached is not None:
         return _rendered(cached)
     built = intern_all(build_terminology(closure_graph(), key))
     write_cache(path, dumps_interned(built))  # a read-only home only costs speed
     return _rendered(built)
-
-
-def _complete(term: Terminology) -> bool:
-    """Whether a cached table has every field of this version's class (a table pickled by a
-    process that imported an older class under the same key would lack the new ones)."""
-    return all(hasattr(term, name) for name in Terminology.__dataclass_fields__)
 
 
 def _rendered(term: Terminology) -> Terminology:
