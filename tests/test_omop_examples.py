@@ -10,6 +10,8 @@ engines must give the very same facts.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from ql1706kg.api import screen
@@ -106,6 +108,62 @@ def test_the_database_opened_again_between_batches_gives_the_same_records(duckdb
     monkeypatch.setattr(Database, "renew", counted)
     assert records(batch_size=2) == whole
     assert len(renewed) >= 2 and len({id(c) for c in renewed}) == len(renewed)
+
+
+def test_rows_run_ahead_wait_in_the_engine_until_their_batch_asks_for_them(duckdb_examples,
+                                                                           monkeypatch):
+    """The next batch's statements run while a batch is handed out, each on a connection of
+    its own, and their rows stay in DuckDB's result until their batch asks for them (not a
+    second batch of Python tuples). A DuckDB connection holds one result, so none may run a
+    statement while it holds rows not fetched: on every connection the reading ahead uses,
+    each statement run is fetched before the next one runs, and the records are the same."""
+    from ql1706kg.inputs.omop.connect import Database
+
+    url, written = duckdb_examples
+
+    def records(**options):
+        spec = OmopInput(url, supplement=written.files["supplement"], **options)
+        return [(item.source, getattr(item, "raw", None) or str(item)) for item in read_cdm(spec)]
+
+    whole = records()
+    events: dict[int, list[str]] = {}
+    threads: set[tuple[str, str]] = set()  # (what, which thread)
+
+    class Watched:
+        def __init__(self, inner):
+            self.inner = inner
+            events[id(self)] = []
+
+        def execute(self, sql):
+            events[id(self)].append("run")
+            threads.add(("run", threading.current_thread().name.split("_")[0]))
+            self.inner.execute(sql)
+            return self
+
+        def fetchall(self):
+            events[id(self)].append("fetch")
+            threads.add(("fetch", threading.current_thread().name.split("_")[0]))
+            return self.inner.fetchall()
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    real = Database.twin
+
+    def twin(self):
+        made = real(self)
+        made.connection = Watched(made.connection)
+        return made
+
+    monkeypatch.setattr(Database, "twin", twin)
+    monkeypatch.setattr("ql1706kg.inputs.omop.read.BATCH_GROWTH", 1)  # two by two throughout
+    assert records(batch_size=2) == whole
+    runs = [e for seen in events.values() for e in seen if e == "run"]
+    assert len(runs) >= 10  # 19 persons two by two: every batch's statements ran ahead
+    for seen in events.values():
+        assert seen == ["run", "fetch"] * (len(seen) // 2), seen
+    # run in the thread ahead, fetched where the batch is handed out
+    assert threads == {("run", "omop-read-ahead"), ("fetch", "MainThread")}
 
 
 def test_the_default_candidates_are_everyone_with_a_sarcoma_on_record(duckdb_examples):

@@ -237,9 +237,16 @@ class Database:
         return self._run(sql)
 
     def _run(self, sql: str) -> list[tuple]:
+        return self.executed(sql).fetch()
+
+    def executed(self, sql: str) -> Executed:
+        """Run one statement, its rows left where the engine holds them (DuckDB's result,
+        libpq's) until :meth:`Executed.fetch` makes them Python tuples: a statement run ahead
+        of its batch holds its rows in the engine's compact form (about a fifth of the
+        tuples' memory), not as a second batch of tuples beside the one being handed out."""
         self.queries += 1
         try:
-            return self.connection.execute(sql).fetchall()
+            return Executed(self.url, self.connection.execute(sql))
         except Exception as exc:
             owner = self.origin or self
             with owner._lock:
@@ -257,7 +264,7 @@ class Database:
                         self.connection.execute("RESET memory_limit")
                     else:
                         self.connection.execute(f"SET memory_limit = '{owner.bound_mb}MB'")
-        return self._run(sql)
+        return self.executed(sql)
 
     def bound_cache(self) -> None:
         """DuckDB keeps each block of the file it has read cached, up to 80 % of the
@@ -317,6 +324,21 @@ class Database:
         # closing a broken connection must not hide the first error
         with contextlib.suppress(Exception):
             self.connection.close()
+
+
+class Executed:
+    """A statement run, its rows not fetched yet (a DuckDB connection holds one result: a
+    statement run on it again drops the rows not fetched; a psycopg cursor holds its own)."""
+
+    def __init__(self, url: OmopUrl, cursor: _Cursor) -> None:
+        self.url, self.cursor = url, cursor
+
+    def fetch(self) -> list[tuple]:
+        """Every row, as tuples (a failure names the database)."""
+        try:
+            return self.cursor.fetchall()
+        except Exception as exc:
+            raise QueryFailed(self.url, exc) from None
 
 
 class QueryFailed(EnvironmentFailure):

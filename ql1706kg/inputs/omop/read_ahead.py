@@ -6,20 +6,25 @@ next batch's statements run in a background thread while the current batch is ha
 DuckDB's Python client and psycopg release the GIL while a statement runs, so the database
 works while the reading process waits, and the workers no longer wait for it between batches.
 
-Bounded: one thread; the rows of at most one batch wait beside the batch being handed out.
-The batches are the ones the reading loop would make (the next one's size follows from the
-current one's rows, :func:`next_batch`), so the records are the same. A statement that fails
-ahead fails where its batch would have run it (its :class:`~.connect.QueryFailed`, raised
-when the batch asks for its rows); :meth:`Ahead.close` (the run's end, an error, Ctrl-C)
-stops the statement running, if any, and waits for the thread: none is left behind.
+Bounded: one thread, and the next batch's rows wait in the engine's own compact form (a
+DuckDB result, libpq's), made Python tuples only when their batch asks for them: a batch's
+tuples are ~0.65 KB a row, so rows fetched ahead doubled what the reading process held.
+Each statement of a batch runs on a connection of its own (:meth:`.Database.twin`: a DuckDB
+connection holds one result), and the next batch's statements start once every statement
+of the current one has been fetched. The batches are the ones the reading loop would make
+(the next one's size follows from the current one's rows, :func:`next_batch`), so the
+records are the same. A statement that fails ahead fails where its batch would have run it
+(its :class:`~.connect.QueryFailed`, raised when the batch asks for its rows);
+:meth:`Ahead.close` (the run's end, an error, Ctrl-C) stops the statement running, if any,
+and waits for the thread: none is left behind.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 
-from .connect import RENEW_AFTER_BATCHES, Database
+from .connect import RENEW_AFTER_BATCHES, Database, Executed
 
 
 class Ahead:
@@ -31,14 +36,16 @@ class Ahead:
         first one's rows decide the next batch); ``next_batch(batch, rows)``: the batch after
         ``batch`` (empty at the end), ``rows`` the first statement's rows of ``batch``."""
         self._db = db
-        self._twin = db.twin()
+        self._twins = [db.twin() for _ in statements]
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="omop-read-ahead")
         self._statements = statements
         self._next_batch = next_batch
-        self._waiting: dict[str, Future[list[tuple]]] = {}  # the current batch's statements
+        self._waiting: dict[str, Future[Executed]] = {}  # the current batch's statements
         self._first = ""  # the current batch's first statement
+        self._first_rows = 0  # its rows, once fetched
         self._current: list[int] = []
-        self._ahead: tuple[list[int], dict[str, Future[list[tuple]]]] | None = None
+        self._ahead: tuple[list[int], dict[str, Future[Executed]]] | None = None
+        self._done = 0  # batches whose statements were all fetched
         self.taken = 0  # statements whose rows were read ahead (tests, benchmarks)
         self.renewed = 0  # times the database was opened again (tests)
 
@@ -48,53 +55,52 @@ class Ahead:
         self._db.ahead = self
         try:
             self._start(first)
-            count = 0
             while self._ahead is not None:
-                count += 1
-                if count % RENEW_AFTER_BATCHES == 0:
-                    self._renew()
                 batch, self._waiting = self._ahead
                 self._ahead, self._current = None, batch
                 self._first = next(iter(self._waiting))
                 yield batch
-                if self._first in self._waiting:  # never asked for: the next batch by it
-                    rows = self._waiting.pop(self._first).result()
-                    self._start(self._next_batch(batch, len(rows)))
+                for sql in list(self._waiting):  # never asked for: fetched all the same (the
+                    self.take(sql)               # first one's rows decide the next batch)
                 self._waiting = {}
         finally:
             self._db.ahead = None
 
     def take(self, sql: str) -> list[tuple] | None:
         """The rows of a statement of the current batch (None: not one of them, or taken
-        already). Taking the first one starts the next batch's statements."""
+        already). Once every one is taken, the next batch's statements start."""
         future = self._waiting.pop(sql, None)
         if future is None:
             return None
-        rows = future.result()
+        rows = future.result().fetch()
         self.taken += 1
         if sql == self._first:
-            self._start(self._next_batch(self._current, len(rows)))
+            self._first_rows = len(rows)
+        if not self._waiting:
+            self._done += 1
+            if self._done % RENEW_AFTER_BATCHES == 0:
+                self._renew()
+            self._start(self._next_batch(self._current, self._first_rows))
         return rows
 
     def _start(self, batch: list[int]) -> None:
         if not batch:
             return
-        texts = [statement(batch) for statement in self._statements]
-        self._ahead = (batch, {sql: self._pool.submit(self._twin.rows, sql)
-                               for sql in dict.fromkeys(texts)})
+        texts = dict.fromkeys(statement(batch) for statement in self._statements)  # each once
+        self._ahead = (batch, {sql: self._pool.submit(twin.executed, sql)
+                               for sql, twin in zip(texts, self._twins, strict=False)})
 
     def _renew(self) -> None:
-        """Open the database again between two batches (:meth:`Database.renew`), once the next
-        batch's statements are done: their rows (or their failure, raised where the batch asks
-        for them) are kept, and nothing runs on it meanwhile (the reading process runs its
-        own statements only while it reads a batch). PostgreSQL's memory is the server's."""
+        """Open the database again between two batches (:meth:`Database.renew`): every
+        statement of the batch before is fetched and the next one's are not started, so
+        nothing runs on it or waits in it (the reading process runs its own statements only
+        while it reads a batch). PostgreSQL's memory is the server's."""
         if self._db.engine != "duckdb":
             return
-        if self._ahead is not None:
-            wait(self._ahead[1].values())
-        self._twin.close()
+        for twin in self._twins:
+            twin.close()
         self._db.renew()
-        self._twin = self._db.twin()
+        self._twins = [self._db.twin() for _ in self._statements]
         self.renewed += 1
 
     def close(self) -> None:
@@ -105,6 +111,8 @@ class Ahead:
         for future in pending:
             if future is not None:
                 future.cancel()
-        self._twin.interrupt()
+        for twin in self._twins:
+            twin.interrupt()
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self._twin.close()
+        for twin in self._twins:
+            twin.close()
