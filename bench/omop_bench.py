@@ -8,7 +8,8 @@ hold in a site supplement of the long-table format) and into an NDJSON file, pri
     its facts), with and without the supplement; and each person assembled into its record
     too (the work a worker adds);
   * end to end: ``screen --omop duckdb://... --supplement ...`` against ``screen FILE.ndjson``,
-    both ``--format ndjson -o`` with ``--jobs J``, alternately ``--repeat`` times, as fresh
+    both ``--format ndjson -o`` with ``--jobs J``, alternately ``--repeat`` times (the order
+    flipping every pair), as fresh
     processes: patients per second, the ratio of neighbouring runs (median) and the peak RSS
     of the largest process of each run;
   * memory: the peak RSS of ``screen --omop`` at every size of ``--sizes`` (flat means the
@@ -129,9 +130,13 @@ def ndjson_command(cdm: dict, out: Path, jobs: int) -> list[str]:
 
 def end_to_end(cdm: dict, folder: Path, jobs: int, repeat: int) -> dict:
     runs: dict[str, list] = {"omop": [], "ndjson": []}
-    for _ in range(repeat):
-        runs["omop"].append(screened(omop_command(cdm, folder / "omop.ndjson", jobs)))
-        runs["ndjson"].append(screened(ndjson_command(cdm, folder / "nd.ndjson", jobs)))
+    commands = {"omop": omop_command(cdm, folder / "omop.ndjson", jobs),
+                "ndjson": ndjson_command(cdm, folder / "nd.ndjson", jobs)}
+    for index in range(repeat):
+        # the order flips every pair (AB BA AB ...): a drift of the machine's speed falls on
+        # both alike (a shared machine's speed moved by a quarter within minutes)
+        for name in ("omop", "ndjson") if index % 2 == 0 else ("ndjson", "omop"):
+            runs[name].append(screened(commands[name]))
     n = cdm["persons"]
     ratios = [n / o["seconds"] / (n / d["seconds"])
               for o, d in zip(runs["omop"], runs["ndjson"], strict=True)]
