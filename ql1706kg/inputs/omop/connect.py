@@ -243,8 +243,8 @@ class Database:
     def executed(self, sql: str) -> Executed:
         """Run one statement, its rows left where the engine holds them (DuckDB's result,
         libpq's) until :meth:`Executed.fetch` makes them Python tuples: a statement run ahead
-        of its batch holds its rows in the engine's compact form (about a fifth of the
-        tuples' memory), not as a second batch of tuples beside the one being handed out."""
+        of its batch holds its rows in the engine's form, not as a second batch of tuples
+        beside the one being handed out."""
         self.queries += 1
         try:
             return Executed(self.url, self.connection.execute(sql))

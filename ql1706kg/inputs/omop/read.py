@@ -39,10 +39,11 @@ from .supplement import Indexing, SupplementIndex
 from .vocab import Vocabulary, mapping
 
 Item = OmopPerson | SourcedRecord | InputError | InputNote
-# rows of facts a query aims at (~0.65 KB a row as tuples: ~30 MB held at once). Each query
+# rows of facts a query aims at (held as tuples while its batch is handed out). Each query
 # costs the same ~45 ms of planning and one scan of the row groups its persons' ids span,
 # whatever its size: at 100,000 persons, 50,000 rows a query read 0.05-0.07 ms of CPU a person
-# less than 25,000 (the reading process's peak, 158 -> 180 MB; at 10,000 persons 167 MB)
+# less than 25,000, for a reading process's peak of 180 MB instead of 158 (167-172 MB at
+# 10,000 persons); 100,000 rows: 0.02-0.03 ms less again, but 221-224 MB
 BATCH_ROWS = 50_000
 NAMED = itemgetter(3, 4, 9, 11)  # a row's concept, source, value and unit concepts
 BATCH_GROWTH = 5  # a query reads at most this many times the batch size's persons

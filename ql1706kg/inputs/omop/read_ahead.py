@@ -6,10 +6,10 @@ next batch's statements run in a background thread while the current batch is ha
 DuckDB's Python client and psycopg release the GIL while a statement runs, so the database
 works while the reading process waits, and the workers no longer wait for it between batches.
 
-Bounded: one thread, and the next batch's rows wait in the engine's own compact form (a
-DuckDB result, libpq's), made Python tuples only when their batch asks for them: a batch's
-tuples are ~0.65 KB a row, so rows fetched ahead doubled what the reading process held.
-Each statement of a batch runs on a connection of its own (:meth:`.Database.twin`: a DuckDB
+Bounded: one thread, and the next batch's rows wait in the engine's own form (a DuckDB
+result, libpq's), made Python tuples only when their batch asks for them (the tuples of one
+batch at a time; the reading process's peak is set by them, not by the rows waiting). Each
+statement of a batch runs on a connection of its own (:meth:`.Database.twin`: a DuckDB
 connection holds one result), and the next batch's statements start once every statement
 of the current one has been fetched. The batches are the ones the reading loop would make
 (the next one's size follows from the current one's rows, :func:`next_batch`), so the
