@@ -467,9 +467,9 @@ def build_person(handle: Any, ctx: Context | None = None) -> dict | InputError:
         record.setdefault("facts", []).extend(dict(fact) for fact in handle.declared)
     answered = False  # the site supplement has rows of this person
     if handle.supplement is not None:
-        path, rows, header = handle.supplement
+        path, rows, header, delimiter = handle.supplement
         answered = bool(rows)
-        extra = supplement_record(_path(path), handle.id, rows, header)
+        extra = supplement_record(_path(path), handle.id, rows, header, delimiter)
         if isinstance(extra, InputError):
             return extra
         try:

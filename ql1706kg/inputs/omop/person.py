@@ -28,7 +28,8 @@ class OmopPerson(NamedTuple):
     # of the concepts above it, each (id, vocabulary, code, name, class, anchors)
     concepts: tuple[tuple[tuple, ...], ...]
     drugs: tuple[tuple, ...]  # (concept id, 'therapy' | 'support', the drug as written)
-    supplement: tuple | None = None  # (the supplement file, this person's rows, its header)
+    # (the supplement file, this person's runs of rows, its header, a plain file's separator)
+    supplement: tuple | None = None
     declared: tuple[dict, ...] = ()  # facts of the protocol's declared kinds (declared.py)
     unreadable: tuple[tuple[str, str, str], ...] = ()  # declared kinds it cannot say (why)
 

@@ -346,7 +346,7 @@ def _batch(db: Database, ctx: Context, statement: str, batch: list[int],
             f"{ctx.source}#person/{person}", key, run, tuple(facts),
             tuple(filter(None, map(closures.get, named))),
             tuple((i, kinds[i], drugs[i]) for i in given),
-            (where, extra, supplement.header)
+            (where, extra, supplement.header, supplement.delimiter)
             if extra is not None and supplement is not None else None,
             own.get(person, ()), unreadable)
         if not validate:
