@@ -56,7 +56,7 @@ class SupplementIndex:
     memory stays flat however many persons it holds. A run of rows of one person (a long
     table is written person by person) is one entry; a batch's persons are looked up at
     once. A plain CSV file (:mod:`..table_runs`) is indexed as where each run lies in the
-    file, read from there when its person is screened (0.6 s of CPU for 1.4 million rows
+    file, read from there when its person is screened (1.5 s of CPU for 1.4 million rows
     instead of 3.8 s to parse, pickle and store every row, while the workers wait); any other
     file as its rows, parsed and pickled (the cells a workbook gives are not all text)."""
 
