@@ -137,7 +137,9 @@ class SupplementIndex:
         number, the run's bytes; None if the file changed since it was indexed). Made into
         rows where the person is assembled (:func:`supplement_record`)."""
         out: dict[str, tuple[Any, ...]] = {}
-        changed = self._file is not None and _state(os.fstat(self._file)) != self._seen
+        file = self._file
+        if file is not None and _state(os.fstat(file)) != self._seen:
+            file = None  # changed since it was indexed: no run of it is read
         for start in range(0, len(persons), self.AT_ONCE):
             chunk = persons[start:start + self.AT_ONCE]
             marks = ", ".join("?" * len(chunk))
@@ -145,7 +147,7 @@ class SupplementIndex:
                     "SELECT patient, rows, start, length, first FROM runs "
                     f"WHERE patient IN ({marks}) ORDER BY rowid", chunk):
                 run = blob if blob is not None else (
-                    first, None if changed else os.pread(self._file, length, at))
+                    first, os.pread(file, length, at) if file is not None else None)
                 out[patient] = (*out.get(patient, ()), run)
         return out
 
