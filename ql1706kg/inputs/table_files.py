@@ -75,19 +75,27 @@ def _csv_table(path: Path) -> Iterator[Any]:
                 rows = enumerate(csv.reader(handle, dialect), 1)
                 header = _header((r for r in rows if not _commented(r[1])), str(path))
                 yield header
-                at, columns = header["patient"], tuple(header.values())
-                for number, row in rows:
-                    if not row or ("#" in row[0] and _commented(row)):
-                        continue
-                    patient = row[at].strip() if at < len(row) else ""
-                    if not patient:
-                        if not any(row[i].strip() for i in columns if i < len(row)):
-                            continue  # a blank row
-                    elif patient[0] == "#":
-                        continue
-                    yield patient, number, row
+                yield from kept_rows(rows, header)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(str(path), f"cannot be read as UTF-8 text: {exc}") from None
+
+
+def kept_rows(rows: Iterator[tuple[int, list[str]]], header: dict[str, int]
+              ) -> Iterator[tuple[str, int, list[str]]]:
+    """A text table's rows (row number, cells) as :func:`table_body` gives them: (patient,
+    row number, cells), blank and comment rows left out (the one rule of every reader of a
+    text table: the csv module's rows here, a plain file's lines in :mod:`.table_runs`)."""
+    at, columns = header["patient"], tuple(header.values())
+    for number, row in rows:
+        if not row or ("#" in row[0] and _commented(row)):
+            continue
+        patient = row[at].strip() if at < len(row) else ""
+        if not patient:
+            if not any(row[i].strip() for i in columns if i < len(row)):
+                continue  # a blank row
+        elif patient[0] == "#":
+            continue
+        yield patient, number, row
 
 
 def _commented(row: list[str]) -> bool:

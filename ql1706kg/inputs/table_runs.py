@@ -25,7 +25,7 @@ from operator import ne
 from pathlib import Path
 from typing import NamedTuple
 
-from .table_files import _commented, _dialect, _header
+from .table_files import _commented, _dialect, _header, kept_rows
 
 BLOCK = 1 << 22  # bytes read at a time (4 MB: a block's lines are held as lists, ~200 KB)
 _SEPARATORS = (",", ";", "\t")  # the separators _dialect chooses without csv.Sniffer
@@ -102,8 +102,6 @@ def _runs(path: Path, table: PlainTable) -> Iterator[Run]:
     """The runs of the body's rows, in the file's order, blank and comment rows left out
     (as :func:`.table_files.table_body` leaves them out); :class:`NotPlain` at the first
     block that is not plain."""
-    at, delimiter = table.header["patient"], table.delimiter
-    columns = tuple(table.header.values())
     offset, number = table.body, table.number + 1
     with path.open("rb") as handle:
         handle.seek(offset)
@@ -113,14 +111,15 @@ def _runs(path: Path, table: PlainTable) -> Iterator[Run]:
             cut = data.rfind(b"\n") + 1  # whole lines (a longer one waits for its end)
             data, rest = data[:cut], data[cut:]
             if data:
-                yield from _block_runs(data, offset, number, at, delimiter, columns)
+                yield from _block_runs(data, offset, number, table.header, table.delimiter)
                 offset, number = offset + len(data), number + data.count(b"\n")
         if rest:  # the last line, without a line end
-            yield from _block_runs(rest, offset, number, at, delimiter, columns)
+            yield from _block_runs(rest, offset, number, table.header, table.delimiter)
 
 
-def _block_runs(data: bytes, offset: int, number: int, at: int, delimiter: str,
-                columns: tuple[int, ...]) -> Iterator[Run]:
+def _block_runs(data: bytes, offset: int, number: int, header: dict[str, int],
+                delimiter: str) -> Iterator[Run]:
+    at = header["patient"]
     text = _plain_text(data, "utf-8")
     lines = text.split("\n")
     # bytes before each line's end: line i spans [_start(i), _start(i + 1)) of the block
@@ -134,7 +133,7 @@ def _block_runs(data: bytes, offset: int, number: int, at: int, delimiter: str,
                  for line in lines]
     size = len(data)
     if at != 0 and "#" in text:  # a comment row is told by its first cell: line by line
-        yield from _line_runs(lines, 0, offset, number, ends, size, at, delimiter, columns)
+        yield from _line_runs(lines, 0, offset, number, ends, size, header, delimiter)
         return
     # the lines where a run starts (its cell differs from the line's before), found in C
     starts = [0, *compress(range(1, len(cells)), map(ne, islice(cells, 1, None), cells)),
@@ -142,8 +141,8 @@ def _block_runs(data: bytes, offset: int, number: int, at: int, delimiter: str,
     for line, after in pairwise(starts):
         patient = cells[line].strip()
         if not patient:  # blank rows are left out, a row without a patient is kept
-            yield from _line_runs(lines[line:after], line, offset, number, ends, size, at,
-                                  delimiter, columns)
+            yield from _line_runs(lines[line:after], line, offset, number, ends, size,
+                                  header, delimiter)
         elif patient[0] != "#":  # (at 0, the patient cell is the first: '#' is a comment)
             start = _start(ends, line, size)
             yield Run(patient, offset + start, _start(ends, after, size) - start,
@@ -156,21 +155,14 @@ def _start(ends: list[int], line: int, size: int) -> int:
 
 
 def _line_runs(lines: list[str], first: int, offset: int, number: int, ends: list[int],
-               size: int, at: int, delimiter: str, columns: tuple[int, ...]) -> Iterator[Run]:
-    """The lines' rows one by one, as the csv path filters them: each row that stays a run
-    of its own (rare: rows without a patient, blocks with a comment row)."""
-    for index, text in enumerate(lines, first):
-        row = _row(text, delimiter)
-        if not row or _commented(row):
-            continue
-        patient = row[at].strip() if at < len(row) else ""
-        if not patient and not any(row[i].strip() for i in columns if i < len(row)):
-            continue
-        if patient.startswith("#"):
-            continue
+               size: int, header: dict[str, int], delimiter: str) -> Iterator[Run]:
+    """The lines' rows one by one, kept as the csv path keeps them (:func:`kept_rows`): each
+    a run of its own (rare: rows without a patient, blocks with a comment row)."""
+    rows = ((number + index, _row(text, delimiter)) for index, text in enumerate(lines, first))
+    for patient, row_number, _ in kept_rows(rows, header):
+        index = row_number - number
         start = _start(ends, index, size)
-        yield Run(patient, offset + start, _start(ends, index + 1, size) - start,
-                  number + index)
+        yield Run(patient, offset + start, _start(ends, index + 1, size) - start, row_number)
 
 
 def plain_rows(data: bytes, first: int, delimiter: str) -> list[tuple[int, list[str]]]:
