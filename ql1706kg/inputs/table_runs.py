@@ -6,8 +6,9 @@ every row with the csv module, pickling each person's rows and storing them took
 that wait. A *plain* file needs none of it: with no quote character, no NUL and no carriage
 return but in CRLF line ends, each line is one row and its cells are the line split at the
 separator, exactly as the csv module reads it. Then only where each person's lines are is
-needed: a block of the file at a time, its lines and each line's patient cell found in C
-(``str.split``, one regular expression), Python's work one run of lines of one patient. The
+needed: a block of the file at a time, its lines, each line's patient cell and the lines
+where a new run starts found by C loops (``str.split``, ``str.partition``, ``itertools``),
+Python's own work one step a run of lines of one patient. The
 rows are read from their byte range and split where the person is assembled
 (:func:`plain_rows`).
 
@@ -99,9 +100,7 @@ def plain_runs(path: Path, table: PlainTable) -> Iterator[Run]:
 
 
 def _runs(path: Path, table: PlainTable) -> Iterator[Run]:
-    """The runs of the body's rows, in the file's order, blank and comment rows left out
-    (as :func:`.table_files.table_body` leaves them out); :class:`NotPlain` at the first
-    block that is not plain."""
+    """:func:`plain_runs`, block by block (a run that spans two blocks comes as two)."""
     offset, number = table.body, table.number + 1
     with path.open("rb") as handle:
         handle.seek(offset)

@@ -113,6 +113,8 @@ class SupplementIndex:
                                                                 stop))
         except NotPlain:
             self.db.execute("DELETE FROM runs")
+            os.close(self._opened.pop())  # (its rows are stored: the file is not read again)
+            self._file = None
             return False
         if _state(os.stat(self.path)) != self._seen:
             raise InputError(str(self.path), "the file changed on disk while it was read; "
@@ -170,7 +172,7 @@ def _remove(folder: str, opened: list[int]) -> None:
 
 
 def _state(found: os.stat_result) -> tuple[int, int, int]:
-    """What tells that a file changed: its inode, size and time of change."""
+    """What tells that a file changed: its inode, size and modification time."""
     return found.st_ino, found.st_size, found.st_mtime_ns
 
 
